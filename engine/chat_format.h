@@ -1,0 +1,31 @@
+// How a conversation turns into text for a chat model. The well-known formats
+// are recognised from the Jinja template text in tokenizer_config.json (octet
+// does not run Jinja); base models get plain continuation.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace octet {
+
+enum class ChatFormat { Plain, Llama2, ChatML, Zephyr, Llama3 };
+
+std::string_view chat_format_name(ChatFormat format);
+std::optional<ChatFormat> chat_format_from_name(std::string_view name);
+std::vector<std::string_view> chat_format_names();
+
+// Recognises a format from a chat_template; nullopt when it is none we know.
+std::optional<ChatFormat> detect_chat_format(std::string_view template_text);
+
+// The chat_template of tokenizer_config.json in `model_dir`, or "" when there is none.
+std::string read_chat_template(const std::string& model_dir);
+
+// Text to feed for one user turn, special tokens spelled out (encode it with
+// Tokenizer::encode_with_specials). `first` opens the conversation (and
+// carries the system prompt, if any). The model's previous answer ended with
+// its end-of-turn token, which the session has already fed.
+std::string format_user_turn(ChatFormat format, std::string_view user, std::string_view system, bool first);
+
+}  // namespace octet

@@ -1,0 +1,38 @@
+// A chat on top of a GenerationSession: formats each user turn, keeps the
+// whole conversation in the KV cache, streams the answer as text.
+#pragma once
+
+#include "engine/chat_format.h"
+#include "engine/generation_session.h"
+#include "engine/tokenizer.h"
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace octet {
+
+class ChatSession {
+ public:
+  ChatSession(GenerationSession& session, const Tokenizer& tokenizer, ChatFormat format, std::string system_prompt);
+
+  // Feeds the user's turn and streams the answer through `on_text`; return
+  // false from it to stop the answer (the conversation goes on). Throws
+  // ContextFullError, leaving the conversation as it was, when the turn does not fit.
+  GenerationStats reply(std::string_view user, int max_tokens, Sampler& sampler,
+                        const std::function<bool(std::string_view)>& on_text);
+  // Forgets the conversation.
+  void reset();
+  int tokens_used() const { return session_.n_past(); }
+  int context_size() const { return session_.n_ctx(); }
+  ChatFormat format() const { return format_; }
+
+ private:
+  GenerationSession& session_;
+  const Tokenizer& tokenizer_;
+  ChatFormat format_;
+  std::string system_;
+  bool first_turn_ = true;
+};
+
+}  // namespace octet

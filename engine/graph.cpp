@@ -1,0 +1,60 @@
+#include "engine/graph.h"
+
+#include "engine/error.h"
+
+namespace octet {
+
+std::string_view op_name(OpKind op) {
+  switch (op) {
+    case OpKind::Embedding: return "embedding";
+    case OpKind::MatMul: return "matmul";
+    case OpKind::RmsNorm: return "rms_norm";
+    case OpKind::Rope: return "rope";
+    case OpKind::Attention: return "attention";
+    case OpKind::SiluMul: return "silu_mul";
+    case OpKind::Add: return "add";
+    case OpKind::LastRow: return "last_row";
+  }
+  return "unknown";
+}
+
+int Graph::add_value(Value value) {
+  if (find(value.name) >= 0) fail("graph: value name '{}' used twice", value.name);
+  values_.push_back(std::move(value));
+  return static_cast<int>(values_.size()) - 1;
+}
+
+int Graph::add_input(std::string name, DType dtype, Shape shape) {
+  return add_value({std::move(name), dtype, std::move(shape), ValueKind::Input, {}});
+}
+
+int Graph::add_weight(std::string name, Tensor tensor) {
+  const DType dtype = tensor.dtype();
+  Shape shape = tensor.shape();
+  return add_value({std::move(name), dtype, std::move(shape), ValueKind::Weight, std::move(tensor)});
+}
+
+int Graph::add_state(std::string name, DType dtype, Shape shape) {
+  return add_value({std::move(name), dtype, std::move(shape), ValueKind::State, {}});
+}
+
+int Graph::add_node(OpKind op, std::string name, std::vector<int> inputs, Shape shape,
+                    NodeParams params) {
+  for (int i : inputs) {
+    if (i < 0 || i >= static_cast<int>(values_.size())) {
+      fail("graph: node '{}' ({}) has an unknown input", name, op_name(op));
+    }
+  }
+  const int out = add_value({std::move(name), DType::F32, std::move(shape), ValueKind::Intermediate, {}});
+  nodes_.push_back({op, std::move(inputs), out, params});
+  return out;
+}
+
+int Graph::find(std::string_view name) const {
+  for (std::size_t i = 0; i < values_.size(); ++i) {
+    if (values_[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+}  // namespace octet

@@ -1,0 +1,85 @@
+// A model as a graph of named nodes. Built once per model and token count by
+// models/<family>.cpp; the executor plans its buffers and runs it on a backend.
+// Every value has a name ("blk.3.attn_norm") so any intermediate can be found
+// and compared against a reference run.
+#pragma once
+
+#include "engine/tensor.h"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace octet {
+
+enum class OpKind {
+  Embedding,  // (table [vocab, d], ids i32 [T]) -> [T, d]
+  MatMul,     // (x [T, K], w [N, K]) -> x w^T [T, N]
+  RmsNorm,    // (x [T, d], w [d]) -> [T, d]
+  Rope,       // (x [T, heads * head_dim]) -> rotated, positions pos..pos+T-1
+  Attention,  // (q, k, v, k_cache, v_cache) -> [T, heads * head_dim]; appends k, v to the caches
+  SiluMul,    // (gate [T, F], up [T, F]) -> silu(gate) * up
+  Add,        // (a, b) same shape -> a + b
+  LastRow,    // (x [T, d]) -> [1, d]
+};
+std::string_view op_name(OpKind op);
+
+// Rotary layouts: Hugging Face rotates (i, i + head_dim/2) pairs; the original
+// Meta / llama2.c weights rotate adjacent (2i, 2i+1) pairs.
+enum class RopeLayout { HalfSplit, Interleaved };
+
+struct NodeParams {
+  float eps = 0.0f;                              // RmsNorm
+  double rope_theta = 0.0;                       // Rope
+  RopeLayout rope_layout = RopeLayout::HalfSplit;  // Rope
+  int head_dim = 0;                              // Rope, Attention
+  int n_heads = 0;                               // Attention (query heads)
+  int n_kv_heads = 0;                            // Attention
+};
+
+enum class ValueKind {
+  Input,         // bound by the executor each step (token ids)
+  Weight,        // bound at build time, read-only
+  State,         // allocated once by the executor, kept across steps (KV cache)
+  Intermediate,  // placed in the executor's arena by the planner
+};
+
+struct Value {
+  std::string name;
+  DType dtype;
+  Shape shape;
+  ValueKind kind;
+  Tensor tensor;  // weights: the data; others: bound by the executor
+};
+
+struct Node {
+  OpKind op;
+  std::vector<int> inputs;  // indices into Graph::values()
+  int output;
+  NodeParams params;
+};
+
+class Graph {
+ public:
+  int add_input(std::string name, DType dtype, Shape shape);
+  int add_weight(std::string name, Tensor tensor);
+  int add_state(std::string name, DType dtype, Shape shape);
+  // Adds a node whose float32 output value is called `name`.
+  int add_node(OpKind op, std::string name, std::vector<int> inputs, Shape shape,
+               NodeParams params = {});
+  void set_output(int value) { output_ = value; }
+
+  const std::vector<Value>& values() const { return values_; }
+  std::vector<Value>& values() { return values_; }
+  const std::vector<Node>& nodes() const { return nodes_; }
+  int output() const { return output_; }
+  int find(std::string_view name) const;  // -1 when absent
+
+ private:
+  int add_value(Value value);
+  std::vector<Value> values_;
+  std::vector<Node> nodes_;
+  int output_ = -1;
+};
+
+}  // namespace octet

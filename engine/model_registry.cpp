@@ -1,0 +1,47 @@
+#include "engine/model_registry.h"
+
+#include <filesystem>
+#include <fmt/ranges.h>
+
+namespace octet {
+
+void ModelRegistry::add_hf_decoder(std::string model_type, HfDecoderFactory factory) {
+  hf_decoders_[std::move(model_type)] = std::move(factory);
+}
+
+void ModelRegistry::add_file_format(std::string extension, FileDecoderLoader loader) {
+  file_formats_[std::move(extension)] = std::move(loader);
+}
+
+std::vector<std::string> ModelRegistry::model_types() const {
+  std::vector<std::string> out;
+  for (const auto& [name, f] : hf_decoders_) out.push_back(name);
+  return out;
+}
+
+std::unique_ptr<DecoderModel> ModelRegistry::load_decoder(const std::string& path) const {
+  namespace fs = std::filesystem;
+  if (!fs::exists(path)) fail("{}: no such file or directory", path);
+  if (fs::is_regular_file(path)) {
+    const std::string ext = fs::path(path).extension().string();
+    auto it = file_formats_.find(ext);
+    if (it == file_formats_.end()) {
+      fail("{}: unknown checkpoint file type '{}'; give a Hugging Face model directory or a llama2.c .bin file",
+           path, ext);
+    }
+    return it->second(path);
+  }
+  const std::string config_path = (fs::path(path) / "config.json").string();
+  if (!fs::exists(config_path)) fail("{}: no config.json (is this a Hugging Face model directory?)", path);
+  const Json config = read_json_file(config_path);
+  const auto model_type = json_required<std::string>(config, "model_type", config_path);
+  auto it = hf_decoders_.find(model_type);
+  if (it == hf_decoders_.end()) {
+    fail("{}: unknown model_type '{}'; octet runs decoders of type: {}", config_path, model_type,
+         fmt::join(model_types(), ", "));
+  }
+  const WeightStore weights = WeightStore::open_dir(path);
+  return it->second(config, config_path, weights);
+}
+
+}  // namespace octet

@@ -1,0 +1,37 @@
+// Which code loads which checkpoint. Families register themselves in one
+// explicit function (models/registry.cpp), never through static initialisers.
+#pragma once
+
+#include "engine/decoder_model.h"
+#include "engine/json_file.h"
+#include "engine/safetensors.h"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace octet {
+
+// Builds a model from a Hugging Face directory's config.json and weights.
+using HfDecoderFactory = std::function<std::unique_ptr<DecoderModel>(
+    const Json& config, const std::string& config_path, const WeightStore& weights)>;
+// Loads a single-file checkpoint in a non-Hugging Face format.
+using FileDecoderLoader = std::function<std::unique_ptr<DecoderModel>(const std::string& path)>;
+
+class ModelRegistry {
+ public:
+  void add_hf_decoder(std::string model_type, HfDecoderFactory factory);
+  void add_file_format(std::string extension, FileDecoderLoader loader);  // e.g. ".bin"
+
+  // A directory with config.json + safetensors, or a file whose extension is registered.
+  std::unique_ptr<DecoderModel> load_decoder(const std::string& path) const;
+  std::vector<std::string> model_types() const;
+
+ private:
+  std::map<std::string, HfDecoderFactory> hf_decoders_;
+  std::map<std::string, FileDecoderLoader> file_formats_;
+};
+
+}  // namespace octet

@@ -1,0 +1,96 @@
+#include "engine/tensor.h"
+
+#include "engine/error.h"
+#include "engine/mapped_file.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <fmt/ranges.h>
+
+namespace octet {
+
+std::int64_t shape_numel(const Shape& shape) {
+  std::int64_t n = 1;
+  for (auto d : shape) n *= d;
+  return n;
+}
+
+std::string shape_str(const Shape& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
+
+Tensor Tensor::zeros(DType dtype, Shape shape) {
+  for (auto d : shape) {
+    if (d < 0) fail("Tensor::zeros: negative dimension in shape {}", shape_str(shape));
+  }
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  const std::size_t bytes = (t.nbytes() + 63) / 64 * 64;
+  if (bytes > 0) {
+    void* p = std::aligned_alloc(64, bytes);
+    if (p == nullptr) fail("out of memory allocating {} bytes for a tensor", bytes);
+    std::memset(p, 0, bytes);
+    t.owned_ = std::shared_ptr<void>(p, std::free);
+    t.data_ = p;
+  }
+  return t;
+}
+
+Tensor Tensor::mapped(DType dtype, Shape shape, std::shared_ptr<const MappedFile> file,
+                      std::size_t byte_offset) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  if (byte_offset + t.nbytes() > file->size()) {
+    fail("{}: tensor of {} bytes at offset {} runs past the end of the file ({} bytes)",
+         file->path(), t.nbytes(), byte_offset, file->size());
+  }
+  t.data_ = const_cast<unsigned char*>(file->data()) + byte_offset;
+  t.file_ = std::move(file);
+  return t;
+}
+
+Tensor Tensor::borrowed(DType dtype, Shape shape, void* data) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.data_ = data;
+  return t;
+}
+
+void* Tensor::raw_mut() {
+  if (file_ != nullptr) fail("attempt to write a tensor mapped read-only from {}", file_->path());
+  return data_;
+}
+
+std::span<const float> Tensor::f32() const {
+  if (dtype_ != DType::F32) fail("expected an F32 tensor, found {}", dtype_name(dtype_));
+  return {data<float>(), static_cast<std::size_t>(numel())};
+}
+
+std::span<float> Tensor::f32_mut() {
+  if (dtype_ != DType::F32) fail("expected an F32 tensor, found {}", dtype_name(dtype_));
+  return {data_mut<float>(), static_cast<std::size_t>(numel())};
+}
+
+Tensor Tensor::reshaped(Shape shape) const {
+  if (shape_numel(shape) != numel()) {
+    fail("cannot reshape {} to {}", shape_str(shape_), shape_str(shape));
+  }
+  Tensor t = *this;
+  t.shape_ = std::move(shape);
+  return t;
+}
+
+Tensor to_f32(const Tensor& tensor) {
+  // A mapped F32 tensor whose data is float-aligned is used in place.
+  if (tensor.dtype() == DType::F32 &&
+      reinterpret_cast<std::uintptr_t>(tensor.raw()) % alignof(float) == 0) {
+    return tensor;
+  }
+  Tensor out = Tensor::zeros(DType::F32, tensor.shape());
+  convert_to_f32(tensor.dtype(), tensor.raw(), out.data_mut<float>(),
+                 static_cast<std::size_t>(tensor.numel()));
+  return out;
+}
+
+}  // namespace octet

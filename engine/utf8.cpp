@@ -1,0 +1,48 @@
+#include "engine/utf8.h"
+
+#include "engine/error.h"
+
+namespace octet {
+
+int utf8_sequence_length(std::string_view s, std::size_t i) {
+  const auto b0 = static_cast<unsigned char>(s[i]);
+  if (b0 < 0x80) return 1;
+  int len;
+  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+  if (b0 >= 0xC2 && b0 <= 0xDF) {
+    len = 2;
+  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+    len = 3;
+    if (b0 == 0xE0) lo = 0xA0;  // overlong
+    if (b0 == 0xED) hi = 0x9F;  // surrogates
+  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+    len = 4;
+    if (b0 == 0xF0) lo = 0x90;  // overlong
+    if (b0 == 0xF4) hi = 0x8F;  // past U+10FFFF
+  } else {
+    return 0;
+  }
+  for (int k = 1; k < len; ++k) {
+    if (i + static_cast<std::size_t>(k) >= s.size()) return -1;
+    const auto b = static_cast<unsigned char>(s[i + static_cast<std::size_t>(k)]);
+    const unsigned char min = k == 1 ? lo : 0x80, max = k == 1 ? hi : 0xBF;
+    if (b < min || b > max) return 0;
+  }
+  return len;
+}
+
+std::optional<std::size_t> find_invalid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const int len = utf8_sequence_length(s, i);
+    if (len <= 0) return i;
+    i += static_cast<std::size_t>(len);
+  }
+  return std::nullopt;
+}
+
+void require_utf8(std::string_view s, std::string_view what) {
+  if (auto at = find_invalid_utf8(s)) fail("{}: invalid UTF-8 at byte {}", what, *at);
+}
+
+}  // namespace octet

@@ -1,0 +1,64 @@
+#include "engine/error.h"
+#include "kernels/cpu/ops.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace octet::cpu {
+
+void attention(const float* q, const float* k, const float* v, float* k_cache, float* v_cache,
+               const AttentionShape& s, std::span<float> scratch, float* out) {
+  if (s.n_kv_heads <= 0 || s.n_heads % s.n_kv_heads != 0) {
+    fail("attention: {} query heads are not a multiple of {} key/value heads", s.n_heads, s.n_kv_heads);
+  }
+  if (s.pos0 < 0 || s.pos0 + s.n_tokens > s.n_ctx) {
+    fail("attention: positions {}..{} exceed the cache of {}", s.pos0, s.pos0 + s.n_tokens - 1, s.n_ctx);
+  }
+  const std::int64_t kv_dim = static_cast<std::int64_t>(s.n_kv_heads) * s.head_dim;
+  const std::int64_t q_dim = static_cast<std::int64_t>(s.n_heads) * s.head_dim;
+  std::memcpy(k_cache + s.pos0 * kv_dim, k, sizeof(float) * static_cast<std::size_t>(s.n_tokens * kv_dim));
+  std::memcpy(v_cache + s.pos0 * kv_dim, v, sizeof(float) * static_cast<std::size_t>(s.n_tokens * kv_dim));
+
+  const int group = s.n_heads / s.n_kv_heads;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
+  const std::int64_t work = static_cast<std::int64_t>(s.n_tokens) * s.n_heads;
+  if (scratch.size() < static_cast<std::size_t>(omp_get_max_threads()) * static_cast<std::size_t>(s.n_ctx)) {
+    fail("attention: scratch of {} floats is too small", scratch.size());
+  }
+#pragma omp parallel for if (work > 1)
+  for (std::int64_t item = 0; item < work; ++item) {
+    const int t = static_cast<int>(item / s.n_heads);
+    const int h = static_cast<int>(item % s.n_heads);
+    const int kvh = h / group;
+    const int n_keys = s.pos0 + t + 1;  // causal: keys 0..pos0+t
+    float* scores = scratch.data() + static_cast<std::size_t>(omp_get_thread_num()) * s.n_ctx;
+    const float* qh = q + t * q_dim + static_cast<std::int64_t>(h) * s.head_dim;
+
+    float max_score = -INFINITY;
+    for (int j = 0; j < n_keys; ++j) {
+      const float* kj = k_cache + j * kv_dim + static_cast<std::int64_t>(kvh) * s.head_dim;
+      float dot = 0.0f;
+      for (int d = 0; d < s.head_dim; ++d) dot += qh[d] * kj[d];
+      scores[j] = dot * scale;
+      max_score = std::max(max_score, scores[j]);
+    }
+    float sum = 0.0f;
+    for (int j = 0; j < n_keys; ++j) {
+      scores[j] = std::exp(scores[j] - max_score);
+      sum += scores[j];
+    }
+    const float inv_sum = 1.0f / sum;
+    float* oh = out + t * q_dim + static_cast<std::int64_t>(h) * s.head_dim;
+    std::fill(oh, oh + s.head_dim, 0.0f);
+    for (int j = 0; j < n_keys; ++j) {
+      const float p = scores[j] * inv_sum;
+      const float* vj = v_cache + j * kv_dim + static_cast<std::int64_t>(kvh) * s.head_dim;
+      for (int d = 0; d < s.head_dim; ++d) oh[d] += p * vj[d];
+    }
+  }
+}
+
+}  // namespace octet::cpu

@@ -1,0 +1,72 @@
+#include "kernels/cpu/matmul_f32.h"
+
+#include "kernels/cpu/dnnl_check.h"
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <map>
+#include <string>
+#include <tuple>
+
+namespace octet::cpu {
+
+namespace {
+
+struct Primitive {
+  dnnl::matmul matmul;
+  dnnl::memory src, weights, dst;  // data handles set per call
+};
+
+}  // namespace
+
+struct MatmulF32::Impl {
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+  std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t>, Primitive> cache;
+
+  Primitive& get(std::int64_t m, std::int64_t k, std::int64_t n) {
+    auto key = std::make_tuple(m, k, n);
+    auto it = cache.find(key);
+    if (it != cache.end()) return it->second;
+    using dt = dnnl::memory::data_type;
+    using tag = dnnl::memory::format_tag;
+    const dnnl::memory::desc src_md({m, k}, dt::f32, tag::ab);
+    // w is stored [N, K] row-major (a Hugging Face Linear weight); oneDNN
+    // reads it as the [K, N] matrix it wants through transposed strides.
+    const dnnl::memory::desc w_md({k, n}, dt::f32, dnnl::memory::dims{1, k});
+    const dnnl::memory::desc dst_md({m, n}, dt::f32, tag::ab);
+    Primitive p;
+    OCTET_DNNL_CHECK(p.matmul = dnnl::matmul(dnnl::matmul::primitive_desc(
+                         dnnl::matmul::desc(src_md, w_md, dst_md), engine)));
+    p.src = dnnl::memory(src_md, engine, DNNL_MEMORY_NONE);
+    p.weights = dnnl::memory(w_md, engine, DNNL_MEMORY_NONE);
+    p.dst = dnnl::memory(dst_md, engine, DNNL_MEMORY_NONE);
+    return cache.emplace(key, std::move(p)).first->second;
+  }
+};
+
+MatmulF32::MatmulF32() : impl_(std::make_unique<Impl>()) {}
+MatmulF32::~MatmulF32() = default;
+
+void MatmulF32::run(const float* x, const float* w, float* y, std::int64_t m, std::int64_t k,
+                    std::int64_t n) {
+  Primitive& p = impl_->get(m, k, n);
+  p.src.set_data_handle(const_cast<float*>(x));
+  p.weights.set_data_handle(const_cast<float*>(w));
+  p.dst.set_data_handle(y);
+  // The C entry point takes a plain array; the C++ one builds an unordered_map per call.
+  dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, p.src.get()},
+                            {DNNL_ARG_WEIGHTS, p.weights.get()},
+                            {DNNL_ARG_DST, p.dst.get()}};
+  OCTET_DNNL_STATUS(dnnl_primitive_execute(p.matmul.get(), impl_->stream.get(), 3, args));
+  OCTET_DNNL_STATUS(dnnl_stream_wait(impl_->stream.get()));
+}
+
+std::string MatmulF32::implementation(std::int64_t m, std::int64_t k, std::int64_t n) {
+  Primitive& p = impl_->get(m, k, n);
+  const char* info = nullptr;
+  OCTET_DNNL_STATUS(dnnl_primitive_desc_query(p.matmul.get_primitive_desc(), dnnl_query_impl_info_str, 0, &info));
+  return info != nullptr ? info : "";
+}
+
+}  // namespace octet::cpu

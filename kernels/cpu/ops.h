@@ -1,0 +1,43 @@
+// The CPU kernels as plain functions on float32 rows, so each one can be
+// tested against a float64 reference. Rows are contiguous, row-major.
+// Loops over rows run on OpenMP threads.
+#pragma once
+
+#include "engine/graph.h"
+
+#include <cstdint>
+#include <span>
+
+namespace octet::cpu {
+
+// out[t] = table[ids[t]]; throws octet::Error for an id outside [0, vocab).
+void embedding(const float* table, std::int64_t vocab, std::int64_t dim, const std::int32_t* ids,
+               std::int64_t n, float* out);
+
+// out = x / sqrt(mean(x^2) + eps) * w, per row of `dim` elements.
+void rms_norm(const float* x, const float* w, std::int64_t rows, std::int64_t dim, float eps, float* out);
+
+// Rotary position embedding of `rows` tokens at positions pos0, pos0+1, ...,
+// each row holding `n_heads` heads of `head_dim` (even) values.
+void rope(const float* x, std::int64_t rows, int n_heads, int head_dim, int pos0, double theta,
+          RopeLayout layout, float* out);
+
+// out = silu(gate) * up, elementwise over n values.
+void silu_mul(const float* gate, const float* up, std::int64_t n, float* out);
+void add(const float* a, const float* b, std::int64_t n, float* out);
+
+struct AttentionShape {
+  int n_tokens;    // new tokens in this step
+  int n_heads;     // query heads
+  int n_kv_heads;  // key/value heads; n_heads is a multiple (grouped-query attention)
+  int head_dim;
+  int pos0;        // position of the first new token
+  int n_ctx;       // cache rows
+};
+// Appends k and v ([n_tokens, n_kv_heads * head_dim]) to the caches at rows
+// pos0.., then causal softmax attention of q ([n_tokens, n_heads * head_dim])
+// over cache rows 0..pos0+t. `scratch` holds n_threads * n_ctx floats.
+void attention(const float* q, const float* k, const float* v, float* k_cache, float* v_cache,
+               const AttentionShape& shape, std::span<float> scratch, float* out);
+
+}  // namespace octet::cpu

@@ -1,0 +1,34 @@
+#include "kernels/cpu/ops.h"
+
+#include <cmath>
+
+namespace octet::cpu {
+
+void rope(const float* x, std::int64_t rows, int n_heads, int head_dim, int pos0, double theta,
+          RopeLayout layout, float* out) {
+  const int half = head_dim / 2;
+  const std::int64_t row_len = static_cast<std::int64_t>(n_heads) * head_dim;
+#pragma omp parallel for if (rows > 1)
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const double pos = pos0 + static_cast<double>(r);
+    for (int i = 0; i < half; ++i) {
+      // Angles in double, as both reference implementations agree to float precision.
+      const double freq = std::pow(theta, -2.0 * i / head_dim);
+      const auto c = static_cast<float>(std::cos(pos * freq));
+      const auto s = static_cast<float>(std::sin(pos * freq));
+      // The two elements this frequency rotates, per layout.
+      const int a = layout == RopeLayout::HalfSplit ? i : 2 * i;
+      const int b = layout == RopeLayout::HalfSplit ? i + half : 2 * i + 1;
+      for (int h = 0; h < n_heads; ++h) {
+        const float* xh = x + r * row_len + static_cast<std::int64_t>(h) * head_dim;
+        float* yh = out + r * row_len + static_cast<std::int64_t>(h) * head_dim;
+        const float x0 = xh[a];
+        const float x1 = xh[b];
+        yh[a] = x0 * c - x1 * s;
+        yh[b] = x0 * s + x1 * c;
+      }
+    }
+  }
+}
+
+}  // namespace octet::cpu

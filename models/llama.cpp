@@ -1,0 +1,232 @@
+#include "models/llama.h"
+
+#include "engine/error.h"
+
+#include <filesystem>
+
+namespace octet::models {
+
+namespace {
+
+struct LlamaLayer {
+  Tensor attn_norm;  // [d]
+  Tensor wq;         // [n_heads * head_dim, d]
+  Tensor wk;         // [n_kv_heads * head_dim, d]
+  Tensor wv;         // [n_kv_heads * head_dim, d]
+  Tensor wo;         // [d, n_heads * head_dim]
+  Tensor ffn_norm;   // [d]
+  Tensor w_gate;     // [ffn, d]
+  Tensor w_up;       // [ffn, d]
+  Tensor w_down;     // [d, ffn]
+};
+
+class LlamaModel final : public DecoderModel {
+ public:
+  LlamaModel(LlamaConfig config, Tensor embed, std::vector<LlamaLayer> layers, Tensor norm,
+             Tensor lm_head, std::string source)
+      : config_(std::move(config)),
+        embed_(std::move(embed)),
+        layers_(std::move(layers)),
+        norm_(std::move(norm)),
+        lm_head_(std::move(lm_head)) {
+    info_.family = "llama";
+    info_.architecture = config_.architecture;
+    info_.source = std::move(source);
+    info_.vocab_size = config_.vocab_size;
+    info_.context_length = config_.context_length;
+    info_.n_layers = config_.n_layers;
+    info_.hidden_size = config_.hidden_size;
+    info_.bos_id = config_.bos_id;
+    info_.eos_ids = config_.eos_ids;
+    info_.details = {
+        {"heads", fmt::format("{} query, {} key/value, head_dim {}", config_.n_heads,
+                              config_.n_kv_heads, config_.head_dim)},
+        {"ffn", fmt::format("SwiGLU, {}", config_.intermediate_size)},
+        {"rope", fmt::format("theta {}, {} layout", config_.rope_theta,
+                             config_.rope_layout == RopeLayout::HalfSplit ? "half-split" : "interleaved")},
+        {"embeddings", config_.tie_word_embeddings ? "tied to lm_head" : "separate lm_head"},
+    };
+  }
+
+  const ModelInfo& info() const override { return info_; }
+
+  std::vector<std::pair<std::string, Tensor>> weights() const override {
+    std::vector<std::pair<std::string, Tensor>> out{{"model.embed_tokens.weight", embed_}};
+    for (std::size_t l = 0; l < layers_.size(); ++l) {
+      const auto p = fmt::format("model.layers.{}.", l);
+      const LlamaLayer& L = layers_[l];
+      out.insert(out.end(), {{p + "input_layernorm.weight", L.attn_norm},
+                             {p + "self_attn.q_proj.weight", L.wq},
+                             {p + "self_attn.k_proj.weight", L.wk},
+                             {p + "self_attn.v_proj.weight", L.wv},
+                             {p + "self_attn.o_proj.weight", L.wo},
+                             {p + "post_attention_layernorm.weight", L.ffn_norm},
+                             {p + "mlp.gate_proj.weight", L.w_gate},
+                             {p + "mlp.up_proj.weight", L.w_up},
+                             {p + "mlp.down_proj.weight", L.w_down}});
+    }
+    out.emplace_back("model.norm.weight", norm_);
+    if (!config_.tie_word_embeddings) out.emplace_back("lm_head.weight", lm_head_);
+    return out;
+  }
+
+  Graph build_graph(const GraphRequest& req) const override {
+    const LlamaConfig& c = config_;
+    const std::int64_t T = req.n_tokens;
+    const std::int64_t kv_dim = c.n_kv_heads * c.head_dim;
+    const std::int64_t q_dim = c.n_heads * c.head_dim;
+    Graph g;
+    const int tokens = g.add_input("tokens", DType::I32, {T});
+    int x = g.add_node(OpKind::Embedding, "tok_embd", {g.add_weight("model.embed_tokens.weight", embed_), tokens},
+                       {T, c.hidden_size});
+    NodeParams norm{.eps = c.rms_norm_eps};
+    NodeParams rope{.rope_theta = c.rope_theta, .rope_layout = c.rope_layout,
+                    .head_dim = static_cast<int>(c.head_dim)};
+    NodeParams attn{.head_dim = static_cast<int>(c.head_dim), .n_heads = static_cast<int>(c.n_heads),
+                    .n_kv_heads = static_cast<int>(c.n_kv_heads)};
+    for (std::size_t l = 0; l < layers_.size(); ++l) {
+      const LlamaLayer& L = layers_[l];
+      const auto w = [&](const char* name, const Tensor& t) {
+        return g.add_weight(fmt::format("model.layers.{}.{}", l, name), t);
+      };
+      const auto n = [&](const char* name) { return fmt::format("blk.{}.{}", l, name); };
+      const int h = g.add_node(OpKind::RmsNorm, n("attn_norm"), {x, w("input_layernorm.weight", L.attn_norm)},
+                               {T, c.hidden_size}, norm);
+      const int q = g.add_node(OpKind::MatMul, n("attn_q"), {h, w("self_attn.q_proj.weight", L.wq)}, {T, q_dim});
+      const int k = g.add_node(OpKind::MatMul, n("attn_k"), {h, w("self_attn.k_proj.weight", L.wk)}, {T, kv_dim});
+      const int v = g.add_node(OpKind::MatMul, n("attn_v"), {h, w("self_attn.v_proj.weight", L.wv)}, {T, kv_dim});
+      const int q_rot = g.add_node(OpKind::Rope, n("attn_q_rope"), {q}, {T, q_dim}, rope);
+      const int k_rot = g.add_node(OpKind::Rope, n("attn_k_rope"), {k}, {T, kv_dim}, rope);
+      const int k_cache = g.add_state(n("k_cache"), DType::F32, {req.n_ctx, kv_dim});
+      const int v_cache = g.add_state(n("v_cache"), DType::F32, {req.n_ctx, kv_dim});
+      const int a = g.add_node(OpKind::Attention, n("attn"), {q_rot, k_rot, v, k_cache, v_cache}, {T, q_dim}, attn);
+      const int o = g.add_node(OpKind::MatMul, n("attn_out"), {a, w("self_attn.o_proj.weight", L.wo)}, {T, c.hidden_size});
+      x = g.add_node(OpKind::Add, n("attn_residual"), {x, o}, {T, c.hidden_size});
+      const int f = g.add_node(OpKind::RmsNorm, n("ffn_norm"), {x, w("post_attention_layernorm.weight", L.ffn_norm)},
+                               {T, c.hidden_size}, norm);
+      const int gate = g.add_node(OpKind::MatMul, n("ffn_gate"), {f, w("mlp.gate_proj.weight", L.w_gate)}, {T, c.intermediate_size});
+      const int up = g.add_node(OpKind::MatMul, n("ffn_up"), {f, w("mlp.up_proj.weight", L.w_up)}, {T, c.intermediate_size});
+      const int act = g.add_node(OpKind::SiluMul, n("ffn_act"), {gate, up}, {T, c.intermediate_size});
+      const int down = g.add_node(OpKind::MatMul, n("ffn_down"), {act, w("mlp.down_proj.weight", L.w_down)}, {T, c.hidden_size});
+      x = g.add_node(OpKind::Add, n("ffn_residual"), {x, down}, {T, c.hidden_size});
+    }
+    std::int64_t rows = T;
+    if (!req.all_logits) {
+      x = g.add_node(OpKind::LastRow, "last_row", {x}, {1, c.hidden_size});
+      rows = 1;
+    }
+    x = g.add_node(OpKind::RmsNorm, "output_norm", {x, g.add_weight("model.norm.weight", norm_)}, {rows, c.hidden_size}, norm);
+    // A tied lm_head is the embedding table itself, added under its own name.
+    const int head = c.tie_word_embeddings ? g.find("model.embed_tokens.weight") : g.add_weight("lm_head.weight", lm_head_);
+    g.set_output(g.add_node(OpKind::MatMul, "logits", {x, head}, {rows, c.vocab_size}));
+    return g;
+  }
+
+ private:
+  LlamaConfig config_;
+  ModelInfo info_;
+  Tensor embed_;                    // [vocab, d]
+  std::vector<LlamaLayer> layers_;  // n_layers
+  Tensor norm_;                     // [d]
+  Tensor lm_head_;                  // [vocab, d]; the embedding table when tied
+};
+
+}  // namespace
+
+void validate_llama_config(const LlamaConfig& c, const std::string& source) {
+  const auto positive = [&](std::int64_t v, const char* what) {
+    if (v <= 0) fail("{}: {} must be positive, found {}", source, what, v);
+  };
+  positive(c.hidden_size, "hidden_size");
+  positive(c.intermediate_size, "intermediate_size");
+  positive(c.n_layers, "num_hidden_layers");
+  positive(c.n_heads, "num_attention_heads");
+  positive(c.n_kv_heads, "num_key_value_heads");
+  positive(c.head_dim, "head_dim");
+  positive(c.vocab_size, "vocab_size");
+  positive(c.context_length, "max_position_embeddings");
+  if (c.n_heads % c.n_kv_heads != 0) {
+    fail("{}: num_attention_heads {} is not a multiple of num_key_value_heads {}", source, c.n_heads, c.n_kv_heads);
+  }
+  if (c.head_dim % 2 != 0) fail("{}: head_dim {} must be even for rotary embeddings", source, c.head_dim);
+  if (!(c.rope_theta > 0)) fail("{}: rope_theta must be positive", source);
+}
+
+LlamaConfig llama_config_from_json(const Json& j, const std::string& path) {
+  LlamaConfig c;
+  if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty()) {
+    c.architecture = j["architectures"][0].get<std::string>();
+  }
+  c.hidden_size = json_required<std::int64_t>(j, "hidden_size", path);
+  c.intermediate_size = json_required<std::int64_t>(j, "intermediate_size", path);
+  c.n_layers = json_required<std::int64_t>(j, "num_hidden_layers", path);
+  c.n_heads = json_required<std::int64_t>(j, "num_attention_heads", path);
+  c.n_kv_heads = json_optional<std::int64_t>(j, "num_key_value_heads", c.n_heads, path);
+  c.head_dim = json_optional<std::int64_t>(j, "head_dim", c.n_heads > 0 ? c.hidden_size / c.n_heads : 0, path);
+  c.vocab_size = json_required<std::int64_t>(j, "vocab_size", path);
+  c.context_length = json_optional<std::int64_t>(j, "max_position_embeddings", 2048, path);
+  c.rms_norm_eps = json_optional<float>(j, "rms_norm_eps", 1e-6f, path);
+  c.rope_theta = json_optional<double>(j, "rope_theta", 10000.0, path);
+  c.tie_word_embeddings = json_optional<bool>(j, "tie_word_embeddings", false, path);
+  c.bos_id = json_optional<std::int32_t>(j, "bos_token_id", 1, path);
+  if (j.contains("eos_token_id") && j["eos_token_id"].is_array()) {
+    c.eos_ids = json_required<std::vector<std::int32_t>>(j, "eos_token_id", path);
+  } else {
+    c.eos_ids = {json_optional<std::int32_t>(j, "eos_token_id", 2, path)};
+  }
+  const auto act = json_optional<std::string>(j, "hidden_act", "silu", path);
+  if (act != "silu") fail("{}: hidden_act '{}' is not supported for llama (only silu)", path, act);
+  if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
+    fail("{}: rope_scaling {} is not supported yet", path, j["rope_scaling"].dump());
+  }
+  if (json_optional<bool>(j, "attention_bias", false, path) || json_optional<bool>(j, "mlp_bias", false, path)) {
+    fail("{}: attention_bias / mlp_bias are not supported for llama", path);
+  }
+  // Mistral's sliding window is not implemented; within the window attention is
+  // identical, so the usable context is capped there rather than computed wrong.
+  const auto window = json_optional<std::int64_t>(j, "sliding_window", 0, path);
+  if (window > 0 && window < c.context_length) c.context_length = window;
+  validate_llama_config(c, path);
+  return c;
+}
+
+std::unique_ptr<DecoderModel> make_llama(const LlamaConfig& c, const WeightLookup& lookup, bool has_lm_head,
+                                         std::string source) {
+  validate_llama_config(c, source);
+  const std::int64_t d = c.hidden_size, kv = c.n_kv_heads * c.head_dim, q = c.n_heads * c.head_dim,
+                     ffn = c.intermediate_size;
+  const auto get = [&](const std::string& name, const Shape& shape) { return to_f32(lookup(name, shape)); };
+  Tensor embed = get("model.embed_tokens.weight", {c.vocab_size, d});
+  std::vector<LlamaLayer> layers;
+  for (std::int64_t l = 0; l < c.n_layers; ++l) {
+    const auto p = fmt::format("model.layers.{}.", l);
+    layers.push_back({get(p + "input_layernorm.weight", {d}), get(p + "self_attn.q_proj.weight", {q, d}),
+                      get(p + "self_attn.k_proj.weight", {kv, d}), get(p + "self_attn.v_proj.weight", {kv, d}),
+                      get(p + "self_attn.o_proj.weight", {d, q}), get(p + "post_attention_layernorm.weight", {d}),
+                      get(p + "mlp.gate_proj.weight", {ffn, d}), get(p + "mlp.up_proj.weight", {ffn, d}),
+                      get(p + "mlp.down_proj.weight", {d, ffn})});
+  }
+  Tensor norm = get("model.norm.weight", {d});
+  LlamaConfig config = c;
+  Tensor lm_head;
+  if (has_lm_head) {
+    lm_head = get("lm_head.weight", {c.vocab_size, d});
+    config.tie_word_embeddings = false;
+  } else {
+    if (!c.tie_word_embeddings) fail("{}: missing tensor 'lm_head.weight' (tie_word_embeddings is false)", source);
+    lm_head = embed;
+  }
+  return std::make_unique<LlamaModel>(std::move(config), std::move(embed), std::move(layers), std::move(norm),
+                                      std::move(lm_head), std::move(source));
+}
+
+std::unique_ptr<DecoderModel> load_llama_hf(const Json& config, const std::string& config_path,
+                                            const WeightStore& weights) {
+  const LlamaConfig c = llama_config_from_json(config, config_path);
+  const auto lookup = [&](const std::string& name, const Shape& shape) { return weights.get(name, shape); };
+  // Some tied checkpoints still store lm_head.weight; using it is equivalent.
+  return make_llama(c, lookup, weights.contains("lm_head.weight"),
+                    std::filesystem::path(config_path).parent_path().string());
+}
+
+}  // namespace octet::models

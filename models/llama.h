@@ -1,0 +1,50 @@
+// Llama-family decoders (Llama 1/2/3, TinyLlama, Mistral shapes): config,
+// weight-name table and graph. Only description here: the loops live in the
+// executor and the kernels.
+#pragma once
+
+#include "engine/decoder_model.h"
+#include "engine/json_file.h"
+#include "engine/safetensors.h"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace octet::models {
+
+struct LlamaConfig {
+  std::string architecture = "LlamaForCausalLM";
+  std::int64_t hidden_size = 0;
+  std::int64_t intermediate_size = 0;
+  std::int64_t n_layers = 0;
+  std::int64_t n_heads = 0;
+  std::int64_t n_kv_heads = 0;
+  std::int64_t head_dim = 0;
+  std::int64_t vocab_size = 0;
+  std::int64_t context_length = 0;
+  float rms_norm_eps = 1e-5f;
+  double rope_theta = 10000.0;
+  RopeLayout rope_layout = RopeLayout::HalfSplit;
+  bool tie_word_embeddings = false;
+  std::int32_t bos_id = 1;
+  std::vector<std::int32_t> eos_ids{2};
+};
+
+// Reads and checks a Hugging Face config.json of model_type llama or mistral.
+LlamaConfig llama_config_from_json(const Json& config, const std::string& path);
+// Throws if the numbers cannot describe a model (heads not dividing, ...).
+void validate_llama_config(const LlamaConfig& config, const std::string& source);
+
+// Looks a weight up by its Hugging Face name, checking its shape.
+using WeightLookup = std::function<Tensor(const std::string& name, const Shape& shape)>;
+
+std::unique_ptr<DecoderModel> make_llama(const LlamaConfig& config, const WeightLookup& lookup,
+                                         bool has_lm_head, std::string source);
+
+// The Hugging Face loading path (registered for model_type llama and mistral).
+std::unique_ptr<DecoderModel> load_llama_hf(const Json& config, const std::string& config_path,
+                                            const WeightStore& weights);
+
+}  // namespace octet::models

@@ -1,0 +1,19 @@
+#include "models/registry.h"
+
+#include "models/llama.h"
+#include "models/llama2c.h"
+
+namespace octet::models {
+
+const ModelRegistry& builtin_registry() {
+  static const ModelRegistry registry = [] {
+    ModelRegistry r;
+    r.add_hf_decoder("llama", load_llama_hf);
+    r.add_hf_decoder("mistral", load_llama_hf);  // same graph; sliding window capped in the config
+    r.add_file_format(".bin", load_llama2c);
+    return r;
+  }();
+  return registry;
+}
+
+}  // namespace octet::models

@@ -1,0 +1,92 @@
+#include "tools/cli_common.h"
+
+#include "engine/json_file.h"
+#include "engine/sentencepiece_tokenizer.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "models/registry.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <random>
+
+namespace octet::cli {
+
+std::string default_model_path() {
+  if (const char* env = std::getenv("OCTET_DEFAULT_MODEL")) return env;
+  return std::string(OCTET_ASSETS_DIR) + "/models/tinystories-mini";
+}
+
+void add_model_options(cxxopts::Options& options) {
+  options.add_options("Model")
+      ("m,model", "Hugging Face model directory or llama2.c .bin file (default: the tinystories-mini model that ships with octet)",
+       cxxopts::value<std::string>()->default_value(""))
+      ("tokenizer", "SentencePiece tokenizer.model (needed for llama2.c .bin files)",
+       cxxopts::value<std::string>()->default_value(""))
+      ("t,threads", "CPU threads (0 = all cores)", cxxopts::value<int>()->default_value("0"))
+      ("c,ctx", "context length in tokens (0 = the model's maximum)", cxxopts::value<int>()->default_value("0"));
+}
+
+void add_sampling_options(cxxopts::Options& options) {
+  options.add_options("Sampling")
+      ("temp", "temperature; 0 is greedy (default: generation_config.json, else 0.8)", cxxopts::value<float>())
+      ("top-k", "keep the k most likely tokens, 0 = all", cxxopts::value<int>()->default_value("40"))
+      ("top-p", "keep the smallest set of tokens whose probability reaches p (default: generation_config.json, else 0.95)",
+       cxxopts::value<float>())
+      ("repeat-penalty", "penalty for tokens among the last 64, 1 = off", cxxopts::value<float>()->default_value("1.0"))
+      ("seed", "random seed, for reproducible runs (default: drawn and printed)", cxxopts::value<std::uint64_t>());
+}
+
+LoadedModel load_model(const cxxopts::ParseResult& args) {
+  LoadedModel loaded;
+  loaded.path = args["model"].as<std::string>();
+  if (loaded.path.empty()) loaded.path = default_model_path();
+  loaded.model = models::builtin_registry().load_decoder(loaded.path);
+  loaded.tokenizer = load_tokenizer_for(loaded.path, args["tokenizer"].as<std::string>());
+  if (loaded.tokenizer->vocab_size() > loaded.model->info().vocab_size) {
+    fail("tokenizer has {} tokens but the model's vocabulary is {}: wrong --tokenizer?",
+         loaded.tokenizer->vocab_size(), loaded.model->info().vocab_size);
+  }
+  const int threads = args["threads"].as<int>();
+  if (threads < 0) fail("--threads must be >= 0, got {}", threads);
+  loaded.backend = make_cpu_backend(threads);
+  return loaded;
+}
+
+SamplerOptions read_sampling_options(const cxxopts::ParseResult& args, const std::string& model_path) {
+  SamplerOptions o;
+  const auto gen_config = std::filesystem::path(model_path) / "generation_config.json";
+  if (std::filesystem::is_directory(model_path) && std::filesystem::exists(gen_config)) {
+    const Json j = read_json_file(gen_config.string());
+    o.temperature = json_optional<float>(j, "temperature", o.temperature, gen_config.string());
+    o.top_p = json_optional<float>(j, "top_p", o.top_p, gen_config.string());
+    o.top_k = json_optional<int>(j, "top_k", o.top_k, gen_config.string());
+  }
+  if (args.count("temp")) o.temperature = args["temp"].as<float>();
+  if (args.count("top-p")) o.top_p = args["top-p"].as<float>();
+  if (args["top-k"].count()) o.top_k = args["top-k"].as<int>();
+  o.repetition_penalty = args["repeat-penalty"].as<float>();
+  if (args.count("seed")) {
+    o.seed = args["seed"].as<std::uint64_t>();
+  } else {
+    o.seed = std::random_device{}();
+    if (o.temperature > 0) std::cerr << "seed " << o.seed << " (pass --seed " << o.seed << " to repeat this run)\n";
+  }
+  validate(o);
+  return o;
+}
+
+cxxopts::ParseResult parse_or_help(cxxopts::Options& options, int argc, char** argv) {
+  options.add_options()("h,help", "show this help");
+  auto result = options.parse(argc, argv);
+  if (result.count("help")) {
+    std::cout << options.help() << std::endl;
+    std::exit(0);
+  }
+  if (!result.unmatched().empty()) {
+    throw cxxopts::exceptions::exception("unexpected argument '" + result.unmatched().front() + "'");
+  }
+  return result;
+}
+
+}  // namespace octet::cli

@@ -1,0 +1,43 @@
+// What every `octet` subcommand shares: the model options, loading, the
+// default model that ships with octet, and the sampling options.
+#pragma once
+
+#include "engine/backend.h"
+#include "engine/decoder_model.h"
+#include "engine/sampler.h"
+#include "engine/tokenizer.h"
+
+#include <cxxopts.hpp>
+
+#include <memory>
+#include <string>
+
+namespace octet::cli {
+
+// Exit codes: 0 success, 1 runtime error (bad model, bad input), 2 usage error.
+inline constexpr int kExitError = 1;
+inline constexpr int kExitUsage = 2;
+
+// The model used when -m is not given.
+std::string default_model_path();
+
+void add_model_options(cxxopts::Options& options);
+void add_sampling_options(cxxopts::Options& options);
+
+struct LoadedModel {
+  std::string path;
+  std::unique_ptr<DecoderModel> model;
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<Backend> backend;
+};
+// Loads -m (or the default), its tokenizer (--tokenizer) and the CPU backend with -t threads.
+LoadedModel load_model(const cxxopts::ParseResult& args);
+
+// Sampling options: the model's generation_config.json gives the defaults,
+// flags override them. A seed is drawn when none is given.
+SamplerOptions read_sampling_options(const cxxopts::ParseResult& args, const std::string& model_path);
+
+// Parses argv after the subcommand name; prints help and exits 0 on --help.
+cxxopts::ParseResult parse_or_help(cxxopts::Options& options, int argc, char** argv);
+
+}  // namespace octet::cli

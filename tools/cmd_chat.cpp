@@ -1,0 +1,123 @@
+// `octet chat`: an interactive conversation in the terminal.
+#include "engine/chat_session.h"
+#include "engine/error.h"
+#include "tools/cli_common.h"
+#include "tools/commands.h"
+
+#include <readline/history.h>
+#include <readline/readline.h>
+
+#include <atomic>
+#include <csignal>
+#include <fmt/ranges.h>
+#include <iostream>
+#include <memory>
+#include <unistd.h>
+
+namespace octet::cli {
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+std::atomic<bool> g_at_prompt{false};
+
+extern "C" void on_sigint(int) { g_interrupted = true; }
+
+// Readline calls this when a signal interrupts reading: Ctrl-C at the prompt
+// discards the line being typed instead of ending the program.
+int on_readline_signal() {
+  if (g_interrupted.exchange(false) && g_at_prompt) {
+    rl_replace_line("", 0);
+    rl_crlf();
+    rl_on_new_line();
+    rl_redisplay();
+  }
+  return 0;
+}
+
+ChatFormat choose_format(const cxxopts::ParseResult& args, const std::string& model_path) {
+  const std::string forced = args["chat-template"].as<std::string>();
+  if (!forced.empty()) {
+    auto f = chat_format_from_name(forced);
+    if (!f) fail("unknown --chat-template '{}'; known: {}", forced, fmt::join(chat_format_names(), ", "));
+    return *f;
+  }
+  const std::string text = read_chat_template(model_path);
+  if (auto f = detect_chat_format(text)) {
+    std::cerr << "chat format: " << chat_format_name(*f) << " (from tokenizer_config.json)\n";
+    return *f;
+  }
+  std::cerr << (text.empty() ? "this model has no chat template"
+                             : "this model's chat template is not one octet knows (llama2, chatml, zephyr, llama3)")
+            << ": plain continuation, your text is fed as is (--chat-template NAME to choose)\n";
+  return ChatFormat::Plain;
+}
+
+}  // namespace
+
+int run_chat(int argc, char** argv) {
+  cxxopts::Options options("octet chat",
+                           "Talk with a model. The conversation stays in the model's context across turns.\n"
+                           "  Ctrl-C stops the current answer, Ctrl-D exits, /reset forgets the conversation.");
+  add_model_options(options);
+  add_sampling_options(options);
+  options.add_options("Chat")
+      ("chat-template", "llama2, chatml, zephyr, llama3 or plain (default: detected from tokenizer_config.json)",
+       cxxopts::value<std::string>()->default_value(""))
+      ("system", "system prompt", cxxopts::value<std::string>()->default_value(""))
+      ("n,max-tokens", "tokens per answer at most (0 = until EOS or the context is full)",
+       cxxopts::value<int>()->default_value("0"));
+  const auto args = parse_or_help(options, argc, argv);
+  LoadedModel loaded = load_model(args);
+  const SamplerOptions sampling = read_sampling_options(args, loaded.path);
+  const ChatFormat format = choose_format(args, loaded.path);
+  int max_tokens = args["max-tokens"].as<int>();
+  if (max_tokens < 0) fail("--max-tokens must be >= 0, got {}", max_tokens);
+
+  GenerationSession session(*loaded.model, *loaded.backend, args["ctx"].as<int>());
+  ChatSession chat(session, *loaded.tokenizer, format, args["system"].as<std::string>());
+  Sampler sampler(sampling, loaded.model->info().vocab_size);
+  if (max_tokens == 0) max_tokens = session.n_ctx();
+
+  struct sigaction sa {};
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  rl_signal_event_hook = on_readline_signal;
+  const bool interactive = isatty(STDIN_FILENO);
+  std::cerr << fmt::format("context: {} tokens. Ctrl-C stops an answer, Ctrl-D exits, /reset starts over.\n", session.n_ctx());
+
+  while (true) {
+    g_at_prompt = true;
+    std::unique_ptr<char, decltype(&std::free)> line(readline(interactive ? "> " : ""), &std::free);
+    g_at_prompt = false;
+    if (!line) break;  // Ctrl-D or end of input
+    const std::string text = line.get();
+    if (text.empty()) continue;
+    if (interactive) add_history(text.c_str());
+    if (text == "/reset") {
+      chat.reset();
+      std::cerr << "(conversation forgotten)\n";
+      continue;
+    }
+    g_interrupted = false;
+    try {
+      const GenerationStats stats = chat.reply(text, max_tokens, sampler, [](std::string_view piece) {
+        std::cout << piece << std::flush;
+        return !g_interrupted.load();
+      });
+      std::cout << std::endl;
+      if (stats.reason == StopReason::Interrupted) std::cerr << "(stopped)\n";
+      if (stats.reason == StopReason::ContextFull) {
+        std::cerr << fmt::format("(the context is full: {} of {} tokens; /reset to start over)\n", chat.tokens_used(),
+                                 chat.context_size());
+      }
+    } catch (const ContextFullError& e) {
+      std::cerr << "(the context is full: " << e.what() << "; /reset to start over)\n";
+    }
+  }
+  std::cerr << "\n";
+  return 0;
+}
+
+}  // namespace octet::cli

@@ -1,0 +1,65 @@
+// `octet info`: what a model is, how big, in which dtypes.
+#include "tools/cli_common.h"
+#include "tools/commands.h"
+
+#ifdef OCTET_HAVE_CUDA
+#include "kernels/cuda/cuda_devices.h"
+#endif
+
+#include <fmt/format.h>
+
+#include <iostream>
+#include <map>
+
+namespace octet::cli {
+
+namespace {
+std::string human_bytes(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 4) bytes /= 1024, ++u;
+  return fmt::format("{:.1f} {}", bytes, units[u]);
+}
+}  // namespace
+
+int run_info(int argc, char** argv) {
+  cxxopts::Options options("octet info", "Show a model's architecture, parameter count, dtypes and memory.");
+  add_model_options(options);
+  const auto args = parse_or_help(options, argc, argv);
+  const LoadedModel loaded = load_model(args);
+  const ModelInfo& info = loaded.model->info();
+
+  std::int64_t params = 0;
+  std::size_t bytes = 0;
+  std::map<std::string, std::int64_t> by_dtype;
+  for (const auto& [name, t] : loaded.model->weights()) {
+    params += t.numel();
+    bytes += t.nbytes();
+    by_dtype[std::string(dtype_name(t.dtype()))] += t.numel();
+  }
+  const std::int64_t kv_bytes = 2 * info.n_layers * info.context_length * info.hidden_size * 4;  // upper bound (no GQA saving)
+  std::cout << fmt::format("model         {}\n", loaded.path)
+            << fmt::format("architecture  {} (family {})\n", info.architecture, info.family)
+            << fmt::format("layers        {}, hidden {}\n", info.n_layers, info.hidden_size);
+  for (const auto& [k, v] : info.details) std::cout << fmt::format("{:<14}{}\n", k, v);
+  std::cout << fmt::format("vocabulary    {} (tokenizer {})\n", info.vocab_size, loaded.tokenizer->vocab_size())
+            << fmt::format("context       {} tokens\n", info.context_length)
+            << fmt::format("parameters    {} ({:.2f} M)\n", params, params / 1e6);
+  for (const auto& [dtype, n] : by_dtype) std::cout << fmt::format("  {:<12}{} parameters\n", dtype, n);
+  std::cout << fmt::format("weights       {} in memory (float32 on the CPU backend)\n", human_bytes(static_cast<double>(bytes)))
+            << fmt::format("KV cache      at most {} for the full context\n", human_bytes(static_cast<double>(kv_bytes)));
+#ifdef OCTET_HAVE_CUDA
+  std::string why;
+  const auto devices = cuda::list_devices(&why);
+  if (devices.empty()) std::cout << fmt::format("CUDA          built in; no usable GPU ({})\n", why);
+  for (const auto& d : devices) {
+    std::cout << fmt::format("CUDA {}        {}, compute {}.{}, {}{}\n", d.index, d.name, d.compute_major, d.compute_minor,
+                             human_bytes(static_cast<double>(d.memory_bytes)), d.supports_fp8() ? ", FP8" : "");
+  }
+#else
+  std::cout << "CUDA          not built in\n";
+#endif
+  return 0;
+}
+
+}  // namespace octet::cli

@@ -1,0 +1,11 @@
+// The subcommands of `octet`, each in its own file. Each parses its options,
+// calls the engine and prints; errors propagate as octet::Error to main().
+#pragma once
+
+namespace octet::cli {
+
+int run_generate(int argc, char** argv);
+int run_chat(int argc, char** argv);
+int run_info(int argc, char** argv);
+
+}  // namespace octet::cli
