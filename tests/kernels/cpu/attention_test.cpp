@@ -1,0 +1,74 @@
+#include "engine/error.h"
+#include "kernels/cpu/ops.h"
+#include "tests/kernels/cpu/reference_util.h"
+
+#include <gtest/gtest.h>
+#include <omp.h>
+
+namespace octet::cpu {
+namespace {
+
+struct Case {
+  int n_tokens, n_heads, n_kv_heads, head_dim, pos0, n_ctx;
+};
+
+// Causal attention in float64 over the cache rows the kernel should have
+// written: earlier rows (random, as if from previous steps) then the new ones.
+TEST(Attention, MatchesFloat64ReferenceWithGroupedHeadsAndOffsets) {
+  for (const Case c : {Case{1, 1, 1, 1, 0, 1}, Case{1, 4, 2, 8, 0, 16}, Case{5, 4, 4, 16, 0, 5},
+                       Case{3, 6, 2, 10, 7, 12}, Case{1, 8, 1, 33, 40, 41}, Case{17, 4, 2, 32, 3, 64}}) {
+    const int kv_dim = c.n_kv_heads * c.head_dim, q_dim = c.n_heads * c.head_dim;
+    auto k_cache = test::random_floats(static_cast<std::size_t>(c.n_ctx * kv_dim), 12);
+    auto v_cache = test::random_floats(static_cast<std::size_t>(c.n_ctx * kv_dim), 13);
+    const auto q = test::random_floats(static_cast<std::size_t>(c.n_tokens * q_dim), 14);
+    const auto k = test::random_floats(static_cast<std::size_t>(c.n_tokens * kv_dim), 15);
+    const auto v = test::random_floats(static_cast<std::size_t>(c.n_tokens * kv_dim), 16);
+    std::vector<float> scratch(static_cast<std::size_t>(omp_get_max_threads() * c.n_ctx));
+    std::vector<float> out(static_cast<std::size_t>(c.n_tokens * q_dim));
+    auto keys = k_cache, values = v_cache;  // the reference's view of the cache
+    std::copy(k.begin(), k.end(), keys.begin() + c.pos0 * kv_dim);
+    std::copy(v.begin(), v.end(), values.begin() + c.pos0 * kv_dim);
+
+    attention(q.data(), k.data(), v.data(), k_cache.data(), v_cache.data(),
+              {c.n_tokens, c.n_heads, c.n_kv_heads, c.head_dim, c.pos0, c.n_ctx}, scratch, out.data());
+    EXPECT_EQ(k_cache, keys) << "new keys appended at pos0";
+    EXPECT_EQ(v_cache, values);
+
+    std::vector<double> ref(out.size());
+    for (int t = 0; t < c.n_tokens; ++t)
+      for (int h = 0; h < c.n_heads; ++h) {
+        const int kvh = h / (c.n_heads / c.n_kv_heads), n_keys = c.pos0 + t + 1;
+        std::vector<double> p(static_cast<std::size_t>(n_keys));
+        double mx = -1e300, sum = 0;
+        for (int j = 0; j < n_keys; ++j) {
+          double dot = 0;
+          for (int d = 0; d < c.head_dim; ++d)
+            dot += static_cast<double>(q[static_cast<std::size_t>(t * q_dim + h * c.head_dim + d)]) *
+                   keys[static_cast<std::size_t>(j * kv_dim + kvh * c.head_dim + d)];
+          p[static_cast<std::size_t>(j)] = dot / std::sqrt(static_cast<double>(c.head_dim));
+          mx = std::max(mx, p[static_cast<std::size_t>(j)]);
+        }
+        for (auto& s : p) sum += (s = std::exp(s - mx));
+        for (int d = 0; d < c.head_dim; ++d) {
+          double acc = 0;
+          for (int j = 0; j < n_keys; ++j)
+            acc += p[static_cast<std::size_t>(j)] / sum * values[static_cast<std::size_t>(j * kv_dim + kvh * c.head_dim + d)];
+          ref[static_cast<std::size_t>(t * q_dim + h * c.head_dim + d)] = acc;
+        }
+      }
+    // float32 dot products and softmax: ~1e-6 relative; 1e-5 leaves room for 64 keys.
+    EXPECT_LT(test::max_relative_error(out, ref), 1e-5)
+        << "tokens " << c.n_tokens << " heads " << c.n_heads << "/" << c.n_kv_heads << " pos0 " << c.pos0;
+  }
+}
+
+TEST(Attention, RejectsPositionsPastTheCacheAndBadHeadGroups) {
+  std::vector<float> buf(64), scratch(static_cast<std::size_t>(omp_get_max_threads() * 4));
+  EXPECT_THROW(attention(buf.data(), buf.data(), buf.data(), buf.data(), buf.data(), {2, 2, 2, 2, 3, 4}, scratch, buf.data()),
+               Error);
+  EXPECT_THROW(attention(buf.data(), buf.data(), buf.data(), buf.data(), buf.data(), {1, 3, 2, 2, 0, 4}, scratch, buf.data()),
+               Error);
+}
+
+}  // namespace
+}  // namespace octet::cpu

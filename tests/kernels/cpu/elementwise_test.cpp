@@ -1,0 +1,43 @@
+#include "engine/error.h"
+#include "kernels/cpu/ops.h"
+#include "tests/kernels/cpu/reference_util.h"
+
+#include <gtest/gtest.h>
+
+namespace octet::cpu {
+namespace {
+
+TEST(SiluMul, MatchesFloat64Reference) {
+  for (std::int64_t n : {1, 7, 17, 1000, 70001}) {  // 70001 crosses the threading threshold
+    const auto g = test::random_floats(static_cast<std::size_t>(n), 3, 4.0f);
+    const auto u = test::random_floats(static_cast<std::size_t>(n), 4);
+    std::vector<float> y(static_cast<std::size_t>(n));
+    silu_mul(g.data(), u.data(), n, y.data());
+    std::vector<double> ref(y.size());
+    for (std::size_t i = 0; i < ref.size(); ++i) ref[i] = g[i] / (1.0 + std::exp(-static_cast<double>(g[i]))) * u[i];
+    EXPECT_LT(test::max_relative_error(y, ref), 1e-6) << "n=" << n;  // a few float32 ulps
+  }
+}
+
+TEST(Add, IsExact) {
+  const auto a = test::random_floats(101, 5), b = test::random_floats(101, 6);
+  std::vector<float> y(101);
+  add(a.data(), b.data(), 101, y.data());
+  for (std::size_t i = 0; i < y.size(); ++i) EXPECT_EQ(y[i], a[i] + b[i]);
+}
+
+TEST(Embedding, CopiesRowsAndRejectsBadIds) {
+  const auto table = test::random_floats(5 * 3, 7);
+  const std::int32_t ids[] = {4, 0, 4};
+  std::vector<float> y(9);
+  embedding(table.data(), 5, 3, ids, 3, y.data());
+  for (int t = 0; t < 3; ++t)
+    for (int d = 0; d < 3; ++d) EXPECT_EQ(y[static_cast<std::size_t>(t * 3 + d)], table[static_cast<std::size_t>(ids[t] * 3 + d)]);
+  const std::int32_t bad[] = {5};
+  EXPECT_THROW(embedding(table.data(), 5, 3, bad, 1, y.data()), Error);
+  const std::int32_t negative[] = {-1};
+  EXPECT_THROW(embedding(table.data(), 5, 3, negative, 1, y.data()), Error);
+}
+
+}  // namespace
+}  // namespace octet::cpu

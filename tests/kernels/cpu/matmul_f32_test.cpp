@@ -1,0 +1,44 @@
+#include "kernels/cpu/matmul_f32.h"
+#include "tests/kernels/cpu/reference_util.h"
+
+#include <gtest/gtest.h>
+
+#include <tuple>
+
+namespace octet::cpu {
+namespace {
+
+using Shape3 = std::tuple<int, int, int>;  // M, K, N
+class MatmulF32Test : public ::testing::TestWithParam<Shape3> {};
+
+TEST_P(MatmulF32Test, MatchesFloat64Reference) {
+  const auto [m, k, n] = GetParam();
+  const auto x = test::random_floats(static_cast<std::size_t>(m * k), 1);
+  const auto w = test::random_floats(static_cast<std::size_t>(n * k), 2);
+  std::vector<float> y(static_cast<std::size_t>(m * n), -1.0f);
+  MatmulF32 matmul;
+  matmul.run(x.data(), w.data(), y.data(), m, k, n);
+  std::vector<double> ref(y.size());
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      double acc = 0;
+      for (int p = 0; p < k; ++p) acc += static_cast<double>(x[i * k + p]) * w[j * k + p];
+      ref[static_cast<std::size_t>(i * n + j)] = acc;
+    }
+  // float32 accumulation over K terms: error grows like sqrt(K) * 2^-24 relative
+  // to the terms; 1e-5 of the output scale covers K up to a few thousand.
+  EXPECT_LT(test::max_relative_error(y, ref), 1e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(AwkwardSizes, MatmulF32Test,
+                         ::testing::Values(Shape3{1, 1, 1}, Shape3{1, 64, 64}, Shape3{1, 67, 33},
+                                           Shape3{3, 17, 5}, Shape3{7, 129, 255}, Shape3{16, 128, 352},
+                                           Shape3{33, 100, 1}, Shape3{64, 513, 130}));
+
+TEST(MatmulF32, ReusesPrimitivePerShapeAndReportsImplementation) {
+  MatmulF32 matmul;
+  EXPECT_FALSE(matmul.implementation(4, 32, 16).empty());
+}
+
+}  // namespace
+}  // namespace octet::cpu

@@ -1,0 +1,98 @@
+// Whole-model checks against independent references:
+//  - tinystories-mini: reference.json from an independent PyTorch implementation
+//    (shipped beside the model as tests/data/tinystories-mini-reference.json);
+//  - stories260K: tests/reference/llama2c_reference.py (numpy, float64), whose
+//    greedy text is also llama2.c's published output.
+#include "engine/generation_session.h"
+#include "engine/json_file.h"
+#include "engine/sentencepiece_tokenizer.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "models/registry.h"
+#include "tests/test_support.h"
+
+#include <gtest/gtest.h>
+
+namespace octet {
+namespace {
+
+// |got - want| over a row, relative to the row's largest |want|.
+double row_relative_error(const float* got, const std::vector<double>& want) {
+  double err = 0, scale = 1e-30;
+  for (std::size_t j = 0; j < want.size(); ++j) {
+    err = std::max(err, std::abs(got[j] - want[j]));
+    scale = std::max(scale, std::abs(want[j]));
+  }
+  return err / scale;
+}
+
+std::vector<std::int32_t> greedy(GenerationSession& session, const std::vector<std::int32_t>& prompt, int n) {
+  Sampler sampler({.temperature = 0.0f}, session.model().info().vocab_size);
+  std::vector<std::int32_t> out;
+  const GenerationStats stats = session.generate(prompt, n, sampler, [&](std::int32_t id) {
+    out.push_back(id);
+    return true;
+  });
+  // The references list the EOS that ended generation as the last id.
+  if (stats.reason == StopReason::Eos) out.push_back(session.model().info().eos_ids.front());
+  return out;
+}
+
+TEST(TinyStoriesMini, ReproducesPyTorchReference) {
+  const Json ref = read_json_file(test::test_data("tinystories-mini-reference.json"));
+  auto model = models::builtin_registry().load_decoder(test::shipped_model());
+  auto tokenizer = load_tokenizer_for(test::shipped_model(), "");
+  auto backend = make_cpu_backend(0);
+  for (const auto& example : ref["examples"]) {
+    const auto prompt = example["prompt"].get<std::string>();
+    const auto prompt_ids = example["prompt_ids"].get<std::vector<std::int32_t>>();
+    // The tokenizer gives the reference's prompt ids (BOS + SentencePiece ids).
+    std::vector<std::int32_t> ids{model->info().bos_id};
+    const auto encoded = tokenizer->encode(prompt);
+    ids.insert(ids.end(), encoded.begin(), encoded.end());
+    EXPECT_EQ(ids, prompt_ids) << prompt;
+
+    GenerationSession session(*model, *backend, 0);
+    const Tensor& logits = session.append_all_logits(prompt_ids);
+    const auto want = example["prompt_logits"].get<std::vector<std::vector<double>>>();
+    ASSERT_EQ(logits.dim(0), static_cast<std::int64_t>(want.size()));
+    for (std::size_t t = 0; t < want.size(); ++t) {
+      // 1e-4 relative: float32 through 4 layers against another float32 implementation.
+      EXPECT_LT(row_relative_error(logits.data<float>() + t * want[t].size(), want[t]), 1e-4) << prompt << " pos " << t;
+    }
+
+    GenerationSession fresh(*model, *backend, 0);
+    const auto want_ids = example["greedy_ids"].get<std::vector<std::int32_t>>();
+    // The reference generated up to 64 tokens, stopping early at EOS.
+    const auto got_ids = greedy(fresh, prompt_ids, 64);
+    EXPECT_EQ(got_ids, want_ids) << prompt;  // exactly, including where EOS stopped it
+    EXPECT_EQ(tokenizer->decode(got_ids), example["greedy_text"].get<std::string>());
+  }
+}
+
+TEST(Stories260K, ReproducesNumpyReferenceAndPublishedText) {
+  OCTET_REQUIRE_SHARED(checkpoint, "models/stories260K/stories260K.bin");
+  OCTET_REQUIRE_SHARED(tokenizer_path, "models/stories260K/tok512.model");
+  const Json ref = read_json_file(test::test_data("stories260k_reference.json"));
+  auto model = models::builtin_registry().load_decoder(checkpoint);
+  auto backend = make_cpu_backend(0);
+  const auto want_ids = ref["greedy_ids"].get<std::vector<std::int32_t>>();
+  const auto want_logits = ref["step_logits"].get<std::vector<std::vector<double>>>();
+
+  // Logits of the first steps, fed one token at a time as the reference did.
+  GenerationSession steps(*model, *backend, 0);
+  std::int32_t token = 1;
+  for (std::size_t t = 0; t < want_logits.size(); ++t) {
+    const auto logits = steps.append(std::span(&token, 1));
+    EXPECT_LT(row_relative_error(logits.data(), want_logits[t]), 1e-4) << "step " << t;
+    token = want_ids[t];
+  }
+
+  GenerationSession session(*model, *backend, 0);
+  const auto got = greedy(session, {1}, static_cast<int>(want_ids.size()));
+  EXPECT_EQ(got, want_ids);
+  const auto tokenizer = load_tokenizer_for(checkpoint, tokenizer_path);
+  EXPECT_EQ(tokenizer->decode(got).rfind("Once upon a time, there was a little girl named Lily. She loved to play outside in the park.", 0), 0u);
+}
+
+}  // namespace
+}  // namespace octet

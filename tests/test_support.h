@@ -1,0 +1,47 @@
+// Paths and helpers shared by the tests.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+namespace octet::test {
+
+inline std::string project_dir() { return OCTET_SOURCE_DIR; }
+inline std::string test_data(const std::string& name) { return project_dir() + "/tests/data/" + name; }
+inline std::string shipped_model() { return project_dir() + "/assets/models/tinystories-mini"; }
+
+// ../shared beside the checkout, or $OCTET_SHARED_DIR.
+inline std::string shared_dir() {
+  if (const char* env = std::getenv("OCTET_SHARED_DIR")) return env;
+  return project_dir() + "/../shared";
+}
+
+// A fresh scratch directory for one test, removed by the destructor.
+class TempDir {
+ public:
+  TempDir() {
+    char templ[] = "/tmp/octet-test-XXXXXX";
+    path_ = mkdtemp(templ);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace octet::test
+
+// Binds `var` to ../shared/<relative>. Where that data is absent (a user's
+// machine) the test is skipped and says why; on CI (CI set) it fails instead,
+// because CI must run every test.
+#define OCTET_REQUIRE_SHARED(var, relative)                                                          \
+  const std::string var = ::octet::test::shared_dir() + "/" + (relative);                            \
+  if (!std::filesystem::exists(var)) {                                                               \
+    if (std::getenv("CI") != nullptr) FAIL() << "CI needs shared data at " << var;                   \
+    GTEST_SKIP() << "shared data not found at " << var << " (set OCTET_SHARED_DIR to run this test)"; \
+  }

@@ -1,0 +1,111 @@
+// The `octet` binary end to end: what a user types, what they see.
+#include "tests/test_support.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <sys/wait.h>
+
+namespace octet {
+namespace {
+
+struct CliRun {
+  int exit_code;
+  std::string output;  // stdout and stderr together
+};
+
+CliRun run_octet(const std::string& args) {
+  const std::string command = std::string(OCTET_BINARY) + " " + args + " 2>&1 </dev/null";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return {-1, "popen failed"};
+  std::string out;
+  std::array<char, 4096> buf;
+  for (std::size_t n; (n = fread(buf.data(), 1, buf.size(), pipe)) > 0;) out.append(buf.data(), n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+#define EXPECT_CONTAINS(haystack, needle) EXPECT_NE((haystack).find(needle), std::string::npos) << (haystack)
+
+TEST(Cli, GreedyGenerateWithTheShippedModel) {
+  const CliRun r = run_octet("generate -p 'Once upon a time' --temp 0 -n 20");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_CONTAINS(r.output, "Once upon a time, there was a little girl named Lily.");
+  EXPECT_CONTAINS(r.output, "tok/s");
+}
+
+TEST(Cli, EmptyPromptStartsFromBos) {
+  const CliRun r = run_octet("generate -p '' --temp 0 -n 8");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+TEST(Cli, SeedMakesSamplingReproducible) {
+  const CliRun a = run_octet("generate -p 'Tom' --seed 7 -n 24"), b = run_octet("generate -p 'Tom' --seed 7 -n 24");
+  EXPECT_EQ(a.exit_code, 0);
+  // Timing lines differ; the text (first line) must not.
+  EXPECT_EQ(a.output.substr(0, a.output.find('\n')), b.output.substr(0, b.output.find('\n')));
+}
+
+TEST(Cli, Llama2cCheckpointAsWritten) {
+  OCTET_REQUIRE_SHARED(checkpoint, "models/stories260K/stories260K.bin");
+  OCTET_REQUIRE_SHARED(tokenizer, "models/stories260K/tok512.model");
+  const CliRun r = run_octet("generate -m " + checkpoint + " --tokenizer " + tokenizer + " --temp 0 -n 30");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "Once upon a time, there was a little girl named Lily.");
+  const CliRun missing = run_octet("generate -m " + checkpoint);
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_CONTAINS(missing.output, "--tokenizer");
+}
+
+TEST(Cli, InfoDescribesTheModel) {
+  const CliRun r = run_octet("info");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_CONTAINS(r.output, "LlamaForCausalLM");
+  EXPECT_CONTAINS(r.output, "parameters    869504");
+}
+
+TEST(Cli, ChatReadsTurnsFromStdin) {
+  const std::string command =
+      std::string("printf 'Once upon a time\\n/reset\\nTom had a dog\\n' | ") + OCTET_BINARY + " chat --temp 0 -n 12 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  std::array<char, 4096> buf;
+  for (std::size_t n; (n = fread(buf.data(), 1, buf.size(), pipe)) > 0;) out.append(buf.data(), n);
+  EXPECT_EQ(WEXITSTATUS(pclose(pipe)), 0) << out;
+  EXPECT_CONTAINS(out, "plain continuation");
+  EXPECT_CONTAINS(out, ", there was a little girl");  // the greedy continuation of the first turn
+  EXPECT_CONTAINS(out, "conversation forgotten");
+}
+
+TEST(Cli, HelpAndUsageErrors) {
+  for (const char* cmd : {"generate", "chat", "info"}) {
+    const CliRun r = run_octet(std::string(cmd) + " --help");
+    EXPECT_EQ(r.exit_code, 0) << cmd;
+    EXPECT_CONTAINS(r.output, "--model");
+  }
+  EXPECT_EQ(run_octet("").exit_code, 2);
+  EXPECT_EQ(run_octet("frobnicate").exit_code, 2);
+  const CliRun bad_flag = run_octet("generate --no-such-flag");
+  EXPECT_EQ(bad_flag.exit_code, 2);
+  EXPECT_CONTAINS(bad_flag.output, "no-such-flag");
+  const CliRun bad_value = run_octet("generate --top-p 2");
+  EXPECT_EQ(bad_value.exit_code, 1);
+  EXPECT_CONTAINS(bad_value.output, "top-p must be in (0, 1]");
+}
+
+TEST(Cli, BadInputsGiveClearErrors) {
+  const CliRun missing = run_octet("generate -m /nonexistent/model");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_CONTAINS(missing.output, "/nonexistent/model: no such file or directory");
+  const CliRun long_prompt = run_octet("generate --ctx 8 -p 'one two three four five six seven eight nine ten'");
+  EXPECT_EQ(long_prompt.exit_code, 1);
+  EXPECT_CONTAINS(long_prompt.output, "context holds 8");
+  const CliRun bad_utf8 = run_octet("generate -p \"$(printf 'bad \\377 byte')\"");
+  EXPECT_EQ(bad_utf8.exit_code, 1);
+  EXPECT_CONTAINS(bad_utf8.output, "invalid UTF-8 at byte 4");
+}
+
+}  // namespace
+}  // namespace octet
