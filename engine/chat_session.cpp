@@ -12,7 +12,8 @@ void ChatSession::reset() {
 }
 
 GenerationStats ChatSession::reply(std::string_view user, int max_tokens, Sampler& sampler,
-                                   const std::function<bool(std::string_view)>& on_text) {
+                                   const std::function<void(std::string_view)>& on_text,
+                                   const std::function<bool()>& keep_going) {
   std::vector<std::int32_t> ids;
   const std::string turn = format_user_turn(format_, user, system_, first_turn_);
   // Llama 2 and Llama 3 spell their begin-of-text token in the turn; the others get the model's BOS.
@@ -23,8 +24,9 @@ GenerationStats ChatSession::reply(std::string_view user, int max_tokens, Sample
 
   StreamDecoder decoder(tokenizer_, false);
   const GenerationStats stats = session_.generate(ids, max_tokens, sampler, [&](std::int32_t id) {
-    const std::string text = decoder.push(id);
-    return on_text(text);
+    if (!keep_going()) return false;
+    on_text(decoder.push(id));
+    return true;
   });
   first_turn_ = false;
   const std::string rest = decoder.flush();

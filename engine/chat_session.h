@@ -16,11 +16,13 @@ class ChatSession {
  public:
   ChatSession(GenerationSession& session, const Tokenizer& tokenizer, ChatFormat format, std::string system_prompt);
 
-  // Feeds the user's turn and streams the answer through `on_text`; return
-  // false from it to stop the answer (the conversation goes on). Throws
+  // Feeds the user's turn and streams the answer through `on_text`. Return
+  // false from `keep_going` (asked before each token is shown) to stop the
+  // answer; the conversation goes on. Throws
   // ContextFullError, leaving the conversation as it was, when the turn does not fit.
   GenerationStats reply(std::string_view user, int max_tokens, Sampler& sampler,
-                        const std::function<bool(std::string_view)>& on_text);
+                        const std::function<void(std::string_view)>& on_text,
+                        const std::function<bool()>& keep_going);
   // Forgets the conversation.
   void reset();
   int tokens_used() const { return session_.n_past(); }

@@ -91,11 +91,12 @@ GenerationStats GenerationSession::generate(std::span<const std::int32_t> prompt
       stats.reason = StopReason::Eos;
       break;
     }
-    ++stats.generated_tokens;
     if (!on_token(id)) {
+      pending_ = -1;
       stats.reason = StopReason::Interrupted;
       break;
     }
+    ++stats.generated_tokens;
     if (n_past() >= n_ctx()) {  // no position left to feed the pending token
       stats.reason = StopReason::ContextFull;
       break;

@@ -25,7 +25,8 @@ struct GenerationStats {
   double decode_seconds = 0.0;
 };
 
-// Called with each new token; return false to stop after it (Ctrl-C).
+// Called with each new token; return false to stop instead (Ctrl-C): that
+// token is then dropped, neither shown nor kept in the context.
 using TokenCallback = std::function<bool(std::int32_t)>;
 
 class GenerationSession {

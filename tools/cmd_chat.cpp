@@ -102,10 +102,9 @@ int run_chat(int argc, char** argv) {
     }
     g_interrupted = false;
     try {
-      const GenerationStats stats = chat.reply(text, max_tokens, sampler, [](std::string_view piece) {
-        std::cout << piece << std::flush;
-        return !g_interrupted.load();
-      });
+      const GenerationStats stats = chat.reply(
+          text, max_tokens, sampler, [](std::string_view piece) { std::cout << piece << std::flush; },
+          [] { return !g_interrupted.load(); });
       std::cout << std::endl;
       if (stats.reason == StopReason::Interrupted) std::cerr << "(stopped)\n";
       if (stats.reason == StopReason::ContextFull) {
@@ -113,7 +112,7 @@ int run_chat(int argc, char** argv) {
                                  chat.context_size());
       }
     } catch (const ContextFullError& e) {
-      std::cerr << "(the context is full: " << e.what() << "; /reset to start over)\n";
+      std::cerr << "(" << e.what() << "; /reset to start over)\n";
     }
   }
   std::cerr << "\n";

@@ -37,7 +37,12 @@ int run_info(int argc, char** argv) {
     bytes += t.nbytes();
     by_dtype[std::string(dtype_name(t.dtype()))] += t.numel();
   }
-  const std::int64_t kv_bytes = 2 * info.n_layers * info.context_length * info.hidden_size * 4;  // upper bound (no GQA saving)
+  // The KV cache is the graph's state: sum what a full-context graph declares.
+  std::size_t kv_bytes = 0;
+  const Graph graph = loaded.model->build_graph({1, static_cast<int>(info.context_length), false});
+  for (const Value& v : graph.values()) {
+    if (v.kind == ValueKind::State) kv_bytes += static_cast<std::size_t>(shape_numel(v.shape)) * dtype_size(v.dtype);
+  }
   std::cout << fmt::format("model         {}\n", loaded.path)
             << fmt::format("architecture  {} (family {})\n", info.architecture, info.family)
             << fmt::format("layers        {}, hidden {}\n", info.n_layers, info.hidden_size);
@@ -47,7 +52,7 @@ int run_info(int argc, char** argv) {
             << fmt::format("parameters    {} ({:.2f} M)\n", params, params / 1e6);
   for (const auto& [dtype, n] : by_dtype) std::cout << fmt::format("  {:<12}{} parameters\n", dtype, n);
   std::cout << fmt::format("weights       {} in memory (float32 on the CPU backend)\n", human_bytes(static_cast<double>(bytes)))
-            << fmt::format("KV cache      at most {} for the full context\n", human_bytes(static_cast<double>(kv_bytes)));
+            << fmt::format("KV cache      {} for the full context\n", human_bytes(static_cast<double>(kv_bytes)));
 #ifdef OCTET_HAVE_CUDA
   std::string why;
   const auto devices = cuda::list_devices(&why);

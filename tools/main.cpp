@@ -49,6 +49,12 @@ int main(int argc, char** argv) {
     } catch (const octet::Error& e) {
       std::cerr << "octet " << name << ": error: " << e.what() << "\n";
       return octet::cli::kExitError;
+    } catch (const std::bad_alloc&) {
+      std::cerr << "octet " << name << ": error: out of memory\n";
+      return octet::cli::kExitError;
+    } catch (const std::exception& e) {
+      std::cerr << "octet " << name << ": internal error: " << e.what() << "\n";
+      return octet::cli::kExitError;
     }
   }
   std::cerr << "octet: unknown command '" << name << "'\n\n";

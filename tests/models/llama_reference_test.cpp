@@ -69,6 +69,25 @@ TEST(TinyStoriesMini, ReproducesPyTorchReference) {
   }
 }
 
+// A random BF16 checkpoint in two shards with a separate lm_head, one KV head
+// for six query heads, head_dim given explicitly and rope_theta 500000.
+TEST(SyntheticLlama, ReproducesNumpyReference) {
+  const Json ref = read_json_file(test::test_data("synthetic-llama-reference.json"));
+  auto model = models::builtin_registry().load_decoder(test::test_data("synthetic-llama"));
+  EXPECT_EQ(model->info().details.at("embeddings"), "separate lm_head");
+  auto backend = make_cpu_backend(0);
+  const auto prompt = ref["prompt_ids"].get<std::vector<std::int32_t>>();
+  const auto want = ref["prompt_logits"].get<std::vector<std::vector<double>>>();
+  GenerationSession session(*model, *backend, 0);
+  const Tensor& logits = session.append_all_logits(prompt);
+  for (std::size_t t = 0; t < want.size(); ++t) {
+    // The weights are exactly representable (BF16), so only float32 arithmetic differs.
+    EXPECT_LT(row_relative_error(logits.data<float>() + t * want[t].size(), want[t]), 1e-5) << "pos " << t;
+  }
+  GenerationSession fresh(*model, *backend, 0);
+  EXPECT_EQ(greedy(fresh, prompt, 20), ref["greedy_ids"].get<std::vector<std::int32_t>>());
+}
+
 TEST(Stories260K, ReproducesNumpyReferenceAndPublishedText) {
   OCTET_REQUIRE_SHARED(checkpoint, "models/stories260K/stories260K.bin");
   OCTET_REQUIRE_SHARED(tokenizer_path, "models/stories260K/tok512.model");

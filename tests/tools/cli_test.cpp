@@ -15,15 +15,22 @@ struct CliRun {
   std::string output;  // stdout and stderr together
 };
 
-CliRun run_octet(const std::string& args) {
-  const std::string command = std::string(OCTET_BINARY) + " " + args + " 2>&1 </dev/null";
-  FILE* pipe = popen(command.c_str(), "r");
+// Runs a shell command line, capturing stdout and stderr together.
+CliRun run_shell(const std::string& command) {
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
   if (pipe == nullptr) return {-1, "popen failed"};
   std::string out;
   std::array<char, 4096> buf;
   for (std::size_t n; (n = fread(buf.data(), 1, buf.size(), pipe)) > 0;) out.append(buf.data(), n);
   const int status = pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+CliRun run_octet(const std::string& args) { return run_shell(std::string(OCTET_BINARY) + " " + args + " </dev/null"); }
+
+// `octet chat ARGS` with `lines` typed on its standard input.
+CliRun run_chat(const std::string& lines, const std::string& args) {
+  return run_shell("printf '" + lines + "' | " + OCTET_BINARY + " chat " + args);
 }
 
 #define EXPECT_CONTAINS(haystack, needle) EXPECT_NE((haystack).find(needle), std::string::npos) << (haystack)
@@ -66,17 +73,18 @@ TEST(Cli, InfoDescribesTheModel) {
 }
 
 TEST(Cli, ChatReadsTurnsFromStdin) {
-  const std::string command =
-      std::string("printf 'Once upon a time\\n/reset\\nTom had a dog\\n' | ") + OCTET_BINARY + " chat --temp 0 -n 12 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string out;
-  std::array<char, 4096> buf;
-  for (std::size_t n; (n = fread(buf.data(), 1, buf.size(), pipe)) > 0;) out.append(buf.data(), n);
-  EXPECT_EQ(WEXITSTATUS(pclose(pipe)), 0) << out;
-  EXPECT_CONTAINS(out, "plain continuation");
-  EXPECT_CONTAINS(out, ", there was a little girl");  // the greedy continuation of the first turn
-  EXPECT_CONTAINS(out, "conversation forgotten");
+  const CliRun r = run_chat("Once upon a time\\n/reset\\nTom had a dog\\n", "--temp 0 -n 12");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "plain continuation");
+  EXPECT_CONTAINS(r.output, ", there was a little girl");  // the greedy continuation of the first turn
+  EXPECT_CONTAINS(r.output, "conversation forgotten");
+}
+
+TEST(Cli, ChatSaysWhenTheContextIsFull) {
+  const CliRun r = run_chat("Once upon a time there was\\nand then\\n", "--temp 0 --ctx 12");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "the context is full: 12 of 12 tokens");
+  EXPECT_CONTAINS(r.output, "do not fit the context: 12 of 12 positions are used, 0 free; /reset to start over");
 }
 
 TEST(Cli, HelpAndUsageErrors) {
