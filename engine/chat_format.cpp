@@ -1,9 +1,5 @@
 #include "engine/chat_format.h"
 
-#include "engine/json_file.h"
-
-#include <filesystem>
-
 namespace octet {
 
 namespace {
@@ -43,23 +39,6 @@ std::optional<ChatFormat> detect_chat_format(std::string_view t) {
   if (has("<|user|>") && has("<|assistant|>")) return ChatFormat::Zephyr;
   if (has("[INST]")) return ChatFormat::Llama2;
   return std::nullopt;
-}
-
-std::string read_chat_template(const std::string& model_dir) {
-  namespace fs = std::filesystem;
-  const fs::path path = fs::path(model_dir) / "tokenizer_config.json";
-  if (!fs::is_directory(model_dir) || !fs::exists(path)) return "";
-  const Json j = read_json_file(path.string());
-  const auto it = j.find("chat_template");
-  if (it == j.end() || it->is_null()) return "";
-  if (it->is_string()) return it->get<std::string>();
-  // A list of named templates: take "default".
-  if (it->is_array()) {
-    for (const auto& entry : *it) {
-      if (entry.value("name", "") == "default" && entry.contains("template")) return entry["template"].get<std::string>();
-    }
-  }
-  return "";
 }
 
 std::string format_user_turn(ChatFormat format, std::string_view user, std::string_view system, bool first) {

@@ -19,9 +19,6 @@ std::vector<std::string_view> chat_format_names();
 // Recognises a format from a chat_template; nullopt when it is none we know.
 std::optional<ChatFormat> detect_chat_format(std::string_view template_text);
 
-// The chat_template of tokenizer_config.json in `model_dir`, or "" when there is none.
-std::string read_chat_template(const std::string& model_dir);
-
 // Text to feed for one user turn, special tokens spelled out (encode it with
 // Tokenizer::encode_with_specials). `first` opens the conversation (and
 // carries the system prompt, if any). The model's previous answer ended with

@@ -3,8 +3,8 @@
 namespace octet {
 
 ChatSession::ChatSession(GenerationSession& session, const Tokenizer& tokenizer, ChatFormat format,
-                         std::string system_prompt)
-    : session_(session), tokenizer_(tokenizer), format_(format), system_(std::move(system_prompt)) {}
+                         std::string system_prompt, bool add_bos)
+    : session_(session), tokenizer_(tokenizer), format_(format), system_(std::move(system_prompt)), add_bos_(add_bos) {}
 
 void ChatSession::reset() {
   session_.reset();
@@ -18,7 +18,9 @@ GenerationStats ChatSession::reply(std::string_view user, int max_tokens, Sample
   const std::string turn = format_user_turn(format_, user, system_, first_turn_);
   // Llama 2 and Llama 3 spell their begin-of-text token in the turn; the others get the model's BOS.
   const bool spells_bos = format_ == ChatFormat::Llama2 || format_ == ChatFormat::Llama3;
-  if (first_turn_ && !spells_bos && session_.model().info().bos_id >= 0) ids.push_back(session_.model().info().bos_id);
+  if (first_turn_ && !spells_bos && add_bos_ && session_.model().info().bos_id >= 0) {
+    ids.push_back(session_.model().info().bos_id);
+  }
   const auto turn_ids = tokenizer_.encode_with_specials(turn);
   ids.insert(ids.end(), turn_ids.begin(), turn_ids.end());
 

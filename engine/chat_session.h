@@ -14,7 +14,9 @@ namespace octet {
 
 class ChatSession {
  public:
-  ChatSession(GenerationSession& session, const Tokenizer& tokenizer, ChatFormat format, std::string system_prompt);
+  // `add_bos`: put the model's BOS first in formats that do not spell it (tokenizer_config.json's add_bos_token).
+  ChatSession(GenerationSession& session, const Tokenizer& tokenizer, ChatFormat format, std::string system_prompt,
+              bool add_bos);
 
   // Feeds the user's turn and streams the answer through `on_text`. Return
   // false from `keep_going` (asked before each token is shown) to stop the
@@ -34,6 +36,7 @@ class ChatSession {
   const Tokenizer& tokenizer_;
   ChatFormat format_;
   std::string system_;
+  bool add_bos_;
   bool first_turn_ = true;
 };
 

@@ -1,6 +1,7 @@
 // `octet chat`: an interactive conversation in the terminal.
 #include "engine/chat_session.h"
 #include "engine/error.h"
+#include "engine/tokenizer_config.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
 
@@ -35,14 +36,14 @@ int on_readline_signal() {
   return 0;
 }
 
-ChatFormat choose_format(const cxxopts::ParseResult& args, const std::string& model_path) {
+ChatFormat choose_format(const cxxopts::ParseResult& args, const TokenizerConfig& config) {
   const std::string forced = args["chat-template"].as<std::string>();
   if (!forced.empty()) {
     auto f = chat_format_from_name(forced);
     if (!f) fail("unknown --chat-template '{}'; known: {}", forced, fmt::join(chat_format_names(), ", "));
     return *f;
   }
-  const std::string text = read_chat_template(model_path);
+  const std::string& text = config.chat_template;
   if (auto f = detect_chat_format(text)) {
     std::cerr << "chat format: " << chat_format_name(*f) << " (from tokenizer_config.json)\n";
     return *f;
@@ -70,12 +71,13 @@ int run_chat(int argc, char** argv) {
   const auto args = parse_or_help(options, argc, argv);
   LoadedModel loaded = load_model(args);
   const SamplerOptions sampling = read_sampling_options(args, loaded.path);
-  const ChatFormat format = choose_format(args, loaded.path);
+  const TokenizerConfig tokenizer_config = read_tokenizer_config(loaded.path);
+  const ChatFormat format = choose_format(args, tokenizer_config);
   int max_tokens = args["max-tokens"].as<int>();
   if (max_tokens < 0) fail("--max-tokens must be >= 0, got {}", max_tokens);
 
   GenerationSession session(*loaded.model, *loaded.backend, args["ctx"].as<int>());
-  ChatSession chat(session, *loaded.tokenizer, format, args["system"].as<std::string>());
+  ChatSession chat(session, *loaded.tokenizer, format, args["system"].as<std::string>(), tokenizer_config.add_bos);
   Sampler sampler(sampling, loaded.model->info().vocab_size);
   if (max_tokens == 0) max_tokens = session.n_ctx();
 

@@ -1,6 +1,7 @@
 // `octet generate`: continue a prompt, streaming text to stdout.
 #include "engine/error.h"
 #include "engine/generation_session.h"
+#include "engine/tokenizer_config.h"
 #include "engine/tokenizer.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
@@ -19,7 +20,7 @@ int run_generate(int argc, char** argv) {
       ("p,prompt", "text to continue; empty starts from BOS alone", cxxopts::value<std::string>()->default_value(""))
       ("n,max-tokens", "tokens to generate at most (stops earlier at EOS or a full context)",
        cxxopts::value<int>()->default_value("256"))
-      ("no-bos", "do not put BOS before the prompt");
+      ("no-bos", "do not put BOS before the prompt (default: tokenizer_config.json's add_bos_token, else BOS)");
   const auto args = parse_or_help(options, argc, argv);
   const int max_tokens = args["max-tokens"].as<int>();
   if (max_tokens < 0) fail("--max-tokens must be >= 0, got {}", max_tokens);
@@ -29,7 +30,7 @@ int run_generate(int argc, char** argv) {
   const std::string prompt = args["prompt"].as<std::string>();
   std::vector<std::int32_t> ids;
   const std::int32_t bos = loaded.model->info().bos_id;
-  if (!args.count("no-bos") && bos >= 0) ids.push_back(bos);
+  if (!args.count("no-bos") && read_tokenizer_config(loaded.path).add_bos && bos >= 0) ids.push_back(bos);
   const auto prompt_ids = loaded.tokenizer->encode(prompt);
   ids.insert(ids.end(), prompt_ids.begin(), prompt_ids.end());
   if (ids.empty()) fail("empty prompt with --no-bos: nothing to start from");

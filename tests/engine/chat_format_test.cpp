@@ -1,4 +1,5 @@
 #include "engine/chat_format.h"
+#include "engine/tokenizer_config.h"
 #include "tests/test_support.h"
 
 #include <gtest/gtest.h>
@@ -37,10 +38,18 @@ TEST(ChatFormat, FormatsTurns) {
 TEST(ChatFormat, NamesAndConfigReading) {
   for (auto name : chat_format_names()) EXPECT_EQ(chat_format_name(*chat_format_from_name(name)), name);
   EXPECT_FALSE(chat_format_from_name("vicuna").has_value());
-  EXPECT_EQ(read_chat_template(test::shipped_model()), "");  // a base model: no template
+  const TokenizerConfig shipped = read_tokenizer_config(test::shipped_model());
+  EXPECT_EQ(shipped.chat_template, "");  // a base model: no template
+  EXPECT_TRUE(shipped.add_bos);
   test::TempDir dir;
-  std::ofstream(dir.file("tokenizer_config.json")) << R"({"chat_template": "<|im_start|>{{ x }}"})";
-  EXPECT_EQ(detect_chat_format(read_chat_template(dir.path())), ChatFormat::ChatML);
+  std::ofstream(dir.file("tokenizer_config.json")) << R"({"chat_template": "<|im_start|>{{ x }}", "add_bos_token": false})";
+  const TokenizerConfig config = read_tokenizer_config(dir.path());
+  EXPECT_EQ(detect_chat_format(config.chat_template), ChatFormat::ChatML);
+  EXPECT_FALSE(config.add_bos);
+  std::ofstream(dir.file("tokenizer_config.json")) << R"({"chat_template": [{"name": "tool_use", "template": "x"},
+                                                        {"name": "default", "template": "[INST]"}]})";
+  EXPECT_EQ(detect_chat_format(read_tokenizer_config(dir.path()).chat_template), ChatFormat::Llama2);
+  EXPECT_EQ(read_tokenizer_config(dir.file("missing")).add_bos, true) << "defaults without the file";
 }
 
 }  // namespace

@@ -1,0 +1,17 @@
+// What a model's tokenizer_config.json says about framing text: whether to
+// put BOS first, and the chat template. Defaults apply when the file or a
+// key is absent (and for single-file checkpoints, which have no such file).
+#pragma once
+
+#include <string>
+
+namespace octet {
+
+struct TokenizerConfig {
+  bool add_bos = true;        // "add_bos_token"
+  std::string chat_template;  // "chat_template" (the "default" one of a list), or ""
+};
+
+TokenizerConfig read_tokenizer_config(const std::string& model_path);
+
+}  // namespace octet
