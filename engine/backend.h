@@ -25,8 +25,7 @@ class Backend {
   virtual void reserve(const Graph& graph, int n_ctx) = 0;
   // Runs one node. `inputs` are the node's input tensors in order; state
   // inputs (the KV cache) may be written. Must not allocate in steady state.
-  virtual void run(const Node& node, std::span<Tensor* const> inputs, Tensor& output,
-                   const StepContext& ctx) = 0;
+  virtual void run(const Node& node, std::span<Tensor* const> inputs, Tensor& output, const StepContext& ctx) = 0;
 };
 
 }  // namespace octet

@@ -7,8 +7,10 @@ struct FormatName {
   ChatFormat format;
   std::string_view name;
 };
-constexpr FormatName kFormats[] = {{ChatFormat::Plain, "plain"},   {ChatFormat::Llama2, "llama2"},
-                                   {ChatFormat::ChatML, "chatml"}, {ChatFormat::Zephyr, "zephyr"},
+constexpr FormatName kFormats[] = {{ChatFormat::Plain, "plain"},
+                                   {ChatFormat::Llama2, "llama2"},
+                                   {ChatFormat::ChatML, "chatml"},
+                                   {ChatFormat::Zephyr, "zephyr"},
                                    {ChatFormat::Llama3, "llama3"}};
 }  // namespace
 

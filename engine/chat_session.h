@@ -23,8 +23,7 @@ class ChatSession {
   // answer; the conversation goes on. Throws
   // ContextFullError, leaving the conversation as it was, when the turn does not fit.
   GenerationStats reply(std::string_view user, int max_tokens, Sampler& sampler,
-                        const std::function<void(std::string_view)>& on_text,
-                        const std::function<bool()>& keep_going);
+                        const std::function<void(std::string_view)>& on_text, const std::function<bool()>& keep_going);
   // Forgets the conversation.
   void reset();
   int tokens_used() const { return session_.n_past(); }

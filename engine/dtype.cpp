@@ -18,9 +18,8 @@ struct DTypeRow {
 };
 
 constexpr DTypeRow kDTypes[] = {
-    {DType::F32, "F32", 4},   {DType::F16, "F16", 2},         {DType::BF16, "BF16", 2},
-    {DType::I8, "I8", 1},     {DType::U8, "U8", 1},           {DType::I32, "I32", 4},
-    {DType::F8E4M3, "F8_E4M3", 1}, {DType::F8E5M2, "F8_E5M2", 1},
+    {DType::F32, "F32", 4}, {DType::F16, "F16", 2}, {DType::BF16, "BF16", 2},      {DType::I8, "I8", 1},
+    {DType::U8, "U8", 1},   {DType::I32, "I32", 4}, {DType::F8E4M3, "F8_E4M3", 1}, {DType::F8E5M2, "F8_E5M2", 1},
 };
 
 const DTypeRow& row(DType dtype) {
@@ -39,15 +38,13 @@ float decode_minifloat(std::uint32_t bits, int exp_bits, int man_bits, bool has_
   const std::uint32_t exp_max = (1u << exp_bits) - 1;
   float magnitude;
   if (exp == exp_max && has_inf) {
-    magnitude = man == 0 ? std::numeric_limits<float>::infinity()
-                         : std::numeric_limits<float>::quiet_NaN();
+    magnitude = man == 0 ? std::numeric_limits<float>::infinity() : std::numeric_limits<float>::quiet_NaN();
   } else if (exp == exp_max && !has_inf && man == (1u << man_bits) - 1) {
     magnitude = std::numeric_limits<float>::quiet_NaN();  // E4M3: S.1111.111 is NaN
   } else if (exp == 0) {
     magnitude = std::ldexp(static_cast<float>(man), 1 - bias - man_bits);
   } else {
-    magnitude = std::ldexp(static_cast<float>(man + (1u << man_bits)),
-                           static_cast<int>(exp) - bias - man_bits);
+    magnitude = std::ldexp(static_cast<float>(man + (1u << man_bits)), static_cast<int>(exp) - bias - man_bits);
   }
   return sign ? -magnitude : magnitude;
 }
@@ -65,9 +62,7 @@ std::optional<DType> dtype_from_name(std::string_view name) {
 }
 
 float f16_to_f32(std::uint16_t bits) { return decode_minifloat(bits, 5, 10, true); }
-float bf16_to_f32(std::uint16_t bits) {
-  return std::bit_cast<float>(static_cast<std::uint32_t>(bits) << 16);
-}
+float bf16_to_f32(std::uint16_t bits) { return std::bit_cast<float>(static_cast<std::uint32_t>(bits) << 16); }
 float f8e4m3_to_f32(std::uint8_t bits) { return decode_minifloat(bits, 4, 3, false); }
 float f8e5m2_to_f32(std::uint8_t bits) { return decode_minifloat(bits, 5, 2, true); }
 

@@ -64,8 +64,8 @@ void Executor::place_and_check(Plan& plan) {
       if (v.kind == ValueKind::Weight) dtype = v.dtype;
     }
     if (!backend_.supports(node.op, dtype)) {
-      fail("node '{}': the {} backend does not support {} with {} weights",
-           plan.graph.values()[node.output].name, backend_.name(), op_name(node.op), dtype_name(dtype));
+      fail("node '{}': the {} backend does not support {} with {} weights", plan.graph.values()[node.output].name,
+           backend_.name(), op_name(node.op), dtype_name(dtype));
     }
   }
 }
@@ -87,8 +87,8 @@ void Executor::plan_buffers(Plan& plan) {
   std::vector<int> slot_of(values.size(), -1);
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     const int out = nodes[i].output;
-    const std::size_t need = align_up(static_cast<std::size_t>(shape_numel(values[out].shape)) *
-                                      dtype_size(values[out].dtype));
+    const std::size_t need =
+        align_up(static_cast<std::size_t>(shape_numel(values[out].shape)) * dtype_size(values[out].dtype));
     int best = -1;
     for (std::size_t s = 0; s < slot_size.size(); ++s) {
       if (slot_free[s] && slot_size[s] >= need &&
@@ -140,16 +140,15 @@ void Executor::plan_buffers(Plan& plan) {
         auto it = state_.find(val.name);
         if (it == state_.end()) it = state_.emplace(val.name, Tensor::zeros(val.dtype, val.shape)).first;
         if (it->second.shape() != val.shape) {
-          fail("state '{}' changed shape from {} to {}", val.name, shape_str(it->second.shape()),
-               shape_str(val.shape));
+          fail("state '{}' changed shape from {} to {}", val.name, shape_str(it->second.shape()), shape_str(val.shape));
         }
         val.tensor = it->second;
         break;
       }
       case ValueKind::Input:
         if (val.dtype != DType::I32 || val.shape.size() != 1) {
-          fail("graph input '{}' must be i32 [n_tokens], found {} {}", val.name,
-               dtype_name(val.dtype), shape_str(val.shape));
+          fail("graph input '{}' must be i32 [n_tokens], found {} {}", val.name, dtype_name(val.dtype),
+               shape_str(val.shape));
         }
         val.tensor = Tensor::borrowed(DType::I32, val.shape, tokens_.data_mut<std::int32_t>());
         break;

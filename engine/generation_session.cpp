@@ -9,10 +9,14 @@ namespace octet {
 
 std::string_view stop_reason_name(StopReason reason) {
   switch (reason) {
-    case StopReason::Eos: return "eos";
-    case StopReason::Length: return "length";
-    case StopReason::ContextFull: return "context_full";
-    case StopReason::Interrupted: return "interrupted";
+    case StopReason::Eos:
+      return "eos";
+    case StopReason::Length:
+      return "length";
+    case StopReason::ContextFull:
+      return "context_full";
+    case StopReason::Interrupted:
+      return "interrupted";
   }
   return "unknown";
 }

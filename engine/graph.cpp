@@ -6,14 +6,22 @@ namespace octet {
 
 std::string_view op_name(OpKind op) {
   switch (op) {
-    case OpKind::Embedding: return "embedding";
-    case OpKind::MatMul: return "matmul";
-    case OpKind::RmsNorm: return "rms_norm";
-    case OpKind::Rope: return "rope";
-    case OpKind::Attention: return "attention";
-    case OpKind::SiluMul: return "silu_mul";
-    case OpKind::Add: return "add";
-    case OpKind::LastRow: return "last_row";
+    case OpKind::Embedding:
+      return "embedding";
+    case OpKind::MatMul:
+      return "matmul";
+    case OpKind::RmsNorm:
+      return "rms_norm";
+    case OpKind::Rope:
+      return "rope";
+    case OpKind::Attention:
+      return "attention";
+    case OpKind::SiluMul:
+      return "silu_mul";
+    case OpKind::Add:
+      return "add";
+    case OpKind::LastRow:
+      return "last_row";
   }
   return "unknown";
 }
@@ -38,8 +46,7 @@ int Graph::add_state(std::string name, DType dtype, Shape shape) {
   return add_value({std::move(name), dtype, std::move(shape), ValueKind::State, {}});
 }
 
-int Graph::add_node(OpKind op, std::string name, std::vector<int> inputs, Shape shape,
-                    NodeParams params) {
+int Graph::add_node(OpKind op, std::string name, std::vector<int> inputs, Shape shape, NodeParams params) {
   for (int i : inputs) {
     if (i < 0 || i >= static_cast<int>(values_.size())) {
       fail("graph: node '{}' ({}) has an unknown input", name, op_name(op));

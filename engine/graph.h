@@ -29,12 +29,12 @@ std::string_view op_name(OpKind op);
 enum class RopeLayout { HalfSplit, Interleaved };
 
 struct NodeParams {
-  float eps = 0.0f;                              // RmsNorm
-  double rope_theta = 0.0;                       // Rope
+  float eps = 0.0f;                                // RmsNorm
+  double rope_theta = 0.0;                         // Rope
   RopeLayout rope_layout = RopeLayout::HalfSplit;  // Rope
-  int head_dim = 0;                              // Rope, Attention
-  int n_heads = 0;                               // Attention (query heads)
-  int n_kv_heads = 0;                            // Attention
+  int head_dim = 0;                                // Rope, Attention
+  int n_heads = 0;                                 // Attention (query heads)
+  int n_kv_heads = 0;                              // Attention
 };
 
 enum class ValueKind {
@@ -65,8 +65,7 @@ class Graph {
   int add_weight(std::string name, Tensor tensor);
   int add_state(std::string name, DType dtype, Shape shape);
   // Adds a node whose float32 output value is called `name`.
-  int add_node(OpKind op, std::string name, std::vector<int> inputs, Shape shape,
-               NodeParams params = {});
+  int add_node(OpKind op, std::string name, std::vector<int> inputs, Shape shape, NodeParams params = {});
   void set_output(int value) { output_ = value; }
 
   const std::vector<Value>& values() const { return values_; }

@@ -1,7 +1,7 @@
 #include "engine/model_registry.h"
 
-#include <filesystem>
 #include <fmt/ranges.h>
+#include <filesystem>
 
 namespace octet {
 
@@ -26,8 +26,8 @@ std::unique_ptr<DecoderModel> ModelRegistry::load_decoder(const std::string& pat
     const std::string ext = fs::path(path).extension().string();
     auto it = file_formats_.find(ext);
     if (it == file_formats_.end()) {
-      fail("{}: unknown checkpoint file type '{}'; give a Hugging Face model directory or a llama2.c .bin file",
-           path, ext);
+      fail("{}: unknown checkpoint file type '{}'; give a Hugging Face model directory or a llama2.c .bin file", path,
+           ext);
     }
     return it->second(path);
   }

@@ -15,8 +15,8 @@
 namespace octet {
 
 // Builds a model from a Hugging Face directory's config.json and weights.
-using HfDecoderFactory = std::function<std::unique_ptr<DecoderModel>(
-    const Json& config, const std::string& config_path, const WeightStore& weights)>;
+using HfDecoderFactory = std::function<std::unique_ptr<DecoderModel>(const Json& config, const std::string& config_path,
+                                                                     const WeightStore& weights)>;
 // Loads a single-file checkpoint in a non-Hugging Face format.
 using FileDecoderLoader = std::function<std::unique_ptr<DecoderModel>(const std::string& path)>;
 

@@ -22,8 +22,7 @@ using json = nlohmann::json;
 // Hugging Face's own reader refuses headers over 100 MB; so do we.
 constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;
 
-SafetensorsEntry parse_entry(const std::string& path, const std::string& name, const json& v,
-                             std::size_t data_size) {
+SafetensorsEntry parse_entry(const std::string& path, const std::string& name, const json& v, std::size_t data_size) {
   if (!v.is_object()) fail("{}: header entry '{}' is not an object", path, name);
   if (!v.contains("dtype") || !v["dtype"].is_string()) {
     fail("{}: tensor '{}' has no dtype string", path, name);
@@ -54,13 +53,13 @@ SafetensorsEntry parse_entry(const std::string& path, const std::string& name, c
   const auto end = offsets[1].get<std::uint64_t>();
   if (begin > end) fail("{}: tensor '{}' has data_offsets begin {} > end {}", path, name, begin, end);
   if (end > data_size) {
-    fail("{}: tensor '{}' ends at byte {} past the end of the data ({} bytes): file truncated?",
-         path, name, end, data_size);
+    fail("{}: tensor '{}' ends at byte {} past the end of the data ({} bytes): file truncated?", path, name, end,
+         data_size);
   }
   const std::uint64_t expected = numel * dtype_size(*dtype);
   if (end - begin != expected) {
-    fail("{}: tensor '{}' is {} {} = {} bytes but data_offsets span {} bytes", path, name,
-         dtype_text, shape_str(shape), expected, end - begin);
+    fail("{}: tensor '{}' is {} {} = {} bytes but data_offsets span {} bytes", path, name, dtype_text, shape_str(shape),
+         expected, end - begin);
   }
   return {name, *dtype, std::move(shape), begin, end};
 }
@@ -74,8 +73,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : file_(MappedFile::op
   std::memcpy(&header_len, file_->data(), 8);  // little-endian, as is every host we target
   if (header_len > kMaxHeaderBytes) fail("{}: header length {} is implausible", path, header_len);
   if (header_len > size - 8) {
-    fail("{}: header length {} runs past the end of the file ({} bytes): file truncated?", path,
-         header_len, size);
+    fail("{}: header length {} runs past the end of the file ({} bytes): file truncated?", path, header_len, size);
   }
   data_start_ = 8 + header_len;
   const char* header_text = reinterpret_cast<const char*>(file_->data() + 8);
@@ -99,15 +97,13 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : file_(MappedFile::op
   for (const auto& e : entries_) {
     if (e.end > e.begin) by_offset.push_back(&e);
   }
-  std::sort(by_offset.begin(), by_offset.end(),
-            [](auto* a, auto* b) { return a->begin < b->begin; });
+  std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->begin < b->begin; });
   for (std::size_t i = 1; i < by_offset.size(); ++i) {
     if (by_offset[i]->begin < by_offset[i - 1]->end) {
       fail("{}: tensors '{}' and '{}' overlap", path, by_offset[i - 1]->name, by_offset[i]->name);
     }
   }
-  std::sort(entries_.begin(), entries_.end(),
-            [](const auto& a, const auto& b) { return a.name < b.name; });
+  std::sort(entries_.begin(), entries_.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
 }
 
 const std::string& SafetensorsFile::path() const { return file_->path(); }
@@ -180,8 +176,8 @@ Tensor WeightStore::get(const std::string& name) const {
 Tensor WeightStore::get(const std::string& name, const Shape& expected) const {
   Tensor t = get(name);
   if (t.shape() != expected) {
-    fail("{}: tensor '{}' has shape {}, expected {}", index_.at(name)->path(), name,
-         shape_str(t.shape()), shape_str(expected));
+    fail("{}: tensor '{}' has shape {}, expected {}", index_.at(name)->path(), name, shape_str(t.shape()),
+         shape_str(expected));
   }
   return t;
 }
@@ -202,9 +198,8 @@ void write_safetensors(const std::string& path, const std::vector<NamedTensor>& 
     if (name == "__metadata__" || !seen.insert(name).second) {
       fail("{}: cannot write tensor name '{}' (reserved or repeated)", path, name);
     }
-    header[name] = {{"dtype", dtype_name(t.dtype())},
-                    {"shape", t.shape()},
-                    {"data_offsets", {offset, offset + t.nbytes()}}};
+    header[name] = {
+        {"dtype", dtype_name(t.dtype())}, {"shape", t.shape()}, {"data_offsets", {offset, offset + t.nbytes()}}};
     offset += t.nbytes();
   }
   std::string text = header.dump();
@@ -217,8 +212,7 @@ void write_safetensors(const std::string& path, const std::vector<NamedTensor>& 
     out.write(reinterpret_cast<const char*>(&len), 8);
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
     for (const auto& nt : tensors) {
-      out.write(static_cast<const char*>(nt.tensor.raw()),
-                static_cast<std::streamsize>(nt.tensor.nbytes()));
+      out.write(static_cast<const char*>(nt.tensor.raw()), static_cast<std::streamsize>(nt.tensor.nbytes()));
     }
     out.flush();
     if (!out) fail("{}: write failed (disk full?)", tmp);

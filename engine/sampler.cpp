@@ -20,8 +20,7 @@ std::int32_t argmax(std::span<const float> values) {
   return static_cast<std::int32_t>(std::max_element(values.begin(), values.end()) - values.begin());
 }
 
-Sampler::Sampler(const SamplerOptions& options, std::int64_t vocab_size)
-    : options_(options), rng_(options.seed) {
+Sampler::Sampler(const SamplerOptions& options, std::int64_t vocab_size) : options_(options), rng_(options.seed) {
   validate(options);
   order_.resize(static_cast<std::size_t>(vocab_size));
   probs_.resize(static_cast<std::size_t>(vocab_size));
@@ -47,10 +46,12 @@ std::int32_t Sampler::sample(std::span<float> logits, std::span<const std::int32
 
   // Candidates sorted by logit, cut to top-k.
   std::iota(order_.begin(), order_.end(), 0);
-  const std::size_t k = options_.top_k > 0 ? std::min<std::size_t>(static_cast<std::size_t>(options_.top_k), order_.size())
-                                           : order_.size();
+  const std::size_t k = options_.top_k > 0
+                            ? std::min<std::size_t>(static_cast<std::size_t>(options_.top_k), order_.size())
+                            : order_.size();
   const auto by_logit = [&](std::int32_t a, std::int32_t b) {
-    return logits[static_cast<std::size_t>(a)] > logits[static_cast<std::size_t>(b)] || (logits[static_cast<std::size_t>(a)] == logits[static_cast<std::size_t>(b)] && a < b);
+    return logits[static_cast<std::size_t>(a)] > logits[static_cast<std::size_t>(b)] ||
+           (logits[static_cast<std::size_t>(a)] == logits[static_cast<std::size_t>(b)] && a < b);
   };
   std::partial_sort(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(k), order_.end(), by_logit);
 

@@ -66,7 +66,8 @@ class SentencePieceTokenizer final : public Tokenizer {
 
  private:
   std::size_t checked(std::int32_t id) const {
-    if (id < 0 || id >= sp_.GetPieceSize()) fail("{}: token id {} outside the vocabulary of {}", path_, id, sp_.GetPieceSize());
+    if (id < 0 || id >= sp_.GetPieceSize())
+      fail("{}: token id {} outside the vocabulary of {}", path_, id, sp_.GetPieceSize());
     return static_cast<std::size_t>(id);
   }
 

@@ -3,9 +3,9 @@
 #include "engine/error.h"
 #include "engine/mapped_file.h"
 
+#include <fmt/ranges.h>
 #include <cstdlib>
 #include <cstring>
-#include <fmt/ranges.h>
 
 namespace octet {
 
@@ -35,14 +35,13 @@ Tensor Tensor::zeros(DType dtype, Shape shape) {
   return t;
 }
 
-Tensor Tensor::mapped(DType dtype, Shape shape, std::shared_ptr<const MappedFile> file,
-                      std::size_t byte_offset) {
+Tensor Tensor::mapped(DType dtype, Shape shape, std::shared_ptr<const MappedFile> file, std::size_t byte_offset) {
   Tensor t;
   t.dtype_ = dtype;
   t.shape_ = std::move(shape);
   if (byte_offset + t.nbytes() > file->size()) {
-    fail("{}: tensor of {} bytes at offset {} runs past the end of the file ({} bytes)",
-         file->path(), t.nbytes(), byte_offset, file->size());
+    fail("{}: tensor of {} bytes at offset {} runs past the end of the file ({} bytes)", file->path(), t.nbytes(),
+         byte_offset, file->size());
   }
   t.data_ = const_cast<unsigned char*>(file->data()) + byte_offset;
   t.file_ = std::move(file);
@@ -83,13 +82,11 @@ Tensor Tensor::reshaped(Shape shape) const {
 
 Tensor to_f32(const Tensor& tensor) {
   // A mapped F32 tensor whose data is float-aligned is used in place.
-  if (tensor.dtype() == DType::F32 &&
-      reinterpret_cast<std::uintptr_t>(tensor.raw()) % alignof(float) == 0) {
+  if (tensor.dtype() == DType::F32 && reinterpret_cast<std::uintptr_t>(tensor.raw()) % alignof(float) == 0) {
     return tensor;
   }
   Tensor out = Tensor::zeros(DType::F32, tensor.shape());
-  convert_to_f32(tensor.dtype(), tensor.raw(), out.data_mut<float>(),
-                 static_cast<std::size_t>(tensor.numel()));
+  convert_to_f32(tensor.dtype(), tensor.raw(), out.data_mut<float>(), static_cast<std::size_t>(tensor.numel()));
   return out;
 }
 

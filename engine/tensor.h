@@ -29,8 +29,7 @@ class Tensor {
   // Owned, zero-filled CPU storage.
   static Tensor zeros(DType dtype, Shape shape);
   // A view of `bytes` in a mapped file; the tensor keeps the file mapped.
-  static Tensor mapped(DType dtype, Shape shape, std::shared_ptr<const MappedFile> file,
-                       std::size_t byte_offset);
+  static Tensor mapped(DType dtype, Shape shape, std::shared_ptr<const MappedFile> file, std::size_t byte_offset);
   // A view of memory someone else owns and keeps alive (executor arenas).
   static Tensor borrowed(DType dtype, Shape shape, void* data);
 
@@ -66,8 +65,8 @@ class Tensor {
   DType dtype_ = DType::F32;
   Shape shape_;
   Device device_ = Device::Cpu;
-  std::shared_ptr<void> owned_;                 // owned storage, if any
-  std::shared_ptr<const MappedFile> file_;      // mapped storage, if any
+  std::shared_ptr<void> owned_;             // owned storage, if any
+  std::shared_ptr<const MappedFile> file_;  // mapped storage, if any
   void* data_ = nullptr;
 };
 

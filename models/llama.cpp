@@ -22,8 +22,8 @@ struct LlamaLayer {
 
 class LlamaModel final : public DecoderModel {
  public:
-  LlamaModel(LlamaConfig config, Tensor embed, std::vector<LlamaLayer> layers, Tensor norm,
-             Tensor lm_head, std::string source)
+  LlamaModel(LlamaConfig config, Tensor embed, std::vector<LlamaLayer> layers, Tensor norm, Tensor lm_head,
+             std::string source)
       : config_(std::move(config)),
         embed_(std::move(embed)),
         layers_(std::move(layers)),
@@ -39,8 +39,8 @@ class LlamaModel final : public DecoderModel {
     info_.bos_id = config_.bos_id;
     info_.eos_ids = config_.eos_ids;
     info_.details = {
-        {"heads", fmt::format("{} query, {} key/value, head_dim {}", config_.n_heads,
-                              config_.n_kv_heads, config_.head_dim)},
+        {"heads",
+         fmt::format("{} query, {} key/value, head_dim {}", config_.n_heads, config_.n_kv_heads, config_.head_dim)},
         {"ffn", fmt::format("SwiGLU, {}", config_.intermediate_size)},
         {"rope", fmt::format("theta {}, {} layout", config_.rope_theta,
                              config_.rope_layout == RopeLayout::HalfSplit ? "half-split" : "interleaved")},
@@ -80,9 +80,9 @@ class LlamaModel final : public DecoderModel {
     int x = g.add_node(OpKind::Embedding, "tok_embd", {g.add_weight("model.embed_tokens.weight", embed_), tokens},
                        {T, c.hidden_size});
     NodeParams norm{.eps = c.rms_norm_eps};
-    NodeParams rope{.rope_theta = c.rope_theta, .rope_layout = c.rope_layout,
-                    .head_dim = static_cast<int>(c.head_dim)};
-    NodeParams attn{.head_dim = static_cast<int>(c.head_dim), .n_heads = static_cast<int>(c.n_heads),
+    NodeParams rope{.rope_theta = c.rope_theta, .rope_layout = c.rope_layout, .head_dim = static_cast<int>(c.head_dim)};
+    NodeParams attn{.head_dim = static_cast<int>(c.head_dim),
+                    .n_heads = static_cast<int>(c.n_heads),
                     .n_kv_heads = static_cast<int>(c.n_kv_heads)};
     for (std::size_t l = 0; l < layers_.size(); ++l) {
       const LlamaLayer& L = layers_[l];
@@ -100,14 +100,18 @@ class LlamaModel final : public DecoderModel {
       const int k_cache = g.add_state(n("k_cache"), DType::F32, {req.n_ctx, kv_dim});
       const int v_cache = g.add_state(n("v_cache"), DType::F32, {req.n_ctx, kv_dim});
       const int a = g.add_node(OpKind::Attention, n("attn"), {q_rot, k_rot, v, k_cache, v_cache}, {T, q_dim}, attn);
-      const int o = g.add_node(OpKind::MatMul, n("attn_out"), {a, w("self_attn.o_proj.weight", L.wo)}, {T, c.hidden_size});
+      const int o =
+          g.add_node(OpKind::MatMul, n("attn_out"), {a, w("self_attn.o_proj.weight", L.wo)}, {T, c.hidden_size});
       x = g.add_node(OpKind::Add, n("attn_residual"), {x, o}, {T, c.hidden_size});
       const int f = g.add_node(OpKind::RmsNorm, n("ffn_norm"), {x, w("post_attention_layernorm.weight", L.ffn_norm)},
                                {T, c.hidden_size}, norm);
-      const int gate = g.add_node(OpKind::MatMul, n("ffn_gate"), {f, w("mlp.gate_proj.weight", L.w_gate)}, {T, c.intermediate_size});
-      const int up = g.add_node(OpKind::MatMul, n("ffn_up"), {f, w("mlp.up_proj.weight", L.w_up)}, {T, c.intermediate_size});
+      const int gate =
+          g.add_node(OpKind::MatMul, n("ffn_gate"), {f, w("mlp.gate_proj.weight", L.w_gate)}, {T, c.intermediate_size});
+      const int up =
+          g.add_node(OpKind::MatMul, n("ffn_up"), {f, w("mlp.up_proj.weight", L.w_up)}, {T, c.intermediate_size});
       const int act = g.add_node(OpKind::SiluMul, n("ffn_act"), {gate, up}, {T, c.intermediate_size});
-      const int down = g.add_node(OpKind::MatMul, n("ffn_down"), {act, w("mlp.down_proj.weight", L.w_down)}, {T, c.hidden_size});
+      const int down =
+          g.add_node(OpKind::MatMul, n("ffn_down"), {act, w("mlp.down_proj.weight", L.w_down)}, {T, c.hidden_size});
       x = g.add_node(OpKind::Add, n("ffn_residual"), {x, down}, {T, c.hidden_size});
     }
     std::int64_t rows = T;
@@ -115,9 +119,11 @@ class LlamaModel final : public DecoderModel {
       x = g.add_node(OpKind::LastRow, "last_row", {x}, {1, c.hidden_size});
       rows = 1;
     }
-    x = g.add_node(OpKind::RmsNorm, "output_norm", {x, g.add_weight("model.norm.weight", norm_)}, {rows, c.hidden_size}, norm);
+    x = g.add_node(OpKind::RmsNorm, "output_norm", {x, g.add_weight("model.norm.weight", norm_)}, {rows, c.hidden_size},
+                   norm);
     // A tied lm_head is the embedding table itself, added under its own name.
-    const int head = c.tie_word_embeddings ? g.find("model.embed_tokens.weight") : g.add_weight("lm_head.weight", lm_head_);
+    const int head =
+        c.tie_word_embeddings ? g.find("model.embed_tokens.weight") : g.add_weight("lm_head.weight", lm_head_);
     g.set_output(g.add_node(OpKind::MatMul, "logits", {x, head}, {rows, c.vocab_size}));
     return g;
   }

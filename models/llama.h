@@ -40,8 +40,8 @@ void validate_llama_config(const LlamaConfig& config, const std::string& source)
 // Looks a weight up by its Hugging Face name, checking its shape.
 using WeightLookup = std::function<Tensor(const std::string& name, const Shape& shape)>;
 
-std::unique_ptr<DecoderModel> make_llama(const LlamaConfig& config, const WeightLookup& lookup,
-                                         bool has_lm_head, std::string source);
+std::unique_ptr<DecoderModel> make_llama(const LlamaConfig& config, const WeightLookup& lookup, bool has_lm_head,
+                                         std::string source);
 
 // The Hugging Face loading path (registered for model_type llama and mistral).
 std::unique_ptr<DecoderModel> load_llama_hf(const Json& config, const std::string& config_path,

@@ -38,8 +38,8 @@ std::unique_ptr<DecoderModel> load_llama2c(const std::string& path) {
   validate_llama_config(c, path);
   if (c.head_dim * c.n_heads != c.hidden_size) fail("{}: dim {} is not a multiple of n_heads {}", path, h[0], h[3]);
 
-  const std::int64_t d = c.hidden_size, L = c.n_layers, q = c.n_heads * c.head_dim,
-                     kv = c.n_kv_heads * c.head_dim, ffn = c.intermediate_size, V = c.vocab_size;
+  const std::int64_t d = c.hidden_size, L = c.n_layers, q = c.n_heads * c.head_dim, kv = c.n_kv_heads * c.head_dim,
+                     ffn = c.intermediate_size, V = c.vocab_size;
   // Float offsets of each block, in file order.
   std::map<std::string, Tensor> tensors;
   std::size_t offset = 28;
@@ -56,8 +56,8 @@ std::unique_ptr<DecoderModel> load_llama2c(const std::string& path) {
   take(c.context_length * c.head_dim / 2);
   const std::size_t wcls = shared_classifier ? 0 : take(V * d);
   if (offset != file->size()) {
-    fail("{}: expected {} bytes for this header's shapes, file has {}: truncated or not a legacy llama2.c file",
-         path, offset, file->size());
+    fail("{}: expected {} bytes for this header's shapes, file has {}: truncated or not a legacy llama2.c file", path,
+         offset, file->size());
   }
   const auto view = [&](std::size_t at, Shape shape) { return Tensor::mapped(DType::F32, std::move(shape), file, at); };
   tensors["model.embed_tokens.weight"] = view(embed, {V, d});

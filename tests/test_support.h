@@ -39,9 +39,9 @@ class TempDir {
 // Binds `var` to ../shared/<relative>. Where that data is absent (a user's
 // machine) the test is skipped and says why; on CI (CI set) it fails instead,
 // because CI must run every test.
-#define OCTET_REQUIRE_SHARED(var, relative)                                                          \
-  const std::string var = ::octet::test::shared_dir() + "/" + (relative);                            \
-  if (!std::filesystem::exists(var)) {                                                               \
-    if (std::getenv("CI") != nullptr) FAIL() << "CI needs shared data at " << var;                   \
+#define OCTET_REQUIRE_SHARED(var, relative)                                                           \
+  const std::string var = ::octet::test::shared_dir() + "/" + (relative);                             \
+  if (!std::filesystem::exists(var)) {                                                                \
+    if (std::getenv("CI") != nullptr) FAIL() << "CI needs shared data at " << var;                    \
     GTEST_SKIP() << "shared data not found at " << var << " (set OCTET_SHARED_DIR to run this test)"; \
   }

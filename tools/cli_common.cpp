@@ -18,23 +18,25 @@ std::string default_model_path() {
 }
 
 void add_model_options(cxxopts::Options& options) {
-  options.add_options("Model")
-      ("m,model", "Hugging Face model directory or llama2.c .bin file (default: the tinystories-mini model that ships with octet)",
-       cxxopts::value<std::string>()->default_value(""))
-      ("tokenizer", "SentencePiece tokenizer.model (needed for llama2.c .bin files)",
-       cxxopts::value<std::string>()->default_value(""))
-      ("t,threads", "CPU threads (0 = all cores)", cxxopts::value<int>()->default_value("0"))
-      ("c,ctx", "context length in tokens (0 = the model's maximum)", cxxopts::value<int>()->default_value("0"));
+  options.add_options("Model")(
+      "m,model",
+      "Hugging Face model directory or llama2.c .bin file (default: the tinystories-mini model that ships with octet)",
+      cxxopts::value<std::string>()->default_value(""))(
+      "tokenizer", "SentencePiece tokenizer.model (needed for llama2.c .bin files)",
+      cxxopts::value<std::string>()->default_value(""))("t,threads", "CPU threads (0 = all cores)",
+                                                        cxxopts::value<int>()->default_value("0"))(
+      "c,ctx", "context length in tokens (0 = the model's maximum)", cxxopts::value<int>()->default_value("0"));
 }
 
 void add_sampling_options(cxxopts::Options& options) {
-  options.add_options("Sampling")
-      ("temp", "temperature; 0 is greedy (default: generation_config.json, else 0.8)", cxxopts::value<float>())
-      ("top-k", "keep the k most likely tokens, 0 = all", cxxopts::value<int>()->default_value("40"))
-      ("top-p", "keep the smallest set of tokens whose probability reaches p (default: generation_config.json, else 0.95)",
-       cxxopts::value<float>())
-      ("repeat-penalty", "penalty for tokens among the last 64, 1 = off", cxxopts::value<float>()->default_value("1.0"))
-      ("seed", "random seed, for reproducible runs (default: drawn and printed)", cxxopts::value<std::uint64_t>());
+  options.add_options("Sampling")("temp", "temperature; 0 is greedy (default: generation_config.json, else 0.8)",
+                                  cxxopts::value<float>())("top-k", "keep the k most likely tokens, 0 = all",
+                                                           cxxopts::value<int>()->default_value("40"))(
+      "top-p",
+      "keep the smallest set of tokens whose probability reaches p (default: generation_config.json, else 0.95)",
+      cxxopts::value<float>())("repeat-penalty", "penalty for tokens among the last 64, 1 = off",
+                               cxxopts::value<float>()->default_value("1.0"))(
+      "seed", "random seed, for reproducible runs (default: drawn and printed)", cxxopts::value<std::uint64_t>());
 }
 
 LoadedModel load_model(const cxxopts::ParseResult& args) {
@@ -44,8 +46,8 @@ LoadedModel load_model(const cxxopts::ParseResult& args) {
   loaded.model = models::builtin_registry().load_decoder(loaded.path);
   loaded.tokenizer = load_tokenizer_for(loaded.path, args["tokenizer"].as<std::string>());
   if (loaded.tokenizer->vocab_size() > loaded.model->info().vocab_size) {
-    fail("tokenizer has {} tokens but the model's vocabulary is {}: wrong --tokenizer?",
-         loaded.tokenizer->vocab_size(), loaded.model->info().vocab_size);
+    fail("tokenizer has {} tokens but the model's vocabulary is {}: wrong --tokenizer?", loaded.tokenizer->vocab_size(),
+         loaded.model->info().vocab_size);
   }
   const int threads = args["threads"].as<int>();
   if (threads < 0) fail("--threads must be >= 0, got {}", threads);

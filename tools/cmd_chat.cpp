@@ -8,12 +8,12 @@
 #include <readline/history.h>
 #include <readline/readline.h>
 
+#include <fmt/ranges.h>
+#include <unistd.h>
 #include <atomic>
 #include <csignal>
-#include <fmt/ranges.h>
 #include <iostream>
 #include <memory>
-#include <unistd.h>
 
 namespace octet::cli {
 
@@ -62,12 +62,12 @@ int run_chat(int argc, char** argv) {
                            "  Ctrl-C stops the current answer, Ctrl-D exits, /reset forgets the conversation.");
   add_model_options(options);
   add_sampling_options(options);
-  options.add_options("Chat")
-      ("chat-template", "llama2, chatml, zephyr, llama3 or plain (default: detected from tokenizer_config.json)",
-       cxxopts::value<std::string>()->default_value(""))
-      ("system", "system prompt", cxxopts::value<std::string>()->default_value(""))
-      ("n,max-tokens", "tokens per answer at most (0 = until EOS or the context is full)",
-       cxxopts::value<int>()->default_value("0"));
+  options.add_options("Chat")("chat-template",
+                              "llama2, chatml, zephyr, llama3 or plain (default: detected from tokenizer_config.json)",
+                              cxxopts::value<std::string>()->default_value(""))(
+      "system", "system prompt", cxxopts::value<std::string>()->default_value(""))(
+      "n,max-tokens", "tokens per answer at most (0 = until EOS or the context is full)",
+      cxxopts::value<int>()->default_value("0"));
   const auto args = parse_or_help(options, argc, argv);
   LoadedModel loaded = load_model(args);
   const SamplerOptions sampling = read_sampling_options(args, loaded.path);
@@ -87,7 +87,8 @@ int run_chat(int argc, char** argv) {
   sigaction(SIGINT, &sa, nullptr);
   rl_signal_event_hook = on_readline_signal;
   const bool interactive = isatty(STDIN_FILENO);
-  std::cerr << fmt::format("context: {} tokens. Ctrl-C stops an answer, Ctrl-D exits, /reset starts over.\n", session.n_ctx());
+  std::cerr << fmt::format("context: {} tokens. Ctrl-C stops an answer, Ctrl-D exits, /reset starts over.\n",
+                           session.n_ctx());
 
   while (true) {
     g_at_prompt = true;

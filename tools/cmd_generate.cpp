@@ -1,8 +1,8 @@
 // `octet generate`: continue a prompt, streaming text to stdout.
 #include "engine/error.h"
 #include "engine/generation_session.h"
-#include "engine/tokenizer_config.h"
 #include "engine/tokenizer.h"
+#include "engine/tokenizer_config.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
 
@@ -16,11 +16,11 @@ int run_generate(int argc, char** argv) {
   cxxopts::Options options("octet generate", "Continue a prompt with a decoder model, streaming the text.");
   add_model_options(options);
   add_sampling_options(options);
-  options.add_options("Generation")
-      ("p,prompt", "text to continue; empty starts from BOS alone", cxxopts::value<std::string>()->default_value(""))
-      ("n,max-tokens", "tokens to generate at most (stops earlier at EOS or a full context)",
-       cxxopts::value<int>()->default_value("256"))
-      ("no-bos", "do not put BOS before the prompt (default: tokenizer_config.json's add_bos_token, else BOS)");
+  options.add_options("Generation")("p,prompt", "text to continue; empty starts from BOS alone",
+                                    cxxopts::value<std::string>()->default_value(""))(
+      "n,max-tokens", "tokens to generate at most (stops earlier at EOS or a full context)",
+      cxxopts::value<int>()->default_value("256"))(
+      "no-bos", "do not put BOS before the prompt (default: tokenizer_config.json's add_bos_token, else BOS)");
   const auto args = parse_or_help(options, argc, argv);
   const int max_tokens = args["max-tokens"].as<int>();
   if (max_tokens < 0) fail("--max-tokens must be >= 0, got {}", max_tokens);
@@ -37,7 +37,8 @@ int run_generate(int argc, char** argv) {
 
   GenerationSession session(*loaded.model, *loaded.backend, args["ctx"].as<int>());
   if (static_cast<int>(ids.size()) > session.n_ctx()) {
-    throw ContextFullError(fmt::format("the prompt is {} tokens but the context holds {}", ids.size(), session.n_ctx()));
+    throw ContextFullError(
+        fmt::format("the prompt is {} tokens but the context holds {}", ids.size(), session.n_ctx()));
   }
   Sampler sampler(sampling, loaded.model->info().vocab_size);
   StreamDecoder decoder(*loaded.tokenizer, prompt_ids.empty());
@@ -48,11 +49,13 @@ int run_generate(int argc, char** argv) {
   });
   std::cout << decoder.flush() << std::endl;
 
-  std::cerr << fmt::format("[prompt {} tokens in {:.1f} ms ({:.1f} tok/s); generated {} tokens in {:.2f} s ({:.1f} tok/s); stop: {}]\n",
-                           stats.prompt_tokens, stats.prefill_seconds * 1e3, stats.prompt_tokens / std::max(stats.prefill_seconds, 1e-9),
-                           stats.generated_tokens, stats.decode_seconds, stats.generated_tokens / std::max(stats.decode_seconds, 1e-9),
-                           stop_reason_name(stats.reason));
-  if (stats.reason == StopReason::ContextFull) std::cerr << "the context is full; raise --ctx (up to the model's maximum) for longer texts\n";
+  std::cerr << fmt::format(
+      "[prompt {} tokens in {:.1f} ms ({:.1f} tok/s); generated {} tokens in {:.2f} s ({:.1f} tok/s); stop: {}]\n",
+      stats.prompt_tokens, stats.prefill_seconds * 1e3, stats.prompt_tokens / std::max(stats.prefill_seconds, 1e-9),
+      stats.generated_tokens, stats.decode_seconds, stats.generated_tokens / std::max(stats.decode_seconds, 1e-9),
+      stop_reason_name(stats.reason));
+  if (stats.reason == StopReason::ContextFull)
+    std::cerr << "the context is full; raise --ctx (up to the model's maximum) for longer texts\n";
   return 0;
 }
 

@@ -51,15 +51,17 @@ int run_info(int argc, char** argv) {
             << fmt::format("context       {} tokens\n", info.context_length)
             << fmt::format("parameters    {} ({:.2f} M)\n", params, params / 1e6);
   for (const auto& [dtype, n] : by_dtype) std::cout << fmt::format("  {:<12}{} parameters\n", dtype, n);
-  std::cout << fmt::format("weights       {} in memory (float32 on the CPU backend)\n", human_bytes(static_cast<double>(bytes)))
+  std::cout << fmt::format("weights       {} in memory (float32 on the CPU backend)\n",
+                           human_bytes(static_cast<double>(bytes)))
             << fmt::format("KV cache      {} for the full context\n", human_bytes(static_cast<double>(kv_bytes)));
 #ifdef OCTET_HAVE_CUDA
   std::string why;
   const auto devices = cuda::list_devices(&why);
   if (devices.empty()) std::cout << fmt::format("CUDA          built in; no usable GPU ({})\n", why);
   for (const auto& d : devices) {
-    std::cout << fmt::format("CUDA {}        {}, compute {}.{}, {}{}\n", d.index, d.name, d.compute_major, d.compute_minor,
-                             human_bytes(static_cast<double>(d.memory_bytes)), d.supports_fp8() ? ", FP8" : "");
+    std::cout << fmt::format("CUDA {}        {}, compute {}.{}, {}{}\n", d.index, d.name, d.compute_major,
+                             d.compute_minor, human_bytes(static_cast<double>(d.memory_bytes)),
+                             d.supports_fp8() ? ", FP8" : "");
   }
 #else
   std::cout << "CUDA          not built in\n";

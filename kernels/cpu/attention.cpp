@@ -9,8 +9,8 @@
 
 namespace octet::cpu {
 
-void attention(const float* q, const float* k, const float* v, float* k_cache, float* v_cache,
-               const AttentionShape& s, std::span<float> scratch, float* out) {
+void attention(const float* q, const float* k, const float* v, float* k_cache, float* v_cache, const AttentionShape& s,
+               std::span<float> scratch, float* out) {
   if (s.n_kv_heads <= 0 || s.n_heads % s.n_kv_heads != 0) {
     fail("attention: {} query heads are not a multiple of {} key/value heads", s.n_heads, s.n_kv_heads);
   }

@@ -33,8 +33,8 @@ class CpuBackend final : public Backend {
     float* y = out.data_mut<float>();
     switch (node.op) {
       case OpKind::Embedding:
-        cpu::embedding(in[0]->data<float>(), in[0]->dim(0), in[0]->dim(1), in[1]->data<std::int32_t>(),
-                       in[1]->dim(0), y);
+        cpu::embedding(in[0]->data<float>(), in[0]->dim(0), in[0]->dim(1), in[1]->data<std::int32_t>(), in[1]->dim(0),
+                       y);
         return;
       case OpKind::MatMul:
         matmul_.run(in[0]->data<float>(), in[1]->data<float>(), y, in[0]->dim(0), in[0]->dim(1), in[1]->dim(0));
@@ -43,14 +43,14 @@ class CpuBackend final : public Backend {
         cpu::rms_norm(in[0]->data<float>(), in[1]->data<float>(), in[0]->dim(0), in[0]->dim(1), p.eps, y);
         return;
       case OpKind::Rope:
-        cpu::rope(in[0]->data<float>(), in[0]->dim(0), static_cast<int>(in[0]->dim(1) / p.head_dim),
-                  p.head_dim, ctx.pos, p.rope_theta, p.rope_layout, y);
+        cpu::rope(in[0]->data<float>(), in[0]->dim(0), static_cast<int>(in[0]->dim(1) / p.head_dim), p.head_dim,
+                  ctx.pos, p.rope_theta, p.rope_layout, y);
         return;
       case OpKind::Attention: {
-        const cpu::AttentionShape shape{static_cast<int>(in[0]->dim(0)), p.n_heads, p.n_kv_heads,
-                                        p.head_dim, ctx.pos, static_cast<int>(in[3]->dim(0))};
-        cpu::attention(in[0]->data<float>(), in[1]->data<float>(), in[2]->data<float>(),
-                       in[3]->data_mut<float>(), in[4]->data_mut<float>(), shape, scratch_, y);
+        const cpu::AttentionShape shape{static_cast<int>(in[0]->dim(0)), p.n_heads, p.n_kv_heads, p.head_dim, ctx.pos,
+                                        static_cast<int>(in[3]->dim(0))};
+        cpu::attention(in[0]->data<float>(), in[1]->data<float>(), in[2]->data<float>(), in[3]->data_mut<float>(),
+                       in[4]->data_mut<float>(), shape, scratch_, y);
         return;
       }
       case OpKind::SiluMul:
@@ -61,7 +61,8 @@ class CpuBackend final : public Backend {
         return;
       case OpKind::LastRow: {
         const std::int64_t cols = in[0]->dim(1);
-        std::memcpy(y, in[0]->data<float>() + (in[0]->dim(0) - 1) * cols, sizeof(float) * static_cast<std::size_t>(cols));
+        std::memcpy(y, in[0]->data<float>() + (in[0]->dim(0) - 1) * cols,
+                    sizeof(float) * static_cast<std::size_t>(cols));
         return;
       }
     }

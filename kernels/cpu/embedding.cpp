@@ -5,8 +5,8 @@
 
 namespace octet::cpu {
 
-void embedding(const float* table, std::int64_t vocab, std::int64_t dim, const std::int32_t* ids,
-               std::int64_t n, float* out) {
+void embedding(const float* table, std::int64_t vocab, std::int64_t dim, const std::int32_t* ids, std::int64_t n,
+               float* out) {
   for (std::int64_t t = 0; t < n; ++t) {
     if (ids[t] < 0 || ids[t] >= vocab) {
       fail("token id {} at position {} is outside the vocabulary of {} tokens", ids[t], t, vocab);

@@ -36,8 +36,8 @@ struct MatmulF32::Impl {
     const dnnl::memory::desc w_md({k, n}, dt::f32, dnnl::memory::dims{1, k});
     const dnnl::memory::desc dst_md({m, n}, dt::f32, tag::ab);
     Primitive p;
-    OCTET_DNNL_CHECK(p.matmul = dnnl::matmul(dnnl::matmul::primitive_desc(
-                         dnnl::matmul::desc(src_md, w_md, dst_md), engine)));
+    OCTET_DNNL_CHECK(p.matmul =
+                         dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, w_md, dst_md), engine)));
     p.src = dnnl::memory(src_md, engine, DNNL_MEMORY_NONE);
     p.weights = dnnl::memory(w_md, engine, DNNL_MEMORY_NONE);
     p.dst = dnnl::memory(dst_md, engine, DNNL_MEMORY_NONE);
@@ -48,16 +48,14 @@ struct MatmulF32::Impl {
 MatmulF32::MatmulF32() : impl_(std::make_unique<Impl>()) {}
 MatmulF32::~MatmulF32() = default;
 
-void MatmulF32::run(const float* x, const float* w, float* y, std::int64_t m, std::int64_t k,
-                    std::int64_t n) {
+void MatmulF32::run(const float* x, const float* w, float* y, std::int64_t m, std::int64_t k, std::int64_t n) {
   Primitive& p = impl_->get(m, k, n);
   p.src.set_data_handle(const_cast<float*>(x));
   p.weights.set_data_handle(const_cast<float*>(w));
   p.dst.set_data_handle(y);
   // The C entry point takes a plain array; the C++ one builds an unordered_map per call.
-  dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, p.src.get()},
-                            {DNNL_ARG_WEIGHTS, p.weights.get()},
-                            {DNNL_ARG_DST, p.dst.get()}};
+  dnnl_exec_arg_t args[] = {
+      {DNNL_ARG_SRC, p.src.get()}, {DNNL_ARG_WEIGHTS, p.weights.get()}, {DNNL_ARG_DST, p.dst.get()}};
   OCTET_DNNL_STATUS(dnnl_primitive_execute(p.matmul.get(), impl_->stream.get(), 3, args));
   OCTET_DNNL_STATUS(dnnl_stream_wait(impl_->stream.get()));
 }

@@ -11,16 +11,16 @@
 namespace octet::cpu {
 
 // out[t] = table[ids[t]]; throws octet::Error for an id outside [0, vocab).
-void embedding(const float* table, std::int64_t vocab, std::int64_t dim, const std::int32_t* ids,
-               std::int64_t n, float* out);
+void embedding(const float* table, std::int64_t vocab, std::int64_t dim, const std::int32_t* ids, std::int64_t n,
+               float* out);
 
 // out = x / sqrt(mean(x^2) + eps) * w, per row of `dim` elements.
 void rms_norm(const float* x, const float* w, std::int64_t rows, std::int64_t dim, float eps, float* out);
 
 // Rotary position embedding of `rows` tokens at positions pos0, pos0+1, ...,
 // each row holding `n_heads` heads of `head_dim` (even) values.
-void rope(const float* x, std::int64_t rows, int n_heads, int head_dim, int pos0, double theta,
-          RopeLayout layout, float* out);
+void rope(const float* x, std::int64_t rows, int n_heads, int head_dim, int pos0, double theta, RopeLayout layout,
+          float* out);
 
 // out = silu(gate) * up, elementwise over n values.
 void silu_mul(const float* gate, const float* up, std::int64_t n, float* out);
@@ -31,8 +31,8 @@ struct AttentionShape {
   int n_heads;     // query heads
   int n_kv_heads;  // key/value heads; n_heads is a multiple (grouped-query attention)
   int head_dim;
-  int pos0;        // position of the first new token
-  int n_ctx;       // cache rows
+  int pos0;   // position of the first new token
+  int n_ctx;  // cache rows
 };
 // Appends k and v ([n_tokens, n_kv_heads * head_dim]) to the caches at rows
 // pos0.., then causal softmax attention of q ([n_tokens, n_heads * head_dim])

@@ -4,8 +4,8 @@
 
 namespace octet::cpu {
 
-void rope(const float* x, std::int64_t rows, int n_heads, int head_dim, int pos0, double theta,
-          RopeLayout layout, float* out) {
+void rope(const float* x, std::int64_t rows, int n_heads, int head_dim, int pos0, double theta, RopeLayout layout,
+          float* out) {
   const int half = head_dim / 2;
   const std::int64_t row_len = static_cast<std::int64_t>(n_heads) * head_dim;
 #pragma omp parallel for if (rows > 1)

@@ -35,8 +35,8 @@ TEST(DType, F16RoundsToNearestEven) {
   // 1 + 2^-11 lies halfway between 1 and 1 + 2^-10: ties go to the even mantissa (1).
   EXPECT_EQ(f32_to_f16(1.0f + std::ldexp(1.0f, -11)), 0x3c00);
   EXPECT_EQ(f32_to_f16(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3c02);
-  EXPECT_EQ(f32_to_f16(65520.0f), 0x7c00);   // rounds to infinity
-  EXPECT_EQ(f32_to_f16(65519.0f), 0x7bff);   // largest finite
+  EXPECT_EQ(f32_to_f16(65520.0f), 0x7c00);               // rounds to infinity
+  EXPECT_EQ(f32_to_f16(65519.0f), 0x7bff);               // largest finite
   EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -25)), 0x0000);  // halfway to the smallest subnormal: even is 0
   EXPECT_EQ(f32_to_f16(std::ldexp(1.5f, -25)), 0x0001);
 }
@@ -47,7 +47,7 @@ TEST(DType, BF16RoundTripAndRounding) {
     if (std::isnan(v)) continue;
     EXPECT_EQ(f32_to_bf16(v), b);
   }
-  EXPECT_EQ(f32_to_bf16(1.0f + std::ldexp(1.0f, -8)), 0x3f80);   // tie -> even
+  EXPECT_EQ(f32_to_bf16(1.0f + std::ldexp(1.0f, -8)), 0x3f80);  // tie -> even
   EXPECT_EQ(f32_to_bf16(1.0f + 3 * std::ldexp(1.0f, -8)), 0x3f82);
   EXPECT_TRUE(std::isnan(bf16_to_f32(f32_to_bf16(NAN))));
 }
@@ -61,8 +61,8 @@ TEST(DType, F8E4M3AllBitPatterns) {
       EXPECT_EQ(static_cast<double>(got), minifloat_value(b, 4, 3)) << b;
     }
   }
-  EXPECT_EQ(f8e4m3_to_f32(0x7e), 448.0f);                   // the largest finite value
-  EXPECT_EQ(f8e4m3_to_f32(0x01), std::ldexp(1.0f, -9));     // the smallest subnormal
+  EXPECT_EQ(f8e4m3_to_f32(0x7e), 448.0f);                // the largest finite value
+  EXPECT_EQ(f8e4m3_to_f32(0x01), std::ldexp(1.0f, -9));  // the smallest subnormal
 }
 
 TEST(DType, F8E5M2AllBitPatterns) {
@@ -78,7 +78,8 @@ TEST(DType, F8E5M2AllBitPatterns) {
 }
 
 TEST(DType, NamesRoundTrip) {
-  for (DType d : {DType::F32, DType::F16, DType::BF16, DType::I8, DType::U8, DType::I32, DType::F8E4M3, DType::F8E5M2}) {
+  for (DType d :
+       {DType::F32, DType::F16, DType::BF16, DType::I8, DType::U8, DType::I32, DType::F8E4M3, DType::F8E5M2}) {
     EXPECT_EQ(dtype_from_name(dtype_name(d)), d);
   }
   EXPECT_FALSE(dtype_from_name("F64").has_value());

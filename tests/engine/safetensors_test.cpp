@@ -1,5 +1,5 @@
-#include "engine/error.h"
 #include "engine/safetensors.h"
+#include "engine/error.h"
 #include "tests/test_support.h"
 
 #include <gtest/gtest.h>

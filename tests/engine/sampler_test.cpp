@@ -1,5 +1,5 @@
-#include "engine/error.h"
 #include "engine/sampler.h"
+#include "engine/error.h"
 
 #include <gtest/gtest.h>
 

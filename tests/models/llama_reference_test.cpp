@@ -110,7 +110,9 @@ TEST(Stories260K, ReproducesNumpyReferenceAndPublishedText) {
   const auto got = greedy(session, {1}, static_cast<int>(want_ids.size()));
   EXPECT_EQ(got, want_ids);
   const auto tokenizer = load_tokenizer_for(checkpoint, tokenizer_path);
-  EXPECT_EQ(tokenizer->decode(got).rfind("Once upon a time, there was a little girl named Lily. She loved to play outside in the park.", 0), 0u);
+  EXPECT_EQ(tokenizer->decode(got).rfind(
+                "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.", 0),
+            0u);
 }
 
 }  // namespace

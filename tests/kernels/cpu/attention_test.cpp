@@ -52,7 +52,8 @@ TEST(Attention, MatchesFloat64ReferenceWithGroupedHeadsAndOffsets) {
         for (int d = 0; d < c.head_dim; ++d) {
           double acc = 0;
           for (int j = 0; j < n_keys; ++j)
-            acc += p[static_cast<std::size_t>(j)] / sum * values[static_cast<std::size_t>(j * kv_dim + kvh * c.head_dim + d)];
+            acc += p[static_cast<std::size_t>(j)] / sum *
+                   values[static_cast<std::size_t>(j * kv_dim + kvh * c.head_dim + d)];
           ref[static_cast<std::size_t>(t * q_dim + h * c.head_dim + d)] = acc;
         }
       }
@@ -64,10 +65,12 @@ TEST(Attention, MatchesFloat64ReferenceWithGroupedHeadsAndOffsets) {
 
 TEST(Attention, RejectsPositionsPastTheCacheAndBadHeadGroups) {
   std::vector<float> buf(64), scratch(static_cast<std::size_t>(omp_get_max_threads() * 4));
-  EXPECT_THROW(attention(buf.data(), buf.data(), buf.data(), buf.data(), buf.data(), {2, 2, 2, 2, 3, 4}, scratch, buf.data()),
-               Error);
-  EXPECT_THROW(attention(buf.data(), buf.data(), buf.data(), buf.data(), buf.data(), {1, 3, 2, 2, 0, 4}, scratch, buf.data()),
-               Error);
+  EXPECT_THROW(
+      attention(buf.data(), buf.data(), buf.data(), buf.data(), buf.data(), {2, 2, 2, 2, 3, 4}, scratch, buf.data()),
+      Error);
+  EXPECT_THROW(
+      attention(buf.data(), buf.data(), buf.data(), buf.data(), buf.data(), {1, 3, 2, 2, 0, 4}, scratch, buf.data()),
+      Error);
 }
 
 }  // namespace

@@ -32,7 +32,8 @@ TEST(Embedding, CopiesRowsAndRejectsBadIds) {
   std::vector<float> y(9);
   embedding(table.data(), 5, 3, ids, 3, y.data());
   for (int t = 0; t < 3; ++t)
-    for (int d = 0; d < 3; ++d) EXPECT_EQ(y[static_cast<std::size_t>(t * 3 + d)], table[static_cast<std::size_t>(ids[t] * 3 + d)]);
+    for (int d = 0; d < 3; ++d)
+      EXPECT_EQ(y[static_cast<std::size_t>(t * 3 + d)], table[static_cast<std::size_t>(ids[t] * 3 + d)]);
   const std::int32_t bad[] = {5};
   EXPECT_THROW(embedding(table.data(), 5, 3, bad, 1, y.data()), Error);
   const std::int32_t negative[] = {-1};

@@ -31,9 +31,9 @@ TEST_P(MatmulF32Test, MatchesFloat64Reference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AwkwardSizes, MatmulF32Test,
-                         ::testing::Values(Shape3{1, 1, 1}, Shape3{1, 64, 64}, Shape3{1, 67, 33},
-                                           Shape3{3, 17, 5}, Shape3{7, 129, 255}, Shape3{16, 128, 352},
-                                           Shape3{33, 100, 1}, Shape3{64, 513, 130}));
+                         ::testing::Values(Shape3{1, 1, 1}, Shape3{1, 64, 64}, Shape3{1, 67, 33}, Shape3{3, 17, 5},
+                                           Shape3{7, 129, 255}, Shape3{16, 128, 352}, Shape3{33, 100, 1},
+                                           Shape3{64, 513, 130}));
 
 TEST(MatmulF32, ReusesPrimitivePerShapeAndReportsImplementation) {
   MatmulF32 matmul;
