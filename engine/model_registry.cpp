@@ -19,7 +19,7 @@ std::vector<std::string> ModelRegistry::model_types() const {
   return out;
 }
 
-std::unique_ptr<DecoderModel> ModelRegistry::load_decoder(const std::string& path) const {
+std::unique_ptr<DecoderModel> ModelRegistry::load_decoder(const std::string& path, const LoadOptions& options) const {
   namespace fs = std::filesystem;
   if (!fs::exists(path)) fail("{}: no such file or directory", path);
   if (fs::is_regular_file(path)) {
@@ -29,7 +29,7 @@ std::unique_ptr<DecoderModel> ModelRegistry::load_decoder(const std::string& pat
       fail("{}: unknown checkpoint file type '{}'; give a Hugging Face model directory or a llama2.c .bin file", path,
            ext);
     }
-    return it->second(path);
+    return it->second(path, options);
   }
   const std::string config_path = (fs::path(path) / "config.json").string();
   if (!fs::exists(config_path)) fail("{}: no config.json (is this a Hugging Face model directory?)", path);
@@ -41,7 +41,7 @@ std::unique_ptr<DecoderModel> ModelRegistry::load_decoder(const std::string& pat
          fmt::join(model_types(), ", "));
   }
   const WeightStore weights = WeightStore::open_dir(path);
-  return it->second(config, config_path, weights);
+  return it->second(config, config_path, weights, options);
 }
 
 }  // namespace octet

@@ -4,6 +4,7 @@
 
 #include "engine/decoder_model.h"
 #include "engine/json_file.h"
+#include "engine/quant.h"
 #include "engine/safetensors.h"
 
 #include <functional>
@@ -14,11 +15,17 @@
 
 namespace octet {
 
+// How to load: the quantization applied to matmul weights as they load.
+struct LoadOptions {
+  QuantRecipe quant;
+};
+
 // Builds a model from a Hugging Face directory's config.json and weights.
-using HfDecoderFactory = std::function<std::unique_ptr<DecoderModel>(const Json& config, const std::string& config_path,
-                                                                     const WeightStore& weights)>;
+using HfDecoderFactory = std::function<std::unique_ptr<DecoderModel>(
+    const Json& config, const std::string& config_path, const WeightStore& weights, const LoadOptions& options)>;
 // Loads a single-file checkpoint in a non-Hugging Face format.
-using FileDecoderLoader = std::function<std::unique_ptr<DecoderModel>(const std::string& path)>;
+using FileDecoderLoader =
+    std::function<std::unique_ptr<DecoderModel>(const std::string& path, const LoadOptions& options)>;
 
 class ModelRegistry {
  public:
@@ -26,7 +33,7 @@ class ModelRegistry {
   void add_file_format(std::string extension, FileDecoderLoader loader);  // e.g. ".bin"
 
   // A directory with config.json + safetensors, or a file whose extension is registered.
-  std::unique_ptr<DecoderModel> load_decoder(const std::string& path) const;
+  std::unique_ptr<DecoderModel> load_decoder(const std::string& path, const LoadOptions& options = {}) const;
   std::vector<std::string> model_types() const;
 
  private:

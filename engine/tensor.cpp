@@ -80,7 +80,14 @@ Tensor Tensor::reshaped(Shape shape) const {
   return t;
 }
 
+Tensor Tensor::with_quant(std::shared_ptr<const QuantParams> params) const {
+  Tensor t = *this;
+  t.quant_ = std::move(params);
+  return t;
+}
+
 Tensor to_f32(const Tensor& tensor) {
+  if (tensor.quant() != nullptr) fail("to_f32: a quantized tensor needs dequantize(), not a dtype conversion");
   // A mapped F32 tensor whose data is float-aligned is used in place.
   if (tensor.dtype() == DType::F32 && reinterpret_cast<std::uintptr_t>(tensor.raw()) % alignof(float) == 0) {
     return tensor;

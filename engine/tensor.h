@@ -21,6 +21,7 @@ std::int64_t shape_numel(const Shape& shape);
 std::string shape_str(const Shape& shape);  // "[4, 128]"
 
 class MappedFile;
+struct QuantParams;
 
 class Tensor {
  public:
@@ -61,12 +62,17 @@ class Tensor {
   // Same bytes, another shape with the same element count.
   Tensor reshaped(Shape shape) const;
 
+  // Scales of a quantized tensor (see engine/quant.h); null for plain tensors.
+  const QuantParams* quant() const { return quant_.get(); }
+  Tensor with_quant(std::shared_ptr<const QuantParams> params) const;
+
  private:
   DType dtype_ = DType::F32;
   Shape shape_;
   Device device_ = Device::Cpu;
-  std::shared_ptr<void> owned_;             // owned storage, if any
-  std::shared_ptr<const MappedFile> file_;  // mapped storage, if any
+  std::shared_ptr<void> owned_;               // owned storage, if any
+  std::shared_ptr<const MappedFile> file_;    // mapped storage, if any
+  std::shared_ptr<const QuantParams> quant_;  // scales, if quantized
   void* data_ = nullptr;
 };
 

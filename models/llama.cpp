@@ -1,6 +1,7 @@
 #include "models/llama.h"
 
 #include "engine/error.h"
+#include "engine/quant.h"
 
 #include <filesystem>
 
@@ -66,7 +67,7 @@ class LlamaModel final : public DecoderModel {
                              {p + "mlp.down_proj.weight", L.w_down}});
     }
     out.emplace_back("model.norm.weight", norm_);
-    if (!config_.tie_word_embeddings) out.emplace_back("lm_head.weight", lm_head_);
+    if (!head_is_embedding()) out.emplace_back("lm_head.weight", lm_head_);
     return out;
   }
 
@@ -121,20 +122,22 @@ class LlamaModel final : public DecoderModel {
     }
     x = g.add_node(OpKind::RmsNorm, "output_norm", {x, g.add_weight("model.norm.weight", norm_)}, {rows, c.hidden_size},
                    norm);
-    // A tied lm_head is the embedding table itself, added under its own name.
+    // A tied float lm_head is the embedding table itself.
     const int head =
-        c.tie_word_embeddings ? g.find("model.embed_tokens.weight") : g.add_weight("lm_head.weight", lm_head_);
+        head_is_embedding() ? g.find("model.embed_tokens.weight") : g.add_weight("lm_head.weight", lm_head_);
     g.set_output(g.add_node(OpKind::MatMul, "logits", {x, head}, {rows, c.vocab_size}));
     return g;
   }
 
  private:
+  bool head_is_embedding() const { return lm_head_.raw() == embed_.raw(); }
+
   LlamaConfig config_;
   ModelInfo info_;
   Tensor embed_;                    // [vocab, d]
   std::vector<LlamaLayer> layers_;  // n_layers
   Tensor norm_;                     // [d]
-  Tensor lm_head_;                  // [vocab, d]; the embedding table when tied
+  Tensor lm_head_;                  // [vocab, d]; the embedding table when tied and float
 };
 
 }  // namespace
@@ -197,42 +200,47 @@ LlamaConfig llama_config_from_json(const Json& j, const std::string& path) {
 }
 
 std::unique_ptr<DecoderModel> make_llama(const LlamaConfig& c, const WeightLookup& lookup, bool has_lm_head,
-                                         std::string source) {
+                                         std::string source, const LoadOptions& options) {
   validate_llama_config(c, source);
   const std::int64_t d = c.hidden_size, kv = c.n_kv_heads * c.head_dim, q = c.n_heads * c.head_dim,
                      ffn = c.intermediate_size;
+  // Norms and embeddings stay float; matmul weights get the recipe's scheme.
   const auto get = [&](const std::string& name, const Shape& shape) { return to_f32(lookup(name, shape)); };
+  const auto linear = [&](const std::string& name, const Shape& shape) {
+    return quantize_weight(lookup(name, shape), options.quant.scheme_for(name));
+  };
   Tensor embed = get("model.embed_tokens.weight", {c.vocab_size, d});
   std::vector<LlamaLayer> layers;
   for (std::int64_t l = 0; l < c.n_layers; ++l) {
     const auto p = fmt::format("model.layers.{}.", l);
-    layers.push_back({get(p + "input_layernorm.weight", {d}), get(p + "self_attn.q_proj.weight", {q, d}),
-                      get(p + "self_attn.k_proj.weight", {kv, d}), get(p + "self_attn.v_proj.weight", {kv, d}),
-                      get(p + "self_attn.o_proj.weight", {d, q}), get(p + "post_attention_layernorm.weight", {d}),
-                      get(p + "mlp.gate_proj.weight", {ffn, d}), get(p + "mlp.up_proj.weight", {ffn, d}),
-                      get(p + "mlp.down_proj.weight", {d, ffn})});
+    layers.push_back({get(p + "input_layernorm.weight", {d}), linear(p + "self_attn.q_proj.weight", {q, d}),
+                      linear(p + "self_attn.k_proj.weight", {kv, d}), linear(p + "self_attn.v_proj.weight", {kv, d}),
+                      linear(p + "self_attn.o_proj.weight", {d, q}), get(p + "post_attention_layernorm.weight", {d}),
+                      linear(p + "mlp.gate_proj.weight", {ffn, d}), linear(p + "mlp.up_proj.weight", {ffn, d}),
+                      linear(p + "mlp.down_proj.weight", {d, ffn})});
   }
   Tensor norm = get("model.norm.weight", {d});
   LlamaConfig config = c;
   Tensor lm_head;
   if (has_lm_head) {
-    lm_head = get("lm_head.weight", {c.vocab_size, d});
+    lm_head = linear("lm_head.weight", {c.vocab_size, d});
     config.tie_word_embeddings = false;
   } else {
     if (!c.tie_word_embeddings) fail("{}: missing tensor 'lm_head.weight' (tie_word_embeddings is false)", source);
-    lm_head = embed;
+    // A tied head quantizes into its own copy; the embedding lookup stays float.
+    lm_head = quantize_weight(embed, options.quant.scheme_for("lm_head.weight"));
   }
   return std::make_unique<LlamaModel>(std::move(config), std::move(embed), std::move(layers), std::move(norm),
                                       std::move(lm_head), std::move(source));
 }
 
 std::unique_ptr<DecoderModel> load_llama_hf(const Json& config, const std::string& config_path,
-                                            const WeightStore& weights) {
+                                            const WeightStore& weights, const LoadOptions& options) {
   const LlamaConfig c = llama_config_from_json(config, config_path);
   const auto lookup = [&](const std::string& name, const Shape& shape) { return weights.get(name, shape); };
   // Some tied checkpoints still store lm_head.weight; using it is equivalent.
   return make_llama(c, lookup, weights.contains("lm_head.weight"),
-                    std::filesystem::path(config_path).parent_path().string());
+                    std::filesystem::path(config_path).parent_path().string(), options);
 }
 
 }  // namespace octet::models

@@ -5,6 +5,7 @@
 
 #include "engine/decoder_model.h"
 #include "engine/json_file.h"
+#include "engine/model_registry.h"
 #include "engine/safetensors.h"
 
 #include <functional>
@@ -40,11 +41,12 @@ void validate_llama_config(const LlamaConfig& config, const std::string& source)
 // Looks a weight up by its Hugging Face name, checking its shape.
 using WeightLookup = std::function<Tensor(const std::string& name, const Shape& shape)>;
 
+// Matmul weights are quantized as `options.quant` says while they load.
 std::unique_ptr<DecoderModel> make_llama(const LlamaConfig& config, const WeightLookup& lookup, bool has_lm_head,
-                                         std::string source);
+                                         std::string source, const LoadOptions& options);
 
 // The Hugging Face loading path (registered for model_type llama and mistral).
 std::unique_ptr<DecoderModel> load_llama_hf(const Json& config, const std::string& config_path,
-                                            const WeightStore& weights);
+                                            const WeightStore& weights, const LoadOptions& options);
 
 }  // namespace octet::models

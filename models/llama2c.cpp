@@ -9,7 +9,7 @@
 
 namespace octet::models {
 
-std::unique_ptr<DecoderModel> load_llama2c(const std::string& path) {
+std::unique_ptr<DecoderModel> load_llama2c(const std::string& path, const LoadOptions& options) {
   auto file = MappedFile::open(path);
   if (file->size() < 28) fail("{}: too short for a llama2.c header ({} bytes)", path, file->size());
   std::int32_t h[7];
@@ -83,7 +83,7 @@ std::unique_ptr<DecoderModel> load_llama2c(const std::string& path) {
     if (t.shape() != shape) fail("{}: internal shape mismatch for {}", path, name);
     return t;
   };
-  return make_llama(c, lookup, !shared_classifier, path);
+  return make_llama(c, lookup, !shared_classifier, path, options);
 }
 
 }  // namespace octet::models

@@ -5,12 +5,13 @@
 #pragma once
 
 #include "engine/decoder_model.h"
+#include "engine/model_registry.h"
 
 #include <memory>
 #include <string>
 
 namespace octet::models {
 
-std::unique_ptr<DecoderModel> load_llama2c(const std::string& path);
+std::unique_ptr<DecoderModel> load_llama2c(const std::string& path, const LoadOptions& options);
 
 }  // namespace octet::models

@@ -18,32 +18,48 @@ std::string default_model_path() {
 }
 
 void add_model_options(cxxopts::Options& options) {
-  options.add_options("Model")(
-      "m,model",
+  auto add = options.add_options("Model");
+  add("m,model",
       "Hugging Face model directory or llama2.c .bin file (default: the tinystories-mini model that ships with octet)",
-      cxxopts::value<std::string>()->default_value(""))(
-      "tokenizer", "SentencePiece tokenizer.model (needed for llama2.c .bin files)",
-      cxxopts::value<std::string>()->default_value(""))("t,threads", "CPU threads (0 = all cores)",
-                                                        cxxopts::value<int>()->default_value("0"))(
-      "c,ctx", "context length in tokens (0 = the model's maximum)", cxxopts::value<int>()->default_value("0"));
+      cxxopts::value<std::string>()->default_value(""));
+  add("tokenizer", "SentencePiece tokenizer.model (needed for llama2.c .bin files)",
+      cxxopts::value<std::string>()->default_value(""));
+  add("t,threads", "CPU threads (0 = all cores)", cxxopts::value<int>()->default_value("0"));
+  add("c,ctx", "context length in tokens (0 = the model's maximum)", cxxopts::value<int>()->default_value("0"));
+  add("q,quant", "quantize matmul weights at load: f32, w8 (int8 weights) or int8 (int8 weights and activations)",
+      cxxopts::value<std::string>()->default_value("f32"));
+  add("keep-float", "comma-separated weight-name parts to keep in f32 (e.g. lm_head,layers.0.)",
+      cxxopts::value<std::vector<std::string>>()->default_value(""));
 }
 
 void add_sampling_options(cxxopts::Options& options) {
-  options.add_options("Sampling")("temp", "temperature; 0 is greedy (default: generation_config.json, else 0.8)",
-                                  cxxopts::value<float>())("top-k", "keep the k most likely tokens, 0 = all",
-                                                           cxxopts::value<int>()->default_value("40"))(
-      "top-p",
+  auto add = options.add_options("Sampling");
+  add("temp", "temperature; 0 is greedy (default: generation_config.json, else 0.8)", cxxopts::value<float>());
+  add("top-k", "keep the k most likely tokens, 0 = all", cxxopts::value<int>()->default_value("40"));
+  add("top-p",
       "keep the smallest set of tokens whose probability reaches p (default: generation_config.json, else 0.95)",
-      cxxopts::value<float>())("repeat-penalty", "penalty for tokens among the last 64, 1 = off",
-                               cxxopts::value<float>()->default_value("1.0"))(
-      "seed", "random seed, for reproducible runs (default: drawn and printed)", cxxopts::value<std::uint64_t>());
+      cxxopts::value<float>());
+  add("repeat-penalty", "penalty for tokens among the last 64, 1 = off", cxxopts::value<float>()->default_value("1.0"));
+  add("seed", "random seed, for reproducible runs (default: drawn and printed)", cxxopts::value<std::uint64_t>());
+}
+
+QuantRecipe read_quant_recipe(const cxxopts::ParseResult& args, const std::string& option) {
+  QuantRecipe recipe;
+  const std::string name = args[option].as<std::string>();
+  const auto scheme = quant_scheme_from_name(name);
+  if (!scheme) fail("--{} '{}' is not a scheme: use f32, w8 or int8", option, name);
+  recipe.scheme = *scheme;
+  for (const auto& part : args["keep-float"].as<std::vector<std::string>>()) {
+    if (!part.empty()) recipe.keep_float.push_back(part);
+  }
+  return recipe;
 }
 
 LoadedModel load_model(const cxxopts::ParseResult& args) {
   LoadedModel loaded;
   loaded.path = args["model"].as<std::string>();
   if (loaded.path.empty()) loaded.path = default_model_path();
-  loaded.model = models::builtin_registry().load_decoder(loaded.path);
+  loaded.model = models::builtin_registry().load_decoder(loaded.path, {read_quant_recipe(args)});
   loaded.tokenizer = load_tokenizer_for(loaded.path, args["tokenizer"].as<std::string>());
   if (loaded.tokenizer->vocab_size() > loaded.model->info().vocab_size) {
     fail("tokenizer has {} tokens but the model's vocabulary is {}: wrong --tokenizer?", loaded.tokenizer->vocab_size(),

@@ -4,6 +4,7 @@
 
 #include "engine/backend.h"
 #include "engine/decoder_model.h"
+#include "engine/quant.h"
 #include "engine/sampler.h"
 #include "engine/tokenizer.h"
 
@@ -30,6 +31,9 @@ struct LoadedModel {
   std::unique_ptr<Tokenizer> tokenizer;
   std::unique_ptr<Backend> backend;
 };
+// --quant (or another option naming a scheme) and --keep-float as a recipe.
+QuantRecipe read_quant_recipe(const cxxopts::ParseResult& args, const std::string& option = "quant");
+
 // Loads -m (or the default), its tokenizer (--tokenizer) and the CPU backend with -t threads.
 LoadedModel load_model(const cxxopts::ParseResult& args);
 

@@ -62,11 +62,11 @@ int run_chat(int argc, char** argv) {
                            "  Ctrl-C stops the current answer, Ctrl-D exits, /reset forgets the conversation.");
   add_model_options(options);
   add_sampling_options(options);
-  options.add_options("Chat")("chat-template",
-                              "llama2, chatml, zephyr, llama3 or plain (default: detected from tokenizer_config.json)",
-                              cxxopts::value<std::string>()->default_value(""))(
-      "system", "system prompt", cxxopts::value<std::string>()->default_value(""))(
-      "n,max-tokens", "tokens per answer at most (0 = until EOS or the context is full)",
+  auto add = options.add_options("Chat");
+  add("chat-template", "llama2, chatml, zephyr, llama3 or plain (default: detected from tokenizer_config.json)",
+      cxxopts::value<std::string>()->default_value(""));
+  add("system", "system prompt", cxxopts::value<std::string>()->default_value(""));
+  add("n,max-tokens", "tokens per answer at most (0 = until EOS or the context is full)",
       cxxopts::value<int>()->default_value("0"));
   const auto args = parse_or_help(options, argc, argv);
   LoadedModel loaded = load_model(args);

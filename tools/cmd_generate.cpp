@@ -16,11 +16,11 @@ int run_generate(int argc, char** argv) {
   cxxopts::Options options("octet generate", "Continue a prompt with a decoder model, streaming the text.");
   add_model_options(options);
   add_sampling_options(options);
-  options.add_options("Generation")("p,prompt", "text to continue; empty starts from BOS alone",
-                                    cxxopts::value<std::string>()->default_value(""))(
-      "n,max-tokens", "tokens to generate at most (stops earlier at EOS or a full context)",
-      cxxopts::value<int>()->default_value("256"))(
-      "no-bos", "do not put BOS before the prompt (default: tokenizer_config.json's add_bos_token, else BOS)");
+  auto add = options.add_options("Generation");
+  add("p,prompt", "text to continue; empty starts from BOS alone", cxxopts::value<std::string>()->default_value(""));
+  add("n,max-tokens", "tokens to generate at most (stops earlier at EOS or a full context)",
+      cxxopts::value<int>()->default_value("256"));
+  add("no-bos", "do not put BOS before the prompt (default: tokenizer_config.json's add_bos_token, else BOS)");
   const auto args = parse_or_help(options, argc, argv);
   const int max_tokens = args["max-tokens"].as<int>();
   if (max_tokens < 0) fail("--max-tokens must be >= 0, got {}", max_tokens);

@@ -1,11 +1,14 @@
 #include "kernels/cpu/cpu_backend.h"
 
 #include "engine/error.h"
+#include "engine/quant.h"
+#include "kernels/cpu/gemm_int8.h"
 #include "kernels/cpu/matmul_f32.h"
 #include "kernels/cpu/ops.h"
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -21,11 +24,22 @@ class CpuBackend final : public Backend {
 
   std::string name() const override { return "cpu"; }
 
-  bool supports(OpKind /*op*/, DType dtype) const override { return dtype == DType::F32; }
+  bool supports(OpKind op, DType dtype) const override {
+    return dtype == DType::F32 || (op == OpKind::MatMul && dtype == DType::I8);
+  }
 
-  void reserve(const Graph& /*graph*/, int n_ctx) override {
-    const auto need = static_cast<std::size_t>(omp_get_max_threads()) * static_cast<std::size_t>(n_ctx);
-    if (scratch_.size() < need) scratch_.resize(need);
+  // Scratch for the largest step of `graph`, so that running it allocates nothing.
+  void reserve(const Graph& graph, int n_ctx) override {
+    grow(attention_scratch_, static_cast<std::size_t>(omp_get_max_threads()) * static_cast<std::size_t>(n_ctx));
+    for (const Node& node : graph.nodes()) {
+      if (node.op != OpKind::MatMul) continue;
+      const Shape& x = graph.values()[node.inputs[0]].shape;
+      const Shape& w = graph.values()[node.inputs[1]].shape;
+      grow(x_int8_, static_cast<std::size_t>(x[0] * x[1]));
+      grow(x_scale_, static_cast<std::size_t>(x[0]));
+      if (x[0] > kW8DirectRows)
+        grow(w_tile_, static_cast<std::size_t>(std::min<std::int64_t>(kW8TileRows, w[0]) * w[1]));
+    }
   }
 
   void run(const Node& node, std::span<Tensor* const> in, Tensor& out, const StepContext& ctx) override {
@@ -37,7 +51,7 @@ class CpuBackend final : public Backend {
                        y);
         return;
       case OpKind::MatMul:
-        matmul_.run(in[0]->data<float>(), in[1]->data<float>(), y, in[0]->dim(0), in[0]->dim(1), in[1]->dim(0));
+        matmul(*in[0], *in[1], y);
         return;
       case OpKind::RmsNorm:
         cpu::rms_norm(in[0]->data<float>(), in[1]->data<float>(), in[0]->dim(0), in[0]->dim(1), p.eps, y);
@@ -50,7 +64,7 @@ class CpuBackend final : public Backend {
         const cpu::AttentionShape shape{static_cast<int>(in[0]->dim(0)), p.n_heads, p.n_kv_heads, p.head_dim, ctx.pos,
                                         static_cast<int>(in[3]->dim(0))};
         cpu::attention(in[0]->data<float>(), in[1]->data<float>(), in[2]->data<float>(), in[3]->data_mut<float>(),
-                       in[4]->data_mut<float>(), shape, scratch_, y);
+                       in[4]->data_mut<float>(), shape, attention_scratch_, y);
         return;
       }
       case OpKind::SiluMul:
@@ -70,8 +84,53 @@ class CpuBackend final : public Backend {
   }
 
  private:
-  cpu::MatmulF32 matmul_;
-  std::vector<float> scratch_;  // attention scores, n_threads x n_ctx
+  // w8 at up to this many rows reads int8 weights directly (decode); above it,
+  // weights are dequantized in tiles of kW8TileRows and multiplied in float.
+  static constexpr std::int64_t kW8DirectRows = 8;
+  static constexpr std::int64_t kW8TileRows = 256;
+
+  template <typename T>
+  static void grow(std::vector<T>& v, std::size_t n) {
+    if (v.size() < n) v.resize(n);
+  }
+
+  // The kernel follows the weight's dtype and scheme: one matmul node for all precisions.
+  void matmul(const Tensor& x, const Tensor& w, float* y) {
+    const std::int64_t m = x.dim(0), k = x.dim(1), n = w.dim(0);
+    const float* xf = x.data<float>();
+    if (w.dtype() == DType::F32) {
+      matmul_f32_.run(xf, w.data<float>(), y, m, k, n);
+      return;
+    }
+    const QuantParams* q = w.quant();
+    if (w.dtype() != DType::I8 || q == nullptr) fail("cpu matmul: unsupported weight dtype {}", dtype_name(w.dtype()));
+    const float* w_scale = q->scale.data<float>();
+    if (q->scheme == QuantScheme::Int8) {
+      // Dynamic per-token activation quantization, then the fused int8 product.
+#pragma omp parallel for if (m > 4)
+      for (std::int64_t i = 0; i < m; ++i)
+        x_scale_[static_cast<std::size_t>(i)] = quantize_row_int8(xf + i * k, k, x_int8_.data() + i * k);
+      cpu::gemm_s8s8_f32(x_int8_.data(), x_scale_.data(), w.data<std::int8_t>(), w_scale, y, m, k, n);
+    } else if (m <= kW8DirectRows) {
+      cpu::gemm_f32s8_f32(xf, w.data<std::int8_t>(), w_scale, y, m, k, n);
+    } else {
+      for (std::int64_t n0 = 0; n0 < n; n0 += kW8TileRows) {
+        const std::int64_t rows = std::min(kW8TileRows, n - n0);
+        const std::int8_t* wq = w.data<std::int8_t>() + n0 * k;
+#pragma omp parallel for
+        for (std::int64_t r = 0; r < rows; ++r)
+          for (std::int64_t c = 0; c < k; ++c)
+            w_tile_[static_cast<std::size_t>(r * k + c)] = wq[r * k + c] * w_scale[n0 + r];
+        matmul_f32_.run(xf, w_tile_.data(), y + n0, m, k, rows, n);
+      }
+    }
+  }
+
+  cpu::MatmulF32 matmul_f32_;
+  std::vector<float> attention_scratch_;  // attention scores, n_threads x n_ctx
+  std::vector<std::int8_t> x_int8_;       // quantized activations [m, k]
+  std::vector<float> x_scale_;            // their per-token scales [m]
+  std::vector<float> w_tile_;             // a dequantized w8 tile [kW8TileRows, k]
 };
 
 }  // namespace

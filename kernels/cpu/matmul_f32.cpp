@@ -22,10 +22,10 @@ struct Primitive {
 struct MatmulF32::Impl {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
-  std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t>, Primitive> cache;
+  std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t>, Primitive> cache;
 
-  Primitive& get(std::int64_t m, std::int64_t k, std::int64_t n) {
-    auto key = std::make_tuple(m, k, n);
+  Primitive& get(std::int64_t m, std::int64_t k, std::int64_t n, std::int64_t ldy) {
+    auto key = std::make_tuple(m, k, n, ldy);
     auto it = cache.find(key);
     if (it != cache.end()) return it->second;
     using dt = dnnl::memory::data_type;
@@ -34,7 +34,7 @@ struct MatmulF32::Impl {
     // w is stored [N, K] row-major (a Hugging Face Linear weight); oneDNN
     // reads it as the [K, N] matrix it wants through transposed strides.
     const dnnl::memory::desc w_md({k, n}, dt::f32, dnnl::memory::dims{1, k});
-    const dnnl::memory::desc dst_md({m, n}, dt::f32, tag::ab);
+    const dnnl::memory::desc dst_md({m, n}, dt::f32, dnnl::memory::dims{ldy, 1});
     Primitive p;
     OCTET_DNNL_CHECK(p.matmul =
                          dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, w_md, dst_md), engine)));
@@ -48,8 +48,9 @@ struct MatmulF32::Impl {
 MatmulF32::MatmulF32() : impl_(std::make_unique<Impl>()) {}
 MatmulF32::~MatmulF32() = default;
 
-void MatmulF32::run(const float* x, const float* w, float* y, std::int64_t m, std::int64_t k, std::int64_t n) {
-  Primitive& p = impl_->get(m, k, n);
+void MatmulF32::run(const float* x, const float* w, float* y, std::int64_t m, std::int64_t k, std::int64_t n,
+                    std::int64_t ldy) {
+  Primitive& p = impl_->get(m, k, n, ldy > 0 ? ldy : n);
   p.src.set_data_handle(const_cast<float*>(x));
   p.weights.set_data_handle(const_cast<float*>(w));
   p.dst.set_data_handle(y);
@@ -61,7 +62,7 @@ void MatmulF32::run(const float* x, const float* w, float* y, std::int64_t m, st
 }
 
 std::string MatmulF32::implementation(std::int64_t m, std::int64_t k, std::int64_t n) {
-  Primitive& p = impl_->get(m, k, n);
+  Primitive& p = impl_->get(m, k, n, n);
   const char* info = nullptr;
   OCTET_DNNL_STATUS(dnnl_primitive_desc_query(p.matmul.get_primitive_desc(), dnnl_query_impl_info_str, 0, &info));
   return info != nullptr ? info : "";

@@ -16,7 +16,9 @@ class MatmulF32 {
   MatmulF32(const MatmulF32&) = delete;
   MatmulF32& operator=(const MatmulF32&) = delete;
 
-  void run(const float* x, const float* w, float* y, std::int64_t m, std::int64_t k, std::int64_t n);
+  // `ldy` is the row stride of y (n when y is contiguous).
+  void run(const float* x, const float* w, float* y, std::int64_t m, std::int64_t k, std::int64_t n,
+           std::int64_t ldy = 0);
   // The oneDNN implementation chosen for a shape (e.g. "gemm:jit"), for tests and benchmarks.
   std::string implementation(std::int64_t m, std::int64_t k, std::int64_t n);
 

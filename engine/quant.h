@@ -1,0 +1,51 @@
+// Quantization math, once: symmetric int8 with one scale per row (per output
+// channel for weights, per token for activations). Round to nearest even,
+// clamp to [-127, 127] so that negation never overflows and |q| * |q'| pairs
+// stay within int16 in SIMD dot products.
+#pragma once
+
+#include "engine/tensor.h"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace octet {
+
+// How a weight runs. Scheme names are the ones on the command line.
+enum class QuantScheme {
+  F32,   // float weights, float activations
+  W8,    // int8 weights (per output channel), float activations
+  Int8,  // int8 weights (per output channel), int8 activations (dynamic, per token)
+};
+std::string_view quant_scheme_name(QuantScheme scheme);
+std::optional<QuantScheme> quant_scheme_from_name(std::string_view name);
+
+// Which scheme each matmul weight gets: one scheme, with exceptions kept in
+// float (`--keep-float lm_head,layers.0.`): a weight whose name contains any
+// of the listed substrings stays f32.
+struct QuantRecipe {
+  QuantScheme scheme = QuantScheme::F32;
+  std::vector<std::string> keep_float;
+  QuantScheme scheme_for(std::string_view weight_name) const;
+};
+
+// Scales that travel with a quantized tensor (see Tensor::quant()).
+struct QuantParams {
+  QuantScheme scheme;
+  Tensor scale;  // f32 [rows]: row r of the tensor is q[r, :] * scale[r]
+};
+
+// Quantizes one row; returns its scale (absmax / 127; 0 for an all-zero row).
+float quantize_row_int8(const float* x, std::int64_t n, std::int8_t* q);
+// Per-row quantization of a [rows, cols] float tensor, in float64 arithmetic so
+// the result does not depend on the compiler: for weights, at load time.
+// The result is an I8 tensor carrying QuantParams{scheme, scales}.
+Tensor quantize_weight(const Tensor& weight_f32, QuantScheme scheme);
+// The float tensor a quantized one stands for (q * scale).
+Tensor dequantize(const Tensor& quantized);
+
+}  // namespace octet

@@ -1,0 +1,146 @@
+#include "kernels/cpu/gemm_int8.h"
+
+#include <algorithm>
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+namespace octet::cpu {
+
+namespace {
+
+constexpr int kRowBlock = 4;  // activation rows sharing each weight load
+constexpr int kColBlock = 2;  // weight rows sharing each activation load
+
+#if defined(__AVX2__)
+// acc += dot products of 32 int8 lanes, as 8 int32 partial sums.
+inline __m256i dot32(__m256i x, __m256i w, __m256i acc) {
+  const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(w, x));  // |x| * sign(x) w
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+
+inline std::int32_t hsum(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+#endif
+
+// The dot products of MB activation rows with NB weight rows.
+template <int MB, int NB>
+void block_s8(const std::int8_t* x, const std::int8_t* w, std::int64_t k, std::int64_t ldx,
+              std::int32_t (&out)[MB][NB]) {
+  std::int64_t kk = 0;
+#if defined(__AVX2__)
+  __m256i acc[MB][NB];
+  for (auto& row : acc)
+    for (auto& a : row) a = _mm256_setzero_si256();
+  for (; kk + 32 <= k; kk += 32) {
+    __m256i wv[NB];
+    for (int j = 0; j < NB; ++j) wv[j] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + j * k + kk));
+    for (int i = 0; i < MB; ++i) {
+      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i * ldx + kk));
+      for (int j = 0; j < NB; ++j) acc[i][j] = dot32(xv, wv[j], acc[i][j]);
+    }
+  }
+  for (int i = 0; i < MB; ++i)
+    for (int j = 0; j < NB; ++j) out[i][j] = hsum(acc[i][j]);
+#else
+  for (int i = 0; i < MB; ++i)
+    for (int j = 0; j < NB; ++j) out[i][j] = 0;
+#endif
+  for (; kk < k; ++kk) {  // the tail, and everything without AVX2
+    for (int i = 0; i < MB; ++i)
+      for (int j = 0; j < NB; ++j) out[i][j] += static_cast<std::int32_t>(x[i * ldx + kk]) * w[j * k + kk];
+  }
+}
+
+// Runs `emit(m, n, int32 dot)` for every output, blocked for register reuse,
+// weight-row blocks spread over threads.
+template <typename Emit>
+void for_each_dot(const std::int8_t* x, const std::int8_t* w, std::int64_t m, std::int64_t k, std::int64_t n,
+                  const Emit& emit) {
+  const std::int64_t col_blocks = (n + kColBlock - 1) / kColBlock;
+#pragma omp parallel for schedule(static) if (col_blocks > 1 && m * n * k > 32768)
+  for (std::int64_t cb = 0; cb < col_blocks; ++cb) {
+    const std::int64_t n0 = cb * kColBlock;
+    const auto run = [&]<int NB>() {
+      for (std::int64_t m0 = 0; m0 < m; m0 += kRowBlock) {
+        const std::int64_t rows = std::min<std::int64_t>(kRowBlock, m - m0);
+        const auto emit_block = [&]<int MB>() {
+          std::int32_t out[MB][NB];
+          block_s8<MB, NB>(x + m0 * k, w + n0 * k, k, k, out);
+          for (int i = 0; i < MB; ++i)
+            for (int j = 0; j < NB; ++j) emit(m0 + i, n0 + j, out[i][j]);
+        };
+        switch (rows) {
+          case 4:
+            emit_block.template operator()<4>();
+            break;
+          case 3:
+            emit_block.template operator()<3>();
+            break;
+          case 2:
+            emit_block.template operator()<2>();
+            break;
+          default:
+            emit_block.template operator()<1>();
+            break;
+        }
+      }
+    };
+    if (n0 + kColBlock <= n) {
+      run.template operator()<kColBlock>();
+    } else {
+      run.template operator()<1>();  // odd n: the last weight row alone
+    }
+  }
+}
+
+}  // namespace
+
+void gemm_s8s8_s32(const std::int8_t* x, const std::int8_t* w, std::int32_t* acc, std::int64_t m, std::int64_t k,
+                   std::int64_t n) {
+  for_each_dot(x, w, m, k, n, [&](std::int64_t i, std::int64_t j, std::int32_t v) { acc[i * n + j] = v; });
+}
+
+void gemm_s8s8_f32(const std::int8_t* x, const float* x_scale, const std::int8_t* w, const float* w_scale, float* y,
+                   std::int64_t m, std::int64_t k, std::int64_t n) {
+  for_each_dot(x, w, m, k, n, [&](std::int64_t i, std::int64_t j, std::int32_t v) {
+    y[i * n + j] = static_cast<float>(v) * (x_scale[i] * w_scale[j]);
+  });
+}
+
+void gemm_f32s8_f32(const float* x, const std::int8_t* w, const float* w_scale, float* y, std::int64_t m,
+                    std::int64_t k, std::int64_t n) {
+#pragma omp parallel for schedule(static) if (n > 1 && m * n * k > 32768)
+  for (std::int64_t j = 0; j < n; ++j) {
+    const std::int8_t* wj = w + j * k;
+    for (std::int64_t i = 0; i < m; ++i) {
+      const float* xi = x + i * k;
+      std::int64_t kk = 0;
+      float sum = 0.0f;
+#if defined(__AVX2__)
+      __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+      for (; kk + 16 <= k; kk += 16) {
+        const __m128i w16 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wj + kk));
+        const __m256 w0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(w16));
+        const __m256 w1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(w16, 8)));
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(xi + kk), w0, acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(xi + kk + 8), w1, acc1);
+      }
+      const __m256 a = _mm256_add_ps(acc0, acc1);
+      __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+      s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+      s = _mm_add_ss(s, _mm_movehdup_ps(s));
+      sum = _mm_cvtss_f32(s);
+#endif
+      for (; kk < k; ++kk) sum += xi[kk] * static_cast<float>(wj[kk]);
+      y[i * n + j] = sum * w_scale[j];
+    }
+  }
+}
+
+}  // namespace octet::cpu

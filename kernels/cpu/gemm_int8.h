@@ -1,0 +1,28 @@
+// Integer matmuls with int8 weights stored [N, K] (per-output-channel scales).
+// Own kernels: on CPUs without AVX-512 VNNI, oneDNN 2.6's int8 GEMM either
+// saturates (u8 activations: vpmaddubsw overflows int16) or runs 5x slower than
+// float (s8 activations), both measured on this project's AVX2 machine. Here both
+// operands are clamped to [-127, 127] and the sign moves onto the weight, so
+// every pair sum fits int16 and the int32 result is exact.
+#pragma once
+
+#include <cstdint>
+
+namespace octet::cpu {
+
+// acc[m, n] = sum_k x[m, k] * w[n, k], exactly, in int32. |x|, |w| <= 127.
+void gemm_s8s8_s32(const std::int8_t* x, const std::int8_t* w, std::int32_t* acc, std::int64_t m, std::int64_t k,
+                   std::int64_t n);
+
+// y[m, n] = x_scale[m] * w_scale[n] * sum_k x[m, k] * w[n, k]: the int8 x int8
+// product with its dequantization fused into the same pass.
+void gemm_s8s8_f32(const std::int8_t* x, const float* x_scale, const std::int8_t* w, const float* w_scale, float* y,
+                   std::int64_t m, std::int64_t k, std::int64_t n);
+
+// y[m, n] = w_scale[n] * sum_k x[m, k] * w[n, k]: float activations, int8
+// weights converted in registers (the w8 scheme), for small m where reading
+// the weights is the cost.
+void gemm_f32s8_f32(const float* x, const std::int8_t* w, const float* w_scale, float* y, std::int64_t m,
+                    std::int64_t k, std::int64_t n);
+
+}  // namespace octet::cpu

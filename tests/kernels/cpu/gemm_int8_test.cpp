@@ -1,0 +1,86 @@
+#include "kernels/cpu/gemm_int8.h"
+#include "tests/kernels/cpu/reference_util.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <tuple>
+
+namespace octet::cpu {
+namespace {
+
+std::vector<std::int8_t> random_int8(std::size_t n, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> dist(-127, 127);
+  std::vector<std::int8_t> v(n);
+  for (auto& x : v) x = static_cast<std::int8_t>(dist(rng));
+  return v;
+}
+
+using Shape3 = std::tuple<int, int, int>;  // M, K, N
+class GemmInt8Test : public ::testing::TestWithParam<Shape3> {};
+
+TEST_P(GemmInt8Test, ExactInt32Products) {
+  const auto [m, k, n] = GetParam();
+  auto x = random_int8(static_cast<std::size_t>(m * k), 31);
+  auto w = random_int8(static_cast<std::size_t>(n * k), 32);
+  // Extremes everywhere in the first row: the case where int16 pair sums would saturate.
+  for (int i = 0; i < k; ++i)
+    x[static_cast<std::size_t>(i)] = (i % 2) ? 127 : -127, w[static_cast<std::size_t>(i)] = (i % 2) ? 127 : -127;
+  std::vector<std::int32_t> acc(static_cast<std::size_t>(m * n));
+  gemm_s8s8_s32(x.data(), w.data(), acc.data(), m, k, n);
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      std::int64_t want = 0;
+      for (int p = 0; p < k; ++p)
+        want +=
+            static_cast<std::int64_t>(x[static_cast<std::size_t>(i * k + p)]) * w[static_cast<std::size_t>(j * k + p)];
+      ASSERT_EQ(acc[static_cast<std::size_t>(i * n + j)], want) << "m " << i << " n " << j;
+    }
+}
+
+TEST_P(GemmInt8Test, FusedDequantizationMatchesScaledProducts) {
+  const auto [m, k, n] = GetParam();
+  const auto x = random_int8(static_cast<std::size_t>(m * k), 33), w = random_int8(static_cast<std::size_t>(n * k), 34);
+  const auto xs = test::random_floats(static_cast<std::size_t>(m), 35),
+             ws = test::random_floats(static_cast<std::size_t>(n), 36);
+  std::vector<float> y(static_cast<std::size_t>(m * n));
+  gemm_s8s8_f32(x.data(), xs.data(), w.data(), ws.data(), y.data(), m, k, n);
+  std::vector<double> ref(y.size());
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      double acc = 0;
+      for (int p = 0; p < k; ++p)
+        acc += static_cast<double>(x[static_cast<std::size_t>(i * k + p)]) * w[static_cast<std::size_t>(j * k + p)];
+      ref[static_cast<std::size_t>(i * n + j)] =
+          acc * xs[static_cast<std::size_t>(i)] * ws[static_cast<std::size_t>(j)];
+    }
+  // The product is exact; two float roundings of the scales remain.
+  EXPECT_LT(test::max_relative_error(y, ref), 1e-6);
+}
+
+TEST_P(GemmInt8Test, WeightOnlyMatchesFloatReferenceOfSameValues) {
+  const auto [m, k, n] = GetParam();
+  const auto x = test::random_floats(static_cast<std::size_t>(m * k), 37);
+  const auto w = random_int8(static_cast<std::size_t>(n * k), 38);
+  const auto ws = test::random_floats(static_cast<std::size_t>(n), 39);
+  std::vector<float> y(static_cast<std::size_t>(m * n));
+  gemm_f32s8_f32(x.data(), w.data(), ws.data(), y.data(), m, k, n);
+  std::vector<double> ref(y.size());
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      double acc = 0;
+      for (int p = 0; p < k; ++p)
+        acc += static_cast<double>(x[static_cast<std::size_t>(i * k + p)]) * w[static_cast<std::size_t>(j * k + p)];
+      ref[static_cast<std::size_t>(i * n + j)] = acc * ws[static_cast<std::size_t>(j)];
+    }
+  // Float accumulation of K products of size ~127: 1e-5 of the output scale.
+  EXPECT_LT(test::max_relative_error(y, ref), 1e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(IssueSizes, GemmInt8Test,
+                         ::testing::Values(Shape3{1, 1, 1}, Shape3{1, 33, 7}, Shape3{3, 100, 9}, Shape3{8, 257, 31},
+                                           Shape3{64, 95, 130}, Shape3{128, 300, 65}, Shape3{5, 2048, 3}));
+
+}  // namespace
+}  // namespace octet::cpu
