@@ -13,6 +13,10 @@ void ModelRegistry::add_file_format(std::string extension, FileDecoderLoader loa
   file_formats_[std::move(extension)] = std::move(loader);
 }
 
+void ModelRegistry::add_prefix(std::string prefix, FileDecoderLoader loader) {
+  prefixes_[std::move(prefix)] = std::move(loader);
+}
+
 std::vector<std::string> ModelRegistry::model_types() const {
   std::vector<std::string> out;
   for (const auto& [name, f] : hf_decoders_) out.push_back(name);
@@ -21,6 +25,9 @@ std::vector<std::string> ModelRegistry::model_types() const {
 
 std::unique_ptr<DecoderModel> ModelRegistry::load_decoder(const std::string& path, const LoadOptions& options) const {
   namespace fs = std::filesystem;
+  for (const auto& [prefix, loader] : prefixes_) {
+    if (path.starts_with(prefix)) return loader(path.substr(prefix.size()), options);
+  }
   if (!fs::exists(path)) fail("{}: no such file or directory", path);
   if (fs::is_regular_file(path)) {
     const std::string ext = fs::path(path).extension().string();

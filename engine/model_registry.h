@@ -31,6 +31,8 @@ class ModelRegistry {
  public:
   void add_hf_decoder(std::string model_type, HfDecoderFactory factory);
   void add_file_format(std::string extension, FileDecoderLoader loader);  // e.g. ".bin"
+  // Paths starting with `prefix` go to `loader` with the rest ("synthetic:" + "llama-110m").
+  void add_prefix(std::string prefix, FileDecoderLoader loader);
 
   // A directory with config.json + safetensors, or a file whose extension is registered.
   std::unique_ptr<DecoderModel> load_decoder(const std::string& path, const LoadOptions& options = {}) const;
@@ -39,6 +41,7 @@ class ModelRegistry {
  private:
   std::map<std::string, HfDecoderFactory> hf_decoders_;
   std::map<std::string, FileDecoderLoader> file_formats_;
+  std::map<std::string, FileDecoderLoader> prefixes_;
 };
 
 }  // namespace octet

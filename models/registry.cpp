@@ -2,6 +2,7 @@
 
 #include "models/llama.h"
 #include "models/llama2c.h"
+#include "models/synthetic.h"
 
 namespace octet::models {
 
@@ -11,6 +12,7 @@ const ModelRegistry& builtin_registry() {
     r.add_hf_decoder("llama", load_llama_hf);
     r.add_hf_decoder("mistral", load_llama_hf);  // same graph; sliding window capped in the config
     r.add_file_format(".bin", load_llama2c);
+    r.add_prefix("synthetic:", load_synthetic);
     return r;
   }();
   return registry;

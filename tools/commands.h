@@ -7,5 +7,7 @@ namespace octet::cli {
 int run_generate(int argc, char** argv);
 int run_chat(int argc, char** argv);
 int run_info(int argc, char** argv);
+int run_perplexity(int argc, char** argv);
+int run_bench(int argc, char** argv);
 
 }  // namespace octet::cli

@@ -21,12 +21,14 @@ constexpr Command kCommands[] = {
     {"generate", octet::cli::run_generate, "continue a prompt, streaming text"},
     {"chat", octet::cli::run_chat, "talk with a model in the terminal"},
     {"info", octet::cli::run_info, "show a model's architecture, size and dtypes"},
+    {"perplexity", octet::cli::run_perplexity, "score a text; compare quantization schemes (KLD, top-1)"},
+    {"bench", octet::cli::run_bench, "measure prompt and generation tokens per second"},
 };
 
 void print_usage(std::ostream& out) {
   out << "octet: an inference engine for 8-bit transformers\n\n"
          "usage: octet <command> [options]   (octet <command> --help for its options)\n\ncommands:\n";
-  for (const auto& c : kCommands) out << "  " << c.name << std::string(10 - c.name.size(), ' ') << c.summary << "\n";
+  for (const auto& c : kCommands) out << "  " << c.name << std::string(12 - c.name.size(), ' ') << c.summary << "\n";
   out << "\nWithout -m, commands use the tinystories-mini model that ships with octet.\n";
 }
 

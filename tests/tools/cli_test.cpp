@@ -2,6 +2,9 @@
 #include "tests/test_support.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
 
 #include <sys/wait.h>
 #include <array>
@@ -87,8 +90,29 @@ TEST(Cli, ChatSaysWhenTheContextIsFull) {
   EXPECT_CONTAINS(r.output, "do not fit the context: 12 of 12 positions are used, 0 free; /reset to start over");
 }
 
+TEST(Cli, PerplexityJsonHasEveryField) {
+  test::TempDir dir;
+  std::ofstream(dir.file("story.txt")) << "Once upon a time, there was a little girl named Lily. She loved to play "
+                                          "outside in the park. One day, she saw a big red ball and a small dog.";
+  const CliRun r = run_octet("perplexity -f " + dir.file("story.txt") + " --ctx 16 --compare int8 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  for (const char* key : {"perplexity", "ppl_stderr", "tokens", "kld_mean", "top1_agreement"}) {
+    EXPECT_TRUE(j.contains(key)) << key;
+  }
+  EXPECT_GT(j["perplexity"].get<double>(), 1.0);
+  EXPECT_GE(j["top1_agreement"].get<double>(), 0.0);
+  EXPECT_LE(j["top1_agreement"].get<double>(), 1.0);
+  EXPECT_EQ(j["compare"]["scheme"], "int8");
+  const CliRun missing = run_octet("perplexity");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_CONTAINS(missing.output, "--file is required");
+  const CliRun empty = run_octet("perplexity -f /dev/null");
+  EXPECT_CONTAINS(empty.output, "the file is empty");
+}
+
 TEST(Cli, HelpAndUsageErrors) {
-  for (const char* cmd : {"generate", "chat", "info"}) {
+  for (const char* cmd : {"generate", "chat", "info", "perplexity"}) {
     const CliRun r = run_octet(std::string(cmd) + " --help");
     EXPECT_EQ(r.exit_code, 0) << cmd;
     EXPECT_CONTAINS(r.output, "--model");

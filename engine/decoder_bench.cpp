@@ -1,0 +1,68 @@
+#include "engine/decoder_bench.h"
+
+#include "engine/error.h"
+#include "engine/executor.h"
+#include "engine/quant.h"
+
+#include <chrono>
+
+namespace octet {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+// The bytes a one-token step must stream from memory for its matmuls.
+std::size_t matmul_weight_bytes(const Graph& graph) {
+  std::size_t bytes = 0;
+  for (const Node& node : graph.nodes()) {
+    if (node.op != OpKind::MatMul) continue;
+    const Tensor& w = graph.values()[node.inputs[1]].tensor;
+    bytes += w.nbytes() + (w.quant() != nullptr ? w.quant()->scale.nbytes() : 0);
+  }
+  return bytes;
+}
+
+}  // namespace
+
+DecoderBenchResult run_decoder_bench(const DecoderModel& model, Backend& backend, const DecoderBenchRequest& req) {
+  if (req.n_prompt < 1 || req.n_gen < 1 || req.repetitions < 1) {
+    fail("bench: prompt, generation and repetitions must be at least 1");
+  }
+  const int n_ctx = std::max(req.n_prompt, req.n_gen + 1);
+  if (n_ctx > model.info().context_length) {
+    fail("bench: {} tokens exceed the model's context of {}", n_ctx, model.info().context_length);
+  }
+  Executor executor(model, backend, n_ctx);
+  const auto vocab = static_cast<std::uint32_t>(model.info().vocab_size);
+  std::vector<std::int32_t> prompt(static_cast<std::size_t>(req.n_prompt));
+  for (std::size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<std::int32_t>((i * 2654435761u + 3) % vocab);
+
+  DecoderBenchResult r;
+  r.decode_weight_bytes = matmul_weight_bytes(model.build_graph({1, n_ctx, false}));
+  const auto run_pp = [&] { executor.forward(prompt, 0, false); };
+  const auto run_tg = [&](std::vector<double>* token_ms) {
+    executor.forward(std::span(prompt.data(), 1), 0, false);
+    for (int i = 1; i <= req.n_gen; ++i) {
+      const auto t0 = Clock::now();
+      executor.forward(std::span(prompt.data() + i % prompt.size(), 1), i, false);
+      if (token_ms != nullptr) token_ms->push_back(1e3 * seconds(t0, Clock::now()));
+    }
+  };
+  run_pp();  // warm-up: plans graphs, creates primitives, faults pages in
+  run_tg(nullptr);
+  for (int rep = 0; rep < req.repetitions; ++rep) {
+    auto t0 = Clock::now();
+    run_pp();
+    r.pp_tokens_per_second.push_back(req.n_prompt / seconds(t0, Clock::now()));
+    const std::size_t first = r.tg_token_ms.size();
+    run_tg(&r.tg_token_ms);
+    double total_ms = 0;
+    for (std::size_t i = first; i < r.tg_token_ms.size(); ++i) total_ms += r.tg_token_ms[i];
+    r.tg_tokens_per_second.push_back(req.n_gen / (total_ms / 1e3));
+  }
+  return r;
+}
+
+}  // namespace octet

@@ -1,0 +1,31 @@
+// Timing of a decoder's two phases, as llama-bench measures them:
+//  pp: a prompt of n_prompt tokens in one forward pass;
+//  tg: n_gen tokens decoded one at a time after a one-token prompt.
+// Token ids are fixed pseudo-random values: tokenization and sampling are
+// left out. Every repetition follows one untimed warm-up of each test.
+#pragma once
+
+#include "engine/backend.h"
+#include "engine/decoder_model.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace octet {
+
+struct DecoderBenchRequest {
+  int n_prompt = 512;
+  int n_gen = 128;
+  int repetitions = 5;
+};
+
+struct DecoderBenchResult {
+  std::vector<double> pp_tokens_per_second;  // one per repetition
+  std::vector<double> tg_tokens_per_second;
+  std::vector<double> tg_token_ms;      // every decoded token of every repetition
+  std::size_t decode_weight_bytes = 0;  // matmul weights (and scales) read per decoded token
+};
+
+DecoderBenchResult run_decoder_bench(const DecoderModel& model, Backend& backend, const DecoderBenchRequest& request);
+
+}  // namespace octet

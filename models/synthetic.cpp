@@ -1,0 +1,91 @@
+#include "models/synthetic.h"
+
+#include "engine/error.h"
+#include "models/llama.h"
+
+#include <fmt/ranges.h>
+
+#include <cstring>
+#include <map>
+
+namespace octet::models {
+
+namespace {
+
+// Shapes of well-known checkpoints: llama2.c's stories15M and stories110M,
+// TinyLlama 1.1B, Llama 2 7B.
+LlamaConfig preset(std::int64_t d, std::int64_t ffn, std::int64_t layers, std::int64_t heads, std::int64_t kv_heads,
+                   std::int64_t ctx) {
+  LlamaConfig c;
+  c.architecture = "LlamaForCausalLM (synthetic, random weights)";
+  c.hidden_size = d;
+  c.intermediate_size = ffn;
+  c.n_layers = layers;
+  c.n_heads = heads;
+  c.n_kv_heads = kv_heads;
+  c.head_dim = d / heads;
+  c.vocab_size = 32000;
+  c.context_length = ctx;
+  return c;
+}
+
+const std::map<std::string, LlamaConfig>& presets() {
+  static const std::map<std::string, LlamaConfig> table{
+      {"llama-15m", preset(288, 768, 6, 6, 6, 256)},
+      {"llama-110m", preset(768, 2048, 12, 12, 12, 1024)},
+      {"llama-1.1b", preset(2048, 5632, 22, 32, 4, 2048)},
+      {"llama-7b", preset(4096, 11008, 32, 32, 32, 4096)},
+  };
+  return table;
+}
+
+// Uniform values in [-scale, scale) from a counter-based hash (splitmix64):
+// fast, seeded, and the same whatever the thread count.
+Tensor random_tensor(const Shape& shape, std::uint64_t seed, float scale) {
+  Tensor t = Tensor::zeros(DType::F32, shape);
+  float* p = t.data_mut<float>();
+  const std::int64_t n = t.numel();
+#pragma omp parallel for if (n > 65536)
+  for (std::int64_t i = 0; i < n; ++i) {
+    std::uint64_t z = seed + static_cast<std::uint64_t>(i) * 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    p[i] = scale * (static_cast<float>(z >> 40) * 0x1.0p-23f - 1.0f);
+  }
+  return t;
+}
+
+}  // namespace
+
+std::vector<std::string> synthetic_presets() {
+  std::vector<std::string> out;
+  for (const auto& [name, c] : presets()) out.push_back(name);
+  return out;
+}
+
+std::unique_ptr<DecoderModel> load_synthetic(const std::string& spec, const LoadOptions& options) {
+  LlamaConfig c;
+  if (auto it = presets().find(spec); it != presets().end()) {
+    c = it->second;
+  } else if (spec.size() > 5 && spec.ends_with(".json")) {
+    c = llama_config_from_json(read_json_file(spec), spec);
+    c.architecture += " (synthetic, random weights)";
+  } else {
+    fail("synthetic:{} is neither a preset ({}) nor a config.json path", spec, fmt::join(synthetic_presets(), ", "));
+  }
+  std::uint64_t seed = 1;
+  const auto lookup = [&](const std::string& name, const Shape& shape) {
+    seed += 0x632be59bd9b4e019ull;
+    // Norm weights near 1, others small, as in a trained model.
+    if (name.ends_with("norm.weight")) {
+      Tensor t = random_tensor(shape, seed, 0.1f);
+      for (float& v : t.f32_mut()) v += 1.0f;
+      return t;
+    }
+    return random_tensor(shape, seed, 0.05f);
+  };
+  return make_llama(c, lookup, !c.tie_word_embeddings, "synthetic:" + spec, options);
+}
+
+}  // namespace octet::models

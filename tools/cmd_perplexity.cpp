@@ -1,0 +1,106 @@
+// `octet perplexity`: how well a model predicts a text, and what quantization costs.
+#include "engine/error.h"
+#include "engine/perplexity.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "models/registry.h"
+#include "tools/cli_common.h"
+#include "tools/commands.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace octet::cli {
+
+int run_perplexity(int argc, char** argv) {
+  cxxopts::Options options("octet perplexity",
+                           "Perplexity of a model over a text file, in windows of --ctx tokens each opened by BOS.\n"
+                           "  With --compare SCHEME, also the mean KL divergence and top-1 agreement of the model\n"
+                           "  quantized with SCHEME against the model as loaded (--quant, f32 by default).");
+  add_model_options(options);
+  auto add = options.add_options("Perplexity");
+  add("f,file", "UTF-8 text file to score", cxxopts::value<std::string>());
+  add("compare", "also run the model quantized with this scheme (w8, int8) and compare", cxxopts::value<std::string>());
+  add("windows", "score at most this many windows (0 = the whole file)", cxxopts::value<int>()->default_value("0"));
+  add("json", "print one JSON object instead of the report");
+  const auto args = parse_or_help(options, argc, argv);
+  if (!args.count("file")) fail("--file is required: the text to score");
+  const std::string path = args["file"].as<std::string>();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("{}: cannot open", path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string text = buffer.str();
+  if (text.empty()) fail("{}: the file is empty", path);
+
+  LoadedModel loaded = load_model(args);
+  std::vector<std::int32_t> tokens;
+  try {
+    tokens = loaded.tokenizer->encode(text);
+  } catch (const Error& e) {
+    fail("{}: {}", path, e.what());
+  }
+  int n_ctx = args["ctx"].as<int>();
+  if (n_ctx <= 0) n_ctx = static_cast<int>(std::min<std::int64_t>(loaded.model->info().context_length, 512));
+  if (n_ctx > loaded.model->info().context_length) {
+    fail("--ctx {} exceeds the model's context of {}", n_ctx, loaded.model->info().context_length);
+  }
+
+  std::unique_ptr<DecoderModel> compared;
+  std::unique_ptr<Backend> compared_backend;
+  std::string compared_scheme;
+  if (args.count("compare")) {
+    QuantRecipe recipe = read_quant_recipe(args, "compare");
+    compared_scheme = std::string(quant_scheme_name(recipe.scheme));
+    compared = models::builtin_registry().load_decoder(loaded.path, {recipe});
+    compared_backend = make_cpu_backend(args["threads"].as<int>());
+  }
+  const bool tty = isatty(STDERR_FILENO);
+  const PerplexityRequest request{n_ctx, args["windows"].as<int>(), loaded.model->info().bos_id};
+  const auto progress = [&](int done, int total) {
+    if (tty) {
+      std::cerr << fmt::format("\rwindow {}/{}", done, total) << (done == total ? "\n" : "") << std::flush;
+    } else if (done == total || done % std::max(1, total / 10) == 0) {
+      std::cerr << fmt::format("window {}/{}\n", done, total);
+    }
+  };
+  const PerplexityResult r = measure_perplexity(*loaded.model, *loaded.backend, tokens, request, compared.get(),
+                                                compared_backend.get(), progress);
+  const std::string scheme(quant_scheme_name(read_quant_recipe(args).scheme));
+  if (args.count("json")) {
+    nlohmann::json j = {{"model", loaded.path},
+                        {"file", path},
+                        {"quant", scheme},
+                        {"ctx", n_ctx},
+                        {"tokens", r.tokens},
+                        {"windows", r.windows},
+                        {"perplexity", r.perplexity},
+                        {"ppl_stderr", r.ppl_stderr}};
+    if (r.compare) {
+      j["compare"] = {
+          {"scheme", compared_scheme}, {"perplexity", r.compare->perplexity}, {"ppl_stderr", r.compare->ppl_stderr}};
+      j["kld_mean"] = r.compare->kld_mean;
+      j["kld_stderr"] = r.compare->kld_stderr;
+      j["top1_agreement"] = r.compare->top1_agreement;
+    }
+    std::cout << j.dump(2) << std::endl;
+    return 0;
+  }
+  std::cout << fmt::format("{} tokens in {} windows of {}\n", r.tokens, r.windows, n_ctx)
+            << fmt::format("perplexity ({}): {:.4f} +/- {:.4f}\n", scheme, r.perplexity, r.ppl_stderr);
+  if (r.compare) {
+    const auto& c = *r.compare;
+    std::cout << fmt::format("perplexity ({}): {:.4f} +/- {:.4f} ({:+.2f}%)\n", compared_scheme, c.perplexity,
+                             c.ppl_stderr, 100.0 * (c.perplexity / r.perplexity - 1.0))
+              << fmt::format("KL divergence {} vs {}: {:.6f} +/- {:.6f} nats per token\n", compared_scheme, scheme,
+                             c.kld_mean, c.kld_stderr)
+              << fmt::format("top-1 agreement: {:.2f}%\n", 100.0 * c.top1_agreement);
+  }
+  return 0;
+}
+
+}  // namespace octet::cli

@@ -1,0 +1,42 @@
+#include "tools/machine_info.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace octet::cli {
+
+int machine_cores() { return static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)); }
+
+std::string machine_description() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line, model = "unknown CPU", isa;
+  while (std::getline(in, line)) {
+    if (line.starts_with("model name") && model == "unknown CPU") model = line.substr(line.find(':') + 2);
+    if (line.starts_with("flags") && isa.empty()) {
+      std::istringstream flags(line.substr(line.find(':') + 1));
+      for (std::string f; flags >> f;) {
+        if (f == "avx2" || f == "fma" || f == "avx512f" || f == "avx512_vnni" || f == "avx_vnni" || f == "amx_int8") {
+          isa += (isa.empty() ? "" : " ") + f;
+        }
+      }
+    }
+  }
+  return fmt::format("{}, {} cores, {}", model, machine_cores(), isa.empty() ? "no AVX2" : isa);
+}
+
+std::string build_description() {
+  return fmt::format("git {}, {}, g++ {}.{}", OCTET_GIT_COMMIT, OCTET_BUILD_TYPE, __GNUC__, __GNUC_MINOR__);
+}
+
+std::size_t peak_rss_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<std::size_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+}  // namespace octet::cli

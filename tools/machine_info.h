@@ -1,0 +1,14 @@
+// Facts about this machine and build, for benchmark headers.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace octet::cli {
+
+std::string machine_description();  // "AMD EPYC, 2 cores, avx2 fma"
+std::string build_description();    // "git 1a2b3c4, Release, g++ 12.2"
+int machine_cores();
+std::size_t peak_rss_bytes();
+
+}  // namespace octet::cli
