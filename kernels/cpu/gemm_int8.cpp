@@ -11,12 +11,13 @@ namespace octet::cpu {
 namespace {
 
 constexpr int kRowBlock = 4;  // activation rows sharing each weight load
-constexpr int kColBlock = 2;  // weight rows sharing each activation load
+constexpr int kColBlock = 4;  // weight rows sharing each activation load
 
 #if defined(__AVX2__)
-// acc += dot products of 32 int8 lanes, as 8 int32 partial sums.
-inline __m256i dot32(__m256i x, __m256i w, __m256i acc) {
-  const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(w, x));  // |x| * sign(x) w
+// acc += dot products of 32 int8 lanes, as 8 int32 partial sums. `abs_x` is
+// |x| (computed once per activation load), the sign moves onto the weight.
+inline __m256i dot32(__m256i abs_x, __m256i x, __m256i w, __m256i acc) {
+  const __m256i pairs = _mm256_maddubs_epi16(abs_x, _mm256_sign_epi8(w, x));
   return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
 }
 
@@ -42,7 +43,8 @@ void block_s8(const std::int8_t* x, const std::int8_t* w, std::int64_t k, std::i
     for (int j = 0; j < NB; ++j) wv[j] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + j * k + kk));
     for (int i = 0; i < MB; ++i) {
       const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i * ldx + kk));
-      for (int j = 0; j < NB; ++j) acc[i][j] = dot32(xv, wv[j], acc[i][j]);
+      const __m256i abs_x = _mm256_sign_epi8(xv, xv);
+      for (int j = 0; j < NB; ++j) acc[i][j] = dot32(abs_x, xv, wv[j], acc[i][j]);
     }
   }
   for (int i = 0; i < MB; ++i)
@@ -62,39 +64,39 @@ void block_s8(const std::int8_t* x, const std::int8_t* w, std::int64_t k, std::i
 template <typename Emit>
 void for_each_dot(const std::int8_t* x, const std::int8_t* w, std::int64_t m, std::int64_t k, std::int64_t n,
                   const Emit& emit) {
+  // NB weight rows from n0 against every activation row, MB rows at a time.
+  const auto run = [&]<int NB>(std::int64_t n0) {
+    for (std::int64_t m0 = 0; m0 < m; m0 += kRowBlock) {
+      const auto emit_block = [&]<int MB>() {
+        std::int32_t out[MB][NB];
+        block_s8<MB, NB>(x + m0 * k, w + n0 * k, k, k, out);
+        for (int i = 0; i < MB; ++i)
+          for (int j = 0; j < NB; ++j) emit(m0 + i, n0 + j, out[i][j]);
+      };
+      switch (std::min<std::int64_t>(kRowBlock, m - m0)) {
+        case 4:
+          emit_block.template operator()<4>();
+          break;
+        case 3:
+          emit_block.template operator()<3>();
+          break;
+        case 2:
+          emit_block.template operator()<2>();
+          break;
+        default:
+          emit_block.template operator()<1>();
+          break;
+      }
+    }
+  };
   const std::int64_t col_blocks = (n + kColBlock - 1) / kColBlock;
 #pragma omp parallel for schedule(static) if (col_blocks > 1 && m * n * k > 32768)
   for (std::int64_t cb = 0; cb < col_blocks; ++cb) {
     const std::int64_t n0 = cb * kColBlock;
-    const auto run = [&]<int NB>() {
-      for (std::int64_t m0 = 0; m0 < m; m0 += kRowBlock) {
-        const std::int64_t rows = std::min<std::int64_t>(kRowBlock, m - m0);
-        const auto emit_block = [&]<int MB>() {
-          std::int32_t out[MB][NB];
-          block_s8<MB, NB>(x + m0 * k, w + n0 * k, k, k, out);
-          for (int i = 0; i < MB; ++i)
-            for (int j = 0; j < NB; ++j) emit(m0 + i, n0 + j, out[i][j]);
-        };
-        switch (rows) {
-          case 4:
-            emit_block.template operator()<4>();
-            break;
-          case 3:
-            emit_block.template operator()<3>();
-            break;
-          case 2:
-            emit_block.template operator()<2>();
-            break;
-          default:
-            emit_block.template operator()<1>();
-            break;
-        }
-      }
-    };
     if (n0 + kColBlock <= n) {
-      run.template operator()<kColBlock>();
+      run.template operator()<kColBlock>(n0);
     } else {
-      run.template operator()<1>();  // odd n: the last weight row alone
+      for (std::int64_t j = n0; j < n; ++j) run.template operator()<1>(j);  // the last n % kColBlock rows
     }
   }
 }

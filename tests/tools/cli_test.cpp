@@ -111,8 +111,33 @@ TEST(Cli, PerplexityJsonHasEveryField) {
   EXPECT_CONTAINS(empty.output, "the file is empty");
 }
 
+TEST(Cli, BenchReportHasEveryFieldForEachScheme) {
+  OCTET_REQUIRE_SHARED(checkpoint, "models/stories260K/stories260K.bin");
+  const CliRun r = run_octet("bench -m " + checkpoint + " -p 16 -n 8 -r 2 --quant f32,int8 -o json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  for (const char* key : {"model", "machine", "build", "peak_rss_bytes"}) EXPECT_TRUE(j["header"].contains(key)) << key;
+  ASSERT_EQ(j["results"].size(), 2u);
+  for (const auto& row : j["results"]) {
+    for (const char* key : {"quant", "threads", "pp_tok_s_mean", "pp_tok_s_std", "tg_tok_s_mean", "tg_tok_s_std",
+                            "tg_ms_median", "tg_ms_p99", "decode_weight_bytes"}) {
+      EXPECT_TRUE(row.contains(key)) << key;
+    }
+    EXPECT_GT(row["tg_tok_s_mean"].get<double>(), 0);
+    EXPECT_LE(row["tg_ms_median"].get<double>(), row["tg_ms_p99"].get<double>());
+  }
+  EXPECT_LT(j["results"][1]["decode_weight_bytes"].get<double>(),
+            j["results"][0]["decode_weight_bytes"].get<double>() / 3)
+      << "int8 weights are about 4x smaller";
+  const CliRun md = run_octet("bench -m synthetic:llama-15m -p 8 -n 4 -r 1 --quant w8");
+  EXPECT_EQ(md.exit_code, 0) << md.output;
+  EXPECT_CONTAINS(md.output, "(random weights)");
+  EXPECT_CONTAINS(md.output, "| w8 |");
+  EXPECT_EQ(run_octet("bench -m synthetic:llama-99b").exit_code, 1);
+}
+
 TEST(Cli, HelpAndUsageErrors) {
-  for (const char* cmd : {"generate", "chat", "info", "perplexity"}) {
+  for (const char* cmd : {"generate", "chat", "info", "perplexity", "bench"}) {
     const CliRun r = run_octet(std::string(cmd) + " --help");
     EXPECT_EQ(r.exit_code, 0) << cmd;
     EXPECT_CONTAINS(r.output, "--model");

@@ -17,6 +17,16 @@ std::vector<std::int8_t> random_int8(std::size_t n, std::uint32_t seed) {
   return v;
 }
 
+// sum_k x[i, k] * w[j, k] in float64, for int8 or float activations.
+template <typename X>
+double reference_dot(const std::vector<X>& x, const std::vector<std::int8_t>& w, int i, int j, int k) {
+  double acc = 0;
+  for (int p = 0; p < k; ++p) {
+    acc += static_cast<double>(x[static_cast<std::size_t>(i * k + p)]) * w[static_cast<std::size_t>(j * k + p)];
+  }
+  return acc;
+}
+
 using Shape3 = std::tuple<int, int, int>;  // M, K, N
 class GemmInt8Test : public ::testing::TestWithParam<Shape3> {};
 
@@ -31,10 +41,8 @@ TEST_P(GemmInt8Test, ExactInt32Products) {
   gemm_s8s8_s32(x.data(), w.data(), acc.data(), m, k, n);
   for (int i = 0; i < m; ++i)
     for (int j = 0; j < n; ++j) {
-      std::int64_t want = 0;
-      for (int p = 0; p < k; ++p)
-        want +=
-            static_cast<std::int64_t>(x[static_cast<std::size_t>(i * k + p)]) * w[static_cast<std::size_t>(j * k + p)];
+      // Exact: the float64 sum of integers below 2^53.
+      const auto want = static_cast<std::int64_t>(reference_dot(x, w, i, j, k));
       ASSERT_EQ(acc[static_cast<std::size_t>(i * n + j)], want) << "m " << i << " n " << j;
     }
 }
@@ -49,9 +57,7 @@ TEST_P(GemmInt8Test, FusedDequantizationMatchesScaledProducts) {
   std::vector<double> ref(y.size());
   for (int i = 0; i < m; ++i)
     for (int j = 0; j < n; ++j) {
-      double acc = 0;
-      for (int p = 0; p < k; ++p)
-        acc += static_cast<double>(x[static_cast<std::size_t>(i * k + p)]) * w[static_cast<std::size_t>(j * k + p)];
+      const double acc = reference_dot(x, w, i, j, k);
       ref[static_cast<std::size_t>(i * n + j)] =
           acc * xs[static_cast<std::size_t>(i)] * ws[static_cast<std::size_t>(j)];
     }
@@ -69,9 +75,7 @@ TEST_P(GemmInt8Test, WeightOnlyMatchesFloatReferenceOfSameValues) {
   std::vector<double> ref(y.size());
   for (int i = 0; i < m; ++i)
     for (int j = 0; j < n; ++j) {
-      double acc = 0;
-      for (int p = 0; p < k; ++p)
-        acc += static_cast<double>(x[static_cast<std::size_t>(i * k + p)]) * w[static_cast<std::size_t>(j * k + p)];
+      const double acc = reference_dot(x, w, i, j, k);
       ref[static_cast<std::size_t>(i * n + j)] = acc * ws[static_cast<std::size_t>(j)];
     }
   // Float accumulation of K products of size ~127: 1e-5 of the output scale.

@@ -35,9 +35,14 @@ INSTANTIATE_TEST_SUITE_P(AwkwardSizes, MatmulF32Test,
                                            Shape3{7, 129, 255}, Shape3{16, 128, 352}, Shape3{33, 100, 1},
                                            Shape3{64, 513, 130}));
 
-TEST(MatmulF32, ReusesPrimitivePerShapeAndReportsImplementation) {
+// A hot matmul must never land on oneDNN's reference (plain loop) kernels.
+TEST(MatmulF32, NeverFallsBackToReferenceImplementation) {
   MatmulF32 matmul;
-  EXPECT_FALSE(matmul.implementation(4, 32, 16).empty());
+  for (std::int64_t m : {1, 3, 8, 64, 128, 512}) {
+    const std::string impl = matmul.implementation(m, 288, 768);
+    EXPECT_FALSE(impl.empty());
+    EXPECT_EQ(impl.find("ref"), std::string::npos) << "M=" << m << ": " << impl;
+  }
 }
 
 }  // namespace
