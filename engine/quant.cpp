@@ -49,6 +49,7 @@ float quantize_row_int8(const float* x, std::int64_t n, std::int8_t* q) {
 }
 
 Tensor quantize_weight(const Tensor& weight, QuantScheme scheme) {
+  if (weight.quant() != nullptr) return weight;  // a pre-quantized checkpoint's own scheme wins
   if (scheme == QuantScheme::F32) return to_f32(weight);
   if (weight.rank() != 2) fail("quantize_weight: expected a [rows, cols] weight, got {}", shape_str(weight.shape()));
   const Tensor w = to_f32(weight);

@@ -43,7 +43,8 @@ struct QuantParams {
 float quantize_row_int8(const float* x, std::int64_t n, std::int8_t* q);
 // Per-row quantization of a [rows, cols] float tensor, in float64 arithmetic so
 // the result does not depend on the compiler: for weights, at load time.
-// The result is an I8 tensor carrying QuantParams{scheme, scales}.
+// The result is an I8 tensor carrying QuantParams{scheme, scales}. A tensor
+// that is already quantized (read from a quantized checkpoint) is returned as is.
 Tensor quantize_weight(const Tensor& weight_f32, QuantScheme scheme);
 // The float tensor a quantized one stands for (q * scale).
 Tensor dequantize(const Tensor& quantized);

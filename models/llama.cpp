@@ -1,5 +1,6 @@
 #include "models/llama.h"
 
+#include "engine/compressed_tensors.h"
 #include "engine/error.h"
 #include "engine/quant.h"
 
@@ -237,7 +238,11 @@ std::unique_ptr<DecoderModel> make_llama(const LlamaConfig& c, const WeightLooku
 std::unique_ptr<DecoderModel> load_llama_hf(const Json& config, const std::string& config_path,
                                             const WeightStore& weights, const LoadOptions& options) {
   const LlamaConfig c = llama_config_from_json(config, config_path);
-  const auto lookup = [&](const std::string& name, const Shape& shape) { return weights.get(name, shape); };
+  const std::optional<QuantScheme> stored = checkpoint_scheme(config, config_path);
+  const auto lookup = [&](const std::string& name, const Shape& shape) {
+    const Tensor t = weights.get(name, shape);
+    return stored ? with_checkpoint_scales(weights, name, t, *stored) : t;
+  };
   // Some tied checkpoints still store lm_head.weight; using it is equivalent.
   return make_llama(c, lookup, weights.contains("lm_head.weight"),
                     std::filesystem::path(config_path).parent_path().string(), options);

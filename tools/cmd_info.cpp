@@ -1,4 +1,5 @@
 // `octet info`: what a model is, how big, in which dtypes.
+#include "engine/quant.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
 
@@ -34,7 +35,7 @@ int run_info(int argc, char** argv) {
   std::map<std::string, std::int64_t> by_dtype;
   for (const auto& [name, t] : loaded.model->weights()) {
     params += t.numel();
-    bytes += t.nbytes();
+    bytes += t.nbytes() + (t.quant() != nullptr ? t.quant()->scale.nbytes() : 0);
     by_dtype[std::string(dtype_name(t.dtype()))] += t.numel();
   }
   // The KV cache is the graph's state: sum what a full-context graph declares.
@@ -51,8 +52,7 @@ int run_info(int argc, char** argv) {
             << fmt::format("context       {} tokens\n", info.context_length)
             << fmt::format("parameters    {} ({:.2f} M)\n", params, params / 1e6);
   for (const auto& [dtype, n] : by_dtype) std::cout << fmt::format("  {:<12}{} parameters\n", dtype, n);
-  std::cout << fmt::format("weights       {} in memory (float32 on the CPU backend)\n",
-                           human_bytes(static_cast<double>(bytes)))
+  std::cout << fmt::format("weights       {} in memory\n", human_bytes(static_cast<double>(bytes)))
             << fmt::format("KV cache      {} for the full context\n", human_bytes(static_cast<double>(kv_bytes)));
 #ifdef OCTET_HAVE_CUDA
   std::string why;

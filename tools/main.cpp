@@ -23,6 +23,7 @@ constexpr Command kCommands[] = {
     {"info", octet::cli::run_info, "show a model's architecture, size and dtypes"},
     {"perplexity", octet::cli::run_perplexity, "score a text; compare quantization schemes (KLD, top-1)"},
     {"bench", octet::cli::run_bench, "measure prompt and generation tokens per second"},
+    {"quantize", octet::cli::run_quantize, "write an int8 (compressed-tensors) checkpoint"},
 };
 
 void print_usage(std::ostream& out) {

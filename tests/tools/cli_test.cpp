@@ -136,8 +136,23 @@ TEST(Cli, BenchReportHasEveryFieldForEachScheme) {
   EXPECT_EQ(run_octet("bench -m synthetic:llama-99b").exit_code, 1);
 }
 
+TEST(Cli, QuantizeWritesALoadableCheckpoint) {
+  test::TempDir dir;
+  const std::string out = dir.file("int8");
+  const CliRun q = run_octet("quantize -m " + test::shipped_model() + " -o " + out + " --scheme int8");
+  ASSERT_EQ(q.exit_code, 0) << q.output;
+  const CliRun saved = run_octet("generate -m " + out + " -p 'Once upon a time' --temp 0 -n 20");
+  const CliRun at_load = run_octet("generate -q int8 -p 'Once upon a time' --temp 0 -n 20");
+  EXPECT_EQ(saved.output.substr(0, saved.output.find('\n')), at_load.output.substr(0, at_load.output.find('\n')));
+  EXPECT_CONTAINS(run_octet("info -m " + out).output, "I8");
+  EXPECT_CONTAINS(run_octet("quantize -m " + test::shipped_model() + "/model.safetensors -o " + out).output,
+                  "reads a Hugging Face model directory");
+  EXPECT_CONTAINS(run_octet("quantize -m " + test::shipped_model() + " -o " + out + " --scheme f32").output,
+                  "choose w8 or int8");
+}
+
 TEST(Cli, HelpAndUsageErrors) {
-  for (const char* cmd : {"generate", "chat", "info", "perplexity", "bench"}) {
+  for (const char* cmd : {"generate", "chat", "info", "perplexity", "bench", "quantize"}) {
     const CliRun r = run_octet(std::string(cmd) + " --help");
     EXPECT_EQ(r.exit_code, 0) << cmd;
     EXPECT_CONTAINS(r.output, "--model");

@@ -1,0 +1,36 @@
+// Quantized checkpoints in the compressed-tensors layout (the format
+// llm-compressor writes and vLLM reads): int8 `*.weight` tensors beside
+// float `*.weight_scale` tensors of shape [out, 1], and a
+// `quantization_config` in config.json:
+//   {"quant_method": "compressed-tensors", "format": "int-quantized",
+//    "config_groups": {"group_0": {"targets": ["Linear"],
+//        "weights": {"num_bits": 8, "type": "int", "symmetric": true, "strategy": "channel"},
+//        "input_activations": {... "strategy": "token", "dynamic": true} or null}},
+//    "ignore": [...]}
+// octet reads the int8-channel-symmetric subset of it; anything else gets an
+// error that names what is not supported.
+#pragma once
+
+#include "engine/decoder_model.h"
+#include "engine/json_file.h"
+#include "engine/quant.h"
+#include "engine/safetensors.h"
+
+#include <optional>
+#include <string>
+
+namespace octet {
+
+// The scheme a config.json's quantization_config describes; nullopt when it has none.
+std::optional<QuantScheme> checkpoint_scheme(const Json& config, const std::string& config_path);
+
+// `tensor` as read from the checkpoint, with its `*.weight_scale` attached if it is int8.
+Tensor with_checkpoint_scales(const WeightStore& weights, const std::string& name, const Tensor& tensor,
+                              QuantScheme scheme);
+
+// Writes `model`'s weights (int8 ones with their scales) to out_dir/model.safetensors
+// and out_dir/config.json: `hf_config` plus quantization_config for `recipe`.
+void write_quantized_checkpoint(const DecoderModel& model, Json hf_config, const QuantRecipe& recipe,
+                                const std::string& out_dir);
+
+}  // namespace octet

@@ -1,0 +1,96 @@
+#include "engine/compressed_tensors.h"
+#include "engine/error.h"
+#include "engine/executor.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "models/registry.h"
+#include "tests/test_support.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+
+namespace octet {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Logits of a fixed prompt, every position.
+std::vector<float> prompt_logits(const DecoderModel& model) {
+  auto backend = make_cpu_backend(0);
+  Executor executor(model, *backend, 16);
+  const std::vector<std::int32_t> ids{1, 395, 415, 261, 375, 968, 379};
+  const Tensor& out = executor.forward(ids, 0, true);
+  return {out.data<float>(), out.data<float>() + out.numel()};
+}
+
+TEST(CompressedTensors, SavedCheckpointReloadsBitIdentical) {
+  for (QuantScheme scheme : {QuantScheme::Int8, QuantScheme::W8}) {
+    test::TempDir dir;
+    const QuantRecipe recipe{scheme, {}};
+    const auto at_load = models::builtin_registry().load_decoder(test::shipped_model(), {recipe});
+    write_quantized_checkpoint(*at_load, read_json_file(test::shipped_model() + "/config.json"), recipe, dir.path());
+
+    const Json config = read_json_file(dir.file("config.json"));
+    const Json& q = config["quantization_config"];
+    EXPECT_EQ(q["quant_method"], "compressed-tensors");
+    EXPECT_EQ(q["format"], "int-quantized");
+    EXPECT_EQ(q["config_groups"]["group_0"]["weights"]["strategy"], "channel");
+    EXPECT_EQ(q["config_groups"]["group_0"]["input_activations"].is_null(), scheme == QuantScheme::W8);
+    EXPECT_EQ(config["tie_word_embeddings"], false) << "the quantized head is stored on its own";
+
+    const WeightStore store = WeightStore::open_dir(dir.path());
+    EXPECT_EQ(store.get("model.layers.0.mlp.up_proj.weight").dtype(), DType::I8);
+    EXPECT_EQ(store.get("model.layers.0.mlp.up_proj.weight_scale").shape(), (Shape{352, 1}));
+    EXPECT_EQ(store.get("model.norm.weight").dtype(), DType::F32);
+
+    // Reloading needs no recipe: the checkpoint says what it is.
+    const auto reloaded = models::builtin_registry().load_decoder(dir.path());
+    const auto a = prompt_logits(*at_load), b = prompt_logits(*reloaded);
+    ASSERT_EQ(a.size(), b.size());
+    EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << quant_scheme_name(scheme);
+  }
+}
+
+TEST(CompressedTensors, KeepFloatLayersStayFloat) {
+  test::TempDir dir;
+  const QuantRecipe recipe{QuantScheme::Int8, {"lm_head", "layers.0."}};
+  const auto model = models::builtin_registry().load_decoder(test::shipped_model(), {recipe});
+  write_quantized_checkpoint(*model, read_json_file(test::shipped_model() + "/config.json"), recipe, dir.path());
+  const WeightStore store = WeightStore::open_dir(dir.path());
+  EXPECT_EQ(store.get("model.layers.0.self_attn.q_proj.weight").dtype(), DType::F32);
+  EXPECT_EQ(store.get("model.layers.1.self_attn.q_proj.weight").dtype(), DType::I8);
+  EXPECT_FALSE(store.contains("lm_head.weight")) << "a float tied head stays the embedding";
+  EXPECT_EQ(read_json_file(dir.file("config.json"))["quantization_config"]["ignore"], Json({"lm_head", "layers.0."}));
+}
+
+TEST(CompressedTensors, RefusesWhatItCannotRead) {
+  const std::string path = "config.json";
+  Json config = {{"quantization_config", {{"quant_method", "gptq"}}}};
+  EXPECT_THROW(checkpoint_scheme(config, path), Error);
+  config["quantization_config"] = {{"quant_method", "compressed-tensors"}, {"format", "float-quantized"}};
+  EXPECT_THROW(checkpoint_scheme(config, path), Error);
+  EXPECT_FALSE(checkpoint_scheme(Json::object(), path).has_value());
+
+  // An int8 weight whose scale is missing.
+  test::TempDir dir;
+  const QuantRecipe recipe{QuantScheme::Int8, {}};
+  const auto model = models::builtin_registry().load_decoder(test::shipped_model(), {recipe});
+  write_quantized_checkpoint(*model, read_json_file(test::shipped_model() + "/config.json"), recipe, dir.path());
+  const WeightStore store = WeightStore::open_dir(dir.path());
+  std::vector<NamedTensor> kept;
+  for (const auto& name : store.names()) {
+    if (name != "model.layers.1.mlp.down_proj.weight_scale") kept.push_back({name, store.get(name)});
+  }
+  write_safetensors(dir.file("model.safetensors"), kept);
+  try {
+    models::builtin_registry().load_decoder(dir.path());
+    FAIL() << "loaded without a scale";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("has no 'model.layers.1.mlp.down_proj.weight_scale'"), std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace octet

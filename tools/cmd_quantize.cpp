@@ -1,0 +1,60 @@
+// `octet quantize`: write a quantized checkpoint that octet (and other
+// compressed-tensors readers) load without quantizing again.
+#include "engine/compressed_tensors.h"
+#include "engine/error.h"
+#include "models/registry.h"
+#include "tools/cli_common.h"
+#include "tools/commands.h"
+
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <filesystem>
+#include <iostream>
+
+namespace octet::cli {
+
+int run_quantize(int argc, char** argv) {
+  cxxopts::Options options(
+      "octet quantize",
+      "Quantize a Hugging Face model directory and write it as safetensors with int8 weights\n"
+      "  and *.weight_scale tensors, and a compressed-tensors quantization_config in config.json.");
+  auto add = options.add_options();
+  add("m,model", "Hugging Face model directory to read", cxxopts::value<std::string>());
+  add("o,output", "directory to write (created; existing files of the same names are replaced)",
+      cxxopts::value<std::string>());
+  add("scheme", "w8 (int8 weights) or int8 (int8 weights, dynamic per-token int8 activations)",
+      cxxopts::value<std::string>()->default_value("int8"));
+  add("keep-float", "comma-separated weight-name parts to keep in f32 (e.g. lm_head,layers.0.)",
+      cxxopts::value<std::vector<std::string>>()->default_value(""));
+  add("t,threads", "CPU threads (0 = all cores)", cxxopts::value<int>()->default_value("0"));
+  const auto args = parse_or_help(options, argc, argv);
+  if (!args.count("model") || !args.count("output")) fail("both -m MODEL_DIR and -o OUTPUT_DIR are required");
+  namespace fs = std::filesystem;
+  const std::string in = args["model"].as<std::string>(), out = args["output"].as<std::string>();
+  if (!fs::is_directory(in) || !fs::exists(fs::path(in) / "config.json")) {
+    fail(
+        "{}: octet quantize reads a Hugging Face model directory (config.json + safetensors); "
+        "a llama2.c file has no config.json to carry the quantization",
+        in);
+  }
+  if (fs::exists(out) && fs::equivalent(in, out)) fail("{}: the output directory must differ from the input", out);
+  if (args["threads"].as<int>() > 0) omp_set_num_threads(args["threads"].as<int>());
+  const QuantRecipe recipe = read_quant_recipe(args, "scheme");
+  if (recipe.scheme == QuantScheme::F32) fail("--scheme f32 writes nothing new: choose w8 or int8");
+
+  std::cerr << fmt::format("quantizing {} to {}...\n", in, quant_scheme_name(recipe.scheme));
+  const auto model = models::builtin_registry().load_decoder(in, {recipe});
+  std::cerr << fmt::format("writing {}/model.safetensors and config.json...\n", out);
+  write_quantized_checkpoint(*model, read_json_file((fs::path(in) / "config.json").string()), recipe, out);
+  // The tokenizer and generation settings travel unchanged.
+  for (const char* f : {"tokenizer.model", "spiece.model", "tokenizer.json", "tokenizer_config.json",
+                        "special_tokens_map.json", "generation_config.json"}) {
+    if (fs::exists(fs::path(in) / f))
+      fs::copy_file(fs::path(in) / f, fs::path(out) / f, fs::copy_options::overwrite_existing);
+  }
+  std::cerr << fmt::format("done: {} ({} MiB)\n", out, fs::file_size(fs::path(out) / "model.safetensors") >> 20);
+  return 0;
+}
+
+}  // namespace octet::cli
