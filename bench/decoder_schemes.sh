@@ -8,7 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=${1:-${OCTET_SHARED_DIR:-../shared}}
 octet=build/octet
-[ -x "$octet" ] || { echo "build first: ./setup.sh --no-run" >&2; exit 1; }
+# Reconfigure so the reports name the commit being measured.
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$(nproc)" >/dev/null
 mkdir -p bench/results
 
 run() {  # name, then octet bench arguments
