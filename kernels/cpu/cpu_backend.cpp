@@ -34,11 +34,14 @@ class CpuBackend final : public Backend {
     for (const Node& node : graph.nodes()) {
       if (node.op != OpKind::MatMul) continue;
       const Shape& x = graph.values()[node.inputs[0]].shape;
-      const Shape& w = graph.values()[node.inputs[1]].shape;
-      grow(x_int8_, static_cast<std::size_t>(x[0] * x[1]));
-      grow(x_scale_, static_cast<std::size_t>(x[0]));
-      if (x[0] > kW8DirectRows)
-        grow(w_tile_, static_cast<std::size_t>(std::min<std::int64_t>(kW8TileRows, w[0]) * w[1]));
+      const Value& w = graph.values()[node.inputs[1]];
+      if (w.dtype != DType::I8) continue;  // float matmuls need no scratch
+      if (w.tensor.quant() != nullptr && w.tensor.quant()->scheme == QuantScheme::Int8) {
+        grow(x_int8_, static_cast<std::size_t>(x[0] * x[1]));
+        grow(x_scale_, static_cast<std::size_t>(x[0]));
+      } else if (x[0] > kW8DirectRows) {
+        grow(w_tile_, static_cast<std::size_t>(std::min<std::int64_t>(kW8TileRows, w.shape[0]) * w.shape[1]));
+      }
     }
   }
 
