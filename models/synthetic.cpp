@@ -1,6 +1,7 @@
 #include "models/synthetic.h"
 
 #include "engine/error.h"
+#include "engine/random_tensor.h"
 #include "models/llama.h"
 
 #include <fmt/ranges.h>
@@ -39,23 +40,6 @@ const std::map<std::string, LlamaConfig>& presets() {
   return table;
 }
 
-// Uniform values in [-scale, scale) from a counter-based hash (splitmix64):
-// fast, seeded, and the same whatever the thread count.
-Tensor random_tensor(const Shape& shape, std::uint64_t seed, float scale) {
-  Tensor t = Tensor::zeros(DType::F32, shape);
-  float* p = t.data_mut<float>();
-  const std::int64_t n = t.numel();
-#pragma omp parallel for if (n > 65536)
-  for (std::int64_t i = 0; i < n; ++i) {
-    std::uint64_t z = seed + static_cast<std::uint64_t>(i) * 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    p[i] = scale * (static_cast<float>(z >> 40) * 0x1.0p-23f - 1.0f);
-  }
-  return t;
-}
-
 }  // namespace
 
 std::vector<std::string> synthetic_presets() {
@@ -79,11 +63,11 @@ std::unique_ptr<DecoderModel> load_synthetic(const std::string& spec, const Load
     seed += 0x632be59bd9b4e019ull;
     // Norm weights near 1, others small, as in a trained model.
     if (name.ends_with("norm.weight")) {
-      Tensor t = random_tensor(shape, seed, 0.1f);
+      Tensor t = random_uniform(shape, seed, 0.1f);
       for (float& v : t.f32_mut()) v += 1.0f;
       return t;
     }
-    return random_tensor(shape, seed, 0.05f);
+    return random_uniform(shape, seed, 0.05f);
   };
   return make_llama(c, lookup, !c.tie_word_embeddings, "synthetic:" + spec, options);
 }
