@@ -41,7 +41,6 @@ class Tensor {
   Device device() const { return device_; }
   std::int64_t numel() const { return shape_numel(shape_); }
   std::size_t nbytes() const { return static_cast<std::size_t>(numel()) * dtype_size(dtype_); }
-  bool empty() const { return data_ == nullptr && numel() == 0; }
   bool is_mapped() const { return file_ != nullptr; }
 
   const void* raw() const { return data_; }
