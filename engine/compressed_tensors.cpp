@@ -9,10 +9,13 @@ namespace octet {
 
 namespace {
 
-const Json kInt8ChannelWeights = {
-    {"num_bits", 8}, {"type", "int"}, {"symmetric", true}, {"strategy", "channel"}, {"dynamic", false}};
-const Json kInt8TokenActivations = {
-    {"num_bits", 8}, {"type", "int"}, {"symmetric", true}, {"strategy", "token"}, {"dynamic", true}};
+// The weights and input_activations blocks octet writes: `type` is "int" or "float".
+Json channel_weights(const char* type) {
+  return {{"num_bits", 8}, {"type", type}, {"symmetric", true}, {"strategy", "channel"}, {"dynamic", false}};
+}
+Json token_activations(const char* type) {
+  return {{"num_bits", 8}, {"type", type}, {"symmetric", true}, {"strategy", "token"}, {"dynamic", true}};
+}
 
 std::string scale_name(const std::string& weight_name) {
   const std::string suffix = ".weight";
@@ -20,9 +23,9 @@ std::string scale_name(const std::string& weight_name) {
   return weight_name + "_scale";
 }
 
-// Whether a weights/activations block says "8-bit symmetric int, `strategy`".
-bool is_int8(const Json& block, const std::string& strategy) {
-  return block.is_object() && block.value("num_bits", 0) == 8 && block.value("type", "") == "int" &&
+// Whether a weights/activations block says "8-bit symmetric `type`, `strategy`".
+bool is_8bit(const Json& block, const std::string& type, const std::string& strategy) {
+  return block.is_object() && block.value("num_bits", 0) == 8 && block.value("type", "") == type &&
          block.value("symmetric", false) && block.value("strategy", "") == strategy;
 }
 
@@ -37,26 +40,34 @@ std::optional<QuantScheme> checkpoint_scheme(const Json& config, const std::stri
     fail("{}: quantization_config quant_method '{}' is not supported (octet reads compressed-tensors)", path, method);
   }
   const auto format = q.value("format", "");
-  if (format != "int-quantized")
-    fail("{}: compressed-tensors format '{}' is not supported (int-quantized is)", path, format);
+  if (format != "int-quantized" && format != "float-quantized") {
+    fail("{}: compressed-tensors format '{}' is not supported (int-quantized and float-quantized are)", path, format);
+  }
+  const std::string type = format == "int-quantized" ? "int" : "float";
   const auto groups = q.value("config_groups", Json::object());
   if (!groups.is_object() || groups.size() != 1) fail("{}: expected exactly one config group", path);
   const Json& group = groups.begin().value();
-  if (!is_int8(group.value("weights", Json()), "channel")) {
-    fail("{}: only 8-bit symmetric per-channel int weights are supported, found {}", path,
+  if (!is_8bit(group.value("weights", Json()), type, "channel")) {
+    fail("{}: only 8-bit symmetric per-channel {} weights are supported, found {}", path, type,
          group.value("weights", Json()).dump());
   }
   const Json activations = group.value("input_activations", Json());
-  if (activations.is_null()) return QuantScheme::W8;
-  if (is_int8(activations, "token") && activations.value("dynamic", false)) return QuantScheme::Int8;
-  fail("{}: input_activations {} are not supported (dynamic per-token int8, or none)", path, activations.dump());
+  const bool dynamic_tokens = is_8bit(activations, type, "token") && activations.value("dynamic", false);
+  if (type == "int" && activations.is_null()) return QuantScheme::W8;
+  if (dynamic_tokens) return type == "int" ? QuantScheme::Int8 : QuantScheme::Fp8;
+  fail("{}: input_activations {} are not supported (dynamic per-token {}{})", path, activations.dump(), type,
+       type == "int" ? ", or none" : "");
 }
 
 Tensor with_checkpoint_scales(const WeightStore& weights, const std::string& name, const Tensor& tensor,
                               QuantScheme scheme) {
-  if (tensor.dtype() != DType::I8) return tensor;
+  if (tensor.dtype() != DType::I8 && tensor.dtype() != DType::F8E4M3) return tensor;
+  if (tensor.dtype() != weight_dtype(scheme)) {
+    fail("{}: tensor '{}' is {} but the quantization_config says {}", weights.describe(), name,
+         dtype_name(tensor.dtype()), quant_scheme_name(scheme));
+  }
   const std::string sname = scale_name(name);
-  if (!weights.contains(sname)) fail("{}: int8 tensor '{}' has no '{}'", weights.describe(), name, sname);
+  if (!weights.contains(sname)) fail("{}: 8-bit tensor '{}' has no '{}'", weights.describe(), name, sname);
   const Tensor scale = to_f32(weights.get(sname));
   const std::int64_t rows = tensor.rank() == 2 ? tensor.dim(0) : -1;
   if (rows < 0 || scale.numel() != rows || (scale.rank() == 2 && scale.dim(1) != 1)) {
@@ -79,10 +90,12 @@ void write_quantized_checkpoint(const DecoderModel& model, Json hf_config, const
       tensors.push_back({name, to_f32(t)});
     }
   }
-  Json group = {{"targets", {"Linear"}}, {"weights", kInt8ChannelWeights}, {"input_activations", nullptr}};
-  if (recipe.scheme == QuantScheme::Int8) group["input_activations"] = kInt8TokenActivations;
+  const bool fp8 = recipe.scheme == QuantScheme::Fp8;
+  const char* type = fp8 ? "float" : "int";
+  Json group = {{"targets", {"Linear"}}, {"weights", channel_weights(type)}, {"input_activations", nullptr}};
+  if (recipe.scheme != QuantScheme::W8) group["input_activations"] = token_activations(type);
   hf_config["quantization_config"] = {{"quant_method", "compressed-tensors"},
-                                      {"format", "int-quantized"},
+                                      {"format", fp8 ? "float-quantized" : "int-quantized"},
                                       {"config_groups", {{"group_0", group}}},
                                       {"ignore", recipe.keep_float}};
   // A tied head quantized on its own is no longer the embedding table.

@@ -7,8 +7,9 @@
 //        "weights": {"num_bits": 8, "type": "int", "symmetric": true, "strategy": "channel"},
 //        "input_activations": {... "strategy": "token", "dynamic": true} or null}},
 //    "ignore": [...]}
-// octet reads the int8-channel-symmetric subset of it; anything else gets an
-// error that names what is not supported.
+// FP8 checkpoints are the same with format "float-quantized", `"type": "float"`
+// and F8_E4M3 weights. octet reads the 8-bit channel-symmetric subset of it;
+// anything else gets an error that names what is not supported.
 #pragma once
 
 #include "engine/decoder_model.h"

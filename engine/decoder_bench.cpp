@@ -13,12 +13,13 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 
-// The bytes a one-token step must stream from memory for its matmuls.
-std::size_t matmul_weight_bytes(const Graph& graph) {
+// The bytes a one-token step must stream from memory for its matmuls, in the
+// form the backend keeps them (a GPU converts float weights to bf16).
+std::size_t matmul_weight_bytes(const Graph& graph, Backend& backend) {
   std::size_t bytes = 0;
   for (const Node& node : graph.nodes()) {
     if (node.op != OpKind::MatMul) continue;
-    const Tensor& w = graph.values()[node.inputs[1]].tensor;
+    const Tensor w = backend.prepare_weight(graph.values()[node.inputs[1]].tensor, OpKind::MatMul);
     bytes += w.nbytes() + (w.quant() != nullptr ? w.quant()->scale.nbytes() : 0);
   }
   return bytes;
@@ -40,7 +41,7 @@ DecoderBenchResult run_decoder_bench(const DecoderModel& model, Backend& backend
   for (std::size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<std::int32_t>((i * 2654435761u + 3) % vocab);
 
   DecoderBenchResult r;
-  r.decode_weight_bytes = matmul_weight_bytes(model.build_graph({1, n_ctx, false}));
+  r.decode_weight_bytes = matmul_weight_bytes(model.build_graph({1, n_ctx, false}), backend);
   const auto run_pp = [&] { executor.forward(prompt, 0, false); };
   const auto run_tg = [&](std::vector<double>* token_ms) {
     executor.forward(std::span(prompt.data(), 1), 0, false);

@@ -25,6 +25,9 @@ float f8e5m2_to_f32(std::uint8_t bits);
 // Round to nearest even.
 std::uint16_t f32_to_bf16(float value);
 std::uint16_t f32_to_f16(float value);
+// Round to nearest even, saturating to +-448 (what CUDA's __NV_SATFINITE
+// conversion does: FP8 scaling never wants a NaN for a large value). NaN stays NaN.
+std::uint8_t f32_to_f8e4m3(float value);
 
 // Converts `count` elements of `dtype` at `src` to float. Integer types convert by value.
 void convert_to_f32(DType dtype, const void* src, float* dst, std::size_t count);

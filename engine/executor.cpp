@@ -3,6 +3,7 @@
 #include "engine/error.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 namespace octet {
@@ -10,12 +11,24 @@ namespace octet {
 namespace {
 constexpr std::size_t kAlign = 64;
 std::size_t align_up(std::size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+// Step keys are unique in the process, so two executors on one backend never share one.
+std::uint64_t next_step_key() {
+  static std::atomic<std::uint64_t> counter{0};
+  return ++counter;
+}
 }  // namespace
 
 Executor::Executor(const DecoderModel& model, Backend& backend, int n_ctx)
     : model_(model), backend_(backend), n_ctx_(n_ctx) {
   if (n_ctx <= 0) fail("context length must be positive, got {}", n_ctx);
-  tokens_ = Tensor::zeros(DType::I32, {n_ctx});
+  tokens_ = backend_.allocate(DType::I32, {n_ctx});
+}
+
+Executor::~Executor() {
+  for (auto& [key, plan] : plans_) {
+    if (plan) backend_.forget_step(plan->step_key);
+  }
 }
 
 const Tensor& Executor::forward(std::span<const std::int32_t> tokens, int pos, bool all_logits) {
@@ -24,15 +37,31 @@ const Tensor& Executor::forward(std::span<const std::int32_t> tokens, int pos, b
   if (pos < 0 || pos + n > n_ctx_) {
     fail("forward: positions {}..{} do not fit the context of {} tokens", pos, pos + n - 1, n_ctx_);
   }
-  Plan& plan = plan_for(n, all_logits);
-  std::memcpy(tokens_.data_mut<std::int32_t>(), tokens.data(), tokens.size_bytes());
-  const StepContext ctx{pos};
-  for (std::size_t i = 0; i < plan.graph.nodes().size(); ++i) {
-    const Node& node = plan.graph.nodes()[i];
-    backend_.run(node, plan.node_inputs[i], plan.graph.values()[node.output].tensor, ctx);
+  const std::int64_t vocab = model_.info().vocab_size;
+  for (std::size_t t = 0; t < tokens.size(); ++t) {
+    // Checked here, once for every backend: a GPU kernel cannot report a bad id.
+    if (tokens[t] < 0 || tokens[t] >= vocab) {
+      fail("token id {} at position {} is outside the vocabulary of {} tokens", tokens[t], t, vocab);
+    }
   }
+  Plan& plan = plan_for(n, all_logits);
+  backend_.copy_to_device(tokens_, tokens.data(), tokens.size_bytes());
+  const StepContext ctx{pos};
+  backend_.begin_step(ctx);
+  auto enqueue = [&] {
+    for (std::size_t i = 0; i < plan.graph.nodes().size(); ++i) {
+      const Node& node = plan.graph.nodes()[i];
+      backend_.run(node, plan.node_inputs[i], plan.graph.values()[node.output].tensor, ctx);
+    }
+  };
+  backend_.run_step(plan.step_key, enqueue);
   last_ = &plan;
-  return plan.graph.values()[plan.graph.output()].tensor;
+  const Tensor& out = plan.graph.values()[plan.graph.output()].tensor;
+  if (backend_.device() == Device::Cpu) return out;
+  // The logits cross to the host; the copy waits for the step to finish.
+  if (host_output_.shape() != out.shape()) host_output_ = Tensor::zeros(out.dtype(), out.shape());
+  backend_.copy_to_host(out, host_output_.raw_mut(), out.nbytes());
+  return host_output_;
 }
 
 const Tensor* Executor::find_value(const std::string& name) const {
@@ -116,29 +145,34 @@ void Executor::plan_buffers(Plan& plan) {
   }
   // One arena serves every plan; growing it re-points the plans made before.
   if (plan.arena_bytes > arena_.nbytes()) {
-    arena_ = Tensor::zeros(DType::U8, {static_cast<std::int64_t>(plan.arena_bytes)});
+    arena_ = backend_.allocate(DType::U8, {static_cast<std::int64_t>(plan.arena_bytes)});
     for (auto& [key, other] : plans_) {
       if (other) {
+        backend_.forget_step(other->step_key);
+        other->step_key = next_step_key();
         for (std::size_t v = 0; v < other->graph.values().size(); ++v) {
           auto& val = other->graph.values()[v];
           if (val.kind == ValueKind::Intermediate) {
-            val.tensor = Tensor::borrowed(val.dtype, val.shape, arena_.data_mut<unsigned char>() + other->offsets[v]);
+            val.tensor = Tensor::borrowed(val.dtype, val.shape, arena_.data_mut<unsigned char>() + other->offsets[v],
+                                          backend_.device());
           }
         }
       }
     }
   }
+  plan.step_key = next_step_key();
   plan.offsets.assign(values.size(), 0);
   for (std::size_t v = 0; v < values.size(); ++v) {
     Value& val = values[v];
     switch (val.kind) {
       case ValueKind::Intermediate:
         plan.offsets[v] = slot_offset[static_cast<std::size_t>(slot_of[v])];
-        val.tensor = Tensor::borrowed(val.dtype, val.shape, arena_.data_mut<unsigned char>() + plan.offsets[v]);
+        val.tensor = Tensor::borrowed(val.dtype, val.shape, arena_.data_mut<unsigned char>() + plan.offsets[v],
+                                      backend_.device());
         break;
       case ValueKind::State: {
         auto it = state_.find(val.name);
-        if (it == state_.end()) it = state_.emplace(val.name, Tensor::zeros(val.dtype, val.shape)).first;
+        if (it == state_.end()) it = state_.emplace(val.name, backend_.allocate(val.dtype, val.shape)).first;
         if (it->second.shape() != val.shape) {
           fail("state '{}' changed shape from {} to {}", val.name, shape_str(it->second.shape()), shape_str(val.shape));
         }
@@ -150,16 +184,32 @@ void Executor::plan_buffers(Plan& plan) {
           fail("graph input '{}' must be i32 [n_tokens], found {} {}", val.name, dtype_name(val.dtype),
                shape_str(val.shape));
         }
-        val.tensor = Tensor::borrowed(DType::I32, val.shape, tokens_.data_mut<std::int32_t>());
+        val.tensor = Tensor::borrowed(DType::I32, val.shape, tokens_.data_mut<std::int32_t>(), backend_.device());
         break;
       case ValueKind::Weight:
-        break;
+        break;  // prepared per use below
     }
   }
+  // A weight takes the form its reading op needs on the backend (a GPU keeps
+  // a matmul weight in bf16 or FP8, a lookup table in float), per use: a tied
+  // float lm_head is the embedding table read by two ops.
+  std::size_t weight_uses = 0;
+  for (const Node& node : nodes) {
+    for (int in : node.inputs) weight_uses += values[in].kind == ValueKind::Weight;
+  }
+  plan.prepared_weights.clear();
+  plan.prepared_weights.reserve(weight_uses);  // no reallocation: node_inputs point into it
   plan.node_inputs.clear();
   for (const Node& node : nodes) {
     std::vector<Tensor*> ins;
-    for (int in : node.inputs) ins.push_back(&values[in].tensor);
+    for (int in : node.inputs) {
+      if (values[in].kind == ValueKind::Weight) {
+        plan.prepared_weights.push_back(backend_.prepare_weight(values[in].tensor, node.op));
+        ins.push_back(&plan.prepared_weights.back());
+      } else {
+        ins.push_back(&values[in].tensor);
+      }
+    }
     plan.node_inputs.push_back(std::move(ins));
   }
 }

@@ -15,12 +15,14 @@ std::string_view quant_scheme_name(QuantScheme scheme) {
       return "w8";
     case QuantScheme::Int8:
       return "int8";
+    case QuantScheme::Fp8:
+      return "fp8";
   }
   return "unknown";
 }
 
 std::optional<QuantScheme> quant_scheme_from_name(std::string_view name) {
-  for (QuantScheme s : {QuantScheme::F32, QuantScheme::W8, QuantScheme::Int8}) {
+  for (QuantScheme s : {QuantScheme::F32, QuantScheme::W8, QuantScheme::Int8, QuantScheme::Fp8}) {
     if (quant_scheme_name(s) == name) return s;
   }
   return std::nullopt;
@@ -48,27 +50,55 @@ float quantize_row_int8(const float* x, std::int64_t n, std::int8_t* q) {
   return scale;
 }
 
+float quantize_row_fp8(const float* x, std::int64_t n, std::uint8_t* q) {
+  float absmax = 0.0f;
+#pragma omp simd reduction(max : absmax)
+  for (std::int64_t i = 0; i < n; ++i) absmax = std::max(absmax, std::fabs(x[i]));
+  const float inv = absmax > 0.0f ? 448.0f / absmax : 0.0f;
+  for (std::int64_t i = 0; i < n; ++i) q[i] = f32_to_f8e4m3(x[i] * inv);
+  return absmax / 448.0f;
+}
+
+DType weight_dtype(QuantScheme scheme) {
+  switch (scheme) {
+    case QuantScheme::F32:
+      return DType::F32;
+    case QuantScheme::W8:
+    case QuantScheme::Int8:
+      return DType::I8;
+    case QuantScheme::Fp8:
+      return DType::F8E4M3;
+  }
+  fail("weight_dtype: unknown scheme");
+}
+
 Tensor quantize_weight(const Tensor& weight, QuantScheme scheme) {
   if (weight.quant() != nullptr) return weight;  // a pre-quantized checkpoint's own scheme wins
   if (scheme == QuantScheme::F32) return to_f32(weight);
   if (weight.rank() != 2) fail("quantize_weight: expected a [rows, cols] weight, got {}", shape_str(weight.shape()));
   const Tensor w = to_f32(weight);
   const std::int64_t rows = w.dim(0), cols = w.dim(1);
-  Tensor q = Tensor::zeros(DType::I8, w.shape());
+  const bool fp8 = scheme == QuantScheme::Fp8;
+  const double qmax = fp8 ? 448.0 : 127.0;
+  Tensor q = Tensor::zeros(weight_dtype(scheme), w.shape());
   Tensor scale = Tensor::zeros(DType::F32, {rows});
   const float* src = w.data<float>();
-  auto* dst = q.data_mut<std::int8_t>();
+  auto* dst = q.data_mut<std::uint8_t>();
   float* s = scale.data_mut<float>();
 #pragma omp parallel for
   for (std::int64_t r = 0; r < rows; ++r) {
     double absmax = 0.0;
     for (std::int64_t c = 0; c < cols; ++c)
       absmax = std::max(absmax, std::fabs(static_cast<double>(src[r * cols + c])));
-    s[r] = static_cast<float>(absmax / 127.0);
-    const double inv = absmax > 0.0 ? 127.0 / absmax : 0.0;
+    s[r] = static_cast<float>(absmax / qmax);
+    const double inv = absmax > 0.0 ? qmax / absmax : 0.0;
     for (std::int64_t c = 0; c < cols; ++c) {
-      const double v = std::nearbyint(src[r * cols + c] * inv);
-      dst[r * cols + c] = static_cast<std::int8_t>(std::clamp(v, -127.0, 127.0));
+      const double v = src[r * cols + c] * inv;
+      // f32_to_f8e4m3 rounds once more from the float nearest v; E4M3 steps are
+      // 2^-3 relative, so that double rounding can only matter at exact ties.
+      dst[r * cols + c] =
+          fp8 ? f32_to_f8e4m3(static_cast<float>(v))
+              : static_cast<std::uint8_t>(static_cast<std::int8_t>(std::clamp(std::nearbyint(v), -127.0, 127.0)));
     }
   }
   return q.with_quant(std::make_shared<const QuantParams>(QuantParams{scheme, scale}));
@@ -76,14 +106,15 @@ Tensor quantize_weight(const Tensor& weight, QuantScheme scheme) {
 
 Tensor dequantize(const Tensor& quantized) {
   const QuantParams* qp = quantized.quant();
-  if (qp == nullptr || quantized.dtype() != DType::I8) fail("dequantize: not an int8 tensor with scales");
+  if (qp == nullptr || (quantized.dtype() != DType::I8 && quantized.dtype() != DType::F8E4M3)) {
+    fail("dequantize: not an int8 or fp8 tensor with scales");
+  }
   const std::int64_t rows = quantized.dim(0), cols = quantized.dim(1);
-  Tensor out = Tensor::zeros(DType::F32, quantized.shape());
+  Tensor out = to_f32(quantized.with_quant(nullptr));
+  float* y = out.data_mut<float>();
   for (std::int64_t r = 0; r < rows; ++r) {
     const float s = qp->scale.data<float>()[r];
-    for (std::int64_t c = 0; c < cols; ++c) {
-      out.data_mut<float>()[r * cols + c] = quantized.data<std::int8_t>()[r * cols + c] * s;
-    }
+    for (std::int64_t c = 0; c < cols; ++c) y[r * cols + c] *= s;
   }
   return out;
 }

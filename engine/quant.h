@@ -1,7 +1,8 @@
-// Quantization math, once: symmetric int8 with one scale per row (per output
-// channel for weights, per token for activations). Round to nearest even,
-// clamp to [-127, 127] so that negation never overflows and |q| * |q'| pairs
-// stay within int16 in SIMD dot products.
+// Quantization math, once: symmetric 8-bit with one scale per row (per output
+// channel for weights, per token for activations), round to nearest even.
+// int8: scale = absmax / 127, clamp to [-127, 127] so that negation never
+// overflows and |q| * |q'| pairs stay within int16 in SIMD dot products.
+// fp8: E4M3 values, scale = absmax / 448 (E4M3's largest finite value).
 #pragma once
 
 #include "engine/tensor.h"
@@ -20,6 +21,7 @@ enum class QuantScheme {
   F32,   // float weights, float activations
   W8,    // int8 weights (per output channel), float activations
   Int8,  // int8 weights (per output channel), int8 activations (dynamic, per token)
+  Fp8,   // E4M3 weights (per output channel), E4M3 activations (dynamic, per token)
 };
 std::string_view quant_scheme_name(QuantScheme scheme);
 std::optional<QuantScheme> quant_scheme_from_name(std::string_view name);
@@ -41,9 +43,14 @@ struct QuantParams {
 
 // Quantizes one row; returns its scale (absmax / 127; 0 for an all-zero row).
 float quantize_row_int8(const float* x, std::int64_t n, std::int8_t* q);
+// E4M3 bits of x[i] * (448 / absmax), in float32 arithmetic exactly as the CUDA
+// kernel does it; returns the scale absmax / 448 (0 for an all-zero row).
+float quantize_row_fp8(const float* x, std::int64_t n, std::uint8_t* q);
+// The dtype a scheme stores its weights in (F32 for F32).
+DType weight_dtype(QuantScheme scheme);
 // Per-row quantization of a [rows, cols] float tensor, in float64 arithmetic so
 // the result does not depend on the compiler: for weights, at load time.
-// The result is an I8 tensor carrying QuantParams{scheme, scales}. A tensor
+// The result is an I8 (F8E4M3 for fp8) tensor carrying QuantParams{scheme, scales}. A tensor
 // that is already quantized (read from a quantized checkpoint) is returned as is.
 Tensor quantize_weight(const Tensor& weight_f32, QuantScheme scheme);
 // The float tensor a quantized one stands for (q * scale).

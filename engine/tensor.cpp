@@ -48,11 +48,18 @@ Tensor Tensor::mapped(DType dtype, Shape shape, std::shared_ptr<const MappedFile
   return t;
 }
 
-Tensor Tensor::borrowed(DType dtype, Shape shape, void* data) {
+Tensor Tensor::borrowed(DType dtype, Shape shape, void* data, Device device) {
   Tensor t;
   t.dtype_ = dtype;
   t.shape_ = std::move(shape);
   t.data_ = data;
+  t.device_ = device;
+  return t;
+}
+
+Tensor Tensor::on_device(DType dtype, Shape shape, Device device, std::shared_ptr<void> storage) {
+  Tensor t = borrowed(dtype, std::move(shape), storage.get(), device);
+  t.owned_ = std::move(storage);
   return t;
 }
 
@@ -63,11 +70,13 @@ void* Tensor::raw_mut() {
 
 std::span<const float> Tensor::f32() const {
   if (dtype_ != DType::F32) fail("expected an F32 tensor, found {}", dtype_name(dtype_));
+  if (device_ != Device::Cpu) fail("the host cannot read a tensor that lives on the GPU");
   return {data<float>(), static_cast<std::size_t>(numel())};
 }
 
 std::span<float> Tensor::f32_mut() {
   if (dtype_ != DType::F32) fail("expected an F32 tensor, found {}", dtype_name(dtype_));
+  if (device_ != Device::Cpu) fail("the host cannot write a tensor that lives on the GPU");
   return {data_mut<float>(), static_cast<std::size_t>(numel())};
 }
 

@@ -32,7 +32,9 @@ class Tensor {
   // A view of `bytes` in a mapped file; the tensor keeps the file mapped.
   static Tensor mapped(DType dtype, Shape shape, std::shared_ptr<const MappedFile> file, std::size_t byte_offset);
   // A view of memory someone else owns and keeps alive (executor arenas).
-  static Tensor borrowed(DType dtype, Shape shape, void* data);
+  static Tensor borrowed(DType dtype, Shape shape, void* data, Device device = Device::Cpu);
+  // Storage a backend allocated on its device; the deleter of `storage` frees it.
+  static Tensor on_device(DType dtype, Shape shape, Device device, std::shared_ptr<void> storage);
 
   DType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }

@@ -3,6 +3,9 @@
 #include "engine/json_file.h"
 #include "engine/sentencepiece_tokenizer.h"
 #include "kernels/cpu/cpu_backend.h"
+#if OCTET_HAVE_CUDA
+#include "kernels/cuda/cuda_backend.h"
+#endif
 #include "models/registry.h"
 
 #include <cstdlib>
@@ -25,8 +28,12 @@ void add_model_options(cxxopts::Options& options) {
   add("tokenizer", "SentencePiece tokenizer.model (needed for llama2.c .bin files)",
       cxxopts::value<std::string>()->default_value(""));
   add("t,threads", "CPU threads (0 = all cores)", cxxopts::value<int>()->default_value("0"));
+  add("backend", "where the model runs: cpu, or cuda (f32 runs as bf16, fp8 on FP8 tensor cores)",
+      cxxopts::value<std::string>()->default_value("cpu"));
   add("c,ctx", "context length in tokens (0 = the model's maximum)", cxxopts::value<int>()->default_value("0"));
-  add("q,quant", "quantize matmul weights at load: f32, w8 (int8 weights) or int8 (int8 weights and activations)",
+  add("q,quant",
+      "quantize matmul weights at load: f32, w8 (int8 weights), int8 (int8 weights and activations) or fp8 (E4M3 "
+      "weights and activations)",
       cxxopts::value<std::string>()->default_value("f32"));
   add("keep-float", "comma-separated weight-name parts to keep in f32 (e.g. lm_head,layers.0.)",
       cxxopts::value<std::vector<std::string>>()->default_value(""));
@@ -47,7 +54,7 @@ QuantRecipe read_quant_recipe(const cxxopts::ParseResult& args, const std::strin
   QuantRecipe recipe;
   const std::string name = args[option].as<std::string>();
   const auto scheme = quant_scheme_from_name(name);
-  if (!scheme) fail("--{} '{}' is not a scheme: use f32, w8 or int8", option, name);
+  if (!scheme) fail("--{} '{}' is not a scheme: use f32, w8, int8 or fp8", option, name);
   recipe.scheme = *scheme;
   for (const auto& part : args["keep-float"].as<std::vector<std::string>>()) {
     if (!part.empty()) recipe.keep_float.push_back(part);
@@ -65,10 +72,21 @@ LoadedModel load_model(const cxxopts::ParseResult& args) {
     fail("tokenizer has {} tokens but the model's vocabulary is {}: wrong --tokenizer?", loaded.tokenizer->vocab_size(),
          loaded.model->info().vocab_size);
   }
-  const int threads = args["threads"].as<int>();
-  if (threads < 0) fail("--threads must be >= 0, got {}", threads);
-  loaded.backend = make_cpu_backend(threads);
+  loaded.backend = make_backend(args["backend"].as<std::string>(), args["threads"].as<int>());
   return loaded;
+}
+
+std::unique_ptr<Backend> make_backend(const std::string& name, int threads) {
+  if (threads < 0) fail("--threads must be >= 0, got {}", threads);
+  if (name == "cpu") return make_cpu_backend(threads);
+  if (name == "cuda") {
+#if OCTET_HAVE_CUDA
+    return make_cuda_backend(0);
+#else
+    fail("--backend cuda: this octet was built without the CUDA toolkit (install it and rebuild)");
+#endif
+  }
+  fail("--backend '{}' is not a backend: use cpu or cuda", name);
 }
 
 SamplerOptions read_sampling_options(const cxxopts::ParseResult& args, const std::string& model_path) {

@@ -34,7 +34,11 @@ struct LoadedModel {
 // --quant (or another option naming a scheme) and --keep-float as a recipe.
 QuantRecipe read_quant_recipe(const cxxopts::ParseResult& args, const std::string& option = "quant");
 
-// Loads -m (or the default), its tokenizer (--tokenizer) and the CPU backend with -t threads.
+// "cpu" (with `threads`, 0 = all cores) or "cuda" (GPU 0); throws octet::Error
+// naming what is missing when this build or machine cannot run it.
+std::unique_ptr<Backend> make_backend(const std::string& name, int threads);
+
+// Loads -m (or the default), its tokenizer (--tokenizer) and the --backend (with -t threads).
 LoadedModel load_model(const cxxopts::ParseResult& args);
 
 // Sampling options: the model's generation_config.json gives the defaults,

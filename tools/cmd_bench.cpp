@@ -1,8 +1,8 @@
 // `octet bench`: prompt processing and generation speed, llama-bench style.
 #include "engine/decoder_bench.h"
 #include "engine/error.h"
+#include "engine/matmul_bench.h"
 #include "engine/stats.h"
-#include "kernels/cpu/cpu_backend.h"
 #include "models/registry.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
@@ -28,78 +28,216 @@ std::vector<std::string> split(const std::string& list) {
   return out;
 }
 
+// Writes `rows` (objects with `columns`) as csv: one header row, strings quoted.
+void print_csv(const nlohmann::json& rows, const std::vector<std::string>& columns) {
+  const auto quoted = [](const std::string& v) {
+    std::string out = "\"";
+    for (char ch : v) out += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+    return out + "\"";
+  };
+  for (std::size_t i = 0; i < columns.size(); ++i) std::cout << (i ? "," : "") << columns[i];
+  std::cout << '\n';
+  for (const auto& row : rows) {
+    for (std::size_t i = 0; i < columns.size(); ++i) {
+      const auto& v = row[columns[i]];
+      std::cout << (i ? "," : "") << (v.is_string() ? quoted(v.get<std::string>()) : v.dump());
+    }
+    std::cout << '\n';
+  }
+}
+
+int run_matmul_mode(const cxxopts::ParseResult& args) {
+  const std::string format = args["output"].as<std::string>();
+  struct MatmulShape {
+    int n, k;
+  };
+  const MatmulShape shapes[] = {{4096, 4096}, {11008, 4096}, {4096, 11008}};
+  nlohmann::json rows = nlohmann::json::array(), skipped = nlohmann::json::array();
+  for (const auto& backend_name : split(args["backend"].as<std::string>())) {
+    std::unique_ptr<Backend> backend;
+    try {
+      backend = make_backend(backend_name, std::stoi(split(args["threads"].as<std::string>()).front()));
+    } catch (const Error& e) {
+      skipped.push_back({{"backend", backend_name}, {"quant", "all"}, {"reason", e.what()}});
+      continue;
+    }
+    for (const auto& scheme_name : split(args["quant"].as<std::string>())) {
+      const auto scheme = quant_scheme_from_name(scheme_name);
+      if (!scheme) fail("--quant: unknown scheme '{}'", scheme_name);
+      if (!backend->supports(OpKind::MatMul, weight_dtype(*scheme))) {
+        skipped.push_back({{"backend", backend_name},
+                           {"quant", scheme_name},
+                           {"reason", fmt::format("{} does not run {} matmuls", backend->name(), scheme_name)}});
+        continue;
+      }
+      for (const auto& m : split(args["matmul"].as<std::string>())) {
+        for (const auto& shape : shapes) {
+          std::cerr << fmt::format("matmul {} {} M={} N={} K={}\n", backend_name, scheme_name, m, shape.n, shape.k);
+          const auto r =
+              run_matmul_bench(*backend, {*scheme, std::stoi(m), shape.k, shape.n, args["repetitions"].as<int>()});
+          rows.push_back({{"backend", backend_name},
+                          {"quant", scheme_name},
+                          {"m", std::stoi(m)},
+                          {"n", shape.n},
+                          {"k", shape.k},
+                          {"ms_median", 1e3 * percentile(r.seconds, 50)},
+                          {"tflops", r.tflops()}});
+        }
+      }
+    }
+  }
+  if (format == "json") {
+    std::cout << nlohmann::json{{"header", {{"machine", machine_description()}, {"build", build_description()}}},
+                                {"results", rows},
+                                {"skipped", skipped}}
+                     .dump(2)
+              << std::endl;
+  } else if (format == "csv") {
+    print_csv(rows, {"backend", "quant", "m", "n", "k", "ms_median", "tflops"});
+  } else {
+    std::cout << fmt::format(
+        "machine: {}\nbuild: {}\n\n| backend | quant | M | N | K | ms per call | TFLOP/s |\n"
+        "|---|---|---|---|---|---|---|\n",
+        machine_description(), build_description());
+    for (const auto& r : rows) {
+      std::cout << fmt::format("| {} | {} | {} | {} | {} | {:.4f} | {:.3g} |\n", r["backend"].get<std::string>(),
+                               r["quant"].get<std::string>(), r["m"].get<int>(), r["n"].get<int>(), r["k"].get<int>(),
+                               r["ms_median"].get<double>(), r["tflops"].get<double>());
+    }
+    for (const auto& sk : skipped) {
+      std::cout << fmt::format("\nskipped: {} {}: {}", sk["backend"].get<std::string>(), sk["quant"].get<std::string>(),
+                               sk["reason"].get<std::string>());
+    }
+    std::cout << '\n';
+  }
+  return 0;
+}
+
 }  // namespace
 
 int run_bench(int argc, char** argv) {
   cxxopts::Options options(
       "octet bench",
       "Tokens per second of prompt processing (pp: -p tokens in one pass) and text generation (tg: -n tokens\n"
-      "  one at a time), for every combination of the listed schemes and thread counts. Tokenization and\n"
-      "  sampling are left out. -m also takes synthetic:llama-15m|llama-110m|llama-1.1b|llama-7b or\n"
-      "  synthetic:PATH/config.json: random weights, made on the fly.");
+      "  one at a time), for every combination of the listed backends, schemes and thread counts. Tokenization\n"
+      "  and sampling are left out. -m also takes synthetic:llama-15m|llama-110m|llama-1.1b|llama-7b or\n"
+      "  synthetic:PATH/config.json: random weights, made on the fly. Combinations that cannot run here are\n"
+      "  listed as skipped, with the reason.");
   auto add = options.add_options();
   add("m,model", "model directory, llama2.c .bin, or synthetic:NAME", cxxopts::value<std::string>()->default_value(""));
   add("p,n-prompt", "prompt tokens for pp", cxxopts::value<int>()->default_value("512"));
   add("n,n-gen", "tokens for tg", cxxopts::value<int>()->default_value("128"));
-  add("quant", "comma-separated schemes: f32,w8,int8", cxxopts::value<std::string>()->default_value("f32,w8,int8"));
-  add("t,threads", "comma-separated thread counts (0 = all cores)", cxxopts::value<std::string>()->default_value("0"));
+  add("quant", "comma-separated schemes: f32,w8,int8,fp8", cxxopts::value<std::string>()->default_value("f32,w8,int8"));
+  add("backend", "comma-separated backends: cpu,cuda", cxxopts::value<std::string>()->default_value("cpu"));
+  add("t,threads", "comma-separated CPU thread counts (0 = all cores)",
+      cxxopts::value<std::string>()->default_value("0"));
   add("r,repetitions", "timed repetitions of each test", cxxopts::value<int>()->default_value("5"));
-  add("o,output", "md (a table) or json", cxxopts::value<std::string>()->default_value("md"));
+  add("o,output", "md (a table), json or csv", cxxopts::value<std::string>()->default_value("md"));
+  add("matmul",
+      "time the matrix product alone instead of a model: comma-separated token counts M, on the Llama-7B shapes "
+      "(N x K = 4096x4096, 11008x4096, 4096x11008); reports TFLOP/s",
+      cxxopts::value<std::string>());
   const auto args = parse_or_help(options, argc, argv);
+  if (args.count("matmul")) return run_matmul_mode(args);
   std::string path = args["model"].as<std::string>();
   if (path.empty()) path = default_model_path();
   const std::string format = args["output"].as<std::string>();
-  if (format != "md" && format != "json") fail("--output must be md or json, got '{}'", format);
+  if (format != "md" && format != "json" && format != "csv") {
+    fail("--output must be md, json or csv, got '{}'", format);
+  }
   const DecoderBenchRequest request{args["n-prompt"].as<int>(), args["n-gen"].as<int>(), args["repetitions"].as<int>()};
+  const auto backends = split(args["backend"].as<std::string>());
+  for (const auto& b : backends) {
+    if (b != "cpu" && b != "cuda") fail("--backend: unknown backend '{}' (cpu or cuda)", b);
+  }
 
-  nlohmann::json rows = nlohmann::json::array();
+  nlohmann::json rows = nlohmann::json::array(), skipped = nlohmann::json::array();
   for (const auto& scheme_name : split(args["quant"].as<std::string>())) {
     const auto scheme = quant_scheme_from_name(scheme_name);
     if (!scheme) fail("--quant: unknown scheme '{}'", scheme_name);
     std::cerr << fmt::format("loading {} as {}...\n", path, scheme_name);
     const auto model = models::builtin_registry().load_decoder(path, {QuantRecipe{*scheme, {}}});
-    for (const auto& threads : split(args["threads"].as<std::string>())) {
-      auto backend = make_cpu_backend(std::stoi(threads));
-      std::cerr << fmt::format("bench {} threads={}: pp{} and tg{}, {} repetitions\n", scheme_name, threads,
-                               request.n_prompt, request.n_gen, request.repetitions);
-      const DecoderBenchResult r = run_decoder_bench(*model, *backend, request);
-      const double tg_mean = mean(r.tg_tokens_per_second);
-      rows.push_back({{"quant", scheme_name},
-                      {"threads", std::stoi(threads) > 0 ? std::stoi(threads) : machine_cores()},
-                      {"pp_tokens", request.n_prompt},
-                      {"pp_tok_s_mean", mean(r.pp_tokens_per_second)},
-                      {"pp_tok_s_std", stddev(r.pp_tokens_per_second)},
-                      {"tg_tokens", request.n_gen},
-                      {"tg_tok_s_mean", tg_mean},
-                      {"tg_tok_s_std", stddev(r.tg_tokens_per_second)},
-                      {"tg_ms_median", percentile(r.tg_token_ms, 50)},
-                      {"tg_ms_p99", percentile(r.tg_token_ms, 99)},
-                      {"decode_weight_bytes", r.decode_weight_bytes},
-                      {"decode_weight_gb_s", static_cast<double>(r.decode_weight_bytes) * tg_mean / 1e9}});
+    for (const auto& backend_name : backends) {
+      // Threads are the CPU's knob; a GPU backend runs once.
+      const auto thread_list =
+          backend_name == "cpu" ? split(args["threads"].as<std::string>()) : std::vector<std::string>{"0"};
+      for (const auto& threads : thread_list) {
+        const auto skip = [&](const std::string& why) {
+          std::cerr << fmt::format("skipping {} {}: {}\n", backend_name, scheme_name, why);
+          skipped.push_back({{"backend", backend_name}, {"quant", scheme_name}, {"reason", why}});
+        };
+        std::unique_ptr<Backend> backend;
+        try {
+          backend = make_backend(backend_name, std::stoi(threads));
+        } catch (const Error& e) {
+          skip(e.what());
+          break;
+        }
+        if (!backend->supports(OpKind::MatMul, weight_dtype(*scheme))) {
+          skip(fmt::format("{} does not run {} matmuls", backend->name(), scheme_name));
+          break;
+        }
+        std::cerr << fmt::format("bench {} {} threads={}: pp{} and tg{}, {} repetitions\n", backend_name, scheme_name,
+                                 threads, request.n_prompt, request.n_gen, request.repetitions);
+        const DecoderBenchResult r = run_decoder_bench(*model, *backend, request);
+        const double tg_mean = mean(r.tg_tokens_per_second);
+        rows.push_back({{"backend", backend_name},
+                        {"quant", scheme_name},
+                        {"threads", std::stoi(threads) > 0 ? std::stoi(threads) : machine_cores()},
+                        {"pp_tokens", request.n_prompt},
+                        {"pp_tok_s_mean", mean(r.pp_tokens_per_second)},
+                        {"pp_tok_s_std", stddev(r.pp_tokens_per_second)},
+                        {"tg_tokens", request.n_gen},
+                        {"tg_tok_s_mean", tg_mean},
+                        {"tg_tok_s_std", stddev(r.tg_tokens_per_second)},
+                        {"tg_ms_median", percentile(r.tg_token_ms, 50)},
+                        {"tg_ms_p99", percentile(r.tg_token_ms, 99)},
+                        {"decode_weight_bytes", r.decode_weight_bytes},
+                        {"decode_weight_gb_s", static_cast<double>(r.decode_weight_bytes) * tg_mean / 1e9}});
+      }
     }
   }
+  const bool random_weights = path.starts_with("synthetic:");
   const nlohmann::json header = {{"model", path},
                                  {"machine", machine_description()},
                                  {"build", build_description()},
                                  {"peak_rss_bytes", peak_rss_bytes()},
-                                 {"note", path.starts_with("synthetic:") ? "random weights" : ""}};
+                                 {"note", random_weights ? "random weights" : ""}};
   if (format == "json") {
-    std::cout << nlohmann::json{{"header", header}, {"results", rows}}.dump(2) << std::endl;
+    std::cout << nlohmann::json{{"header", header}, {"results", rows}, {"skipped", skipped}}.dump(2) << std::endl;
+    return 0;
+  }
+  if (format == "csv") {
+    // The run's header fields repeat on every row so that files from several machines concatenate.
+    for (auto& row : rows) {
+      row["model"] = path;
+      row["machine"] = machine_description();
+      row["build"] = build_description();
+    }
+    print_csv(rows, {"model", "machine", "build", "backend", "quant", "threads", "pp_tokens", "pp_tok_s_mean",
+                     "pp_tok_s_std", "tg_tokens", "tg_tok_s_mean", "tg_tok_s_std", "tg_ms_median", "tg_ms_p99",
+                     "decode_weight_bytes", "decode_weight_gb_s"});
     return 0;
   }
   std::cout << fmt::format("model: {}{}\nmachine: {}\nbuild: {}\npeak resident memory: {:.1f} MiB\n\n", path,
-                           path.starts_with("synthetic:") ? " (random weights)" : "", machine_description(),
-                           build_description(), peak_rss_bytes() / 1048576.0)
-            << "| quant | threads | pp tok/s | tg tok/s | tg ms/token (median, p99) | weights read per token | GB/s |\n"
-            << "|---|---|---|---|---|---|---|\n";
+                           random_weights ? " (random weights)" : "", machine_description(), build_description(),
+                           peak_rss_bytes() / 1048576.0)
+            << "| backend | quant | threads | pp tok/s | tg tok/s | tg ms/token (median, p99) | weights read per token "
+               "| GB/s |\n"
+            << "|---|---|---|---|---|---|---|---|\n";
   for (const auto& row : rows) {
     std::cout << fmt::format(
-        "| {} | {} | {:.1f} ± {:.1f} | {:.1f} ± {:.1f} | {:.2f}, {:.2f} | {:.1f} MB | {:.1f} |\n",
-        row["quant"].get<std::string>(), row["threads"].get<int>(), row["pp_tok_s_mean"].get<double>(),
-        row["pp_tok_s_std"].get<double>(), row["tg_tok_s_mean"].get<double>(), row["tg_tok_s_std"].get<double>(),
-        row["tg_ms_median"].get<double>(), row["tg_ms_p99"].get<double>(),
+        "| {} | {} | {} | {:.1f} ± {:.1f} | {:.1f} ± {:.1f} | {:.2f}, {:.2f} | {:.1f} MB | {:.1f} |\n",
+        row["backend"].get<std::string>(), row["quant"].get<std::string>(), row["threads"].get<int>(),
+        row["pp_tok_s_mean"].get<double>(), row["pp_tok_s_std"].get<double>(), row["tg_tok_s_mean"].get<double>(),
+        row["tg_tok_s_std"].get<double>(), row["tg_ms_median"].get<double>(), row["tg_ms_p99"].get<double>(),
         row["decode_weight_bytes"].get<std::size_t>() / 1e6, row["decode_weight_gb_s"].get<double>());
   }
+  for (const auto& s : skipped) {
+    std::cout << fmt::format("\nskipped: {} {}: {}", s["backend"].get<std::string>(), s["quant"].get<std::string>(),
+                             s["reason"].get<std::string>());
+  }
+  if (!skipped.empty()) std::cout << '\n';
   return 0;
 }
 

@@ -1,7 +1,6 @@
 // `octet perplexity`: how well a model predicts a text, and what quantization costs.
 #include "engine/error.h"
 #include "engine/perplexity.h"
-#include "kernels/cpu/cpu_backend.h"
 #include "models/registry.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
@@ -24,7 +23,8 @@ int run_perplexity(int argc, char** argv) {
   add_model_options(options);
   auto add = options.add_options("Perplexity");
   add("f,file", "UTF-8 text file to score", cxxopts::value<std::string>());
-  add("compare", "also run the model quantized with this scheme (w8, int8) and compare", cxxopts::value<std::string>());
+  add("compare", "also run the model quantized with this scheme (w8, int8, fp8) and compare",
+      cxxopts::value<std::string>());
   add("windows", "score at most this many windows (0 = the whole file)", cxxopts::value<int>()->default_value("0"));
   add("json", "print one JSON object instead of the report");
   const auto args = parse_or_help(options, argc, argv);
@@ -57,7 +57,7 @@ int run_perplexity(int argc, char** argv) {
     QuantRecipe recipe = read_quant_recipe(args, "compare");
     compared_scheme = std::string(quant_scheme_name(recipe.scheme));
     compared = models::builtin_registry().load_decoder(loaded.path, {recipe});
-    compared_backend = make_cpu_backend(args["threads"].as<int>());
+    compared_backend = make_backend(args["backend"].as<std::string>(), args["threads"].as<int>());
   }
   const bool tty = isatty(STDERR_FILENO);
   const PerplexityRequest request{n_ctx, args["windows"].as<int>(), loaded.model->info().bos_id};

@@ -17,13 +17,16 @@ namespace octet::cli {
 int run_quantize(int argc, char** argv) {
   cxxopts::Options options(
       "octet quantize",
-      "Quantize a Hugging Face model directory and write it as safetensors with int8 weights\n"
-      "  and *.weight_scale tensors, and a compressed-tensors quantization_config in config.json.");
+      "Quantize a Hugging Face model directory and write it as safetensors with 8-bit weights\n"
+      "  (int8 or FP8 E4M3) and *.weight_scale tensors, and a compressed-tensors quantization_config\n"
+      "  in config.json.");
   auto add = options.add_options();
   add("m,model", "Hugging Face model directory to read", cxxopts::value<std::string>());
   add("o,output", "directory to write (created; existing files of the same names are replaced)",
       cxxopts::value<std::string>());
-  add("scheme", "w8 (int8 weights) or int8 (int8 weights, dynamic per-token int8 activations)",
+  add("scheme",
+      "w8 (int8 weights), int8 (int8 weights, dynamic per-token int8 activations) or fp8 (E4M3 weights and\n"
+      "  dynamic per-token E4M3 activations)",
       cxxopts::value<std::string>()->default_value("int8"));
   add("keep-float", "comma-separated weight-name parts to keep in f32 (e.g. lm_head,layers.0.)",
       cxxopts::value<std::vector<std::string>>()->default_value(""));
@@ -41,7 +44,7 @@ int run_quantize(int argc, char** argv) {
   if (fs::exists(out) && fs::equivalent(in, out)) fail("{}: the output directory must differ from the input", out);
   if (args["threads"].as<int>() > 0) omp_set_num_threads(args["threads"].as<int>());
   const QuantRecipe recipe = read_quant_recipe(args, "scheme");
-  if (recipe.scheme == QuantScheme::F32) fail("--scheme f32 writes nothing new: choose w8 or int8");
+  if (recipe.scheme == QuantScheme::F32) fail("--scheme f32 writes nothing new: choose w8, int8 or fp8");
 
   std::cerr << fmt::format("quantizing {} to {}...\n", in, quant_scheme_name(recipe.scheme));
   const auto model = models::builtin_registry().load_decoder(in, {recipe});

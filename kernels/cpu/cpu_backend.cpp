@@ -9,6 +9,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <vector>
 
@@ -25,7 +26,7 @@ class CpuBackend final : public Backend {
   std::string name() const override { return "cpu"; }
 
   bool supports(OpKind op, DType dtype) const override {
-    return dtype == DType::F32 || (op == OpKind::MatMul && dtype == DType::I8);
+    return dtype == DType::F32 || (op == OpKind::MatMul && (dtype == DType::I8 || dtype == DType::F8E4M3));
   }
 
   // Scratch for the largest step of `graph`, so that running it allocates nothing.
@@ -35,12 +36,19 @@ class CpuBackend final : public Backend {
       if (node.op != OpKind::MatMul) continue;
       const Shape& x = graph.values()[node.inputs[0]].shape;
       const Value& w = graph.values()[node.inputs[1]];
-      if (w.dtype != DType::I8) continue;  // float matmuls need no scratch
-      if (w.tensor.quant() != nullptr && w.tensor.quant()->scheme == QuantScheme::Int8) {
+      if (w.dtype == DType::F32) continue;  // float matmuls need no scratch
+      const auto rows = static_cast<std::size_t>(x[0]),
+                 tile = static_cast<std::size_t>(std::min<std::int64_t>(kW8TileRows, w.shape[0]) * w.shape[1]);
+      if (w.dtype == DType::F8E4M3) {
+        grow(x_fp8_, rows * static_cast<std::size_t>(x[1]));
+        grow(x_decoded_, rows * static_cast<std::size_t>(x[1]));
+        grow(x_scale_, rows);
+        grow(w_tile_, tile);
+      } else if (w.tensor.quant() != nullptr && w.tensor.quant()->scheme == QuantScheme::Int8) {
         grow(x_int8_, static_cast<std::size_t>(x[0] * x[1]));
         grow(x_scale_, static_cast<std::size_t>(x[0]));
       } else if (x[0] > kW8DirectRows) {
-        grow(w_tile_, static_cast<std::size_t>(std::min<std::int64_t>(kW8TileRows, w.shape[0]) * w.shape[1]));
+        grow(w_tile_, tile);
       }
     }
   }
@@ -106,9 +114,13 @@ class CpuBackend final : public Backend {
       return;
     }
     const QuantParams* q = w.quant();
-    if (w.dtype() != DType::I8 || q == nullptr) fail("cpu matmul: unsupported weight dtype {}", dtype_name(w.dtype()));
+    if ((w.dtype() != DType::I8 && w.dtype() != DType::F8E4M3) || q == nullptr) {
+      fail("cpu matmul: unsupported weight dtype {}", dtype_name(w.dtype()));
+    }
     const float* w_scale = q->scale.data<float>();
-    if (q->scheme == QuantScheme::Int8) {
+    if (w.dtype() == DType::F8E4M3) {
+      matmul_fp8(xf, w, w_scale, y, m, k, n);
+    } else if (q->scheme == QuantScheme::Int8) {
       // Dynamic per-token activation quantization, then the fused int8 product.
 #pragma omp parallel for if (m > 4)
       for (std::int64_t i = 0; i < m; ++i)
@@ -129,7 +141,42 @@ class CpuBackend final : public Backend {
     }
   }
 
+  // FP8 with the GPU's numerics: E4M3 activations (dynamic, per token) times
+  // E4M3 weights, float accumulation, then both scales. Products of two E4M3
+  // values are exact in float, so the float matmul over decoded values is the
+  // same sum the tensor cores form (up to summation order). Emulation, not
+  // speed: it lets any machine measure what FP8 costs in accuracy.
+  void matmul_fp8(const float* xf, const Tensor& w, const float* w_scale, float* y, std::int64_t m, std::int64_t k,
+                  std::int64_t n) {
+#pragma omp parallel for if (m > 4)
+    for (std::int64_t i = 0; i < m; ++i) {
+      x_scale_[static_cast<std::size_t>(i)] = quantize_row_fp8(xf + i * k, k, x_fp8_.data() + i * k);
+      for (std::int64_t c = 0; c < k; ++c)
+        x_decoded_[static_cast<std::size_t>(i * k + c)] = fp8_lut_[x_fp8_[i * k + c]];
+    }
+    for (std::int64_t n0 = 0; n0 < n; n0 += kW8TileRows) {
+      const std::int64_t rows = std::min(kW8TileRows, n - n0);
+      const std::uint8_t* wq = w.data<std::uint8_t>() + n0 * k;
+#pragma omp parallel for
+      for (std::int64_t r = 0; r < rows; ++r)
+        for (std::int64_t c = 0; c < k; ++c) w_tile_[static_cast<std::size_t>(r * k + c)] = fp8_lut_[wq[r * k + c]];
+      matmul_f32_.run(x_decoded_.data(), w_tile_.data(), y + n0, m, k, rows, n);
+    }
+#pragma omp parallel for if (m > 4)
+    for (std::int64_t i = 0; i < m; ++i)
+      for (std::int64_t j = 0; j < n; ++j) y[i * n + j] *= x_scale_[static_cast<std::size_t>(i)] * w_scale[j];
+  }
+
+  static std::array<float, 256> make_fp8_lut() {
+    std::array<float, 256> lut{};
+    for (int b = 0; b < 256; ++b) lut[static_cast<std::size_t>(b)] = f8e4m3_to_f32(static_cast<std::uint8_t>(b));
+    return lut;
+  }
+
   cpu::MatmulF32 matmul_f32_;
+  const std::array<float, 256> fp8_lut_ = make_fp8_lut();
+  std::vector<std::uint8_t> x_fp8_;       // E4M3 activations [m, k]
+  std::vector<float> x_decoded_;          // their values as float [m, k]
   std::vector<float> attention_scratch_;  // attention scores, n_threads x n_ctx
   std::vector<std::int8_t> x_int8_;       // quantized activations [m, k]
   std::vector<float> x_scale_;            // their per-token scales [m]

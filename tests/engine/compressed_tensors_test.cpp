@@ -25,7 +25,7 @@ std::vector<float> prompt_logits(const DecoderModel& model) {
 }
 
 TEST(CompressedTensors, SavedCheckpointReloadsBitIdentical) {
-  for (QuantScheme scheme : {QuantScheme::Int8, QuantScheme::W8}) {
+  for (QuantScheme scheme : {QuantScheme::Int8, QuantScheme::W8, QuantScheme::Fp8}) {
     test::TempDir dir;
     const QuantRecipe recipe{scheme, {}};
     const auto at_load = models::builtin_registry().load_decoder(test::shipped_model(), {recipe});
@@ -34,13 +34,15 @@ TEST(CompressedTensors, SavedCheckpointReloadsBitIdentical) {
     const Json config = read_json_file(dir.file("config.json"));
     const Json& q = config["quantization_config"];
     EXPECT_EQ(q["quant_method"], "compressed-tensors");
-    EXPECT_EQ(q["format"], "int-quantized");
+    const bool fp8 = scheme == QuantScheme::Fp8;
+    EXPECT_EQ(q["format"], fp8 ? "float-quantized" : "int-quantized");
+    EXPECT_EQ(q["config_groups"]["group_0"]["weights"]["type"], fp8 ? "float" : "int");
     EXPECT_EQ(q["config_groups"]["group_0"]["weights"]["strategy"], "channel");
     EXPECT_EQ(q["config_groups"]["group_0"]["input_activations"].is_null(), scheme == QuantScheme::W8);
     EXPECT_EQ(config["tie_word_embeddings"], false) << "the quantized head is stored on its own";
 
     const WeightStore store = WeightStore::open_dir(dir.path());
-    EXPECT_EQ(store.get("model.layers.0.mlp.up_proj.weight").dtype(), DType::I8);
+    EXPECT_EQ(store.get("model.layers.0.mlp.up_proj.weight").dtype(), fp8 ? DType::F8E4M3 : DType::I8);
     EXPECT_EQ(store.get("model.layers.0.mlp.up_proj.weight_scale").shape(), (Shape{352, 1}));
     EXPECT_EQ(store.get("model.norm.weight").dtype(), DType::F32);
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
 
 namespace octet {
 namespace {
@@ -63,6 +64,53 @@ TEST(DType, F8E4M3AllBitPatterns) {
   }
   EXPECT_EQ(f8e4m3_to_f32(0x7e), 448.0f);                // the largest finite value
   EXPECT_EQ(f8e4m3_to_f32(0x01), std::ldexp(1.0f, -9));  // the smallest subnormal
+}
+
+// The float64 definition of "nearest E4M3 value, ties to the even code,
+// saturating at 448": search every finite code.
+std::uint8_t nearest_e4m3(double x) {
+  if (x > 448) x = 448;
+  if (x < -448) x = -448;
+  int best = -1;
+  double best_err = 0;
+  for (int b = 0; b < 256; ++b) {
+    if ((b & 0x7f) == 0x7f || b == 0x80) continue;  // NaNs, and -0 (x = 0 maps to +0)
+    const double err = std::abs(minifloat_value(static_cast<unsigned>(b), 4, 3) - x);
+    // Codes of one sign are ordered by magnitude, so "even code" is "even mantissa".
+    if (best < 0 || err < best_err || (err == best_err && (b & 1) == 0)) {
+      best = b;
+      best_err = err;
+    }
+  }
+  return static_cast<std::uint8_t>(best);
+}
+
+TEST(DType, F32ToF8E4M3RoundsToNearestEvenAndSaturates) {
+  // Every code round-trips; every midpoint between neighbours goes to the even
+  // one; points just off the midpoints go to the nearer one; random values
+  // across the range match the float64 search.
+  for (unsigned b = 0; b < 256; ++b) {
+    if ((b & 0x7f) == 0x7f) continue;
+    EXPECT_EQ(f32_to_f8e4m3(f8e4m3_to_f32(static_cast<std::uint8_t>(b))), b == 0x80 ? 0x80 : b) << b;
+  }
+  for (unsigned b = 0; b + 1 < 0x7f; ++b) {
+    const double lo = minifloat_value(b, 4, 3), hi = minifloat_value(b + 1, 4, 3), mid = (lo + hi) / 2;
+    EXPECT_EQ(f32_to_f8e4m3(static_cast<float>(mid)), (b & 1) ? b + 1 : b) << "tie above code " << b;
+    EXPECT_EQ(f32_to_f8e4m3(std::nextafter(static_cast<float>(mid), 0.0f)), b) << b;
+    EXPECT_EQ(f32_to_f8e4m3(std::nextafter(static_cast<float>(mid), 1e9f)), b + 1) << b;
+    EXPECT_EQ(f32_to_f8e4m3(static_cast<float>(-mid)), 0x80 | ((b & 1) ? b + 1 : b)) << b;
+  }
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<double> exponent(-12.0, 9.5);
+  for (int i = 0; i < 20000; ++i) {
+    const float x = static_cast<float>((i % 2 ? -1 : 1) * std::exp2(exponent(rng)));
+    const std::uint8_t got = f32_to_f8e4m3(x);
+    if (x == 0 || (got == 0x80 && nearest_e4m3(x) == 0x00)) continue;  // -0 for tiny negatives is right
+    EXPECT_EQ(got, nearest_e4m3(x)) << x;
+  }
+  EXPECT_EQ(f32_to_f8e4m3(1e6f), 0x7e);   // saturates to 448
+  EXPECT_EQ(f32_to_f8e4m3(-1e6f), 0xfe);  // and -448
+  EXPECT_EQ(f32_to_f8e4m3(NAN) & 0x7f, 0x7f);
 }
 
 TEST(DType, F8E5M2AllBitPatterns) {

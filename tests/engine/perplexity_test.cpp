@@ -64,7 +64,9 @@ TEST(Perplexity, RefusesTextShorterThanAWindow) {
 
 // What quantization costs on a real model (issue 3's bar: int8 within 1% of
 // float perplexity, w8 within 0.5%), on the first 12 windows of the TinyStories
-// validation text; bench/RESULTS.md has the whole file.
+// validation text; bench/RESULTS.md has the whole file. FP8 (E4M3: 3 mantissa
+// bits) costs more on this 64-wide model: +1.46% over the whole file, so its
+// bound here is a regression guard at 2%, not issue 5's 1%.
 TEST(Perplexity, QuantizationCostOnStories260K) {
   OCTET_REQUIRE_SHARED(checkpoint, "models/stories260K/stories260K.bin");
   OCTET_REQUIRE_SHARED(tokenizer_path, "models/stories260K/tok512.model");
@@ -75,14 +77,16 @@ TEST(Perplexity, QuantizationCostOnStories260K) {
   const auto tokens = load_sentencepiece(tokenizer_path)->encode(text.str().substr(0, 120000));
   auto f32 = models::builtin_registry().load_decoder(checkpoint);
   auto backend = make_cpu_backend(0), other = make_cpu_backend(0);
-  for (auto [scheme, bound] : {std::pair{QuantScheme::Int8, 0.01}, {QuantScheme::W8, 0.005}}) {
+  for (auto [scheme, bound] :
+       {std::pair{QuantScheme::Int8, 0.01}, {QuantScheme::W8, 0.005}, {QuantScheme::Fp8, 0.02}}) {
     auto quantized = models::builtin_registry().load_decoder(checkpoint, {QuantRecipe{scheme, {}}});
     const PerplexityResult r = measure_perplexity(*f32, *backend, tokens, {512, 12, 1}, quantized.get(), other.get());
     EXPECT_EQ(r.windows, 12);
     EXPECT_LT(std::abs(r.compare->perplexity / r.perplexity - 1), bound) << quant_scheme_name(scheme);
     EXPECT_GT(r.compare->kld_mean, 0) << "quantization changes something";
-    EXPECT_LT(r.compare->kld_mean, 0.01);
-    EXPECT_GT(r.compare->top1_agreement, 0.95);
+    const bool fp8 = scheme == QuantScheme::Fp8;
+    EXPECT_LT(r.compare->kld_mean, fp8 ? 0.025 : 0.01);
+    EXPECT_GT(r.compare->top1_agreement, fp8 ? 0.9 : 0.95);
   }
 }
 

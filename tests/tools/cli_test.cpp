@@ -153,7 +153,7 @@ TEST(Cli, QuantizeWritesALoadableCheckpoint) {
   EXPECT_CONTAINS(run_octet("quantize -m " + test::shipped_model() + "/model.safetensors -o " + out).output,
                   "reads a Hugging Face model directory");
   EXPECT_CONTAINS(run_octet("quantize -m " + test::shipped_model() + " -o " + out + " --scheme f32").output,
-                  "choose w8 or int8");
+                  "choose w8, int8 or fp8");
 }
 
 TEST(Cli, HelpAndUsageErrors) {

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds octet and its tests here (the GPU machine has no Debian packages and
+# no network) and packs what bench/cuda/device_check.sh needs into .device/:
+# the binaries, the non-system libraries they load, and the shared test data
+# (copied from ../shared, never committed: .device/ is git-ignored).
+# Usage: bench/cuda/bundle.sh   then send .device with the device tool's carry.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+shared=${OCTET_SHARED_DIR:-$root/../shared}
+# Portable x86-64 code: the GPU machine's CPU is not this one.
+cmake -S . -B build-device -DCMAKE_BUILD_TYPE=Release -DOCTET_NATIVE=OFF >/dev/null
+cmake --build build-device -j"$(nproc)" --target octet octet_tests
+rm -rf .device && mkdir -p .device/stage/lib .device/shared/models/stories260K .device/shared/data
+cp build-device/octet build-device/tests/octet_tests .device/stage/
+strip .device/stage/octet .device/stage/octet_tests
+for lib in libdnnl.so.2 libsentencepiece.so.0 libfmt.so.9 libgomp.so.1 libOpenCL.so.1 libreadline.so.8 libtinfo.so.6; do
+  cp -L "/lib/x86_64-linux-gnu/$lib" .device/stage/lib/
+done
+tar -C .device/stage -cJf .device/bundle.tar.xz .
+rm -rf .device/stage
+cp "$shared"/models/stories260K/{stories260K.bin,tok512.model} .device/shared/models/stories260K/
+cp "$shared"/data/tinystories_val_head.txt .device/shared/data/
+du -sh .device

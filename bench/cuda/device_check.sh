@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine (one `device` call), from the repository root, after
+# bench/cuda/bundle.sh made .device/ here and the call carried it:
+#   1. the CUDA tests, then the same under compute-sanitizer memcheck and racecheck;
+#   2. FP8 against bf16 matmul TFLOP/s on Llama-7B shapes (octet bench --matmul);
+#   3. decode and prefill tokens/s for stories260K and random-weight Llama models;
+#   4. the device's copy bandwidth (PyTorch, which that machine has), the
+#      ceiling for the GB/s of weights read per decoded token.
+#   5. llama-1.1b again with CUDA graphs off (OCTET_CUDA_GRAPHS=0), for the ratio;
+#   6. stories260K perplexity on the GPU (bf16) and what FP8 costs there.
+# Logs go to $OUT (or ./device-out). STEPS picks steps, e.g. STEPS="1 2";
+# MODELS the synthetic models of step 3 (default llama-1.1b).
+set -uo pipefail
+root=$PWD
+out=${OUT:-$root/device-out}
+mkdir -p "$out" /tmp/octet
+tar -xJf .device/bundle.tar.xz -C /tmp/octet
+export LD_LIBRARY_PATH=/tmp/octet/lib:/usr/local/cuda/lib64:/usr/local/cuda/lib:${LD_LIBRARY_PATH:-}
+export OCTET_SHARED_DIR=$root/.device/shared
+# The tests find tests/data through the source path compiled into them.
+[ -e /work/main ] || { mkdir -p /work && ln -s "$root" /work/main; }
+octet=/tmp/octet/octet
+tests=/tmp/octet/octet_tests
+steps=${STEPS:-1 2 3 4 5}
+log() { echo "== $*" | tee -a "$out/summary.txt"; }
+
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee "$out/gpu.txt"
+for step in $steps; do
+  case $step in
+    1)
+      log "CUDA tests"
+      timeout 300 "$tests" --gtest_filter='*Cuda*' 2>&1 | tee "$out/tests.txt" | tail -n 25
+      log "compute-sanitizer memcheck"
+      timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 "$tests" --gtest_filter='*Cuda*' \
+        >"$out/memcheck.txt" 2>&1
+      echo "memcheck exit $?" | tee -a "$out/summary.txt"; tail -n 4 "$out/memcheck.txt"
+      log "compute-sanitizer racecheck"
+      # racecheck is slow: the kernels with shared memory, on small shapes.
+      timeout 240 compute-sanitizer --tool racecheck --error-exitcode 9 "$tests" \
+        --gtest_filter='CudaOps.*:*CudaMatmulTest.Fp8*/0:*CudaMatmulTest.Fp8*/1' >"$out/racecheck.txt" 2>&1
+      echo "racecheck exit $?" | tee -a "$out/summary.txt"; tail -n 4 "$out/racecheck.txt"
+      ;;
+    2)
+      log "matmul TFLOP/s"
+      timeout 300 "$octet" bench --matmul 1,16,256,4096 --backend cuda --quant f32,fp8 -r 10 2>/dev/null |
+        tee "$out/matmul.md"
+      ;;
+    3)
+      log "stories260K"
+      timeout 200 "$octet" bench -m "$OCTET_SHARED_DIR/models/stories260K/stories260K.bin" --backend cuda \
+        --quant f32,fp8 -p 256 -n 128 -r 5 2>/dev/null | tee "$out/stories260k.md"
+      for model in ${MODELS:-llama-1.1b}; do
+        log "synthetic:$model"
+        timeout 400 "$octet" bench -m "synthetic:$model" --backend cuda --quant f32,fp8 -p 512 -n 128 -r 3 \
+          2>"$out/$model.err" | tee "$out/$model.md"
+      done
+      ;;
+    6)
+      log "perplexity on the GPU: bf16 and fp8 against float (CPU)"
+      timeout 300 "$octet" perplexity -m "$OCTET_SHARED_DIR/models/stories260K/stories260K.bin" \
+        --tokenizer "$OCTET_SHARED_DIR/models/stories260K/tok512.model" \
+        -f "$OCTET_SHARED_DIR/data/tinystories_val_head.txt" --ctx 512 --backend cuda --compare fp8 --json \
+        2>/dev/null | tee "$out/perplexity_cuda_fp8.json"
+      ;;
+    5)
+      log "synthetic:llama-1.1b without CUDA graphs"
+      OCTET_CUDA_GRAPHS=0 timeout 300 "$octet" bench -m synthetic:llama-1.1b --backend cuda --quant f32,fp8 \
+        -p 512 -n 128 -r 3 2>/dev/null | tee "$out/llama-1.1b-eager.md"
+      ;;
+    4)
+      log "copy bandwidth"
+      python3 - <<'PY' 2>&1 | tee -a "$out/summary.txt"
+import torch
+x = torch.empty(2 << 30, dtype=torch.uint8, device="cuda"); y = torch.empty_like(x)
+for _ in range(3): y.copy_(x)
+torch.cuda.synchronize(); s = torch.cuda.Event(enable_timing=True); e = torch.cuda.Event(enable_timing=True)
+s.record()
+for _ in range(10): y.copy_(x)
+e.record(); torch.cuda.synchronize(); t = s.elapsed_time(e) / 1e3 / 10
+print(f"device-to-device copy of 2 GiB: {x.numel() / t / 1e9:.0f} GB/s read ({2 * x.numel() / t / 1e9:.0f} GB/s read+write)")
+PY
+      ;;
+  esac
+done

@@ -1,0 +1,65 @@
+// The CUDA kernels behind the GPU backend, as launch functions on device
+// pointers, each enqueued on `stream`. Plain C++ (no CUDA syntax) so that the
+// backend, compiled as C++20, can call them. Activations are float32 rows;
+// `pos` is a device pointer to the position of the step's first token, so that
+// a captured decode step replays for any position.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace octet::cuda {
+
+// out[t] = table[ids[t]]. Ids are checked on the host before they are uploaded.
+void embedding(const float* table, std::int64_t dim, const std::int32_t* ids, int n, float* out, cudaStream_t stream);
+
+// out = x / sqrt(mean(x^2) + eps) * w, per row.
+void rms_norm(const float* x, const float* w, int rows, int dim, float eps, float* out, cudaStream_t stream);
+
+// Rotary embedding of `rows` tokens at positions *pos, *pos + 1, ...; angles
+// in double, as the CPU backend computes them. half_split: Hugging Face's
+// (i, i + head_dim/2) pairs; otherwise adjacent (2i, 2i+1) pairs.
+void rope(const float* x, int rows, int n_heads, int head_dim, const int* pos, double theta, bool half_split,
+          float* out, cudaStream_t stream);
+
+void silu_mul(const float* gate, const float* up, std::int64_t n, float* out, cudaStream_t stream);
+void add(const float* a, const float* b, std::int64_t n, float* out, cudaStream_t stream);
+
+// Appends k and v ([n_tokens, kv_dim]) to the caches at rows *pos.., then
+// causal softmax attention of q over cache rows 0..*pos + t, as cpu::attention.
+struct AttentionArgs {
+  int n_tokens, n_heads, n_kv_heads, head_dim, n_ctx;
+};
+void attention(const float* q, const float* k, const float* v, float* k_cache, float* v_cache, const int* pos,
+               const AttentionArgs& args, float* out, cudaStream_t stream);
+// Lets the attention kernel use the shared memory a context of n_ctx needs;
+// throws octet::Error when the device cannot give that much.
+void attention_reserve(int n_ctx, int head_dim);
+
+// Per-row E4M3 quantization: q[r, :k] = e4m3(x[r] * (448 / absmax_r)) with
+// saturation, columns k..k_padded zero, scale[r] = absmax_r / 448 (the same
+// float arithmetic as octet::quantize_row_fp8 on the CPU).
+void quantize_rows_fp8(const float* x, int rows, int k, int k_padded, std::uint8_t* q, float* scale,
+                       cudaStream_t stream);
+// The decode-sized FP8 product with activation quantization and both scales
+// fused: y[i, j] = xs[i] * w_scale[j] * sum_p e4m3(x[i, p] / xs[i]) * e4m3(w[j, p])
+// for m float rows x of k, with xs and the codes exactly as quantize_rows_fp8
+// makes them. Weight rows are k_padded bytes. For gemv_fp8_fits(m, k_padded):
+// the m code rows live in shared memory.
+inline constexpr int kGemvMaxRows = 8;
+inline constexpr int kGemvMaxSharedBytes = 32 * 1024;
+bool gemv_fp8_fits(int m, int k_padded);
+void gemv_fp8(const float* x, int k, const std::uint8_t* w, const float* w_scale, float* y, int m, int n, int k_padded,
+              cudaStream_t stream);
+
+// x converted to bf16 rows of k_padded (zero-padded) for the bf16 GEMM: float
+// weights once at upload, activations every step.
+void convert_rows_bf16(const float* x, int rows, int k, int k_padded, std::uint16_t* out, cudaStream_t stream);
+
+// y[m, n] = acc[m, n] * (row_scale[m] * col_scale[n]) for the first n_cols of
+// acc's n_padded columns; a null scale pointer means no scale.
+void scale_product(const float* acc, int rows, int n_cols, int n_padded, const float* row_scale, const float* col_scale,
+                   float* y, cudaStream_t stream);
+
+}  // namespace octet::cuda

@@ -1,0 +1,89 @@
+#include "kernels/cuda/lt_matmul.h"
+
+#include "engine/error.h"
+#include "kernels/cuda/cuda_check.h"
+
+namespace octet::cuda {
+
+namespace {
+
+void check(cublasStatus_t status, const char* what) {
+  if (status != CUBLAS_STATUS_SUCCESS) {
+    fail("cuBLASLt: {} failed: {} ({})", what, cublasLtGetStatusName(status), cublasLtGetStatusString(status));
+  }
+}
+
+// Hopper's FP8 kernels want up to 32 MiB of workspace for their split-K variants.
+constexpr std::size_t kWorkspaceBytes = std::size_t{32} << 20;
+
+}  // namespace
+
+LtMatmul::LtMatmul() {
+  check(cublasLtCreate(&handle_), "cublasLtCreate");
+  OCTET_CUDA_CHECK(cudaMalloc(&workspace_, kWorkspaceBytes));
+  workspace_bytes_ = kWorkspaceBytes;
+}
+
+LtMatmul::~LtMatmul() {
+  for (auto& [key, plan] : plans_) {
+    cublasLtMatrixLayoutDestroy(plan.a);
+    cublasLtMatrixLayoutDestroy(plan.b);
+    cublasLtMatrixLayoutDestroy(plan.c);
+    cublasLtMatmulDescDestroy(plan.op);
+  }
+  cudaFree(workspace_);
+  cublasLtDestroy(handle_);
+}
+
+// cuBLASLt is column-major. Row-major acc[m, ldc] is column-major acc^T
+// [n, m]; acc^T = w x^T, where row-major w [n, k] is column-major [k, n]
+// read transposed (A, op T) and row-major x [m, k] is column-major [k, m]
+// read as is (B, op N): the "TN" form that FP8 kernels require.
+LtMatmul::Plan& LtMatmul::plan_for(GemmType type, int m, int n, int k, int ldc) {
+  const Key key{static_cast<int>(type), m, n, k, ldc};
+  auto it = plans_.find(key);
+  if (it != plans_.end()) return it->second;
+  const cudaDataType_t in_type = type == GemmType::Fp8E4M3 ? CUDA_R_8F_E4M3 : CUDA_R_16BF;
+  Plan plan;
+  check(cublasLtMatmulDescCreate(&plan.op, CUBLAS_COMPUTE_32F, CUDA_R_32F), "cublasLtMatmulDescCreate");
+  const cublasOperation_t transpose = CUBLAS_OP_T, no_transpose = CUBLAS_OP_N;
+  check(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_TRANSA, &transpose, sizeof(transpose)),
+        "setting TRANSA");
+  check(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_TRANSB, &no_transpose, sizeof(no_transpose)),
+        "setting TRANSB");
+  check(cublasLtMatrixLayoutCreate(&plan.a, in_type, k, n, k), "layout of A");
+  check(cublasLtMatrixLayoutCreate(&plan.b, in_type, k, m, k), "layout of B");
+  check(cublasLtMatrixLayoutCreate(&plan.c, CUDA_R_32F, n, m, ldc), "layout of C");
+
+  cublasLtMatmulPreference_t preference = nullptr;
+  check(cublasLtMatmulPreferenceCreate(&preference), "cublasLtMatmulPreferenceCreate");
+  check(cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_bytes_,
+                                             sizeof(workspace_bytes_)),
+        "setting the workspace size");
+  cublasLtMatmulHeuristicResult_t result{};
+  int found = 0;
+  const cublasStatus_t status =
+      cublasLtMatmulAlgoGetHeuristic(handle_, plan.op, plan.a, plan.b, plan.c, plan.c, preference, 1, &result, &found);
+  cublasLtMatmulPreferenceDestroy(preference);
+  if (status != CUBLAS_STATUS_SUCCESS || found == 0) {
+    cublasLtMatrixLayoutDestroy(plan.a);
+    cublasLtMatrixLayoutDestroy(plan.b);
+    cublasLtMatrixLayoutDestroy(plan.c);
+    cublasLtMatmulDescDestroy(plan.op);
+    fail("cuBLASLt has no {} kernel for a [{}, {}] x [{}, {}]^T product on this GPU ({})",
+         type == GemmType::Fp8E4M3 ? "FP8 E4M3" : "bf16", m, k, n, k, cublasLtGetStatusName(status));
+  }
+  plan.algo = result.algo;
+  return plans_.emplace(key, plan).first->second;
+}
+
+void LtMatmul::run(GemmType type, const void* x, const void* w, float* acc, int m, int n, int k, int ldc,
+                   cudaStream_t stream) {
+  const Plan& plan = plan_for(type, m, n, k, ldc);
+  const float alpha = 1.0f, beta = 0.0f;
+  check(cublasLtMatmul(handle_, plan.op, &alpha, w, plan.a, x, plan.b, &beta, acc, plan.c, acc, plan.c, &plan.algo,
+                       workspace_, workspace_bytes_, stream),
+        "cublasLtMatmul");
+}
+
+}  // namespace octet::cuda

@@ -1,0 +1,47 @@
+// Matrix products on tensor cores through cuBLASLt: FP8 E4M3 x E4M3 or
+// bf16 x bf16, float accumulation, float output. Descriptors, layouts and the
+// heuristic's algorithm are chosen once per shape and cached, so a step with
+// known shapes only enqueues. The caller applies the per-token and
+// per-channel scales (scale_product in cuda_ops.h).
+#pragma once
+
+#include <cublasLt.h>
+#include <cuda_runtime_api.h>
+
+#include <map>
+#include <string>
+#include <tuple>
+
+namespace octet::cuda {
+
+enum class GemmType { Fp8E4M3, Bf16 };
+
+class LtMatmul {
+ public:
+  LtMatmul();
+  ~LtMatmul();
+  LtMatmul(const LtMatmul&) = delete;
+  LtMatmul& operator=(const LtMatmul&) = delete;
+
+  // acc[i, j] = sum_p x[i, p] * w[j, p] for i < m, j < n: x is [m, k] and w
+  // [n, k], both row-major with rows of k elements; acc is row-major [m, ldc].
+  // cuBLASLt's FP8 kernels need k, ldc and the pointers 16-aligned (the
+  // backend pads rows to 16).
+  void run(GemmType type, const void* x, const void* w, float* acc, int m, int n, int k, int ldc, cudaStream_t stream);
+
+ private:
+  struct Plan {
+    cublasLtMatmulDesc_t op = nullptr;
+    cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+    cublasLtMatmulAlgo_t algo{};
+  };
+  using Key = std::tuple<int, int, int, int, int>;  // type, m, n, k, ldc
+  Plan& plan_for(GemmType type, int m, int n, int k, int ldc);
+
+  cublasLtHandle_t handle_ = nullptr;
+  void* workspace_ = nullptr;
+  std::size_t workspace_bytes_ = 0;
+  std::map<Key, Plan> plans_;
+};
+
+}  // namespace octet::cuda

@@ -1,0 +1,221 @@
+// The CUDA backend against the CPU backend and float64 references. Every test
+// here needs a GPU and skips itself, saying so, where there is none (CI has
+// none; bench/cuda/device_check.sh runs them on the GPU machine).
+#include "kernels/cuda/cuda_backend.h"
+#include "engine/dtype.h"
+#include "engine/executor.h"
+#include "engine/quant.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/cuda/cuda_devices.h"
+#include "models/registry.h"
+#include "tests/kernels/backend_harness.h"
+#include "tests/kernels/cpu/reference_util.h"
+#include "tests/kernels/fp8_reference.h"
+#include "tests/test_support.h"
+
+#include <gtest/gtest.h>
+
+#include <tuple>
+
+namespace octet {
+namespace {
+
+#define OCTET_REQUIRE_GPU(var)                                                                               \
+  std::string octet_why_;                                                                                    \
+  if (cuda::list_devices(&octet_why_).empty()) {                                                             \
+    GTEST_SKIP() << "no CUDA GPU on this machine (" << octet_why_ << "); CUDA tests run on the GPU machine"; \
+  }                                                                                                          \
+  auto var = make_cuda_backend(0)
+
+double relative_error(const std::vector<float>& got, const std::vector<float>& want) {
+  return test::max_relative_error(got, std::vector<double>(want.begin(), want.end()));
+}
+
+// Elementwise and row ops differ from the CPU only by float rounding (expf
+// against std::exp, reduction order): 1e-5 of the output's scale.
+constexpr double kOpTolerance = 1e-5;
+
+TEST(CudaOps, RowOpsMatchTheCpuBackend) {
+  OCTET_REQUIRE_GPU(gpu);
+  auto cpu = make_cpu_backend(0);
+  const int rows = 5, dim = 96;
+  const Tensor x = test::tensor_of(test::random_floats(rows * dim, 1), {rows, dim});
+  const Tensor x2 = test::tensor_of(test::random_floats(rows * dim, 2), {rows, dim});
+  const Tensor w = test::tensor_of(test::random_floats(dim, 3), {dim});
+  const auto both = [&](OpKind op, std::vector<test::NodeInput> in, Shape out, NodeParams p, int pos) {
+    const auto a = test::run_node(*cpu, op, in, out, p, pos, 64);
+    const auto b = test::run_node(*gpu, op, in, out, p, pos, 64);
+    return relative_error(b.output, a.output);
+  };
+  EXPECT_LT(both(OpKind::RmsNorm, {{x}, {w, ValueKind::Weight}}, {rows, dim}, {.eps = 1e-5f}, 0), kOpTolerance);
+  EXPECT_LT(both(OpKind::SiluMul, {{x}, {x2}}, {rows, dim}, {}, 0), kOpTolerance);
+  EXPECT_LT(both(OpKind::Add, {{x}, {x2}}, {rows, dim}, {}, 0), kOpTolerance);
+  EXPECT_EQ(both(OpKind::LastRow, {{x}}, {1, dim}, {}, 0), 0.0);
+  for (RopeLayout layout : {RopeLayout::HalfSplit, RopeLayout::Interleaved}) {
+    const NodeParams p{.rope_theta = 10000.0, .rope_layout = layout, .head_dim = 32};
+    EXPECT_LT(both(OpKind::Rope, {{x}}, {rows, dim}, p, 37), kOpTolerance) << static_cast<int>(layout);
+  }
+  // Embedding rows are copies.
+  const Tensor table = test::tensor_of(test::random_floats(11 * dim, 4), {11, dim});
+  Tensor ids = Tensor::zeros(DType::I32, {4});
+  const std::int32_t id_values[] = {3, 0, 10, 3};
+  std::copy(id_values, id_values + 4, ids.data_mut<std::int32_t>());
+  EXPECT_EQ(both(OpKind::Embedding, {{table, ValueKind::Weight}, {ids}}, {4, dim}, {}, 0), 0.0);
+}
+
+TEST(CudaOps, AttentionMatchesTheCpuBackendInPrefillAndDecode) {
+  OCTET_REQUIRE_GPU(gpu);
+  auto cpu = make_cpu_backend(0);
+  // 6 query heads over 2 key/value heads, head_dim 40 (not a multiple of the
+  // warp), a cache already holding `pos` rows.
+  const int heads = 6, kv_heads = 2, hd = 40, n_ctx = 300;
+  for (const auto& [tokens, pos] : {std::pair{7, 0}, {1, 250}, {3, 4}}) {
+    const Tensor q = test::tensor_of(test::random_floats(tokens * heads * hd, 5), {tokens, heads * hd});
+    const Tensor k = test::tensor_of(test::random_floats(tokens * kv_heads * hd, 6), {tokens, kv_heads * hd});
+    const Tensor v = test::tensor_of(test::random_floats(tokens * kv_heads * hd, 7), {tokens, kv_heads * hd});
+    const Tensor kc = test::tensor_of(test::random_floats(n_ctx * kv_heads * hd, 8), {n_ctx, kv_heads * hd});
+    const Tensor vc = test::tensor_of(test::random_floats(n_ctx * kv_heads * hd, 9), {n_ctx, kv_heads * hd});
+    const NodeParams p{.head_dim = hd, .n_heads = heads, .n_kv_heads = kv_heads};
+    const std::vector<test::NodeInput> in{{q}, {k}, {v}, {kc, ValueKind::State}, {vc, ValueKind::State}};
+    const auto a = test::run_node(*cpu, OpKind::Attention, in, {tokens, heads * hd}, p, pos, n_ctx);
+    const auto b = test::run_node(*gpu, OpKind::Attention, in, {tokens, heads * hd}, p, pos, n_ctx);
+    EXPECT_LT(relative_error(b.output, a.output), kOpTolerance) << tokens << " tokens at " << pos;
+    for (int s = 0; s < 2; ++s) {
+      const auto* want = a.state_after[static_cast<std::size_t>(s)].data<float>();
+      const auto* got = b.state_after[static_cast<std::size_t>(s)].data<float>();
+      EXPECT_TRUE(std::equal(got, got + n_ctx * kv_heads * hd, want)) << "cache " << s << " after appending";
+    }
+  }
+}
+
+using Shape3 = std::tuple<int, int, int>;  // M, K, N
+class CudaMatmulTest : public ::testing::TestWithParam<Shape3> {};
+
+// FP8 against the float64 product of the same E4M3 values, on both paths:
+// octet's GEMV (M <= 8, float accumulation) and cuBLASLt (M = 16, 256). The
+// products are exact, but Hopper's FP8 MMA adds them with about 14 mantissa bits (as the
+// DeepSeek-V3 report measured; cuBLASLt promotes to float32 between blocks of
+// K): measured here 1.1e-4 to 1.8e-4 of the output's scale at K = 64..2048.
+// The bound, 2^-11 = 4.9e-4, leaves 2.7x; a wrong index or scale is off by
+// far more.
+TEST_P(CudaMatmulTest, Fp8MatchesFloat64ProductOfTheSameQuantizedValues) {
+  OCTET_REQUIRE_GPU(gpu);
+  const auto [m, k, n] = GetParam();
+  const auto x = test::random_floats(static_cast<std::size_t>(m * k), 11, 3.0f);
+  const Tensor w = quantize_weight(test::tensor_of(test::random_floats(static_cast<std::size_t>(n * k), 12), {n, k}),
+                                   QuantScheme::Fp8);
+  const std::vector<test::NodeInput> in{{test::tensor_of(x, {m, k})}, {w, ValueKind::Weight}};
+  const auto got = test::run_node(*gpu, OpKind::MatMul, in, {m, n});
+  const double tolerance = std::ldexp(1.0, -11);
+  EXPECT_LT(test::max_relative_error(got.output, test::fp8_reference_product(x, m, k, w)), tolerance);
+  // And the CPU's emulation of the same numerics agrees.
+  auto cpu = make_cpu_backend(0);
+  EXPECT_LT(relative_error(got.output, test::run_node(*cpu, OpKind::MatMul, in, {m, n}).output), tolerance);
+}
+
+// bf16 (float weights on the GPU) against float64 of the bf16-rounded values;
+// bf16 tensor cores accumulate in float32.
+TEST_P(CudaMatmulTest, Bf16MatchesFloat64ProductOfTheRoundedValues) {
+  OCTET_REQUIRE_GPU(gpu);
+  const auto [m, k, n] = GetParam();
+  const auto x = test::random_floats(static_cast<std::size_t>(m * k), 13);
+  const auto w = test::random_floats(static_cast<std::size_t>(n * k), 14);
+  const auto got = test::run_node(
+      *gpu, OpKind::MatMul, {{test::tensor_of(x, {m, k})}, {test::tensor_of(w, {n, k}), ValueKind::Weight}}, {m, n});
+  const auto bf16 = [](float v) { return static_cast<double>(bf16_to_f32(f32_to_bf16(v))); };
+  std::vector<double> want(static_cast<std::size_t>(m * n));
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      double acc = 0;
+      for (int p = 0; p < k; ++p)
+        acc += bf16(x[static_cast<std::size_t>(i * k + p)]) * bf16(w[static_cast<std::size_t>(j * k + p)]);
+      want[static_cast<std::size_t>(i * n + j)] = acc;
+    }
+  EXPECT_LT(test::max_relative_error(got.output, want), 1e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, CudaMatmulTest,
+                         ::testing::Values(Shape3{1, 100, 130}, Shape3{16, 257, 7}, Shape3{3, 64, 172},
+                                           Shape3{256, 2048, 96}, Shape3{1, 2048, 520}));
+
+TEST(CudaBackend, UploadsEachWeightOnce) {
+  OCTET_REQUIRE_GPU(gpu);
+  const Tensor w = quantize_weight(test::tensor_of(test::random_floats(64 * 32, 15), {64, 32}), QuantScheme::Fp8);
+  const Tensor a = gpu->prepare_weight(w, OpKind::MatMul), b = gpu->prepare_weight(w, OpKind::MatMul);
+  EXPECT_EQ(a.raw(), b.raw());
+  EXPECT_EQ(a.device(), Device::Cuda);
+  EXPECT_EQ(a.dtype(), DType::F8E4M3);
+}
+
+std::vector<std::int32_t> greedy_ids(const DecoderModel& model, Backend& backend, int n) {
+  Executor executor(model, backend, n + 1);
+  std::vector<std::int32_t> ids{model.info().bos_id};
+  for (int pos = 0; pos < n; ++pos) {
+    const Tensor& logits = executor.forward(std::span(&ids.back(), 1), pos, false);
+    const float* row = logits.data<float>();
+    ids.push_back(static_cast<std::int32_t>(std::max_element(row, row + logits.dim(1)) - row));
+  }
+  return ids;
+}
+
+struct Comparison {
+  double max_relative_error = 0;  // over all rows, relative to each row's largest logit
+  double top1_agreement = 0;      // fraction of rows with the same argmax
+};
+
+// Logits of `ids` as one prompt on two backends (or two models), row by row.
+Comparison compare_logits(const DecoderModel& a_model, Backend& a, const DecoderModel& b_model, Backend& b,
+                          std::span<const std::int32_t> ids) {
+  const auto n = static_cast<int>(ids.size());
+  Executor ea(a_model, a, n), eb(b_model, b, n);
+  const Tensor& ta = ea.forward(ids, 0, true);
+  const std::vector<float> la(ta.data<float>(), ta.data<float>() + ta.numel());
+  const Tensor& tb = eb.forward(ids, 0, true);
+  const std::int64_t vocab = tb.dim(1);
+  Comparison c;
+  for (int r = 0; r < n; ++r) {
+    const float* x = la.data() + r * vocab;
+    const float* y = tb.data<float>() + r * vocab;
+    double err = 0, scale = 1e-30;
+    for (std::int64_t j = 0; j < vocab; ++j) {
+      err = std::max(err, std::abs(static_cast<double>(x[j]) - y[j]));
+      scale = std::max(scale, std::abs(static_cast<double>(x[j])));
+    }
+    c.max_relative_error = std::max(c.max_relative_error, err / scale);
+    c.top1_agreement += (std::max_element(x, x + vocab) - x) == (std::max_element(y, y + vocab) - y);
+  }
+  c.top1_agreement /= n;
+  return c;
+}
+
+// Issue 5's end-to-end check, on stories260K.
+// bf16 (float weights on the GPU) has no activation quantization, so the GPU
+// follows the CPU's float model within bf16 rounding and makes its choices
+// wherever they are not near-ties.
+// FP8 cannot match the CPU's FP8 path token for token: quantizing activations
+// to E4M3 turns any difference in the last bits of a sum (and the GPU's FP8
+// accumulation has ~14 bits) into a whole E4M3 step (6%) wherever a value sits
+// near a rounding boundary, and those steps spread through the layers. Measured:
+// the first 20 greedy tokens agree, then a near-tie flips. So the check is that
+// GPU FP8 differs from CPU FP8 by no more than FP8 differs from float: the same
+// noise, not a bug (a wrong kernel is off by far more).
+TEST(CudaBackend, Stories260KMatchesTheCpuInBf16AndFp8) {
+  OCTET_REQUIRE_GPU(gpu);
+  OCTET_REQUIRE_SHARED(checkpoint, "models/stories260K/stories260K.bin");
+  const auto f32 = models::builtin_registry().load_decoder(checkpoint);
+  const auto fp8 = models::builtin_registry().load_decoder(checkpoint, {QuantRecipe{QuantScheme::Fp8, {}}});
+  auto cpu = make_cpu_backend(0);
+  const auto ids = greedy_ids(*f32, *cpu, 200);
+  const Comparison bf16 = compare_logits(*f32, *cpu, *f32, *gpu, ids);
+  EXPECT_LT(bf16.max_relative_error, 0.02) << "bf16 rounding of weights and activations";
+  EXPECT_GT(bf16.top1_agreement, 0.97);
+
+  const Comparison quantization = compare_logits(*f32, *cpu, *fp8, *cpu, ids);  // what FP8 costs
+  const Comparison backends = compare_logits(*fp8, *cpu, *fp8, *gpu, ids);      // CPU FP8 against GPU FP8
+  EXPECT_LT(backends.max_relative_error, 2 * quantization.max_relative_error);
+  EXPECT_GT(backends.top1_agreement, 0.9);
+  EXPECT_GT(backends.top1_agreement, quantization.top1_agreement - 0.05);
+}
+
+}  // namespace
+}  // namespace octet
