@@ -56,7 +56,9 @@ DecoderBenchResult run_decoder_bench(const DecoderModel& model, Backend& backend
   for (int rep = 0; rep < req.repetitions; ++rep) {
     auto t0 = Clock::now();
     run_pp();
-    r.pp_tokens_per_second.push_back(req.n_prompt / seconds(t0, Clock::now()));
+    const double pp_seconds = seconds(t0, Clock::now());
+    r.pp_tokens_per_second.push_back(req.n_prompt / pp_seconds);
+    r.ttft_ms.push_back(1e3 * pp_seconds);  // the prompt pass ends with the first token's logits
     const std::size_t first = r.tg_token_ms.size();
     run_tg(&r.tg_token_ms);
     double total_ms = 0;

@@ -21,6 +21,7 @@ struct DecoderBenchRequest {
 
 struct DecoderBenchResult {
   std::vector<double> pp_tokens_per_second;  // one per repetition
+  std::vector<double> ttft_ms;               // per repetition: the -p token prompt pass until the first token's logits
   std::vector<double> tg_tokens_per_second;
   std::vector<double> tg_token_ms;      // every decoded token of every repetition
   std::size_t decode_weight_bytes = 0;  // matmul weights (and scales) read per decoded token

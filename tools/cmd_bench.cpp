@@ -187,6 +187,7 @@ int run_bench(int argc, char** argv) {
                         {"pp_tokens", request.n_prompt},
                         {"pp_tok_s_mean", mean(r.pp_tokens_per_second)},
                         {"pp_tok_s_std", stddev(r.pp_tokens_per_second)},
+                        {"ttft_ms_mean", mean(r.ttft_ms)},
                         {"tg_tokens", request.n_gen},
                         {"tg_tok_s_mean", tg_mean},
                         {"tg_tok_s_std", stddev(r.tg_tokens_per_second)},
@@ -215,23 +216,24 @@ int run_bench(int argc, char** argv) {
       row["build"] = build_description();
     }
     print_csv(rows, {"model", "machine", "build", "backend", "quant", "threads", "pp_tokens", "pp_tok_s_mean",
-                     "pp_tok_s_std", "tg_tokens", "tg_tok_s_mean", "tg_tok_s_std", "tg_ms_median", "tg_ms_p99",
-                     "decode_weight_bytes", "decode_weight_gb_s"});
+                     "pp_tok_s_std", "ttft_ms_mean", "tg_tokens", "tg_tok_s_mean", "tg_tok_s_std", "tg_ms_median",
+                     "tg_ms_p99", "decode_weight_bytes", "decode_weight_gb_s"});
     return 0;
   }
   std::cout << fmt::format("model: {}{}\nmachine: {}\nbuild: {}\npeak resident memory: {:.1f} MiB\n\n", path,
                            random_weights ? " (random weights)" : "", machine_description(), build_description(),
                            peak_rss_bytes() / 1048576.0)
-            << "| backend | quant | threads | pp tok/s | tg tok/s | tg ms/token (median, p99) | weights read per token "
-               "| GB/s |\n"
-            << "|---|---|---|---|---|---|---|---|\n";
+            << "| backend | quant | threads | pp tok/s | time to first token | tg tok/s | tg ms/token (median, p99) "
+               "| weights read per token | GB/s |\n"
+            << "|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& row : rows) {
     std::cout << fmt::format(
-        "| {} | {} | {} | {:.1f} ± {:.1f} | {:.1f} ± {:.1f} | {:.2f}, {:.2f} | {:.1f} MB | {:.1f} |\n",
+        "| {} | {} | {} | {:.1f} ± {:.1f} | {:.2f} ms | {:.1f} ± {:.1f} | {:.2f}, {:.2f} | {:.1f} MB | {:.1f} |\n",
         row["backend"].get<std::string>(), row["quant"].get<std::string>(), row["threads"].get<int>(),
-        row["pp_tok_s_mean"].get<double>(), row["pp_tok_s_std"].get<double>(), row["tg_tok_s_mean"].get<double>(),
-        row["tg_tok_s_std"].get<double>(), row["tg_ms_median"].get<double>(), row["tg_ms_p99"].get<double>(),
-        row["decode_weight_bytes"].get<std::size_t>() / 1e6, row["decode_weight_gb_s"].get<double>());
+        row["pp_tok_s_mean"].get<double>(), row["pp_tok_s_std"].get<double>(), row["ttft_ms_mean"].get<double>(),
+        row["tg_tok_s_mean"].get<double>(), row["tg_tok_s_std"].get<double>(), row["tg_ms_median"].get<double>(),
+        row["tg_ms_p99"].get<double>(), row["decode_weight_bytes"].get<std::size_t>() / 1e6,
+        row["decode_weight_gb_s"].get<double>());
   }
   for (const auto& s : skipped) {
     std::cout << fmt::format("\nskipped: {} {}: {}", s["backend"].get<std::string>(), s["quant"].get<std::string>(),

@@ -173,6 +173,98 @@ __device__ void quantize_row_fp8(const float* xr, int k, int k_padded, std::uint
   if (threadIdx.x == 0) *scale = __fdiv_rn(absmax, 448.0f);
 }
 
+// Prefill attention, tiled: a block takes kTileQ query tokens of one head and
+// walks the keys in tiles of kTileK staged in shared memory, with an online
+// softmax (running max and sum per query), so each key and value row is read
+// once per query tile instead of once per query. Four neighbouring lanes share
+// a query row, each owning the dimensions d = part + 4i: they add their
+// partial dot products with two shuffles, so all four hold every score, and
+// their shared-memory reads fall in four consecutive banks.
+// The per-thread arrays are sized at compile time for head_dim <= 64. At
+// head_dim 128 the same design needs 255 registers and measured slower than
+// the one-block-per-query kernel on an H100 (Llama-7B prefill 10.4k against
+// 12.6k tokens/s; at head_dim 64, Llama-1.1B, it is 1.37x faster), so wider
+// heads keep that kernel.
+constexpr int kTileQ = 32, kTileK = 32, kTiledThreads = kTileQ * 4, kTiledMaxHeadDim = 64;
+constexpr int kDimsPerThread = kTiledMaxHeadDim / 4;
+
+std::size_t tiled_attention_shared_bytes(int head_dim) {
+  return sizeof(float) * 2 * static_cast<std::size_t>(kTileK) * head_dim;
+}
+
+__global__ void attention_tiled_kernel(const float* q, const float* k_cache, const float* v_cache, const int* pos,
+                                       AttentionArgs a, float* out) {
+  extern __shared__ float shared[];
+  const int hd = a.head_dim, dq = hd / 4;
+  float* ks = shared;            // [kTileK][hd]
+  float* vs = ks + kTileK * hd;  // [kTileK][hd]
+  const int h = blockIdx.x, t0 = blockIdx.y * kTileQ;
+  const int kvh = h / (a.n_heads / a.n_kv_heads);
+  const int p0 = *pos;
+  const std::int64_t kv_dim = static_cast<std::int64_t>(a.n_kv_heads) * hd;
+  const std::int64_t q_stride = static_cast<std::int64_t>(a.n_heads) * hd;
+  const float scale = 1.0f / sqrtf(static_cast<float>(hd));
+  const int part = threadIdx.x % 4, t = t0 + static_cast<int>(threadIdx.x) / 4;
+  const bool valid = t < a.n_tokens;
+  float qr[kDimsPerThread], o[kDimsPerThread];
+#pragma unroll
+  for (int i = 0; i < kDimsPerThread; ++i) {
+    qr[i] = valid && i < dq ? q[t * q_stride + static_cast<std::int64_t>(h) * hd + part + 4 * i] : 0.0f;
+    o[i] = 0.0f;
+  }
+  float m = -INFINITY, l = 0.0f;
+  const int last_key = p0 + min(t0 + kTileQ, a.n_tokens) - 1;  // the furthest key any row of this tile sees
+  for (int j0 = 0; j0 <= last_key; j0 += kTileK) {
+    __syncthreads();  // the previous tile is consumed
+    for (int i = threadIdx.x; i < kTileK * hd; i += blockDim.x) {
+      const int j = j0 + i / hd;
+      const std::int64_t at = j * kv_dim + static_cast<std::int64_t>(kvh) * hd + i % hd;
+      ks[i] = j <= last_key ? k_cache[at] : 0.0f;
+      vs[i] = j <= last_key ? v_cache[at] : 0.0f;
+    }
+    __syncthreads();
+    float score[kTileK];
+    float tile_max = -INFINITY;
+#pragma unroll
+    for (int c = 0; c < kTileK; ++c) {
+      float partial = 0.0f;
+#pragma unroll
+      for (int i = 0; i < kDimsPerThread; ++i) {
+        if (i < dq) partial += qr[i] * ks[c * hd + part + 4 * i];
+      }
+      partial += __shfl_xor_sync(0xffffffffu, partial, 1);
+      partial += __shfl_xor_sync(0xffffffffu, partial, 2);
+      score[c] = valid && j0 + c <= p0 + t ? partial * scale : -INFINITY;
+      tile_max = fmaxf(tile_max, score[c]);
+    }
+    const float m_new = fmaxf(m, tile_max);
+    const float correction = m == -INFINITY ? 0.0f : expf(m - m_new);
+    float tile_sum = 0.0f;
+#pragma unroll
+    for (int c = 0; c < kTileK; ++c) {
+      score[c] = score[c] == -INFINITY ? 0.0f : expf(score[c] - m_new);
+      tile_sum += score[c];
+    }
+    l = l * correction + tile_sum;
+    m = m_new;
+#pragma unroll
+    for (int i = 0; i < kDimsPerThread; ++i) o[i] *= correction;
+#pragma unroll
+    for (int c = 0; c < kTileK; ++c) {
+#pragma unroll
+      for (int i = 0; i < kDimsPerThread; ++i) {
+        if (i < dq) o[i] += score[c] * vs[c * hd + part + 4 * i];
+      }
+    }
+  }
+  if (!valid) return;
+  float* y = out + t * q_stride + static_cast<std::int64_t>(h) * hd + part;
+#pragma unroll
+  for (int i = 0; i < kDimsPerThread; ++i) {
+    if (i < dq) y[4 * i] = o[i] / l;
+  }
+}
+
 __global__ void quantize_rows_fp8_kernel(const float* x, int k, int k_padded, std::uint8_t* q, float* scale) {
   quantize_row_fp8(x + static_cast<std::int64_t>(blockIdx.x) * k, k, k_padded,
                    q + static_cast<std::int64_t>(blockIdx.x) * k_padded, scale + blockIdx.x);
@@ -318,6 +410,10 @@ void attention_reserve(int n_ctx, int head_dim) {
   }
   OCTET_CUDA_CHECK(
       cudaFuncSetAttribute(attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(need)));
+  if (head_dim % 4 == 0 && head_dim <= kTiledMaxHeadDim) {
+    OCTET_CUDA_CHECK(cudaFuncSetAttribute(attention_tiled_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          static_cast<int>(tiled_attention_shared_bytes(head_dim))));
+  }
 }
 
 void attention(const float* q, const float* k, const float* v, float* k_cache, float* v_cache, const int* pos,
@@ -326,6 +422,13 @@ void attention(const float* q, const float* k, const float* v, float* k_cache, f
   const std::int64_t n = a.n_tokens * kv_dim;
   kv_append_kernel<<<blocks_for(n), kThreads, 0, stream>>>(k, v, k_cache, v_cache, pos, kv_dim, n);
   OCTET_CUDA_CHECK(cudaGetLastError());
+  if (a.n_tokens > 1 && a.head_dim % 4 == 0 && a.head_dim <= kTiledMaxHeadDim) {
+    const dim3 grid(static_cast<unsigned>(a.n_heads), static_cast<unsigned>((a.n_tokens + kTileQ - 1) / kTileQ));
+    attention_tiled_kernel<<<grid, kTiledThreads, tiled_attention_shared_bytes(a.head_dim), stream>>>(
+        q, k_cache, v_cache, pos, a, out);
+    OCTET_CUDA_CHECK(cudaGetLastError());
+    return;
+  }
   const std::size_t shared = attention_shared_bytes(a.n_ctx, a.head_dim);
   attention_kernel<<<dim3(static_cast<unsigned>(a.n_heads), static_cast<unsigned>(a.n_tokens)), 128, shared, stream>>>(
       q, k_cache, v_cache, pos, a, out);

@@ -28,6 +28,9 @@ void add(const float* a, const float* b, std::int64_t n, float* out, cudaStream_
 
 // Appends k and v ([n_tokens, kv_dim]) to the caches at rows *pos.., then
 // causal softmax attention of q over cache rows 0..*pos + t, as cpu::attention.
+// Prefill (n_tokens > 1, head_dim a multiple of 4 up to 64) runs a tiled
+// kernel with an online softmax; decode and wider heads, one block per query
+// token and head.
 struct AttentionArgs {
   int n_tokens, n_heads, n_kv_heads, head_dim, n_ctx;
 };

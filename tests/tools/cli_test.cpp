@@ -5,8 +5,10 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <sstream>
 
 #include <sys/wait.h>
+#include <algorithm>
 #include <array>
 #include <cstdio>
 
@@ -124,11 +126,12 @@ TEST(Cli, BenchReportHasEveryFieldForEachScheme) {
   for (const char* key : {"model", "machine", "build", "peak_rss_bytes"}) EXPECT_TRUE(j["header"].contains(key)) << key;
   ASSERT_EQ(j["results"].size(), 2u);
   for (const auto& row : j["results"]) {
-    for (const char* key : {"quant", "threads", "pp_tok_s_mean", "pp_tok_s_std", "tg_tok_s_mean", "tg_tok_s_std",
-                            "tg_ms_median", "tg_ms_p99", "decode_weight_bytes"}) {
+    for (const char* key : {"backend", "quant", "threads", "pp_tok_s_mean", "pp_tok_s_std", "ttft_ms_mean",
+                            "tg_tok_s_mean", "tg_tok_s_std", "tg_ms_median", "tg_ms_p99", "decode_weight_bytes"}) {
       EXPECT_TRUE(row.contains(key)) << key;
     }
     EXPECT_GT(row["tg_tok_s_mean"].get<double>(), 0);
+    EXPECT_GT(row["ttft_ms_mean"].get<double>(), 0);
     EXPECT_LE(row["tg_ms_median"].get<double>(), row["tg_ms_p99"].get<double>());
   }
   EXPECT_LT(j["results"][1]["decode_weight_bytes"].get<double>(),
@@ -139,6 +142,40 @@ TEST(Cli, BenchReportHasEveryFieldForEachScheme) {
   EXPECT_CONTAINS(md.output, "(random weights)");
   EXPECT_CONTAINS(md.output, "| w8 |");
   EXPECT_EQ(run_octet("bench -m synthetic:llama-99b").exit_code, 1);
+}
+
+TEST(Cli, BenchCsvSkipsAndMatmulMode) {
+  OCTET_REQUIRE_SHARED(checkpoint, "models/stories260K/stories260K.bin");
+  // int8 never runs on the GPU backend: listed as skipped, with the reason, and the rest still runs.
+  const CliRun r = run_octet("bench -m " + checkpoint + " -p 8 -n 4 -r 1 --quant f32,int8 --backend cpu,cuda -o csv");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::vector<std::string> lines;
+  std::stringstream csv(r.output);
+  for (std::string line; std::getline(csv, line);) {
+    if (line.starts_with("model,") || line.starts_with("\"")) lines.push_back(line);
+  }
+  ASSERT_GE(lines.size(), 3u) << r.output;  // the header, one row per CPU scheme (and cuda f32 on a GPU)
+  // Fields of a CSV line: commas outside double quotes separate them.
+  const auto columns = [](const std::string& line) {
+    int fields = 1;
+    bool quoted = false;
+    for (char c : line) {
+      if (c == '"') quoted = !quoted;
+      fields += c == ',' && !quoted;
+    }
+    return fields;
+  };
+  EXPECT_CONTAINS(lines[0], "ttft_ms_mean");
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(), [](const std::string& l) { return l.find("\"cpu\"") != l.npos; }),
+            2);
+  for (const auto& line : lines) EXPECT_EQ(columns(line), columns(lines[0])) << line;
+  EXPECT_CONTAINS(r.output, "skipping cuda int8");
+
+  const CliRun m = run_octet("bench --matmul 1 --quant int8 -r 1 -o json");
+  ASSERT_EQ(m.exit_code, 0) << m.output;
+  const auto j = nlohmann::json::parse(m.output.substr(m.output.find('{')));
+  ASSERT_EQ(j["results"].size(), 3u) << "the three Llama-7B shapes";
+  for (const auto& row : j["results"]) EXPECT_GT(row["tflops"].get<double>(), 0);
 }
 
 TEST(Cli, QuantizeWritesALoadableCheckpoint) {

@@ -69,7 +69,8 @@ TEST(CudaOps, AttentionMatchesTheCpuBackendInPrefillAndDecode) {
   // 6 query heads over 2 key/value heads, head_dim 40 (not a multiple of the
   // warp), a cache already holding `pos` rows.
   const int heads = 6, kv_heads = 2, hd = 40, n_ctx = 300;
-  for (const auto& [tokens, pos] : {std::pair{7, 0}, {1, 250}, {3, 4}}) {
+  // Decode (one token), and prefill over one and several tiles of 32 queries and keys.
+  for (const auto& [tokens, pos] : {std::pair{7, 0}, {1, 250}, {3, 4}, {70, 0}, {40, 100}}) {
     const Tensor q = test::tensor_of(test::random_floats(tokens * heads * hd, 5), {tokens, heads * hd});
     const Tensor k = test::tensor_of(test::random_floats(tokens * kv_heads * hd, 6), {tokens, kv_heads * hd});
     const Tensor v = test::tensor_of(test::random_floats(tokens * kv_heads * hd, 7), {tokens, kv_heads * hd});
