@@ -38,6 +38,13 @@ class DecoderModel {
   virtual Graph build_graph(const GraphRequest& request) const = 0;
   // Every weight, for parameter and memory counts.
   virtual std::vector<std::pair<std::string, Tensor>> weights() const = 0;
+  // The norms whose output feeds matmuls directly, with those matmuls'
+  // weight names: where SmoothQuant can move scale (engine/smooth_quant.h).
+  struct NormFeeds {
+    std::string norm;
+    std::vector<std::string> linears;
+  };
+  virtual std::vector<NormFeeds> smoothable() const { return {}; }
 };
 
 }  // namespace octet

@@ -32,6 +32,8 @@ class Executor {
   // where the backend keeps it (device memory on a GPU backend).
   const Tensor* find_value(const std::string& name) const;
   std::size_t arena_bytes() const { return arena_.nbytes(); }
+  // The graph of the last step, its values bound as the backend holds them.
+  const Graph* last_graph() const { return last_ == nullptr ? nullptr : &last_->graph; }
 
  private:
   struct Plan {

@@ -15,9 +15,13 @@
 
 namespace octet {
 
-// How to load: the quantization applied to matmul weights as they load.
+// How to load: the quantization applied to matmul weights as they load, and
+// optional SmoothQuant factors by norm weight name (engine/smooth_quant.h):
+// the norm's weight is divided by them and the columns of the matmuls it
+// feeds multiplied, before quantization.
 struct LoadOptions {
   QuantRecipe quant;
+  std::map<std::string, std::vector<float>> smoothing = {};
 };
 
 // Builds a model from a Hugging Face directory's config.json and weights.

@@ -72,6 +72,17 @@ class LlamaModel final : public DecoderModel {
     return out;
   }
 
+  std::vector<NormFeeds> smoothable() const override {
+    std::vector<NormFeeds> out;
+    for (std::size_t l = 0; l < layers_.size(); ++l) {
+      const auto p = fmt::format("model.layers.{}.", l);
+      out.push_back({p + "input_layernorm.weight",
+                     {p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight", p + "self_attn.v_proj.weight"}});
+      out.push_back({p + "post_attention_layernorm.weight", {p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"}});
+    }
+    return out;
+  }
+
   Graph build_graph(const GraphRequest& req) const override {
     const LlamaConfig& c = config_;
     const std::int64_t T = req.n_tokens;
@@ -205,20 +216,48 @@ std::unique_ptr<DecoderModel> make_llama(const LlamaConfig& c, const WeightLooku
   validate_llama_config(c, source);
   const std::int64_t d = c.hidden_size, kv = c.n_kv_heads * c.head_dim, q = c.n_heads * c.head_dim,
                      ffn = c.intermediate_size;
-  // Norms and embeddings stay float; matmul weights get the recipe's scheme.
-  const auto get = [&](const std::string& name, const Shape& shape) { return to_f32(lookup(name, shape)); };
-  const auto linear = [&](const std::string& name, const Shape& shape) {
-    return quantize_weight(lookup(name, shape), options.quant.scheme_for(name));
+  // Norms and embeddings stay float; matmul weights get the recipe's scheme,
+  // after SmoothQuant's factors (if any) move between a norm and its matmuls.
+  const auto factors = [&](const std::string& norm) -> const std::vector<float>* {
+    const auto it = options.smoothing.find(norm);
+    if (it == options.smoothing.end()) return nullptr;
+    if (static_cast<std::int64_t>(it->second.size()) != d) {
+      fail("{}: smoothing factors for '{}' have {} entries, expected {}", source, norm, it->second.size(), d);
+    }
+    return &it->second;
+  };
+  const auto get = [&](const std::string& name, const Shape& shape) {
+    const std::vector<float>* s = factors(name);
+    if (s == nullptr) return to_f32(lookup(name, shape));
+    Tensor w = Tensor::zeros(DType::F32, shape);
+    const Tensor src = to_f32(lookup(name, shape));
+    for (std::int64_t j = 0; j < d; ++j)
+      w.data_mut<float>()[j] = src.data<float>()[j] / (*s)[static_cast<std::size_t>(j)];
+    return w;
+  };
+  const auto linear = [&](const std::string& name, const Shape& shape, const std::string& fed_by = "") {
+    const std::vector<float>* s = fed_by.empty() ? nullptr : factors(fed_by);
+    if (s == nullptr) return quantize_weight(lookup(name, shape), options.quant.scheme_for(name));
+    const Tensor src = lookup(name, shape);
+    if (src.quant() != nullptr) fail("{}: '{}' is already quantized; smoothing needs float weights", source, name);
+    Tensor w = Tensor::zeros(DType::F32, shape);
+    const Tensor f = to_f32(src);
+    for (std::int64_t r = 0; r < shape[0]; ++r)
+      for (std::int64_t j = 0; j < d; ++j)
+        w.data_mut<float>()[r * d + j] = f.data<float>()[r * d + j] * (*s)[static_cast<std::size_t>(j)];
+    return quantize_weight(w, options.quant.scheme_for(name));
   };
   Tensor embed = get("model.embed_tokens.weight", {c.vocab_size, d});
   std::vector<LlamaLayer> layers;
   for (std::int64_t l = 0; l < c.n_layers; ++l) {
     const auto p = fmt::format("model.layers.{}.", l);
-    layers.push_back({get(p + "input_layernorm.weight", {d}), linear(p + "self_attn.q_proj.weight", {q, d}),
-                      linear(p + "self_attn.k_proj.weight", {kv, d}), linear(p + "self_attn.v_proj.weight", {kv, d}),
-                      linear(p + "self_attn.o_proj.weight", {d, q}), get(p + "post_attention_layernorm.weight", {d}),
-                      linear(p + "mlp.gate_proj.weight", {ffn, d}), linear(p + "mlp.up_proj.weight", {ffn, d}),
-                      linear(p + "mlp.down_proj.weight", {d, ffn})});
+    const std::string attn_norm = p + "input_layernorm.weight", ffn_norm = p + "post_attention_layernorm.weight";
+    layers.push_back(
+        {get(attn_norm, {d}), linear(p + "self_attn.q_proj.weight", {q, d}, attn_norm),
+         linear(p + "self_attn.k_proj.weight", {kv, d}, attn_norm),
+         linear(p + "self_attn.v_proj.weight", {kv, d}, attn_norm), linear(p + "self_attn.o_proj.weight", {d, q}),
+         get(ffn_norm, {d}), linear(p + "mlp.gate_proj.weight", {ffn, d}, ffn_norm),
+         linear(p + "mlp.up_proj.weight", {ffn, d}, ffn_norm), linear(p + "mlp.down_proj.weight", {d, ffn})});
   }
   Tensor norm = get("model.norm.weight", {d});
   LlamaConfig config = c;

@@ -2,16 +2,21 @@
 
 #include "engine/json_file.h"
 #include "engine/sentencepiece_tokenizer.h"
+#include "engine/smooth_quant.h"
 #include "kernels/cpu/cpu_backend.h"
 #if OCTET_HAVE_CUDA
 #include "kernels/cuda/cuda_backend.h"
 #endif
 #include "models/registry.h"
 
+#include <fmt/format.h>
+
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <random>
+#include <sstream>
 
 namespace octet::cli {
 
@@ -74,6 +79,42 @@ LoadedModel load_model(const cxxopts::ParseResult& args) {
   }
   loaded.backend = make_backend(args["backend"].as<std::string>(), args["threads"].as<int>());
   return loaded;
+}
+
+void add_smoothing_options(cxxopts::Options& options) {
+  auto add = options.add_options("SmoothQuant");
+  add("smooth",
+      "SmoothQuant: move activation range into the weights with this alpha in [0, 1] (0.5 is the paper's default) "
+      "before quantizing; needs --calib",
+      cxxopts::value<float>());
+  add("calib", "UTF-8 text whose activations calibrate --smooth", cxxopts::value<std::string>());
+  add("calib-windows", "calibration windows of up to 512 tokens", cxxopts::value<int>()->default_value("16"));
+}
+
+std::map<std::string, std::vector<float>> read_smoothing(const cxxopts::ParseResult& args, const std::string& path,
+                                                         const std::string& tokenizer_path) {
+  if (!args.count("smooth")) {
+    if (args.count("calib")) fail("--calib calibrates --smooth; give both");
+    return {};
+  }
+  if (!args.count("calib")) fail("--smooth needs calibration text: --calib FILE");
+  const std::string calib = args["calib"].as<std::string>();
+  std::ifstream in(calib, std::ios::binary);
+  if (!in) fail("{}: cannot read the calibration text", calib);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (text.str().empty()) fail("{}: the calibration text is empty", calib);
+  const auto tokenizer = load_tokenizer_for(path, tokenizer_path);
+  const auto tokens = tokenizer->encode(text.str());
+  const auto model = models::builtin_registry().load_decoder(path);
+  const int n_ctx = static_cast<int>(std::min<std::int64_t>(512, model->info().context_length));
+  auto backend = make_cpu_backend(0);
+  std::cerr << fmt::format("calibrating on {} ({} tokens)...\n", calib, tokens.size());
+  const ActivationRanges ranges = measure_activation_ranges(
+      *model, *backend, tokens, n_ctx, args["calib-windows"].as<int>(),
+      [](int done, int total) { std::cerr << fmt::format("\rcalibration window {}/{}", done, total) << std::flush; });
+  std::cerr << "\n";
+  return smoothing_factors(*model, ranges, args["smooth"].as<float>());
 }
 
 std::unique_ptr<Backend> make_backend(const std::string& name, int threads) {

@@ -10,8 +10,10 @@
 
 #include <cxxopts.hpp>
 
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace octet::cli {
 
@@ -37,6 +39,13 @@ QuantRecipe read_quant_recipe(const cxxopts::ParseResult& args, const std::strin
 // "cpu" (with `threads`, 0 = all cores) or "cuda" (GPU 0); throws octet::Error
 // naming what is missing when this build or machine cannot run it.
 std::unique_ptr<Backend> make_backend(const std::string& name, int threads);
+
+// --calib FILE, --calib-windows N and --smooth ALPHA (SmoothQuant, engine/smooth_quant.h).
+void add_smoothing_options(cxxopts::Options& options);
+// The factors --smooth asks for, measured with the float model at `path` on
+// the --calib text (progress on stderr); empty without --smooth.
+std::map<std::string, std::vector<float>> read_smoothing(const cxxopts::ParseResult& args, const std::string& path,
+                                                         const std::string& tokenizer_path);
 
 // Loads -m (or the default), its tokenizer (--tokenizer) and the --backend (with -t threads).
 LoadedModel load_model(const cxxopts::ParseResult& args);

@@ -191,6 +191,8 @@ TEST(Cli, QuantizeWritesALoadableCheckpoint) {
                   "reads a Hugging Face model directory");
   EXPECT_CONTAINS(run_octet("quantize -m " + test::shipped_model() + " -o " + out + " --scheme f32").output,
                   "choose w8, int8 or fp8");
+  EXPECT_CONTAINS(run_octet("quantize -m " + test::shipped_model() + " -o " + out + " --smooth 0.5").output,
+                  "--smooth needs calibration text");
 }
 
 TEST(Cli, HelpAndUsageErrors) {
