@@ -16,11 +16,18 @@ Json channel_weights(const char* type) {
 Json token_activations(const char* type) {
   return {{"num_bits", 8}, {"type", type}, {"symmetric", true}, {"strategy", "token"}, {"dynamic", true}};
 }
+const Json kStaticInt8Activations = {
+    {"num_bits", 8}, {"type", "int"}, {"symmetric", true}, {"strategy", "tensor"}, {"dynamic", false}};
 
 std::string scale_name(const std::string& weight_name) {
   const std::string suffix = ".weight";
   if (!weight_name.ends_with(suffix)) fail("cannot name the scale of tensor '{}'", weight_name);
   return weight_name + "_scale";
+}
+
+// "x.weight" -> "x.input_scale": the static activation scale of that matmul.
+std::string input_scale_name(const std::string& weight_name) {
+  return weight_name.substr(0, weight_name.size() - std::string(".weight").size()) + ".input_scale";
 }
 
 // Whether a weights/activations block says "8-bit symmetric `type`, `strategy`".
@@ -31,7 +38,7 @@ bool is_8bit(const Json& block, const std::string& type, const std::string& stra
 
 }  // namespace
 
-std::optional<QuantScheme> checkpoint_scheme(const Json& config, const std::string& path) {
+std::optional<CheckpointQuant> checkpoint_scheme(const Json& config, const std::string& path) {
   const auto it = config.find("quantization_config");
   if (it == config.end() || it->is_null()) return std::nullopt;
   const Json& q = *it;
@@ -53,14 +60,16 @@ std::optional<QuantScheme> checkpoint_scheme(const Json& config, const std::stri
   }
   const Json activations = group.value("input_activations", Json());
   const bool dynamic_tokens = is_8bit(activations, type, "token") && activations.value("dynamic", false);
-  if (type == "int" && activations.is_null()) return QuantScheme::W8;
-  if (dynamic_tokens) return type == "int" ? QuantScheme::Int8 : QuantScheme::Fp8;
+  if (type == "int" && activations.is_null()) return CheckpointQuant{QuantScheme::W8};
+  if (dynamic_tokens) return CheckpointQuant{type == "int" ? QuantScheme::Int8 : QuantScheme::Fp8};
+  if (type == "int" && activations == kStaticInt8Activations) return CheckpointQuant{QuantScheme::Int8, true};
   fail("{}: input_activations {} are not supported (dynamic per-token {}{})", path, activations.dump(), type,
-       type == "int" ? ", or none" : "");
+       type == "int" ? ", static per-tensor, or none" : "");
 }
 
 Tensor with_checkpoint_scales(const WeightStore& weights, const std::string& name, const Tensor& tensor,
-                              QuantScheme scheme) {
+                              const CheckpointQuant& quant) {
+  const QuantScheme scheme = quant.scheme;
   if (tensor.dtype() != DType::I8 && tensor.dtype() != DType::F8E4M3) return tensor;
   if (tensor.dtype() != weight_dtype(scheme)) {
     fail("{}: tensor '{}' is {} but the quantization_config says {}", weights.describe(), name,
@@ -73,7 +82,15 @@ Tensor with_checkpoint_scales(const WeightStore& weights, const std::string& nam
   if (rows < 0 || scale.numel() != rows || (scale.rank() == 2 && scale.dim(1) != 1)) {
     fail("{}: '{}' has shape {}, expected [{}, 1]", weights.describe(), sname, shape_str(scale.shape()), rows);
   }
-  return tensor.with_quant(std::make_shared<const QuantParams>(QuantParams{scheme, scale.reshaped({rows})}));
+  const Tensor q = tensor.with_quant(std::make_shared<const QuantParams>(QuantParams{scheme, scale.reshaped({rows})}));
+  if (!quant.static_activations) return q;
+  const std::string iname = input_scale_name(name);
+  if (!weights.contains(iname)) fail("{}: static activations, but '{}' has no '{}'", weights.describe(), name, iname);
+  const Tensor input_scale = to_f32(weights.get(iname));
+  if (input_scale.numel() != 1) {
+    fail("{}: '{}' has shape {}, expected [1]", weights.describe(), iname, shape_str(input_scale.shape()));
+  }
+  return with_input_scale(q, input_scale.data<float>()[0]);
 }
 
 void write_quantized_checkpoint(const DecoderModel& model, Json hf_config, const QuantRecipe& recipe,
@@ -81,11 +98,19 @@ void write_quantized_checkpoint(const DecoderModel& model, Json hf_config, const
   if (recipe.scheme == QuantScheme::F32) fail("nothing to write: the scheme is f32");
   std::vector<NamedTensor> tensors;
   bool writes_lm_head = false;
+  int static_inputs = 0, quantized = 0;
   for (const auto& [name, t] : model.weights()) {
     writes_lm_head |= name == "lm_head.weight";
     if (const QuantParams* q = t.quant()) {
       tensors.push_back({name, t});
       tensors.push_back({scale_name(name), q->scale.reshaped({t.dim(0), 1})});
+      ++quantized;
+      if (q->input_scale > 0.0f) {
+        Tensor s = Tensor::zeros(DType::F32, {1});
+        s.data_mut<float>()[0] = q->input_scale;
+        tensors.push_back({input_scale_name(name), s});
+        ++static_inputs;
+      }
     } else {
       tensors.push_back({name, to_f32(t)});
     }
@@ -94,6 +119,12 @@ void write_quantized_checkpoint(const DecoderModel& model, Json hf_config, const
   const char* type = fp8 ? "float" : "int";
   Json group = {{"targets", {"Linear"}}, {"weights", channel_weights(type)}, {"input_activations", nullptr}};
   if (recipe.scheme != QuantScheme::W8) group["input_activations"] = token_activations(type);
+  if (static_inputs > 0) {
+    // One config group: all or none of the int8 weights carry static scales.
+    if (static_inputs != quantized)
+      fail("{} of {} int8 weights have static activation scales", static_inputs, quantized);
+    group["input_activations"] = kStaticInt8Activations;
+  }
   hf_config["quantization_config"] = {{"quant_method", "compressed-tensors"},
                                       {"format", fp8 ? "float-quantized" : "int-quantized"},
                                       {"config_groups", {{"group_0", group}}},

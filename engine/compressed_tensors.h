@@ -22,12 +22,20 @@
 
 namespace octet {
 
-// The scheme a config.json's quantization_config describes; nullopt when it has none.
-std::optional<QuantScheme> checkpoint_scheme(const Json& config, const std::string& config_path);
+// What a config.json's quantization_config describes: the scheme, and for
+// int8 whether activations use calibrated static per-tensor scales
+// (`"strategy": "tensor", "dynamic": false`, with `*.input_scale` tensors).
+struct CheckpointQuant {
+  QuantScheme scheme;
+  bool static_activations = false;
+};
+// nullopt when config.json has no quantization_config.
+std::optional<CheckpointQuant> checkpoint_scheme(const Json& config, const std::string& config_path);
 
-// `tensor` as read from the checkpoint, with its `*.weight_scale` attached if it is int8.
+// `tensor` as read from the checkpoint, with its `*.weight_scale` (and
+// `*.input_scale`, for static activations) attached if it is 8-bit.
 Tensor with_checkpoint_scales(const WeightStore& weights, const std::string& name, const Tensor& tensor,
-                              QuantScheme scheme);
+                              const CheckpointQuant& quant);
 
 // Writes `model`'s weights (int8 ones with their scales) to out_dir/model.safetensors
 // and out_dir/config.json: `hf_config` plus quantization_config for `recipe`.

@@ -39,7 +39,7 @@ class DecoderModel {
   // Every weight, for parameter and memory counts.
   virtual std::vector<std::pair<std::string, Tensor>> weights() const = 0;
   // The norms whose output feeds matmuls directly, with those matmuls'
-  // weight names: where SmoothQuant can move scale (engine/smooth_quant.h).
+  // weight names: where SmoothQuant can move scale (engine/calibration.h).
   struct NormFeeds {
     std::string norm;
     std::vector<std::string> linears;

@@ -15,13 +15,15 @@
 
 namespace octet {
 
-// How to load: the quantization applied to matmul weights as they load, and
-// optional SmoothQuant factors by norm weight name (engine/smooth_quant.h):
+// How to load: the quantization applied to matmul weights as they load;
+// optional SmoothQuant factors by norm weight name (engine/calibration.h):
 // the norm's weight is divided by them and the columns of the matmuls it
-// feeds multiplied, before quantization.
+// feeds multiplied, before quantization; and optional static activation
+// scales for int8 weights, by weight name (calibrated; 0 or absent = dynamic).
 struct LoadOptions {
   QuantRecipe quant;
   std::map<std::string, std::vector<float>> smoothing = {};
+  std::map<std::string, float> input_scales = {};
 };
 
 // Builds a model from a Hugging Face directory's config.json and weights.

@@ -50,6 +50,12 @@ float quantize_row_int8(const float* x, std::int64_t n, std::int8_t* q) {
   return scale;
 }
 
+void quantize_row_int8_static(const float* x, std::int64_t n, float scale, std::int8_t* q) {
+  const float inv = 1.0f / scale;
+  for (std::int64_t i = 0; i < n; ++i)
+    q[i] = static_cast<std::int8_t>(std::clamp(std::nearbyint(x[i] * inv), -127.0f, 127.0f));
+}
+
 float quantize_row_fp8(const float* x, std::int64_t n, std::uint8_t* q) {
   float absmax = 0.0f;
 #pragma omp simd reduction(max : absmax)
@@ -102,6 +108,16 @@ Tensor quantize_weight(const Tensor& weight, QuantScheme scheme) {
     }
   }
   return q.with_quant(std::make_shared<const QuantParams>(QuantParams{scheme, scale}));
+}
+
+Tensor with_input_scale(const Tensor& quantized, float input_scale) {
+  const QuantParams* q = quantized.quant();
+  if (q == nullptr || q->scheme != QuantScheme::Int8) fail("static activation scales go with int8 weights");
+  if (!(input_scale > 0.0f) || !std::isfinite(input_scale))
+    fail("static activation scale {} is not positive", input_scale);
+  QuantParams p = *q;
+  p.input_scale = input_scale;
+  return quantized.with_quant(std::make_shared<const QuantParams>(std::move(p)));
 }
 
 Tensor dequantize(const Tensor& quantized) {

@@ -39,10 +39,16 @@ struct QuantRecipe {
 struct QuantParams {
   QuantScheme scheme;
   Tensor scale;  // f32 [rows]: row r of the tensor is q[r, :] * scale[r]
+  // int8 only: a static per-tensor scale for the activations this weight
+  // multiplies, from calibration (engine/calibration.h); 0 = dynamic per token.
+  float input_scale = 0.0f;
 };
 
 // Quantizes one row; returns its scale (absmax / 127; 0 for an all-zero row).
 float quantize_row_int8(const float* x, std::int64_t n, std::int8_t* q);
+// Quantizes one row with a fixed scale (static activations): round(x / scale),
+// clamped to [-127, 127]; values beyond the calibrated range saturate.
+void quantize_row_int8_static(const float* x, std::int64_t n, float scale, std::int8_t* q);
 // E4M3 bits of x[i] * (448 / absmax), in float32 arithmetic exactly as the CUDA
 // kernel does it; returns the scale absmax / 448 (0 for an all-zero row).
 float quantize_row_fp8(const float* x, std::int64_t n, std::uint8_t* q);
@@ -53,6 +59,8 @@ DType weight_dtype(QuantScheme scheme);
 // The result is an I8 (F8E4M3 for fp8) tensor carrying QuantParams{scheme, scales}. A tensor
 // that is already quantized (read from a quantized checkpoint) is returned as is.
 Tensor quantize_weight(const Tensor& weight_f32, QuantScheme scheme);
+// `quantized` (int8) with a static activation scale attached.
+Tensor with_input_scale(const Tensor& quantized, float input_scale);
 // The float tensor a quantized one stands for (q * scale).
 Tensor dequantize(const Tensor& quantized);
 

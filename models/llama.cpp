@@ -235,9 +235,16 @@ std::unique_ptr<DecoderModel> make_llama(const LlamaConfig& c, const WeightLooku
       w.data_mut<float>()[j] = src.data<float>()[j] / (*s)[static_cast<std::size_t>(j)];
     return w;
   };
+  // Static activation scales (calibrated) go with int8 weights only.
+  const auto with_static_scale = [&](const std::string& name, Tensor w) {
+    const auto it = options.input_scales.find(name);
+    if (it == options.input_scales.end() || w.quant() == nullptr || w.quant()->scheme != QuantScheme::Int8) return w;
+    return with_input_scale(w, it->second);
+  };
   const auto linear = [&](const std::string& name, const Shape& shape, const std::string& fed_by = "") {
     const std::vector<float>* s = fed_by.empty() ? nullptr : factors(fed_by);
-    if (s == nullptr) return quantize_weight(lookup(name, shape), options.quant.scheme_for(name));
+    if (s == nullptr)
+      return with_static_scale(name, quantize_weight(lookup(name, shape), options.quant.scheme_for(name)));
     const Tensor src = lookup(name, shape);
     if (src.quant() != nullptr) fail("{}: '{}' is already quantized; smoothing needs float weights", source, name);
     Tensor w = Tensor::zeros(DType::F32, shape);
@@ -245,7 +252,7 @@ std::unique_ptr<DecoderModel> make_llama(const LlamaConfig& c, const WeightLooku
     for (std::int64_t r = 0; r < shape[0]; ++r)
       for (std::int64_t j = 0; j < d; ++j)
         w.data_mut<float>()[r * d + j] = f.data<float>()[r * d + j] * (*s)[static_cast<std::size_t>(j)];
-    return quantize_weight(w, options.quant.scheme_for(name));
+    return with_static_scale(name, quantize_weight(w, options.quant.scheme_for(name)));
   };
   Tensor embed = get("model.embed_tokens.weight", {c.vocab_size, d});
   std::vector<LlamaLayer> layers;
@@ -268,7 +275,7 @@ std::unique_ptr<DecoderModel> make_llama(const LlamaConfig& c, const WeightLooku
   } else {
     if (!c.tie_word_embeddings) fail("{}: missing tensor 'lm_head.weight' (tie_word_embeddings is false)", source);
     // A tied head quantizes into its own copy; the embedding lookup stays float.
-    lm_head = quantize_weight(embed, options.quant.scheme_for("lm_head.weight"));
+    lm_head = with_static_scale("lm_head.weight", quantize_weight(embed, options.quant.scheme_for("lm_head.weight")));
   }
   return std::make_unique<LlamaModel>(std::move(config), std::move(embed), std::move(layers), std::move(norm),
                                       std::move(lm_head), std::move(source));
@@ -277,7 +284,7 @@ std::unique_ptr<DecoderModel> make_llama(const LlamaConfig& c, const WeightLooku
 std::unique_ptr<DecoderModel> load_llama_hf(const Json& config, const std::string& config_path,
                                             const WeightStore& weights, const LoadOptions& options) {
   const LlamaConfig c = llama_config_from_json(config, config_path);
-  const std::optional<QuantScheme> stored = checkpoint_scheme(config, config_path);
+  const std::optional<CheckpointQuant> stored = checkpoint_scheme(config, config_path);
   const auto lookup = [&](const std::string& name, const Shape& shape) {
     const Tensor t = weights.get(name, shape);
     return stored ? with_checkpoint_scales(weights, name, t, *stored) : t;

@@ -1,8 +1,8 @@
 #include "tools/cli_common.h"
 
+#include "engine/calibration.h"
 #include "engine/json_file.h"
 #include "engine/sentencepiece_tokenizer.h"
-#include "engine/smooth_quant.h"
 #include "kernels/cpu/cpu_backend.h"
 #if OCTET_HAVE_CUDA
 #include "kernels/cuda/cuda_backend.h"
@@ -81,40 +81,57 @@ LoadedModel load_model(const cxxopts::ParseResult& args) {
   return loaded;
 }
 
-void add_smoothing_options(cxxopts::Options& options) {
-  auto add = options.add_options("SmoothQuant");
+void add_calibration_options(cxxopts::Options& options) {
+  auto add = options.add_options("Calibration");
+  add("calib", "UTF-8 text whose activations calibrate --smooth and --static", cxxopts::value<std::string>());
+  add("calib-windows", "calibration windows of up to 512 tokens", cxxopts::value<int>()->default_value("16"));
   add("smooth",
       "SmoothQuant: move activation range into the weights with this alpha in [0, 1] (0.5 is the paper's default) "
-      "before quantizing; needs --calib",
+      "before quantizing",
       cxxopts::value<float>());
-  add("calib", "UTF-8 text whose activations calibrate --smooth", cxxopts::value<std::string>());
-  add("calib-windows", "calibration windows of up to 512 tokens", cxxopts::value<int>()->default_value("16"));
+  add("static", "int8 activations with static per-tensor scales from the calibration text, not per-token ones");
 }
 
-std::map<std::string, std::vector<float>> read_smoothing(const cxxopts::ParseResult& args, const std::string& path,
-                                                         const std::string& tokenizer_path) {
-  if (!args.count("smooth")) {
-    if (args.count("calib")) fail("--calib calibrates --smooth; give both");
-    return {};
+LoadOptions read_calibration(const cxxopts::ParseResult& args, const std::string& path,
+                             const std::string& tokenizer_path, const QuantRecipe& recipe) {
+  LoadOptions options{recipe};
+  const bool smooth = args.count("smooth") > 0, fixed = args.count("static") > 0;
+  if (!args.count("calib")) {
+    if (smooth || fixed) fail("--{} needs calibration text: --calib FILE", smooth ? "smooth" : "static");
+    return options;
   }
-  if (!args.count("calib")) fail("--smooth needs calibration text: --calib FILE");
+  if (!smooth && !fixed) fail("--calib calibrates --smooth or --static; give one of them");
+  if (fixed && recipe.scheme != QuantScheme::Int8) fail("--static scales int8 activations: use it with int8");
+  const float alpha = smooth ? args["smooth"].as<float>() : 0.0f;
+  if (!(alpha >= 0.0f && alpha <= 1.0f)) fail("--smooth alpha must be in [0, 1], got {}", alpha);
   const std::string calib = args["calib"].as<std::string>();
   std::ifstream in(calib, std::ios::binary);
   if (!in) fail("{}: cannot read the calibration text", calib);
   std::stringstream text;
   text << in.rdbuf();
   if (text.str().empty()) fail("{}: the calibration text is empty", calib);
-  const auto tokenizer = load_tokenizer_for(path, tokenizer_path);
-  const auto tokens = tokenizer->encode(text.str());
-  const auto model = models::builtin_registry().load_decoder(path);
-  const int n_ctx = static_cast<int>(std::min<std::int64_t>(512, model->info().context_length));
+  const auto tokens = load_tokenizer_for(path, tokenizer_path)->encode(text.str());
   auto backend = make_cpu_backend(0);
-  std::cerr << fmt::format("calibrating on {} ({} tokens)...\n", calib, tokens.size());
-  const ActivationRanges ranges = measure_activation_ranges(
-      *model, *backend, tokens, n_ctx, args["calib-windows"].as<int>(),
-      [](int done, int total) { std::cerr << fmt::format("\rcalibration window {}/{}", done, total) << std::flush; });
-  std::cerr << "\n";
-  return smoothing_factors(*model, ranges, args["smooth"].as<float>());
+  const auto measure = [&](const LoadOptions& float_options, const char* what) {
+    auto model = models::builtin_registry().load_decoder(path, float_options);
+    const int n_ctx = static_cast<int>(std::min<std::int64_t>(512, model->info().context_length));
+    std::cerr << fmt::format("calibrating {} on {} ({} tokens)...\n", what, calib, tokens.size());
+    auto ranges = measure_activation_ranges(
+        *model, *backend, tokens, n_ctx, args["calib-windows"].as<int>(),
+        [](int done, int total) { std::cerr << fmt::format("\rcalibration window {}/{}", done, total) << std::flush; });
+    std::cerr << "\n";
+    return std::make_pair(std::move(ranges), std::move(model));
+  };
+  if (smooth) {
+    const auto [ranges, model] = measure({}, "SmoothQuant");
+    options.smoothing = smoothing_factors(*model, ranges, alpha);
+  }
+  if (fixed) {
+    // The scales must see the activations the quantized model will see: after smoothing, if any.
+    const auto [ranges, model] = measure({QuantRecipe{}, options.smoothing}, "static activation scales");
+    options.input_scales = static_input_scales(ranges);
+  }
+  return options;
 }
 
 std::unique_ptr<Backend> make_backend(const std::string& name, int threads) {

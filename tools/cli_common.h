@@ -4,6 +4,7 @@
 
 #include "engine/backend.h"
 #include "engine/decoder_model.h"
+#include "engine/model_registry.h"
 #include "engine/quant.h"
 #include "engine/sampler.h"
 #include "engine/tokenizer.h"
@@ -40,12 +41,12 @@ QuantRecipe read_quant_recipe(const cxxopts::ParseResult& args, const std::strin
 // naming what is missing when this build or machine cannot run it.
 std::unique_ptr<Backend> make_backend(const std::string& name, int threads);
 
-// --calib FILE, --calib-windows N and --smooth ALPHA (SmoothQuant, engine/smooth_quant.h).
-void add_smoothing_options(cxxopts::Options& options);
-// The factors --smooth asks for, measured with the float model at `path` on
-// the --calib text (progress on stderr); empty without --smooth.
-std::map<std::string, std::vector<float>> read_smoothing(const cxxopts::ParseResult& args, const std::string& path,
-                                                         const std::string& tokenizer_path);
+// --calib FILE, --calib-windows N, --smooth ALPHA and --static (engine/calibration.h).
+void add_calibration_options(cxxopts::Options& options);
+// `recipe` plus what --smooth and --static ask for, measured with the float
+// model at `path` on the --calib text (progress on stderr).
+LoadOptions read_calibration(const cxxopts::ParseResult& args, const std::string& path,
+                             const std::string& tokenizer_path, const QuantRecipe& recipe);
 
 // Loads -m (or the default), its tokenizer (--tokenizer) and the --backend (with -t threads).
 LoadedModel load_model(const cxxopts::ParseResult& args);

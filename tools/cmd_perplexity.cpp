@@ -20,7 +20,7 @@ int run_perplexity(int argc, char** argv) {
                            "Perplexity of a model over a text file, in windows of --ctx tokens each opened by BOS.\n"
                            "  With --compare SCHEME, also the mean KL divergence and top-1 agreement of the model\n"
                            "  quantized with SCHEME against the model as loaded (--quant, f32 by default); with\n"
-                           "  --smooth and --calib, the compared model is smoothed (SmoothQuant) first.");
+                           "  --calib and --smooth or --static, the compared model is calibrated first.");
   add_model_options(options);
   auto add = options.add_options("Perplexity");
   add("f,file", "UTF-8 text file to score", cxxopts::value<std::string>());
@@ -28,9 +28,9 @@ int run_perplexity(int argc, char** argv) {
       cxxopts::value<std::string>());
   add("windows", "score at most this many windows (0 = the whole file)", cxxopts::value<int>()->default_value("0"));
   add("json", "print one JSON object instead of the report");
-  add_smoothing_options(options);  // applies to the --compare model
+  add_calibration_options(options);  // applies to the --compare model
   const auto args = parse_or_help(options, argc, argv);
-  if (args.count("smooth") && !args.count("compare")) fail("--smooth applies to the --compare model: give --compare");
+  if (args.count("calib") && !args.count("compare")) fail("--calib applies to the --compare model: give --compare");
   if (!args.count("file")) fail("--file is required: the text to score");
   const std::string path = args["file"].as<std::string>();
   std::ifstream in(path, std::ios::binary);
@@ -60,7 +60,7 @@ int run_perplexity(int argc, char** argv) {
     QuantRecipe recipe = read_quant_recipe(args, "compare");
     compared_scheme = std::string(quant_scheme_name(recipe.scheme));
     compared = models::builtin_registry().load_decoder(
-        loaded.path, {recipe, read_smoothing(args, loaded.path, args["tokenizer"].as<std::string>())});
+        loaded.path, read_calibration(args, loaded.path, args["tokenizer"].as<std::string>(), recipe));
     compared_backend = make_backend(args["backend"].as<std::string>(), args["threads"].as<int>());
   }
   const bool tty = isatty(STDERR_FILENO);

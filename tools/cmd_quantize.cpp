@@ -31,7 +31,7 @@ int run_quantize(int argc, char** argv) {
   add("keep-float", "comma-separated weight-name parts to keep in f32 (e.g. lm_head,layers.0.)",
       cxxopts::value<std::vector<std::string>>()->default_value(""));
   add("t,threads", "CPU threads (0 = all cores)", cxxopts::value<int>()->default_value("0"));
-  add_smoothing_options(options);
+  add_calibration_options(options);
   const auto args = parse_or_help(options, argc, argv);
   if (!args.count("model") || !args.count("output")) fail("both -m MODEL_DIR and -o OUTPUT_DIR are required");
   namespace fs = std::filesystem;
@@ -48,7 +48,7 @@ int run_quantize(int argc, char** argv) {
   if (recipe.scheme == QuantScheme::F32) fail("--scheme f32 writes nothing new: choose w8, int8 or fp8");
 
   std::cerr << fmt::format("quantizing {} to {}...\n", in, quant_scheme_name(recipe.scheme));
-  const auto model = models::builtin_registry().load_decoder(in, {recipe, read_smoothing(args, in, "")});
+  const auto model = models::builtin_registry().load_decoder(in, read_calibration(args, in, "", recipe));
   std::cerr << fmt::format("writing {}/model.safetensors and config.json...\n", out);
   write_quantized_checkpoint(*model, read_json_file((fs::path(in) / "config.json").string()), recipe, out);
   // The tokenizer and generation settings travel unchanged.

@@ -121,10 +121,18 @@ class CpuBackend final : public Backend {
     if (w.dtype() == DType::F8E4M3) {
       matmul_fp8(xf, w, w_scale, y, m, k, n);
     } else if (q->scheme == QuantScheme::Int8) {
-      // Dynamic per-token activation quantization, then the fused int8 product.
+      // Activation quantization (dynamic per token, or the calibrated static
+      // scale), then the fused int8 product.
+      const float static_scale = q->input_scale;
 #pragma omp parallel for if (m > 4)
-      for (std::int64_t i = 0; i < m; ++i)
-        x_scale_[static_cast<std::size_t>(i)] = quantize_row_int8(xf + i * k, k, x_int8_.data() + i * k);
+      for (std::int64_t i = 0; i < m; ++i) {
+        if (static_scale > 0.0f) {
+          quantize_row_int8_static(xf + i * k, k, static_scale, x_int8_.data() + i * k);
+          x_scale_[static_cast<std::size_t>(i)] = static_scale;
+        } else {
+          x_scale_[static_cast<std::size_t>(i)] = quantize_row_int8(xf + i * k, k, x_int8_.data() + i * k);
+        }
+      }
       cpu::gemm_s8s8_f32(x_int8_.data(), x_scale_.data(), w.data<std::int8_t>(), w_scale, y, m, k, n);
     } else if (m <= kW8DirectRows) {
       cpu::gemm_f32s8_f32(xf, w.data<std::int8_t>(), w_scale, y, m, k, n);

@@ -3,26 +3,19 @@
 #include "engine/executor.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "models/registry.h"
+#include "tests/engine/prompt_logits.h"
 #include "tests/test_support.h"
 
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <fstream>
+#include <map>
 
 namespace octet {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Logits of a fixed prompt, every position.
-std::vector<float> prompt_logits(const DecoderModel& model) {
-  auto backend = make_cpu_backend(0);
-  Executor executor(model, *backend, 16);
-  const std::vector<std::int32_t> ids{1, 395, 415, 261, 375, 968, 379};
-  const Tensor& out = executor.forward(ids, 0, true);
-  return {out.data<float>(), out.data<float>() + out.numel()};
-}
 
 TEST(CompressedTensors, SavedCheckpointReloadsBitIdentical) {
   for (QuantScheme scheme : {QuantScheme::Int8, QuantScheme::W8, QuantScheme::Fp8}) {
@@ -48,10 +41,40 @@ TEST(CompressedTensors, SavedCheckpointReloadsBitIdentical) {
 
     // Reloading needs no recipe: the checkpoint says what it is.
     const auto reloaded = models::builtin_registry().load_decoder(dir.path());
-    const auto a = prompt_logits(*at_load), b = prompt_logits(*reloaded);
+    const auto a = test::prompt_logits(*at_load), b = test::prompt_logits(*reloaded);
     ASSERT_EQ(a.size(), b.size());
     EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << quant_scheme_name(scheme);
   }
+}
+
+// Static activation scales (calibrated int8) travel as *.input_scale tensors
+// with a "strategy": "tensor", "dynamic": false activations block.
+TEST(CompressedTensors, StaticActivationScalesRoundTrip) {
+  test::TempDir dir;
+  const QuantRecipe recipe{QuantScheme::Int8, {}};
+  std::map<std::string, float> scales;
+  for (const auto& [name, t] : models::builtin_registry().load_decoder(test::shipped_model())->weights()) {
+    if (name.find("_proj.") != std::string::npos) scales[name] = 0.01f * static_cast<float>(name.size());
+  }
+  scales["lm_head.weight"] = 0.05f;
+  const auto at_load = models::builtin_registry().load_decoder(test::shipped_model(), {recipe, {}, scales});
+  write_quantized_checkpoint(*at_load, read_json_file(test::shipped_model() + "/config.json"), recipe, dir.path());
+  const Json config = read_json_file(dir.file("config.json"));
+  const Json& activations = config["quantization_config"]["config_groups"]["group_0"]["input_activations"];
+  EXPECT_EQ(activations["strategy"], "tensor");
+  EXPECT_EQ(activations["dynamic"], false);
+  const WeightStore store = WeightStore::open_dir(dir.path());
+  EXPECT_EQ(store.get("model.layers.1.mlp.down_proj.input_scale").numel(), 1);
+  const auto reloaded = models::builtin_registry().load_decoder(dir.path());
+  for (const auto& [name, t] : reloaded->weights()) {
+    if (t.quant() != nullptr) {
+      EXPECT_EQ(t.quant()->input_scale, scales.at(name)) << name;
+    }
+  }
+  const auto a = test::prompt_logits(*at_load), b = test::prompt_logits(*reloaded);
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
+  EXPECT_NE(a, test::prompt_logits(*models::builtin_registry().load_decoder(test::shipped_model(), {recipe})))
+      << "static scales change the activations' quantization";
 }
 
 TEST(CompressedTensors, KeepFloatLayersStayFloat) {

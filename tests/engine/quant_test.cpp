@@ -71,6 +71,23 @@ TEST(Quant, ActivationRowsAgreeWithFloat64WithinOneStepAtTies) {
   }
 }
 
+TEST(Quant, StaticActivationScalesRoundAndSaturate) {
+  // Scale 0.5: x / scale is 2x; beyond 127 steps the value saturates.
+  const float x[] = {0.25f, 0.75f, -0.25f, 10.0f, 63.5f, 64.0f, -1000.0f};
+  std::int8_t q[7];
+  quantize_row_int8_static(x, 7, 0.5f, q);
+  const std::int8_t want[] = {0, 2, 0, 20, 127, 127, -127};  // 0.5 -> 0 and 1.5 -> 2: ties to even
+  for (int i = 0; i < 7; ++i) EXPECT_EQ(q[i], want[i]) << x[i];
+  Tensor f = Tensor::zeros(DType::F32, {1, 2});
+  f.data_mut<float>()[0] = 1.0f;
+  f.data_mut<float>()[1] = -2.0f;
+  const Tensor w = quantize_weight(f, QuantScheme::Int8);
+  EXPECT_EQ(w.quant()->input_scale, 0.0f) << "dynamic unless calibrated";
+  EXPECT_EQ(with_input_scale(w, 0.25f).quant()->input_scale, 0.25f);
+  EXPECT_THROW(with_input_scale(w, 0.0f), Error);
+  EXPECT_THROW(with_input_scale(quantize_weight(f, QuantScheme::W8), 0.5f), Error);
+}
+
 TEST(Quant, RoundTripErrorIsAtMostHalfAStep) {
   const std::int64_t rows = 5, cols = 64;
   const auto w = test::random_floats(rows * cols, 23);

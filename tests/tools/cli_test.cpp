@@ -193,6 +193,10 @@ TEST(Cli, QuantizeWritesALoadableCheckpoint) {
                   "choose w8, int8 or fp8");
   EXPECT_CONTAINS(run_octet("quantize -m " + test::shipped_model() + " -o " + out + " --smooth 0.5").output,
                   "--smooth needs calibration text");
+  EXPECT_CONTAINS(run_octet("quantize -m " + test::shipped_model() + " -o " + out + " --scheme w8 --static --calib " +
+                            test::project_dir() + "/README.md")
+                      .output,
+                  "--static scales int8 activations");
 }
 
 TEST(Cli, HelpAndUsageErrors) {

@@ -1,9 +1,10 @@
-#include "engine/smooth_quant.h"
+#include "engine/calibration.h"
 
 #include "engine/error.h"
 #include "engine/executor.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "models/registry.h"
+#include "tests/engine/prompt_logits.h"
 #include "tests/test_support.h"
 
 #include <gtest/gtest.h>
@@ -15,14 +16,6 @@
 
 namespace octet {
 namespace {
-
-std::vector<float> prompt_logits(const DecoderModel& model) {
-  auto backend = make_cpu_backend(0);
-  Executor executor(model, *backend, 16);
-  const std::vector<std::int32_t> ids{1, 395, 415, 261, 375, 968, 379};
-  const Tensor& out = executor.forward(ids, 0, true);
-  return {out.data<float>(), out.data<float>() + out.numel()};
-}
 
 std::vector<std::int32_t> random_text(std::int64_t vocab, std::size_t n) {
   std::mt19937 rng(3);
@@ -50,7 +43,7 @@ TEST(SmoothQuant, LeavesFloatOutputsUnchanged) {
   EXPECT_GT(largest_change, std::log(1.5)) << "the factors move real scale, so the check below means something";
 
   const auto smoothed = models::builtin_registry().load_decoder(test::shipped_model(), {QuantRecipe{}, factors});
-  const auto a = prompt_logits(*model), b = prompt_logits(*smoothed);
+  const auto a = test::prompt_logits(*model), b = test::prompt_logits(*smoothed);
   ASSERT_EQ(a.size(), b.size());
   double err = 0, scale = 0;
   for (std::size_t i = 0; i < a.size(); ++i) {

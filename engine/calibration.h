@@ -1,3 +1,9 @@
+// Calibration: what the activations of a float model look like on sample
+// text, and the two things octet derives from it.
+//
+// Static int8 activation scales: one per matmul input, max|x| / 127 over the
+// calibration text, instead of a scale per token computed at run time.
+//
 // SmoothQuant (Xiao et al., 2023): activations have a few channels with large
 // values that ruin per-token int8 scales; weights do not. Dividing activation
 // channel j by s_j and multiplying weight column j by s_j changes nothing in
@@ -27,6 +33,9 @@ using ActivationRanges = std::map<std::string, std::vector<float>>;
 ActivationRanges measure_activation_ranges(const DecoderModel& model, Backend& backend,
                                            std::span<const std::int32_t> tokens, int n_ctx, int max_windows,
                                            const std::function<void(int, int)>& progress = {});
+
+// Static per-tensor int8 activation scales, by weight name (LoadOptions::input_scales).
+std::map<std::string, float> static_input_scales(const ActivationRanges& ranges);
 
 // The factors for every norm of model.smoothable(), by norm weight name, ready
 // for LoadOptions::smoothing. Channels that never saw a value, or whose

@@ -1,4 +1,4 @@
-#include "engine/smooth_quant.h"
+#include "engine/calibration.h"
 
 #include "engine/error.h"
 #include "engine/executor.h"
@@ -39,6 +39,15 @@ ActivationRanges measure_activation_ranges(const DecoderModel& model, Backend& b
     if (progress) progress(w + 1, windows);
   }
   return ranges;
+}
+
+std::map<std::string, float> static_input_scales(const ActivationRanges& ranges) {
+  std::map<std::string, float> scales;
+  for (const auto& [name, channels] : ranges) {
+    const float absmax = channels.empty() ? 0.0f : *std::max_element(channels.begin(), channels.end());
+    if (absmax > 0.0f) scales.emplace(name, absmax / 127.0f);  // an input that was always 0 stays dynamic
+  }
+  return scales;
 }
 
 std::map<std::string, std::vector<float>> smoothing_factors(const DecoderModel& model, const ActivationRanges& ranges,
