@@ -25,8 +25,8 @@ int run_quantize(int argc, char** argv) {
   add("o,output", "directory to write (created; existing files of the same names are replaced)",
       cxxopts::value<std::string>());
   add("scheme",
-      "w8 (int8 weights), int8 (int8 weights, dynamic per-token int8 activations) or fp8 (E4M3 weights and\n"
-      "  dynamic per-token E4M3 activations)",
+      "w8 (int8 weights), int8 (int8 weights, dynamic per-token int8 activations) or fp8 (E4M3 weights and "
+      "dynamic per-token E4M3 activations)",
       cxxopts::value<std::string>()->default_value("int8"));
   add("keep-float", "comma-separated weight-name parts to keep in f32 (e.g. lm_head,layers.0.)",
       cxxopts::value<std::vector<std::string>>()->default_value(""));
