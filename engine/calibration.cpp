@@ -8,7 +8,7 @@
 
 namespace octet {
 
-ActivationRanges measure_activation_ranges(const DecoderModel& model, Backend& backend,
+ActivationRanges measure_activation_ranges(const Model& model, Backend& backend,
                                            std::span<const std::int32_t> tokens, int n_ctx, int max_windows,
                                            const std::function<void(int, int)>& progress) {
   if (backend.device() != Device::Cpu) fail("activation ranges are measured on the CPU backend");
@@ -50,7 +50,7 @@ std::map<std::string, float> static_input_scales(const ActivationRanges& ranges)
   return scales;
 }
 
-std::map<std::string, std::vector<float>> smoothing_factors(const DecoderModel& model, const ActivationRanges& ranges,
+std::map<std::string, std::vector<float>> smoothing_factors(const Model& model, const ActivationRanges& ranges,
                                                             float alpha) {
   if (!(alpha >= 0.0f && alpha <= 1.0f)) fail("--smooth alpha must be in [0, 1], got {}", alpha);
   std::map<std::string, Tensor> weights;

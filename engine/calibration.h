@@ -15,7 +15,7 @@
 #pragma once
 
 #include "engine/backend.h"
-#include "engine/decoder_model.h"
+#include "engine/model.h"
 
 #include <functional>
 #include <map>
@@ -30,7 +30,7 @@ using ActivationRanges = std::map<std::string, std::vector<float>>;
 
 // Runs `model` (float) over `tokens` in windows of n_ctx (each opened by BOS,
 // at most max_windows, 0 = all) and records each matmul input's channel ranges.
-ActivationRanges measure_activation_ranges(const DecoderModel& model, Backend& backend,
+ActivationRanges measure_activation_ranges(const Model& model, Backend& backend,
                                            std::span<const std::int32_t> tokens, int n_ctx, int max_windows,
                                            const std::function<void(int, int)>& progress = {});
 
@@ -40,7 +40,7 @@ std::map<std::string, float> static_input_scales(const ActivationRanges& ranges)
 // The factors for every norm of model.smoothable(), by norm weight name, ready
 // for LoadOptions::smoothing. Channels that never saw a value, or whose
 // weights are all zero, keep factor 1.
-std::map<std::string, std::vector<float>> smoothing_factors(const DecoderModel& model, const ActivationRanges& ranges,
+std::map<std::string, std::vector<float>> smoothing_factors(const Model& model, const ActivationRanges& ranges,
                                                             float alpha);
 
 }  // namespace octet

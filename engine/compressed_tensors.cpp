@@ -93,7 +93,7 @@ Tensor with_checkpoint_scales(const WeightStore& weights, const std::string& nam
   return with_input_scale(q, input_scale.data<float>()[0]);
 }
 
-void write_quantized_checkpoint(const DecoderModel& model, Json hf_config, const QuantRecipe& recipe,
+void write_quantized_checkpoint(const Model& model, Json hf_config, const QuantRecipe& recipe,
                                 const std::string& out_dir) {
   if (recipe.scheme == QuantScheme::F32) fail("nothing to write: the scheme is f32");
   std::vector<NamedTensor> tensors;

@@ -12,7 +12,7 @@
 // anything else gets an error that names what is not supported.
 #pragma once
 
-#include "engine/decoder_model.h"
+#include "engine/model.h"
 #include "engine/json_file.h"
 #include "engine/quant.h"
 #include "engine/safetensors.h"
@@ -39,7 +39,7 @@ Tensor with_checkpoint_scales(const WeightStore& weights, const std::string& nam
 
 // Writes `model`'s weights (int8 ones with their scales) to out_dir/model.safetensors
 // and out_dir/config.json: `hf_config` plus quantization_config for `recipe`.
-void write_quantized_checkpoint(const DecoderModel& model, Json hf_config, const QuantRecipe& recipe,
+void write_quantized_checkpoint(const Model& model, Json hf_config, const QuantRecipe& recipe,
                                 const std::string& out_dir);
 
 }  // namespace octet

@@ -27,7 +27,7 @@ std::size_t matmul_weight_bytes(const Graph& graph, Backend& backend) {
 
 }  // namespace
 
-DecoderBenchResult run_decoder_bench(const DecoderModel& model, Backend& backend, const DecoderBenchRequest& req) {
+DecoderBenchResult run_decoder_bench(const Model& model, Backend& backend, const DecoderBenchRequest& req) {
   if (req.n_prompt < 1 || req.n_gen < 1 || req.repetitions < 1) {
     fail("bench: prompt, generation and repetitions must be at least 1");
   }

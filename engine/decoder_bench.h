@@ -6,7 +6,7 @@
 #pragma once
 
 #include "engine/backend.h"
-#include "engine/decoder_model.h"
+#include "engine/model.h"
 
 #include <cstdint>
 #include <vector>
@@ -27,6 +27,6 @@ struct DecoderBenchResult {
   std::size_t decode_weight_bytes = 0;  // matmul weights (and scales) read per decoded token
 };
 
-DecoderBenchResult run_decoder_bench(const DecoderModel& model, Backend& backend, const DecoderBenchRequest& request);
+DecoderBenchResult run_decoder_bench(const Model& model, Backend& backend, const DecoderBenchRequest& request);
 
 }  // namespace octet

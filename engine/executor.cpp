@@ -19,10 +19,8 @@ std::uint64_t next_step_key() {
 }
 }  // namespace
 
-Executor::Executor(const DecoderModel& model, Backend& backend, int n_ctx)
-    : model_(model), backend_(backend), n_ctx_(n_ctx) {
+Executor::Executor(const Model& model, Backend& backend, int n_ctx) : model_(model), backend_(backend), n_ctx_(n_ctx) {
   if (n_ctx <= 0) fail("context length must be positive, got {}", n_ctx);
-  tokens_ = backend_.allocate(DType::I32, {n_ctx});
 }
 
 Executor::~Executor() {
@@ -37,15 +35,31 @@ const Tensor& Executor::forward(std::span<const std::int32_t> tokens, int pos, b
   if (pos < 0 || pos + n > n_ctx_) {
     fail("forward: positions {}..{} do not fit the context of {} tokens", pos, pos + n - 1, n_ctx_);
   }
-  const std::int64_t vocab = model_.info().vocab_size;
-  for (std::size_t t = 0; t < tokens.size(); ++t) {
-    // Checked here, once for every backend: a GPU kernel cannot report a bad id.
-    if (tokens[t] < 0 || tokens[t] >= vocab) {
-      fail("token id {} at position {} is outside the vocabulary of {} tokens", tokens[t], t, vocab);
-    }
+  const GraphInput input{"tokens", tokens};
+  return run({n, n_ctx_, all_logits}, std::span(&input, 1), pos);
+}
+
+const Tensor& Executor::run(const GraphRequest& request, std::span<const GraphInput> inputs, int pos) {
+  Plan& plan = plan_for(request);
+  if (inputs.size() != plan.inputs.size()) {
+    fail("step: the graph takes {} inputs, {} given", plan.inputs.size(), inputs.size());
   }
-  Plan& plan = plan_for(n, all_logits);
-  backend_.copy_to_device(tokens_, tokens.data(), tokens.size_bytes());
+  for (const GraphInput& input : inputs) {
+    auto slot = std::find_if(plan.inputs.begin(), plan.inputs.end(),
+                             [&](const Plan::InputSlot& s) { return plan.graph.values()[s.value].name == input.name; });
+    if (slot == plan.inputs.end()) fail("step: the graph has no input '{}'", input.name);
+    if (static_cast<std::int64_t>(input.data.size()) != slot->buffer.numel()) {
+      fail("step: input '{}' has {} values, the graph takes {}", input.name, input.data.size(), slot->buffer.numel());
+    }
+    if (slot->id_rows > 0) {
+      for (std::size_t t = 0; t < input.data.size(); ++t) {
+        if (input.data[t] < 0 || input.data[t] >= slot->id_rows) {
+          fail("{} id {} at position {} is outside the table of {} rows", input.name, input.data[t], t, slot->id_rows);
+        }
+      }
+    }
+    backend_.copy_to_device(slot->buffer, input.data.data(), input.data.size_bytes());
+  }
   const StepContext ctx{pos};
   backend_.begin_step(ctx);
   auto enqueue = [&] {
@@ -58,7 +72,7 @@ const Tensor& Executor::forward(std::span<const std::int32_t> tokens, int pos, b
   last_ = &plan;
   const Tensor& out = plan.graph.values()[plan.graph.output()].tensor;
   if (backend_.device() == Device::Cpu) return out;
-  // The logits cross to the host; the copy waits for the step to finish.
+  // The output crosses to the host; the copy waits for the step to finish.
   if (host_output_.shape() != out.shape()) host_output_ = Tensor::zeros(out.dtype(), out.shape());
   backend_.copy_to_host(out, host_output_.raw_mut(), out.nbytes());
   return host_output_;
@@ -70,12 +84,17 @@ const Tensor* Executor::find_value(const std::string& name) const {
   return i < 0 ? nullptr : &last_->graph.values()[i].tensor;
 }
 
-Executor::Plan& Executor::plan_for(int n_tokens, bool all_logits) {
-  auto& slot = plans_[{n_tokens, all_logits}];
+Executor::Plan& Executor::plan_for(const GraphRequest& request) {
+  if (request.n_tokens <= 0 || request.batch <= 0) {
+    fail("step: {} sequences of {} tokens is not a step", request.batch, request.n_tokens);
+  }
+  auto& slot = plans_[{request.n_tokens, request.all_logits, request.batch}];
   if (slot) return *slot;
   auto plan = std::make_unique<Plan>();
-  plan->graph = model_.build_graph({n_tokens, n_ctx_, all_logits});
-  if (plan->graph.output() < 0) fail("graph for {} tokens has no output", n_tokens);
+  GraphRequest full = request;
+  full.n_ctx = n_ctx_;
+  plan->graph = model_.build_graph(full);
+  if (plan->graph.output() < 0) fail("graph for {} tokens has no output", request.n_tokens);
   place_and_check(*plan);
   plan_buffers(*plan);
   backend_.reserve(plan->graph, n_ctx_);
@@ -179,13 +198,22 @@ void Executor::plan_buffers(Plan& plan) {
         val.tensor = it->second;
         break;
       }
-      case ValueKind::Input:
+      case ValueKind::Input: {
         if (val.dtype != DType::I32 || val.shape.size() != 1) {
-          fail("graph input '{}' must be i32 [n_tokens], found {} {}", val.name, dtype_name(val.dtype),
-               shape_str(val.shape));
+          fail("graph input '{}' must be i32 [n], found {} {}", val.name, dtype_name(val.dtype), shape_str(val.shape));
         }
-        val.tensor = Tensor::borrowed(DType::I32, val.shape, tokens_.data_mut<std::int32_t>(), backend_.device());
+        // Each plan has its own input buffers: a recorded step reads them where they are.
+        Plan::InputSlot slot{static_cast<int>(v), backend_.allocate(DType::I32, val.shape), 0};
+        for (const Node& node : nodes) {
+          if (node.op == OpKind::Embedding && node.inputs[1] == static_cast<int>(v)) {
+            const std::int64_t rows = values[node.inputs[0]].shape[0];
+            slot.id_rows = slot.id_rows == 0 ? rows : std::min(slot.id_rows, rows);
+          }
+        }
+        val.tensor = slot.buffer;
+        plan.inputs.push_back(std::move(slot));
         break;
+      }
       case ValueKind::Weight:
         break;  // prepared per use below
     }

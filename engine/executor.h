@@ -1,24 +1,32 @@
-// Runs a decoder's graphs on a backend. Graphs are built and planned once per
+// Runs a model's graphs on a backend. Graphs are built and planned once per
 // step shape and cached; intermediates live in one arena whose slots are
 // reused once a value is dead; the KV cache is allocated once for the context.
 // After the first step of a shape, a step allocates nothing.
 #pragma once
 
 #include "engine/backend.h"
-#include "engine/decoder_model.h"
+#include "engine/model.h"
 
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <vector>
 
 namespace octet {
 
+// One of a graph's inputs, by name, for Executor::run.
+struct GraphInput {
+  std::string_view name;
+  std::span<const std::int32_t> data;
+};
+
 class Executor {
  public:
-  Executor(const DecoderModel& model, Backend& backend, int n_ctx);
+  Executor(const Model& model, Backend& backend, int n_ctx);
   ~Executor();
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
@@ -28,6 +36,11 @@ class Executor {
   // and returns logits [n, vocab] (all_logits) or [1, vocab] in host memory.
   // The returned tensor is valid until the next call.
   const Tensor& forward(std::span<const std::int32_t> tokens, int pos, bool all_logits);
+  // The general step: the graph for `request`, every input bound by name
+  // (each exactly as long as the graph declares it), the first position `pos`.
+  // Ids that an embedding looks up are checked against its table here, once
+  // for every backend: a GPU kernel cannot report a bad id.
+  const Tensor& run(const GraphRequest& request, std::span<const GraphInput> inputs, int pos = 0);
   // A named value of the last step (for debugging and reference comparisons),
   // where the backend keeps it (device memory on a GPU backend).
   const Tensor* find_value(const std::string& name) const;
@@ -42,19 +55,24 @@ class Executor {
     std::size_t arena_bytes = 0;
     std::vector<Tensor> prepared_weights;           // each weight use as the backend reads it
     std::vector<std::vector<Tensor*>> node_inputs;  // resolved once
-    std::uint64_t step_key = 0;                     // new whenever its buffers move (Backend::run_step)
+    struct InputSlot {
+      int value = -1;            // index into graph.values()
+      Tensor buffer;             // on the backend's device
+      std::int64_t id_rows = 0;  // rows of the smallest table it indexes (0: not an id)
+    };
+    std::vector<InputSlot> inputs;
+    std::uint64_t step_key = 0;  // new whenever its buffers move (Backend::run_step)
   };
-  Plan& plan_for(int n_tokens, bool all_logits);
+  Plan& plan_for(const GraphRequest& request);
   void place_and_check(Plan& plan);
   void plan_buffers(Plan& plan);
 
-  const DecoderModel& model_;
+  const Model& model_;
   Backend& backend_;
   int n_ctx_;
-  std::map<std::pair<int, bool>, std::unique_ptr<Plan>> plans_;
-  std::map<std::string, Tensor> state_;  // KV cache, by value name
+  std::map<std::tuple<int, bool, int>, std::unique_ptr<Plan>> plans_;  // by (n_tokens, all_logits, batch)
+  std::map<std::string, Tensor> state_;                                // KV cache, by value name
   Tensor arena_;
-  Tensor tokens_;       // i32 [n_ctx]: the input ids of the current step
   Tensor host_output_;  // the logits copied back, when the backend is not the CPU
   const Plan* last_ = nullptr;
 };

@@ -22,7 +22,7 @@ std::string_view stop_reason_name(StopReason reason) {
 }
 
 namespace {
-int resolve_ctx(const DecoderModel& model, int n_ctx) {
+int resolve_ctx(const Model& model, int n_ctx) {
   const auto max = model.info().context_length;
   if (n_ctx <= 0) return static_cast<int>(max);
   if (n_ctx > max) fail("context of {} tokens exceeds the model's maximum of {}", n_ctx, max);
@@ -33,7 +33,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 }  // namespace
 
-GenerationSession::GenerationSession(const DecoderModel& model, Backend& backend, int n_ctx)
+GenerationSession::GenerationSession(const Model& model, Backend& backend, int n_ctx)
     : model_(model), executor_(model, backend, resolve_ctx(model, n_ctx)) {
   history_.reserve(static_cast<std::size_t>(executor_.n_ctx()));
   feed_.reserve(static_cast<std::size_t>(executor_.n_ctx()));

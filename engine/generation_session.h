@@ -3,7 +3,7 @@
 // (prefill) and then decodes token by token.
 #pragma once
 
-#include "engine/decoder_model.h"
+#include "engine/model.h"
 #include "engine/executor.h"
 #include "engine/sampler.h"
 
@@ -32,12 +32,12 @@ using TokenCallback = std::function<bool(std::int32_t)>;
 class GenerationSession {
  public:
   // `n_ctx` <= 0 uses the model's context length; larger values are refused.
-  GenerationSession(const DecoderModel& model, Backend& backend, int n_ctx);
+  GenerationSession(const Model& model, Backend& backend, int n_ctx);
 
   int n_ctx() const { return executor_.n_ctx(); }
   int n_past() const { return static_cast<int>(history_.size()); }
   std::span<const std::int32_t> history() const { return history_; }
-  const DecoderModel& model() const { return model_; }
+  const Model& model() const { return model_; }
   void reset();
 
   // Feeds `ids` (after any token generated but not yet fed) in one forward
@@ -57,7 +57,7 @@ class GenerationSession {
   void check_fits(std::size_t n) const;
   bool is_eos(std::int32_t id) const;
 
-  const DecoderModel& model_;
+  const Model& model_;
   Executor executor_;
   std::vector<std::int32_t> history_;  // tokens in the KV cache
   std::vector<std::int32_t> feed_;     // reused buffer: pending token + new ids

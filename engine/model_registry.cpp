@@ -5,25 +5,25 @@
 
 namespace octet {
 
-void ModelRegistry::add_hf_decoder(std::string model_type, HfDecoderFactory factory) {
-  hf_decoders_[std::move(model_type)] = std::move(factory);
+void ModelRegistry::add_hf_model(std::string model_type, HfModelFactory factory) {
+  hf_models_[std::move(model_type)] = std::move(factory);
 }
 
-void ModelRegistry::add_file_format(std::string extension, FileDecoderLoader loader) {
+void ModelRegistry::add_file_format(std::string extension, FileModelLoader loader) {
   file_formats_[std::move(extension)] = std::move(loader);
 }
 
-void ModelRegistry::add_prefix(std::string prefix, FileDecoderLoader loader) {
+void ModelRegistry::add_prefix(std::string prefix, FileModelLoader loader) {
   prefixes_[std::move(prefix)] = std::move(loader);
 }
 
 std::vector<std::string> ModelRegistry::model_types() const {
   std::vector<std::string> out;
-  for (const auto& [name, f] : hf_decoders_) out.push_back(name);
+  for (const auto& [name, f] : hf_models_) out.push_back(name);
   return out;
 }
 
-std::unique_ptr<DecoderModel> ModelRegistry::load_decoder(const std::string& path, const LoadOptions& options) const {
+std::unique_ptr<Model> ModelRegistry::load_model(const std::string& path, const LoadOptions& options) const {
   namespace fs = std::filesystem;
   for (const auto& [prefix, loader] : prefixes_) {
     if (path.starts_with(prefix)) return loader(path.substr(prefix.size()), options);
@@ -42,8 +42,8 @@ std::unique_ptr<DecoderModel> ModelRegistry::load_decoder(const std::string& pat
   if (!fs::exists(config_path)) fail("{}: no config.json (is this a Hugging Face model directory?)", path);
   const Json config = read_json_file(config_path);
   const auto model_type = json_required<std::string>(config, "model_type", config_path);
-  auto it = hf_decoders_.find(model_type);
-  if (it == hf_decoders_.end()) {
+  auto it = hf_models_.find(model_type);
+  if (it == hf_models_.end()) {
     fail("{}: unknown model_type '{}'; octet runs decoders of type: {}", config_path, model_type,
          fmt::join(model_types(), ", "));
   }

@@ -2,7 +2,7 @@
 // explicit function (models/registry.cpp), never through static initialisers.
 #pragma once
 
-#include "engine/decoder_model.h"
+#include "engine/model.h"
 #include "engine/json_file.h"
 #include "engine/quant.h"
 #include "engine/safetensors.h"
@@ -27,27 +27,27 @@ struct LoadOptions {
 };
 
 // Builds a model from a Hugging Face directory's config.json and weights.
-using HfDecoderFactory = std::function<std::unique_ptr<DecoderModel>(
+using HfModelFactory = std::function<std::unique_ptr<Model>(
     const Json& config, const std::string& config_path, const WeightStore& weights, const LoadOptions& options)>;
 // Loads a single-file checkpoint in a non-Hugging Face format.
-using FileDecoderLoader =
-    std::function<std::unique_ptr<DecoderModel>(const std::string& path, const LoadOptions& options)>;
+using FileModelLoader =
+    std::function<std::unique_ptr<Model>(const std::string& path, const LoadOptions& options)>;
 
 class ModelRegistry {
  public:
-  void add_hf_decoder(std::string model_type, HfDecoderFactory factory);
-  void add_file_format(std::string extension, FileDecoderLoader loader);  // e.g. ".bin"
+  void add_hf_model(std::string model_type, HfModelFactory factory);
+  void add_file_format(std::string extension, FileModelLoader loader);  // e.g. ".bin"
   // Paths starting with `prefix` go to `loader` with the rest ("synthetic:" + "llama-110m").
-  void add_prefix(std::string prefix, FileDecoderLoader loader);
+  void add_prefix(std::string prefix, FileModelLoader loader);
 
   // A directory with config.json + safetensors, or a file whose extension is registered.
-  std::unique_ptr<DecoderModel> load_decoder(const std::string& path, const LoadOptions& options = {}) const;
+  std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& options = {}) const;
   std::vector<std::string> model_types() const;
 
  private:
-  std::map<std::string, HfDecoderFactory> hf_decoders_;
-  std::map<std::string, FileDecoderLoader> file_formats_;
-  std::map<std::string, FileDecoderLoader> prefixes_;
+  std::map<std::string, HfModelFactory> hf_models_;
+  std::map<std::string, FileModelLoader> file_formats_;
+  std::map<std::string, FileModelLoader> prefixes_;
 };
 
 }  // namespace octet

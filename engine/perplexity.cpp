@@ -37,8 +37,8 @@ struct Moments {
 
 }  // namespace
 
-PerplexityResult measure_perplexity(const DecoderModel& model, Backend& backend, std::span<const std::int32_t> text,
-                                    const PerplexityRequest& request, const DecoderModel* compared,
+PerplexityResult measure_perplexity(const Model& model, Backend& backend, std::span<const std::int32_t> text,
+                                    const PerplexityRequest& request, const Model* compared,
                                     Backend* compared_backend, const ProgressCallback& progress) {
   const int n_ctx = request.n_ctx;
   if (n_ctx < 2) fail("perplexity needs a context of at least 2 tokens, got {}", n_ctx);

@@ -9,7 +9,7 @@
 #pragma once
 
 #include "engine/backend.h"
-#include "engine/decoder_model.h"
+#include "engine/model.h"
 
 #include <cstdint>
 #include <functional>
@@ -45,8 +45,8 @@ struct PerplexityRequest {
 using ProgressCallback = std::function<void(int, int)>;
 
 // `compared` (optional) runs on the same windows as `model`, on its own backend.
-PerplexityResult measure_perplexity(const DecoderModel& model, Backend& backend, std::span<const std::int32_t> text,
-                                    const PerplexityRequest& request, const DecoderModel* compared,
+PerplexityResult measure_perplexity(const Model& model, Backend& backend, std::span<const std::int32_t> text,
+                                    const PerplexityRequest& request, const Model* compared,
                                     Backend* compared_backend, const ProgressCallback& progress = {});
 
 }  // namespace octet

@@ -22,7 +22,7 @@ struct LlamaLayer {
   Tensor w_down;     // [d, ffn]
 };
 
-class LlamaModel final : public DecoderModel {
+class LlamaModel final : public Model {
  public:
   LlamaModel(LlamaConfig config, Tensor embed, std::vector<LlamaLayer> layers, Tensor norm, Tensor lm_head,
              std::string source)
@@ -211,7 +211,7 @@ LlamaConfig llama_config_from_json(const Json& j, const std::string& path) {
   return c;
 }
 
-std::unique_ptr<DecoderModel> make_llama(const LlamaConfig& c, const WeightLookup& lookup, bool has_lm_head,
+std::unique_ptr<Model> make_llama(const LlamaConfig& c, const WeightLookup& lookup, bool has_lm_head,
                                          std::string source, const LoadOptions& options) {
   validate_llama_config(c, source);
   const std::int64_t d = c.hidden_size, kv = c.n_kv_heads * c.head_dim, q = c.n_heads * c.head_dim,
@@ -281,7 +281,7 @@ std::unique_ptr<DecoderModel> make_llama(const LlamaConfig& c, const WeightLooku
                                       std::move(lm_head), std::move(source));
 }
 
-std::unique_ptr<DecoderModel> load_llama_hf(const Json& config, const std::string& config_path,
+std::unique_ptr<Model> load_llama_hf(const Json& config, const std::string& config_path,
                                             const WeightStore& weights, const LoadOptions& options) {
   const LlamaConfig c = llama_config_from_json(config, config_path);
   const std::optional<CheckpointQuant> stored = checkpoint_scheme(config, config_path);

@@ -9,7 +9,7 @@
 
 namespace octet::models {
 
-std::unique_ptr<DecoderModel> load_llama2c(const std::string& path, const LoadOptions& options) {
+std::unique_ptr<Model> load_llama2c(const std::string& path, const LoadOptions& options) {
   auto file = MappedFile::open(path);
   if (file->size() < 28) fail("{}: too short for a llama2.c header ({} bytes)", path, file->size());
   std::int32_t h[7];

@@ -4,7 +4,7 @@
 // weights, stacked per kind across layers, in Meta's interleaved rotary layout.
 #pragma once
 
-#include "engine/decoder_model.h"
+#include "engine/model.h"
 #include "engine/model_registry.h"
 
 #include <memory>
@@ -12,6 +12,6 @@
 
 namespace octet::models {
 
-std::unique_ptr<DecoderModel> load_llama2c(const std::string& path, const LoadOptions& options);
+std::unique_ptr<Model> load_llama2c(const std::string& path, const LoadOptions& options);
 
 }  // namespace octet::models

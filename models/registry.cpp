@@ -9,8 +9,8 @@ namespace octet::models {
 const ModelRegistry& builtin_registry() {
   static const ModelRegistry registry = [] {
     ModelRegistry r;
-    r.add_hf_decoder("llama", load_llama_hf);
-    r.add_hf_decoder("mistral", load_llama_hf);  // same graph; sliding window capped in the config
+    r.add_hf_model("llama", load_llama_hf);
+    r.add_hf_model("mistral", load_llama_hf);  // same graph; sliding window capped in the config
     r.add_file_format(".bin", load_llama2c);
     r.add_prefix("synthetic:", load_synthetic);
     return r;

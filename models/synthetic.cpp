@@ -48,7 +48,7 @@ std::vector<std::string> synthetic_presets() {
   return out;
 }
 
-std::unique_ptr<DecoderModel> load_synthetic(const std::string& spec, const LoadOptions& options) {
+std::unique_ptr<Model> load_synthetic(const std::string& spec, const LoadOptions& options) {
   LlamaConfig c;
   if (auto it = presets().find(spec); it != presets().end()) {
     c = it->second;

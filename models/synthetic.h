@@ -3,7 +3,7 @@
 // for any Llama config. Speed does not depend on the values.
 #pragma once
 
-#include "engine/decoder_model.h"
+#include "engine/model.h"
 #include "engine/model_registry.h"
 
 #include <memory>
@@ -13,7 +13,7 @@
 namespace octet::models {
 
 // `spec` is what follows "synthetic:".
-std::unique_ptr<DecoderModel> load_synthetic(const std::string& spec, const LoadOptions& options);
+std::unique_ptr<Model> load_synthetic(const std::string& spec, const LoadOptions& options);
 std::vector<std::string> synthetic_presets();
 
 }  // namespace octet::models

@@ -71,7 +71,7 @@ LoadedModel load_model(const cxxopts::ParseResult& args) {
   LoadedModel loaded;
   loaded.path = args["model"].as<std::string>();
   if (loaded.path.empty()) loaded.path = default_model_path();
-  loaded.model = models::builtin_registry().load_decoder(loaded.path, {read_quant_recipe(args)});
+  loaded.model = models::builtin_registry().load_model(loaded.path, {read_quant_recipe(args)});
   loaded.tokenizer = load_tokenizer_for(loaded.path, args["tokenizer"].as<std::string>());
   if (loaded.tokenizer->vocab_size() > loaded.model->info().vocab_size) {
     fail("tokenizer has {} tokens but the model's vocabulary is {}: wrong --tokenizer?", loaded.tokenizer->vocab_size(),
@@ -113,7 +113,7 @@ LoadOptions read_calibration(const cxxopts::ParseResult& args, const std::string
   const auto tokens = load_tokenizer_for(path, tokenizer_path)->encode(text.str());
   auto backend = make_cpu_backend(0);
   const auto measure = [&](const LoadOptions& float_options, const char* what) {
-    auto model = models::builtin_registry().load_decoder(path, float_options);
+    auto model = models::builtin_registry().load_model(path, float_options);
     const int n_ctx = static_cast<int>(std::min<std::int64_t>(512, model->info().context_length));
     std::cerr << fmt::format("calibrating {} on {} ({} tokens)...\n", what, calib, tokens.size());
     auto ranges = measure_activation_ranges(

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "engine/backend.h"
-#include "engine/decoder_model.h"
+#include "engine/model.h"
 #include "engine/model_registry.h"
 #include "engine/quant.h"
 #include "engine/sampler.h"
@@ -30,7 +30,7 @@ void add_sampling_options(cxxopts::Options& options);
 
 struct LoadedModel {
   std::string path;
-  std::unique_ptr<DecoderModel> model;
+  std::unique_ptr<Model> model;
   std::unique_ptr<Tokenizer> tokenizer;
   std::unique_ptr<Backend> backend;
 };

@@ -156,7 +156,7 @@ int run_bench(int argc, char** argv) {
     const auto scheme = quant_scheme_from_name(scheme_name);
     if (!scheme) fail("--quant: unknown scheme '{}'", scheme_name);
     std::cerr << fmt::format("loading {} as {}...\n", path, scheme_name);
-    const auto model = models::builtin_registry().load_decoder(path, {QuantRecipe{*scheme, {}}});
+    const auto model = models::builtin_registry().load_model(path, {QuantRecipe{*scheme, {}}});
     for (const auto& backend_name : backends) {
       // Threads are the CPU's knob; a GPU backend runs once.
       const auto thread_list =

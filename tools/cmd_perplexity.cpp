@@ -53,13 +53,13 @@ int run_perplexity(int argc, char** argv) {
     fail("--ctx {} exceeds the model's context of {}", n_ctx, loaded.model->info().context_length);
   }
 
-  std::unique_ptr<DecoderModel> compared;
+  std::unique_ptr<Model> compared;
   std::unique_ptr<Backend> compared_backend;
   std::string compared_scheme;
   if (args.count("compare")) {
     QuantRecipe recipe = read_quant_recipe(args, "compare");
     compared_scheme = std::string(quant_scheme_name(recipe.scheme));
-    compared = models::builtin_registry().load_decoder(
+    compared = models::builtin_registry().load_model(
         loaded.path, read_calibration(args, loaded.path, args["tokenizer"].as<std::string>(), recipe));
     compared_backend = make_backend(args["backend"].as<std::string>(), args["threads"].as<int>());
   }

@@ -48,7 +48,7 @@ int run_quantize(int argc, char** argv) {
   if (recipe.scheme == QuantScheme::F32) fail("--scheme f32 writes nothing new: choose w8, int8 or fp8");
 
   std::cerr << fmt::format("quantizing {} to {}...\n", in, quant_scheme_name(recipe.scheme));
-  const auto model = models::builtin_registry().load_decoder(in, read_calibration(args, in, "", recipe));
+  const auto model = models::builtin_registry().load_model(in, read_calibration(args, in, "", recipe));
   std::cerr << fmt::format("writing {}/model.safetensors and config.json...\n", out);
   write_quantized_checkpoint(*model, read_json_file((fs::path(in) / "config.json").string()), recipe, out);
   // The tokenizer and generation settings travel unchanged.

@@ -29,7 +29,7 @@ std::vector<std::int32_t> random_text(std::int64_t vocab, std::size_t n) {
 // model computes what the original does (up to float rounding of the moved
 // scale), while its norms and weights really did change.
 TEST(SmoothQuant, LeavesFloatOutputsUnchanged) {
-  const auto model = models::builtin_registry().load_decoder(test::shipped_model());
+  const auto model = models::builtin_registry().load_model(test::shipped_model());
   auto backend = make_cpu_backend(0);
   const ActivationRanges ranges =
       measure_activation_ranges(*model, *backend, random_text(model->info().vocab_size, 600), 128, 0);
@@ -42,7 +42,7 @@ TEST(SmoothQuant, LeavesFloatOutputsUnchanged) {
   }
   EXPECT_GT(largest_change, std::log(1.5)) << "the factors move real scale, so the check below means something";
 
-  const auto smoothed = models::builtin_registry().load_decoder(test::shipped_model(), {QuantRecipe{}, factors});
+  const auto smoothed = models::builtin_registry().load_model(test::shipped_model(), {QuantRecipe{}, factors});
   const auto a = test::prompt_logits(*model), b = test::prompt_logits(*smoothed);
   ASSERT_EQ(a.size(), b.size());
   double err = 0, scale = 0;
@@ -62,7 +62,7 @@ TEST(SmoothQuant, LeavesFloatOutputsUnchanged) {
 }
 
 TEST(SmoothQuant, RejectsBadInput) {
-  const auto model = models::builtin_registry().load_decoder(test::shipped_model());
+  const auto model = models::builtin_registry().load_model(test::shipped_model());
   auto backend = make_cpu_backend(0);
   EXPECT_THROW(measure_activation_ranges(*model, *backend, std::vector<std::int32_t>(10, 5), 128, 0), Error);
   EXPECT_THROW(smoothing_factors(*model, {}, 0.5f), Error);
@@ -71,7 +71,7 @@ TEST(SmoothQuant, RejectsBadInput) {
   EXPECT_THROW(smoothing_factors(*model, ranges, 1.5f), Error);
   auto wrong = smoothing_factors(*model, ranges, 0.5f);
   wrong.begin()->second.pop_back();
-  EXPECT_THROW(models::builtin_registry().load_decoder(test::shipped_model(), {QuantRecipe{}, wrong}), Error);
+  EXPECT_THROW(models::builtin_registry().load_model(test::shipped_model(), {QuantRecipe{}, wrong}), Error);
 }
 
 }  // namespace

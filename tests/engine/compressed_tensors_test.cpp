@@ -21,7 +21,7 @@ TEST(CompressedTensors, SavedCheckpointReloadsBitIdentical) {
   for (QuantScheme scheme : {QuantScheme::Int8, QuantScheme::W8, QuantScheme::Fp8}) {
     test::TempDir dir;
     const QuantRecipe recipe{scheme, {}};
-    const auto at_load = models::builtin_registry().load_decoder(test::shipped_model(), {recipe});
+    const auto at_load = models::builtin_registry().load_model(test::shipped_model(), {recipe});
     write_quantized_checkpoint(*at_load, read_json_file(test::shipped_model() + "/config.json"), recipe, dir.path());
 
     const Json config = read_json_file(dir.file("config.json"));
@@ -40,7 +40,7 @@ TEST(CompressedTensors, SavedCheckpointReloadsBitIdentical) {
     EXPECT_EQ(store.get("model.norm.weight").dtype(), DType::F32);
 
     // Reloading needs no recipe: the checkpoint says what it is.
-    const auto reloaded = models::builtin_registry().load_decoder(dir.path());
+    const auto reloaded = models::builtin_registry().load_model(dir.path());
     const auto a = test::prompt_logits(*at_load), b = test::prompt_logits(*reloaded);
     ASSERT_EQ(a.size(), b.size());
     EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << quant_scheme_name(scheme);
@@ -53,11 +53,11 @@ TEST(CompressedTensors, StaticActivationScalesRoundTrip) {
   test::TempDir dir;
   const QuantRecipe recipe{QuantScheme::Int8, {}};
   std::map<std::string, float> scales;
-  for (const auto& [name, t] : models::builtin_registry().load_decoder(test::shipped_model())->weights()) {
+  for (const auto& [name, t] : models::builtin_registry().load_model(test::shipped_model())->weights()) {
     if (name.find("_proj.") != std::string::npos) scales[name] = 0.01f * static_cast<float>(name.size());
   }
   scales["lm_head.weight"] = 0.05f;
-  const auto at_load = models::builtin_registry().load_decoder(test::shipped_model(), {recipe, {}, scales});
+  const auto at_load = models::builtin_registry().load_model(test::shipped_model(), {recipe, {}, scales});
   write_quantized_checkpoint(*at_load, read_json_file(test::shipped_model() + "/config.json"), recipe, dir.path());
   const Json config = read_json_file(dir.file("config.json"));
   const Json& activations = config["quantization_config"]["config_groups"]["group_0"]["input_activations"];
@@ -65,7 +65,7 @@ TEST(CompressedTensors, StaticActivationScalesRoundTrip) {
   EXPECT_EQ(activations["dynamic"], false);
   const WeightStore store = WeightStore::open_dir(dir.path());
   EXPECT_EQ(store.get("model.layers.1.mlp.down_proj.input_scale").numel(), 1);
-  const auto reloaded = models::builtin_registry().load_decoder(dir.path());
+  const auto reloaded = models::builtin_registry().load_model(dir.path());
   for (const auto& [name, t] : reloaded->weights()) {
     if (t.quant() != nullptr) {
       EXPECT_EQ(t.quant()->input_scale, scales.at(name)) << name;
@@ -73,14 +73,14 @@ TEST(CompressedTensors, StaticActivationScalesRoundTrip) {
   }
   const auto a = test::prompt_logits(*at_load), b = test::prompt_logits(*reloaded);
   EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
-  EXPECT_NE(a, test::prompt_logits(*models::builtin_registry().load_decoder(test::shipped_model(), {recipe})))
+  EXPECT_NE(a, test::prompt_logits(*models::builtin_registry().load_model(test::shipped_model(), {recipe})))
       << "static scales change the activations' quantization";
 }
 
 TEST(CompressedTensors, KeepFloatLayersStayFloat) {
   test::TempDir dir;
   const QuantRecipe recipe{QuantScheme::Int8, {"lm_head", "layers.0."}};
-  const auto model = models::builtin_registry().load_decoder(test::shipped_model(), {recipe});
+  const auto model = models::builtin_registry().load_model(test::shipped_model(), {recipe});
   write_quantized_checkpoint(*model, read_json_file(test::shipped_model() + "/config.json"), recipe, dir.path());
   const WeightStore store = WeightStore::open_dir(dir.path());
   EXPECT_EQ(store.get("model.layers.0.self_attn.q_proj.weight").dtype(), DType::F32);
@@ -100,7 +100,7 @@ TEST(CompressedTensors, RefusesWhatItCannotRead) {
   // An int8 weight whose scale is missing.
   test::TempDir dir;
   const QuantRecipe recipe{QuantScheme::Int8, {}};
-  const auto model = models::builtin_registry().load_decoder(test::shipped_model(), {recipe});
+  const auto model = models::builtin_registry().load_model(test::shipped_model(), {recipe});
   write_quantized_checkpoint(*model, read_json_file(test::shipped_model() + "/config.json"), recipe, dir.path());
   const WeightStore store = WeightStore::open_dir(dir.path());
   std::vector<NamedTensor> kept;
@@ -109,7 +109,7 @@ TEST(CompressedTensors, RefusesWhatItCannotRead) {
   }
   write_safetensors(dir.file("model.safetensors"), kept);
   try {
-    models::builtin_registry().load_decoder(dir.path());
+    models::builtin_registry().load_model(dir.path());
     FAIL() << "loaded without a scale";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("has no 'model.layers.1.mlp.down_proj.weight_scale'"), std::string::npos)

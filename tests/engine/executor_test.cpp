@@ -50,7 +50,7 @@ long onednn_allocations_per_step(const Graph& graph) {
 }
 
 TEST(Executor, DecodeStepAllocatesNothing) {
-  auto model = models::builtin_registry().load_decoder(test::shipped_model());
+  auto model = models::builtin_registry().load_model(test::shipped_model());
   auto backend = make_cpu_backend(0);
   GenerationSession session(*model, *backend, 64);
   const std::int32_t prompt[] = {1, 395, 415};
@@ -65,7 +65,7 @@ TEST(Executor, DecodeStepAllocatesNothing) {
 }
 
 TEST(Executor, PlannerReusesBuffers) {
-  auto model = models::builtin_registry().load_decoder(test::shipped_model());
+  auto model = models::builtin_registry().load_model(test::shipped_model());
   auto backend = make_cpu_backend(0);
   Executor executor(*model, *backend, 32);
   const std::vector<std::int32_t> tokens(16, 5);
@@ -83,7 +83,7 @@ TEST(Executor, PlannerReusesBuffers) {
 }
 
 TEST(Executor, PrefillEqualsTokenByToken) {
-  auto model = models::builtin_registry().load_decoder(test::shipped_model());
+  auto model = models::builtin_registry().load_model(test::shipped_model());
   auto backend = make_cpu_backend(0);
   const std::vector<std::int32_t> ids{1, 395, 415, 261, 375, 968, 379};
   GenerationSession batched(*model, *backend, 32), stepped(*model, *backend, 32);
@@ -100,7 +100,7 @@ TEST(Executor, PrefillEqualsTokenByToken) {
 }
 
 TEST(Executor, RefusesWhatDoesNotFit) {
-  auto model = models::builtin_registry().load_decoder(test::shipped_model());
+  auto model = models::builtin_registry().load_model(test::shipped_model());
   auto backend = make_cpu_backend(0);
   Executor executor(*model, *backend, 8);
   const std::vector<std::int32_t> tokens(9, 5);

@@ -18,7 +18,7 @@ namespace {
 // Perplexity from first principles on a tiny window: exp of the mean negative
 // log-probability of each next token, from full-logit forward passes.
 TEST(Perplexity, MatchesDirectComputation) {
-  auto model = models::builtin_registry().load_decoder(test::shipped_model());
+  auto model = models::builtin_registry().load_model(test::shipped_model());
   auto backend = make_cpu_backend(0);
   const std::vector<std::int32_t> text{395, 415, 261, 375, 968, 379, 279, 261, 370, 427};  // 10 tokens
   const PerplexityResult r = measure_perplexity(*model, *backend, text, {6, 0, 1}, nullptr, nullptr);
@@ -45,7 +45,7 @@ TEST(Perplexity, MatchesDirectComputation) {
 }
 
 TEST(Perplexity, ComparingAModelWithItselfCostsNothing) {
-  auto model = models::builtin_registry().load_decoder(test::shipped_model());
+  auto model = models::builtin_registry().load_model(test::shipped_model());
   auto backend = make_cpu_backend(0), other = make_cpu_backend(0);
   const std::vector<std::int32_t> text(40, 261);
   const PerplexityResult r = measure_perplexity(*model, *backend, text, {9, 0, 1}, model.get(), other.get());
@@ -56,7 +56,7 @@ TEST(Perplexity, ComparingAModelWithItselfCostsNothing) {
 }
 
 TEST(Perplexity, RefusesTextShorterThanAWindow) {
-  auto model = models::builtin_registry().load_decoder(test::shipped_model());
+  auto model = models::builtin_registry().load_model(test::shipped_model());
   auto backend = make_cpu_backend(0);
   const std::vector<std::int32_t> text(3, 261);
   EXPECT_THROW(measure_perplexity(*model, *backend, text, {8, 0, 1}, nullptr, nullptr), Error);
@@ -75,11 +75,11 @@ TEST(Perplexity, QuantizationCostOnStories260K) {
   std::stringstream text;
   text << in.rdbuf();
   const auto tokens = load_sentencepiece(tokenizer_path)->encode(text.str().substr(0, 120000));
-  auto f32 = models::builtin_registry().load_decoder(checkpoint);
+  auto f32 = models::builtin_registry().load_model(checkpoint);
   auto backend = make_cpu_backend(0), other = make_cpu_backend(0);
   for (auto [scheme, bound] :
        {std::pair{QuantScheme::Int8, 0.01}, {QuantScheme::W8, 0.005}, {QuantScheme::Fp8, 0.02}}) {
-    auto quantized = models::builtin_registry().load_decoder(checkpoint, {QuantRecipe{scheme, {}}});
+    auto quantized = models::builtin_registry().load_model(checkpoint, {QuantRecipe{scheme, {}}});
     const PerplexityResult r = measure_perplexity(*f32, *backend, tokens, {512, 12, 1}, quantized.get(), other.get());
     EXPECT_EQ(r.windows, 12);
     EXPECT_LT(std::abs(r.compare->perplexity / r.perplexity - 1), bound) << quant_scheme_name(scheme);

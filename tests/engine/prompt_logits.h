@@ -9,7 +9,7 @@
 
 namespace octet::test {
 
-inline std::vector<float> prompt_logits(const DecoderModel& model) {
+inline std::vector<float> prompt_logits(const Model& model) {
   auto backend = make_cpu_backend(0);
   Executor executor(model, *backend, 16);
   const std::vector<std::int32_t> ids{1, 395, 415, 261, 375, 968, 379};

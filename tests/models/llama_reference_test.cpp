@@ -39,7 +39,7 @@ std::vector<std::int32_t> greedy(GenerationSession& session, const std::vector<s
 
 TEST(TinyStoriesMini, ReproducesPyTorchReference) {
   const Json ref = read_json_file(test::test_data("tinystories-mini-reference.json"));
-  auto model = models::builtin_registry().load_decoder(test::shipped_model());
+  auto model = models::builtin_registry().load_model(test::shipped_model());
   auto tokenizer = load_tokenizer_for(test::shipped_model(), "");
   auto backend = make_cpu_backend(0);
   for (const auto& example : ref["examples"]) {
@@ -73,7 +73,7 @@ TEST(TinyStoriesMini, ReproducesPyTorchReference) {
 // for six query heads, head_dim given explicitly and rope_theta 500000.
 TEST(SyntheticLlama, ReproducesNumpyReference) {
   const Json ref = read_json_file(test::test_data("synthetic-llama-reference.json"));
-  auto model = models::builtin_registry().load_decoder(test::test_data("synthetic-llama"));
+  auto model = models::builtin_registry().load_model(test::test_data("synthetic-llama"));
   EXPECT_EQ(model->info().details.at("embeddings"), "separate lm_head");
   auto backend = make_cpu_backend(0);
   const auto prompt = ref["prompt_ids"].get<std::vector<std::int32_t>>();
@@ -92,7 +92,7 @@ TEST(Stories260K, ReproducesNumpyReferenceAndPublishedText) {
   OCTET_REQUIRE_SHARED(checkpoint, "models/stories260K/stories260K.bin");
   OCTET_REQUIRE_SHARED(tokenizer_path, "models/stories260K/tok512.model");
   const Json ref = read_json_file(test::test_data("stories260k_reference.json"));
-  auto model = models::builtin_registry().load_decoder(checkpoint);
+  auto model = models::builtin_registry().load_model(checkpoint);
   auto backend = make_cpu_backend(0);
   const auto want_ids = ref["greedy_ids"].get<std::vector<std::int32_t>>();
   const auto want_logits = ref["step_logits"].get<std::vector<std::vector<double>>>();

@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 
 std::string load_error(const std::string& path) {
   try {
-    models::builtin_registry().load_decoder(path);
+    models::builtin_registry().load_model(path);
   } catch (const Error& e) {
     return e.what();
   }
@@ -114,7 +114,7 @@ TEST(MalformedModel, TruncatedLlama2cCheckpoint) {
 }
 
 TEST(MalformedModel, PromptLongerThanTheContext) {
-  auto model = models::builtin_registry().load_decoder(test::shipped_model());
+  auto model = models::builtin_registry().load_model(test::shipped_model());
   auto backend = make_cpu_backend(0);
   GenerationSession session(*model, *backend, 16);
   const std::vector<std::int32_t> prompt(17, 5);

@@ -148,7 +148,7 @@ TEST(CudaBackend, UploadsEachWeightOnce) {
   EXPECT_EQ(a.dtype(), DType::F8E4M3);
 }
 
-std::vector<std::int32_t> greedy_ids(const DecoderModel& model, Backend& backend, int n) {
+std::vector<std::int32_t> greedy_ids(const Model& model, Backend& backend, int n) {
   Executor executor(model, backend, n + 1);
   std::vector<std::int32_t> ids{model.info().bos_id};
   for (int pos = 0; pos < n; ++pos) {
@@ -165,7 +165,7 @@ struct Comparison {
 };
 
 // Logits of `ids` as one prompt on two backends (or two models), row by row.
-Comparison compare_logits(const DecoderModel& a_model, Backend& a, const DecoderModel& b_model, Backend& b,
+Comparison compare_logits(const Model& a_model, Backend& a, const Model& b_model, Backend& b,
                           std::span<const std::int32_t> ids) {
   const auto n = static_cast<int>(ids.size());
   Executor ea(a_model, a, n), eb(b_model, b, n);
@@ -203,8 +203,8 @@ Comparison compare_logits(const DecoderModel& a_model, Backend& a, const Decoder
 TEST(CudaBackend, Stories260KMatchesTheCpuInBf16AndFp8) {
   OCTET_REQUIRE_GPU(gpu);
   OCTET_REQUIRE_SHARED(checkpoint, "models/stories260K/stories260K.bin");
-  const auto f32 = models::builtin_registry().load_decoder(checkpoint);
-  const auto fp8 = models::builtin_registry().load_decoder(checkpoint, {QuantRecipe{QuantScheme::Fp8, {}}});
+  const auto f32 = models::builtin_registry().load_model(checkpoint);
+  const auto fp8 = models::builtin_registry().load_model(checkpoint, {QuantRecipe{QuantScheme::Fp8, {}}});
   auto cpu = make_cpu_backend(0);
   const auto ids = greedy_ids(*f32, *cpu, 200);
   const Comparison bf16 = compare_logits(*f32, *cpu, *f32, *gpu, ids);
