@@ -109,7 +109,10 @@ void Executor::place_and_check(Plan& plan) {
     DType dtype = DType::F32;
     for (int in : node.inputs) {
       const Value& v = plan.graph.values()[in];
-      if (v.kind == ValueKind::Weight) dtype = v.dtype;
+      if (v.kind == ValueKind::Weight) {
+        dtype = v.dtype;  // the first weight decides (a matmul's bias is float)
+        break;
+      }
     }
     if (!backend_.supports(node.op, dtype)) {
       fail("node '{}': the {} backend does not support {} with {} weights", plan.graph.values()[node.output].name,

@@ -22,6 +22,18 @@ std::string_view op_name(OpKind op) {
       return "add";
     case OpKind::LastRow:
       return "last_row";
+    case OpKind::LayerNorm:
+      return "layer_norm";
+    case OpKind::Gelu:
+      return "gelu";
+    case OpKind::Tanh:
+      return "tanh";
+    case OpKind::Relu:
+      return "relu";
+    case OpKind::MaskedAttention:
+      return "masked_attention";
+    case OpKind::FirstRows:
+      return "first_rows";
   }
   return "unknown";
 }

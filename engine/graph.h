@@ -14,13 +14,21 @@ namespace octet {
 
 enum class OpKind {
   Embedding,  // (table [vocab, d], ids i32 [T]) -> [T, d]
-  MatMul,     // (x [T, K], w [N, K]) -> x w^T [T, N]
+  MatMul,     // (x [T, K], w [N, K], optional bias [N]) -> x w^T (+ bias) [T, N]
   RmsNorm,    // (x [T, d], w [d]) -> [T, d]
+  LayerNorm,  // (x [T, d], w [d], b [d]) -> (x - mean) / sqrt(var + eps) * w + b
   Rope,       // (x [T, heads * head_dim]) -> rotated, positions pos..pos+T-1
   Attention,  // (q, k, v, k_cache, v_cache) -> [T, heads * head_dim]; appends k, v to the caches
   SiluMul,    // (gate [T, F], up [T, F]) -> silu(gate) * up
   Add,        // (a, b) same shape -> a + b
   LastRow,    // (x [T, d]) -> [1, d]
+  Gelu,       // (x) -> x * Phi(x), the exact erf form
+  Tanh,       // (x) -> tanh(x)
+  Relu,       // (x) -> max(x, 0)
+  // Encoders: (q, k, v [B * T, heads * head_dim], lengths i32 [B]) -> [B * T, heads * head_dim];
+  // every token of sequence b attends to its first lengths[b] tokens (no causal mask).
+  MaskedAttention,
+  FirstRows,  // (x [B * T, d]) -> [B, d]: the first row of each of B sequences
 };
 std::string_view op_name(OpKind op);
 
@@ -29,11 +37,11 @@ std::string_view op_name(OpKind op);
 enum class RopeLayout { HalfSplit, Interleaved };
 
 struct NodeParams {
-  float eps = 0.0f;                                // RmsNorm
+  float eps = 0.0f;                                // RmsNorm, LayerNorm
   double rope_theta = 0.0;                         // Rope
   RopeLayout rope_layout = RopeLayout::HalfSplit;  // Rope
-  int head_dim = 0;                                // Rope, Attention
-  int n_heads = 0;                                 // Attention (query heads)
+  int head_dim = 0;                                // Rope, Attention, MaskedAttention
+  int n_heads = 0;                                 // Attention (query heads), MaskedAttention
   int n_kv_heads = 0;                              // Attention
 };
 

@@ -44,7 +44,7 @@ std::unique_ptr<Model> ModelRegistry::load_model(const std::string& path, const 
   const auto model_type = json_required<std::string>(config, "model_type", config_path);
   auto it = hf_models_.find(model_type);
   if (it == hf_models_.end()) {
-    fail("{}: unknown model_type '{}'; octet runs decoders of type: {}", config_path, model_type,
+    fail("{}: unknown model_type '{}'; octet runs models of type: {}", config_path, model_type,
          fmt::join(model_types(), ", "));
   }
   const WeightStore weights = WeightStore::open_dir(path);

@@ -61,6 +61,10 @@ class SentencePieceTokenizer final : public Tokenizer {
   std::string piece(std::int32_t id) const override { return sp_.IdToPiece(static_cast<int>(checked(id))); }
   bool adds_dummy_prefix() const override { return dummy_prefix_; }
   const std::vector<std::pair<std::string, std::int32_t>>& special_tokens() const override { return special_; }
+  std::int32_t token_id(std::string_view piece) const override {
+    const int id = sp_.PieceToId(piece);  // the unknown token's id when absent
+    return id >= 0 && sp_.IdToPiece(id) == piece ? id : -1;
+  }
   std::int32_t bos_id() const override { return sp_.bos_id(); }
   std::int32_t eos_id() const override { return sp_.eos_id(); }
 
@@ -83,19 +87,6 @@ class SentencePieceTokenizer final : public Tokenizer {
 std::unique_ptr<Tokenizer> load_sentencepiece(const std::string& path) {
   if (!std::filesystem::is_regular_file(path)) fail("{}: tokenizer file not found", path);
   return std::make_unique<SentencePieceTokenizer>(path);
-}
-
-std::unique_ptr<Tokenizer> load_tokenizer_for(const std::string& model_path, const std::string& explicit_path) {
-  namespace fs = std::filesystem;
-  if (!explicit_path.empty()) return load_sentencepiece(explicit_path);
-  if (fs::is_directory(model_path)) {
-    for (const char* name : {"tokenizer.model", "spiece.model"}) {
-      const fs::path p = fs::path(model_path) / name;
-      if (fs::exists(p)) return load_sentencepiece(p.string());
-    }
-    fail("{}: no tokenizer found (expected tokenizer.model or spiece.model); pass --tokenizer PATH", model_path);
-  }
-  fail("{}: a single-file checkpoint carries no tokenizer; pass --tokenizer PATH/tokenizer.model", model_path);
 }
 
 }  // namespace octet

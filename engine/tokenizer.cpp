@@ -1,5 +1,13 @@
 #include "engine/tokenizer.h"
 
+#include "engine/error.h"
+#include "engine/json_file.h"
+#include "engine/sentencepiece_tokenizer.h"
+#include "engine/tokenizer_config.h"
+#include "engine/wordpiece_tokenizer.h"
+
+#include <filesystem>
+
 #include "engine/utf8.h"
 
 namespace octet {
@@ -71,6 +79,42 @@ std::string StreamDecoder::take_complete(bool final) {
   }
   pending_.erase(0, i);
   return out;
+}
+
+namespace {
+
+std::unique_ptr<Tokenizer> load_tokenizer_file(const std::string& path, const std::string& model_dir) {
+  namespace fs = std::filesystem;
+  const std::string name = fs::path(path).filename().string();
+  if (name.ends_with(".txt")) {
+    WordPieceOptions options;
+    // BERT's tokenizers lower-case unless the model's config says otherwise.
+    const fs::path config = fs::path(model_dir) / "tokenizer_config.json";
+    if (fs::is_directory(model_dir) && fs::exists(config)) {
+      options.lower_case = json_optional<bool>(read_json_file(config.string()), "do_lower_case", true, config.string());
+    }
+    return load_wordpiece_vocab(path, options);
+  }
+  if (name.ends_with(".json")) return load_wordpiece_json(path);
+  return load_sentencepiece(path);
+}
+
+}  // namespace
+
+std::unique_ptr<Tokenizer> load_tokenizer_for(const std::string& model_path, const std::string& explicit_path) {
+  namespace fs = std::filesystem;
+  if (!explicit_path.empty()) return load_tokenizer_file(explicit_path, model_path);
+  if (fs::is_directory(model_path)) {
+    for (const char* name : {"tokenizer.model", "spiece.model", "vocab.txt", "tokenizer.json"}) {
+      const fs::path p = fs::path(model_path) / name;
+      if (fs::exists(p)) return load_tokenizer_file(p.string(), model_path);
+    }
+    fail(
+        "{}: no tokenizer found (expected tokenizer.model, spiece.model, vocab.txt or tokenizer.json); pass "
+        "--tokenizer PATH",
+        model_path);
+  }
+  fail("{}: a single-file checkpoint carries no tokenizer; pass --tokenizer PATH/tokenizer.model", model_path);
 }
 
 }  // namespace octet

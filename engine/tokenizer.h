@@ -30,6 +30,8 @@ class Tokenizer {
   virtual const std::vector<std::pair<std::string, std::int32_t>>& special_tokens() const = 0;
   // A readable form of one token for debugging ("▁the", "<0x0A>").
   virtual std::string piece(std::int32_t id) const = 0;
+  // The id of the token whose piece is exactly `piece` ("[CLS]"), or -1.
+  virtual std::int32_t token_id(std::string_view piece) const = 0;
 
   virtual std::int32_t bos_id() const = 0;  // -1 when the tokenizer has none
   virtual std::int32_t eos_id() const = 0;
@@ -39,6 +41,13 @@ class Tokenizer {
   // Decodes a whole text (as SentencePiece's DecodeIds would).
   std::string decode(std::span<const std::int32_t> ids) const;
 };
+
+// The tokenizer of a model: `explicit_path` when given (a SentencePiece
+// .model, a WordPiece vocab.txt or a tokenizer.json), else the first of
+// tokenizer.model, spiece.model, vocab.txt, tokenizer.json (WordPiece) inside
+// `model_path` when it is a directory. vocab.txt is lower-cased as
+// tokenizer_config.json's do_lower_case says (default true, as BERT's).
+std::unique_ptr<Tokenizer> load_tokenizer_for(const std::string& model_path, const std::string& explicit_path);
 
 // Turns ids into text as they are generated, holding back the bytes of a
 // character that is not complete yet, so a terminal never sees half a

@@ -10,6 +10,9 @@ namespace octet {
 struct TokenizerConfig {
   bool add_bos = true;        // "add_bos_token"
   std::string chat_template;  // "chat_template" (the "default" one of a list), or ""
+  // Encoders (BERT framing).
+  bool do_lower_case = false;  // "do_lower_case"
+  std::string cls_token = "[CLS]", sep_token = "[SEP]", pad_token = "[PAD]", unk_token = "[UNK]";
 };
 
 TokenizerConfig read_tokenizer_config(const std::string& model_path);

@@ -1,5 +1,7 @@
 #include "engine/utf8.h"
 
+#include <utf8proc.h>
+
 #include "engine/error.h"
 
 namespace octet {
@@ -43,6 +45,24 @@ std::optional<std::size_t> find_invalid_utf8(std::string_view s) {
 
 void require_utf8(std::string_view s, std::string_view what) {
   if (auto at = find_invalid_utf8(s)) fail("{}: invalid UTF-8 at byte {}", what, *at);
+}
+
+std::string utf8_lower(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(s.data());
+  auto left = static_cast<utf8proc_ssize_t>(s.size());
+  while (left > 0) {
+    utf8proc_int32_t c = 0;
+    const utf8proc_ssize_t n = utf8proc_iterate(p, left, &c);
+    if (n <= 0) fail("invalid UTF-8 at byte {}", s.size() - static_cast<std::size_t>(left));
+    utf8proc_uint8_t buf[4];
+    out.append(reinterpret_cast<const char*>(buf),
+               static_cast<std::size_t>(utf8proc_encode_char(utf8proc_tolower(c), buf)));
+    p += n;
+    left -= n;
+  }
+  return out;
 }
 
 }  // namespace octet

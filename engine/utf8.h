@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace octet {
@@ -16,6 +17,9 @@ std::optional<std::size_t> find_invalid_utf8(std::string_view s);
 
 // Throws octet::Error("<what>: invalid UTF-8 at byte N") when `s` is not valid UTF-8.
 void require_utf8(std::string_view s, std::string_view what);
+
+// `s` (valid UTF-8) with every character in its Unicode lower-case form.
+std::string utf8_lower(std::string_view s);
 
 inline constexpr std::string_view kReplacementChar = "\xEF\xBF\xBD";  // U+FFFD
 

@@ -1,5 +1,6 @@
 #include "models/registry.h"
 
+#include "models/bert.h"
 #include "models/llama.h"
 #include "models/llama2c.h"
 #include "models/synthetic.h"
@@ -11,6 +12,9 @@ const ModelRegistry& builtin_registry() {
     ModelRegistry r;
     r.add_hf_model("llama", load_llama_hf);
     r.add_hf_model("mistral", load_llama_hf);  // same graph; sliding window capped in the config
+    r.add_hf_model("bert", load_bert_hf);
+    r.add_hf_model("roberta", load_bert_hf);
+    r.add_hf_model("distilbert", load_bert_hf);
     r.add_file_format(".bin", load_llama2c);
     r.add_prefix("synthetic:", load_synthetic);
     return r;

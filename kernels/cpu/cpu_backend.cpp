@@ -33,6 +33,10 @@ class CpuBackend final : public Backend {
   void reserve(const Graph& graph, int n_ctx) override {
     grow(attention_scratch_, static_cast<std::size_t>(omp_get_max_threads()) * static_cast<std::size_t>(n_ctx));
     for (const Node& node : graph.nodes()) {
+      if (node.op == OpKind::MaskedAttention) {
+        const auto rows = graph.values()[node.inputs[0]].shape[0], batch = graph.values()[node.inputs[3]].shape[0];
+        grow(attention_scratch_, static_cast<std::size_t>(omp_get_max_threads() * (rows / batch)));
+      }
       if (node.op != OpKind::MatMul) continue;
       const Shape& x = graph.values()[node.inputs[0]].shape;
       const Value& w = graph.values()[node.inputs[1]];
@@ -62,7 +66,11 @@ class CpuBackend final : public Backend {
                        y);
         return;
       case OpKind::MatMul:
-        matmul(*in[0], *in[1], y);
+        matmul(*in[0], *in[1], in.size() > 2 ? in[2]->data<float>() : nullptr, y);
+        return;
+      case OpKind::LayerNorm:
+        cpu::layer_norm(in[0]->data<float>(), in[1]->data<float>(), in[2]->data<float>(), in[0]->dim(0), in[0]->dim(1),
+                        p.eps, y);
         return;
       case OpKind::RmsNorm:
         cpu::rms_norm(in[0]->data<float>(), in[1]->data<float>(), in[0]->dim(0), in[0]->dim(1), p.eps, y);
@@ -84,6 +92,30 @@ class CpuBackend final : public Backend {
       case OpKind::Add:
         cpu::add(in[0]->data<float>(), in[1]->data<float>(), in[0]->numel(), y);
         return;
+      case OpKind::Gelu:
+        cpu::gelu(in[0]->data<float>(), in[0]->numel(), y);
+        return;
+      case OpKind::Tanh:
+        cpu::tanh(in[0]->data<float>(), in[0]->numel(), y);
+        return;
+      case OpKind::Relu:
+        cpu::relu(in[0]->data<float>(), in[0]->numel(), y);
+        return;
+      case OpKind::MaskedAttention: {
+        const auto batch = static_cast<int>(in[3]->dim(0));
+        const cpu::MaskedAttentionShape shape{batch, static_cast<int>(in[0]->dim(0) / batch), p.n_heads, p.head_dim};
+        cpu::masked_attention(in[0]->data<float>(), in[1]->data<float>(), in[2]->data<float>(),
+                              in[3]->data<std::int32_t>(), shape, attention_scratch_, y);
+        return;
+      }
+      case OpKind::FirstRows: {
+        const std::int64_t cols = in[0]->dim(1), batch = out.dim(0), seq_len = in[0]->dim(0) / batch;
+        for (std::int64_t b = 0; b < batch; ++b) {
+          std::memcpy(y + b * cols, in[0]->data<float>() + b * seq_len * cols,
+                      sizeof(float) * static_cast<std::size_t>(cols));
+        }
+        return;
+      }
       case OpKind::LastRow: {
         const std::int64_t cols = in[0]->dim(1);
         std::memcpy(y, in[0]->data<float>() + (in[0]->dim(0) - 1) * cols,
@@ -106,11 +138,13 @@ class CpuBackend final : public Backend {
   }
 
   // The kernel follows the weight's dtype and scheme: one matmul node for all precisions.
-  void matmul(const Tensor& x, const Tensor& w, float* y) {
+  // `bias` (may be null) is fused where the kernel allows (oneDNN float, int8)
+  // and added after the product elsewhere.
+  void matmul(const Tensor& x, const Tensor& w, const float* bias, float* y) {
     const std::int64_t m = x.dim(0), k = x.dim(1), n = w.dim(0);
     const float* xf = x.data<float>();
     if (w.dtype() == DType::F32) {
-      matmul_f32_.run(xf, w.data<float>(), y, m, k, n);
+      matmul_f32_.run(xf, w.data<float>(), y, m, k, n, 0, bias);
       return;
     }
     const QuantParams* q = w.quant();
@@ -133,7 +167,8 @@ class CpuBackend final : public Backend {
           x_scale_[static_cast<std::size_t>(i)] = quantize_row_int8(xf + i * k, k, x_int8_.data() + i * k);
         }
       }
-      cpu::gemm_s8s8_f32(x_int8_.data(), x_scale_.data(), w.data<std::int8_t>(), w_scale, y, m, k, n);
+      cpu::gemm_s8s8_f32(x_int8_.data(), x_scale_.data(), w.data<std::int8_t>(), w_scale, y, m, k, n, bias);
+      return;
     } else if (m <= kW8DirectRows) {
       cpu::gemm_f32s8_f32(xf, w.data<std::int8_t>(), w_scale, y, m, k, n);
     } else {
@@ -147,6 +182,7 @@ class CpuBackend final : public Backend {
         matmul_f32_.run(xf, w_tile_.data(), y + n0, m, k, rows, n);
       }
     }
+    if (bias != nullptr) cpu::add_bias(y, bias, m, n);
   }
 
   // FP8 with the GPU's numerics: E4M3 activations (dynamic, per token) times

@@ -17,4 +17,27 @@ void add(const float* a, const float* b, std::int64_t n, float* out) {
   for (std::int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
 }
 
+void gelu(const float* x, std::int64_t n, float* out) {
+#pragma omp parallel for simd if (n > 65536)
+  for (std::int64_t i = 0; i < n; ++i) out[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f));
+}
+
+void tanh(const float* x, std::int64_t n, float* out) {
+#pragma omp parallel for simd if (n > 65536)
+  for (std::int64_t i = 0; i < n; ++i) out[i] = std::tanh(x[i]);
+}
+
+void relu(const float* x, std::int64_t n, float* out) {
+#pragma omp parallel for simd if (n > 65536)
+  for (std::int64_t i = 0; i < n; ++i) out[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void add_bias(float* y, const float* bias, std::int64_t rows, std::int64_t cols) {
+#pragma omp parallel for if (rows * cols > 65536)
+  for (std::int64_t r = 0; r < rows; ++r) {
+#pragma omp simd
+    for (std::int64_t c = 0; c < cols; ++c) y[r * cols + c] += bias[c];
+  }
+}
+
 }  // namespace octet::cpu

@@ -109,10 +109,16 @@ void gemm_s8s8_s32(const std::int8_t* x, const std::int8_t* w, std::int32_t* acc
 }
 
 void gemm_s8s8_f32(const std::int8_t* x, const float* x_scale, const std::int8_t* w, const float* w_scale, float* y,
-                   std::int64_t m, std::int64_t k, std::int64_t n) {
-  for_each_dot(x, w, m, k, n, [&](std::int64_t i, std::int64_t j, std::int32_t v) {
-    y[i * n + j] = static_cast<float>(v) * (x_scale[i] * w_scale[j]);
-  });
+                   std::int64_t m, std::int64_t k, std::int64_t n, const float* bias) {
+  if (bias == nullptr) {
+    for_each_dot(x, w, m, k, n, [&](std::int64_t i, std::int64_t j, std::int32_t v) {
+      y[i * n + j] = static_cast<float>(v) * (x_scale[i] * w_scale[j]);
+    });
+  } else {
+    for_each_dot(x, w, m, k, n, [&](std::int64_t i, std::int64_t j, std::int32_t v) {
+      y[i * n + j] = static_cast<float>(v) * (x_scale[i] * w_scale[j]) + bias[j];
+    });
+  }
 }
 
 void gemm_f32s8_f32(const float* x, const std::int8_t* w, const float* w_scale, float* y, std::int64_t m,

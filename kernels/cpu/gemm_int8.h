@@ -14,10 +14,11 @@ namespace octet::cpu {
 void gemm_s8s8_s32(const std::int8_t* x, const std::int8_t* w, std::int32_t* acc, std::int64_t m, std::int64_t k,
                    std::int64_t n);
 
-// y[m, n] = x_scale[m] * w_scale[n] * sum_k x[m, k] * w[n, k]: the int8 x int8
-// product with its dequantization fused into the same pass.
+// y[m, n] = x_scale[m] * w_scale[n] * sum_k x[m, k] * w[n, k] (+ bias[n]): the
+// int8 x int8 product with its dequantization and bias fused into the same
+// pass. `bias` may be null.
 void gemm_s8s8_f32(const std::int8_t* x, const float* x_scale, const std::int8_t* w, const float* w_scale, float* y,
-                   std::int64_t m, std::int64_t k, std::int64_t n);
+                   std::int64_t m, std::int64_t k, std::int64_t n, const float* bias = nullptr);
 
 // y[m, n] = w_scale[n] * sum_k x[m, k] * w[n, k]: float activations, int8
 // weights converted in registers (the w8 scheme), for small m where reading

@@ -22,9 +22,19 @@ void rms_norm(const float* x, const float* w, std::int64_t rows, std::int64_t di
 void rope(const float* x, std::int64_t rows, int n_heads, int head_dim, int pos0, double theta, RopeLayout layout,
           float* out);
 
+// out = (x - mean) / sqrt(var + eps) * w + b, per row of `dim` elements.
+void layer_norm(const float* x, const float* w, const float* b, std::int64_t rows, std::int64_t dim, float eps,
+                float* out);
+
 // out = silu(gate) * up, elementwise over n values.
 void silu_mul(const float* gate, const float* up, std::int64_t n, float* out);
 void add(const float* a, const float* b, std::int64_t n, float* out);
+// out = x * Phi(x) (Phi the standard normal CDF, the exact erf form BERT uses).
+void gelu(const float* x, std::int64_t n, float* out);
+void tanh(const float* x, std::int64_t n, float* out);
+void relu(const float* x, std::int64_t n, float* out);
+// y[r, :] += bias, for `rows` rows of `cols`.
+void add_bias(float* y, const float* bias, std::int64_t rows, std::int64_t cols);
 
 struct AttentionShape {
   int n_tokens;    // new tokens in this step
@@ -39,5 +49,17 @@ struct AttentionShape {
 // over cache rows 0..pos0+t. `scratch` holds n_threads * n_ctx floats.
 void attention(const float* q, const float* k, const float* v, float* k_cache, float* v_cache,
                const AttentionShape& shape, std::span<float> scratch, float* out);
+
+struct MaskedAttentionShape {
+  int batch;    // sequences
+  int seq_len;  // tokens per sequence, padding included
+  int n_heads;
+  int head_dim;
+};
+// Bidirectional attention within each sequence over its first lengths[b]
+// tokens (1 <= lengths[b] <= seq_len). q, k, v, out: [batch * seq_len,
+// n_heads * head_dim]. `scratch` holds n_threads * seq_len floats.
+void masked_attention(const float* q, const float* k, const float* v, const std::int32_t* lengths,
+                      const MaskedAttentionShape& shape, std::span<float> scratch, float* out);
 
 }  // namespace octet::cpu

@@ -1,0 +1,26 @@
+#include "kernels/cpu/ops.h"
+
+#include <cmath>
+
+namespace octet::cpu {
+
+void layer_norm(const float* x, const float* w, const float* b, std::int64_t rows, std::int64_t dim, float eps,
+                float* out) {
+#pragma omp parallel for if (rows > 1)
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * dim;
+    float* yr = out + r * dim;
+    // Two passes in double: the mean first, then squares of deviations, so
+    // rows with a large mean lose nothing to cancellation (BERT's eps is 1e-12).
+    double sum = 0.0;
+    for (std::int64_t i = 0; i < dim; ++i) sum += xr[i];
+    const double mean = sum / static_cast<double>(dim);
+    double ss = 0.0;
+    for (std::int64_t i = 0; i < dim; ++i) ss += (xr[i] - mean) * (xr[i] - mean);
+    const auto inv = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(dim) + eps));
+    const auto m = static_cast<float>(mean);
+    for (std::int64_t i = 0; i < dim; ++i) yr[i] = (xr[i] - m) * inv * w[i] + b[i];
+  }
+}
+
+}  // namespace octet::cpu

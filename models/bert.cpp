@@ -1,0 +1,341 @@
+#include "models/bert.h"
+
+#include "engine/compressed_tensors.h"
+#include "engine/error.h"
+#include "engine/quant.h"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <optional>
+
+namespace octet::models {
+
+namespace {
+
+// What a classification (or pooling) head does to the first token's state.
+enum class HeadKind {
+  BertPooler,   // pooler.dense + tanh, then classifier (BERT)
+  RobertaHead,  // classifier.dense + tanh, then classifier.out_proj (RoBERTa)
+  DistilHead,   // pre_classifier + ReLU, then classifier (DistilBERT)
+  FirstToken,   // no head: the first token's hidden state
+};
+
+struct BertConfig {
+  std::string family;  // "bert", "roberta", "distilbert"
+  std::string architecture;
+  std::int64_t hidden_size = 0;
+  std::int64_t intermediate_size = 0;
+  std::int64_t n_layers = 0;
+  std::int64_t n_heads = 0;
+  std::int64_t vocab_size = 0;
+  std::int64_t max_positions = 0;    // max_position_embeddings (rows of the position table)
+  std::int64_t position_offset = 0;  // RoBERTa: positions start after the padding index
+  std::int64_t type_vocab_size = 0;  // 0: no token-type embeddings (DistilBERT)
+  float eps = 1e-12f;
+  std::int32_t pad_id = 0;
+  std::vector<std::string> labels;  // empty: no classifier
+  HeadKind head = HeadKind::FirstToken;
+};
+
+// The Hugging Face tensor names of one family.
+struct BertNames {
+  std::string word, position, type, embed_norm;  // prefixes without ".weight"
+  std::string layer;                             // "bert.encoder.layer.{}."
+  std::string q, k, v, attn_out, attn_norm, ffn_up, ffn_down, ffn_norm;
+  std::string dense, out;  // the head: dense (+ activation), then the classifier
+};
+
+BertNames names_for(const BertConfig& c, const WeightStore& weights) {
+  BertNames n;
+  if (c.family == "distilbert") {
+    const std::string p = "distilbert.";
+    n = {p + "embeddings.word_embeddings",
+         p + "embeddings.position_embeddings",
+         "",
+         p + "embeddings.LayerNorm",
+         p + "transformer.layer.{}.",
+         "attention.q_lin",
+         "attention.k_lin",
+         "attention.v_lin",
+         "attention.out_lin",
+         "sa_layer_norm",
+         "ffn.lin1",
+         "ffn.lin2",
+         "output_layer_norm",
+         "pre_classifier",
+         "classifier"};
+  } else {
+    // Task heads store the encoder under "bert." / "roberta."; a bare
+    // BertModel checkpoint may store it without the prefix.
+    std::string p = c.family + ".";
+    if (!weights.contains(p + "embeddings.word_embeddings.weight")) p = "";
+    n = {p + "embeddings.word_embeddings",
+         p + "embeddings.position_embeddings",
+         p + "embeddings.token_type_embeddings",
+         p + "embeddings.LayerNorm",
+         p + "encoder.layer.{}.",
+         "attention.self.query",
+         "attention.self.key",
+         "attention.self.value",
+         "attention.output.dense",
+         "attention.output.LayerNorm",
+         "intermediate.dense",
+         "output.dense",
+         "output.LayerNorm",
+         "",
+         ""};
+    if (c.head == HeadKind::BertPooler) {
+      n.dense = p + "pooler.dense";
+      n.out = "classifier";
+    } else if (c.head == HeadKind::RobertaHead) {
+      n.dense = "classifier.dense";
+      n.out = "classifier.out_proj";
+    }
+  }
+  return n;
+}
+
+BertConfig bert_config_from_json(const Json& j, const std::string& path, const WeightStore& weights) {
+  BertConfig c;
+  c.family = json_required<std::string>(j, "model_type", path);
+  if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty()) {
+    c.architecture = j["architectures"][0].get<std::string>();
+  }
+  const bool distil = c.family == "distilbert";
+  c.hidden_size = json_required<std::int64_t>(j, distil ? "dim" : "hidden_size", path);
+  c.intermediate_size = json_required<std::int64_t>(j, distil ? "hidden_dim" : "intermediate_size", path);
+  c.n_layers = json_required<std::int64_t>(j, distil ? "n_layers" : "num_hidden_layers", path);
+  c.n_heads = json_required<std::int64_t>(j, distil ? "n_heads" : "num_attention_heads", path);
+  c.vocab_size = json_required<std::int64_t>(j, "vocab_size", path);
+  c.max_positions = json_optional<std::int64_t>(j, "max_position_embeddings", 512, path);
+  c.type_vocab_size = distil ? 0 : json_optional<std::int64_t>(j, "type_vocab_size", 2, path);
+  c.eps = distil ? 1e-12f : json_optional<float>(j, "layer_norm_eps", 1e-12f, path);
+  c.pad_id = json_optional<std::int32_t>(j, "pad_token_id", distil || c.family == "bert" ? 0 : 1, path);
+  if (c.family == "roberta") c.position_offset = c.pad_id + 1;
+  const auto act = json_optional<std::string>(j, distil ? "activation" : "hidden_act", "gelu", path);
+  if (act != "gelu") fail("{}: activation '{}' is not supported (only gelu, the exact erf form)", path, act);
+  if (distil && json_optional<bool>(j, "sinusoidal_pos_embds", false, path)) {
+    fail("{}: sinusoidal_pos_embds is not supported", path);
+  }
+  const auto positive = [&](std::int64_t v, const char* what) {
+    if (v <= 0) fail("{}: {} must be positive, found {}", path, what, v);
+  };
+  positive(c.hidden_size, "hidden_size");
+  positive(c.intermediate_size, "intermediate_size");
+  positive(c.n_layers, "num_hidden_layers");
+  positive(c.n_heads, "num_attention_heads");
+  positive(c.vocab_size, "vocab_size");
+  positive(c.max_positions - c.position_offset, "max_position_embeddings (after the position offset)");
+  if (c.hidden_size % c.n_heads != 0) {
+    fail("{}: hidden_size {} is not a multiple of num_attention_heads {}", path, c.hidden_size, c.n_heads);
+  }
+  if (c.pad_id < 0 || c.pad_id >= c.vocab_size) fail("{}: pad_token_id {} is outside the vocabulary", path, c.pad_id);
+
+  const bool classifies = c.architecture.ends_with("ForSequenceClassification");
+  if (classifies) {
+    c.head = distil ? HeadKind::DistilHead : c.family == "roberta" ? HeadKind::RobertaHead : HeadKind::BertPooler;
+    // id2label names the classes; num_labels alone gives LABEL_0, LABEL_1, ...
+    std::int64_t n_labels = json_optional<std::int64_t>(j, "num_labels", 2, path);
+    if (j.contains("id2label")) {
+      if (!j["id2label"].is_object()) fail("{}: 'id2label' must be an object", path);
+      n_labels = static_cast<std::int64_t>(j["id2label"].size());
+    }
+    positive(n_labels, "the number of labels");
+    for (std::int64_t i = 0; i < n_labels; ++i) {
+      const std::string key = std::to_string(i);
+      if (j.contains("id2label")) {
+        if (!j["id2label"].contains(key) || !j["id2label"][key].is_string()) {
+          fail("{}: id2label has no string for class {} (classes must be numbered 0..{})", path, i, n_labels - 1);
+        }
+        c.labels.push_back(j["id2label"][key].get<std::string>());
+      } else {
+        c.labels.push_back("LABEL_" + key);
+      }
+    }
+  } else if (c.architecture.empty() || c.architecture.ends_with("Model")) {
+    // A bare encoder: BERT's pooled output when the checkpoint has the pooler.
+    const std::string p = weights.contains("bert.pooler.dense.weight") ? "bert." : "";
+    if (c.family == "bert" && weights.contains(p + "pooler.dense.weight")) c.head = HeadKind::BertPooler;
+  } else {
+    fail("{}: architecture '{}' is not supported; octet runs {}ForSequenceClassification and bare encoders", path,
+         c.architecture, c.family);
+  }
+  return c;
+}
+
+struct BertLayer {
+  Tensor wq, bq, wk, bk, wv, bv, wo, bo, attn_norm_w, attn_norm_b, w_up, b_up, w_down, b_down, ffn_norm_w, ffn_norm_b;
+};
+
+class BertModel final : public Model {
+ public:
+  BertModel(BertConfig config, BertNames names, std::vector<std::pair<std::string, Tensor>> weights, std::string source)
+      : config_(std::move(config)), names_(std::move(names)), weights_(std::move(weights)) {
+    const BertConfig& c = config_;
+    info_.kind = ModelKind::Encoder;
+    info_.family = c.family;
+    info_.architecture = c.architecture;
+    info_.source = std::move(source);
+    info_.vocab_size = c.vocab_size;
+    info_.context_length = c.max_positions - c.position_offset;
+    info_.n_layers = c.n_layers;
+    info_.hidden_size = c.hidden_size;
+    info_.labels = c.labels;
+    info_.pad_id = c.pad_id;
+    const char* heads[] = {"pooler (tanh) + classifier", "dense (tanh) + out_proj",
+                           "pre_classifier (ReLU) + classifier", "first token's hidden state"};
+    info_.details = {
+        {"heads", fmt::format("{}, head_dim {}", c.n_heads, c.hidden_size / c.n_heads)},
+        {"ffn", fmt::format("GELU, {}", c.intermediate_size)},
+        {"output", c.labels.empty() && c.head == HeadKind::BertPooler ? "pooled embedding (pooler, tanh)"
+                                                                      : heads[static_cast<int>(c.head)]},
+        {"labels", c.labels.empty() ? "none (embeddings)" : fmt::format("{}", fmt::join(c.labels, ", "))},
+    };
+  }
+
+  const ModelInfo& info() const override { return info_; }
+  std::vector<std::pair<std::string, Tensor>> weights() const override { return weights_; }
+
+  Graph build_graph(const GraphRequest& req) const override {
+    const BertConfig& c = config_;
+    const BertNames& n = names_;
+    const std::int64_t B = req.batch, T = req.n_tokens, BT = B * T, d = c.hidden_size;
+    if (T > info_.context_length) fail("{}: {} tokens exceed the {} positions", info_.source, T, info_.context_length);
+    Graph g;
+    const int tokens = g.add_input("tokens", DType::I32, {BT});
+    const int types = g.add_input("token_types", DType::I32, {BT});
+    const int positions = g.add_input("positions", DType::I32, {BT});
+    const int lengths = g.add_input("lengths", DType::I32, {B});
+    const auto w = [&](const std::string& name) { return g.add_weight(name, weight(name)); };
+    const auto linear = [&](const std::string& name, const std::string& prefix, int x, std::int64_t rows,
+                            std::int64_t out) {
+      return g.add_node(OpKind::MatMul, name, {x, w(prefix + ".weight"), w(prefix + ".bias")}, {rows, out});
+    };
+    const NodeParams norm{.eps = c.eps};
+    const auto layer_norm = [&](const std::string& name, const std::string& prefix, int x, std::int64_t rows) {
+      return g.add_node(OpKind::LayerNorm, name, {x, w(prefix + ".weight"), w(prefix + ".bias")}, {rows, d}, norm);
+    };
+
+    int x = g.add_node(OpKind::Embedding, "tok_embd", {w(n.word + ".weight"), tokens}, {BT, d});
+    // RoBERTa's first position_offset rows belong to padding: the graph reads
+    // the table after them, so that positions count from 0 for every family.
+    const Tensor& table = weight(n.position + ".weight");
+    const int pos_table = g.add_weight(
+        n.position + ".weight",
+        c.position_offset == 0 ? table
+                               : Tensor::borrowed(DType::F32, {info_.context_length, d},
+                                                  const_cast<float*>(table.data<float>() + c.position_offset * d)));
+    const int pos = g.add_node(OpKind::Embedding, "pos_embd", {pos_table, positions}, {BT, d});
+    x = g.add_node(OpKind::Add, "embd_pos", {x, pos}, {BT, d});
+    if (c.type_vocab_size > 0) {
+      const int type = g.add_node(OpKind::Embedding, "type_embd", {w(n.type + ".weight"), types}, {BT, d});
+      x = g.add_node(OpKind::Add, "embd_type", {x, type}, {BT, d});
+    }
+    x = layer_norm("embd_norm", n.embed_norm, x, BT);
+
+    const NodeParams attn{.head_dim = static_cast<int>(d / c.n_heads), .n_heads = static_cast<int>(c.n_heads)};
+    for (std::int64_t l = 0; l < c.n_layers; ++l) {
+      const std::string p = fmt::format(fmt::runtime(n.layer), l);
+      const auto name = [&](const char* what) { return fmt::format("blk.{}.{}", l, what); };
+      const int q = linear(name("attn_q"), p + n.q, x, BT, d);
+      const int k = linear(name("attn_k"), p + n.k, x, BT, d);
+      const int v = linear(name("attn_v"), p + n.v, x, BT, d);
+      int a = g.add_node(OpKind::MaskedAttention, name("attn"), {q, k, v, lengths}, {BT, d}, attn);
+      // After the last attention only the first token of each sequence feeds
+      // the output: the rest of the last block runs on B rows, not B * T.
+      std::int64_t rows = BT;
+      if (l + 1 == c.n_layers) {
+        a = g.add_node(OpKind::FirstRows, name("attn_first"), {a}, {B, d});
+        x = g.add_node(OpKind::FirstRows, name("input_first"), {x}, {B, d});
+        rows = B;
+      }
+      const int o = linear(name("attn_out"), p + n.attn_out, a, rows, d);
+      x = g.add_node(OpKind::Add, name("attn_residual"), {x, o}, {rows, d});
+      x = layer_norm(name("attn_norm"), p + n.attn_norm, x, rows);
+      const int up = linear(name("ffn_up"), p + n.ffn_up, x, rows, c.intermediate_size);
+      const int act = g.add_node(OpKind::Gelu, name("ffn_act"), {up}, {rows, c.intermediate_size});
+      const int down = linear(name("ffn_down"), p + n.ffn_down, act, rows, d);
+      x = g.add_node(OpKind::Add, name("ffn_residual"), {x, down}, {rows, d});
+      x = layer_norm(name("ffn_norm"), p + n.ffn_norm, x, rows);
+    }
+    if (c.head != HeadKind::FirstToken) {
+      x = linear("head_dense", n.dense, x, B, d);
+      x = g.add_node(c.head == HeadKind::DistilHead ? OpKind::Relu : OpKind::Tanh, "head_act", {x}, {B, d});
+      if (!c.labels.empty()) {
+        x = linear("logits", n.out, x, B, static_cast<std::int64_t>(c.labels.size()));
+      }
+    }
+    g.set_output(x);
+    return g;
+  }
+
+ private:
+  const Tensor& weight(const std::string& name) const {
+    for (const auto& [key, t] : weights_) {
+      if (key == name) return t;
+    }
+    fail("{}: no weight '{}'", info_.source, name);
+  }
+
+  BertConfig config_;
+  BertNames names_;
+  ModelInfo info_;
+  std::vector<std::pair<std::string, Tensor>> weights_;  // Hugging Face names, as loaded (matmuls quantized)
+};
+
+}  // namespace
+
+std::unique_ptr<Model> load_bert_hf(const Json& config, const std::string& config_path, const WeightStore& store,
+                                    const LoadOptions& options) {
+  const BertConfig c = bert_config_from_json(config, config_path, store);
+  const BertNames n = names_for(c, store);
+  const std::string source = std::filesystem::path(config_path).parent_path().string();
+  if (!options.smoothing.empty()) fail("{}: SmoothQuant is not implemented for encoders", source);
+  const std::optional<CheckpointQuant> stored = checkpoint_scheme(config, config_path);
+  const std::int64_t d = c.hidden_size, ffn = c.intermediate_size;
+  std::vector<std::pair<std::string, Tensor>> weights;
+  // Embeddings, norms and biases stay float.
+  const auto plain = [&](const std::string& name, const Shape& shape) {
+    weights.emplace_back(name, to_f32(store.get(name, shape)));
+  };
+  // Matmul weights get the recipe's scheme (or keep the checkpoint's).
+  const auto linear = [&](const std::string& prefix, std::int64_t out, std::int64_t in) {
+    const std::string name = prefix + ".weight";
+    Tensor t = store.get(name, {out, in});
+    if (stored) t = with_checkpoint_scales(store, name, t, *stored);
+    t = quantize_weight(t, options.quant.scheme_for(name));
+    const auto it = options.input_scales.find(name);
+    if (it != options.input_scales.end() && t.quant() != nullptr && t.quant()->scheme == QuantScheme::Int8) {
+      t = with_input_scale(t, it->second);
+    }
+    weights.emplace_back(name, std::move(t));
+    plain(prefix + ".bias", {out});
+  };
+  const auto norm = [&](const std::string& prefix) {
+    plain(prefix + ".weight", {d});
+    plain(prefix + ".bias", {d});
+  };
+  plain(n.word + ".weight", {c.vocab_size, d});
+  plain(n.position + ".weight", {c.max_positions, d});
+  if (c.type_vocab_size > 0) plain(n.type + ".weight", {c.type_vocab_size, d});
+  norm(n.embed_norm);
+  for (std::int64_t l = 0; l < c.n_layers; ++l) {
+    const std::string p = fmt::format(fmt::runtime(n.layer), l);
+    linear(p + n.q, d, d);
+    linear(p + n.k, d, d);
+    linear(p + n.v, d, d);
+    linear(p + n.attn_out, d, d);
+    norm(p + n.attn_norm);
+    linear(p + n.ffn_up, ffn, d);
+    linear(p + n.ffn_down, d, ffn);
+    norm(p + n.ffn_norm);
+  }
+  if (c.head != HeadKind::FirstToken) {
+    linear(n.dense, d, d);
+    if (!c.labels.empty()) linear(n.out, static_cast<std::int64_t>(c.labels.size()), d);
+  }
+  return std::make_unique<BertModel>(c, n, std::move(weights), source);
+}
+
+}  // namespace octet::models
