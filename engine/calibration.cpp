@@ -8,9 +8,8 @@
 
 namespace octet {
 
-ActivationRanges measure_activation_ranges(const Model& model, Backend& backend,
-                                           std::span<const std::int32_t> tokens, int n_ctx, int max_windows,
-                                           const std::function<void(int, int)>& progress) {
+ActivationRanges measure_activation_ranges(const Model& model, Backend& backend, std::span<const std::int32_t> tokens,
+                                           int n_ctx, int max_windows, const std::function<void(int, int)>& progress) {
   if (backend.device() != Device::Cpu) fail("activation ranges are measured on the CPU backend");
   if (n_ctx < 2) fail("calibration windows need at least 2 tokens, got {}", n_ctx);
   const std::size_t body = static_cast<std::size_t>(n_ctx) - 1;  // tokens after BOS per window

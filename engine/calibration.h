@@ -30,8 +30,8 @@ using ActivationRanges = std::map<std::string, std::vector<float>>;
 
 // Runs `model` (float) over `tokens` in windows of n_ctx (each opened by BOS,
 // at most max_windows, 0 = all) and records each matmul input's channel ranges.
-ActivationRanges measure_activation_ranges(const Model& model, Backend& backend,
-                                           std::span<const std::int32_t> tokens, int n_ctx, int max_windows,
+ActivationRanges measure_activation_ranges(const Model& model, Backend& backend, std::span<const std::int32_t> tokens,
+                                           int n_ctx, int max_windows,
                                            const std::function<void(int, int)>& progress = {});
 
 // Static per-tensor int8 activation scales, by weight name (LoadOptions::input_scales).

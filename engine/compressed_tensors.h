@@ -12,8 +12,8 @@
 // anything else gets an error that names what is not supported.
 #pragma once
 
-#include "engine/model.h"
 #include "engine/json_file.h"
+#include "engine/model.h"
 #include "engine/quant.h"
 #include "engine/safetensors.h"
 

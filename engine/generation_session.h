@@ -3,8 +3,8 @@
 // (prefill) and then decodes token by token.
 #pragma once
 
-#include "engine/model.h"
 #include "engine/executor.h"
+#include "engine/model.h"
 #include "engine/sampler.h"
 
 #include <cstdint>

@@ -2,8 +2,8 @@
 // explicit function (models/registry.cpp), never through static initialisers.
 #pragma once
 
-#include "engine/model.h"
 #include "engine/json_file.h"
+#include "engine/model.h"
 #include "engine/quant.h"
 #include "engine/safetensors.h"
 
@@ -27,11 +27,10 @@ struct LoadOptions {
 };
 
 // Builds a model from a Hugging Face directory's config.json and weights.
-using HfModelFactory = std::function<std::unique_ptr<Model>(
-    const Json& config, const std::string& config_path, const WeightStore& weights, const LoadOptions& options)>;
+using HfModelFactory = std::function<std::unique_ptr<Model>(const Json& config, const std::string& config_path,
+                                                            const WeightStore& weights, const LoadOptions& options)>;
 // Loads a single-file checkpoint in a non-Hugging Face format.
-using FileModelLoader =
-    std::function<std::unique_ptr<Model>(const std::string& path, const LoadOptions& options)>;
+using FileModelLoader = std::function<std::unique_ptr<Model>(const std::string& path, const LoadOptions& options)>;
 
 class ModelRegistry {
  public:

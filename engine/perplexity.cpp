@@ -38,8 +38,8 @@ struct Moments {
 }  // namespace
 
 PerplexityResult measure_perplexity(const Model& model, Backend& backend, std::span<const std::int32_t> text,
-                                    const PerplexityRequest& request, const Model* compared,
-                                    Backend* compared_backend, const ProgressCallback& progress) {
+                                    const PerplexityRequest& request, const Model* compared, Backend* compared_backend,
+                                    const ProgressCallback& progress) {
   const int n_ctx = request.n_ctx;
   if (n_ctx < 2) fail("perplexity needs a context of at least 2 tokens, got {}", n_ctx);
   const std::size_t per_window = static_cast<std::size_t>(n_ctx - 1);

@@ -46,7 +46,7 @@ using ProgressCallback = std::function<void(int, int)>;
 
 // `compared` (optional) runs on the same windows as `model`, on its own backend.
 PerplexityResult measure_perplexity(const Model& model, Backend& backend, std::span<const std::int32_t> text,
-                                    const PerplexityRequest& request, const Model* compared,
-                                    Backend* compared_backend, const ProgressCallback& progress = {});
+                                    const PerplexityRequest& request, const Model* compared, Backend* compared_backend,
+                                    const ProgressCallback& progress = {});
 
 }  // namespace octet

@@ -20,18 +20,29 @@
 
 namespace octet::cli {
 
-std::string default_model_path() {
+std::string default_model_path(ModelKind kind) {
+  if (kind == ModelKind::Encoder) return std::string(OCTET_ASSETS_DIR) + "/models/sst2-mini";
   if (const char* env = std::getenv("OCTET_DEFAULT_MODEL")) return env;
   return std::string(OCTET_ASSETS_DIR) + "/models/tinystories-mini";
 }
 
-void add_model_options(cxxopts::Options& options) {
+void add_model_options(cxxopts::Options& options, ModelKind kind) {
   auto add = options.add_options("Model");
-  add("m,model",
-      "Hugging Face model directory or llama2.c .bin file (default: the tinystories-mini model that ships with octet)",
-      cxxopts::value<std::string>()->default_value(""));
-  add("tokenizer", "SentencePiece tokenizer.model (needed for llama2.c .bin files)",
-      cxxopts::value<std::string>()->default_value(""));
+  if (kind == ModelKind::Encoder) {
+    add("m,model",
+        "Hugging Face encoder directory: BERT, RoBERTa or DistilBERT (default: the sst2-mini sentiment classifier "
+        "that ships with octet)",
+        cxxopts::value<std::string>()->default_value(""));
+    add("tokenizer", "tokenizer file: SentencePiece .model, WordPiece vocab.txt or tokenizer.json",
+        cxxopts::value<std::string>()->default_value(""));
+  } else {
+    add("m,model",
+        "Hugging Face model directory or llama2.c .bin file (default: the tinystories-mini model that ships with "
+        "octet)",
+        cxxopts::value<std::string>()->default_value(""));
+    add("tokenizer", "SentencePiece tokenizer.model (needed for llama2.c .bin files)",
+        cxxopts::value<std::string>()->default_value(""));
+  }
   add("t,threads", "CPU threads (0 = all cores)", cxxopts::value<int>()->default_value("0"));
   add("backend", "where the model runs: cpu, or cuda (f32 runs as bf16, fp8 on FP8 tensor cores)",
       cxxopts::value<std::string>()->default_value("cpu"));
@@ -67,11 +78,16 @@ QuantRecipe read_quant_recipe(const cxxopts::ParseResult& args, const std::strin
   return recipe;
 }
 
-LoadedModel load_model(const cxxopts::ParseResult& args) {
+LoadedModel load_model(const cxxopts::ParseResult& args, std::optional<ModelKind> kind) {
   LoadedModel loaded;
   loaded.path = args["model"].as<std::string>();
-  if (loaded.path.empty()) loaded.path = default_model_path();
+  if (loaded.path.empty()) loaded.path = default_model_path(kind.value_or(ModelKind::Decoder));
   loaded.model = models::builtin_registry().load_model(loaded.path, {read_quant_recipe(args)});
+  if (kind && loaded.model->info().kind != *kind) {
+    fail("{}: {} is {}; use {}", loaded.path, loaded.model->info().architecture,
+         kind == ModelKind::Decoder ? "an encoder, which does not generate text" : "a decoder, not an encoder",
+         kind == ModelKind::Decoder ? "`octet classify`" : "generate, chat or perplexity");
+  }
   loaded.tokenizer = load_tokenizer_for(loaded.path, args["tokenizer"].as<std::string>());
   if (loaded.tokenizer->vocab_size() > loaded.model->info().vocab_size) {
     fail("tokenizer has {} tokens but the model's vocabulary is {}: wrong --tokenizer?", loaded.tokenizer->vocab_size(),

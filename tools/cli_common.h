@@ -13,6 +13,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,10 +23,11 @@ namespace octet::cli {
 inline constexpr int kExitError = 1;
 inline constexpr int kExitUsage = 2;
 
-// The model used when -m is not given.
-std::string default_model_path();
+// The model used when -m is not given: tinystories-mini for decoder
+// commands, the sst2-mini classifier for `classify`.
+std::string default_model_path(ModelKind kind = ModelKind::Decoder);
 
-void add_model_options(cxxopts::Options& options);
+void add_model_options(cxxopts::Options& options, ModelKind kind = ModelKind::Decoder);
 void add_sampling_options(cxxopts::Options& options);
 
 struct LoadedModel {
@@ -48,8 +50,10 @@ void add_calibration_options(cxxopts::Options& options);
 LoadOptions read_calibration(const cxxopts::ParseResult& args, const std::string& path,
                              const std::string& tokenizer_path, const QuantRecipe& recipe);
 
-// Loads -m (or the default), its tokenizer (--tokenizer) and the --backend (with -t threads).
-LoadedModel load_model(const cxxopts::ParseResult& args);
+// Loads -m (or the default), its tokenizer (--tokenizer) and the --backend
+// (with -t threads); refuses a model of another kind than `kind` (nullopt:
+// any kind) with a clear message.
+LoadedModel load_model(const cxxopts::ParseResult& args, std::optional<ModelKind> kind = ModelKind::Decoder);
 
 // Sampling options: the model's generation_config.json gives the defaults,
 // flags override them. A seed is drawn when none is given.

@@ -27,7 +27,7 @@ int run_info(int argc, char** argv) {
   cxxopts::Options options("octet info", "Show a model's architecture, parameter count, dtypes and memory.");
   add_model_options(options);
   const auto args = parse_or_help(options, argc, argv);
-  const LoadedModel loaded = load_model(args);
+  const LoadedModel loaded = load_model(args, std::nullopt);
   const ModelInfo& info = loaded.model->info();
 
   std::int64_t params = 0;
@@ -40,20 +40,24 @@ int run_info(int argc, char** argv) {
   }
   // The KV cache is the graph's state: sum what a full-context graph declares.
   std::size_t kv_bytes = 0;
-  const Graph graph = loaded.model->build_graph({1, static_cast<int>(info.context_length), false});
-  for (const Value& v : graph.values()) {
-    if (v.kind == ValueKind::State) kv_bytes += static_cast<std::size_t>(shape_numel(v.shape)) * dtype_size(v.dtype);
+  const bool decoder = info.kind == ModelKind::Decoder;
+  if (decoder) {
+    const Graph graph = loaded.model->build_graph({1, static_cast<int>(info.context_length), false});
+    for (const Value& v : graph.values()) {
+      if (v.kind == ValueKind::State) kv_bytes += static_cast<std::size_t>(shape_numel(v.shape)) * dtype_size(v.dtype);
+    }
   }
   std::cout << fmt::format("model         {}\n", loaded.path)
             << fmt::format("architecture  {} (family {})\n", info.architecture, info.family)
             << fmt::format("layers        {}, hidden {}\n", info.n_layers, info.hidden_size);
   for (const auto& [k, v] : info.details) std::cout << fmt::format("{:<14}{}\n", k, v);
   std::cout << fmt::format("vocabulary    {} (tokenizer {})\n", info.vocab_size, loaded.tokenizer->vocab_size())
-            << fmt::format("context       {} tokens\n", info.context_length)
+            << fmt::format("{}{} tokens\n", decoder ? "context       " : "max length    ", info.context_length)
             << fmt::format("parameters    {} ({:.2f} M)\n", params, params / 1e6);
   for (const auto& [dtype, n] : by_dtype) std::cout << fmt::format("  {:<12}{} parameters\n", dtype, n);
-  std::cout << fmt::format("weights       {} in memory\n", human_bytes(static_cast<double>(bytes)))
-            << fmt::format("KV cache      {} for the full context\n", human_bytes(static_cast<double>(kv_bytes)));
+  std::cout << fmt::format("weights       {} in memory\n", human_bytes(static_cast<double>(bytes)));
+  if (decoder)
+    std::cout << fmt::format("KV cache      {} for the full context\n", human_bytes(static_cast<double>(kv_bytes)));
 #ifdef OCTET_HAVE_CUDA
   std::string why;
   const auto devices = cuda::list_devices(&why);

@@ -21,6 +21,7 @@ constexpr Command kCommands[] = {
     {"generate", octet::cli::run_generate, "continue a prompt, streaming text"},
     {"chat", octet::cli::run_chat, "talk with a model in the terminal"},
     {"info", octet::cli::run_info, "show a model's architecture, size and dtypes"},
+    {"classify", octet::cli::run_classify, "label texts with an encoder (BERT family), as JSON lines"},
     {"perplexity", octet::cli::run_perplexity, "score a text; compare quantization schemes (KLD, top-1)"},
     {"bench", octet::cli::run_bench, "measure prompt and generation tokens per second"},
     {"quantize", octet::cli::run_quantize, "write an int8 (compressed-tensors) checkpoint"},
@@ -30,7 +31,8 @@ void print_usage(std::ostream& out) {
   out << "octet: an inference engine for 8-bit transformers\n\n"
          "usage: octet <command> [options]   (octet <command> --help for its options)\n\ncommands:\n";
   for (const auto& c : kCommands) out << "  " << c.name << std::string(12 - c.name.size(), ' ') << c.summary << "\n";
-  out << "\nWithout -m, commands use the tinystories-mini model that ships with octet.\n";
+  out << "\nWithout -m, commands use the models that ship with octet: tinystories-mini (a decoder),\n"
+         "and for classify the sst2-mini sentiment classifier.\n";
 }
 
 }  // namespace
