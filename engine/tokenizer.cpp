@@ -51,7 +51,10 @@ std::string StreamDecoder::push(std::int32_t id) {
   std::string bytes = tokenizer_.token_bytes(id);
   // SentencePiece drops the dummy-prefix space of the first piece that shows any text.
   if (at_start_ && !bytes.empty()) {
-    if (tokenizer_.adds_dummy_prefix() && bytes[0] == ' ' && tokenizer_.piece(id).rfind("\xE2\x96\x81", 0) == 0) {
+    // (WordPiece: the space it puts before a word-initial piece.)
+    const std::string piece = tokenizer_.piece(id);
+    if (tokenizer_.adds_dummy_prefix() && bytes[0] == ' ' &&
+        (piece.rfind("\xE2\x96\x81", 0) == 0 || bytes == " " + piece)) {
       bytes.erase(0, 1);
     }
     at_start_ = false;

@@ -227,5 +227,74 @@ TEST(Cli, BadInputsGiveClearErrors) {
   EXPECT_CONTAINS(bad_utf8.output, "invalid UTF-8 at byte 4");
 }
 
+// `octet classify` on a small TSV with gold labels: JSON lines in input
+// order, a summary, and the summary file with every field.
+TEST(CliClassify, LabelsATsvAndSummarizes) {
+  test::TempDir dir;
+  {
+    std::ofstream f(dir.file("in.tsv"));
+    f << "sentence\tlabel\n"
+      << "a charming and often affecting journey . \t1\n"
+      << "unflinchingly bleak and desperate \t0\n"
+      << "the acting is terrible and the plot is worse . \tnegative\n";
+  }
+  const CliRun r = run_octet("classify -i " + dir.file("in.tsv") + " -o " + dir.file("out.jsonl") +
+                             " --top-k 2 --summary-json " + dir.file("summary.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "accuracy");
+  EXPECT_CONTAINS(r.output, "confusion");
+  std::ifstream out(dir.file("out.jsonl"));
+  std::string line;
+  std::vector<nlohmann::json> rows;
+  while (std::getline(out, line)) rows.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(rows.size(), 3u);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i]["line"], i + 2);  // input order, by line number
+    ASSERT_EQ(rows[i]["probs"].size(), 2u);
+    const double p0 = rows[i]["probs"][0]["prob"], p1 = rows[i]["probs"][1]["prob"];
+    EXPECT_NEAR(p0 + p1, 1.0, 1e-9);
+    EXPECT_GE(p0, p1);
+    EXPECT_EQ(rows[i]["label"], rows[i]["probs"][0]["label"]);
+    EXPECT_EQ(rows[i]["score"], p0);
+  }
+  EXPECT_EQ(rows[0]["label"], "positive");
+  EXPECT_EQ(rows[2]["label"], "negative");
+  const nlohmann::json summary = nlohmann::json::parse(std::ifstream(dir.file("summary.json")));
+  for (const char* key : {"accuracy", "count", "sentences_per_second", "classes", "confusion"}) {
+    EXPECT_TRUE(summary.contains(key)) << key;
+  }
+  EXPECT_EQ(summary["count"], 3);
+  EXPECT_TRUE(summary["classes"]["positive"].contains("f1"));
+}
+
+TEST(CliClassify, ABadLineFailsWithItsNumberOrIsSkippedOnRequest) {
+  test::TempDir dir;
+  {
+    std::ofstream f(dir.file("in.txt"), std::ios::binary);
+    f << "a fine film\nbroken \xFF byte\nan awful film\n";
+  }
+  const CliRun fails = run_octet("classify -i " + dir.file("in.txt"));
+  EXPECT_EQ(fails.exit_code, 1) << fails.output;
+  EXPECT_CONTAINS(fails.output, "in.txt:2: text: invalid UTF-8 at byte 7");
+  const CliRun skips = run_octet("classify --skip-bad -i " + dir.file("in.txt"));
+  ASSERT_EQ(skips.exit_code, 0) << skips.output;
+  EXPECT_CONTAINS(skips.output, "in.txt:2: skipped");
+  EXPECT_CONTAINS(skips.output, "\"line\":1");
+  EXPECT_CONTAINS(skips.output, "\"line\":3");
+  EXPECT_CONTAINS(skips.output, "1 bad lines skipped");
+}
+
+TEST(CliClassify, RefusesDecodersAndEmptyInput) {
+  const CliRun decoder = run_octet("classify -m " + test::shipped_model() + " 'some text'");
+  EXPECT_EQ(decoder.exit_code, 1);
+  EXPECT_CONTAINS(decoder.output, "a decoder, not an encoder");
+  const CliRun encoder = run_octet("generate -m " + test::project_dir() + "/assets/models/sst2-mini -p x");
+  EXPECT_EQ(encoder.exit_code, 1);
+  EXPECT_CONTAINS(encoder.output, "octet classify");
+  const CliRun empty = run_shell(std::string(OCTET_BINARY) + " classify </dev/null");
+  EXPECT_EQ(empty.exit_code, 1);
+  EXPECT_CONTAINS(empty.output, "no texts to classify");
+}
+
 }  // namespace
 }  // namespace octet

@@ -65,6 +65,24 @@ TEST_P(GemmInt8Test, FusedDequantizationMatchesScaledProducts) {
   EXPECT_LT(test::max_relative_error(y, ref), 1e-6);
 }
 
+TEST_P(GemmInt8Test, BiasIsAddedInTheSamePass) {
+  const auto [m, k, n] = GetParam();
+  const auto x = random_int8(static_cast<std::size_t>(m * k), 43), w = random_int8(static_cast<std::size_t>(n * k), 44);
+  const auto xs = test::random_floats(static_cast<std::size_t>(m), 45),
+             ws = test::random_floats(static_cast<std::size_t>(n), 46),
+             bias = test::random_floats(static_cast<std::size_t>(n), 47, 100.0f);
+  std::vector<float> y(static_cast<std::size_t>(m * n));
+  gemm_s8s8_f32(x.data(), xs.data(), w.data(), ws.data(), y.data(), m, k, n, bias.data());
+  std::vector<double> ref(y.size());
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      ref[static_cast<std::size_t>(i * n + j)] =
+          reference_dot(x, w, i, j, k) * xs[static_cast<std::size_t>(i)] * ws[static_cast<std::size_t>(j)] +
+          bias[static_cast<std::size_t>(j)];
+    }
+  EXPECT_LT(test::max_relative_error(y, ref), 1e-6);
+}
+
 TEST_P(GemmInt8Test, WeightOnlyMatchesFloatReferenceOfSameValues) {
   const auto [m, k, n] = GetParam();
   const auto x = test::random_floats(static_cast<std::size_t>(m * k), 37);

@@ -30,6 +30,24 @@ TEST_P(MatmulF32Test, MatchesFloat64Reference) {
   EXPECT_LT(test::max_relative_error(y, ref), 1e-5);
 }
 
+TEST_P(MatmulF32Test, AddsTheBiasInThePrimitive) {
+  const auto [m, k, n] = GetParam();
+  const auto x = test::random_floats(static_cast<std::size_t>(m * k), 3);
+  const auto w = test::random_floats(static_cast<std::size_t>(n * k), 4);
+  const auto bias = test::random_floats(static_cast<std::size_t>(n), 5, 10.0f);
+  std::vector<float> y(static_cast<std::size_t>(m * n), -1.0f);
+  MatmulF32 matmul;
+  matmul.run(x.data(), w.data(), y.data(), m, k, n, 0, bias.data());
+  std::vector<double> ref(y.size());
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      double acc = bias[static_cast<std::size_t>(j)];
+      for (int p = 0; p < k; ++p) acc += static_cast<double>(x[i * k + p]) * w[j * k + p];
+      ref[static_cast<std::size_t>(i * n + j)] = acc;
+    }
+  EXPECT_LT(test::max_relative_error(y, ref), 1e-5);
+}
+
 INSTANTIATE_TEST_SUITE_P(AwkwardSizes, MatmulF32Test,
                          ::testing::Values(Shape3{1, 1, 1}, Shape3{1, 64, 64}, Shape3{1, 67, 33}, Shape3{3, 17, 5},
                                            Shape3{7, 129, 255}, Shape3{16, 128, 352}, Shape3{33, 100, 1},

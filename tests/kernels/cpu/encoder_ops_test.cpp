@@ -1,0 +1,141 @@
+// The encoder's CPU kernels (LayerNorm, GELU, tanh, masked attention) against
+// float64 references on awkward sizes.
+#include "kernels/cpu/ops.h"
+#include "tests/kernels/cpu/reference_util.h"
+
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cmath>
+
+namespace octet::cpu {
+namespace {
+
+TEST(LayerNorm, MatchesFloat64Reference) {
+  for (auto [rows, dim] : {std::pair{1, 1}, {3, 7}, {5, 128}, {2, 1001}}) {
+    // A large common offset: a one-pass variance in float would lose it.
+    auto x = test::random_floats(static_cast<std::size_t>(rows * dim), 11, 2.0f);
+    for (auto& v : x) v += 300.0f;
+    const auto w = test::random_floats(static_cast<std::size_t>(dim), 12);
+    const auto b = test::random_floats(static_cast<std::size_t>(dim), 13);
+    std::vector<float> y(x.size());
+    layer_norm(x.data(), w.data(), b.data(), rows, dim, 1e-12f, y.data());
+    std::vector<double> ref(x.size());
+    for (int r = 0; r < rows; ++r) {
+      double mean = 0, var = 0;
+      for (int i = 0; i < dim; ++i) mean += x[static_cast<std::size_t>(r * dim + i)];
+      mean /= dim;
+      for (int i = 0; i < dim; ++i) var += std::pow(x[static_cast<std::size_t>(r * dim + i)] - mean, 2);
+      var /= dim;
+      for (int i = 0; i < dim; ++i) {
+        const auto j = static_cast<std::size_t>(r * dim + i);
+        // A row of one element normalizes to 0 exactly: (x - mean) is 0.
+        ref[j] =
+            (x[j] - mean) / std::sqrt(var + 1e-12) * w[static_cast<std::size_t>(i)] + b[static_cast<std::size_t>(i)];
+      }
+    }
+    // x - mean is exact in float here (|x| < 2^9, spacing 2^-14 relative); the
+    // rest is a few float roundings.
+    EXPECT_LT(test::max_relative_error(y, ref), 1e-5) << rows << "x" << dim;
+  }
+}
+
+TEST(Gelu, MatchesTheErfFormInFloat64) {
+  auto x = test::random_floats(100001, 14, 3.0f);
+  x[0] = 0.0f;
+  x[1] = -12.0f;  // Phi underflows: the result is -0, not NaN
+  x[2] = 12.0f;
+  std::vector<float> y(x.size()), t(x.size());
+  gelu(x.data(), static_cast<std::int64_t>(x.size()), y.data());
+  tanh(x.data(), static_cast<std::int64_t>(x.size()), t.data());
+  std::vector<double> ref(x.size()), ref_t(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    ref[i] = 0.5 * x[i] * (1.0 + std::erf(x[i] / std::sqrt(2.0)));
+    ref_t[i] = std::tanh(static_cast<double>(x[i]));
+  }
+  EXPECT_LT(test::max_relative_error(y, ref), 1e-6);
+  EXPECT_LT(test::max_relative_error(t, ref_t), 1e-6);
+}
+
+// Bidirectional attention within each sequence, over its first lengths[b]
+// keys, in float64.
+std::vector<double> masked_attention_reference(const std::vector<float>& q, const std::vector<float>& k,
+                                               const std::vector<float>& v, const std::vector<std::int32_t>& lengths,
+                                               int seq, int heads, int hd) {
+  const int dim = heads * hd;
+  std::vector<double> out(q.size(), 0.0);
+  for (std::size_t b = 0; b < lengths.size(); ++b)
+    for (int t = 0; t < seq; ++t)
+      for (int h = 0; h < heads; ++h) {
+        const auto row = static_cast<std::size_t>(static_cast<int>(b) * seq + t);
+        std::vector<double> s(static_cast<std::size_t>(lengths[b]));
+        double top = -1e300, sum = 0;
+        for (int j = 0; j < lengths[b]; ++j) {
+          const auto key = static_cast<std::size_t>(static_cast<int>(b) * seq + j);
+          double dot = 0;
+          for (int d = 0; d < hd; ++d) {
+            dot += static_cast<double>(q[row * dim + static_cast<std::size_t>(h * hd + d)]) *
+                   k[key * dim + static_cast<std::size_t>(h * hd + d)];
+          }
+          s[static_cast<std::size_t>(j)] = dot / std::sqrt(static_cast<double>(hd));
+          top = std::max(top, s[static_cast<std::size_t>(j)]);
+        }
+        for (double& x : s) sum += x = std::exp(x - top);
+        for (int j = 0; j < lengths[b]; ++j) {
+          const auto key = static_cast<std::size_t>(static_cast<int>(b) * seq + j);
+          for (int d = 0; d < hd; ++d) {
+            out[row * dim + static_cast<std::size_t>(h * hd + d)] +=
+                s[static_cast<std::size_t>(j)] / sum * v[key * dim + static_cast<std::size_t>(h * hd + d)];
+          }
+        }
+      }
+  return out;
+}
+
+TEST(MaskedAttention, MatchesFloat64ReferenceAndIgnoresPadding) {
+  struct Case {
+    int seq, heads, hd;
+    std::vector<std::int32_t> lengths;
+  };
+  for (const Case& c :
+       {Case{1, 1, 8, {1}}, Case{7, 3, 5, {7, 1, 4}}, Case{33, 2, 64, {33, 17}}, Case{128, 12, 64, {128, 3}}}) {
+    const auto n = static_cast<std::size_t>(c.lengths.size() * static_cast<std::size_t>(c.seq * c.heads * c.hd));
+    const auto q = test::random_floats(n, 15), k = test::random_floats(n, 16), v = test::random_floats(n, 17);
+    std::vector<float> scratch(static_cast<std::size_t>(omp_get_max_threads() * c.seq)), y(n);
+    const MaskedAttentionShape shape{static_cast<int>(c.lengths.size()), c.seq, c.heads, c.hd};
+    masked_attention(q.data(), k.data(), v.data(), c.lengths.data(), shape, scratch, y.data());
+    EXPECT_LT(test::max_relative_error(y, masked_attention_reference(q, k, v, c.lengths, c.seq, c.heads, c.hd)), 1e-5)
+        << c.seq << " tokens, " << c.heads << " heads of " << c.hd;
+    // Whatever the padding keys and values hold, real tokens see the same result.
+    auto k2 = k, v2 = v;
+    for (std::size_t b = 0; b < c.lengths.size(); ++b)
+      for (int t = c.lengths[b]; t < c.seq; ++t)
+        for (int d = 0; d < c.heads * c.hd; ++d) {
+          const auto i = (b * static_cast<std::size_t>(c.seq) + static_cast<std::size_t>(t)) *
+                             static_cast<std::size_t>(c.heads * c.hd) +
+                         static_cast<std::size_t>(d);
+          k2[i] = 1e4f;
+          v2[i] = -1e4f;
+        }
+    std::vector<float> y2(n);
+    masked_attention(q.data(), k2.data(), v2.data(), c.lengths.data(), shape, scratch, y2.data());
+    for (std::size_t b = 0; b < c.lengths.size(); ++b)
+      for (int t = 0; t < c.lengths[b]; ++t)
+        for (int d = 0; d < c.heads * c.hd; ++d) {
+          const auto i = (b * static_cast<std::size_t>(c.seq) + static_cast<std::size_t>(t)) *
+                             static_cast<std::size_t>(c.heads * c.hd) +
+                         static_cast<std::size_t>(d);
+          ASSERT_EQ(y2[i], y[i]);
+        }
+  }
+}
+
+TEST(MaskedAttention, RefusesALengthOutsideTheSequence) {
+  std::vector<float> q(8), scratch(static_cast<std::size_t>(omp_get_max_threads() * 2)), y(8);
+  const std::vector<std::int32_t> lengths{3};
+  EXPECT_THROW(masked_attention(q.data(), q.data(), q.data(), lengths.data(), {1, 2, 1, 4}, scratch, y.data()),
+               std::exception);
+}
+
+}  // namespace
+}  // namespace octet::cpu
