@@ -46,7 +46,7 @@ struct BertNames {
   std::string dense, out;  // the head: dense (+ activation), then the classifier
 };
 
-BertNames names_for(const BertConfig& c, const WeightStore& weights) {
+BertNames names_for(const BertConfig& c, const BertWeights& weights) {
   BertNames n;
   if (c.family == "distilbert") {
     const std::string p = "distilbert.";
@@ -96,7 +96,7 @@ BertNames names_for(const BertConfig& c, const WeightStore& weights) {
   return n;
 }
 
-BertConfig bert_config_from_json(const Json& j, const std::string& path, const WeightStore& weights) {
+BertConfig bert_config_from_json(const Json& j, const std::string& path, const BertWeights& weights) {
   BertConfig c;
   c.family = json_required<std::string>(j, "model_type", path);
   if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty()) {
@@ -286,13 +286,11 @@ class BertModel final : public Model {
 
 }  // namespace
 
-std::unique_ptr<Model> load_bert_hf(const Json& config, const std::string& config_path, const WeightStore& store,
-                                    const LoadOptions& options) {
+std::unique_ptr<Model> make_bert(const Json& config, const std::string& config_path, const BertWeights& store,
+                                 std::string source, const LoadOptions& options) {
   const BertConfig c = bert_config_from_json(config, config_path, store);
   const BertNames n = names_for(c, store);
-  const std::string source = std::filesystem::path(config_path).parent_path().string();
   if (!options.smoothing.empty()) fail("{}: SmoothQuant is not implemented for encoders", source);
-  const std::optional<CheckpointQuant> stored = checkpoint_scheme(config, config_path);
   const std::int64_t d = c.hidden_size, ffn = c.intermediate_size;
   std::vector<std::pair<std::string, Tensor>> weights;
   // Embeddings, norms and biases stay float.
@@ -302,9 +300,7 @@ std::unique_ptr<Model> load_bert_hf(const Json& config, const std::string& confi
   // Matmul weights get the recipe's scheme (or keep the checkpoint's).
   const auto linear = [&](const std::string& prefix, std::int64_t out, std::int64_t in) {
     const std::string name = prefix + ".weight";
-    Tensor t = store.get(name, {out, in});
-    if (stored) t = with_checkpoint_scales(store, name, t, *stored);
-    t = quantize_weight(t, options.quant.scheme_for(name));
+    Tensor t = quantize_weight(store.get(name, {out, in}), options.quant.scheme_for(name));
     const auto it = options.input_scales.find(name);
     if (it != options.input_scales.end() && t.quant() != nullptr && t.quant()->scheme == QuantScheme::Int8) {
       t = with_input_scale(t, it->second);
@@ -335,7 +331,18 @@ std::unique_ptr<Model> load_bert_hf(const Json& config, const std::string& confi
     linear(n.dense, d, d);
     if (!c.labels.empty()) linear(n.out, static_cast<std::int64_t>(c.labels.size()), d);
   }
-  return std::make_unique<BertModel>(c, n, std::move(weights), source);
+  return std::make_unique<BertModel>(c, n, std::move(weights), std::move(source));
+}
+
+std::unique_ptr<Model> load_bert_hf(const Json& config, const std::string& config_path, const WeightStore& store,
+                                    const LoadOptions& options) {
+  const std::optional<CheckpointQuant> stored = checkpoint_scheme(config, config_path);
+  const BertWeights weights{[&](const std::string& name) { return store.contains(name); },
+                            [&](const std::string& name, const Shape& shape) {
+                              const Tensor t = store.get(name, shape);
+                              return stored ? with_checkpoint_scales(store, name, t, *stored) : t;
+                            }};
+  return make_bert(config, config_path, weights, std::filesystem::path(config_path).parent_path().string(), options);
 }
 
 }  // namespace octet::models

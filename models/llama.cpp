@@ -212,7 +212,7 @@ LlamaConfig llama_config_from_json(const Json& j, const std::string& path) {
 }
 
 std::unique_ptr<Model> make_llama(const LlamaConfig& c, const WeightLookup& lookup, bool has_lm_head,
-                                         std::string source, const LoadOptions& options) {
+                                  std::string source, const LoadOptions& options) {
   validate_llama_config(c, source);
   const std::int64_t d = c.hidden_size, kv = c.n_kv_heads * c.head_dim, q = c.n_heads * c.head_dim,
                      ffn = c.intermediate_size;
@@ -281,8 +281,8 @@ std::unique_ptr<Model> make_llama(const LlamaConfig& c, const WeightLookup& look
                                       std::move(lm_head), std::move(source));
 }
 
-std::unique_ptr<Model> load_llama_hf(const Json& config, const std::string& config_path,
-                                            const WeightStore& weights, const LoadOptions& options) {
+std::unique_ptr<Model> load_llama_hf(const Json& config, const std::string& config_path, const WeightStore& weights,
+                                     const LoadOptions& options) {
   const LlamaConfig c = llama_config_from_json(config, config_path);
   const std::optional<CheckpointQuant> stored = checkpoint_scheme(config, config_path);
   const auto lookup = [&](const std::string& name, const Shape& shape) {

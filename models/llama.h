@@ -3,8 +3,8 @@
 // executor and the kernels.
 #pragma once
 
-#include "engine/model.h"
 #include "engine/json_file.h"
+#include "engine/model.h"
 #include "engine/model_registry.h"
 #include "engine/safetensors.h"
 
@@ -43,10 +43,10 @@ using WeightLookup = std::function<Tensor(const std::string& name, const Shape& 
 
 // Matmul weights are quantized as `options.quant` says while they load.
 std::unique_ptr<Model> make_llama(const LlamaConfig& config, const WeightLookup& lookup, bool has_lm_head,
-                                         std::string source, const LoadOptions& options);
+                                  std::string source, const LoadOptions& options);
 
 // The Hugging Face loading path (registered for model_type llama and mistral).
-std::unique_ptr<Model> load_llama_hf(const Json& config, const std::string& config_path,
-                                            const WeightStore& weights, const LoadOptions& options);
+std::unique_ptr<Model> load_llama_hf(const Json& config, const std::string& config_path, const WeightStore& weights,
+                                     const LoadOptions& options);
 
 }  // namespace octet::models

@@ -1,5 +1,6 @@
 // `octet bench`: prompt processing and generation speed, llama-bench style.
 #include "engine/decoder_bench.h"
+#include "engine/encoder_bench.h"
 #include "engine/error.h"
 #include "engine/matmul_bench.h"
 #include "engine/stats.h"
@@ -122,11 +123,15 @@ int run_bench(int argc, char** argv) {
       "  one at a time), for every combination of the listed backends, schemes and thread counts. Tokenization\n"
       "  and sampling are left out. -m also takes synthetic:llama-15m|llama-110m|llama-1.1b|llama-7b or\n"
       "  synthetic:PATH/config.json: random weights, made on the fly. Combinations that cannot run here are\n"
-      "  listed as skipped, with the reason.");
+      "  listed as skipped, with the reason.\n"
+      "  Encoders (BERT family; synthetic:bert-base|bert-large) are timed as sentences per second: batches of\n"
+      "  -b sequences of -p tokens each.");
   auto add = options.add_options();
   add("m,model", "model directory, llama2.c .bin, or synthetic:NAME", cxxopts::value<std::string>()->default_value(""));
   add("p,n-prompt", "prompt tokens for pp", cxxopts::value<int>()->default_value("512"));
   add("n,n-gen", "tokens for tg", cxxopts::value<int>()->default_value("128"));
+  add("b,batch", "encoders: comma-separated batch sizes (sequences per pass)",
+      cxxopts::value<std::string>()->default_value("1,32"));
   add("quant", "comma-separated schemes: f32,w8,int8,fp8", cxxopts::value<std::string>()->default_value("f32,w8,int8"));
   add("backend", "comma-separated backends: cpu,cuda", cxxopts::value<std::string>()->default_value("cpu"));
   add("t,threads", "comma-separated CPU thread counts (0 = all cores)",
@@ -152,11 +157,13 @@ int run_bench(int argc, char** argv) {
   }
 
   nlohmann::json rows = nlohmann::json::array(), skipped = nlohmann::json::array();
+  bool encoder = false;
   for (const auto& scheme_name : split(args["quant"].as<std::string>())) {
     const auto scheme = quant_scheme_from_name(scheme_name);
     if (!scheme) fail("--quant: unknown scheme '{}'", scheme_name);
     std::cerr << fmt::format("loading {} as {}...\n", path, scheme_name);
     const auto model = models::builtin_registry().load_model(path, {QuantRecipe{*scheme, {}}});
+    encoder = model->info().kind == ModelKind::Encoder;
     for (const auto& backend_name : backends) {
       // Threads are the CPU's knob; a GPU backend runs once.
       const auto thread_list =
@@ -176,6 +183,27 @@ int run_bench(int argc, char** argv) {
         if (!backend->supports(OpKind::MatMul, weight_dtype(*scheme))) {
           skip(fmt::format("{} does not run {} matmuls", backend->name(), scheme_name));
           break;
+        }
+        if (encoder) {
+          if (!backend->supports(OpKind::LayerNorm, DType::F32)) {
+            skip(fmt::format("{} does not run encoders yet", backend->name()));
+            break;
+          }
+          for (const auto& b : split(args["batch"].as<std::string>())) {
+            const EncoderBenchRequest er{std::stoi(b), request.n_prompt, request.repetitions};
+            std::cerr << fmt::format("bench {} {} threads={}: batch {} of {} tokens, {} repetitions\n", backend_name,
+                                     scheme_name, threads, er.batch, er.seq_len, er.repetitions);
+            const std::vector<double> s = run_encoder_bench(*model, *backend, er);
+            rows.push_back({{"backend", backend_name},
+                            {"quant", scheme_name},
+                            {"threads", std::stoi(threads) > 0 ? std::stoi(threads) : machine_cores()},
+                            {"batch", er.batch},
+                            {"seq_len", er.seq_len},
+                            {"sent_s_mean", mean(s)},
+                            {"sent_s_std", stddev(s)},
+                            {"tok_s_mean", mean(s) * er.seq_len}});
+          }
+          continue;
         }
         std::cerr << fmt::format("bench {} {} threads={}: pp{} and tg{}, {} repetitions\n", backend_name, scheme_name,
                                  threads, request.n_prompt, request.n_gen, request.repetitions);
@@ -215,6 +243,11 @@ int run_bench(int argc, char** argv) {
       row["machine"] = machine_description();
       row["build"] = build_description();
     }
+    if (encoder) {
+      print_csv(rows, {"model", "machine", "build", "backend", "quant", "threads", "batch", "seq_len", "sent_s_mean",
+                       "sent_s_std", "tok_s_mean"});
+      return 0;
+    }
     print_csv(rows, {"model", "machine", "build", "backend", "quant", "threads", "pp_tokens", "pp_tok_s_mean",
                      "pp_tok_s_std", "ttft_ms_mean", "tg_tokens", "tg_tok_s_mean", "tg_tok_s_std", "tg_ms_median",
                      "tg_ms_p99", "decode_weight_bytes", "decode_weight_gb_s"});
@@ -222,18 +255,30 @@ int run_bench(int argc, char** argv) {
   }
   std::cout << fmt::format("model: {}{}\nmachine: {}\nbuild: {}\npeak resident memory: {:.1f} MiB\n\n", path,
                            random_weights ? " (random weights)" : "", machine_description(), build_description(),
-                           peak_rss_bytes() / 1048576.0)
-            << "| backend | quant | threads | pp tok/s | time to first token | tg tok/s | tg ms/token (median, p99) "
-               "| weights read per token | GB/s |\n"
-            << "|---|---|---|---|---|---|---|---|---|\n";
-  for (const auto& row : rows) {
-    std::cout << fmt::format(
-        "| {} | {} | {} | {:.1f} ± {:.1f} | {:.2f} ms | {:.1f} ± {:.1f} | {:.2f}, {:.2f} | {:.1f} MB | {:.1f} |\n",
-        row["backend"].get<std::string>(), row["quant"].get<std::string>(), row["threads"].get<int>(),
-        row["pp_tok_s_mean"].get<double>(), row["pp_tok_s_std"].get<double>(), row["ttft_ms_mean"].get<double>(),
-        row["tg_tok_s_mean"].get<double>(), row["tg_tok_s_std"].get<double>(), row["tg_ms_median"].get<double>(),
-        row["tg_ms_p99"].get<double>(), row["decode_weight_bytes"].get<std::size_t>() / 1e6,
-        row["decode_weight_gb_s"].get<double>());
+                           peak_rss_bytes() / 1048576.0);
+  if (encoder) {
+    std::cout << "| backend | quant | threads | batch | tokens per sequence | sentences/s | tokens/s |\n"
+              << "|---|---|---|---|---|---|---|\n";
+    for (const auto& row : rows) {
+      std::cout << fmt::format("| {} | {} | {} | {} | {} | {:.1f} ± {:.1f} | {:.0f} |\n",
+                               row["backend"].get<std::string>(), row["quant"].get<std::string>(),
+                               row["threads"].get<int>(), row["batch"].get<int>(), row["seq_len"].get<int>(),
+                               row["sent_s_mean"].get<double>(), row["sent_s_std"].get<double>(),
+                               row["tok_s_mean"].get<double>());
+    }
+  } else {
+    std::cout << "| backend | quant | threads | pp tok/s | time to first token | tg tok/s | tg ms/token (median, p99) "
+                 "| weights read per token | GB/s |\n"
+              << "|---|---|---|---|---|---|---|---|---|\n";
+    for (const auto& row : rows) {
+      std::cout << fmt::format(
+          "| {} | {} | {} | {:.1f} ± {:.1f} | {:.2f} ms | {:.1f} ± {:.1f} | {:.2f}, {:.2f} | {:.1f} MB | {:.1f} |\n",
+          row["backend"].get<std::string>(), row["quant"].get<std::string>(), row["threads"].get<int>(),
+          row["pp_tok_s_mean"].get<double>(), row["pp_tok_s_std"].get<double>(), row["ttft_ms_mean"].get<double>(),
+          row["tg_tok_s_mean"].get<double>(), row["tg_tok_s_std"].get<double>(), row["tg_ms_median"].get<double>(),
+          row["tg_ms_p99"].get<double>(), row["decode_weight_bytes"].get<std::size_t>() / 1e6,
+          row["decode_weight_gb_s"].get<double>());
+    }
   }
   for (const auto& s : skipped) {
     std::cout << fmt::format("\nskipped: {} {}: {}", s["backend"].get<std::string>(), s["quant"].get<std::string>(),

@@ -1,7 +1,9 @@
 // The shipped sst2-mini classifier (BERT architecture) against the logits and
 // ids of an independent PyTorch implementation (tests/data/sst2-mini-reference.json),
 // and its accuracy on the SST-2 dev set against the reference model's.
+#include "engine/compressed_tensors.h"
 #include "engine/encoder_session.h"
+#include "engine/error.h"
 #include "engine/json_file.h"
 #include "engine/tokenizer_config.h"
 #include "kernels/cpu/cpu_backend.h"
@@ -10,7 +12,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
+#include <tuple>
 
 namespace octet {
 namespace {
@@ -120,6 +124,45 @@ TEST(Sst2Mini, DevAccuracyMatchesTheReferenceInF32AndInt8) {
   const double acc8 = dev_accuracy(int8, tsv, &n);
   EXPECT_NEAR(acc8, reference, 0.005);
   std::printf("sst2 dev accuracy: reference %.4f, f32 %.4f, int8 %.4f\n", reference, acc, acc8);
+}
+
+// An int8 checkpoint written by `octet quantize` loads back without
+// re-quantizing and gives bit-identical logits.
+TEST(Sst2Mini, Int8CheckpointReloadsBitIdentical) {
+  test::TempDir dir;
+  Sst2 at_load(QuantScheme::Int8);
+  write_quantized_checkpoint(*at_load.model, read_json_file(sst2_model() + "/config.json"),
+                             with_scheme(QuantScheme::Int8).quant, dir.path());
+  std::filesystem::copy_file(sst2_model() + "/tokenizer.model", dir.file("tokenizer.model"));
+  const auto reloaded = models::builtin_registry().load_model(dir.path());
+  auto backend = make_cpu_backend(0);
+  EncoderSession session(*reloaded, *backend, *at_load.tokenizer, read_tokenizer_config(sst2_model()));
+  std::vector<FramedText> framed;
+  for (const Example& e : reference_examples()) framed.push_back(at_load.session.frame(e.text));
+  const auto a = at_load.session.run(framed, 8), b = session.run(framed, 8);
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]);
+}
+
+TEST(Sst2Mini, RefusesAnUnsupportedArchitectureAndActivation) {
+  test::TempDir dir;
+  for (const auto& [key, value, message] :
+       {std::tuple{"architectures", Json::array({"BertForMaskedLM"}), "is not supported"},
+        std::tuple{"hidden_act", Json("relu"), "activation 'relu'"},
+        std::tuple{"num_attention_heads", Json(3), "not a multiple"}}) {
+    Json config = read_json_file(sst2_model() + "/config.json");
+    config[key] = value;
+    std::filesystem::create_directories(dir.path() + "/m");
+    std::ofstream(dir.path() + "/m/config.json") << config.dump();
+    std::filesystem::copy_file(sst2_model() + "/model.safetensors", dir.path() + "/m/model.safetensors",
+                               std::filesystem::copy_options::overwrite_existing);
+    try {
+      models::builtin_registry().load_model(dir.path() + "/m");
+      ADD_FAILURE() << key << " accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("config.json"), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace
