@@ -32,4 +32,6 @@ cmake --build build -j"$(nproc)"
 if [ "${1:-}" != "--no-run" ]; then
   echo "--- octet generate -p 'Once upon a time' (the shipped tinystories-mini model)" >&2
   ./build/octet generate -p "Once upon a time" -n 200 --seed 42
+  echo "--- octet classify (the shipped sst2-mini sentiment classifier)" >&2
+  ./build/octet classify "it 's a charming and often affecting journey ." "unflinchingly bleak and desperate"
 fi
