@@ -47,6 +47,14 @@ void draw_progress(std::size_t done, std::size_t total, double seconds) {
             << (done == total ? "\n" : "") << std::flush;
 }
 
+// The scheme the model runs in: --quant, or what a quantized checkpoint stores.
+std::string running_scheme(const Model& model) {
+  for (const auto& [name, t] : model.weights()) {
+    if (t.quant() != nullptr) return std::string(quant_scheme_name(t.quant()->scheme));
+  }
+  return "f32";
+}
+
 }  // namespace
 
 int run_classify(int argc, char** argv) {
@@ -198,11 +206,11 @@ int run_classify(int argc, char** argv) {
 
   const double rate = static_cast<double>(rows.size()) / seconds;
   std::cerr << fmt::format("{} texts in {:.2f} s: {:.1f} texts/s (batch {}, {}){}\n", rows.size(), seconds, rate, batch,
-                           quant_scheme_name(read_quant_recipe(args).scheme),
+                           running_scheme(*loaded.model),
                            skipped > 0 ? fmt::format(", {} bad lines skipped", skipped) : "");
   nlohmann::json summary = {{"model", loaded.path},
                             {"input", source},
-                            {"quant", quant_scheme_name(read_quant_recipe(args).scheme)},
+                            {"quant", running_scheme(*loaded.model)},
                             {"batch", batch},
                             {"count", rows.size()},
                             {"skipped", skipped},

@@ -165,5 +165,32 @@ TEST(Sst2Mini, RefusesAnUnsupportedArchitectureAndActivation) {
   }
 }
 
+TEST(Sst2Mini, FramesPairsAndTruncatesLongestFirst) {
+  Sst2 s;
+  const FramedText pair = s.session.frame("a good film", "a bad ending");
+  const auto a = s.tokenizer->encode("a good film"), b = s.tokenizer->encode("a bad ending");
+  ASSERT_EQ(pair.ids.size(), a.size() + b.size() + 3);
+  EXPECT_EQ(pair.ids.front(), s.tokenizer->token_id("[CLS]"));
+  EXPECT_EQ(pair.ids[a.size() + 1], s.tokenizer->token_id("[SEP]"));
+  EXPECT_EQ(pair.ids.back(), s.tokenizer->token_id("[SEP]"));
+  EXPECT_EQ(std::count(pair.types.begin(), pair.types.end(), 0), static_cast<long>(a.size() + 2));
+  EXPECT_EQ(std::count(pair.types.begin(), pair.types.end(), 1), static_cast<long>(b.size() + 1));
+
+  std::string long_text;
+  for (int i = 0; i < 300; ++i) long_text += "good ";
+  const FramedText one = s.session.frame(long_text);
+  EXPECT_EQ(one.ids.size(), 128u);
+  EXPECT_EQ(one.ids.back(), s.tokenizer->token_id("[SEP]"));
+  const FramedText two = s.session.frame(long_text, "short");
+  EXPECT_EQ(two.ids.size(), 128u);
+  // The longer text lost the tokens: "short" is kept whole (with its [SEP]).
+  EXPECT_EQ(std::count(two.types.begin(), two.types.end(), 1),
+            static_cast<long>(s.tokenizer->encode("short").size() + 1));
+  EXPECT_EQ(s.session.run(std::vector<FramedText>{one, two}, 2).size(), 2u);
+
+  EXPECT_THROW(s.session.frame(""), Error);
+  EXPECT_THROW(s.session.frame("bad \xFF byte"), Error);
+}
+
 }  // namespace
 }  // namespace octet
