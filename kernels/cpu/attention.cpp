@@ -1,4 +1,5 @@
 #include "engine/error.h"
+#include "kernels/cpu/attend.h"
 #include "kernels/cpu/ops.h"
 
 #include <omp.h>
@@ -37,27 +38,9 @@ void attention(const float* q, const float* k, const float* v, float* k_cache, f
     float* scores = scratch.data() + static_cast<std::size_t>(omp_get_thread_num()) * s.n_ctx;
     const float* qh = q + t * q_dim + static_cast<std::int64_t>(h) * s.head_dim;
 
-    float max_score = -INFINITY;
-    for (int j = 0; j < n_keys; ++j) {
-      const float* kj = k_cache + j * kv_dim + static_cast<std::int64_t>(kvh) * s.head_dim;
-      float dot = 0.0f;
-      for (int d = 0; d < s.head_dim; ++d) dot += qh[d] * kj[d];
-      scores[j] = dot * scale;
-      max_score = std::max(max_score, scores[j]);
-    }
-    float sum = 0.0f;
-    for (int j = 0; j < n_keys; ++j) {
-      scores[j] = std::exp(scores[j] - max_score);
-      sum += scores[j];
-    }
-    const float inv_sum = 1.0f / sum;
-    float* oh = out + t * q_dim + static_cast<std::int64_t>(h) * s.head_dim;
-    std::fill(oh, oh + s.head_dim, 0.0f);
-    for (int j = 0; j < n_keys; ++j) {
-      const float p = scores[j] * inv_sum;
-      const float* vj = v_cache + j * kv_dim + static_cast<std::int64_t>(kvh) * s.head_dim;
-      for (int d = 0; d < s.head_dim; ++d) oh[d] += p * vj[d];
-    }
+    const std::int64_t head = static_cast<std::int64_t>(kvh) * s.head_dim;
+    attend(qh, k_cache + head, v_cache + head, kv_dim, n_keys, s.head_dim, scale, scores,
+           out + t * q_dim + static_cast<std::int64_t>(h) * s.head_dim);
   }
 }
 

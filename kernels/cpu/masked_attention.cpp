@@ -1,4 +1,5 @@
 #include "engine/error.h"
+#include "kernels/cpu/attend.h"
 #include "kernels/cpu/ops.h"
 
 #include <omp.h>
@@ -30,30 +31,9 @@ void masked_attention(const float* q, const float* k, const float* v, const std:
     float* scores = scratch.data() + static_cast<std::size_t>(omp_get_thread_num()) * s.seq_len;
     const float* qh = q + row * dim + static_cast<std::int64_t>(h) * s.head_dim;
     const std::int64_t key0 = b * s.seq_len;
-
-    float max_score = -INFINITY;
-    for (int j = 0; j < n_keys; ++j) {
-      const float* kj = k + (key0 + j) * dim + static_cast<std::int64_t>(h) * s.head_dim;
-      float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-      for (int d = 0; d < s.head_dim; ++d) dot += qh[d] * kj[d];
-      scores[j] = dot * scale;
-      max_score = std::max(max_score, scores[j]);
-    }
-    float sum = 0.0f;
-    for (int j = 0; j < n_keys; ++j) {
-      scores[j] = std::exp(scores[j] - max_score);
-      sum += scores[j];
-    }
-    const float inv_sum = 1.0f / sum;
-    float* oh = out + row * dim + static_cast<std::int64_t>(h) * s.head_dim;
-    std::fill(oh, oh + s.head_dim, 0.0f);
-    for (int j = 0; j < n_keys; ++j) {
-      const float p = scores[j] * inv_sum;
-      const float* vj = v + (key0 + j) * dim + static_cast<std::int64_t>(h) * s.head_dim;
-#pragma omp simd
-      for (int d = 0; d < s.head_dim; ++d) oh[d] += p * vj[d];
-    }
+    const std::int64_t head = key0 * dim + static_cast<std::int64_t>(h) * s.head_dim;
+    attend(qh, k + head, v + head, dim, n_keys, s.head_dim, scale, scores,
+           out + row * dim + static_cast<std::int64_t>(h) * s.head_dim);
   }
 }
 
