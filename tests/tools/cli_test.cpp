@@ -144,6 +144,32 @@ TEST(Cli, BenchReportHasEveryFieldForEachScheme) {
   EXPECT_EQ(run_octet("bench -m synthetic:llama-99b").exit_code, 1);
 }
 
+// Encoder mode: sentences/s for every batch size and scheme, and the cuda
+// backend listed as skipped (no GPU here, or no encoder kernels on one).
+TEST(Cli, BenchTimesEncodersInSentencesPerSecond) {
+  const CliRun r = run_octet("bench -m " + test::project_dir() +
+                             "/assets/models/sst2-mini -p 16 -b 1,4 -r 2 --quant f32,int8 --backend cpu,cuda -o json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  ASSERT_EQ(j["results"].size(), 4u);  // 2 schemes x 2 batch sizes on the CPU
+  for (const auto& row : j["results"]) {
+    for (const char* key :
+         {"backend", "quant", "threads", "batch", "seq_len", "sent_s_mean", "sent_s_std", "tok_s_mean"}) {
+      EXPECT_TRUE(row.contains(key)) << key;
+    }
+    EXPECT_EQ(row["seq_len"], 16);
+    EXPECT_GT(row["sent_s_mean"].get<double>(), 0);
+    EXPECT_NEAR(row["tok_s_mean"].get<double>(), 16 * row["sent_s_mean"].get<double>(), 1e-6);
+  }
+  EXPECT_EQ(j["results"][1]["batch"], 4);
+  EXPECT_GE(j["skipped"].size(), 2u);  // cuda, for each scheme
+  const CliRun md =
+      run_octet("bench -m " + test::project_dir() + "/assets/models/sst2-mini -p 8 -b 2 -r 1 --quant int8");
+  EXPECT_EQ(md.exit_code, 0) << md.output;
+  EXPECT_CONTAINS(md.output, "| sentences/s |");
+  EXPECT_CONTAINS(md.output, "| cpu | int8 |");
+}
+
 TEST(Cli, BenchCsvSkipsAndMatmulMode) {
   OCTET_REQUIRE_SHARED(checkpoint, "models/stories260K/stories260K.bin");
   // int8 never runs on the GPU backend: listed as skipped, with the reason, and the rest still runs.
