@@ -24,3 +24,5 @@ run stories260K -m "$shared/models/stories260K/stories260K.bin" -p 256 -n 128 -r
 run llama-15m -m synthetic:llama-15m -p 128 -n 128 -r 5
 run llama-110m -m synthetic:llama-110m -p 512 -n 64 -r 3
 run llama-1.1b -m synthetic:llama-1.1b -p 512 -n 32 -r 3
+# Batched decode: -b sequences decoded together, each step reading the weights once.
+run llama-110m-batched -m synthetic:llama-110m -p 128 -n 32 -b 1,4,16 -r 3

@@ -19,8 +19,10 @@ std::uint64_t next_step_key() {
 }
 }  // namespace
 
-Executor::Executor(const Model& model, Backend& backend, int n_ctx) : model_(model), backend_(backend), n_ctx_(n_ctx) {
+Executor::Executor(const Model& model, Backend& backend, int n_ctx, int max_batch)
+    : model_(model), backend_(backend), n_ctx_(n_ctx), max_batch_(max_batch) {
   if (n_ctx <= 0) fail("context length must be positive, got {}", n_ctx);
+  if (max_batch <= 0) fail("the batch must hold at least one sequence, got {}", max_batch);
 }
 
 Executor::~Executor() {
@@ -29,14 +31,20 @@ Executor::~Executor() {
   }
 }
 
-const Tensor& Executor::forward(std::span<const std::int32_t> tokens, int pos, bool all_logits) {
-  const auto n = static_cast<int>(tokens.size());
-  if (n == 0) fail("forward: no tokens to process");
+const Tensor& Executor::forward(std::span<const std::int32_t> tokens, int pos, bool all_logits, int batch) {
+  if (tokens.empty()) fail("forward: no tokens to process");
+  if (batch < 1 || batch > max_batch_) {
+    fail("forward: {} sequences in one step, the cache holds 1 to {}", batch, max_batch_);
+  }
+  if (tokens.size() % static_cast<std::size_t>(batch) != 0) {
+    fail("forward: {} tokens do not split into {} sequences of equal length", tokens.size(), batch);
+  }
+  const auto n = static_cast<int>(tokens.size() / static_cast<std::size_t>(batch));
   if (pos < 0 || pos + n > n_ctx_) {
     fail("forward: positions {}..{} do not fit the context of {} tokens", pos, pos + n - 1, n_ctx_);
   }
   const GraphInput input{"tokens", tokens};
-  return run({n, n_ctx_, all_logits}, std::span(&input, 1), pos);
+  return run({n, n_ctx_, all_logits, batch}, std::span(&input, 1), pos);
 }
 
 const Tensor& Executor::run(const GraphRequest& request, std::span<const GraphInput> inputs, int pos) {
@@ -93,6 +101,7 @@ Executor::Plan& Executor::plan_for(const GraphRequest& request) {
   auto plan = std::make_unique<Plan>();
   GraphRequest full = request;
   full.n_ctx = n_ctx_;
+  plan->batch = request.batch;
   plan->graph = model_.build_graph(full);
   if (plan->graph.output() < 0) fail("graph for {} tokens has no output", request.n_tokens);
   place_and_check(*plan);
@@ -193,12 +202,23 @@ void Executor::plan_buffers(Plan& plan) {
                                       backend_.device());
         break;
       case ValueKind::State: {
-        auto it = state_.find(val.name);
-        if (it == state_.end()) it = state_.emplace(val.name, backend_.allocate(val.dtype, val.shape)).first;
-        if (it->second.shape() != val.shape) {
-          fail("state '{}' changed shape from {} to {}", val.name, shape_str(it->second.shape()), shape_str(val.shape));
+        // The graph's state holds plan.batch sequences' rows, one after another;
+        // the executor keeps max_batch_ sequences' worth, and a step of fewer
+        // sequences works on the first ones.
+        if (val.shape.empty() || val.shape[0] % plan.batch != 0) {
+          fail("state '{}' {} does not split into {} sequences", val.name, shape_str(val.shape), plan.batch);
         }
-        val.tensor = it->second;
+        if (plan.batch > max_batch_) {
+          fail("a step of {} sequences, but the cache holds at most {}", plan.batch, max_batch_);
+        }
+        Shape full = val.shape;
+        full[0] = val.shape[0] / plan.batch * max_batch_;
+        auto it = state_.find(val.name);
+        if (it == state_.end()) it = state_.emplace(val.name, backend_.allocate(val.dtype, full)).first;
+        if (it->second.shape() != full || it->second.dtype() != val.dtype) {
+          fail("state '{}' changed shape from {} to {}", val.name, shape_str(it->second.shape()), shape_str(full));
+        }
+        val.tensor = Tensor::borrowed(val.dtype, val.shape, it->second.raw_mut(), backend_.device());
         break;
       }
       case ValueKind::Input: {

@@ -26,16 +26,20 @@ struct GraphInput {
 
 class Executor {
  public:
-  Executor(const Model& model, Backend& backend, int n_ctx);
+  // `max_batch`: the most decoder sequences a step may carry; the KV cache
+  // holds n_ctx positions for each of them.
+  Executor(const Model& model, Backend& backend, int n_ctx, int max_batch = 1);
   ~Executor();
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
   int n_ctx() const { return n_ctx_; }
-  // Feeds `tokens` at positions pos..pos+n-1 (the cache must hold 0..pos-1)
-  // and returns logits [n, vocab] (all_logits) or [1, vocab] in host memory.
+  // Feeds `tokens`, `batch` sequences of n tokens one after another, at
+  // positions pos..pos+n-1 (the cache must hold 0..pos-1 of each), and returns
+  // logits [batch * n, vocab] (all_logits) or [batch, vocab], each sequence's
+  // last, in host memory. Sequence b uses the b-th of the cache's sequences.
   // The returned tensor is valid until the next call.
-  const Tensor& forward(std::span<const std::int32_t> tokens, int pos, bool all_logits);
+  const Tensor& forward(std::span<const std::int32_t> tokens, int pos, bool all_logits, int batch = 1);
   // The general step: the graph for `request`, every input bound by name
   // (each exactly as long as the graph declares it), the first position `pos`.
   // Ids that an embedding looks up are checked against its table here, once
@@ -62,6 +66,7 @@ class Executor {
     };
     std::vector<InputSlot> inputs;
     std::uint64_t step_key = 0;  // new whenever its buffers move (Backend::run_step)
+    int batch = 1;
   };
   Plan& plan_for(const GraphRequest& request);
   void place_and_check(Plan& plan);
@@ -70,8 +75,9 @@ class Executor {
   const Model& model_;
   Backend& backend_;
   int n_ctx_;
+  int max_batch_;
   std::map<std::tuple<int, bool, int>, std::unique_ptr<Plan>> plans_;  // by (n_tokens, all_logits, batch)
-  std::map<std::string, Tensor> state_;                                // KV cache, by value name
+  std::map<std::string, Tensor> state_;  // KV cache, by value name: max_batch_ sequences' worth
   Tensor arena_;
   Tensor host_output_;  // the logits copied back, when the backend is not the CPU
   const Plan* last_ = nullptr;

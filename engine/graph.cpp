@@ -20,8 +20,8 @@ std::string_view op_name(OpKind op) {
       return "silu_mul";
     case OpKind::Add:
       return "add";
-    case OpKind::LastRow:
-      return "last_row";
+    case OpKind::LastRows:
+      return "last_rows";
     case OpKind::LayerNorm:
       return "layer_norm";
     case OpKind::Gelu:

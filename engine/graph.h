@@ -17,11 +17,13 @@ enum class OpKind {
   MatMul,     // (x [T, K], w [N, K], optional bias [N]) -> x w^T (+ bias) [T, N]
   RmsNorm,    // (x [T, d], w [d]) -> [T, d]
   LayerNorm,  // (x [T, d], w [d], b [d]) -> (x - mean) / sqrt(var + eps) * w + b
-  Rope,       // (x [T, heads * head_dim]) -> rotated, positions pos..pos+T-1
-  Attention,  // (q, k, v, k_cache, v_cache) -> [T, heads * head_dim]; appends k, v to the caches
+  // Decoders run `batch` sequences of T tokens each, all at positions pos..pos+T-1
+  // (rows sequence after sequence); each sequence has its own n_ctx cache rows.
+  Rope,       // (x [B * T, heads * head_dim]) -> rotated by position
+  Attention,  // (q, k, v, k_cache, v_cache [B * n_ctx, kv]) -> [B * T, heads * head_dim]; appends k, v to the caches
   SiluMul,    // (gate [T, F], up [T, F]) -> silu(gate) * up
   Add,        // (a, b) same shape -> a + b
-  LastRow,    // (x [T, d]) -> [1, d]
+  LastRows,   // (x [B * T, d]) -> [B, d]: the last row of each of B sequences
   Gelu,       // (x) -> x * Phi(x), the exact erf form
   Tanh,       // (x) -> tanh(x)
   Relu,       // (x) -> max(x, 0)
@@ -43,6 +45,7 @@ struct NodeParams {
   int head_dim = 0;                                // Rope, Attention, MaskedAttention
   int n_heads = 0;                                 // Attention (query heads), MaskedAttention
   int n_kv_heads = 0;                              // Attention
+  int batch = 1;                                   // Rope, Attention: sequences in the step
 };
 
 enum class ValueKind {

@@ -35,18 +35,20 @@ struct ModelInfo {
 };
 
 struct GraphRequest {
-  int n_tokens = 1;         // tokens fed in this step (encoders: per sequence, padded)
-  int n_ctx = 0;            // KV cache length (encoders: the longest sequence allowed)
-  bool all_logits = false;  // decoders: logits for every token, or only the last
-  int batch = 1;            // encoders: sequences in the batch
+  int n_tokens = 1;         // tokens fed in this step, per sequence (encoders: padded)
+  int n_ctx = 0;            // KV cache length per sequence (encoders: the longest sequence allowed)
+  bool all_logits = false;  // decoders: logits for every token, or only each sequence's last
+  int batch = 1;            // sequences in the step (decoders: decoded together, at the same positions)
 };
 
 class Model {
  public:
   virtual ~Model() = default;
   virtual const ModelInfo& info() const = 0;
-  // Graph for one step. Decoders: one input "tokens" i32 [n_tokens]; the
-  // output is logits [n_tokens or 1, vocab]. Encoders: inputs "tokens",
+  // Graph for one step. Decoders: one input "tokens" i32 [batch * n_tokens]
+  // (sequence after sequence); the output is logits [batch * n_tokens, vocab]
+  // (all_logits) or [batch, vocab]; the KV cache is State [batch * n_ctx, ...]
+  // per layer, sequence after sequence. Encoders: inputs "tokens",
   // "token_types" and "positions" i32 [batch * n_tokens] (sequence after
   // sequence, each padded to n_tokens) and "lengths" i32 [batch]; the output
   // is [batch, labels or hidden].

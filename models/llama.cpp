@@ -85,7 +85,8 @@ class LlamaModel final : public Model {
 
   Graph build_graph(const GraphRequest& req) const override {
     const LlamaConfig& c = config_;
-    const std::int64_t T = req.n_tokens;
+    const std::int64_t B = req.batch;
+    const std::int64_t T = B * req.n_tokens;  // rows: every sequence's tokens, sequence after sequence
     const std::int64_t kv_dim = c.n_kv_heads * c.head_dim;
     const std::int64_t q_dim = c.n_heads * c.head_dim;
     Graph g;
@@ -93,10 +94,14 @@ class LlamaModel final : public Model {
     int x = g.add_node(OpKind::Embedding, "tok_embd", {g.add_weight("model.embed_tokens.weight", embed_), tokens},
                        {T, c.hidden_size});
     NodeParams norm{.eps = c.rms_norm_eps};
-    NodeParams rope{.rope_theta = c.rope_theta, .rope_layout = c.rope_layout, .head_dim = static_cast<int>(c.head_dim)};
+    NodeParams rope{.rope_theta = c.rope_theta,
+                    .rope_layout = c.rope_layout,
+                    .head_dim = static_cast<int>(c.head_dim),
+                    .batch = req.batch};
     NodeParams attn{.head_dim = static_cast<int>(c.head_dim),
                     .n_heads = static_cast<int>(c.n_heads),
-                    .n_kv_heads = static_cast<int>(c.n_kv_heads)};
+                    .n_kv_heads = static_cast<int>(c.n_kv_heads),
+                    .batch = req.batch};
     for (std::size_t l = 0; l < layers_.size(); ++l) {
       const LlamaLayer& L = layers_[l];
       const auto w = [&](const char* name, const Tensor& t) {
@@ -110,8 +115,8 @@ class LlamaModel final : public Model {
       const int v = g.add_node(OpKind::MatMul, n("attn_v"), {h, w("self_attn.v_proj.weight", L.wv)}, {T, kv_dim});
       const int q_rot = g.add_node(OpKind::Rope, n("attn_q_rope"), {q}, {T, q_dim}, rope);
       const int k_rot = g.add_node(OpKind::Rope, n("attn_k_rope"), {k}, {T, kv_dim}, rope);
-      const int k_cache = g.add_state(n("k_cache"), DType::F32, {req.n_ctx, kv_dim});
-      const int v_cache = g.add_state(n("v_cache"), DType::F32, {req.n_ctx, kv_dim});
+      const int k_cache = g.add_state(n("k_cache"), DType::F32, {B * req.n_ctx, kv_dim});
+      const int v_cache = g.add_state(n("v_cache"), DType::F32, {B * req.n_ctx, kv_dim});
       const int a = g.add_node(OpKind::Attention, n("attn"), {q_rot, k_rot, v, k_cache, v_cache}, {T, q_dim}, attn);
       const int o =
           g.add_node(OpKind::MatMul, n("attn_out"), {a, w("self_attn.o_proj.weight", L.wo)}, {T, c.hidden_size});
@@ -129,8 +134,8 @@ class LlamaModel final : public Model {
     }
     std::int64_t rows = T;
     if (!req.all_logits) {
-      x = g.add_node(OpKind::LastRow, "last_row", {x}, {1, c.hidden_size});
-      rows = 1;
+      x = g.add_node(OpKind::LastRows, "last_rows", {x}, {B, c.hidden_size});
+      rows = B;
     }
     x = g.add_node(OpKind::RmsNorm, "output_norm", {x, g.add_weight("model.norm.weight", norm_)}, {rows, c.hidden_size},
                    norm);

@@ -124,14 +124,16 @@ int run_bench(int argc, char** argv) {
       "  and sampling are left out. -m also takes synthetic:llama-15m|llama-110m|llama-1.1b|llama-7b or\n"
       "  synthetic:PATH/config.json: random weights, made on the fly. Combinations that cannot run here are\n"
       "  listed as skipped, with the reason.\n"
+      "  -b runs that many sequences together: a decoder's pp then takes -b prompts of -p tokens in one pass,\n"
+      "  and each tg step decodes one token for each of -b sequences; tokens/s count every sequence's tokens.\n"
       "  Encoders (BERT family; synthetic:bert-base|bert-large) are timed as sentences per second: batches of\n"
       "  -b sequences of -p tokens each.");
   auto add = options.add_options();
   add("m,model", "model directory, llama2.c .bin, or synthetic:NAME", cxxopts::value<std::string>()->default_value(""));
   add("p,n-prompt", "prompt tokens for pp", cxxopts::value<int>()->default_value("512"));
   add("n,n-gen", "tokens for tg", cxxopts::value<int>()->default_value("128"));
-  add("b,batch", "encoders: comma-separated batch sizes (sequences per pass)",
-      cxxopts::value<std::string>()->default_value("1,32"));
+  add("b,batch", "comma-separated batch sizes: sequences per pass (default 1 for decoders, 1,32 for encoders)",
+      cxxopts::value<std::string>()->default_value(""));
   add("quant", "comma-separated schemes: f32,w8,int8,fp8", cxxopts::value<std::string>()->default_value("f32,w8,int8"));
   add("backend", "comma-separated backends: cpu,cuda", cxxopts::value<std::string>()->default_value("cpu"));
   add("t,threads", "comma-separated CPU thread counts (0 = all cores)",
@@ -158,6 +160,16 @@ int run_bench(int argc, char** argv) {
 
   nlohmann::json rows = nlohmann::json::array(), skipped = nlohmann::json::array();
   bool encoder = false;
+  const auto batches = [&] {
+    const std::string list = args["batch"].as<std::string>();
+    std::vector<int> out;
+    for (const auto& b : split(!list.empty() ? list : encoder ? "1,32" : "1")) {
+      const int n = std::stoi(b);
+      if (n < 1) fail("--batch: {} is not a batch size", b);
+      out.push_back(n);
+    }
+    return out;
+  };
   for (const auto& scheme_name : split(args["quant"].as<std::string>())) {
     const auto scheme = quant_scheme_from_name(scheme_name);
     if (!scheme) fail("--quant: unknown scheme '{}'", scheme_name);
@@ -189,8 +201,8 @@ int run_bench(int argc, char** argv) {
             skip(fmt::format("{} does not run encoders yet", backend->name()));
             break;
           }
-          for (const auto& b : split(args["batch"].as<std::string>())) {
-            const EncoderBenchRequest er{std::stoi(b), request.n_prompt, request.repetitions};
+          for (const int b : batches()) {
+            const EncoderBenchRequest er{b, request.n_prompt, request.repetitions};
             std::cerr << fmt::format("bench {} {} threads={}: batch {} of {} tokens, {} repetitions\n", backend_name,
                                      scheme_name, threads, er.batch, er.seq_len, er.repetitions);
             const std::vector<double> s = run_encoder_bench(*model, *backend, er);
@@ -205,24 +217,36 @@ int run_bench(int argc, char** argv) {
           }
           continue;
         }
-        std::cerr << fmt::format("bench {} {} threads={}: pp{} and tg{}, {} repetitions\n", backend_name, scheme_name,
-                                 threads, request.n_prompt, request.n_gen, request.repetitions);
-        const DecoderBenchResult r = run_decoder_bench(*model, *backend, request);
-        const double tg_mean = mean(r.tg_tokens_per_second);
-        rows.push_back({{"backend", backend_name},
-                        {"quant", scheme_name},
-                        {"threads", std::stoi(threads) > 0 ? std::stoi(threads) : machine_cores()},
-                        {"pp_tokens", request.n_prompt},
-                        {"pp_tok_s_mean", mean(r.pp_tokens_per_second)},
-                        {"pp_tok_s_std", stddev(r.pp_tokens_per_second)},
-                        {"ttft_ms_mean", mean(r.ttft_ms)},
-                        {"tg_tokens", request.n_gen},
-                        {"tg_tok_s_mean", tg_mean},
-                        {"tg_tok_s_std", stddev(r.tg_tokens_per_second)},
-                        {"tg_ms_median", percentile(r.tg_token_ms, 50)},
-                        {"tg_ms_p99", percentile(r.tg_token_ms, 99)},
-                        {"decode_weight_bytes", r.decode_weight_bytes},
-                        {"decode_weight_gb_s", static_cast<double>(r.decode_weight_bytes) * tg_mean / 1e9}});
+        for (const int b : batches()) {
+          DecoderBenchRequest dr = request;
+          dr.batch = b;
+          std::cerr << fmt::format("bench {} {} threads={}: batch {}, pp{} and tg{}, {} repetitions\n", backend_name,
+                                   scheme_name, threads, b, dr.n_prompt, dr.n_gen, dr.repetitions);
+          DecoderBenchResult r;
+          try {
+            r = run_decoder_bench(*model, *backend, dr);
+          } catch (const Error& e) {
+            // Refused before anything is timed (a backend without batched decode, a context too short).
+            skip(fmt::format("batch {}: {}", b, e.what()));
+            continue;
+          }
+          const double tg_mean = mean(r.tg_tokens_per_second);
+          rows.push_back({{"backend", backend_name},
+                          {"quant", scheme_name},
+                          {"threads", std::stoi(threads) > 0 ? std::stoi(threads) : machine_cores()},
+                          {"batch", b},
+                          {"pp_tokens", request.n_prompt},
+                          {"pp_tok_s_mean", mean(r.pp_tokens_per_second)},
+                          {"pp_tok_s_std", stddev(r.pp_tokens_per_second)},
+                          {"ttft_ms_mean", mean(r.ttft_ms)},
+                          {"tg_tokens", request.n_gen},
+                          {"tg_tok_s_mean", tg_mean},
+                          {"tg_tok_s_std", stddev(r.tg_tokens_per_second)},
+                          {"tg_ms_median", percentile(r.tg_token_ms, 50)},
+                          {"tg_ms_p99", percentile(r.tg_token_ms, 99)},
+                          {"decode_weight_bytes", r.decode_weight_bytes},
+                          {"decode_weight_gb_s", static_cast<double>(r.decode_weight_bytes) * tg_mean / b / 1e9}});
+        }
       }
     }
   }
@@ -248,7 +272,7 @@ int run_bench(int argc, char** argv) {
                        "sent_s_std", "tok_s_mean"});
       return 0;
     }
-    print_csv(rows, {"model", "machine", "build", "backend", "quant", "threads", "pp_tokens", "pp_tok_s_mean",
+    print_csv(rows, {"model", "machine", "build", "backend", "quant", "threads", "batch", "pp_tokens", "pp_tok_s_mean",
                      "pp_tok_s_std", "ttft_ms_mean", "tg_tokens", "tg_tok_s_mean", "tg_tok_s_std", "tg_ms_median",
                      "tg_ms_p99", "decode_weight_bytes", "decode_weight_gb_s"});
     return 0;
@@ -267,17 +291,18 @@ int run_bench(int argc, char** argv) {
                                row["tok_s_mean"].get<double>());
     }
   } else {
-    std::cout << "| backend | quant | threads | pp tok/s | time to first token | tg tok/s | tg ms/token (median, p99) "
-                 "| weights read per token | GB/s |\n"
-              << "|---|---|---|---|---|---|---|---|---|\n";
+    std::cout << "| backend | quant | threads | batch | pp tok/s | time to first token | tg tok/s | tg ms/step "
+                 "(median, p99) | weights read per step | GB/s |\n"
+              << "|---|---|---|---|---|---|---|---|---|---|\n";
     for (const auto& row : rows) {
       std::cout << fmt::format(
-          "| {} | {} | {} | {:.1f} ± {:.1f} | {:.2f} ms | {:.1f} ± {:.1f} | {:.2f}, {:.2f} | {:.1f} MB | {:.1f} |\n",
+          "| {} | {} | {} | {} | {:.1f} ± {:.1f} | {:.2f} ms | {:.1f} ± {:.1f} | {:.2f}, {:.2f} | {:.1f} MB | {:.1f} "
+          "|\n",
           row["backend"].get<std::string>(), row["quant"].get<std::string>(), row["threads"].get<int>(),
-          row["pp_tok_s_mean"].get<double>(), row["pp_tok_s_std"].get<double>(), row["ttft_ms_mean"].get<double>(),
-          row["tg_tok_s_mean"].get<double>(), row["tg_tok_s_std"].get<double>(), row["tg_ms_median"].get<double>(),
-          row["tg_ms_p99"].get<double>(), row["decode_weight_bytes"].get<std::size_t>() / 1e6,
-          row["decode_weight_gb_s"].get<double>());
+          row["batch"].get<int>(), row["pp_tok_s_mean"].get<double>(), row["pp_tok_s_std"].get<double>(),
+          row["ttft_ms_mean"].get<double>(), row["tg_tok_s_mean"].get<double>(), row["tg_tok_s_std"].get<double>(),
+          row["tg_ms_median"].get<double>(), row["tg_ms_p99"].get<double>(),
+          row["decode_weight_bytes"].get<std::size_t>() / 1e6, row["decode_weight_gb_s"].get<double>());
     }
   }
   for (const auto& s : skipped) {

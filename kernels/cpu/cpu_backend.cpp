@@ -76,12 +76,13 @@ class CpuBackend final : public Backend {
         cpu::rms_norm(in[0]->data<float>(), in[1]->data<float>(), in[0]->dim(0), in[0]->dim(1), p.eps, y);
         return;
       case OpKind::Rope:
-        cpu::rope(in[0]->data<float>(), in[0]->dim(0), static_cast<int>(in[0]->dim(1) / p.head_dim), p.head_dim,
-                  ctx.pos, p.rope_theta, p.rope_layout, y);
+        cpu::rope(in[0]->data<float>(), in[0]->dim(0), per_sequence(node, in[0]->dim(0)),
+                  static_cast<int>(in[0]->dim(1) / p.head_dim), p.head_dim, ctx.pos, p.rope_theta, p.rope_layout, y);
         return;
       case OpKind::Attention: {
-        const cpu::AttentionShape shape{static_cast<int>(in[0]->dim(0)), p.n_heads, p.n_kv_heads, p.head_dim, ctx.pos,
-                                        static_cast<int>(in[3]->dim(0))};
+        const cpu::AttentionShape shape{
+            static_cast<int>(per_sequence(node, in[0]->dim(0))), p.n_heads, p.n_kv_heads, p.head_dim, ctx.pos,
+            static_cast<int>(per_sequence(node, in[3]->dim(0))), p.batch};
         cpu::attention(in[0]->data<float>(), in[1]->data<float>(), in[2]->data<float>(), in[3]->data_mut<float>(),
                        in[4]->data_mut<float>(), shape, attention_scratch_, y);
         return;
@@ -108,18 +109,14 @@ class CpuBackend final : public Backend {
                               in[3]->data<std::int32_t>(), shape, attention_scratch_, y);
         return;
       }
-      case OpKind::FirstRows: {
+      case OpKind::FirstRows:
+      case OpKind::LastRows: {
         const std::int64_t cols = in[0]->dim(1), batch = out.dim(0), seq_len = in[0]->dim(0) / batch;
+        const std::int64_t row = node.op == OpKind::FirstRows ? 0 : seq_len - 1;
         for (std::int64_t b = 0; b < batch; ++b) {
-          std::memcpy(y + b * cols, in[0]->data<float>() + b * seq_len * cols,
+          std::memcpy(y + b * cols, in[0]->data<float>() + (b * seq_len + row) * cols,
                       sizeof(float) * static_cast<std::size_t>(cols));
         }
-        return;
-      }
-      case OpKind::LastRow: {
-        const std::int64_t cols = in[0]->dim(1);
-        std::memcpy(y, in[0]->data<float>() + (in[0]->dim(0) - 1) * cols,
-                    sizeof(float) * static_cast<std::size_t>(cols));
         return;
       }
     }
@@ -131,6 +128,14 @@ class CpuBackend final : public Backend {
   // weights are dequantized in tiles of kW8TileRows and multiplied in float.
   static constexpr std::int64_t kW8DirectRows = 8;
   static constexpr std::int64_t kW8TileRows = 256;
+
+  // Rows of one of the node's `batch` sequences, out of `rows` in all.
+  static std::int64_t per_sequence(const Node& node, std::int64_t rows) {
+    if (node.params.batch < 1 || rows % node.params.batch != 0) {
+      fail("cpu {}: {} rows do not split into {} sequences", op_name(node.op), rows, node.params.batch);
+    }
+    return rows / node.params.batch;
+  }
 
   template <typename T>
   static void grow(std::vector<T>& v, std::size_t n) {

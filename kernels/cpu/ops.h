@@ -17,10 +17,11 @@ void embedding(const float* table, std::int64_t vocab, std::int64_t dim, const s
 // out = x / sqrt(mean(x^2) + eps) * w, per row of `dim` elements.
 void rms_norm(const float* x, const float* w, std::int64_t rows, std::int64_t dim, float eps, float* out);
 
-// Rotary position embedding of `rows` tokens at positions pos0, pos0+1, ...,
-// each row holding `n_heads` heads of `head_dim` (even) values.
-void rope(const float* x, std::int64_t rows, int n_heads, int head_dim, int pos0, double theta, RopeLayout layout,
-          float* out);
+// Rotary position embedding of `rows` tokens, each row holding `n_heads` heads
+// of `head_dim` (even) values. The rows are sequences of `seq_len` tokens, one
+// after another, each at positions pos0, pos0+1, ...: row r sits at pos0 + r % seq_len.
+void rope(const float* x, std::int64_t rows, std::int64_t seq_len, int n_heads, int head_dim, int pos0, double theta,
+          RopeLayout layout, float* out);
 
 // out = (x - mean) / sqrt(var + eps) * w + b, per row of `dim` elements.
 void layer_norm(const float* x, const float* w, const float* b, std::int64_t rows, std::int64_t dim, float eps,
@@ -37,16 +38,19 @@ void relu(const float* x, std::int64_t n, float* out);
 void add_bias(float* y, const float* bias, std::int64_t rows, std::int64_t cols);
 
 struct AttentionShape {
-  int n_tokens;    // new tokens in this step
+  int n_tokens;    // new tokens in this step, per sequence
   int n_heads;     // query heads
   int n_kv_heads;  // key/value heads; n_heads is a multiple (grouped-query attention)
   int head_dim;
-  int pos0;   // position of the first new token
-  int n_ctx;  // cache rows
+  int pos0;       // position of the first new token
+  int n_ctx;      // cache rows per sequence
+  int batch = 1;  // sequences, each with its own cache rows
 };
-// Appends k and v ([n_tokens, n_kv_heads * head_dim]) to the caches at rows
-// pos0.., then causal softmax attention of q ([n_tokens, n_heads * head_dim])
-// over cache rows 0..pos0+t. `scratch` holds n_threads * n_ctx floats.
+// For each of `batch` sequences b: appends its k and v rows to its cache
+// rows b * n_ctx + pos0.., then causal softmax attention of its q rows over
+// its cache rows 0..pos0+t. q, out: [batch * n_tokens, n_heads * head_dim];
+// k, v: [batch * n_tokens, n_kv_heads * head_dim]; caches: [batch * n_ctx,
+// n_kv_heads * head_dim]. `scratch` holds n_threads * n_ctx floats.
 void attention(const float* q, const float* k, const float* v, float* k_cache, float* v_cache,
                const AttentionShape& shape, std::span<float> scratch, float* out);
 

@@ -4,13 +4,13 @@
 
 namespace octet::cpu {
 
-void rope(const float* x, std::int64_t rows, int n_heads, int head_dim, int pos0, double theta, RopeLayout layout,
-          float* out) {
+void rope(const float* x, std::int64_t rows, std::int64_t seq_len, int n_heads, int head_dim, int pos0, double theta,
+          RopeLayout layout, float* out) {
   const int half = head_dim / 2;
   const std::int64_t row_len = static_cast<std::int64_t>(n_heads) * head_dim;
 #pragma omp parallel for if (rows > 1)
   for (std::int64_t r = 0; r < rows; ++r) {
-    const double pos = pos0 + static_cast<double>(r);
+    const double pos = pos0 + static_cast<double>(r % seq_len);
     for (int i = 0; i < half; ++i) {
       // Angles in double, as both reference implementations agree to float precision.
       const double freq = std::pow(theta, -2.0 * i / head_dim);

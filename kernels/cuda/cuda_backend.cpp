@@ -90,7 +90,7 @@ class CudaBackend final : public Backend {
       case OpKind::Attention:
       case OpKind::SiluMul:
       case OpKind::Add:
-      case OpKind::LastRow:
+      case OpKind::LastRows:
         return dtype == DType::F32;
       case OpKind::MatMul:
         return dtype == DType::F32 || (dtype == DType::F8E4M3 && info_.supports_fp8());
@@ -128,6 +128,11 @@ class CudaBackend final : public Backend {
 
   void reserve(const Graph& graph, int n_ctx) override {
     for (const Node& node : graph.nodes()) {
+      // The rope and attention kernels take one sequence's rows and cache.
+      if ((node.op == OpKind::Rope || node.op == OpKind::Attention) && node.params.batch != 1) {
+        fail("cuda backend: decoding {} sequences in one step is not built yet; the cpu backend does it",
+             node.params.batch);
+      }
       if (node.op == OpKind::Attention) cuda::attention_reserve(n_ctx, node.params.head_dim);
       if (node.op != OpKind::MatMul) continue;
       const Shape& x = graph.values()[node.inputs[0]].shape;
@@ -216,11 +221,13 @@ class CudaBackend final : public Backend {
       case OpKind::Add:
         cuda::add(in[0]->data<float>(), in[1]->data<float>(), in[0]->numel(), y, stream_);
         return;
-      case OpKind::LastRow: {
-        const std::int64_t cols = in[0]->dim(1);
-        OCTET_CUDA_CHECK(cudaMemcpyAsync(y, in[0]->data<float>() + (in[0]->dim(0) - 1) * cols,
-                                         sizeof(float) * static_cast<std::size_t>(cols), cudaMemcpyDeviceToDevice,
-                                         stream_));
+      case OpKind::LastRows: {
+        // One row of `cols` floats from each of `batch` sequences of `seq_len` rows.
+        const std::int64_t cols = in[0]->dim(1), batch = out.dim(0), seq_len = in[0]->dim(0) / batch;
+        const std::size_t row_bytes = sizeof(float) * static_cast<std::size_t>(cols);
+        OCTET_CUDA_CHECK(cudaMemcpy2DAsync(y, row_bytes, in[0]->data<float>() + (seq_len - 1) * cols,
+                                           row_bytes * static_cast<std::size_t>(seq_len), row_bytes,
+                                           static_cast<std::size_t>(batch), cudaMemcpyDeviceToDevice, stream_));
         return;
       }
       case OpKind::LayerNorm:

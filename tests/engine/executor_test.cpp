@@ -28,9 +28,14 @@ void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
   ++g_allocations;
   return std::malloc(n == 0 ? 1 : n);
 }
+// g++ 12 sees malloc behind `new` and free behind `delete` and calls the pair
+// mismatched; here that pairing is the point.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 namespace octet {
 namespace {
@@ -106,6 +111,56 @@ TEST(Executor, PrefillEqualsTokenByToken) {
   }
 }
 
+// Three sequences prefilled and decoded in lockstep give each sequence the
+// logits it gets alone; a later one-sequence step continues the first one.
+TEST(Executor, BatchedDecodeEqualsOneSequenceAtATime) {
+  for (const QuantScheme scheme : {QuantScheme::F32, QuantScheme::Int8}) {
+    auto model = models::builtin_registry().load_model(test::shipped_model(), {QuantRecipe{scheme, {}}});
+    auto backend = make_cpu_backend(0);
+    const std::int64_t vocab = model->info().vocab_size;
+    const int batch = 3, n_prompt = 4, n_steps = 5, n_ctx = 16;
+    const std::vector<std::int32_t> prompts{1, 395, 415, 261, 1, 968, 379, 22, 1, 5, 6, 7};
+    const auto step_tokens = [](int step) { return std::vector<std::int32_t>{300 + step, 400 + step, 500 + step}; };
+    // logits[b][s]: sequence b's last-row logits after step s (0: the prompt).
+    std::vector<std::vector<std::vector<float>>> alone(batch);
+    for (int b = 0; b < batch; ++b) {
+      Executor executor(*model, *backend, n_ctx);
+      const Tensor* out =
+          &executor.forward(std::span(prompts).subspan(static_cast<std::size_t>(b * n_prompt), n_prompt), 0, false);
+      alone[b].emplace_back(out->data<float>(), out->data<float>() + vocab);
+      for (int s = 1; s <= n_steps; ++s) {
+        const std::vector<std::int32_t> tokens = step_tokens(s);
+        out = &executor.forward(std::span(&tokens[static_cast<std::size_t>(b)], 1), n_prompt + s - 1, false);
+        alone[b].emplace_back(out->data<float>(), out->data<float>() + vocab);
+      }
+    }
+    Executor executor(*model, *backend, n_ctx, batch);
+    for (int s = 0; s <= n_steps; ++s) {
+      const std::vector<std::int32_t> tokens = s == 0 ? prompts : step_tokens(s);
+      const Tensor& out = executor.forward(tokens, s == 0 ? 0 : n_prompt + s - 1, false, batch);
+      ASSERT_EQ(out.dim(0), batch);
+      for (int b = 0; b < batch; ++b)
+        for (std::int64_t j = 0; j < vocab; ++j)
+          // Different matmul shapes sum in different orders: float rounding only.
+          ASSERT_NEAR(out.data<float>()[b * vocab + j],
+                      alone[b][static_cast<std::size_t>(s)][static_cast<std::size_t>(j)], 1e-4)
+              << quant_scheme_name(scheme) << " sequence " << b << " step " << s;
+    }
+    // Sequence 0 alone, one more step, against a fresh single-sequence run of the same tokens.
+    Executor single(*model, *backend, n_ctx);
+    single.forward(std::span(prompts).first(n_prompt), 0, false);
+    for (int s = 1; s <= n_steps; ++s) {
+      const std::vector<std::int32_t> tokens = step_tokens(s);
+      single.forward(std::span(tokens).first(1), n_prompt + s - 1, false);
+    }
+    const std::int32_t next = 9;
+    const Tensor& expected = single.forward(std::span(&next, 1), n_prompt + n_steps, false);
+    const std::vector<float> want(expected.data<float>(), expected.data<float>() + vocab);
+    const Tensor& got = executor.forward(std::span(&next, 1), n_prompt + n_steps, false);
+    for (std::int64_t j = 0; j < vocab; ++j) ASSERT_NEAR(got.data<float>()[j], want[static_cast<std::size_t>(j)], 1e-4);
+  }
+}
+
 TEST(Executor, RefusesWhatDoesNotFit) {
   auto model = models::builtin_registry().load_model(test::shipped_model());
   auto backend = make_cpu_backend(0);
@@ -114,6 +169,11 @@ TEST(Executor, RefusesWhatDoesNotFit) {
   EXPECT_THROW(executor.forward(tokens, 0, false), Error);
   EXPECT_THROW(executor.forward(std::span(tokens.data(), 2), 7, false), Error);
   EXPECT_THROW(executor.forward({}, 0, false), Error);
+  EXPECT_THROW(executor.forward(std::span(tokens.data(), 2), 0, false, 2), Error) << "the cache holds one sequence";
+  Executor pair(*model, *backend, 8, 2);
+  EXPECT_THROW(pair.forward(std::span(tokens.data(), 3), 0, false, 2), Error) << "3 tokens are not 2 equal sequences";
+  EXPECT_THROW(pair.forward(std::span(tokens.data(), 2), 0, false, 0), Error);
+  EXPECT_THROW(Executor(*model, *backend, 8, 0), Error);
 }
 
 }  // namespace

@@ -120,28 +120,37 @@ TEST(Cli, PerplexityJsonHasEveryField) {
 
 TEST(Cli, BenchReportHasEveryFieldForEachScheme) {
   OCTET_REQUIRE_SHARED(checkpoint, "models/stories260K/stories260K.bin");
-  const CliRun r = run_octet("bench -m " + checkpoint + " -p 16 -n 8 -r 2 --quant f32,int8 -o json");
+  const CliRun r = run_octet("bench -m " + checkpoint + " -p 16 -n 8 -r 2 -b 1,3 --quant f32,int8 -o json");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto j = nlohmann::json::parse(r.output.substr(r.output.find('{')));
   for (const char* key : {"model", "machine", "build", "peak_rss_bytes"}) EXPECT_TRUE(j["header"].contains(key)) << key;
-  ASSERT_EQ(j["results"].size(), 2u);
+  ASSERT_EQ(j["results"].size(), 4u);  // 2 schemes x 2 batch sizes
   for (const auto& row : j["results"]) {
-    for (const char* key : {"backend", "quant", "threads", "pp_tok_s_mean", "pp_tok_s_std", "ttft_ms_mean",
-                            "tg_tok_s_mean", "tg_tok_s_std", "tg_ms_median", "tg_ms_p99", "decode_weight_bytes"}) {
+    for (const char* key :
+         {"backend", "quant", "threads", "batch", "pp_tok_s_mean", "pp_tok_s_std", "ttft_ms_mean", "tg_tok_s_mean",
+          "tg_tok_s_std", "tg_ms_median", "tg_ms_p99", "decode_weight_bytes", "decode_weight_gb_s"}) {
       EXPECT_TRUE(row.contains(key)) << key;
     }
     EXPECT_GT(row["tg_tok_s_mean"].get<double>(), 0);
     EXPECT_GT(row["ttft_ms_mean"].get<double>(), 0);
     EXPECT_LE(row["tg_ms_median"].get<double>(), row["tg_ms_p99"].get<double>());
+    // A step reads the weights once for the whole batch.
+    EXPECT_NEAR(row["decode_weight_gb_s"].get<double>(),
+                row["decode_weight_bytes"].get<double>() * row["tg_tok_s_mean"].get<double>() /
+                    row["batch"].get<double>() / 1e9,
+                1e-9);
   }
-  EXPECT_LT(j["results"][1]["decode_weight_bytes"].get<double>(),
+  EXPECT_EQ(j["results"][1]["batch"], 3);
+  EXPECT_LT(j["results"][2]["decode_weight_bytes"].get<double>(),
             j["results"][0]["decode_weight_bytes"].get<double>() / 3)
       << "int8 weights are about 4x smaller";
   const CliRun md = run_octet("bench -m synthetic:llama-15m -p 8 -n 4 -r 1 --quant w8");
   EXPECT_EQ(md.exit_code, 0) << md.output;
   EXPECT_CONTAINS(md.output, "(random weights)");
   EXPECT_CONTAINS(md.output, "| w8 |");
+  EXPECT_CONTAINS(md.output, "| threads | batch |");
   EXPECT_EQ(run_octet("bench -m synthetic:llama-99b").exit_code, 1);
+  EXPECT_CONTAINS(run_octet("bench -m synthetic:llama-15m -b 0").output, "--batch: 0 is not a batch size");
 }
 
 // Encoder mode: sentences/s for every batch size and scheme, and the cuda

@@ -63,6 +63,35 @@ TEST(Attention, MatchesFloat64ReferenceWithGroupedHeadsAndOffsets) {
   }
 }
 
+// Sequences in one step are independent: each one, run alone on its own
+// cache, gives the same rows bit for bit (the same loop computes them).
+TEST(Attention, BatchedSequencesMatchEachRunAlone) {
+  const int batch = 3, n_tokens = 2, heads = 4, kv_heads = 2, hd = 8, pos0 = 5, n_ctx = 9;
+  const int kv_dim = kv_heads * hd, q_dim = heads * hd;
+  const auto floats = [](int n, unsigned seed) { return test::random_floats(static_cast<std::size_t>(n), seed); };
+  auto k_cache = floats(batch * n_ctx * kv_dim, 21), v_cache = floats(batch * n_ctx * kv_dim, 22);
+  const auto q = floats(batch * n_tokens * q_dim, 23), k = floats(batch * n_tokens * kv_dim, 24),
+             v = floats(batch * n_tokens * kv_dim, 25);
+  std::vector<float> scratch(static_cast<std::size_t>(omp_get_max_threads() * n_ctx));
+  std::vector<float> out(q.size());
+  const auto alone_k = k_cache, alone_v = v_cache;  // before the batched step appends
+  attention(q.data(), k.data(), v.data(), k_cache.data(), v_cache.data(),
+            {n_tokens, heads, kv_heads, hd, pos0, n_ctx, batch}, scratch, out.data());
+  for (int b = 0; b < batch; ++b) {
+    const auto slice = [](const std::vector<float>& all, int i, int len) {
+      return std::vector<float>(all.begin() + i * len, all.begin() + (i + 1) * len);
+    };
+    auto kc = slice(alone_k, b, n_ctx * kv_dim), vc = slice(alone_v, b, n_ctx * kv_dim);
+    std::vector<float> o(static_cast<std::size_t>(n_tokens * q_dim));
+    attention(slice(q, b, n_tokens * q_dim).data(), slice(k, b, n_tokens * kv_dim).data(),
+              slice(v, b, n_tokens * kv_dim).data(), kc.data(), vc.data(), {n_tokens, heads, kv_heads, hd, pos0, n_ctx},
+              scratch, o.data());
+    EXPECT_EQ(o, slice(out, b, n_tokens * q_dim)) << "sequence " << b;
+    EXPECT_EQ(kc, slice(k_cache, b, n_ctx * kv_dim)) << "sequence " << b << "'s keys land in its own cache rows";
+    EXPECT_EQ(vc, slice(v_cache, b, n_ctx * kv_dim));
+  }
+}
+
 TEST(Attention, RejectsPositionsPastTheCacheAndBadHeadGroups) {
   std::vector<float> buf(64), scratch(static_cast<std::size_t>(omp_get_max_threads() * 4));
   EXPECT_THROW(

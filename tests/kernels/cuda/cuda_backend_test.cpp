@@ -50,7 +50,12 @@ TEST(CudaOps, RowOpsMatchTheCpuBackend) {
   EXPECT_LT(both(OpKind::RmsNorm, {{x}, {w, ValueKind::Weight}}, {rows, dim}, {.eps = 1e-5f}, 0), kOpTolerance);
   EXPECT_LT(both(OpKind::SiluMul, {{x}, {x2}}, {rows, dim}, {}, 0), kOpTolerance);
   EXPECT_LT(both(OpKind::Add, {{x}, {x2}}, {rows, dim}, {}, 0), kOpTolerance);
-  EXPECT_EQ(both(OpKind::LastRow, {{x}}, {1, dim}, {}, 0), 0.0);
+  EXPECT_EQ(both(OpKind::LastRows, {{x}}, {1, dim}, {}, 0), 0.0);
+  const Tensor x6 = test::tensor_of(test::random_floats(6 * dim, 5), {6, dim});
+  EXPECT_EQ(both(OpKind::LastRows, {{x6}}, {3, dim}, {}, 0), 0.0) << "the last of each of 3 sequences' 2 rows";
+  // Batched decode is the CPU's for now: refused when the step is planned.
+  EXPECT_THROW(test::run_node(*gpu, OpKind::Rope, {{x6}}, {6, dim}, {.rope_theta = 1e4, .head_dim = 32, .batch = 2}),
+               Error);
   for (RopeLayout layout : {RopeLayout::HalfSplit, RopeLayout::Interleaved}) {
     const NodeParams p{.rope_theta = 10000.0, .rope_layout = layout, .head_dim = 32};
     EXPECT_LT(both(OpKind::Rope, {{x}}, {rows, dim}, p, 37), kOpTolerance) << static_cast<int>(layout);
