@@ -121,32 +121,66 @@ void gemm_s8s8_f32(const std::int8_t* x, const float* x_scale, const std::int8_t
   }
 }
 
+namespace {
+
+// sums[r] = sum_k x[r * k + kk] * w[kk] for R rows of x: each 16 weights are
+// converted to float once and used by all R rows (converting is the cost).
+template <int R>
+void dot_rows_f32s8(const float* x, const std::int8_t* w, std::int64_t k, float* sums) {
+  std::int64_t kk = 0;
+  float tail[R] = {};
+#if defined(__AVX2__)
+  __m256 acc[R][2];
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  for (; kk + 16 <= k; kk += 16) {
+    const __m128i w16 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + kk));
+    const __m256 w0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(w16));
+    const __m256 w1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(w16, 8)));
+    for (int r = 0; r < R; ++r) {
+      acc[r][0] = _mm256_fmadd_ps(_mm256_loadu_ps(x + r * k + kk), w0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(_mm256_loadu_ps(x + r * k + kk + 8), w1, acc[r][1]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    const __m256 a = _mm256_add_ps(acc[r][0], acc[r][1]);
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    tail[r] = _mm_cvtss_f32(s);
+  }
+#endif
+  for (; kk < k; ++kk) {
+    for (int r = 0; r < R; ++r) tail[r] += x[r * k + kk] * static_cast<float>(w[kk]);
+  }
+  for (int r = 0; r < R; ++r) sums[r] = tail[r];
+}
+
+}  // namespace
+
 void gemm_f32s8_f32(const float* x, const std::int8_t* w, const float* w_scale, float* y, std::int64_t m,
                     std::int64_t k, std::int64_t n) {
 #pragma omp parallel for schedule(static) if (n > 1 && m * n * k > 32768)
   for (std::int64_t j = 0; j < n; ++j) {
     const std::int8_t* wj = w + j * k;
-    for (std::int64_t i = 0; i < m; ++i) {
+    for (std::int64_t i = 0; i < m; i += kRowBlock) {
+      float sums[kRowBlock];
       const float* xi = x + i * k;
-      std::int64_t kk = 0;
-      float sum = 0.0f;
-#if defined(__AVX2__)
-      __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-      for (; kk + 16 <= k; kk += 16) {
-        const __m128i w16 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wj + kk));
-        const __m256 w0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(w16));
-        const __m256 w1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(w16, 8)));
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(xi + kk), w0, acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(xi + kk + 8), w1, acc1);
+      const std::int64_t rows = std::min<std::int64_t>(kRowBlock, m - i);
+      switch (rows) {
+        case 1:
+          dot_rows_f32s8<1>(xi, wj, k, sums);
+          break;
+        case 2:
+          dot_rows_f32s8<2>(xi, wj, k, sums);
+          break;
+        case 3:
+          dot_rows_f32s8<3>(xi, wj, k, sums);
+          break;
+        default:
+          dot_rows_f32s8<kRowBlock>(xi, wj, k, sums);
+          break;
       }
-      const __m256 a = _mm256_add_ps(acc0, acc1);
-      __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-      s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-      s = _mm_add_ss(s, _mm_movehdup_ps(s));
-      sum = _mm_cvtss_f32(s);
-#endif
-      for (; kk < k; ++kk) sum += xi[kk] * static_cast<float>(wj[kk]);
-      y[i * n + j] = sum * w_scale[j];
+      for (std::int64_t r = 0; r < rows; ++r) y[(i + r) * n + j] = sums[r] * w_scale[j];
     }
   }
 }
