@@ -34,6 +34,10 @@ std::string_view op_name(OpKind op) {
       return "masked_attention";
     case OpKind::FirstRows:
       return "first_rows";
+    case OpKind::MeanRows:
+      return "mean_rows";
+    case OpKind::L2Normalize:
+      return "l2_normalize";
   }
   return "unknown";
 }

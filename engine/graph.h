@@ -30,7 +30,9 @@ enum class OpKind {
   // Encoders: (q, k, v [B * T, heads * head_dim], lengths i32 [B]) -> [B * T, heads * head_dim];
   // every token of sequence b attends to its first lengths[b] tokens (no causal mask).
   MaskedAttention,
-  FirstRows,  // (x [B * T, d]) -> [B, d]: the first row of each of B sequences
+  FirstRows,    // (x [B * T, d]) -> [B, d]: the first row of each of B sequences
+  MeanRows,     // (x [B * T, d], lengths i32 [B]) -> [B, d]: the mean of sequence b's first lengths[b] rows
+  L2Normalize,  // (x [R, d]) -> each row divided by its Euclidean norm
 };
 std::string_view op_name(OpKind op);
 

@@ -5,6 +5,14 @@
 
 namespace octet {
 
+std::optional<Pooling> pooling_from_name(std::string_view name) {
+  if (name == "auto") return Pooling::Auto;
+  if (name == "first") return Pooling::First;
+  if (name == "mean") return Pooling::Mean;
+  if (name == "pooler") return Pooling::Pooler;
+  return std::nullopt;
+}
+
 void ModelRegistry::add_hf_model(std::string model_type, HfModelFactory factory) {
   hf_models_[std::move(model_type)] = std::move(factory);
 }

@@ -10,20 +10,32 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace octet {
 
+// How an encoder without a classification head turns a sequence into one vector.
+enum class Pooling {
+  Auto,    // what the checkpoint says (sentence-transformers' pooling module), else Pooler where it has one, else First
+  First,   // the first token's ([CLS]) final hidden state
+  Mean,    // the mean of the sequence's final hidden states, padding left out
+  Pooler,  // BERT's pooler: dense + tanh over the first token
+};
+std::optional<Pooling> pooling_from_name(std::string_view name);  // auto, first, mean, pooler
+
 // How to load: the quantization applied to matmul weights as they load;
 // optional SmoothQuant factors by norm weight name (engine/calibration.h):
 // the norm's weight is divided by them and the columns of the matmuls it
-// feeds multiplied, before quantization; and optional static activation
-// scales for int8 weights, by weight name (calibrated; 0 or absent = dynamic).
+// feeds multiplied, before quantization; optional static activation scales
+// for int8 weights, by weight name (calibrated; 0 or absent = dynamic); and
+// the pooling of a bare encoder.
 struct LoadOptions {
   QuantRecipe quant;
   std::map<std::string, std::vector<float>> smoothing = {};
   std::map<std::string, float> input_scales = {};
+  Pooling pooling = Pooling::Auto;
 };
 
 // Builds a model from a Hugging Face directory's config.json and weights.

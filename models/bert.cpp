@@ -19,7 +19,11 @@ enum class HeadKind {
   RobertaHead,  // classifier.dense + tanh, then classifier.out_proj (RoBERTa)
   DistilHead,   // pre_classifier + ReLU, then classifier (DistilBERT)
   FirstToken,   // no head: the first token's hidden state
+  MeanTokens,   // no head: the mean of the tokens' hidden states
 };
+
+// Heads whose dense layer reads the first token (a pooler or a classifier).
+bool has_dense_head(HeadKind head) { return head != HeadKind::FirstToken && head != HeadKind::MeanTokens; }
 
 struct BertConfig {
   std::string family;  // "bert", "roberta", "distilbert"
@@ -36,6 +40,7 @@ struct BertConfig {
   std::int32_t pad_id = 0;
   std::vector<std::string> labels;  // empty: no classifier
   HeadKind head = HeadKind::FirstToken;
+  bool normalize = false;  // the output vector divided by its L2 norm (sentence-transformers' Normalize)
 };
 
 // The Hugging Face tensor names of one family.
@@ -96,7 +101,8 @@ BertNames names_for(const BertConfig& c, const BertWeights& weights) {
   return n;
 }
 
-BertConfig bert_config_from_json(const Json& j, const std::string& path, const BertWeights& weights) {
+BertConfig bert_config_from_json(const Json& j, const std::string& path, const BertWeights& weights, Pooling pooling,
+                                 const SentenceTransformersModules& modules) {
   BertConfig c;
   c.family = json_required<std::string>(j, "model_type", path);
   if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty()) {
@@ -133,6 +139,9 @@ BertConfig bert_config_from_json(const Json& j, const std::string& path, const B
   if (c.pad_id < 0 || c.pad_id >= c.vocab_size) fail("{}: pad_token_id {} is outside the vocabulary", path, c.pad_id);
 
   const bool classifies = c.architecture.ends_with("ForSequenceClassification");
+  if (classifies && pooling != Pooling::Auto) {
+    fail("{}: {} has a classification head; --pooling is for encoders without one", path, c.architecture);
+  }
   if (classifies) {
     c.head = distil ? HeadKind::DistilHead : c.family == "roberta" ? HeadKind::RobertaHead : HeadKind::BertPooler;
     // id2label names the classes; num_labels alone gives LABEL_0, LABEL_1, ...
@@ -154,9 +163,20 @@ BertConfig bert_config_from_json(const Json& j, const std::string& path, const B
       }
     }
   } else if (c.architecture.empty() || c.architecture.ends_with("Model")) {
-    // A bare encoder: BERT's pooled output when the checkpoint has the pooler.
+    // A bare encoder: the pooling asked for, else the sentence-transformers
+    // module's, else BERT's pooled output when the checkpoint has the pooler.
     const std::string p = weights.contains("bert.pooler.dense.weight") ? "bert." : "";
-    if (c.family == "bert" && weights.contains(p + "pooler.dense.weight")) c.head = HeadKind::BertPooler;
+    const bool has_pooler = c.family == "bert" && weights.contains(p + "pooler.dense.weight");
+    const Pooling chosen =
+        pooling != Pooling::Auto ? pooling : modules.pooling.value_or(has_pooler ? Pooling::Pooler : Pooling::First);
+    if (chosen == Pooling::Pooler && !has_pooler) {
+      fail("{}: pooling 'pooler' needs BERT's pooler weights (pooler.dense), which this checkpoint does not have",
+           path);
+    }
+    c.head = chosen == Pooling::Pooler ? HeadKind::BertPooler
+             : chosen == Pooling::Mean ? HeadKind::MeanTokens
+                                       : HeadKind::FirstToken;
+    c.normalize = modules.normalize;
   } else {
     fail("{}: architecture '{}' is not supported; octet runs {}ForSequenceClassification and bare encoders", path,
          c.architecture, c.family);
@@ -184,12 +204,14 @@ class BertModel final : public Model {
     info_.labels = c.labels;
     info_.pad_id = c.pad_id;
     const char* heads[] = {"pooler (tanh) + classifier", "dense (tanh) + out_proj",
-                           "pre_classifier (ReLU) + classifier", "first token's hidden state"};
+                           "pre_classifier (ReLU) + classifier", "first token's hidden state",
+                           "mean of the tokens' hidden states"};
+    const std::string output = c.labels.empty() && c.head == HeadKind::BertPooler ? "pooled embedding (pooler, tanh)"
+                                                                                  : heads[static_cast<int>(c.head)];
     info_.details = {
         {"heads", fmt::format("{}, head_dim {}", c.n_heads, c.hidden_size / c.n_heads)},
         {"ffn", fmt::format("GELU, {}", c.intermediate_size)},
-        {"output", c.labels.empty() && c.head == HeadKind::BertPooler ? "pooled embedding (pooler, tanh)"
-                                                                      : heads[static_cast<int>(c.head)]},
+        {"output", c.normalize ? output + ", L2-normalized" : output},
         {"labels", c.labels.empty() ? "none (embeddings)" : fmt::format("{}", fmt::join(c.labels, ", "))},
     };
   }
@@ -243,9 +265,10 @@ class BertModel final : public Model {
       const int v = linear(name("attn_v"), p + n.v, x, BT, d);
       int a = g.add_node(OpKind::MaskedAttention, name("attn"), {q, k, v, lengths}, {BT, d}, attn);
       // After the last attention only the first token of each sequence feeds
-      // the output: the rest of the last block runs on B rows, not B * T.
+      // the output (unless it is the mean of all of them): the rest of the
+      // last block runs on B rows, not B * T.
       std::int64_t rows = BT;
-      if (l + 1 == c.n_layers) {
+      if (l + 1 == c.n_layers && c.head != HeadKind::MeanTokens) {
         a = g.add_node(OpKind::FirstRows, name("attn_first"), {a}, {B, d});
         x = g.add_node(OpKind::FirstRows, name("input_first"), {x}, {B, d});
         rows = B;
@@ -259,13 +282,15 @@ class BertModel final : public Model {
       x = g.add_node(OpKind::Add, name("ffn_residual"), {x, down}, {rows, d});
       x = layer_norm(name("ffn_norm"), p + n.ffn_norm, x, rows);
     }
-    if (c.head != HeadKind::FirstToken) {
+    if (c.head == HeadKind::MeanTokens) x = g.add_node(OpKind::MeanRows, "mean_pool", {x, lengths}, {B, d});
+    if (has_dense_head(c.head)) {
       x = linear("head_dense", n.dense, x, B, d);
       x = g.add_node(c.head == HeadKind::DistilHead ? OpKind::Relu : OpKind::Tanh, "head_act", {x}, {B, d});
       if (!c.labels.empty()) {
         x = linear("logits", n.out, x, B, static_cast<std::int64_t>(c.labels.size()));
       }
     }
+    if (c.normalize) x = g.add_node(OpKind::L2Normalize, "normalize", {x}, {B, d});
     g.set_output(x);
     return g;
   }
@@ -287,8 +312,9 @@ class BertModel final : public Model {
 }  // namespace
 
 std::unique_ptr<Model> make_bert(const Json& config, const std::string& config_path, const BertWeights& store,
-                                 std::string source, const LoadOptions& options) {
-  const BertConfig c = bert_config_from_json(config, config_path, store);
+                                 std::string source, const LoadOptions& options,
+                                 const SentenceTransformersModules& modules) {
+  const BertConfig c = bert_config_from_json(config, config_path, store, options.pooling, modules);
   const BertNames n = names_for(c, store);
   if (!options.smoothing.empty()) fail("{}: SmoothQuant is not implemented for encoders", source);
   const std::int64_t d = c.hidden_size, ffn = c.intermediate_size;
@@ -327,7 +353,7 @@ std::unique_ptr<Model> make_bert(const Json& config, const std::string& config_p
     linear(p + n.ffn_down, d, ffn);
     norm(p + n.ffn_norm);
   }
-  if (c.head != HeadKind::FirstToken) {
+  if (has_dense_head(c.head)) {
     linear(n.dense, d, d);
     if (!c.labels.empty()) linear(n.out, static_cast<std::int64_t>(c.labels.size()), d);
   }
@@ -342,7 +368,37 @@ std::unique_ptr<Model> load_bert_hf(const Json& config, const std::string& confi
                               const Tensor t = store.get(name, shape);
                               return stored ? with_checkpoint_scales(store, name, t, *stored) : t;
                             }};
-  return make_bert(config, config_path, weights, std::filesystem::path(config_path).parent_path().string(), options);
+  const std::string dir = std::filesystem::path(config_path).parent_path().string();
+  return make_bert(config, config_path, weights, dir, options, read_sentence_transformers(dir));
+}
+
+SentenceTransformersModules read_sentence_transformers(const std::string& model_dir) {
+  SentenceTransformersModules out;
+  const std::filesystem::path modules_path = std::filesystem::path(model_dir) / "modules.json";
+  if (!std::filesystem::exists(modules_path)) return out;
+  const Json modules = read_json_file(modules_path.string());
+  if (!modules.is_array()) fail("{}: expected a list of modules", modules_path.string());
+  for (const Json& m : modules) {
+    const std::string type = json_optional<std::string>(m, "type", "", modules_path.string());
+    if (type == "sentence_transformers.models.Normalize") out.normalize = true;
+    if (type != "sentence_transformers.models.Pooling") continue;
+    const std::string config_path = (std::filesystem::path(model_dir) /
+                                     json_required<std::string>(m, "path", modules_path.string()) / "config.json")
+                                        .string();
+    const Json pc = read_json_file(config_path);
+    const auto mode = [&](const char* key) { return json_optional<bool>(pc, key, false, config_path); };
+    for (const char* unsupported : {"pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens",
+                                    "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"}) {
+      if (mode(unsupported))
+        fail("{}: {} is not supported (octet pools by cls token or mean)", config_path, unsupported);
+    }
+    const bool cls = mode("pooling_mode_cls_token"), mean = mode("pooling_mode_mean_tokens");
+    if (cls == mean) {
+      fail("{}: exactly one of pooling_mode_cls_token and pooling_mode_mean_tokens must be true", config_path);
+    }
+    out.pooling = cls ? Pooling::First : Pooling::Mean;
+  }
+  return out;
 }
 
 }  // namespace octet::models

@@ -35,6 +35,11 @@ void add_model_options(cxxopts::Options& options, ModelKind kind) {
         cxxopts::value<std::string>()->default_value(""));
     add("tokenizer", "tokenizer file: SentencePiece .model, WordPiece vocab.txt or tokenizer.json",
         cxxopts::value<std::string>()->default_value(""));
+    add("pooling",
+        "for an encoder without a classification head, how a text becomes one vector: first ([CLS] token), mean "
+        "(of all tokens), pooler (BERT's dense + tanh) or auto (a sentence-transformers directory's own pooling, "
+        "else pooler where the checkpoint has one, else first)",
+        cxxopts::value<std::string>()->default_value("auto"));
   } else {
     add("m,model",
         "Hugging Face model directory or llama2.c .bin file (default: the tinystories-mini model that ships with "
@@ -82,7 +87,13 @@ LoadedModel load_model(const cxxopts::ParseResult& args, std::optional<ModelKind
   LoadedModel loaded;
   loaded.path = args["model"].as<std::string>();
   if (loaded.path.empty()) loaded.path = default_model_path(kind.value_or(ModelKind::Decoder));
-  loaded.model = models::builtin_registry().load_model(loaded.path, {read_quant_recipe(args)});
+  LoadOptions options{read_quant_recipe(args)};
+  if (args.count("pooling") > 0) {
+    const auto pooling = pooling_from_name(args["pooling"].as<std::string>());
+    if (!pooling) fail("--pooling '{}' is not one of auto, first, mean, pooler", args["pooling"].as<std::string>());
+    options.pooling = *pooling;
+  }
+  loaded.model = models::builtin_registry().load_model(loaded.path, options);
   if (kind && loaded.model->info().kind != *kind) {
     fail("{}: {} is {}; use {}", loaded.path, loaded.model->info().architecture,
          kind == ModelKind::Decoder ? "an encoder, which does not generate text" : "a decoder, not an encoder",

@@ -62,10 +62,10 @@ int run_classify(int argc, char** argv) {
       "octet classify",
       "Classify texts with an encoder (BERT, RoBERTa, DistilBERT with a sequence-classification head) and write\n"
       "  one JSON object per text, in input order: {\"line\", \"label\", \"score\"} (plus \"probs\" with --top-k).\n"
-      "  A model without a head writes {\"line\", \"embedding\"}. Input: TEXT arguments, or -i FILE (or stdin)\n"
-      "  as plain lines, TSV or CSV with a header row, or JSON lines {\"text\": ...}. When the input has gold\n"
-      "  labels (a \"label\" column or field), a summary follows on stderr: accuracy, per-class precision,\n"
-      "  recall and F1, the confusion matrix and texts per second.");
+      "  A model without a head writes {\"line\", \"embedding\"} (see --pooling). Input: TEXT arguments, or\n"
+      "  -i FILE (or stdin) as plain lines, TSV or CSV with a header row, or JSON lines {\"text\": ...}. When the\n"
+      "  input has gold labels (a \"label\" column or field), a summary follows on stderr: accuracy, per-class\n"
+      "  precision, recall and F1, the confusion matrix and texts per second.");
   add_model_options(options, ModelKind::Encoder);
   auto add = options.add_options("Classify");
   add("i,input", "file to classify; - or absent reads stdin (unless TEXT is given)", cxxopts::value<std::string>());

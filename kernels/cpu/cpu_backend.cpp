@@ -109,6 +109,15 @@ class CpuBackend final : public Backend {
                               in[3]->data<std::int32_t>(), shape, attention_scratch_, y);
         return;
       }
+      case OpKind::MeanRows: {
+        const std::int64_t batch = out.dim(0);
+        cpu::mean_rows(in[0]->data<float>(), in[1]->data<std::int32_t>(), batch, in[0]->dim(0) / batch, in[0]->dim(1),
+                       y);
+        return;
+      }
+      case OpKind::L2Normalize:
+        cpu::l2_normalize(in[0]->data<float>(), in[0]->dim(0), in[0]->dim(1), y);
+        return;
       case OpKind::FirstRows:
       case OpKind::LastRows: {
         const std::int64_t cols = in[0]->dim(1), batch = out.dim(0), seq_len = in[0]->dim(0) / batch;

@@ -66,4 +66,11 @@ struct MaskedAttentionShape {
 void masked_attention(const float* q, const float* k, const float* v, const std::int32_t* lengths,
                       const MaskedAttentionShape& shape, std::span<float> scratch, float* out);
 
+// Mean pooling: out[b] = the mean of the first lengths[b] (1..seq_len) rows
+// of sequence b in x [batch * seq_len, dim].
+void mean_rows(const float* x, const std::int32_t* lengths, std::int64_t batch, std::int64_t seq_len, std::int64_t dim,
+               float* out);
+// out = x / max(||x||_2, 1e-12), per row of `dim` elements.
+void l2_normalize(const float* x, std::int64_t rows, std::int64_t dim, float* out);
+
 }  // namespace octet::cpu

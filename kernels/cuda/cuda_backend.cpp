@@ -236,6 +236,8 @@ class CudaBackend final : public Backend {
       case OpKind::Relu:
       case OpKind::MaskedAttention:
       case OpKind::FirstRows:
+      case OpKind::MeanRows:
+      case OpKind::L2Normalize:
         break;  // refused by supports()
     }
     fail("cuda backend: unhandled op {}", op_name(node.op));

@@ -331,5 +331,35 @@ TEST(CliClassify, RefusesDecodersAndEmptyInput) {
   EXPECT_CONTAINS(empty.output, "no texts to classify");
 }
 
+// sst2-mini's encoder without its classifier (config.json says BertModel):
+// vectors of hidden_size, pooled as --pooling says; a classifier refuses it.
+TEST(CliClassify, WritesEmbeddingsPooledAsAsked) {
+  test::TempDir dir;
+  const std::string shipped = test::project_dir() + "/assets/models/sst2-mini";
+  for (const char* file : {"model.safetensors", "tokenizer.model", "tokenizer_config.json"}) {
+    std::filesystem::copy_file(shipped + "/" + file, dir.file(file));
+  }
+  nlohmann::json config = nlohmann::json::parse(std::ifstream(shipped + "/config.json"));
+  config["architectures"] = {"BertModel"};
+  config.erase("id2label");
+  config.erase("label2id");
+  std::ofstream(dir.file("config.json")) << config.dump();
+  const auto embedding = [&](const std::string& pooling) {
+    const CliRun r = run_octet("classify -m " + dir.path() + " --pooling " + pooling + " 'a charming journey'");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return nlohmann::json::parse(r.output.substr(0, r.output.find('\n')))["embedding"].get<std::vector<float>>();
+  };
+  const auto mean = embedding("mean"), first = embedding("first"), pooler = embedding("pooler");
+  ASSERT_EQ(mean.size(), config["hidden_size"].get<std::size_t>());
+  EXPECT_EQ(embedding("auto"), pooler) << "BERT's pooler, where the checkpoint has one";
+  EXPECT_NE(mean, first);
+  EXPECT_NE(first, pooler);
+  EXPECT_TRUE(std::all_of(pooler.begin(), pooler.end(), [](float v) { return std::abs(v) <= 1.0f; })) << "tanh";
+  const CliRun refused = run_octet("classify --pooling mean 'a charming journey'");
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_CONTAINS(refused.output, "--pooling is for encoders without one");
+  EXPECT_CONTAINS(run_octet("classify -m " + dir.path() + " --pooling max x").output, "is not one of");
+}
+
 }  // namespace
 }  // namespace octet

@@ -1,4 +1,4 @@
-// The encoder's CPU kernels (LayerNorm, GELU, tanh, masked attention) against
+// The encoder's CPU kernels (LayerNorm, GELU, tanh, masked attention, mean pooling) against
 // float64 references on awkward sizes.
 #include "kernels/cpu/ops.h"
 #include "tests/kernels/cpu/reference_util.h"
@@ -135,6 +135,45 @@ TEST(MaskedAttention, RefusesALengthOutsideTheSequence) {
   const std::vector<std::int32_t> lengths{3};
   EXPECT_THROW(masked_attention(q.data(), q.data(), q.data(), lengths.data(), {1, 2, 1, 4}, scratch, y.data()),
                std::exception);
+}
+
+// Padding rows hold huge values: any that leaked into a mean would show.
+TEST(MeanRows, AveragesEachSequencesOwnRowsInFloat64) {
+  const int batch = 3, seq_len = 5, dim = 7;
+  auto x = test::random_floats(static_cast<std::size_t>(batch * seq_len * dim), 31);
+  const std::vector<std::int32_t> lengths{5, 1, 3};
+  for (int b = 0; b < batch; ++b)
+    for (int r = lengths[static_cast<std::size_t>(b)]; r < seq_len; ++r)
+      for (int c = 0; c < dim; ++c) x[static_cast<std::size_t>((b * seq_len + r) * dim + c)] = 1e30f;
+  std::vector<float> y(static_cast<std::size_t>(batch * dim));
+  mean_rows(x.data(), lengths.data(), batch, seq_len, dim, y.data());
+  std::vector<double> ref(y.size());
+  for (int b = 0; b < batch; ++b)
+    for (int c = 0; c < dim; ++c) {
+      double sum = 0;
+      for (int r = 0; r < lengths[static_cast<std::size_t>(b)]; ++r)
+        sum += x[static_cast<std::size_t>((b * seq_len + r) * dim + c)];
+      ref[static_cast<std::size_t>(b * dim + c)] = sum / lengths[static_cast<std::size_t>(b)];
+    }
+  // Summed in double, rounded once to float.
+  EXPECT_LT(test::max_relative_error(y, ref), 1e-7);
+  const std::vector<std::int32_t> too_long{6, 1, 1};
+  EXPECT_THROW(mean_rows(x.data(), too_long.data(), batch, seq_len, dim, y.data()), std::exception);
+}
+
+TEST(L2Normalize, GivesUnitRowsAndKeepsZeroRowsZero) {
+  auto x = test::random_floats(3 * 5, 41, 100.0f);
+  std::fill(x.begin() + 5, x.begin() + 10, 0.0f);  // row 1: all zero
+  std::vector<float> y(x.size());
+  l2_normalize(x.data(), 3, 5, y.data());
+  std::vector<double> ref(x.size(), 0.0);
+  for (int r : {0, 2}) {
+    double norm = 0;
+    for (int c = 0; c < 5; ++c) norm += std::pow(x[static_cast<std::size_t>(r * 5 + c)], 2);
+    for (int c = 0; c < 5; ++c)
+      ref[static_cast<std::size_t>(r * 5 + c)] = x[static_cast<std::size_t>(r * 5 + c)] / std::sqrt(norm);
+  }
+  EXPECT_LT(test::max_relative_error(y, ref), 1e-7);
 }
 
 }  // namespace
