@@ -14,7 +14,7 @@ EncoderSession::EncoderSession(const Model& model, Backend& backend, const Token
     : model_(model),
       tokenizer_(tokenizer),
       executor_(model, backend, static_cast<int>(model.info().context_length)),
-      lower_case_(config.do_lower_case),
+      lower_case_(config.do_lower_case.value_or(false)),
       max_tokens_(static_cast<int>(model.info().context_length)) {
   const ModelInfo& info = model.info();
   if (info.kind != ModelKind::Encoder) fail("{}: {} is not an encoder", info.source, info.architecture);

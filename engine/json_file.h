@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <string>
 
 namespace octet {
@@ -29,6 +30,11 @@ template <typename T>
 T json_optional(const Json& config, const std::string& key, T fallback, const std::string& path) {
   if (!config.contains(key) || config[key].is_null()) return fallback;
   return json_required<T>(config, key, path);
+}
+
+// A size read from `path` (a layer count, a dimension) must be positive.
+inline void require_positive(std::int64_t value, const char* what, const std::string& path) {
+  if (value <= 0) fail("{}: {} must be positive, found {}", path, what, value);
 }
 
 }  // namespace octet

@@ -90,12 +90,11 @@ std::unique_ptr<Tokenizer> load_tokenizer_file(const std::string& path, const st
   namespace fs = std::filesystem;
   const std::string name = fs::path(path).filename().string();
   if (name.ends_with(".txt")) {
-    WordPieceOptions options;
     // BERT's tokenizers lower-case unless the model's config says otherwise.
-    const fs::path config = fs::path(model_dir) / "tokenizer_config.json";
-    if (fs::is_directory(model_dir) && fs::exists(config)) {
-      options.lower_case = json_optional<bool>(read_json_file(config.string()), "do_lower_case", true, config.string());
-    }
+    const TokenizerConfig config = read_tokenizer_config(model_dir);
+    WordPieceOptions options;
+    options.lower_case = config.do_lower_case.value_or(true);
+    options.unk_token = config.unk_token;
     return load_wordpiece_vocab(path, options);
   }
   if (name.ends_with(".json")) return load_wordpiece_json(path);

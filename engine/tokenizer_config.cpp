@@ -14,7 +14,7 @@ TokenizerConfig read_tokenizer_config(const std::string& model_path) {
   const std::string where = path.string();
   const Json j = read_json_file(where);
   config.add_bos = json_optional<bool>(j, "add_bos_token", true, where);
-  config.do_lower_case = json_optional<bool>(j, "do_lower_case", false, where);
+  if (j.contains("do_lower_case")) config.do_lower_case = json_required<bool>(j, "do_lower_case", where);
   // Special tokens are strings, or {"content": ...} objects in newer files.
   const auto token = [&](const char* key, std::string& out) {
     const auto t = j.find(key);
@@ -29,7 +29,6 @@ TokenizerConfig read_tokenizer_config(const std::string& model_path) {
   };
   token("cls_token", config.cls_token);
   token("sep_token", config.sep_token);
-  token("pad_token", config.pad_token);
   token("unk_token", config.unk_token);
   const auto it = j.find("chat_template");
   if (it == j.end() || it->is_null()) return config;

@@ -3,6 +3,7 @@
 // key is absent (and for single-file checkpoints, which have no such file).
 #pragma once
 
+#include <optional>
 #include <string>
 
 namespace octet {
@@ -10,9 +11,9 @@ namespace octet {
 struct TokenizerConfig {
   bool add_bos = true;        // "add_bos_token"
   std::string chat_template;  // "chat_template" (the "default" one of a list), or ""
-  // Encoders (BERT framing).
-  bool do_lower_case = false;  // "do_lower_case"
-  std::string cls_token = "[CLS]", sep_token = "[SEP]", pad_token = "[PAD]", unk_token = "[UNK]";
+  // Encoders (BERT framing). Padding uses config.json's pad_token_id instead.
+  std::optional<bool> do_lower_case;  // "do_lower_case"; the default depends on the tokenizer
+  std::string cls_token = "[CLS]", sep_token = "[SEP]", unk_token = "[UNK]";
 };
 
 TokenizerConfig read_tokenizer_config(const std::string& model_path);

@@ -124,15 +124,12 @@ BertConfig bert_config_from_json(const Json& j, const std::string& path, const B
   if (distil && json_optional<bool>(j, "sinusoidal_pos_embds", false, path)) {
     fail("{}: sinusoidal_pos_embds is not supported", path);
   }
-  const auto positive = [&](std::int64_t v, const char* what) {
-    if (v <= 0) fail("{}: {} must be positive, found {}", path, what, v);
-  };
-  positive(c.hidden_size, "hidden_size");
-  positive(c.intermediate_size, "intermediate_size");
-  positive(c.n_layers, "num_hidden_layers");
-  positive(c.n_heads, "num_attention_heads");
-  positive(c.vocab_size, "vocab_size");
-  positive(c.max_positions - c.position_offset, "max_position_embeddings (after the position offset)");
+  require_positive(c.hidden_size, "hidden_size", path);
+  require_positive(c.intermediate_size, "intermediate_size", path);
+  require_positive(c.n_layers, "num_hidden_layers", path);
+  require_positive(c.n_heads, "num_attention_heads", path);
+  require_positive(c.vocab_size, "vocab_size", path);
+  require_positive(c.max_positions - c.position_offset, "max_position_embeddings (after the position offset)", path);
   if (c.hidden_size % c.n_heads != 0) {
     fail("{}: hidden_size {} is not a multiple of num_attention_heads {}", path, c.hidden_size, c.n_heads);
   }
@@ -150,7 +147,7 @@ BertConfig bert_config_from_json(const Json& j, const std::string& path, const B
       if (!j["id2label"].is_object()) fail("{}: 'id2label' must be an object", path);
       n_labels = static_cast<std::int64_t>(j["id2label"].size());
     }
-    positive(n_labels, "the number of labels");
+    require_positive(n_labels, "the number of labels", path);
     for (std::int64_t i = 0; i < n_labels; ++i) {
       const std::string key = std::to_string(i);
       if (j.contains("id2label")) {

@@ -160,17 +160,14 @@ class LlamaModel final : public Model {
 }  // namespace
 
 void validate_llama_config(const LlamaConfig& c, const std::string& source) {
-  const auto positive = [&](std::int64_t v, const char* what) {
-    if (v <= 0) fail("{}: {} must be positive, found {}", source, what, v);
-  };
-  positive(c.hidden_size, "hidden_size");
-  positive(c.intermediate_size, "intermediate_size");
-  positive(c.n_layers, "num_hidden_layers");
-  positive(c.n_heads, "num_attention_heads");
-  positive(c.n_kv_heads, "num_key_value_heads");
-  positive(c.head_dim, "head_dim");
-  positive(c.vocab_size, "vocab_size");
-  positive(c.context_length, "max_position_embeddings");
+  require_positive(c.hidden_size, "hidden_size", source);
+  require_positive(c.intermediate_size, "intermediate_size", source);
+  require_positive(c.n_layers, "num_hidden_layers", source);
+  require_positive(c.n_heads, "num_attention_heads", source);
+  require_positive(c.n_kv_heads, "num_key_value_heads", source);
+  require_positive(c.head_dim, "head_dim", source);
+  require_positive(c.vocab_size, "vocab_size", source);
+  require_positive(c.context_length, "max_position_embeddings", source);
   if (c.n_heads % c.n_kv_heads != 0) {
     fail("{}: num_attention_heads {} is not a multiple of num_key_value_heads {}", source, c.n_heads, c.n_kv_heads);
   }

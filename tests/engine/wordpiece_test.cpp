@@ -1,6 +1,7 @@
 // WordPiece on hand-made vocabularies, one rule per test, with the ids BERT's
 // tokenizer gives worked out by hand from its rules.
 #include "engine/error.h"
+#include "engine/tokenizer.h"
 #include "engine/wordpiece_tokenizer.h"
 #include "tests/test_support.h"
 
@@ -101,6 +102,23 @@ TEST(WordPiece, LoadsVocabTxtAndTokenizerJson) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("not WordPiece"), std::string::npos) << e.what();
   }
+}
+
+// A model directory's tokenizer_config.json decides case and the unknown
+// token for its vocab.txt, as Hugging Face's BertTokenizer reads them.
+TEST(WordPiece, VocabTxtFollowsTheDirectorysTokenizerConfig) {
+  test::TempDir dir;
+  {
+    std::ofstream f(dir.file("vocab.txt"));
+    for (const auto& v : kVocab) f << (v == "[UNK]" ? "<unk>" : v) << "\n";
+  }
+  EXPECT_THROW(load_tokenizer_for(dir.path(), ""), Error) << "no [UNK] in the vocabulary, and nothing says <unk>";
+  std::ofstream(dir.file("tokenizer_config.json")) << R"({"do_lower_case": false, "unk_token": "<unk>"})";
+  const auto t = load_tokenizer_for(dir.path(), "");
+  EXPECT_EQ(ids(*t, "the The"), (std::vector<std::int32_t>{7, 1}));  // cased: "The" is the unknown <unk>
+  std::ofstream(dir.file("tokenizer_config.json")) << R"({"unk_token": {"content": "<unk>"}})";
+  EXPECT_EQ(ids(*load_tokenizer_for(dir.path(), ""), "the The"), (std::vector<std::int32_t>{7, 7}))
+      << "lower-cased by default";
 }
 
 }  // namespace
