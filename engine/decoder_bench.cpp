@@ -20,7 +20,7 @@ std::size_t matmul_weight_bytes(const Graph& graph, Backend& backend) {
   for (const Node& node : graph.nodes()) {
     if (node.op != OpKind::MatMul) continue;
     const Tensor w = backend.prepare_weight(graph.values()[node.inputs[1]].tensor, OpKind::MatMul);
-    bytes += w.nbytes() + (w.quant() != nullptr ? w.quant()->scale.nbytes() : 0);
+    bytes += stored_bytes(w);
   }
   return bytes;
 }

@@ -135,4 +135,17 @@ Tensor dequantize(const Tensor& quantized) {
   return out;
 }
 
+std::size_t stored_bytes(const Tensor& tensor) {
+  return tensor.nbytes() + (tensor.quant() != nullptr ? tensor.quant()->scale.nbytes() : 0);
+}
+
+ModelSize model_size(const std::vector<std::pair<std::string, Tensor>>& weights) {
+  ModelSize size;
+  for (const auto& [name, t] : weights) {
+    size.parameters += t.numel();
+    size.bytes += stored_bytes(t);
+  }
+  return size;
+}
+
 }  // namespace octet

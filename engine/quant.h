@@ -63,5 +63,13 @@ Tensor quantize_weight(const Tensor& weight_f32, QuantScheme scheme);
 Tensor with_input_scale(const Tensor& quantized, float input_scale);
 // The float tensor a quantized one stands for (q * scale).
 Tensor dequantize(const Tensor& quantized);
+// Bytes a tensor occupies in memory: its values, plus its scales if quantized.
+std::size_t stored_bytes(const Tensor& tensor);
+// Parameters and bytes of every weight of a model, as loaded.
+struct ModelSize {
+  std::int64_t parameters = 0;
+  std::size_t bytes = 0;
+};
+ModelSize model_size(const std::vector<std::pair<std::string, Tensor>>& weights);
 
 }  // namespace octet

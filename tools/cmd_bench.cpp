@@ -176,6 +176,8 @@ int run_bench(int argc, char** argv) {
     std::cerr << fmt::format("loading {} as {}...\n", path, scheme_name);
     const auto model = models::builtin_registry().load_model(path, {QuantRecipe{*scheme, {}}});
     encoder = model->info().kind == ModelKind::Encoder;
+    const ModelSize size = model_size(model->weights());
+    const std::size_t first_row = rows.size();
     for (const auto& backend_name : backends) {
       // Threads are the CPU's knob; a GPU backend runs once.
       const auto thread_list =
@@ -249,6 +251,11 @@ int run_bench(int argc, char** argv) {
         }
       }
     }
+    // Every row of this scheme: the model as loaded (weights and scales).
+    for (std::size_t r = first_row; r < rows.size(); ++r) {
+      rows[r]["model_bytes"] = size.bytes;
+      rows[r]["parameters"] = size.parameters;
+    }
   }
   const bool random_weights = path.starts_with("synthetic:");
   const nlohmann::json header = {{"model", path},
@@ -268,41 +275,60 @@ int run_bench(int argc, char** argv) {
       row["build"] = build_description();
     }
     if (encoder) {
-      print_csv(rows, {"model", "machine", "build", "backend", "quant", "threads", "batch", "seq_len", "sent_s_mean",
-                       "sent_s_std", "tok_s_mean"});
+      print_csv(rows, {"model", "machine", "build", "backend", "quant", "parameters", "model_bytes", "threads", "batch",
+                       "seq_len", "sent_s_mean", "sent_s_std", "tok_s_mean"});
       return 0;
     }
-    print_csv(rows, {"model", "machine", "build", "backend", "quant", "threads", "batch", "pp_tokens", "pp_tok_s_mean",
-                     "pp_tok_s_std", "ttft_ms_mean", "tg_tokens", "tg_tok_s_mean", "tg_tok_s_std", "tg_ms_median",
-                     "tg_ms_p99", "decode_weight_bytes", "decode_weight_gb_s"});
+    print_csv(rows, {"model",
+                     "machine",
+                     "build",
+                     "backend",
+                     "quant",
+                     "parameters",
+                     "model_bytes",
+                     "threads",
+                     "batch",
+                     "pp_tokens",
+                     "pp_tok_s_mean",
+                     "pp_tok_s_std",
+                     "ttft_ms_mean",
+                     "tg_tokens",
+                     "tg_tok_s_mean",
+                     "tg_tok_s_std",
+                     "tg_ms_median",
+                     "tg_ms_p99",
+                     "decode_weight_bytes",
+                     "decode_weight_gb_s"});
     return 0;
   }
   std::cout << fmt::format("model: {}{}\nmachine: {}\nbuild: {}\npeak resident memory: {:.1f} MiB\n\n", path,
                            random_weights ? " (random weights)" : "", machine_description(), build_description(),
                            peak_rss_bytes() / 1048576.0);
   if (encoder) {
-    std::cout << "| backend | quant | threads | batch | tokens per sequence | sentences/s | tokens/s |\n"
-              << "|---|---|---|---|---|---|---|\n";
+    std::cout << "| backend | quant | model size | threads | batch | tokens per sequence | sentences/s | tokens/s |\n"
+              << "|---|---|---|---|---|---|---|---|\n";
     for (const auto& row : rows) {
-      std::cout << fmt::format("| {} | {} | {} | {} | {} | {:.1f} ± {:.1f} | {:.0f} |\n",
+      std::cout << fmt::format("| {} | {} | {:.1f} MiB | {} | {} | {} | {:.1f} ± {:.1f} | {:.0f} |\n",
                                row["backend"].get<std::string>(), row["quant"].get<std::string>(),
-                               row["threads"].get<int>(), row["batch"].get<int>(), row["seq_len"].get<int>(),
-                               row["sent_s_mean"].get<double>(), row["sent_s_std"].get<double>(),
-                               row["tok_s_mean"].get<double>());
+                               row["model_bytes"].get<double>() / 1048576.0, row["threads"].get<int>(),
+                               row["batch"].get<int>(), row["seq_len"].get<int>(), row["sent_s_mean"].get<double>(),
+                               row["sent_s_std"].get<double>(), row["tok_s_mean"].get<double>());
     }
   } else {
-    std::cout << "| backend | quant | threads | batch | pp tok/s | time to first token | tg tok/s | tg ms/step "
-                 "(median, p99) | weights read per step | GB/s |\n"
-              << "|---|---|---|---|---|---|---|---|---|---|\n";
+    std::cout << "| backend | quant | model size | threads | batch | pp tok/s | time to first token | tg tok/s | tg "
+                 "ms/step (median, p99) | weights read per step | GB/s |\n"
+              << "|---|---|---|---|---|---|---|---|---|---|---|\n";
     for (const auto& row : rows) {
       std::cout << fmt::format(
-          "| {} | {} | {} | {} | {:.1f} ± {:.1f} | {:.2f} ms | {:.1f} ± {:.1f} | {:.2f}, {:.2f} | {:.1f} MB | {:.1f} "
-          "|\n",
-          row["backend"].get<std::string>(), row["quant"].get<std::string>(), row["threads"].get<int>(),
-          row["batch"].get<int>(), row["pp_tok_s_mean"].get<double>(), row["pp_tok_s_std"].get<double>(),
-          row["ttft_ms_mean"].get<double>(), row["tg_tok_s_mean"].get<double>(), row["tg_tok_s_std"].get<double>(),
-          row["tg_ms_median"].get<double>(), row["tg_ms_p99"].get<double>(),
-          row["decode_weight_bytes"].get<std::size_t>() / 1e6, row["decode_weight_gb_s"].get<double>());
+          "| {} | {} | {:.1f} MiB | {} | {} | {:.1f} ± {:.1f} | {:.2f} ms | {:.1f} ± {:.1f} | {:.2f}, {:.2f} | {:.1f} "
+          "MB "
+          "| {:.1f} |\n",
+          row["backend"].get<std::string>(), row["quant"].get<std::string>(),
+          row["model_bytes"].get<double>() / 1048576.0, row["threads"].get<int>(), row["batch"].get<int>(),
+          row["pp_tok_s_mean"].get<double>(), row["pp_tok_s_std"].get<double>(), row["ttft_ms_mean"].get<double>(),
+          row["tg_tok_s_mean"].get<double>(), row["tg_tok_s_std"].get<double>(), row["tg_ms_median"].get<double>(),
+          row["tg_ms_p99"].get<double>(), row["decode_weight_bytes"].get<std::size_t>() / 1e6,
+          row["decode_weight_gb_s"].get<double>());
     }
   }
   for (const auto& s : skipped) {

@@ -30,14 +30,10 @@ int run_info(int argc, char** argv) {
   const LoadedModel loaded = load_model(args, std::nullopt);
   const ModelInfo& info = loaded.model->info();
 
-  std::int64_t params = 0;
-  std::size_t bytes = 0;
+  const auto weights = loaded.model->weights();
+  const auto [params, bytes] = model_size(weights);
   std::map<std::string, std::int64_t> by_dtype;
-  for (const auto& [name, t] : loaded.model->weights()) {
-    params += t.numel();
-    bytes += t.nbytes() + (t.quant() != nullptr ? t.quant()->scale.nbytes() : 0);
-    by_dtype[std::string(dtype_name(t.dtype()))] += t.numel();
-  }
+  for (const auto& [name, t] : weights) by_dtype[std::string(dtype_name(t.dtype()))] += t.numel();
   // The KV cache is the graph's state: sum what a full-context graph declares.
   std::size_t kv_bytes = 0;
   const bool decoder = info.kind == ModelKind::Decoder;

@@ -126,9 +126,9 @@ TEST(Cli, BenchReportHasEveryFieldForEachScheme) {
   for (const char* key : {"model", "machine", "build", "peak_rss_bytes"}) EXPECT_TRUE(j["header"].contains(key)) << key;
   ASSERT_EQ(j["results"].size(), 4u);  // 2 schemes x 2 batch sizes
   for (const auto& row : j["results"]) {
-    for (const char* key :
-         {"backend", "quant", "threads", "batch", "pp_tok_s_mean", "pp_tok_s_std", "ttft_ms_mean", "tg_tok_s_mean",
-          "tg_tok_s_std", "tg_ms_median", "tg_ms_p99", "decode_weight_bytes", "decode_weight_gb_s"}) {
+    for (const char* key : {"backend", "quant", "threads", "batch", "pp_tok_s_mean", "pp_tok_s_std", "ttft_ms_mean",
+                            "tg_tok_s_mean", "tg_tok_s_std", "tg_ms_median", "tg_ms_p99", "decode_weight_bytes",
+                            "decode_weight_gb_s", "model_bytes", "parameters"}) {
       EXPECT_TRUE(row.contains(key)) << key;
     }
     EXPECT_GT(row["tg_tok_s_mean"].get<double>(), 0);
@@ -144,6 +144,9 @@ TEST(Cli, BenchReportHasEveryFieldForEachScheme) {
   EXPECT_LT(j["results"][2]["decode_weight_bytes"].get<double>(),
             j["results"][0]["decode_weight_bytes"].get<double>() / 3)
       << "int8 weights are about 4x smaller";
+  // (An int8 model stores a tied lm_head twice: float for the lookup, int8 for the product.)
+  EXPECT_LT(j["results"][2]["model_bytes"].get<double>(), j["results"][0]["model_bytes"].get<double>())
+      << "the int8 model is smaller in memory";
   const CliRun md = run_octet("bench -m synthetic:llama-15m -p 8 -n 4 -r 1 --quant w8");
   EXPECT_EQ(md.exit_code, 0) << md.output;
   EXPECT_CONTAINS(md.output, "(random weights)");
@@ -162,8 +165,8 @@ TEST(Cli, BenchTimesEncodersInSentencesPerSecond) {
   const auto j = nlohmann::json::parse(r.output.substr(r.output.find('{')));
   ASSERT_EQ(j["results"].size(), 4u);  // 2 schemes x 2 batch sizes on the CPU
   for (const auto& row : j["results"]) {
-    for (const char* key :
-         {"backend", "quant", "threads", "batch", "seq_len", "sent_s_mean", "sent_s_std", "tok_s_mean"}) {
+    for (const char* key : {"backend", "quant", "threads", "batch", "seq_len", "sent_s_mean", "sent_s_std",
+                            "tok_s_mean", "model_bytes", "parameters"}) {
       EXPECT_TRUE(row.contains(key)) << key;
     }
     EXPECT_EQ(row["seq_len"], 16);
