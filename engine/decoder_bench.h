@@ -28,7 +28,7 @@ struct DecoderBenchResult {
   std::vector<double> ttft_ms;               // per repetition: the -p token prompt pass until the first token's logits
   std::vector<double> tg_tokens_per_second;
   std::vector<double> tg_token_ms;      // every decode step of every repetition (a token of each sequence)
-  std::size_t decode_weight_bytes = 0;  // matmul weights (and scales) read per decoded token
+  std::size_t decode_weight_bytes = 0;  // matmul weights (and scales) read per decode step, whatever the batch
 };
 
 DecoderBenchResult run_decoder_bench(const Model& model, Backend& backend, const DecoderBenchRequest& request);

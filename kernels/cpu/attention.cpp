@@ -37,7 +37,7 @@ void attention(const float* q, const float* k, const float* v, float* k_cache, f
   }
 #pragma omp parallel for if (work > 1)
   for (std::int64_t item = 0; item < work; ++item) {
-    const std::int64_t row = item / s.n_heads;  // sequence row / n_tokens, token row % n_tokens
+    const std::int64_t row = item / s.n_heads;  // of q: sequence row / n_tokens, its token row % n_tokens
     const int h = static_cast<int>(item % s.n_heads);
     const int kvh = h / group;
     const int n_keys = s.pos0 + static_cast<int>(row % s.n_tokens) + 1;  // causal: keys 0..pos0+t

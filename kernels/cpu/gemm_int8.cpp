@@ -128,7 +128,7 @@ namespace {
 template <int R>
 void dot_rows_f32s8(const float* x, const std::int8_t* w, std::int64_t k, float* sums) {
   std::int64_t kk = 0;
-  float tail[R] = {};
+  float sum[R] = {};
 #if defined(__AVX2__)
   __m256 acc[R][2];
   for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
@@ -146,13 +146,13 @@ void dot_rows_f32s8(const float* x, const std::int8_t* w, std::int64_t k, float*
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    tail[r] = _mm_cvtss_f32(s);
+    sum[r] = _mm_cvtss_f32(s);
   }
 #endif
   for (; kk < k; ++kk) {
-    for (int r = 0; r < R; ++r) tail[r] += x[r * k + kk] * static_cast<float>(w[kk]);
+    for (int r = 0; r < R; ++r) sum[r] += x[r * k + kk] * static_cast<float>(w[kk]);
   }
-  for (int r = 0; r < R; ++r) sums[r] = tail[r];
+  for (int r = 0; r < R; ++r) sums[r] = sum[r];
 }
 
 }  // namespace
