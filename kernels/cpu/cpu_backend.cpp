@@ -2,6 +2,7 @@
 
 #include "engine/error.h"
 #include "engine/quant.h"
+#include "kernels/cpu/eltwise_f32.h"
 #include "kernels/cpu/gemm_int8.h"
 #include "kernels/cpu/matmul_f32.h"
 #include "kernels/cpu/ops.h"
@@ -88,16 +89,16 @@ class CpuBackend final : public Backend {
         return;
       }
       case OpKind::SiluMul:
-        cpu::silu_mul(in[0]->data<float>(), in[1]->data<float>(), in[0]->numel(), y);
+        eltwise_.silu_mul(in[0]->data<float>(), in[1]->data<float>(), in[0]->numel(), y);
         return;
       case OpKind::Add:
         cpu::add(in[0]->data<float>(), in[1]->data<float>(), in[0]->numel(), y);
         return;
       case OpKind::Gelu:
-        cpu::gelu(in[0]->data<float>(), in[0]->numel(), y);
+        eltwise_.gelu(in[0]->data<float>(), in[0]->numel(), y);
         return;
       case OpKind::Tanh:
-        cpu::tanh(in[0]->data<float>(), in[0]->numel(), y);
+        eltwise_.tanh(in[0]->data<float>(), in[0]->numel(), y);
         return;
       case OpKind::Relu:
         cpu::relu(in[0]->data<float>(), in[0]->numel(), y);
@@ -232,6 +233,7 @@ class CpuBackend final : public Backend {
   }
 
   cpu::MatmulF32 matmul_f32_;
+  cpu::EltwiseF32 eltwise_;
   const std::array<float, 256> fp8_lut_ = make_fp8_lut();
   std::vector<std::uint8_t> x_fp8_;       // E4M3 activations [m, k]
   std::vector<float> x_decoded_;          // their values as float [m, k]

@@ -1,30 +1,10 @@
 #include "kernels/cpu/ops.h"
 
-#include <cmath>
-
 namespace octet::cpu {
-
-void silu_mul(const float* gate, const float* up, std::int64_t n, float* out) {
-#pragma omp parallel for simd if (n > 65536)
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    out[i] = g / (1.0f + std::exp(-g)) * up[i];
-  }
-}
 
 void add(const float* a, const float* b, std::int64_t n, float* out) {
 #pragma omp parallel for simd if (n > 65536)
   for (std::int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
-}
-
-void gelu(const float* x, std::int64_t n, float* out) {
-#pragma omp parallel for simd if (n > 65536)
-  for (std::int64_t i = 0; i < n; ++i) out[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f));
-}
-
-void tanh(const float* x, std::int64_t n, float* out) {
-#pragma omp parallel for simd if (n > 65536)
-  for (std::int64_t i = 0; i < n; ++i) out[i] = std::tanh(x[i]);
 }
 
 void relu(const float* x, std::int64_t n, float* out) {

@@ -27,12 +27,8 @@ void rope(const float* x, std::int64_t rows, std::int64_t seq_len, int n_heads, 
 void layer_norm(const float* x, const float* w, const float* b, std::int64_t rows, std::int64_t dim, float eps,
                 float* out);
 
-// out = silu(gate) * up, elementwise over n values.
-void silu_mul(const float* gate, const float* up, std::int64_t n, float* out);
+// GELU, tanh and silu * up are in eltwise_f32.h (oneDNN's vectorized kernels).
 void add(const float* a, const float* b, std::int64_t n, float* out);
-// out = x * Phi(x) (Phi the standard normal CDF, the exact erf form BERT uses).
-void gelu(const float* x, std::int64_t n, float* out);
-void tanh(const float* x, std::int64_t n, float* out);
 void relu(const float* x, std::int64_t n, float* out);
 // y[r, :] += bias, for `rows` rows of `cols`.
 void add_bias(float* y, const float* bias, std::int64_t rows, std::int64_t cols);

@@ -1,6 +1,7 @@
 #include "engine/executor.h"
 #include "engine/generation_session.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/eltwise_f32.h"
 #include "kernels/cpu/matmul_f32.h"
 #include "models/registry.h"
 #include "tests/test_support.h"
@@ -42,22 +43,29 @@ namespace {
 
 // oneDNN 2.6's primitive execution builds a small argument map per call (a
 // library internal we cannot avoid, and its size depends on the shape). The
-// test replays every matmul of a decode step through MatmulF32 alone to count
-// those, then requires the whole decode step to allocate exactly as much:
-// octet's own code allocates nothing.
+// test replays every oneDNN call of a decode step (matmuls through MatmulF32,
+// SwiGLU's silu through EltwiseF32) alone to count those, then requires the
+// whole decode step to allocate exactly as much: octet's own code allocates nothing.
 long onednn_allocations_per_step(const Graph& graph) {
   cpu::MatmulF32 matmul;
+  cpu::EltwiseF32 eltwise;
   std::vector<float> x(4096), w(1 << 20), y(4096);
-  std::vector<std::array<std::int64_t, 3>> shapes;
+  std::vector<std::array<std::int64_t, 3>> matmuls;
+  std::vector<std::int64_t> silus;
   for (const Node& node : graph.nodes()) {
-    if (node.op != OpKind::MatMul) continue;
     const Shape& in = graph.values()[node.inputs[0]].shape;
+    if (node.op == OpKind::SiluMul) {
+      silus.push_back(shape_numel(in));
+      eltwise.silu_mul(x.data(), x.data(), silus.back(), y.data());  // create the primitive
+    }
+    if (node.op != OpKind::MatMul) continue;
     const Shape& wt = graph.values()[node.inputs[1]].shape;
-    shapes.push_back({in[0], in[1], wt[0]});
+    matmuls.push_back({in[0], in[1], wt[0]});
     matmul.run(x.data(), w.data(), y.data(), in[0], in[1], wt[0]);  // create the primitive
   }
   const long before = g_allocations.load();
-  for (const auto& [m, k, n] : shapes) matmul.run(x.data(), w.data(), y.data(), m, k, n);
+  for (const auto& [m, k, n] : matmuls) matmul.run(x.data(), w.data(), y.data(), m, k, n);
+  for (const std::int64_t n : silus) eltwise.silu_mul(x.data(), x.data(), n, y.data());
   return g_allocations.load() - before;
 }
 

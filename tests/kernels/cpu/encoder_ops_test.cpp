@@ -1,5 +1,6 @@
 // The encoder's CPU kernels (LayerNorm, GELU, tanh, masked attention, mean pooling) against
 // float64 references on awkward sizes.
+#include "kernels/cpu/eltwise_f32.h"
 #include "kernels/cpu/ops.h"
 #include "tests/kernels/cpu/reference_util.h"
 
@@ -46,8 +47,9 @@ TEST(Gelu, MatchesTheErfFormInFloat64) {
   x[1] = -12.0f;  // Phi underflows: the result is -0, not NaN
   x[2] = 12.0f;
   std::vector<float> y(x.size()), t(x.size());
-  gelu(x.data(), static_cast<std::int64_t>(x.size()), y.data());
-  tanh(x.data(), static_cast<std::int64_t>(x.size()), t.data());
+  EltwiseF32 eltwise;
+  eltwise.gelu(x.data(), static_cast<std::int64_t>(x.size()), y.data());
+  eltwise.tanh(x.data(), static_cast<std::int64_t>(x.size()), t.data());
   std::vector<double> ref(x.size()), ref_t(x.size());
   for (std::size_t i = 0; i < x.size(); ++i) {
     ref[i] = 0.5 * x[i] * (1.0 + std::erf(x[i] / std::sqrt(2.0)));

@@ -104,5 +104,10 @@ INSTANTIATE_TEST_SUITE_P(IssueSizes, GemmInt8Test,
                          ::testing::Values(Shape3{1, 1, 1}, Shape3{1, 33, 7}, Shape3{3, 100, 9}, Shape3{8, 257, 31},
                                            Shape3{64, 95, 130}, Shape3{128, 300, 65}, Shape3{5, 2048, 3}));
 
+// Several cache tiles each way, the last ones partial and not a whole number
+// of register blocks: 300 rows at k = 300 are tiles of 128, 128 and 44 rows;
+// at k = 8200 a tile holds 28 rows, so 61 x 70 is 3 x 3 tiles.
+INSTANTIATE_TEST_SUITE_P(CacheTiles, GemmInt8Test, ::testing::Values(Shape3{300, 300, 77}, Shape3{61, 8200, 70}));
+
 }  // namespace
 }  // namespace octet::cpu
