@@ -6,7 +6,7 @@
 
 namespace octet::cli {
 
-std::string machine_description();  // "AMD EPYC, 2 cores, avx2 fma"
+std::string machine_description();  // "AMD EPYC, 2 cores, avx2 fma; int8 matmuls on ..."
 std::string build_description();    // "git 1a2b3c4, Release, g++ 12.2"
 int machine_cores();
 std::size_t peak_rss_bytes();

@@ -5,6 +5,7 @@
 #include "kernels/cpu/eltwise_f32.h"
 #include "kernels/cpu/gemm_int8.h"
 #include "kernels/cpu/matmul_f32.h"
+#include "kernels/cpu/matmul_int8_dnnl.h"
 #include "kernels/cpu/ops.h"
 
 #include <omp.h>
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <map>
 #include <vector>
 
 namespace octet {
@@ -52,6 +54,12 @@ class CpuBackend final : public Backend {
       } else if (w.tensor.quant() != nullptr && w.tensor.quant()->scheme == QuantScheme::Int8) {
         grow(x_int8_, static_cast<std::size_t>(x[0] * x[1]));
         grow(x_scale_, static_cast<std::size_t>(x[0]));
+        // Once per weight, not per step: a no-op on CPUs without VNNI.
+        const void* data = w.tensor.data<std::int8_t>();
+        if (!packed_int8_weights_.contains(data) &&
+            matmul_int8_dnnl_.pack(w.tensor.data<std::int8_t>(), w.shape[1], w.shape[0])) {
+          packed_int8_weights_.emplace(data, w.tensor);
+        }
       } else if (x[0] > kW8DirectRows) {
         grow(w_tile_, tile);
       }
@@ -182,7 +190,10 @@ class CpuBackend final : public Backend {
           x_scale_[static_cast<std::size_t>(i)] = quantize_row_int8(xf + i * k, k, x_int8_.data() + i * k);
         }
       }
-      cpu::gemm_s8s8_f32(x_int8_.data(), x_scale_.data(), w.data<std::int8_t>(), w_scale, y, m, k, n, bias);
+      // oneDNN's brgemm where the CPU has VNNI, else the own AVX2 kernel.
+      if (!matmul_int8_dnnl_.run(x_int8_.data(), x_scale_.data(), w.data<std::int8_t>(), w_scale, y, m, k, n, bias)) {
+        cpu::gemm_s8s8_f32(x_int8_.data(), x_scale_.data(), w.data<std::int8_t>(), w_scale, y, m, k, n, bias);
+      }
       return;
     } else if (m <= kW8DirectRows) {
       cpu::gemm_f32s8_f32(xf, w.data<std::int8_t>(), w_scale, y, m, k, n);
@@ -233,6 +244,10 @@ class CpuBackend final : public Backend {
   }
 
   cpu::MatmulF32 matmul_f32_;
+  cpu::MatmulInt8Dnnl matmul_int8_dnnl_;  // holds its own packed copy of each int8 weight
+  // The weights it packed, keyed by address: holding them keeps that address
+  // from being reused by another model's weight while the packed copy lives.
+  std::map<const void*, Tensor> packed_int8_weights_;
   cpu::EltwiseF32 eltwise_;
   const std::array<float, 256> fp8_lut_ = make_fp8_lut();
   std::vector<std::uint8_t> x_fp8_;       // E4M3 activations [m, k]

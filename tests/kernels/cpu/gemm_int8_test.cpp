@@ -3,19 +3,10 @@
 
 #include <gtest/gtest.h>
 
-#include <random>
 #include <tuple>
 
 namespace octet::cpu {
 namespace {
-
-std::vector<std::int8_t> random_int8(std::size_t n, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> dist(-127, 127);
-  std::vector<std::int8_t> v(n);
-  for (auto& x : v) x = static_cast<std::int8_t>(dist(rng));
-  return v;
-}
 
 // sum_k x[i, k] * w[j, k] in float64, for int8 or float activations.
 template <typename X>
@@ -32,8 +23,8 @@ class GemmInt8Test : public ::testing::TestWithParam<Shape3> {};
 
 TEST_P(GemmInt8Test, ExactInt32Products) {
   const auto [m, k, n] = GetParam();
-  auto x = random_int8(static_cast<std::size_t>(m * k), 31);
-  auto w = random_int8(static_cast<std::size_t>(n * k), 32);
+  auto x = test::random_int8(static_cast<std::size_t>(m * k), 31);
+  auto w = test::random_int8(static_cast<std::size_t>(n * k), 32);
   // Extremes everywhere in the first row: the case where int16 pair sums would saturate.
   for (int i = 0; i < k; ++i)
     x[static_cast<std::size_t>(i)] = (i % 2) ? 127 : -127, w[static_cast<std::size_t>(i)] = (i % 2) ? 127 : -127;
@@ -49,7 +40,7 @@ TEST_P(GemmInt8Test, ExactInt32Products) {
 
 TEST_P(GemmInt8Test, FusedDequantizationMatchesScaledProducts) {
   const auto [m, k, n] = GetParam();
-  const auto x = random_int8(static_cast<std::size_t>(m * k), 33), w = random_int8(static_cast<std::size_t>(n * k), 34);
+  const auto x = test::random_int8(static_cast<std::size_t>(m * k), 33), w = test::random_int8(static_cast<std::size_t>(n * k), 34);
   const auto xs = test::random_floats(static_cast<std::size_t>(m), 35),
              ws = test::random_floats(static_cast<std::size_t>(n), 36);
   std::vector<float> y(static_cast<std::size_t>(m * n));
@@ -67,7 +58,7 @@ TEST_P(GemmInt8Test, FusedDequantizationMatchesScaledProducts) {
 
 TEST_P(GemmInt8Test, BiasIsAddedInTheSamePass) {
   const auto [m, k, n] = GetParam();
-  const auto x = random_int8(static_cast<std::size_t>(m * k), 43), w = random_int8(static_cast<std::size_t>(n * k), 44);
+  const auto x = test::random_int8(static_cast<std::size_t>(m * k), 43), w = test::random_int8(static_cast<std::size_t>(n * k), 44);
   const auto xs = test::random_floats(static_cast<std::size_t>(m), 45),
              ws = test::random_floats(static_cast<std::size_t>(n), 46),
              bias = test::random_floats(static_cast<std::size_t>(n), 47, 100.0f);
@@ -86,7 +77,7 @@ TEST_P(GemmInt8Test, BiasIsAddedInTheSamePass) {
 TEST_P(GemmInt8Test, WeightOnlyMatchesFloatReferenceOfSameValues) {
   const auto [m, k, n] = GetParam();
   const auto x = test::random_floats(static_cast<std::size_t>(m * k), 37);
-  const auto w = random_int8(static_cast<std::size_t>(n * k), 38);
+  const auto w = test::random_int8(static_cast<std::size_t>(n * k), 38);
   const auto ws = test::random_floats(static_cast<std::size_t>(n), 39);
   std::vector<float> y(static_cast<std::size_t>(m * n));
   gemm_f32s8_f32(x.data(), w.data(), ws.data(), y.data(), m, k, n);

@@ -18,6 +18,15 @@ inline std::vector<float> random_floats(std::size_t n, std::uint32_t seed, float
   return v;
 }
 
+// Uniform integers in [-limit, limit].
+inline std::vector<std::int8_t> random_int8(std::size_t n, std::uint32_t seed, int limit = 127) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> dist(-limit, limit);
+  std::vector<std::int8_t> v(n);
+  for (auto& x : v) x = static_cast<std::int8_t>(dist(rng));
+  return v;
+}
+
 // Largest |got - want| relative to the largest |want| (the scale of the output).
 inline double max_relative_error(const std::vector<float>& got, const std::vector<double>& want) {
   EXPECT_EQ(got.size(), want.size());

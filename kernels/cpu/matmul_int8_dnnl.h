@@ -1,0 +1,51 @@
+// y[M, N] = x_scale[m] * w_scale[n] * sum_k x[m, k] * w[n, k] (+ bias[n]) on
+// oneDNN's int8 matmul, for CPUs where oneDNN runs it on its brgemm kernels
+// (AVX-512 VNNI and later): s8 activations x s8 weights, int32 accumulation,
+// both scales and the bias fused as post-ops. Elsewhere (AVX2 without VNNI)
+// oneDNN 2.6 either saturates (gemm:jit) or crawls (ref_int8), so this class
+// declines and the caller runs its own kernel (gemm_int8.h).
+//
+// Weights are packed once into the layout oneDNN picks (format_tag::any plus
+// a reorder, s8s8 compensation included) and that copy serves every M.
+// Primitives are created once per (M, K, N) and reused: a decode step creates
+// none. No oneDNN type appears in this header.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace octet::cpu {
+
+class MatmulInt8Dnnl {
+ public:
+  enum class Kernels {
+    Brgemm,  // only oneDNN's brgemm kernels: decline everything else (what the backend uses)
+    Any,     // whatever oneDNN picks: lets tests check the packing and post-ops on any CPU
+  };
+  explicit MatmulInt8Dnnl(Kernels kernels = Kernels::Brgemm);
+  ~MatmulInt8Dnnl();
+  MatmulInt8Dnnl(const MatmulInt8Dnnl&) = delete;
+  MatmulInt8Dnnl& operator=(const MatmulInt8Dnnl&) = delete;
+
+  // Whether this CPU has the int8 dot-product instructions (VNNI) that
+  // oneDNN's brgemm int8 kernels need, as oneDNN sees it.
+  static bool cpu_has_vnni();
+
+  // Packs the weight w [n, k] (rows are output channels, |w| <= 127) for the
+  // later runs; false where it cannot run on the kernels asked for.
+  bool pack(const std::int8_t* w, std::int64_t k, std::int64_t n);
+  // The product with a weight `pack` accepted; false (nothing written) where
+  // the weight was not packed or this M does not run on the kernels asked for.
+  // |x| <= 127; `bias` may be null.
+  bool run(const std::int8_t* x, const float* x_scale, const std::int8_t* w, const float* w_scale, float* y,
+           std::int64_t m, std::int64_t k, std::int64_t n, const float* bias = nullptr);
+  // The oneDNN implementation that `run` uses for this shape ("" if none), for tests.
+  std::string implementation(std::int64_t m, std::int64_t k, std::int64_t n);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace octet::cpu

@@ -1,0 +1,109 @@
+// oneDNN's int8 matmul (MatmulInt8Dnnl): the packed product against float64,
+// and the rule that the backend gets oneDNN's brgemm kernels exactly where
+// the CPU has VNNI (checked by cpuid, independently of oneDNN) and never a
+// slower fallback.
+#include "kernels/cpu/matmul_int8_dnnl.h"
+#include "tests/kernels/cpu/reference_util.h"
+
+#include <gtest/gtest.h>
+
+#include <tuple>
+
+namespace octet::cpu {
+namespace {
+
+// y = x_scale[i] * w_scale[j] * sum_k x[i, k] w[j, k] + bias[j], in float64.
+std::vector<double> reference(const std::vector<std::int8_t>& x, const std::vector<float>& x_scale,
+                              const std::vector<std::int8_t>& w, const std::vector<float>& w_scale,
+                              const std::vector<float>& bias, int m, int k, int n) {
+  std::vector<double> y(static_cast<std::size_t>(m * n));
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      std::int64_t acc = 0;
+      for (int p = 0; p < k; ++p)
+        acc += x[static_cast<std::size_t>(i * k + p)] * w[static_cast<std::size_t>(j * k + p)];
+      y[static_cast<std::size_t>(i * n + j)] =
+          static_cast<double>(acc) * x_scale[static_cast<std::size_t>(i)] * w_scale[static_cast<std::size_t>(j)] +
+          (bias.empty() ? 0.0 : bias[static_cast<std::size_t>(j)]);
+    }
+  return y;
+}
+
+std::vector<float> positive_scales(std::size_t n, std::uint32_t seed) {
+  auto s = test::random_floats(n, seed, 0.01f);
+  for (auto& v : s) v = std::abs(v) + 1e-3f;
+  return s;
+}
+
+// Runs one product on `matmul` (packing w first); false where it declines.
+bool product(MatmulInt8Dnnl& matmul, int m, int k, int n, int weight_limit, bool with_bias, double* error) {
+  const auto x = test::random_int8(static_cast<std::size_t>(m * k), 41);
+  const auto w = test::random_int8(static_cast<std::size_t>(n * k), 42, weight_limit);
+  const auto x_scale = positive_scales(static_cast<std::size_t>(m), 43);
+  const auto w_scale = positive_scales(static_cast<std::size_t>(n), 44);
+  const auto bias = with_bias ? test::random_floats(static_cast<std::size_t>(n), 45) : std::vector<float>{};
+  std::vector<float> y(static_cast<std::size_t>(m * n), -1.0f);
+  if (!matmul.pack(w.data(), k, n)) return false;
+  if (!matmul.run(x.data(), x_scale.data(), w.data(), w_scale.data(), y.data(), m, k, n,
+                  with_bias ? bias.data() : nullptr)) {
+    return false;
+  }
+  // The int32 sum is exact; two float scalings and a bias add are a few roundings.
+  *error = test::max_relative_error(y, reference(x, x_scale, w, w_scale, bias, m, k, n));
+  return true;
+}
+
+using Shape3 = std::tuple<int, int, int>;  // M, K, N
+class MatmulInt8DnnlTest : public ::testing::TestWithParam<Shape3> {};
+
+// Whatever kernel oneDNN picks on this CPU: the packing, the scale and bias
+// post-ops and the primitive cache. Weights within [-63, 63] so that even
+// oneDNN's AVX2 gemm:jit, which sums u8 x s8 pairs in saturating int16, is exact.
+TEST_P(MatmulInt8DnnlTest, PackedProductWithScalesAndBias) {
+  const auto [m, k, n] = GetParam();
+  MatmulInt8Dnnl matmul(MatmulInt8Dnnl::Kernels::Any);
+  for (const bool with_bias : {false, true}) {
+    double error = 1.0;
+    ASSERT_TRUE(product(matmul, m, k, n, 63, with_bias, &error)) << "oneDNN has some int8 kernel for every shape";
+    EXPECT_LT(error, 1e-6) << m << "x" << k << "x" << n << (with_bias ? " with bias" : "");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(IssueSizes, MatmulInt8DnnlTest,
+                         ::testing::Values(Shape3{1, 100, 37}, Shape3{3, 257, 31}, Shape3{8, 33, 70},
+                                           Shape3{64, 95, 130}, Shape3{128, 300, 65}));
+
+TEST(MatmulInt8Dnnl, DeclinesWeightsItHasNotPacked) {
+  MatmulInt8Dnnl matmul(MatmulInt8Dnnl::Kernels::Any);
+  const auto x = test::random_int8(64, 1), w = test::random_int8(64, 2);
+  const std::vector<float> scales(8, 1.0f);
+  std::vector<float> y(8, 7.0f);
+  EXPECT_FALSE(matmul.run(x.data(), scales.data(), w.data(), scales.data(), y.data(), 1, 8, 8));
+  ASSERT_TRUE(matmul.pack(w.data(), 8, 8));
+  EXPECT_FALSE(matmul.run(x.data(), scales.data(), w.data(), scales.data(), y.data(), 1, 16, 4))
+      << "a packed weight used with another shape";
+  EXPECT_EQ(y, std::vector<float>(8, 7.0f)) << "a declined product writes nothing";
+}
+
+// What the CPU backend gets: oneDNN's brgemm kernels at every M a model runs
+// (with the full int8 weight range, exactly) where the CPU has VNNI, and on
+// other CPUs nothing, so that its own AVX2 kernel runs instead of oneDNN's
+// saturating or reference ones.
+TEST(MatmulInt8Dnnl, BrgemmExactlyWhereTheCpuHasVnni) {
+  __builtin_cpu_init();
+  const bool vnni = __builtin_cpu_supports("avx512vnni") || __builtin_cpu_supports("avxvnni");
+  ASSERT_EQ(MatmulInt8Dnnl::cpu_has_vnni(), vnni) << "oneDNN and cpuid disagree about VNNI";
+  MatmulInt8Dnnl matmul;
+  for (const int m : {1, 3, 8, 64, 128}) {
+    double error = 1.0;
+    const bool ran = product(matmul, m, 520, 300, 127, true, &error);
+    EXPECT_EQ(ran, vnni) << "M = " << m;
+    if (!ran) continue;
+    EXPECT_LT(error, 1e-6) << "M = " << m;
+    EXPECT_TRUE(matmul.implementation(m, 520, 300).starts_with("brg"))
+        << "M = " << m << " fell back to " << matmul.implementation(m, 520, 300);
+  }
+}
+
+}  // namespace
+}  // namespace octet::cpu
