@@ -60,6 +60,8 @@ class CpuBackend final : public Backend {
             matmul_int8_dnnl_.pack(w.tensor.data<std::int8_t>(), w.shape[1], w.shape[0])) {
           packed_int8_weights_.emplace(data, w.tensor);
         }
+        if (packed_int8_weights_.contains(data))
+          matmul_int8_dnnl_.prepare(x[0], x[1], w.shape[0], node.inputs.size() > 2);
       } else if (x[0] > kW8DirectRows) {
         grow(w_tile_, tile);
       }

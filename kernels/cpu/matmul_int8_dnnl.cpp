@@ -133,6 +133,12 @@ bool MatmulInt8Dnnl::pack(const std::int8_t* w, std::int64_t k, std::int64_t n) 
   return true;
 }
 
+bool MatmulInt8Dnnl::prepare(std::int64_t m, std::int64_t k, std::int64_t n, bool has_bias) {
+  if (impl_->kernels == Kernels::Brgemm && !cpu_has_vnni()) return false;
+  if (m <= 0 || k <= 0 || n <= 0) return false;
+  return impl_->primitive(m, k, n, has_bias) != nullptr;
+}
+
 bool MatmulInt8Dnnl::run(const std::int8_t* x, const float* x_scale, const std::int8_t* w, const float* w_scale,
                          float* y, std::int64_t m, std::int64_t k, std::int64_t n, const float* bias) {
   const auto it = impl_->weights.find(w);

@@ -35,6 +35,10 @@ class MatmulInt8Dnnl {
   // Packs the weight w [n, k] (rows are output channels, |w| <= 127) for the
   // later runs; false where it cannot run on the kernels asked for.
   bool pack(const std::int8_t* w, std::int64_t k, std::int64_t n);
+  // Creates the primitive for a shape ahead of its first run (the backend
+  // does so when it plans a step, so that running one creates nothing);
+  // false where it declines.
+  bool prepare(std::int64_t m, std::int64_t k, std::int64_t n, bool has_bias);
   // The product with a weight `pack` accepted; false (nothing written) where
   // the weight was not packed or this M does not run on the kernels asked for.
   // |x| <= 127; `bias` may be null.
