@@ -85,7 +85,7 @@ struct MatmulInt8Dnnl::Impl {
     if (packed != nullptr) {
       if (const auto pd = describe(m, k, n, has_bias, *packed)) {
         Primitive p;
-        p.matmul = dnnl::matmul(*pd);
+        OCTET_DNNL_CHECK(p.matmul = dnnl::matmul(*pd));
         p.implementation = pd->impl_info_str();
         p.src = dnnl::memory(pd->src_desc(), engine, DNNL_MEMORY_NONE);
         p.weights = dnnl::memory(*packed, engine, DNNL_MEMORY_NONE);
@@ -123,12 +123,14 @@ bool MatmulInt8Dnnl::pack(const std::int8_t* w, std::int64_t k, std::int64_t n) 
   // it as the [K, N] matrix it wants through transposed strides.
   const dnnl::memory::desc plain_md({k, n}, dt::s8, dnnl::memory::dims{1, k});
   PackedWeight weight{k, n, {}};
-  OCTET_DNNL_CHECK({
+  try {
     dnnl::memory plain(plain_md, impl_->engine, const_cast<std::int8_t*>(w));
     weight.packed = dnnl::memory(*packed, impl_->engine);
     dnnl::reorder(plain, weight.packed).execute(impl_->stream, plain, weight.packed);
     impl_->stream.wait();
-  });
+  } catch (const dnnl::error&) {
+    return false;  // no reorder into that layout: the caller's own kernel runs this weight
+  }
   impl_->weights.emplace(w, std::move(weight));
   return true;
 }
