@@ -8,6 +8,9 @@
 #      ceiling for the GB/s of weights read per decoded token.
 #   5. llama-1.1b again with CUDA graphs off (OCTET_CUDA_GRAPHS=0), for the ratio;
 #   6. stories260K perplexity on the GPU (bf16) and what FP8 costs there.
+#   7. the host CPU's int8 path: where that CPU has VNNI (this project's own
+#      machines have none), the oneDNN brgemm tests run for real, and int8
+#      against f32 on the CPU backend is timed on brgemm.
 # Logs go to $OUT (or ./device-out). STEPS picks steps, e.g. STEPS="1 2";
 # MODELS the synthetic models of step 3 (default llama-1.1b).
 set -uo pipefail
@@ -21,7 +24,7 @@ export OCTET_SHARED_DIR=$root/.device/shared
 [ -e /work/main ] || { mkdir -p /work && ln -s "$root" /work/main; }
 octet=/tmp/octet/octet
 tests=/tmp/octet/octet_tests
-steps=${STEPS:-1 2 3 4 5}
+steps=${STEPS:-1 2 3 4 5 7}
 log() { echo "== $*" | tee -a "$out/summary.txt"; }
 
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee "$out/gpu.txt"
@@ -66,6 +69,15 @@ for step in $steps; do
       log "synthetic:llama-1.1b without CUDA graphs"
       OCTET_CUDA_GRAPHS=0 timeout 300 "$octet" bench -m synthetic:llama-1.1b --backend cuda --quant f32,fp8 \
         -p 512 -n 128 -r 3 2>/dev/null | tee "$out/llama-1.1b-eager.md"
+      ;;
+    7)
+      log "host CPU int8: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+      timeout 300 "$tests" --gtest_filter='*MatmulInt8Dnnl*:*GemmInt8*:Executor.*' 2>&1 | tee "$out/cpu_int8_tests.txt" |
+        tail -n 5
+      timeout 300 "$octet" bench -m synthetic:llama-110m --quant f32,int8 -p 512 -n 64 -r 3 2>/dev/null |
+        tee "$out/cpu_llama-110m.md"
+      timeout 300 "$octet" bench -m synthetic:bert-base -p 128 -b 32 -r 3 --quant f32,int8 2>/dev/null |
+        tee "$out/cpu_bert-base.md"
       ;;
     4)
       log "copy bandwidth"
