@@ -54,18 +54,28 @@ class CpuBackend final : public Backend {
       } else if (w.tensor.quant() != nullptr && w.tensor.quant()->scheme == QuantScheme::Int8) {
         grow(x_int8_, static_cast<std::size_t>(x[0] * x[1]));
         grow(x_scale_, static_cast<std::size_t>(x[0]));
-        // Once per weight, not per step: a no-op on CPUs without VNNI.
-        const void* data = w.tensor.data<std::int8_t>();
-        if (!packed_int8_weights_.contains(data) &&
-            matmul_int8_dnnl_.pack(w.tensor.data<std::int8_t>(), w.shape[1], w.shape[0])) {
-          packed_int8_weights_.emplace(data, w.tensor);
-        }
-        if (packed_int8_weights_.contains(data))
-          matmul_int8_dnnl_.prepare(x[0], x[1], w.shape[0], node.inputs.size() > 2);
+        // oneDNN's primitive for this shape (no-op on CPUs without VNNI); prepare_weight packs the weight.
+        matmul_int8_dnnl_.prepare(x[0], x[1], w.shape[0], node.inputs.size() > 2);
       } else if (x[0] > kW8DirectRows) {
         grow(w_tile_, tile);
       }
     }
+  }
+
+  // An int8 matmul weight is packed once for oneDNN's brgemm kernels where
+  // the CPU has VNNI (the product finds the packed copy by the weight's
+  // address); every other weight is read where it is.
+  Tensor prepare_weight(const Tensor& weight, OpKind op) override {
+    const QuantParams* q = weight.quant();
+    if (op != OpKind::MatMul || weight.dtype() != DType::I8 || q == nullptr || q->scheme != QuantScheme::Int8) {
+      return weight;
+    }
+    const void* data = weight.raw();
+    if (!packed_int8_weights_.contains(data) &&
+        matmul_int8_dnnl_.pack(weight.data<std::int8_t>(), weight.dim(1), weight.dim(0))) {
+      packed_int8_weights_.emplace(data, weight);  // keeps the address from being reused by another weight
+    }
+    return weight;
   }
 
   void run(const Node& node, std::span<Tensor* const> in, Tensor& out, const StepContext& ctx) override {
@@ -247,8 +257,8 @@ class CpuBackend final : public Backend {
 
   cpu::MatmulF32 matmul_f32_;
   cpu::MatmulInt8Dnnl matmul_int8_dnnl_;  // holds its own packed copy of each int8 weight
-  // The weights it packed, keyed by address: holding them keeps that address
-  // from being reused by another model's weight while the packed copy lives.
+  // The weights it packed, by address: holding them keeps that address from
+  // being reused by another model's weight while the packed copy lives.
   std::map<const void*, Tensor> packed_int8_weights_;
   cpu::EltwiseF32 eltwise_;
   const std::array<float, 256> fp8_lut_ = make_fp8_lut();
