@@ -27,7 +27,7 @@ struct Primitive {
   dnnl::memory src, weights, dst, row_scale, column_scale, bias;  // data handles set per call
 };
 
-// The weight's layout as oneDNN packed it, shared by every weight of this (K, N).
+// One weight's packed copy, in the layout `Impl::layouts` holds for its (K, N).
 struct PackedWeight {
   std::int64_t k = 0, n = 0;
   dnnl::memory packed;
