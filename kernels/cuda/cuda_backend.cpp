@@ -133,7 +133,13 @@ class CudaBackend final : public Backend {
         fail("cuda backend: decoding {} sequences in one step is not built yet; the cpu backend does it",
              node.params.batch);
       }
-      if (node.op == OpKind::Attention) cuda::attention_reserve(n_ctx, node.params.head_dim);
+      if (node.op == OpKind::Attention) {
+        cuda::attention_reserve(n_ctx, node.params.head_dim);
+        bool moved = attention_partial_.grow(cuda::attention_partial_floats(node.params.n_heads, node.params.head_dim) *
+                                             sizeof(float));
+        moved |= attention_counters_.grow(static_cast<std::size_t>(node.params.n_heads) * sizeof(unsigned));
+        if (moved) steps_.clear();
+      }
       if (node.op != OpKind::MatMul) continue;
       const Shape& x = graph.values()[node.inputs[0]].shape;
       const Shape& w = graph.values()[node.inputs[1]].shape;
@@ -212,7 +218,8 @@ class CudaBackend final : public Backend {
         const cuda::AttentionArgs args{as_int(in[0]->dim(0)), p.n_heads, p.n_kv_heads, p.head_dim,
                                        as_int(in[3]->dim(0))};
         cuda::attention(in[0]->data<float>(), in[1]->data<float>(), in[2]->data<float>(), in[3]->data_mut<float>(),
-                        in[4]->data_mut<float>(), pos, args, y, stream_);
+                        in[4]->data_mut<float>(), pos, args,
+                        {attention_partial_.as<float>(), attention_counters_.as<unsigned>()}, y, stream_);
         return;
       }
       case OpKind::SiluMul:
@@ -291,29 +298,37 @@ class CudaBackend final : public Backend {
   }
 
   // y = x w^T with x [M, K] float: x is quantized (FP8) or converted (bf16)
-  // into padded rows, multiplied on tensor cores into a padded float product,
-  // and scaled per token and per channel on the way into y. FP8 decode (M up
-  // to kGemvMaxRows) takes octet's GEMV instead, quantization and scales fused.
+  // into padded rows and multiplied on tensor cores. Where N needs no padding
+  // the product lands in y directly, FP8 scaled per token and per channel by
+  // cuBLASLt itself; otherwise into a padded float product, scaled on the way
+  // into y. FP8 decode (M up to kGemvMaxRows) takes octet's GEMV instead,
+  // quantization and scales fused.
   void matmul(const Tensor& x, const Tensor& w, Tensor& out) {
     const int m = as_int(x.dim(0)), k = as_int(x.dim(1)), n = as_int(out.dim(1));
     const int kp = as_int(w.dim(1)), np = as_int(w.dim(0));
+    float* y = out.data_mut<float>();
     auto* product = product_.as<float>();
     if (w.dtype() == DType::F8E4M3) {
       auto* xq = x_quantized_.as<std::uint8_t>();
       auto* xs = x_scale_.as<float>();
+      const float* ws = w.quant()->scale.data<float>();
       if (cuda::gemv_fp8_fits(m, kp)) {
-        cuda::gemv_fp8(x.data<float>(), k, w.data<std::uint8_t>(), w.quant()->scale.data<float>(),
-                       out.data_mut<float>(), m, n, kp, stream_);
+        cuda::gemv_fp8(x.data<float>(), k, w.data<std::uint8_t>(), ws, y, m, n, kp, stream_);
         return;
       }
       cuda::quantize_rows_fp8(x.data<float>(), m, k, kp, xq, xs, stream_);
+      if (n == np && lt_->run_scaled(xq, w.raw(), xs, ws, y, m, n, kp, n, stream_)) return;
       lt_->run(cuda::GemmType::Fp8E4M3, xq, w.raw(), product, m, np, kp, np, stream_);
-      cuda::scale_product(product, m, n, np, xs, w.quant()->scale.data<float>(), out.data_mut<float>(), stream_);
+      cuda::scale_product(product, m, n, np, xs, ws, y, stream_);
     } else {
       auto* xb = x_quantized_.as<std::uint16_t>();
       cuda::convert_rows_bf16(x.data<float>(), m, k, kp, xb, stream_);
+      if (n == np) {
+        lt_->run(cuda::GemmType::Bf16, xb, w.raw(), y, m, n, kp, n, stream_);
+        return;
+      }
       lt_->run(cuda::GemmType::Bf16, xb, w.raw(), product, m, np, kp, np, stream_);
-      cuda::scale_product(product, m, n, np, nullptr, nullptr, out.data_mut<float>(), stream_);
+      cuda::scale_product(product, m, n, np, nullptr, nullptr, y, stream_);
     }
   }
 
@@ -323,7 +338,8 @@ class CudaBackend final : public Backend {
   std::shared_ptr<void> pos_device_;  // what the kernels read
   std::unique_ptr<cuda::LtMatmul> lt_;
   std::map<std::pair<const void*, bool>, Uploaded> uploaded_;
-  Scratch x_quantized_, x_scale_, product_;  // matmul scratch
+  Scratch x_quantized_, x_scale_, product_;         // matmul scratch
+  Scratch attention_partial_, attention_counters_;  // decode attention's splits
   std::map<std::uint64_t, RecordedStep> steps_;
   // OCTET_CUDA_GRAPHS=0 runs every step eagerly (for debugging, and to measure what graphs save).
   const bool use_graphs_ = [] {

@@ -60,30 +60,60 @@ __global__ void embedding_kernel(const float* table, std::int64_t dim, const std
   for (std::int64_t i = threadIdx.x; i < dim; i += blockDim.x) out[blockIdx.x * dim + i] = row[i];
 }
 
+// One block per row, as many threads as the row has float4s (up to 1024):
+// a decode step has one row, and a block of 256 threads walking it measured
+// 16 us under ncu on a 4096-wide row, most of it waiting on its own loads.
 __global__ void rms_norm_kernel(const float* x, const float* w, int dim, float eps, float* out) {
   const float* xr = x + static_cast<std::int64_t>(blockIdx.x) * dim;
   float* yr = out + static_cast<std::int64_t>(blockIdx.x) * dim;
+  const bool vec = dim % 4 == 0 && reinterpret_cast<std::uintptr_t>(x) % 16 == 0 &&
+                   reinterpret_cast<std::uintptr_t>(w) % 16 == 0 && reinterpret_cast<std::uintptr_t>(out) % 16 == 0;
   // Sum of squares in double, as on the CPU.
   double ss = 0.0;
-  for (int i = threadIdx.x; i < dim; i += blockDim.x) ss += static_cast<double>(xr[i]) * xr[i];
+  if (vec) {
+    for (int i = threadIdx.x; i < dim / 4; i += blockDim.x) {
+      const float4 v = reinterpret_cast<const float4*>(xr)[i];
+      ss += static_cast<double>(v.x) * v.x + static_cast<double>(v.y) * v.y + static_cast<double>(v.z) * v.z +
+            static_cast<double>(v.w) * v.w;
+    }
+  } else {
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) ss += static_cast<double>(xr[i]) * xr[i];
+  }
   ss = block_reduce(ss, Sum{}, 0.0);
   const float inv = static_cast<float>(1.0 / sqrt(ss / dim + eps));
-  for (int i = threadIdx.x; i < dim; i += blockDim.x) yr[i] = __fmul_rn(__fmul_rn(xr[i], inv), w[i]);
+  if (vec) {
+    for (int i = threadIdx.x; i < dim / 4; i += blockDim.x) {
+      const float4 v = reinterpret_cast<const float4*>(xr)[i], g = reinterpret_cast<const float4*>(w)[i];
+      reinterpret_cast<float4*>(yr)[i] =
+          make_float4(__fmul_rn(__fmul_rn(v.x, inv), g.x), __fmul_rn(__fmul_rn(v.y, inv), g.y),
+                      __fmul_rn(__fmul_rn(v.z, inv), g.z), __fmul_rn(__fmul_rn(v.w, inv), g.w));
+    }
+  } else {
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) yr[i] = __fmul_rn(__fmul_rn(xr[i], inv), w[i]);
+  }
 }
 
-// One thread per (head, rotated pair): the double-precision angle is cheap
-// next to a serial walk over the heads.
+// One block per token. The angles depend on the pair, not the head: the
+// block's first head_dim / 2 threads work out each pair's cos and sin once
+// (in double, as the CPU does), then every (head, pair) rotates from shared
+// memory. Per head in double, a decode step's rope measured 9 us under ncu.
 __global__ void rope_kernel(const float* x, int n_heads, int head_dim, const int* pos, double theta, bool half_split,
                             float* out) {
+  extern __shared__ float angles[];  // cos, then sin, of each of the head_dim / 2 pairs
   const int r = blockIdx.x, half = head_dim / 2;
   const double p = *pos + static_cast<double>(r);
-  const std::int64_t row = static_cast<std::int64_t>(r) * n_heads * head_dim;
-  for (int item = threadIdx.x; item < n_heads * half; item += blockDim.x) {
-    const int h = item / half, i = item % half;
+  for (int i = threadIdx.x; i < half; i += blockDim.x) {
     const double freq = pow(theta, -2.0 * i / head_dim);
     double s_d, c_d;
     sincos(p * freq, &s_d, &c_d);
-    const auto c = static_cast<float>(c_d), s = static_cast<float>(s_d);
+    angles[i] = static_cast<float>(c_d);
+    angles[half + i] = static_cast<float>(s_d);
+  }
+  __syncthreads();
+  const std::int64_t row = static_cast<std::int64_t>(r) * n_heads * head_dim;
+  for (int item = threadIdx.x; item < n_heads * half; item += blockDim.x) {
+    const int h = item / half, i = item % half;
+    const float c = angles[i], s = angles[half + i];
     const int a = half_split ? i : 2 * i, b = half_split ? i + half : 2 * i + 1;
     const float* xh = x + row + static_cast<std::int64_t>(h) * head_dim;
     float* yh = out + row + static_cast<std::int64_t>(h) * head_dim;
@@ -161,6 +191,124 @@ __global__ void attention_kernel(const float* q, const float* k_cache, const flo
   }
 }
 
+// Decode attention (one query token), split over the keys ("flash
+// decoding"): one block per (head, split) so that a 32-head model fills the
+// GPU. The warps of a block take kDecodeKeys keys at a time in turn, loading
+// their key and value rows together (each lane owns dimensions lane + 32 i),
+// with an online softmax per warp; the warps merge in shared memory, the
+// splits in `partial`, by the block of a head that finishes last (counted in
+// `counters`, which it leaves at zero for the next step).
+constexpr int kDecodeWarps = 4, kDecodeKeys = 4, kDecodeDimsPerLane = 4;
+
+__device__ void merge_softmax(float m_other, float l_other, float& m, float& l, float& weight_self,
+                              float& weight_other) {
+  const float m_new = fmaxf(m, m_other);
+  weight_self = m == -INFINITY ? 0.0f : expf(m - m_new);
+  weight_other = m_other == -INFINITY ? 0.0f : expf(m_other - m_new);
+  l = l * weight_self + l_other * weight_other;
+  m = m_new;
+}
+
+__global__ void __launch_bounds__(kDecodeWarps * 32)
+    attention_decode_kernel(const float* q, const float* k_cache, const float* v_cache, const int* pos, AttentionArgs a,
+                            int splits, float* partial, unsigned* counters, float* out) {
+  __shared__ float warp_m[kDecodeWarps], warp_l[kDecodeWarps], warp_o[kDecodeWarps][32 * kDecodeDimsPerLane];
+  __shared__ bool last_block;
+  const int h = blockIdx.x, split = blockIdx.y, hd = a.head_dim;
+  const int kvh = h / (a.n_heads / a.n_kv_heads);
+  const int n_keys = *pos + 1, per_split = (n_keys + splits - 1) / splits;
+  const int begin = split * per_split, end = min(n_keys, begin + per_split);
+  const std::int64_t kv_dim = static_cast<std::int64_t>(a.n_kv_heads) * hd;
+  const float* keys = k_cache + static_cast<std::int64_t>(kvh) * hd;
+  const float* values = v_cache + static_cast<std::int64_t>(kvh) * hd;
+  const float scale = 1.0f / sqrtf(static_cast<float>(hd));
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  float qr[kDecodeDimsPerLane], o[kDecodeDimsPerLane];
+#pragma unroll
+  for (int i = 0; i < kDecodeDimsPerLane; ++i) {
+    const int d = lane + 32 * i;
+    qr[i] = d < hd ? q[static_cast<std::int64_t>(h) * hd + d] : 0.0f;
+    o[i] = 0.0f;
+  }
+  float m = -INFINITY, l = 0.0f;
+  for (int j0 = begin + warp * kDecodeKeys; j0 < end; j0 += kDecodeWarps * kDecodeKeys) {
+    float kr[kDecodeKeys][kDecodeDimsPerLane], vr[kDecodeKeys][kDecodeDimsPerLane];
+#pragma unroll
+    for (int u = 0; u < kDecodeKeys; ++u) {
+#pragma unroll
+      for (int i = 0; i < kDecodeDimsPerLane; ++i) {
+        const int d = lane + 32 * i;
+        const bool in = j0 + u < end && d < hd;
+        const std::int64_t at = (j0 + u) * kv_dim + d;
+        kr[u][i] = in ? keys[at] : 0.0f;
+        vr[u][i] = in ? values[at] : 0.0f;
+      }
+    }
+    float score[kDecodeKeys];
+    float step_max = -INFINITY;
+#pragma unroll
+    for (int u = 0; u < kDecodeKeys; ++u) {
+      float dot = 0.0f;
+#pragma unroll
+      for (int i = 0; i < kDecodeDimsPerLane; ++i) dot += qr[i] * kr[u][i];
+      score[u] = j0 + u < end ? warp_sum(dot) * scale : -INFINITY;
+      step_max = fmaxf(step_max, score[u]);
+    }
+    float p[kDecodeKeys], step_sum = 0.0f;
+#pragma unroll
+    for (int u = 0; u < kDecodeKeys; ++u) {
+      p[u] = score[u] == -INFINITY ? 0.0f : expf(score[u] - step_max);
+      step_sum += p[u];
+    }
+    float w_self, w_step;
+    merge_softmax(step_max, step_sum, m, l, w_self, w_step);
+#pragma unroll
+    for (int i = 0; i < kDecodeDimsPerLane; ++i) {
+      float acc = 0.0f;
+#pragma unroll
+      for (int u = 0; u < kDecodeKeys; ++u) acc += p[u] * vr[u][i];
+      o[i] = o[i] * w_self + acc * w_step;
+    }
+  }
+  // The warps' shares, merged by the block.
+  if (lane == 0) {
+    warp_m[warp] = m;
+    warp_l[warp] = l;
+  }
+#pragma unroll
+  for (int i = 0; i < kDecodeDimsPerLane; ++i) warp_o[warp][lane + 32 * i] = o[i];
+  __syncthreads();
+  float* mine = partial + (static_cast<std::int64_t>(h) * kMaxDecodeSplits + split) * (hd + 2);
+  for (int d = threadIdx.x; d < hd + 2; d += blockDim.x) {
+    float bm = -INFINITY, bl = 0.0f, bo = 0.0f;
+    for (int w = 0; w < kDecodeWarps; ++w) {
+      float w_self, w_other;
+      merge_softmax(warp_m[w], warp_l[w], bm, bl, w_self, w_other);
+      bo = bo * w_self + (d < hd ? warp_o[w][d] : 0.0f) * w_other;
+    }
+    mine[d] = d < hd ? bo : d == hd ? bm : bl;
+  }
+  // The last block of this head merges the splits.
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) last_block = atomicAdd(&counters[h], 1u) == static_cast<unsigned>(splits - 1);
+  __syncthreads();
+  if (!last_block) return;
+  __threadfence();
+  const float* head_partial = partial + static_cast<std::int64_t>(h) * kMaxDecodeSplits * (hd + 2);
+  for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+    float hm = -INFINITY, hl = 0.0f, ho = 0.0f;
+    for (int sp = 0; sp < splits; ++sp) {
+      const float* part = head_partial + sp * (hd + 2);
+      float w_self, w_other;
+      merge_softmax(__ldcg(part + hd), __ldcg(part + hd + 1), hm, hl, w_self, w_other);
+      ho = ho * w_self + __ldcg(part + d) * w_other;
+    }
+    out[static_cast<std::int64_t>(h) * hd + d] = ho / hl;
+  }
+  if (threadIdx.x == 0) counters[h] = 0;
+}
+
 // One row's E4M3 codes and scale, by the whole block (every thread must call it).
 __device__ void quantize_row_fp8(const float* xr, int k, int k_padded, std::uint8_t* qr, float* scale) {
   float absmax = 0.0f;
@@ -176,26 +324,32 @@ __device__ void quantize_row_fp8(const float* xr, int k, int k_padded, std::uint
 // Prefill attention, tiled: a block takes kTileQ query tokens of one head and
 // walks the keys in tiles of kTileK staged in shared memory, with an online
 // softmax (running max and sum per query), so each key and value row is read
-// once per query tile instead of once per query. Four neighbouring lanes share
-// a query row, each owning the dimensions d = part + 4i: they add their
-// partial dot products with two shuffles, so all four hold every score, and
-// their shared-memory reads fall in four consecutive banks.
-// The per-thread arrays are sized at compile time for head_dim <= 64. At
-// head_dim 128 the same design needs 255 registers and measured slower than
-// the one-block-per-query kernel on an H100 (Llama-7B prefill 10.4k against
-// 12.6k tokens/s; at head_dim 64, Llama-1.1B, it is 1.37x faster), so wider
-// heads keep that kernel.
-constexpr int kTileQ = 32, kTileK = 32, kTiledThreads = kTileQ * 4, kTiledMaxHeadDim = 64;
-constexpr int kDimsPerThread = kTiledMaxHeadDim / 4;
+// once per query tile instead of once per query. kLanes neighbouring lanes
+// share a query row, each owning the dimensions d = part + kLanes i: they add
+// their partial dot products with log2(kLanes) shuffles, so all of them hold
+// every score, and their shared-memory reads fall in consecutive banks.
+// Every thread owns kDimsPerThread dimensions: heads up to 64 wide take 4
+// lanes a query, up to 128 wide 8 (4 lanes at 128 needed 255 registers and
+// ran slower than the one-block-per-query kernel on an H100).
+constexpr int kTileQ = 32, kTileK = 32, kDimsPerThread = 16;
+
+// Lanes per query for a head_dim, or 0 where the tiled kernel does not apply.
+int tiled_attention_lanes(int head_dim) {
+  if (head_dim % 4 == 0 && head_dim <= 4 * kDimsPerThread) return 4;
+  if (head_dim % 8 == 0 && head_dim <= 8 * kDimsPerThread) return 8;
+  return 0;
+}
 
 std::size_t tiled_attention_shared_bytes(int head_dim) {
   return sizeof(float) * 2 * static_cast<std::size_t>(kTileK) * head_dim;
 }
 
-__global__ void attention_tiled_kernel(const float* q, const float* k_cache, const float* v_cache, const int* pos,
-                                       AttentionArgs a, float* out) {
+template <int kLanes>
+__global__ void __launch_bounds__(kTileQ* kLanes)
+    attention_tiled_kernel(const float* q, const float* k_cache, const float* v_cache, const int* pos, AttentionArgs a,
+                           float* out) {
   extern __shared__ float shared[];
-  const int hd = a.head_dim, dq = hd / 4;
+  const int hd = a.head_dim, dq = hd / kLanes;
   float* ks = shared;            // [kTileK][hd]
   float* vs = ks + kTileK * hd;  // [kTileK][hd]
   const int h = blockIdx.x, t0 = blockIdx.y * kTileQ;
@@ -204,12 +358,12 @@ __global__ void attention_tiled_kernel(const float* q, const float* k_cache, con
   const std::int64_t kv_dim = static_cast<std::int64_t>(a.n_kv_heads) * hd;
   const std::int64_t q_stride = static_cast<std::int64_t>(a.n_heads) * hd;
   const float scale = 1.0f / sqrtf(static_cast<float>(hd));
-  const int part = threadIdx.x % 4, t = t0 + static_cast<int>(threadIdx.x) / 4;
+  const int part = threadIdx.x % kLanes, t = t0 + static_cast<int>(threadIdx.x) / kLanes;
   const bool valid = t < a.n_tokens;
   float qr[kDimsPerThread], o[kDimsPerThread];
 #pragma unroll
   for (int i = 0; i < kDimsPerThread; ++i) {
-    qr[i] = valid && i < dq ? q[t * q_stride + static_cast<std::int64_t>(h) * hd + part + 4 * i] : 0.0f;
+    qr[i] = valid && i < dq ? q[t * q_stride + static_cast<std::int64_t>(h) * hd + part + kLanes * i] : 0.0f;
     o[i] = 0.0f;
   }
   float m = -INFINITY, l = 0.0f;
@@ -230,10 +384,10 @@ __global__ void attention_tiled_kernel(const float* q, const float* k_cache, con
       float partial = 0.0f;
 #pragma unroll
       for (int i = 0; i < kDimsPerThread; ++i) {
-        if (i < dq) partial += qr[i] * ks[c * hd + part + 4 * i];
+        if (i < dq) partial += qr[i] * ks[c * hd + part + kLanes * i];
       }
-      partial += __shfl_xor_sync(0xffffffffu, partial, 1);
-      partial += __shfl_xor_sync(0xffffffffu, partial, 2);
+#pragma unroll
+      for (int offset = 1; offset < kLanes; offset *= 2) partial += __shfl_xor_sync(0xffffffffu, partial, offset);
       score[c] = valid && j0 + c <= p0 + t ? partial * scale : -INFINITY;
       tile_max = fmaxf(tile_max, score[c]);
     }
@@ -253,7 +407,7 @@ __global__ void attention_tiled_kernel(const float* q, const float* k_cache, con
     for (int c = 0; c < kTileK; ++c) {
 #pragma unroll
       for (int i = 0; i < kDimsPerThread; ++i) {
-        if (i < dq) o[i] += score[c] * vs[c * hd + part + 4 * i];
+        if (i < dq) o[i] += score[c] * vs[c * hd + part + kLanes * i];
       }
     }
   }
@@ -261,7 +415,7 @@ __global__ void attention_tiled_kernel(const float* q, const float* k_cache, con
   float* y = out + t * q_stride + static_cast<std::int64_t>(h) * hd + part;
 #pragma unroll
   for (int i = 0; i < kDimsPerThread; ++i) {
-    if (i < dq) y[4 * i] = o[i] / l;
+    if (i < dq) y[kLanes * i] = o[i] / l;
   }
 }
 
@@ -270,79 +424,186 @@ __global__ void quantize_rows_fp8_kernel(const float* x, int k, int k_padded, st
                    q + static_cast<std::int64_t>(blockIdx.x) * k_padded, scale + blockIdx.x);
 }
 
-// FP8 GEMV for decode (m <= kGemvMaxRows): one warp per output channel reads
-// its weight row once in 16-byte loads and serves all m tokens; exact float
-// accumulation; both scales applied on the way out. At m = 1 cuBLASLt's FP8
-// kernels (built for tiles of tokens) read weights at half the bandwidth.
-constexpr int kGemvWarps = 8, kGemvRowsPerWarp = 2, kGemvUnroll = 4;
+// FP8 GEMV for decode (m <= kGemvMaxRows tokens) on the FP8 tensor cores.
+// A block owns 8 output channels (weight rows) and kGemvWarps warps split K
+// between them. Each step a warp multiplies 64 bytes of K of its 8 rows by
+// the same 64 bytes of every token: lane (g, t) loads the 16 bytes at
+// 16 t of weight row g, and two m16n8k32 MMAs take the tokens as A (rows g
+// and g + 8) and the weight rows as B. The sum over K does not care which
+// byte the MMA calls which k, so A and B just use the same lane-to-byte map:
+// each lane's 16 contiguous bytes are its four k-groups of 4. The MMA's sum
+// of 32 exact E4M3 products is added to float accumulators after every MMA
+// (Hopper's FP8 MMA keeps about 14 bits in its own accumulator). At m = 1 a
+// CUDA-core version spent more time converting E4M3 to float than loading.
+constexpr int kGemvWarps = 4, kGemvUnroll = 8, kGemvRowsPerBlock = 8;
+constexpr int kGemvChunkBytes = 64;  // of one weight row per warp step: 4 lanes x 16 bytes
 
-__device__ void add_fp8x16_dot(const uint4 w, const uint4 x, float& acc) {
-  const auto* wb = reinterpret_cast<const __nv_fp8x2_storage_t*>(&w);
-  const auto* xb = reinterpret_cast<const __nv_fp8x2_storage_t*>(&x);
-#pragma unroll
-  for (int i = 0; i < 8; ++i) {
-    const float2 wf = __half22float2(__half2(__nv_cvt_fp8x2_to_halfraw2(wb[i], __NV_E4M3)));
-    const float2 xf = __half22float2(__half2(__nv_cvt_fp8x2_to_halfraw2(xb[i], __NV_E4M3)));
-    acc += wf.x * xf.x;
-    acc += wf.y * xf.y;
-  }
+// Token rows in shared memory are padded to 64 (mod 128) bytes, so that the
+// two halves of a warp's 8 token rows fall in different banks.
+__host__ __device__ int gemv_row_stride(int k_padded) { return (k_padded + 127) / 128 * 128 + 64; }
+
+__device__ void mma_e4m3(unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0, unsigned b1,
+                         float (&acc)[4]) {
+#if __CUDA_ARCH__ >= 890
+  float d0, d1, d2, d3;
+  asm volatile(
+      "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%10, %10, %10, %10};\n"
+      : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1), "f"(0.0f));
+  acc[0] += d0;
+  acc[1] += d1;
+  acc[2] += d2;
+  acc[3] += d3;
+#else
+  __trap();  // FP8 MMA needs compute 8.9; the backend never launches this below it
+#endif
 }
 
-// Every block quantizes the m activation rows into shared memory itself (the
-// same codes quantize_rows_fp8 makes: a few KB from L2 per block), so decode
-// needs no separate quantization kernel, then runs the GEMV from there.
-__global__ void gemv_fp8_kernel(const float* x, int k, const std::uint8_t* w, const float* w_scale, float* y, int m,
-                                int n, int k_padded) {
-  extern __shared__ uint4 shared_codes[];  // uint4: 16-byte aligned rows
-  auto* xq = reinterpret_cast<std::uint8_t*>(shared_codes);
-  __shared__ float x_scale[kGemvMaxRows];
-  for (int i = 0; i < m; ++i) {
-    quantize_row_fp8(x + static_cast<std::int64_t>(i) * k, k, k_padded, xq + i * k_padded, &x_scale[i]);
-  }
-  __syncthreads();
-  // Each warp owns kGemvRowsPerWarp rows and keeps kGemvUnroll loads of each
-  // in flight: enough bytes on the way to cover memory latency.
-  const int lane = threadIdx.x % 32;
-  const int row0 = (blockIdx.x * kGemvWarps + threadIdx.x / 32) * kGemvRowsPerWarp;
-  if (row0 >= n) return;
-  const uint4* wr[kGemvRowsPerWarp];
+// The m token rows' E4M3 codes and scales, made by the whole block into
+// shared memory with the arithmetic of quantize_row_fp8: one pass for every
+// row's absmax, one for the codes (zeros from k to the row stride); one pass
+// in all for a single row that fits in registers.
+__device__ void quantize_rows_to_shared(const float* x, int m, int k, int stride, std::uint8_t* xq, float* x_scale) {
+  __shared__ float warp_max[kGemvWarps][kGemvMaxRows];
+  const bool vec = k % 4 == 0 && reinterpret_cast<std::uintptr_t>(x) % 16 == 0;
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const auto code = [](float v, float inv) {
+    return static_cast<unsigned>(__nv_cvt_float_to_fp8(__fmul_rn(v, inv), __NV_SATFINITE, __NV_E4M3));
+  };
+  // Batch-1 decode with rows up to kOnePassVectors float4s a thread: one read
+  // of x, kept in registers from the absmax to the codes.
+  constexpr int kOnePassVectors = 8;
+  if (m == 1 && vec && k / 4 <= kOnePassVectors * static_cast<int>(blockDim.x)) {
+    float4 v[kOnePassVectors];
+    float mx = 0.0f;
 #pragma unroll
-  for (int r = 0; r < kGemvRowsPerWarp; ++r) {
-    wr[r] = reinterpret_cast<const uint4*>(w + static_cast<std::int64_t>(min(row0 + r, n - 1)) * k_padded);
-  }
-  const int chunks = k_padded / 16;
-  float acc[kGemvMaxRows][kGemvRowsPerWarp] = {};
-  for (int c0 = lane; c0 < chunks; c0 += 32 * kGemvUnroll) {
-    uint4 wv[kGemvUnroll][kGemvRowsPerWarp];
-#pragma unroll
-    for (int u = 0; u < kGemvUnroll; ++u) {
-      const int c = c0 + 32 * u;
-#pragma unroll
-      for (int r = 0; r < kGemvRowsPerWarp; ++r) wv[u][r] = c < chunks ? __ldg(wr[r] + c) : make_uint4(0, 0, 0, 0);
+    for (int u = 0; u < kOnePassVectors; ++u) {
+      const int j = threadIdx.x + u * blockDim.x;
+      v[u] = j < k / 4 ? reinterpret_cast<const float4*>(x)[j] : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      mx = fmaxf(mx, fmaxf(fmaxf(fabsf(v[u].x), fabsf(v[u].y)), fmaxf(fabsf(v[u].z), fabsf(v[u].w))));
     }
+    for (int offset = 16; offset > 0; offset /= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, offset));
+    if (lane == 0) warp_max[warp][0] = mx;
+    __syncthreads();
+    float absmax = 0.0f;
+    for (int w = 0; w < kGemvWarps; ++w) absmax = fmaxf(absmax, warp_max[w][0]);
+    const float inv = absmax > 0.0f ? __fdiv_rn(448.0f, absmax) : 0.0f;
 #pragma unroll
-    for (int u = 0; u < kGemvUnroll; ++u) {
-      const int c = c0 + 32 * u;
-      if (c >= chunks) break;
-#pragma unroll
-      for (int i = 0; i < kGemvMaxRows; ++i) {
-        if (i >= m) break;
-        const uint4 xv = reinterpret_cast<const uint4*>(xq + i * k_padded)[c];
-#pragma unroll
-        for (int r = 0; r < kGemvRowsPerWarp; ++r) add_fp8x16_dot(wv[u][r], xv, acc[i][r]);
+    for (int u = 0; u < kOnePassVectors; ++u) {
+      const int j = threadIdx.x + u * blockDim.x;
+      if (j < k / 4) {
+        reinterpret_cast<unsigned*>(xq)[j] =
+            code(v[u].x, inv) | code(v[u].y, inv) << 8 | code(v[u].z, inv) << 16 | code(v[u].w, inv) << 24;
       }
     }
+    for (int j = k + threadIdx.x; j < stride; j += blockDim.x) xq[j] = 0;
+    if (threadIdx.x == 0) x_scale[0] = __fdiv_rn(absmax, 448.0f);
+    __syncthreads();
+    return;
   }
 #pragma unroll
   for (int i = 0; i < kGemvMaxRows; ++i) {
     if (i >= m) break;
-#pragma unroll
-    for (int r = 0; r < kGemvRowsPerWarp; ++r) {
-      const float sum = warp_sum(acc[i][r]);
-      if (lane == 0 && row0 + r < n) {
-        y[static_cast<std::int64_t>(i) * n + row0 + r] = sum * (x_scale[i] * w_scale[row0 + r]);
+    const float* xr = x + static_cast<std::int64_t>(i) * k;
+    float mx = 0.0f;
+    if (vec) {
+#pragma unroll 4
+      for (int j = threadIdx.x; j < k / 4; j += blockDim.x) {
+        const float4 v = reinterpret_cast<const float4*>(xr)[j];
+        mx = fmaxf(mx, fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w))));
       }
+    } else {
+      for (int j = threadIdx.x; j < k; j += blockDim.x) mx = fmaxf(mx, fabsf(xr[j]));
     }
+    for (int offset = 16; offset > 0; offset /= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, offset));
+    if (lane == 0) warp_max[warp][i] = mx;
+  }
+  __syncthreads();
+  if (static_cast<int>(threadIdx.x) < m) {
+    float mx = 0.0f;
+    for (int w = 0; w < kGemvWarps; ++w) mx = fmaxf(mx, warp_max[w][threadIdx.x]);
+    x_scale[threadIdx.x] = mx;  // the absmax until the codes are made
+  }
+  __syncthreads();
+  for (int i = 0; i < m; ++i) {
+    const float absmax = x_scale[i];
+    const float inv = absmax > 0.0f ? __fdiv_rn(448.0f, absmax) : 0.0f;
+    const float* xr = x + static_cast<std::int64_t>(i) * k;
+    std::uint8_t* qr = xq + i * stride;
+    if (vec) {
+      for (int j = threadIdx.x; j < k / 4; j += blockDim.x) {
+        const float4 v = reinterpret_cast<const float4*>(xr)[j];
+        reinterpret_cast<unsigned*>(qr)[j] =
+            code(v.x, inv) | code(v.y, inv) << 8 | code(v.z, inv) << 16 | code(v.w, inv) << 24;
+      }
+      for (int j = k + threadIdx.x; j < stride; j += blockDim.x) qr[j] = 0;
+    } else {
+      for (int j = threadIdx.x; j < stride; j += blockDim.x) qr[j] = j < k ? code(xr[j], inv) : 0;
+    }
+  }
+  __syncthreads();  // every thread has read x_scale[i] as the absmax
+  if (static_cast<int>(threadIdx.x) < m) x_scale[threadIdx.x] = __fdiv_rn(x_scale[threadIdx.x], 448.0f);
+  __syncthreads();
+}
+
+__global__ void __launch_bounds__(kGemvWarps * 32)
+    gemv_fp8_kernel(const float* x, int k, const std::uint8_t* w, const float* w_scale, float* y, int m, int n,
+                    int k_padded) {
+  extern __shared__ uint4 shared_codes[];  // uint4: 16-byte aligned rows
+  auto* xq = reinterpret_cast<std::uint8_t*>(shared_codes);
+  __shared__ float x_scale[kGemvMaxRows];
+  __shared__ float partial[kGemvWarps][kGemvMaxRows][kGemvRowsPerBlock];
+  const int stride = gemv_row_stride(k_padded);
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
+  const int row0 = blockIdx.x * kGemvRowsPerBlock;
+  // Rows past n (the last block) repeat row n - 1; their sums are dropped.
+  const uint4* wr = reinterpret_cast<const uint4*>(w + static_cast<std::int64_t>(min(row0 + g, n - 1)) * k_padded);
+  const int vectors = k_padded / 16, chunks = (k_padded + kGemvChunkBytes - 1) / kGemvChunkBytes;
+  const auto load = [&](int c0, uint4(&v)[kGemvUnroll]) {
+#pragma unroll
+    for (int u = 0; u < kGemvUnroll; ++u) {
+      const int at = (c0 + u) * 4 + t;
+      v[u] = at < vectors ? __ldg(wr + at) : make_uint4(0, 0, 0, 0);
+    }
+  };
+  // The warp's first two steps of weights are on their way while the block
+  // quantizes x (a 4096 x 4096 matrix: all of it); each step then computes
+  // one and asks for the one after the next.
+  constexpr int kStride = kGemvWarps * kGemvUnroll;  // chunks between a warp's steps
+  uint4 cur[kGemvUnroll], next[kGemvUnroll];
+  load(warp * kGemvUnroll, cur);
+  load(warp * kGemvUnroll + kStride, next);
+  quantize_rows_to_shared(x, m, k, stride, xq, x_scale);
+
+  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  const uint4 zero = make_uint4(0, 0, 0, 0);
+  for (int c0 = warp * kGemvUnroll; c0 < chunks; c0 += kStride) {
+#pragma unroll
+    for (int u = 0; u < kGemvUnroll; ++u) {
+      if (c0 + u >= chunks) break;  // the last step of a K that is not a multiple of the warps' stride
+      const int at = (c0 + u) * kGemvChunkBytes + t * 16;
+      const uint4 lo = g < m ? *reinterpret_cast<const uint4*>(xq + g * stride + at) : zero;
+      const uint4 hi = g + 8 < m ? *reinterpret_cast<const uint4*>(xq + (g + 8) * stride + at) : zero;
+      mma_e4m3(lo.x, hi.x, lo.y, hi.y, cur[u].x, cur[u].y, acc);
+      mma_e4m3(lo.z, hi.z, lo.w, hi.w, cur[u].z, cur[u].w, acc);
+    }
+#pragma unroll
+    for (int u = 0; u < kGemvUnroll; ++u) cur[u] = next[u];
+    load(c0 + 2 * kStride, next);
+  }
+  // acc: tokens g and g + 8, rows 2t and 2t + 1. Sum the warps' shares of K.
+  partial[warp][g][2 * t] = acc[0];
+  partial[warp][g][2 * t + 1] = acc[1];
+  partial[warp][g + 8][2 * t] = acc[2];
+  partial[warp][g + 8][2 * t + 1] = acc[3];
+  __syncthreads();
+  for (int item = threadIdx.x; item < m * kGemvRowsPerBlock; item += blockDim.x) {
+    const int i = item / kGemvRowsPerBlock, row = row0 + item % kGemvRowsPerBlock;
+    if (row >= n) continue;
+    float sum = 0.0f;
+    for (int v = 0; v < kGemvWarps; ++v) sum += partial[v][i][item % kGemvRowsPerBlock];
+    y[static_cast<std::int64_t>(i) * n + row] = sum * (x_scale[i] * w_scale[row]);
   }
 }
 
@@ -372,14 +633,15 @@ void embedding(const float* table, std::int64_t dim, const std::int32_t* ids, in
 }
 
 void rms_norm(const float* x, const float* w, int rows, int dim, float eps, float* out, cudaStream_t stream) {
-  rms_norm_kernel<<<rows, kThreads, 0, stream>>>(x, w, dim, eps, out);
+  const int threads = std::clamp((dim / 4 + 31) / 32 * 32, 32, 1024);
+  rms_norm_kernel<<<rows, threads, 0, stream>>>(x, w, dim, eps, out);
   OCTET_CUDA_CHECK(cudaGetLastError());
 }
 
 void rope(const float* x, int rows, int n_heads, int head_dim, const int* pos, double theta, bool half_split,
           float* out, cudaStream_t stream) {
-  rope_kernel<<<rows, std::min(1024, (n_heads * head_dim / 2 + 31) / 32 * 32), 0, stream>>>(x, n_heads, head_dim, pos,
-                                                                                            theta, half_split, out);
+  rope_kernel<<<rows, std::min(1024, (n_heads * head_dim / 2 + 31) / 32 * 32), sizeof(float) * head_dim, stream>>>(
+      x, n_heads, head_dim, pos, theta, half_split, out);
   OCTET_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -410,22 +672,43 @@ void attention_reserve(int n_ctx, int head_dim) {
   }
   OCTET_CUDA_CHECK(
       cudaFuncSetAttribute(attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(need)));
-  if (head_dim % 4 == 0 && head_dim <= kTiledMaxHeadDim) {
-    OCTET_CUDA_CHECK(cudaFuncSetAttribute(attention_tiled_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          static_cast<int>(tiled_attention_shared_bytes(head_dim))));
+  const int shared_bytes = static_cast<int>(tiled_attention_shared_bytes(head_dim));
+  if (tiled_attention_lanes(head_dim) == 4) {
+    OCTET_CUDA_CHECK(
+        cudaFuncSetAttribute(attention_tiled_kernel<4>, cudaFuncAttributeMaxDynamicSharedMemorySize, shared_bytes));
+  } else if (tiled_attention_lanes(head_dim) == 8) {
+    OCTET_CUDA_CHECK(
+        cudaFuncSetAttribute(attention_tiled_kernel<8>, cudaFuncAttributeMaxDynamicSharedMemorySize, shared_bytes));
   }
 }
 
+std::size_t attention_partial_floats(int n_heads, int head_dim) {
+  return static_cast<std::size_t>(n_heads) * kMaxDecodeSplits * (static_cast<std::size_t>(head_dim) + 2);
+}
+
 void attention(const float* q, const float* k, const float* v, float* k_cache, float* v_cache, const int* pos,
-               const AttentionArgs& a, float* out, cudaStream_t stream) {
+               const AttentionArgs& a, const AttentionScratch& scratch, float* out, cudaStream_t stream) {
   const std::int64_t kv_dim = static_cast<std::int64_t>(a.n_kv_heads) * a.head_dim;
   const std::int64_t n = a.n_tokens * kv_dim;
   kv_append_kernel<<<blocks_for(n), kThreads, 0, stream>>>(k, v, k_cache, v_cache, pos, kv_dim, n);
   OCTET_CUDA_CHECK(cudaGetLastError());
-  if (a.n_tokens > 1 && a.head_dim % 4 == 0 && a.head_dim <= kTiledMaxHeadDim) {
+  const int lanes = tiled_attention_lanes(a.head_dim);
+  if (a.n_tokens > 1 && lanes != 0) {
     const dim3 grid(static_cast<unsigned>(a.n_heads), static_cast<unsigned>((a.n_tokens + kTileQ - 1) / kTileQ));
-    attention_tiled_kernel<<<grid, kTiledThreads, tiled_attention_shared_bytes(a.head_dim), stream>>>(
-        q, k_cache, v_cache, pos, a, out);
+    const std::size_t shared = tiled_attention_shared_bytes(a.head_dim);
+    if (lanes == 4) {
+      attention_tiled_kernel<4><<<grid, kTileQ * 4, shared, stream>>>(q, k_cache, v_cache, pos, a, out);
+    } else {
+      attention_tiled_kernel<8><<<grid, kTileQ * 8, shared, stream>>>(q, k_cache, v_cache, pos, a, out);
+    }
+    OCTET_CUDA_CHECK(cudaGetLastError());
+    return;
+  }
+  if (a.n_tokens == 1 && a.head_dim <= 32 * kDecodeDimsPerLane) {
+    // Enough splits to give every SM blocks, none shorter than 32 keys.
+    const int splits = std::clamp((a.n_ctx + 31) / 32, 1, std::max(1, std::min(kMaxDecodeSplits, 264 / a.n_heads)));
+    attention_decode_kernel<<<dim3(static_cast<unsigned>(a.n_heads), static_cast<unsigned>(splits)), kDecodeWarps * 32,
+                              0, stream>>>(q, k_cache, v_cache, pos, a, splits, scratch.partial, scratch.counters, out);
     OCTET_CUDA_CHECK(cudaGetLastError());
     return;
   }
@@ -442,15 +725,15 @@ void quantize_rows_fp8(const float* x, int rows, int k, int k_padded, std::uint8
 }
 
 bool gemv_fp8_fits(int m, int k_padded) {
-  return m <= kGemvMaxRows && k_padded % 16 == 0 && m * k_padded <= kGemvMaxSharedBytes;
+  return m >= 1 && m <= kGemvMaxRows && k_padded % 16 == 0 && m * gemv_row_stride(k_padded) <= kGemvMaxSharedBytes;
 }
 
 void gemv_fp8(const float* x, int k, const std::uint8_t* w, const float* w_scale, float* y, int m, int n, int k_padded,
               cudaStream_t stream) {
   if (!gemv_fp8_fits(m, k_padded)) fail("gemv_fp8: {} rows of {} do not fit", m, k_padded);
-  const int rows_per_block = kGemvWarps * kGemvRowsPerWarp;
-  gemv_fp8_kernel<<<(n + rows_per_block - 1) / rows_per_block, kGemvWarps * 32, static_cast<std::size_t>(m) * k_padded,
-                    stream>>>(x, k, w, w_scale, y, m, n, k_padded);
+  const std::size_t shared = static_cast<std::size_t>(m) * gemv_row_stride(k_padded);
+  gemv_fp8_kernel<<<(n + kGemvRowsPerBlock - 1) / kGemvRowsPerBlock, kGemvWarps * 32, shared, stream>>>(
+      x, k, w, w_scale, y, m, n, k_padded);
   OCTET_CUDA_CHECK(cudaGetLastError());
 }
 

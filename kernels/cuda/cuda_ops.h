@@ -28,14 +28,23 @@ void add(const float* a, const float* b, std::int64_t n, float* out, cudaStream_
 
 // Appends k and v ([n_tokens, kv_dim]) to the caches at rows *pos.., then
 // causal softmax attention of q over cache rows 0..*pos + t, as cpu::attention.
-// Prefill (n_tokens > 1, head_dim a multiple of 4 up to 64) runs a tiled
-// kernel with an online softmax; decode and wider heads, one block per query
-// token and head.
+// Prefill (n_tokens > 1; head_dim a multiple of 4 up to 64, or of 8 up to
+// 128) runs a tiled kernel with an online softmax; other heads one block per
+// query token and head.
 struct AttentionArgs {
   int n_tokens, n_heads, n_kv_heads, head_dim, n_ctx;
 };
+// Decode (one token, head_dim up to 128) splits each head's keys over up to
+// kMaxDecodeSplits blocks, which meet in `partial` (attention_partial_floats)
+// and `counters` (n_heads words, zero before the first call and left zero).
+inline constexpr int kMaxDecodeSplits = 16;
+struct AttentionScratch {
+  float* partial;
+  unsigned* counters;
+};
+std::size_t attention_partial_floats(int n_heads, int head_dim);
 void attention(const float* q, const float* k, const float* v, float* k_cache, float* v_cache, const int* pos,
-               const AttentionArgs& args, float* out, cudaStream_t stream);
+               const AttentionArgs& args, const AttentionScratch& scratch, float* out, cudaStream_t stream);
 // Lets the attention kernel use the shared memory a context of n_ctx needs;
 // throws octet::Error when the device cannot give that much.
 void attention_reserve(int n_ctx, int head_dim);
@@ -49,9 +58,9 @@ void quantize_rows_fp8(const float* x, int rows, int k, int k_padded, std::uint8
 // fused: y[i, j] = xs[i] * w_scale[j] * sum_p e4m3(x[i, p] / xs[i]) * e4m3(w[j, p])
 // for m float rows x of k, with xs and the codes exactly as quantize_rows_fp8
 // makes them. Weight rows are k_padded bytes. For gemv_fp8_fits(m, k_padded):
-// the m code rows live in shared memory.
-inline constexpr int kGemvMaxRows = 8;
-inline constexpr int kGemvMaxSharedBytes = 32 * 1024;
+// every block keeps the m code rows in shared memory.
+inline constexpr int kGemvMaxRows = 16;
+inline constexpr int kGemvMaxSharedBytes = 40 * 1024;
 bool gemv_fp8_fits(int m, int k_padded);
 void gemv_fp8(const float* x, int k, const std::uint8_t* w, const float* w_scale, float* y, int m, int n, int k_padded,
               cudaStream_t stream);

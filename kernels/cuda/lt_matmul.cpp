@@ -3,6 +3,8 @@
 #include "engine/error.h"
 #include "kernels/cuda/cuda_check.h"
 
+#include <cstdint>
+
 namespace octet::cuda {
 
 namespace {
@@ -38,9 +40,10 @@ LtMatmul::~LtMatmul() {
 // cuBLASLt is column-major. Row-major acc[m, ldc] is column-major acc^T
 // [n, m]; acc^T = w x^T, where row-major w [n, k] is column-major [k, n]
 // read transposed (A, op T) and row-major x [m, k] is column-major [k, m]
-// read as is (B, op N): the "TN" form that FP8 kernels require.
-LtMatmul::Plan& LtMatmul::plan_for(GemmType type, int m, int n, int k, int ldc) {
-  const Key key{static_cast<int>(type), m, n, k, ldc};
+// read as is (B, op N): the "TN" form that FP8 kernels require. So the
+// per-channel scales are A's outer vector and the per-token ones B's.
+LtMatmul::Plan& LtMatmul::plan_for(GemmType type, int m, int n, int k, int ldc, bool outer_scales) {
+  const Key key{static_cast<int>(type), m, n, k, ldc, outer_scales};
   auto it = plans_.find(key);
   if (it != plans_.end()) return it->second;
   const cudaDataType_t in_type = type == GemmType::Fp8E4M3 ? CUDA_R_8F_E4M3 : CUDA_R_16BF;
@@ -51,6 +54,13 @@ LtMatmul::Plan& LtMatmul::plan_for(GemmType type, int m, int n, int k, int ldc) 
         "setting TRANSA");
   check(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_TRANSB, &no_transpose, sizeof(no_transpose)),
         "setting TRANSB");
+  if (outer_scales) {
+    const std::int32_t mode = CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
+    check(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &mode, sizeof(mode)),
+          "setting A's scale mode");
+    check(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &mode, sizeof(mode)),
+          "setting B's scale mode");
+  }
   check(cublasLtMatrixLayoutCreate(&plan.a, in_type, k, n, k), "layout of A");
   check(cublasLtMatrixLayoutCreate(&plan.b, in_type, k, m, k), "layout of B");
   check(cublasLtMatrixLayoutCreate(&plan.c, CUDA_R_32F, n, m, ldc), "layout of C");
@@ -65,7 +75,8 @@ LtMatmul::Plan& LtMatmul::plan_for(GemmType type, int m, int n, int k, int ldc) 
   const cublasStatus_t status =
       cublasLtMatmulAlgoGetHeuristic(handle_, plan.op, plan.a, plan.b, plan.c, plan.c, preference, 1, &result, &found);
   cublasLtMatmulPreferenceDestroy(preference);
-  if (status != CUBLAS_STATUS_SUCCESS || found == 0) {
+  plan.found = status == CUBLAS_STATUS_SUCCESS && found > 0;
+  if (!plan.found && !outer_scales) {
     cublasLtMatrixLayoutDestroy(plan.a);
     cublasLtMatrixLayoutDestroy(plan.b);
     cublasLtMatrixLayoutDestroy(plan.c);
@@ -79,11 +90,32 @@ LtMatmul::Plan& LtMatmul::plan_for(GemmType type, int m, int n, int k, int ldc) 
 
 void LtMatmul::run(GemmType type, const void* x, const void* w, float* acc, int m, int n, int k, int ldc,
                    cudaStream_t stream) {
-  const Plan& plan = plan_for(type, m, n, k, ldc);
+  const Plan& plan = plan_for(type, m, n, k, ldc, false);
   const float alpha = 1.0f, beta = 0.0f;
   check(cublasLtMatmul(handle_, plan.op, &alpha, w, plan.a, x, plan.b, &beta, acc, plan.c, acc, plan.c, &plan.algo,
                        workspace_, workspace_bytes_, stream),
         "cublasLtMatmul");
+}
+
+bool LtMatmul::run_scaled(const void* x, const void* w, const float* x_scale, const float* w_scale, float* y, int m,
+                          int n, int k, int ldc, cudaStream_t stream) {
+  Plan& plan = plan_for(GemmType::Fp8E4M3, m, n, k, ldc, true);
+  if (!plan.found) return false;
+  // The scale pointers are arguments of the call, so they go on the shared
+  // descriptor just before it (one stream; the call reads them when enqueued).
+  check(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &w_scale, sizeof(w_scale)),
+        "setting A's scales");
+  check(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &x_scale, sizeof(x_scale)),
+        "setting B's scales");
+  const float alpha = 1.0f, beta = 0.0f;
+  const cublasStatus_t status = cublasLtMatmul(handle_, plan.op, &alpha, w, plan.a, x, plan.b, &beta, y, plan.c, y,
+                                               plan.c, &plan.algo, workspace_, workspace_bytes_, stream);
+  if (status == CUBLAS_STATUS_NOT_SUPPORTED) {
+    plan.found = false;  // the heuristic offered it, the call refused it: scale separately from now on
+    return false;
+  }
+  check(status, "cublasLtMatmul (outer-vector scales)");
+  return true;
 }
 
 }  // namespace octet::cuda

@@ -1,8 +1,9 @@
 // Matrix products on tensor cores through cuBLASLt: FP8 E4M3 x E4M3 or
 // bf16 x bf16, float accumulation, float output. Descriptors, layouts and the
 // heuristic's algorithm are chosen once per shape and cached, so a step with
-// known shapes only enqueues. The caller applies the per-token and
-// per-channel scales (scale_product in cuda_ops.h).
+// known shapes only enqueues. Per-token and per-channel scales go into the
+// product itself where cuBLASLt can (outer-vector scaling); otherwise the
+// caller applies them (scale_product in cuda_ops.h).
 #pragma once
 
 #include <cublasLt.h>
@@ -29,14 +30,22 @@ class LtMatmul {
   // backend pads rows to 16).
   void run(GemmType type, const void* x, const void* w, float* acc, int m, int n, int k, int ldc, cudaStream_t stream);
 
+  // FP8 only: y[i, j] = x_scale[i] * w_scale[j] * sum_p x[i, p] * w[j, p],
+  // the scales applied inside the product. False, with nothing enqueued,
+  // where this cuBLASLt or GPU has no kernel for that (the caller then runs
+  // `run` and scales the result itself).
+  bool run_scaled(const void* x, const void* w, const float* x_scale, const float* w_scale, float* y, int m, int n,
+                  int k, int ldc, cudaStream_t stream);
+
  private:
   struct Plan {
     cublasLtMatmulDesc_t op = nullptr;
     cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
     cublasLtMatmulAlgo_t algo{};
+    bool found = false;  // false: cuBLASLt has no kernel for it (kept so that it is asked once)
   };
-  using Key = std::tuple<int, int, int, int, int>;  // type, m, n, k, ldc
-  Plan& plan_for(GemmType type, int m, int n, int k, int ldc);
+  using Key = std::tuple<int, int, int, int, int, bool>;  // type, m, n, k, ldc, outer-vector scales
+  Plan& plan_for(GemmType type, int m, int n, int k, int ldc, bool outer_scales);
 
   cublasLtHandle_t handle_ = nullptr;
   void* workspace_ = nullptr;

@@ -68,14 +68,18 @@ TEST(CudaOps, RowOpsMatchTheCpuBackend) {
   EXPECT_EQ(both(OpKind::Embedding, {{table, ValueKind::Weight}, {ids}}, {4, dim}, {}, 0), 0.0);
 }
 
-TEST(CudaOps, AttentionMatchesTheCpuBackendInPrefillAndDecode) {
+// 6 query heads over 2 key/value heads, a cache already holding `pos` rows.
+// Head widths: 40 (not a multiple of the warp; tiled prefill with 4 lanes a
+// query), 96 (8 lanes a query) and 132 (wider than the tiled kernel takes).
+class CudaAttentionTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(CudaAttentionTest, MatchesTheCpuBackendInPrefillAndDecode) {
   OCTET_REQUIRE_GPU(gpu);
   auto cpu = make_cpu_backend(0);
-  // 6 query heads over 2 key/value heads, head_dim 40 (not a multiple of the
-  // warp), a cache already holding `pos` rows.
-  const int heads = 6, kv_heads = 2, hd = 40, n_ctx = 300;
-  // Decode (one token), and prefill over one and several tiles of 32 queries and keys.
-  for (const auto& [tokens, pos] : {std::pair{7, 0}, {1, 250}, {3, 4}, {70, 0}, {40, 100}}) {
+  const int heads = 6, kv_heads = 2, hd = GetParam(), n_ctx = 300;
+  // Decode (one token, split over the keys) at the first and a later position, and
+  // prefill over one and several tiles of 32 queries and keys.
+  for (const auto& [tokens, pos] : {std::pair{7, 0}, {1, 250}, {1, 0}, {3, 4}, {70, 0}, {40, 100}}) {
     const Tensor q = test::tensor_of(test::random_floats(tokens * heads * hd, 5), {tokens, heads * hd});
     const Tensor k = test::tensor_of(test::random_floats(tokens * kv_heads * hd, 6), {tokens, kv_heads * hd});
     const Tensor v = test::tensor_of(test::random_floats(tokens * kv_heads * hd, 7), {tokens, kv_heads * hd});
@@ -94,16 +98,21 @@ TEST(CudaOps, AttentionMatchesTheCpuBackendInPrefillAndDecode) {
   }
 }
 
+INSTANTIATE_TEST_SUITE_P(HeadDims, CudaAttentionTest, ::testing::Values(40, 96, 132));
+
 using Shape3 = std::tuple<int, int, int>;  // M, K, N
 class CudaMatmulTest : public ::testing::TestWithParam<Shape3> {};
 
-// FP8 against the float64 product of the same E4M3 values, on both paths:
-// octet's GEMV (M <= 8, float accumulation) and cuBLASLt (M = 16, 256). The
-// products are exact, but Hopper's FP8 MMA adds them with about 14 mantissa bits (as the
-// DeepSeek-V3 report measured; cuBLASLt promotes to float32 between blocks of
-// K): measured here 1.1e-4 to 1.8e-4 of the output's scale at K = 64..2048.
-// The bound, 2^-11 = 4.9e-4, leaves 2.7x; a wrong index or scale is off by
-// far more.
+// FP8 against the float64 product of the same E4M3 values, on every path:
+// octet's GEMV (M <= 16 where the codes fit in shared memory: 1, 2, 3, 8,
+// 16, with partial blocks of rows and of K), cuBLASLt with its own
+// per-token and per-channel scales (N a multiple of 16: 40 x 64 x 96, 256 x
+// 2048 x 96, 64 x 4096 x 256) and cuBLASLt with octet's scaling of a padded
+// product (N = 23). The products are exact, but Hopper's FP8 MMA adds them
+// with about 14 mantissa bits (as the DeepSeek-V3 report measured; cuBLASLt
+// and the GEMV promote to float32 between blocks of K): measured here 1.1e-4
+// to 1.8e-4 of the output's scale at K = 64..2048. The bound, 2^-11 =
+// 4.9e-4, leaves 2.7x; a wrong index or scale is off by far more.
 TEST_P(CudaMatmulTest, Fp8MatchesFloat64ProductOfTheSameQuantizedValues) {
   OCTET_REQUIRE_GPU(gpu);
   const auto [m, k, n] = GetParam();
@@ -142,7 +151,9 @@ TEST_P(CudaMatmulTest, Bf16MatchesFloat64ProductOfTheRoundedValues) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, CudaMatmulTest,
                          ::testing::Values(Shape3{1, 100, 130}, Shape3{16, 257, 7}, Shape3{3, 64, 172},
-                                           Shape3{256, 2048, 96}, Shape3{1, 2048, 520}));
+                                           Shape3{256, 2048, 96}, Shape3{1, 2048, 520}, Shape3{8, 4096, 40},
+                                           Shape3{2, 11008, 37}, Shape3{40, 64, 96}, Shape3{40, 100, 23},
+                                           Shape3{64, 4096, 256}));
 
 TEST(CudaBackend, UploadsEachWeightOnce) {
   OCTET_REQUIRE_GPU(gpu);
