@@ -55,7 +55,7 @@ class CpuBackend final : public Backend {
         grow(x_int8_, static_cast<std::size_t>(x[0] * x[1]));
         grow(x_scale_, static_cast<std::size_t>(x[0]));
         // oneDNN's primitive for this shape (no-op on CPUs without VNNI); prepare_weight packs the weight.
-        matmul_int8_dnnl_.prepare(x[0], x[1], w.shape[0], node.inputs.size() > 2);
+        matmul_int8_dnnl_.prepare(x[0], x[1], w.shape[0]);
       } else if (x[0] > kW8DirectRows) {
         grow(w_tile_, tile);
       }

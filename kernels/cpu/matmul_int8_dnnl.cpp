@@ -4,10 +4,12 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 namespace octet::cpu {
 
@@ -16,21 +18,20 @@ namespace {
 using dt = dnnl::memory::data_type;
 using tag = dnnl::memory::format_tag;
 
-// Post-op arguments, in the order they are appended.
-constexpr int kRowScaleArg = DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1;
-constexpr int kColumnScaleArg = DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1;
-constexpr int kBiasArg = DNNL_ARG_ATTR_MULTIPLE_POST_OP(2) | DNNL_ARG_SRC_1;
+// The one post-op's argument: the per-column (per-channel) scale.
+constexpr int kColumnScaleArg = DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1;
 
 struct Primitive {
   dnnl::matmul matmul;
   std::string implementation;
-  dnnl::memory src, weights, dst, row_scale, column_scale, bias;  // data handles set per call
+  std::size_t layout = 0;                        // which of the (K, N) layouts it reads
+  dnnl::memory src, weights, dst, column_scale;  // data handles set per call
 };
 
-// One weight's packed copy, in the layout `Impl::layouts` holds for its (K, N).
+// One weight's packed copies, one in each layout `Impl::layouts` holds for its (K, N).
 struct PackedWeight {
   std::int64_t k = 0, n = 0;
-  dnnl::memory packed;
+  std::vector<dnnl::memory> packed;
 };
 
 }  // namespace
@@ -39,23 +40,25 @@ struct MatmulInt8Dnnl::Impl {
   Kernels kernels;
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
-  std::map<std::pair<std::int64_t, std::int64_t>, dnnl::memory::desc> layouts;  // (K, N) -> packed layout
+  // (K, N) -> the layouts its weights are packed in (none: oneDNN declines the shape).
+  std::map<std::pair<std::int64_t, std::int64_t>, std::vector<dnnl::memory::desc>> layouts;
   std::map<const std::int8_t*, PackedWeight> weights;
-  // (M, K, N, bias) -> the primitive, or nothing where this M declines.
-  std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, bool>, std::optional<Primitive>> primitives;
+  // (M, K, N) -> the primitive, or nothing where this M declines.
+  std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t>, std::optional<Primitive>> primitives;
 
   bool acceptable(const std::string& implementation) const {
     return kernels == Kernels::Any || implementation.starts_with("brg");
   }
 
-  // The scales (per row, then per column) and the bias as binary post-ops:
-  // runtime output scales would drop oneDNN 2.6 to its slow gemm:jit kernel.
-  std::optional<dnnl::matmul::primitive_desc> describe(std::int64_t m, std::int64_t k, std::int64_t n, bool has_bias,
+  // The per-column scale as a binary post-op (runtime output scales would
+  // drop oneDNN 2.6 to its slow gemm:jit kernel). The per-row scale and the
+  // bias follow in run's own pass: with a per-row [M, 1] post-op, oneDNN
+  // 2.6's AMX brgemm took M = 1 only (measured on a Sapphire Rapids host;
+  // every larger M fell back).
+  std::optional<dnnl::matmul::primitive_desc> describe(std::int64_t m, std::int64_t k, std::int64_t n,
                                                        const dnnl::memory::desc& weights_md) const {
     dnnl::post_ops ops;
-    ops.append_binary(dnnl::algorithm::binary_mul, dnnl::memory::desc({m, 1}, dt::f32, tag::ab));
     ops.append_binary(dnnl::algorithm::binary_mul, dnnl::memory::desc({1, n}, dt::f32, tag::ab));
-    if (has_bias) ops.append_binary(dnnl::algorithm::binary_add, dnnl::memory::desc({1, n}, dt::f32, tag::ab));
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
     try {
@@ -69,30 +72,45 @@ struct MatmulInt8Dnnl::Impl {
     }
   }
 
-  const dnnl::memory::desc* layout(std::int64_t k, std::int64_t n) {
+  // The layouts a (K, N) weight is packed in: the one oneDNN picks for a
+  // prefill-sized M where every probed M accepts it (a VNNI CPU), else that
+  // and the one it picks at M = 1 (an AMX CPU: measured on a Sapphire Rapids
+  // host, the M = 1 layout was refused at every larger M).
+  const std::vector<dnnl::memory::desc>& layouts_for(std::int64_t k, std::int64_t n) {
     const auto key = std::make_pair(k, n);
-    if (auto it = layouts.find(key); it != layouts.end()) return &it->second;
-    const auto pd = describe(1, k, n, false, dnnl::memory::desc({k, n}, dt::s8, tag::any));
-    if (!pd) return nullptr;
-    return &layouts.emplace(key, pd->weights_desc()).first->second;
+    if (auto it = layouts.find(key); it != layouts.end()) return it->second;
+    std::vector<dnnl::memory::desc> found;
+    for (const std::int64_t pick_m : {256, 1}) {
+      const auto pd = describe(pick_m, k, n, dnnl::memory::desc({k, n}, dt::s8, tag::any));
+      if (!pd) continue;
+      const dnnl::memory::desc candidate = pd->weights_desc();
+      if (std::find(found.begin(), found.end(), candidate) != found.end()) continue;
+      bool every_m = true;
+      for (const std::int64_t m : {1, 3, 64, 256}) every_m = every_m && describe(m, k, n, candidate).has_value();
+      if (every_m) {
+        found = {candidate};
+        break;
+      }
+      found.push_back(candidate);
+    }
+    return layouts.emplace(key, std::move(found)).first->second;
   }
 
-  Primitive* primitive(std::int64_t m, std::int64_t k, std::int64_t n, bool has_bias) {
-    const auto key = std::make_tuple(m, k, n, has_bias);
+  Primitive* primitive(std::int64_t m, std::int64_t k, std::int64_t n) {
+    const auto key = std::make_tuple(m, k, n);
     if (auto it = primitives.find(key); it != primitives.end()) return it->second ? &*it->second : nullptr;
     std::optional<Primitive> made;
-    const dnnl::memory::desc* packed = layout(k, n);
-    if (packed != nullptr) {
-      if (const auto pd = describe(m, k, n, has_bias, *packed)) {
+    const auto& packed = layouts_for(k, n);
+    for (std::size_t i = 0; i < packed.size() && !made; ++i) {
+      if (const auto pd = describe(m, k, n, packed[i])) {
         Primitive p;
         OCTET_DNNL_CHECK(p.matmul = dnnl::matmul(*pd));
         p.implementation = pd->impl_info_str();
+        p.layout = i;
         p.src = dnnl::memory(pd->src_desc(), engine, DNNL_MEMORY_NONE);
-        p.weights = dnnl::memory(*packed, engine, DNNL_MEMORY_NONE);
+        p.weights = dnnl::memory(packed[i], engine, DNNL_MEMORY_NONE);
         p.dst = dnnl::memory(pd->dst_desc(), engine, DNNL_MEMORY_NONE);
-        p.row_scale = dnnl::memory(dnnl::memory::desc({m, 1}, dt::f32, tag::ab), engine, DNNL_MEMORY_NONE);
         p.column_scale = dnnl::memory(dnnl::memory::desc({1, n}, dt::f32, tag::ab), engine, DNNL_MEMORY_NONE);
-        p.bias = dnnl::memory(dnnl::memory::desc({1, n}, dt::f32, tag::ab), engine, DNNL_MEMORY_NONE);
         made = std::move(p);
       }
     }
@@ -117,16 +135,18 @@ bool MatmulInt8Dnnl::pack(const std::int8_t* w, std::int64_t k, std::int64_t n) 
   if (impl_->weights.contains(w)) return true;
   if (k <= 0 || n <= 0) return false;
   if (impl_->kernels == Kernels::Brgemm && !cpu_has_vnni()) return false;  // no brgemm int8 kernel here
-  const dnnl::memory::desc* packed = impl_->layout(k, n);
-  if (packed == nullptr) return false;
+  const auto& layouts = impl_->layouts_for(k, n);
+  if (layouts.empty()) return false;
   // w is stored [N, K] row-major (a Hugging Face Linear weight); oneDNN reads
   // it as the [K, N] matrix it wants through transposed strides.
   const dnnl::memory::desc plain_md({k, n}, dt::s8, dnnl::memory::dims{1, k});
   PackedWeight weight{k, n, {}};
   try {
     dnnl::memory plain(plain_md, impl_->engine, const_cast<std::int8_t*>(w));
-    weight.packed = dnnl::memory(*packed, impl_->engine);
-    dnnl::reorder(plain, weight.packed).execute(impl_->stream, plain, weight.packed);
+    for (const dnnl::memory::desc& layout : layouts) {
+      weight.packed.emplace_back(layout, impl_->engine);
+      dnnl::reorder(plain, weight.packed.back()).execute(impl_->stream, plain, weight.packed.back());
+    }
     impl_->stream.wait();
   } catch (const dnnl::error&) {
     return false;  // no reorder into that layout: the caller's own kernel runs this weight
@@ -135,35 +155,45 @@ bool MatmulInt8Dnnl::pack(const std::int8_t* w, std::int64_t k, std::int64_t n) 
   return true;
 }
 
-bool MatmulInt8Dnnl::prepare(std::int64_t m, std::int64_t k, std::int64_t n, bool has_bias) {
+bool MatmulInt8Dnnl::prepare(std::int64_t m, std::int64_t k, std::int64_t n) {
   if (impl_->kernels == Kernels::Brgemm && !cpu_has_vnni()) return false;
   if (m <= 0 || k <= 0 || n <= 0) return false;
-  return impl_->primitive(m, k, n, has_bias) != nullptr;
+  return impl_->primitive(m, k, n) != nullptr;
 }
 
 bool MatmulInt8Dnnl::run(const std::int8_t* x, const float* x_scale, const std::int8_t* w, const float* w_scale,
                          float* y, std::int64_t m, std::int64_t k, std::int64_t n, const float* bias) {
   const auto it = impl_->weights.find(w);
   if (it == impl_->weights.end() || it->second.k != k || it->second.n != n || m <= 0) return false;
-  Primitive* p = impl_->primitive(m, k, n, bias != nullptr);
+  Primitive* p = impl_->primitive(m, k, n);
   if (p == nullptr) return false;
   p->src.set_data_handle(const_cast<std::int8_t*>(x));
-  p->weights.set_data_handle(it->second.packed.get_data_handle());
+  p->weights.set_data_handle(it->second.packed[p->layout].get_data_handle());
   p->dst.set_data_handle(y);
-  p->row_scale.set_data_handle(const_cast<float*>(x_scale));
   p->column_scale.set_data_handle(const_cast<float*>(w_scale));
   // The C entry point takes a plain array; the C++ one builds an unordered_map per call.
-  dnnl_exec_arg_t args[] = {
-      {DNNL_ARG_SRC, p->src.get()},       {DNNL_ARG_WEIGHTS, p->weights.get()},     {DNNL_ARG_DST, p->dst.get()},
-      {kRowScaleArg, p->row_scale.get()}, {kColumnScaleArg, p->column_scale.get()}, {kBiasArg, p->bias.get()}};
-  if (bias != nullptr) p->bias.set_data_handle(const_cast<float*>(bias));
-  OCTET_DNNL_STATUS(dnnl_primitive_execute(p->matmul.get(), impl_->stream.get(), bias != nullptr ? 6 : 5, args));
+  dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, p->src.get()},
+                            {DNNL_ARG_WEIGHTS, p->weights.get()},
+                            {DNNL_ARG_DST, p->dst.get()},
+                            {kColumnScaleArg, p->column_scale.get()}};
+  OCTET_DNNL_STATUS(dnnl_primitive_execute(p->matmul.get(), impl_->stream.get(), 4, args));
   OCTET_DNNL_STATUS(dnnl_stream_wait(impl_->stream.get()));
+  // The per-row scale, then the bias, as the reference orders them.
+#pragma omp parallel for if (m * n > (1 << 16))
+  for (std::int64_t i = 0; i < m; ++i) {
+    float* row = y + i * n;
+    const float s = x_scale[i];
+    if (bias != nullptr) {
+      for (std::int64_t j = 0; j < n; ++j) row[j] = row[j] * s + bias[j];
+    } else {
+      for (std::int64_t j = 0; j < n; ++j) row[j] *= s;
+    }
+  }
   return true;
 }
 
 std::string MatmulInt8Dnnl::implementation(std::int64_t m, std::int64_t k, std::int64_t n) {
-  const Primitive* p = impl_->primitive(m, k, n, false);
+  const Primitive* p = impl_->primitive(m, k, n);
   return p != nullptr ? p->implementation : "";
 }
 

@@ -1,12 +1,15 @@
 // y[M, N] = x_scale[m] * w_scale[n] * sum_k x[m, k] * w[n, k] (+ bias[n]) on
 // oneDNN's int8 matmul, for CPUs where oneDNN runs it on its brgemm kernels
 // (AVX-512 VNNI and later): s8 activations x s8 weights, int32 accumulation,
-// both scales and the bias fused as post-ops. Elsewhere (AVX2 without VNNI)
+// the per-channel scale fused as a post-op, the per-token scale and the bias
+// in one pass after. Elsewhere (AVX2 without VNNI)
 // oneDNN 2.6 either saturates (gemm:jit) or crawls (ref_int8), so this class
 // declines and the caller runs its own kernel (gemm_int8.h).
 //
 // Weights are packed once into the layout oneDNN picks (format_tag::any plus
-// a reorder, s8s8 compensation included) and that copy serves every M.
+// a reorder, s8s8 compensation included). Where one layout serves decode and
+// prefill alike (VNNI), one copy serves every M; where oneDNN's kernels for
+// one token and for many want different layouts (AMX), each gets its copy.
 // Primitives are created once per (M, K, N) and reused: a decode step creates
 // none. No oneDNN type appears in this header.
 #pragma once
@@ -38,7 +41,7 @@ class MatmulInt8Dnnl {
   // Creates the primitive for a shape ahead of its first run (the backend
   // does so when it plans a step, so that running one creates nothing);
   // false where it declines.
-  bool prepare(std::int64_t m, std::int64_t k, std::int64_t n, bool has_bias);
+  bool prepare(std::int64_t m, std::int64_t k, std::int64_t n);
   // The product with a weight `pack` accepted; false (nothing written) where
   // the weight was not packed or this M does not run on the kernels asked for.
   // |x| <= 127; `bias` may be null.

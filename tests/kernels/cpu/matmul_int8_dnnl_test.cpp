@@ -44,7 +44,7 @@ bool product(MatmulInt8Dnnl& matmul, int m, int k, int n, int weight_limit, bool
   const auto bias = with_bias ? test::random_floats(static_cast<std::size_t>(n), 45) : std::vector<float>{};
   std::vector<float> y(static_cast<std::size_t>(m * n), -1.0f);
   if (!matmul.pack(w.data(), k, n)) return false;
-  if (!matmul.prepare(m, k, n, with_bias)) return false;
+  if (!matmul.prepare(m, k, n)) return false;
   if (!matmul.run(x.data(), x_scale.data(), w.data(), w_scale.data(), y.data(), m, k, n,
                   with_bias ? bias.data() : nullptr)) {
     return false;
