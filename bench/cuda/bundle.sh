@@ -14,9 +14,11 @@ cmake --build build-device -j"$(nproc)" --target octet octet_tests
 rm -rf .device && mkdir -p .device/stage/lib .device/shared/models/stories260K .device/shared/data
 cp build-device/octet build-device/tests/octet_tests .device/stage/
 strip .device/stage/octet .device/stage/octet_tests
-for lib in libdnnl.so.2 libsentencepiece.so.0 libfmt.so.9 libgomp.so.1 libOpenCL.so.1 libreadline.so.8 libtinfo.so.6; do
-  cp -L "/lib/x86_64-linux-gnu/$lib" .device/stage/lib/
-done
+# Every library the binaries load from Debian's packages, except the C and
+# C++ runtimes (the GPU machine has its own) and CUDA's (its driver's).
+ldd build-device/octet build-device/tests/octet_tests | awk '/=> \/lib\/x86_64-linux-gnu\// {print $3}' | sort -u |
+  grep -Ev '/(libc|libm|libdl|libpthread|librt|libgcc_s|libstdc\+\+)\.so' | xargs -I{} cp -L {} .device/stage/lib/
+ls .device/stage/lib
 tar -C .device/stage -cJf .device/bundle.tar.xz .
 rm -rf .device/stage
 cp "$shared"/models/stories260K/{stories260K.bin,tok512.model} .device/shared/models/stories260K/

@@ -11,12 +11,20 @@
 #   7. the host CPU's int8 path: where that CPU has VNNI (this project's own
 #      machines have none), the oneDNN brgemm tests run for real, and int8
 #      against f32 on the CPU backend is timed on brgemm.
-# Logs go to $OUT (or ./device-out). STEPS picks steps, e.g. STEPS="1 2";
+#   8. where a decode step's time goes: Nsight Compute's duration and bytes
+#      read of NCU_COUNT kernels after the first NCU_SKIP (eager launches,
+#      fp8, synthetic:$NCU_MODEL, default llama-7b: two layers of a decode step).
+# Results go to $OUT (or ./device-out) in at most 8 files (what the device
+# tool brings back): summary.txt, errors.txt (every command's stderr),
+# tests.txt, matmul.md, decoders.md, cpu_int8.md, ncu.txt, perplexity.json;
+# full sanitizer logs stay in /tmp/octet/logs. STEPS picks steps, e.g. STEPS="1 2";
+# SANITIZERS=0 runs step 1's tests without compute-sanitizer;
 # MODELS the synthetic models of step 3 (default llama-1.1b).
 set -uo pipefail
 root=$PWD
 out=${OUT:-$root/device-out}
-mkdir -p "$out" /tmp/octet
+logs=/tmp/octet/logs
+mkdir -p "$out" "$logs"
 tar -xJf .device/bundle.tar.xz -C /tmp/octet
 export LD_LIBRARY_PATH=/tmp/octet/lib:/usr/local/cuda/lib64:/usr/local/cuda/lib:${LD_LIBRARY_PATH:-}
 export OCTET_SHARED_DIR=$root/.device/shared
@@ -27,35 +35,37 @@ tests=/tmp/octet/octet_tests
 steps=${STEPS:-1 2 3 4 5 7}
 log() { echo "== $*" | tee -a "$out/summary.txt"; }
 
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee "$out/gpu.txt"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee -a "$out/summary.txt"
+err=$out/errors.txt
 for step in $steps; do
   case $step in
     1)
       log "CUDA tests"
       timeout 300 "$tests" --gtest_filter='*Cuda*' 2>&1 | tee "$out/tests.txt" | tail -n 25
+      [ "${SANITIZERS:-1}" = 1 ] || continue
       log "compute-sanitizer memcheck"
       timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 "$tests" --gtest_filter='*Cuda*' \
-        >"$out/memcheck.txt" 2>&1
-      echo "memcheck exit $?" | tee -a "$out/summary.txt"; tail -n 4 "$out/memcheck.txt"
+        >"$logs/memcheck.txt" 2>&1
+      echo "memcheck exit $?" | tee -a "$out/summary.txt"; tail -n 4 "$logs/memcheck.txt" | tee -a "$out/summary.txt"
       log "compute-sanitizer racecheck"
       # racecheck is slow: the kernels with shared memory, on small shapes.
       timeout 240 compute-sanitizer --tool racecheck --error-exitcode 9 "$tests" \
-        --gtest_filter='CudaOps.*:*CudaMatmulTest.Fp8*/0:*CudaMatmulTest.Fp8*/1' >"$out/racecheck.txt" 2>&1
-      echo "racecheck exit $?" | tee -a "$out/summary.txt"; tail -n 4 "$out/racecheck.txt"
+        --gtest_filter='CudaOps.*:*CudaAttentionTest*/0:*CudaAttentionTest*/1:*CudaMatmulTest.Fp8*/0:*CudaMatmulTest.Fp8*/1:*CudaMatmulTest.Fp8*/2' >"$logs/racecheck.txt" 2>&1
+      echo "racecheck exit $?" | tee -a "$out/summary.txt"; tail -n 4 "$logs/racecheck.txt" | tee -a "$out/summary.txt"
       ;;
     2)
       log "matmul TFLOP/s"
-      timeout 300 "$octet" bench --matmul 1,16,256,4096 --backend cuda --quant f32,fp8 -r 10 2>/dev/null |
+      timeout 300 "$octet" bench --matmul 1,16,256,4096 --backend cuda --quant f32,fp8 -r 10 2>>"$err" |
         tee "$out/matmul.md"
       ;;
     3)
       log "stories260K"
       timeout 200 "$octet" bench -m "$OCTET_SHARED_DIR/models/stories260K/stories260K.bin" --backend cuda \
-        --quant f32,fp8 -p 256 -n 128 -r 5 2>/dev/null | tee "$out/stories260k.md"
+        --quant f32,fp8 -p 256 -n 128 -r 5 2>>"$err" | tee -a "$out/decoders.md"
       for model in ${MODELS:-llama-1.1b}; do
         log "synthetic:$model"
         timeout 400 "$octet" bench -m "synthetic:$model" --backend cuda --quant f32,fp8 -p 512 -n 128 -r 3 \
-          2>"$out/$model.err" | tee "$out/$model.md"
+          2>>"$err" | tee -a "$out/decoders.md"
       done
       ;;
     6)
@@ -63,21 +73,42 @@ for step in $steps; do
       timeout 300 "$octet" perplexity -m "$OCTET_SHARED_DIR/models/stories260K/stories260K.bin" \
         --tokenizer "$OCTET_SHARED_DIR/models/stories260K/tok512.model" \
         -f "$OCTET_SHARED_DIR/data/tinystories_val_head.txt" --ctx 512 --backend cuda --compare fp8 --json \
-        2>/dev/null | tee "$out/perplexity_cuda_fp8.json"
+        2>>"$err" | tee "$out/perplexity.json"
       ;;
     5)
       log "synthetic:llama-1.1b without CUDA graphs"
       OCTET_CUDA_GRAPHS=0 timeout 300 "$octet" bench -m synthetic:llama-1.1b --backend cuda --quant f32,fp8 \
-        -p 512 -n 128 -r 3 2>/dev/null | tee "$out/llama-1.1b-eager.md"
+        -p 512 -n 128 -r 3 2>>"$err" | tee -a "$out/decoders.md"
       ;;
     7)
       log "host CPU int8: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
-      timeout 300 "$tests" --gtest_filter='*MatmulInt8Dnnl*:*GemmInt8*:Executor.*' 2>&1 | tee "$out/cpu_int8_tests.txt" |
-        tail -n 5
-      timeout 300 "$octet" bench -m synthetic:llama-110m --quant f32,int8 -p 512 -n 64 -r 3 2>/dev/null |
-        tee "$out/cpu_llama-110m.md"
-      timeout 300 "$octet" bench -m synthetic:bert-base -p 128 -b 32 -r 3 --quant f32,int8 2>/dev/null |
-        tee "$out/cpu_bert-base.md"
+      timeout 300 "$tests" --gtest_filter='*MatmulInt8Dnnl*:*GemmInt8*:Executor.*' 2>&1 |
+        grep -E "Failure|Expected|Which is|M = |fell back|FAILED|PASSED|tests ran" | head -n 40 | tee -a "$out/cpu_int8.md"
+      echo "oneDNN primitives a short int8 run executes (ONEDNN_VERBOSE=1):" | tee -a "$out/cpu_int8.md"
+      DNNL_VERBOSE=1 ONEDNN_VERBOSE=1 timeout 120 "$octet" bench -m synthetic:llama-110m --quant int8 -p 64 -n 4 -r 1 2>>"$err" |
+        grep -E '^(onednn|dnnl)_verbose,exec' | cut -d, -f4-6 | sort | uniq -c | sort -rn | head -n 12 | tee -a "$out/cpu_int8.md"
+      timeout 300 "$octet" bench -m synthetic:llama-110m --quant f32,int8 -p 512 -n 64 -r 3 2>>"$err" |
+        tee -a "$out/cpu_int8.md"
+      timeout 300 "$octet" bench -m synthetic:bert-base -p 128 -b 32 -r 3 --quant f32,int8 2>>"$err" |
+        tee -a "$out/cpu_int8.md"
+      ;;
+    8)
+      log "ncu: kernels of a decode step, synthetic:${NCU_MODEL:-llama-7b} fp8"
+      OCTET_CUDA_GRAPHS=0 timeout 400 ncu --launch-skip "${NCU_SKIP:-3000}" --launch-count "${NCU_COUNT:-40}" \
+        --metrics gpu__time_duration.sum,dram__bytes_read.sum --print-units base --csv "$octet" bench -m "synthetic:${NCU_MODEL:-llama-7b}" \
+        --backend cuda --quant fp8 -p 8 -n 16 -r 1 >"$logs/ncu.csv" 2>>"$err"
+      python3 - "$logs/ncu.csv" <<'PY' | tee "$out/ncu.txt"
+import csv, sys
+rows = {}
+for r in csv.DictReader(l for l in open(sys.argv[1]) if l.startswith('"')):
+    key = (int(r["ID"]), r["Kernel Name"].split("(")[0].split("<")[0][-40:])
+    rows.setdefault(key, {})[r["Metric Name"]] = float(r["Metric Value"].replace(",", ""))
+print(f"{'kernel':40} {'us':>8} {'MB read':>9} {'GB/s':>7}")
+for (i, name), m in sorted(rows.items()):
+    t = m.get("gpu__time_duration.sum", 0) / 1e3  # ns -> us
+    b = m.get("dram__bytes_read.sum", 0) / 1e6    # bytes -> MB
+    print(f"{name:40} {t:8.1f} {b:9.2f} {b / t * 1e3 if t else 0:7.0f}")
+PY
       ;;
     4)
       log "copy bandwidth"
