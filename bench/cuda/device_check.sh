@@ -19,7 +19,8 @@
 # tests.txt, matmul.md, decoders.md, cpu_int8.md, ncu.txt, perplexity.json;
 # full sanitizer logs stay in /tmp/octet/logs. STEPS picks steps, e.g. STEPS="1 2";
 # SANITIZERS=0 runs step 1's tests without compute-sanitizer;
-# MODELS the synthetic models of step 3 (default llama-1.1b).
+# MODELS the synthetic models of step 3 (default llama-1.1b) and BATCHES their
+# batch sizes (default 1; e.g. BATCHES=1,16).
 set -uo pipefail
 root=$PWD
 out=${OUT:-$root/device-out}
@@ -65,6 +66,7 @@ for step in $steps; do
       for model in ${MODELS:-llama-1.1b}; do
         log "synthetic:$model"
         timeout 400 "$octet" bench -m "synthetic:$model" --backend cuda --quant f32,fp8 -p 512 -n 128 -r 3 \
+          -b "${BATCHES:-1}" \
           2>>"$err" | tee -a "$out/decoders.md"
       done
       ;;

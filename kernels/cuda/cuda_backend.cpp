@@ -128,16 +128,12 @@ class CudaBackend final : public Backend {
 
   void reserve(const Graph& graph, int n_ctx) override {
     for (const Node& node : graph.nodes()) {
-      // The rope and attention kernels take one sequence's rows and cache.
-      if ((node.op == OpKind::Rope || node.op == OpKind::Attention) && node.params.batch != 1) {
-        fail("cuda backend: decoding {} sequences in one step is not built yet; the cpu backend does it",
-             node.params.batch);
-      }
       if (node.op == OpKind::Attention) {
-        cuda::attention_reserve(n_ctx, node.params.head_dim);
-        bool moved = attention_partial_.grow(cuda::attention_partial_floats(node.params.n_heads, node.params.head_dim) *
-                                             sizeof(float));
-        moved |= attention_counters_.grow(static_cast<std::size_t>(node.params.n_heads) * sizeof(unsigned));
+        const NodeParams& p = node.params;
+        cuda::attention_reserve(n_ctx, p.head_dim);
+        bool moved =
+            attention_partial_.grow(cuda::attention_partial_floats(p.batch, p.n_heads, p.head_dim) * sizeof(float));
+        moved |= attention_counters_.grow(static_cast<std::size_t>(p.batch) * p.n_heads * sizeof(unsigned));
         if (moved) steps_.clear();
       }
       if (node.op != OpKind::MatMul) continue;
@@ -211,12 +207,13 @@ class CudaBackend final : public Backend {
                        y, stream_);
         return;
       case OpKind::Rope:
-        cuda::rope(in[0]->data<float>(), as_int(in[0]->dim(0)), as_int(in[0]->dim(1) / p.head_dim), p.head_dim, pos,
-                   p.rope_theta, p.rope_layout == RopeLayout::HalfSplit, y, stream_);
+        cuda::rope(in[0]->data<float>(), as_int(in[0]->dim(0)), as_int(in[0]->dim(0) / p.batch),
+                   as_int(in[0]->dim(1) / p.head_dim), p.head_dim, pos, p.rope_theta,
+                   p.rope_layout == RopeLayout::HalfSplit, y, stream_);
         return;
       case OpKind::Attention: {
-        const cuda::AttentionArgs args{as_int(in[0]->dim(0)), p.n_heads, p.n_kv_heads, p.head_dim,
-                                       as_int(in[3]->dim(0))};
+        const cuda::AttentionArgs args{as_int(in[0]->dim(0) / p.batch), p.n_heads, p.n_kv_heads, p.head_dim,
+                                       as_int(in[3]->dim(0) / p.batch), p.batch};
         cuda::attention(in[0]->data<float>(), in[1]->data<float>(), in[2]->data<float>(), in[3]->data_mut<float>(),
                         in[4]->data_mut<float>(), pos, args,
                         {attention_partial_.as<float>(), attention_counters_.as<unsigned>()}, y, stream_);

@@ -97,11 +97,11 @@ __global__ void rms_norm_kernel(const float* x, const float* w, int dim, float e
 // block's first head_dim / 2 threads work out each pair's cos and sin once
 // (in double, as the CPU does), then every (head, pair) rotates from shared
 // memory. Per head in double, a decode step's rope measured 9 us under ncu.
-__global__ void rope_kernel(const float* x, int n_heads, int head_dim, const int* pos, double theta, bool half_split,
-                            float* out) {
+__global__ void rope_kernel(const float* x, int tokens_per_sequence, int n_heads, int head_dim, const int* pos,
+                            double theta, bool half_split, float* out) {
   extern __shared__ float angles[];  // cos, then sin, of each of the head_dim / 2 pairs
   const int r = blockIdx.x, half = head_dim / 2;
-  const double p = *pos + static_cast<double>(r);
+  const double p = *pos + static_cast<double>(r % tokens_per_sequence);
   for (int i = threadIdx.x; i < half; i += blockDim.x) {
     const double freq = pow(theta, -2.0 * i / head_dim);
     double s_d, c_d;
@@ -139,14 +139,30 @@ __global__ void add_kernel(const float* a, const float* b, std::int64_t n, float
   }
 }
 
+// Sequence b's n_tokens rows of k and v go to its cache rows b n_ctx + *pos...
 __global__ void kv_append_kernel(const float* k, const float* v, float* k_cache, float* v_cache, const int* pos,
-                                 std::int64_t kv_dim, std::int64_t n) {
-  const std::int64_t offset = static_cast<std::int64_t>(*pos) * kv_dim;
+                                 std::int64_t kv_dim, AttentionArgs a) {
+  const std::int64_t per_sequence = a.n_tokens * kv_dim, n = a.batch * per_sequence;
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    k_cache[offset + i] = k[i];
-    v_cache[offset + i] = v[i];
+    const std::int64_t b = i / per_sequence;
+    const std::int64_t at = (b * a.n_ctx + *pos) * kv_dim + i % per_sequence;
+    k_cache[at] = k[i];
+    v_cache[at] = v[i];
   }
+}
+
+// Every attention kernel runs sequence blockIdx.z: its query and output rows
+// and its own n_ctx rows of the caches.
+__device__ void select_sequence(const AttentionArgs& a, const float*& q, float*& out, const float*& k_cache,
+                                const float*& v_cache) {
+  const std::int64_t b = blockIdx.z;
+  const std::int64_t q_rows = b * a.n_tokens * a.n_heads * a.head_dim;
+  const std::int64_t cache_rows = b * a.n_ctx * a.n_kv_heads * a.head_dim;
+  q += q_rows;
+  out += q_rows;
+  k_cache += cache_rows;
+  v_cache += cache_rows;
 }
 
 // One block per (query head, token). Warps take keys in turn (lanes split the
@@ -156,6 +172,7 @@ __global__ void attention_kernel(const float* q, const float* k_cache, const flo
   extern __shared__ float shared[];
   float* scores = shared;        // [n_ctx]
   float* qh = shared + a.n_ctx;  // [head_dim]
+  select_sequence(a, q, out, k_cache, v_cache);
   const int h = blockIdx.x, t = blockIdx.y;
   const int kvh = h / (a.n_heads / a.n_kv_heads);
   const int n_keys = *pos + t + 1;
@@ -214,7 +231,9 @@ __global__ void __launch_bounds__(kDecodeWarps * 32)
                             int splits, float* partial, unsigned* counters, float* out) {
   __shared__ float warp_m[kDecodeWarps], warp_l[kDecodeWarps], warp_o[kDecodeWarps][32 * kDecodeDimsPerLane];
   __shared__ bool last_block;
+  select_sequence(a, q, out, k_cache, v_cache);
   const int h = blockIdx.x, split = blockIdx.y, hd = a.head_dim;
+  const int slot = h + static_cast<int>(blockIdx.z) * a.n_heads;  // this sequence's head in partial and counters
   const int kvh = h / (a.n_heads / a.n_kv_heads);
   const int n_keys = *pos + 1, per_split = (n_keys + splits - 1) / splits;
   const int begin = split * per_split, end = min(n_keys, begin + per_split);
@@ -278,7 +297,7 @@ __global__ void __launch_bounds__(kDecodeWarps * 32)
 #pragma unroll
   for (int i = 0; i < kDecodeDimsPerLane; ++i) warp_o[warp][lane + 32 * i] = o[i];
   __syncthreads();
-  float* mine = partial + (static_cast<std::int64_t>(h) * kMaxDecodeSplits + split) * (hd + 2);
+  float* mine = partial + (static_cast<std::int64_t>(slot) * kMaxDecodeSplits + split) * (hd + 2);
   for (int d = threadIdx.x; d < hd + 2; d += blockDim.x) {
     float bm = -INFINITY, bl = 0.0f, bo = 0.0f;
     for (int w = 0; w < kDecodeWarps; ++w) {
@@ -291,11 +310,11 @@ __global__ void __launch_bounds__(kDecodeWarps * 32)
   // The last block of this head merges the splits.
   __threadfence();
   __syncthreads();
-  if (threadIdx.x == 0) last_block = atomicAdd(&counters[h], 1u) == static_cast<unsigned>(splits - 1);
+  if (threadIdx.x == 0) last_block = atomicAdd(&counters[slot], 1u) == static_cast<unsigned>(splits - 1);
   __syncthreads();
   if (!last_block) return;
   __threadfence();
-  const float* head_partial = partial + static_cast<std::int64_t>(h) * kMaxDecodeSplits * (hd + 2);
+  const float* head_partial = partial + static_cast<std::int64_t>(slot) * kMaxDecodeSplits * (hd + 2);
   for (int d = threadIdx.x; d < hd; d += blockDim.x) {
     float hm = -INFINITY, hl = 0.0f, ho = 0.0f;
     for (int sp = 0; sp < splits; ++sp) {
@@ -306,7 +325,7 @@ __global__ void __launch_bounds__(kDecodeWarps * 32)
     }
     out[static_cast<std::int64_t>(h) * hd + d] = ho / hl;
   }
-  if (threadIdx.x == 0) counters[h] = 0;
+  if (threadIdx.x == 0) counters[slot] = 0;
 }
 
 // One row's E4M3 codes and scale, by the whole block (every thread must call it).
@@ -352,6 +371,7 @@ __global__ void __launch_bounds__(kTileQ* kLanes)
   const int hd = a.head_dim, dq = hd / kLanes;
   float* ks = shared;            // [kTileK][hd]
   float* vs = ks + kTileK * hd;  // [kTileK][hd]
+  select_sequence(a, q, out, k_cache, v_cache);
   const int h = blockIdx.x, t0 = blockIdx.y * kTileQ;
   const int kvh = h / (a.n_heads / a.n_kv_heads);
   const int p0 = *pos;
@@ -436,6 +456,8 @@ __global__ void quantize_rows_fp8_kernel(const float* x, int k, int k_padded, st
 // (Hopper's FP8 MMA keeps about 14 bits in its own accumulator). At m = 1 a
 // CUDA-core version spent more time converting E4M3 to float than loading.
 constexpr int kGemvWarps = 4, kGemvUnroll = 8, kGemvRowsPerBlock = 8;
+constexpr int kMmaTokens = 16;  // the MMA's M: tokens g and g + 8 of every lane group
+static_assert(kGemvMaxRows <= kMmaTokens);
 constexpr int kGemvChunkBytes = 64;  // of one weight row per warp step: 4 lanes x 16 bytes
 
 // Token rows in shared memory are padded to 64 (mod 128) bytes, so that the
@@ -553,7 +575,7 @@ __global__ void __launch_bounds__(kGemvWarps * 32)
   extern __shared__ uint4 shared_codes[];  // uint4: 16-byte aligned rows
   auto* xq = reinterpret_cast<std::uint8_t*>(shared_codes);
   __shared__ float x_scale[kGemvMaxRows];
-  __shared__ float partial[kGemvWarps][kGemvMaxRows][kGemvRowsPerBlock];
+  __shared__ float partial[kGemvWarps][kMmaTokens][kGemvRowsPerBlock];
   const int stride = gemv_row_stride(k_padded);
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
   const int row0 = blockIdx.x * kGemvRowsPerBlock;
@@ -638,10 +660,10 @@ void rms_norm(const float* x, const float* w, int rows, int dim, float eps, floa
   OCTET_CUDA_CHECK(cudaGetLastError());
 }
 
-void rope(const float* x, int rows, int n_heads, int head_dim, const int* pos, double theta, bool half_split,
-          float* out, cudaStream_t stream) {
+void rope(const float* x, int rows, int tokens_per_sequence, int n_heads, int head_dim, const int* pos, double theta,
+          bool half_split, float* out, cudaStream_t stream) {
   rope_kernel<<<rows, std::min(1024, (n_heads * head_dim / 2 + 31) / 32 * 32), sizeof(float) * head_dim, stream>>>(
-      x, n_heads, head_dim, pos, theta, half_split, out);
+      x, tokens_per_sequence, n_heads, head_dim, pos, theta, half_split, out);
   OCTET_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -682,19 +704,20 @@ void attention_reserve(int n_ctx, int head_dim) {
   }
 }
 
-std::size_t attention_partial_floats(int n_heads, int head_dim) {
-  return static_cast<std::size_t>(n_heads) * kMaxDecodeSplits * (static_cast<std::size_t>(head_dim) + 2);
+std::size_t attention_partial_floats(int batch, int n_heads, int head_dim) {
+  return static_cast<std::size_t>(batch) * n_heads * kMaxDecodeSplits * (static_cast<std::size_t>(head_dim) + 2);
 }
 
 void attention(const float* q, const float* k, const float* v, float* k_cache, float* v_cache, const int* pos,
                const AttentionArgs& a, const AttentionScratch& scratch, float* out, cudaStream_t stream) {
   const std::int64_t kv_dim = static_cast<std::int64_t>(a.n_kv_heads) * a.head_dim;
-  const std::int64_t n = a.n_tokens * kv_dim;
-  kv_append_kernel<<<blocks_for(n), kThreads, 0, stream>>>(k, v, k_cache, v_cache, pos, kv_dim, n);
+  kv_append_kernel<<<blocks_for(a.batch * a.n_tokens * kv_dim), kThreads, 0, stream>>>(k, v, k_cache, v_cache, pos,
+                                                                                       kv_dim, a);
   OCTET_CUDA_CHECK(cudaGetLastError());
+  const auto heads = static_cast<unsigned>(a.n_heads), sequences = static_cast<unsigned>(a.batch);
   const int lanes = tiled_attention_lanes(a.head_dim);
   if (a.n_tokens > 1 && lanes != 0) {
-    const dim3 grid(static_cast<unsigned>(a.n_heads), static_cast<unsigned>((a.n_tokens + kTileQ - 1) / kTileQ));
+    const dim3 grid(heads, static_cast<unsigned>((a.n_tokens + kTileQ - 1) / kTileQ), sequences);
     const std::size_t shared = tiled_attention_shared_bytes(a.head_dim);
     if (lanes == 4) {
       attention_tiled_kernel<4><<<grid, kTileQ * 4, shared, stream>>>(q, k_cache, v_cache, pos, a, out);
@@ -706,14 +729,15 @@ void attention(const float* q, const float* k, const float* v, float* k_cache, f
   }
   if (a.n_tokens == 1 && a.head_dim <= 32 * kDecodeDimsPerLane) {
     // Enough splits to give every SM blocks, none shorter than 32 keys.
-    const int splits = std::clamp((a.n_ctx + 31) / 32, 1, std::max(1, std::min(kMaxDecodeSplits, 264 / a.n_heads)));
-    attention_decode_kernel<<<dim3(static_cast<unsigned>(a.n_heads), static_cast<unsigned>(splits)), kDecodeWarps * 32,
-                              0, stream>>>(q, k_cache, v_cache, pos, a, splits, scratch.partial, scratch.counters, out);
+    const int most = std::max(1, std::min(kMaxDecodeSplits, 264 / (a.n_heads * a.batch)));
+    const int splits = std::clamp((a.n_ctx + 31) / 32, 1, most);
+    attention_decode_kernel<<<dim3(heads, static_cast<unsigned>(splits), sequences), kDecodeWarps * 32, 0, stream>>>(
+        q, k_cache, v_cache, pos, a, splits, scratch.partial, scratch.counters, out);
     OCTET_CUDA_CHECK(cudaGetLastError());
     return;
   }
   const std::size_t shared = attention_shared_bytes(a.n_ctx, a.head_dim);
-  attention_kernel<<<dim3(static_cast<unsigned>(a.n_heads), static_cast<unsigned>(a.n_tokens)), 128, shared, stream>>>(
+  attention_kernel<<<dim3(heads, static_cast<unsigned>(a.n_tokens), sequences), 128, shared, stream>>>(
       q, k_cache, v_cache, pos, a, out);
   OCTET_CUDA_CHECK(cudaGetLastError());
 }

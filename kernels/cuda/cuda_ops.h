@@ -17,32 +17,36 @@ void embedding(const float* table, std::int64_t dim, const std::int32_t* ids, in
 // out = x / sqrt(mean(x^2) + eps) * w, per row.
 void rms_norm(const float* x, const float* w, int rows, int dim, float eps, float* out, cudaStream_t stream);
 
-// Rotary embedding of `rows` tokens at positions *pos, *pos + 1, ...; angles
-// in double, as the CPU backend computes them. half_split: Hugging Face's
+// Rotary embedding of `rows` tokens, sequences of tokens_per_sequence rows
+// one after another, each at positions *pos, *pos + 1, ...; angles in
+// double, as the CPU backend computes them. half_split: Hugging Face's
 // (i, i + head_dim/2) pairs; otherwise adjacent (2i, 2i+1) pairs.
-void rope(const float* x, int rows, int n_heads, int head_dim, const int* pos, double theta, bool half_split,
-          float* out, cudaStream_t stream);
+void rope(const float* x, int rows, int tokens_per_sequence, int n_heads, int head_dim, const int* pos, double theta,
+          bool half_split, float* out, cudaStream_t stream);
 
 void silu_mul(const float* gate, const float* up, std::int64_t n, float* out, cudaStream_t stream);
 void add(const float* a, const float* b, std::int64_t n, float* out, cudaStream_t stream);
 
-// Appends k and v ([n_tokens, kv_dim]) to the caches at rows *pos.., then
-// causal softmax attention of q over cache rows 0..*pos + t, as cpu::attention.
+// For each of `batch` sequences (rows sequence after sequence, each with
+// its own n_ctx cache rows): appends its k and v ([n_tokens, kv_dim]) to its
+// caches at rows *pos.., then causal softmax attention of its q over its
+// cache rows 0..*pos + t, as cpu::attention.
 // Prefill (n_tokens > 1; head_dim a multiple of 4 up to 64, or of 8 up to
 // 128) runs a tiled kernel with an online softmax; other heads one block per
 // query token and head.
 struct AttentionArgs {
-  int n_tokens, n_heads, n_kv_heads, head_dim, n_ctx;
+  int n_tokens, n_heads, n_kv_heads, head_dim, n_ctx;  // n_tokens and n_ctx per sequence
+  int batch = 1;
 };
 // Decode (one token, head_dim up to 128) splits each head's keys over up to
 // kMaxDecodeSplits blocks, which meet in `partial` (attention_partial_floats)
-// and `counters` (n_heads words, zero before the first call and left zero).
+// and `counters` (batch * n_heads words, zero before the first call and left zero).
 inline constexpr int kMaxDecodeSplits = 16;
 struct AttentionScratch {
   float* partial;
   unsigned* counters;
 };
-std::size_t attention_partial_floats(int n_heads, int head_dim);
+std::size_t attention_partial_floats(int batch, int n_heads, int head_dim);
 void attention(const float* q, const float* k, const float* v, float* k_cache, float* v_cache, const int* pos,
                const AttentionArgs& args, const AttentionScratch& scratch, float* out, cudaStream_t stream);
 // Lets the attention kernel use the shared memory a context of n_ctx needs;
@@ -58,8 +62,10 @@ void quantize_rows_fp8(const float* x, int rows, int k, int k_padded, std::uint8
 // fused: y[i, j] = xs[i] * w_scale[j] * sum_p e4m3(x[i, p] / xs[i]) * e4m3(w[j, p])
 // for m float rows x of k, with xs and the codes exactly as quantize_rows_fp8
 // makes them. Weight rows are k_padded bytes. For gemv_fp8_fits(m, k_padded):
-// every block keeps the m code rows in shared memory.
-inline constexpr int kGemvMaxRows = 16;
+// every block keeps the m code rows in shared memory. The MMA takes up to 16
+// tokens, but every block quantizes all m rows itself, so its reads of x grow
+// with m: above 8 rows cuBLASLt runs the product.
+inline constexpr int kGemvMaxRows = 8;
 inline constexpr int kGemvMaxSharedBytes = 40 * 1024;
 bool gemv_fp8_fits(int m, int k_padded);
 void gemv_fp8(const float* x, int k, const std::uint8_t* w, const float* w_scale, float* y, int m, int n, int k_padded,

@@ -53,9 +53,8 @@ TEST(CudaOps, RowOpsMatchTheCpuBackend) {
   EXPECT_EQ(both(OpKind::LastRows, {{x}}, {1, dim}, {}, 0), 0.0);
   const Tensor x6 = test::tensor_of(test::random_floats(6 * dim, 5), {6, dim});
   EXPECT_EQ(both(OpKind::LastRows, {{x6}}, {3, dim}, {}, 0), 0.0) << "the last of each of 3 sequences' 2 rows";
-  // Batched decode is the CPU's for now: refused when the step is planned.
-  EXPECT_THROW(test::run_node(*gpu, OpKind::Rope, {{x6}}, {6, dim}, {.rope_theta = 1e4, .head_dim = 32, .batch = 2}),
-               Error);
+  // Two sequences of three tokens, each at positions 37..39.
+  EXPECT_LT(both(OpKind::Rope, {{x6}}, {6, dim}, {.rope_theta = 1e4, .head_dim = 32, .batch = 2}, 37), kOpTolerance);
   for (RopeLayout layout : {RopeLayout::HalfSplit, RopeLayout::Interleaved}) {
     const NodeParams p{.rope_theta = 10000.0, .rope_layout = layout, .head_dim = 32};
     EXPECT_LT(both(OpKind::Rope, {{x}}, {rows, dim}, p, 37), kOpTolerance) << static_cast<int>(layout);
@@ -100,15 +99,47 @@ TEST_P(CudaAttentionTest, MatchesTheCpuBackendInPrefillAndDecode) {
 
 INSTANTIATE_TEST_SUITE_P(HeadDims, CudaAttentionTest, ::testing::Values(40, 96, 132));
 
+// Three sequences in one step (batched decode and prefill), each with its own
+// cache rows holding different histories, against the CPU backend.
+TEST(CudaOps, BatchedAttentionMatchesTheCpuBackend) {
+  OCTET_REQUIRE_GPU(gpu);
+  auto cpu = make_cpu_backend(0);
+  const int heads = 4, kv_heads = 2, batch = 3, n_ctx = 120;
+  for (const int hd : {40, 96, 132}) {
+    for (const auto& [tokens, pos] : {std::pair{1, 0}, {1, 90}, {5, 30}, {40, 20}}) {
+      const int rows = batch * tokens;
+      const Tensor q = test::tensor_of(test::random_floats(rows * heads * hd, 21), {rows, heads * hd});
+      const Tensor k = test::tensor_of(test::random_floats(rows * kv_heads * hd, 22), {rows, kv_heads * hd});
+      const Tensor v = test::tensor_of(test::random_floats(rows * kv_heads * hd, 23), {rows, kv_heads * hd});
+      const int cache_rows = batch * n_ctx;
+      const Tensor kc =
+          test::tensor_of(test::random_floats(cache_rows * kv_heads * hd, 24), {cache_rows, kv_heads * hd});
+      const Tensor vc =
+          test::tensor_of(test::random_floats(cache_rows * kv_heads * hd, 25), {cache_rows, kv_heads * hd});
+      const NodeParams p{.head_dim = hd, .n_heads = heads, .n_kv_heads = kv_heads, .batch = batch};
+      const std::vector<test::NodeInput> in{{q}, {k}, {v}, {kc, ValueKind::State}, {vc, ValueKind::State}};
+      const auto a = test::run_node(*cpu, OpKind::Attention, in, {rows, heads * hd}, p, pos, n_ctx);
+      const auto b = test::run_node(*gpu, OpKind::Attention, in, {rows, heads * hd}, p, pos, n_ctx);
+      EXPECT_LT(relative_error(b.output, a.output), kOpTolerance)
+          << "head_dim " << hd << ", " << tokens << " at " << pos;
+      for (int c = 0; c < 2; ++c) {
+        const auto* want = a.state_after[static_cast<std::size_t>(c)].data<float>();
+        const auto* got = b.state_after[static_cast<std::size_t>(c)].data<float>();
+        EXPECT_TRUE(std::equal(got, got + cache_rows * kv_heads * hd, want)) << "cache " << c << ", head_dim " << hd;
+      }
+    }
+  }
+}
+
 using Shape3 = std::tuple<int, int, int>;  // M, K, N
 class CudaMatmulTest : public ::testing::TestWithParam<Shape3> {};
 
 // FP8 against the float64 product of the same E4M3 values, on every path:
-// octet's GEMV (M <= 16 where the codes fit in shared memory: 1, 2, 3, 8,
-// 16, with partial blocks of rows and of K), cuBLASLt with its own
-// per-token and per-channel scales (N a multiple of 16: 40 x 64 x 96, 256 x
-// 2048 x 96, 64 x 4096 x 256) and cuBLASLt with octet's scaling of a padded
-// product (N = 23). The products are exact, but Hopper's FP8 MMA adds them
+// octet's GEMV (M <= 8 where the codes fit in shared memory: 1, 2, 3, 8,
+// with partial blocks of rows and of K), cuBLASLt with its own per-token and
+// per-channel scales (N a multiple of 16: 40 x 64 x 96, 256 x 2048 x 96,
+// 64 x 4096 x 256) and cuBLASLt with octet's scaling of a padded product
+// (16 x 257 x 7, 40 x 100 x 23). The products are exact, but Hopper's FP8 MMA adds them
 // with about 14 mantissa bits (as the DeepSeek-V3 report measured; cuBLASLt
 // and the GEMV promote to float32 between blocks of K): measured here 1.1e-4
 // to 1.8e-4 of the output's scale at K = 64..2048. The bound, 2^-11 =
