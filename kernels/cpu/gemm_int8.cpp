@@ -1,6 +1,7 @@
 #include "kernels/cpu/gemm_int8.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #if defined(__AVX2__)
 #include <immintrin.h>
@@ -11,6 +12,10 @@ namespace octet::cpu {
 namespace {
 
 constexpr int kRowBlock = 4;  // activation rows sharing each weight load
+// How far ahead a single weight stream (decode) asks for its bytes: the
+// hardware prefetcher alone left one row stream at 8-9 GB/s per core; with
+// this, int8 GEMV of 4096 x 4096 went 1.0 -> 0.73 ms (1024: 0.84, 4096: 0.71).
+constexpr std::uintptr_t kPrefetchBytes = 2048;
 constexpr int kColBlock = 4;  // weight rows sharing each activation load
 static_assert(kRowBlock == kColBlock, "tile_rows rounds both operands' tiles to one block size");
 
@@ -40,6 +45,12 @@ void block_s8(const std::int8_t* x, const std::int8_t* w, std::int64_t k, std::i
   for (auto& row : acc)
     for (auto& a : row) a = _mm256_setzero_si256();
   for (; kk + 32 <= k; kk += 32) {
+    // Near the end of a row this reaches into the next one; past the matrix
+    // the prefetch is dropped (never a fault). Integer arithmetic, since a
+    // pointer may not point beyond its array.
+    if constexpr (NB == 1)
+      _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<std::uintptr_t>(w + kk) + kPrefetchBytes),
+                   _MM_HINT_T0);
     __m256i wv[NB];
     for (int j = 0; j < NB; ++j) wv[j] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + j * k + kk));
     for (int i = 0; i < MB; ++i) {
@@ -158,6 +169,7 @@ void dot_rows_f32s8(const float* x, const std::int8_t* w, std::int64_t k, float*
   __m256 acc[R][2];
   for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
   for (; kk + 16 <= k; kk += 16) {
+    _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<std::uintptr_t>(w + kk) + kPrefetchBytes), _MM_HINT_T0);
     const __m128i w16 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + kk));
     const __m256 w0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(w16));
     const __m256 w1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(w16, 8)));
