@@ -30,24 +30,40 @@ void attention(const float* q, const float* k, const float* v, float* k_cache, f
 
   const int group = s.n_heads / s.n_kv_heads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
-  const std::int64_t rows = static_cast<std::int64_t>(s.batch) * s.n_tokens;
-  const std::int64_t work = rows * s.n_heads;
-  if (scratch.size() < static_cast<std::size_t>(omp_get_max_threads()) * static_cast<std::size_t>(s.n_ctx)) {
+  if (scratch.size() < attention_scratch_floats(s.n_ctx)) {
     fail("attention: scratch of {} floats is too small", scratch.size());
   }
-#pragma omp parallel for if (work > 1)
+  // Work items: (sequence, head, block of query rows), the heads of a block
+  // innermost so that threads share the keys they read.
+  const int blocks = (s.n_tokens + kAttendBlockRows - 1) / kAttendBlockRows;
+  const std::int64_t work = static_cast<std::int64_t>(s.batch) * blocks * s.n_heads;
+#pragma omp parallel for schedule(dynamic) if (work > 1)
   for (std::int64_t item = 0; item < work; ++item) {
-    const std::int64_t row = item / s.n_heads;  // of q: sequence row / n_tokens, its token row % n_tokens
     const int h = static_cast<int>(item % s.n_heads);
-    const int kvh = h / group;
-    const int n_keys = s.pos0 + static_cast<int>(row % s.n_tokens) + 1;  // causal: keys 0..pos0+t
-    float* scores = scratch.data() + static_cast<std::size_t>(omp_get_thread_num()) * s.n_ctx;
-    const float* qh = q + row * q_dim + static_cast<std::int64_t>(h) * s.head_dim;
-
-    const std::int64_t head = (row / s.n_tokens) * s.n_ctx * kv_dim + static_cast<std::int64_t>(kvh) * s.head_dim;
-    attend(qh, k_cache + head, v_cache + head, kv_dim, n_keys, s.head_dim, scale, scores,
-           out + row * q_dim + static_cast<std::int64_t>(h) * s.head_dim);
+    const int block = static_cast<int>(item / s.n_heads % blocks);
+    const std::int64_t b = item / s.n_heads / blocks;
+    const int t0 = block * kAttendBlockRows;
+    const std::int64_t q_row = b * s.n_tokens + t0;
+    const std::int64_t head = b * s.n_ctx * kv_dim + static_cast<std::int64_t>(h / group) * s.head_dim;
+    const std::int64_t q_offset = q_row * q_dim + static_cast<std::int64_t>(h) * s.head_dim;
+    attend_block({.q = q + q_offset,
+                  .q_stride = q_dim,
+                  .n_rows = std::min(kAttendBlockRows, s.n_tokens - t0),
+                  .k = k_cache + head,
+                  .v = v_cache + head,
+                  .kv_stride = kv_dim,
+                  .n_keys = s.pos0 + t0 + 1,  // causal: keys 0..pos0+t
+                  .causal = true,
+                  .head_dim = s.head_dim,
+                  .scale = scale,
+                  .out = out + q_offset,
+                  .out_stride = q_dim},
+                 scratch.data() + static_cast<std::size_t>(omp_get_thread_num()) * attend_block_scratch(s.n_ctx));
   }
+}
+
+std::size_t attention_scratch_floats(int max_keys) {
+  return static_cast<std::size_t>(omp_get_max_threads()) * attend_block_scratch(max_keys);
 }
 
 }  // namespace octet::cpu

@@ -5,6 +5,7 @@
 
 #include "engine/graph.h"
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 
@@ -46,9 +47,13 @@ struct AttentionShape {
 // rows b * n_ctx + pos0.., then causal softmax attention of its q rows over
 // its cache rows 0..pos0+t. q, out: [batch * n_tokens, n_heads * head_dim];
 // k, v: [batch * n_tokens, n_kv_heads * head_dim]; caches: [batch * n_ctx,
-// n_kv_heads * head_dim]. `scratch` holds n_threads * n_ctx floats.
+// n_kv_heads * head_dim]. `scratch` holds attention_scratch_floats(n_ctx).
 void attention(const float* q, const float* k, const float* v, float* k_cache, float* v_cache,
                const AttentionShape& shape, std::span<float> scratch, float* out);
+
+// Floats of scratch either attention kernel needs for rows that see at most
+// `max_keys` keys, on this many OpenMP threads.
+std::size_t attention_scratch_floats(int max_keys);
 
 struct MaskedAttentionShape {
   int batch;    // sequences
@@ -58,7 +63,7 @@ struct MaskedAttentionShape {
 };
 // Bidirectional attention within each sequence over its first lengths[b]
 // tokens (1 <= lengths[b] <= seq_len). q, k, v, out: [batch * seq_len,
-// n_heads * head_dim]. `scratch` holds n_threads * seq_len floats.
+// n_heads * head_dim]. `scratch` holds attention_scratch_floats(seq_len).
 void masked_attention(const float* q, const float* k, const float* v, const std::int32_t* lengths,
                       const MaskedAttentionShape& shape, std::span<float> scratch, float* out);
 

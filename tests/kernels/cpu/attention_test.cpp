@@ -3,7 +3,6 @@
 #include "tests/kernels/cpu/reference_util.h"
 
 #include <gtest/gtest.h>
-#include <omp.h>
 
 namespace octet::cpu {
 namespace {
@@ -16,14 +15,16 @@ struct Case {
 // written: earlier rows (random, as if from previous steps) then the new ones.
 TEST(Attention, MatchesFloat64ReferenceWithGroupedHeadsAndOffsets) {
   for (const Case c : {Case{1, 1, 1, 1, 0, 1}, Case{1, 4, 2, 8, 0, 16}, Case{5, 4, 4, 16, 0, 5},
-                       Case{3, 6, 2, 10, 7, 12}, Case{1, 8, 1, 33, 40, 41}, Case{17, 4, 2, 32, 3, 64}}) {
+                       Case{3, 6, 2, 10, 7, 12}, Case{1, 8, 1, 33, 40, 41}, Case{17, 4, 2, 32, 3, 64},
+                       // several blocks of kAttendBlockRows query rows, the last one partial
+                       Case{70, 2, 1, 16, 0, 80}, Case{65, 3, 3, 8, 9, 90}}) {
     const int kv_dim = c.n_kv_heads * c.head_dim, q_dim = c.n_heads * c.head_dim;
     auto k_cache = test::random_floats(static_cast<std::size_t>(c.n_ctx * kv_dim), 12);
     auto v_cache = test::random_floats(static_cast<std::size_t>(c.n_ctx * kv_dim), 13);
     const auto q = test::random_floats(static_cast<std::size_t>(c.n_tokens * q_dim), 14);
     const auto k = test::random_floats(static_cast<std::size_t>(c.n_tokens * kv_dim), 15);
     const auto v = test::random_floats(static_cast<std::size_t>(c.n_tokens * kv_dim), 16);
-    std::vector<float> scratch(static_cast<std::size_t>(omp_get_max_threads() * c.n_ctx));
+    std::vector<float> scratch(attention_scratch_floats(c.n_ctx));
     std::vector<float> out(static_cast<std::size_t>(c.n_tokens * q_dim));
     auto keys = k_cache, values = v_cache;  // the reference's view of the cache
     std::copy(k.begin(), k.end(), keys.begin() + c.pos0 * kv_dim);
@@ -72,7 +73,7 @@ TEST(Attention, BatchedSequencesMatchEachRunAlone) {
   auto k_cache = floats(batch * n_ctx * kv_dim, 21), v_cache = floats(batch * n_ctx * kv_dim, 22);
   const auto q = floats(batch * n_tokens * q_dim, 23), k = floats(batch * n_tokens * kv_dim, 24),
              v = floats(batch * n_tokens * kv_dim, 25);
-  std::vector<float> scratch(static_cast<std::size_t>(omp_get_max_threads() * n_ctx));
+  std::vector<float> scratch(attention_scratch_floats(n_ctx));
   std::vector<float> out(q.size());
   const auto alone_k = k_cache, alone_v = v_cache;  // before the batched step appends
   attention(q.data(), k.data(), v.data(), k_cache.data(), v_cache.data(),
@@ -93,7 +94,7 @@ TEST(Attention, BatchedSequencesMatchEachRunAlone) {
 }
 
 TEST(Attention, RejectsPositionsPastTheCacheAndBadHeadGroups) {
-  std::vector<float> buf(64), scratch(static_cast<std::size_t>(omp_get_max_threads() * 4));
+  std::vector<float> buf(64), scratch(attention_scratch_floats(4));
   EXPECT_THROW(
       attention(buf.data(), buf.data(), buf.data(), buf.data(), buf.data(), {2, 2, 2, 2, 3, 4}, scratch, buf.data()),
       Error);

@@ -1,0 +1,30 @@
+#include "kernels/cpu/attend.h"
+
+#include "kernels/cpu/dnnl_check.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace octet::cpu {
+
+void attend_block(const QueryBlock& b, float* scores) {
+  // Keys of the last row: the width of the score block. A causal block
+  // computes the scores above its diagonal too and zeroes their weights.
+  const int width = b.n_keys + (b.causal ? b.n_rows - 1 : 0);
+  OCTET_DNNL_STATUS(dnnl_sgemm('N', 'T', b.n_rows, width, b.head_dim, b.scale, b.q, b.q_stride, b.k, b.kv_stride, 0.0f,
+                               scores, width));
+  for (int r = 0; r < b.n_rows; ++r) {
+    float* row = scores + static_cast<std::int64_t>(r) * width;
+    const int n = b.n_keys + (b.causal ? r : 0);
+    const float max_score = *std::max_element(row, row + n);
+    float sum = 0.0f;
+    for (int j = 0; j < n; ++j) sum += (row[j] = std::exp(row[j] - max_score));
+    const float inv_sum = 1.0f / sum;
+    for (int j = 0; j < n; ++j) row[j] *= inv_sum;
+    std::fill(row + n, row + width, 0.0f);
+  }
+  OCTET_DNNL_STATUS(dnnl_sgemm('N', 'N', b.n_rows, b.head_dim, width, 1.0f, scores, width, b.v, b.kv_stride, 0.0f,
+                               b.out, b.out_stride));
+}
+
+}  // namespace octet::cpu
