@@ -1,6 +1,7 @@
 #include "kernels/cpu/attend.h"
 
 #include "kernels/cpu/dnnl_check.h"
+#include "kernels/cpu/ops.h"
 
 #include <algorithm>
 #include <cmath>
@@ -25,6 +26,10 @@ void attend_block(const QueryBlock& b, float* scores) {
   }
   OCTET_DNNL_STATUS(dnnl_sgemm('N', 'N', b.n_rows, b.head_dim, width, 1.0f, scores, width, b.v, b.kv_stride, 0.0f,
                                b.out, b.out_stride));
+}
+
+std::size_t attention_scratch_floats(int max_keys) {
+  return static_cast<std::size_t>(omp_get_max_threads()) * attend_block_scratch(max_keys);
 }
 
 }  // namespace octet::cpu

@@ -6,6 +6,9 @@
 // speed of the matmuls around it).
 #pragma once
 
+#include <omp.h>
+
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -38,5 +41,25 @@ constexpr std::size_t attend_block_scratch(int max_keys) {
 // b.n_rows <= kAttendBlockRows. Runs on the calling thread (oneDNN's sgemm
 // uses one thread inside an OpenMP region).
 void attend_block(const QueryBlock& b, float* scores);
+
+// Runs attend_block on OpenMP threads for every block of `batch` sequences of
+// `rows` query rows and `n_heads` heads, each thread on its own share of
+// `scratch` (attention_scratch_floats(max_keys) in ops.h). `block_of(b, h,
+// t0, n_rows)` gives the QueryBlock of sequence b, head h, rows t0.. t0 + n_rows - 1.
+// Heads are the innermost work items, so that threads share the keys they read.
+template <typename BlockOf>
+void attend_blocks(int batch, int rows, int n_heads, int max_keys, float* scratch, const BlockOf& block_of) {
+  const int blocks = (rows + kAttendBlockRows - 1) / kAttendBlockRows;
+  const std::int64_t work = static_cast<std::int64_t>(batch) * blocks * n_heads;
+  // Dynamic: the blocks of a causal sequence grow with their position.
+#pragma omp parallel for schedule(dynamic) if (work > 1)
+  for (std::int64_t item = 0; item < work; ++item) {
+    const int h = static_cast<int>(item % n_heads);
+    const int t0 = static_cast<int>(item / n_heads % blocks) * kAttendBlockRows;
+    const int b = static_cast<int>(item / n_heads / blocks);
+    attend_block(block_of(b, h, t0, std::min(kAttendBlockRows, rows - t0)),
+                 scratch + static_cast<std::size_t>(omp_get_thread_num()) * attend_block_scratch(max_keys));
+  }
+}
 
 }  // namespace octet::cpu

@@ -2,8 +2,6 @@
 #include "kernels/cpu/attend.h"
 #include "kernels/cpu/ops.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -33,37 +31,22 @@ void attention(const float* q, const float* k, const float* v, float* k_cache, f
   if (scratch.size() < attention_scratch_floats(s.n_ctx)) {
     fail("attention: scratch of {} floats is too small", scratch.size());
   }
-  // Work items: (sequence, head, block of query rows), the heads of a block
-  // innermost so that threads share the keys they read.
-  const int blocks = (s.n_tokens + kAttendBlockRows - 1) / kAttendBlockRows;
-  const std::int64_t work = static_cast<std::int64_t>(s.batch) * blocks * s.n_heads;
-#pragma omp parallel for schedule(dynamic) if (work > 1)
-  for (std::int64_t item = 0; item < work; ++item) {
-    const int h = static_cast<int>(item % s.n_heads);
-    const int block = static_cast<int>(item / s.n_heads % blocks);
-    const std::int64_t b = item / s.n_heads / blocks;
-    const int t0 = block * kAttendBlockRows;
-    const std::int64_t q_row = b * s.n_tokens + t0;
-    const std::int64_t head = b * s.n_ctx * kv_dim + static_cast<std::int64_t>(h / group) * s.head_dim;
-    const std::int64_t q_offset = q_row * q_dim + static_cast<std::int64_t>(h) * s.head_dim;
-    attend_block({.q = q + q_offset,
-                  .q_stride = q_dim,
-                  .n_rows = std::min(kAttendBlockRows, s.n_tokens - t0),
-                  .k = k_cache + head,
-                  .v = v_cache + head,
-                  .kv_stride = kv_dim,
-                  .n_keys = s.pos0 + t0 + 1,  // causal: keys 0..pos0+t
-                  .causal = true,
-                  .head_dim = s.head_dim,
-                  .scale = scale,
-                  .out = out + q_offset,
-                  .out_stride = q_dim},
-                 scratch.data() + static_cast<std::size_t>(omp_get_thread_num()) * attend_block_scratch(s.n_ctx));
-  }
-}
-
-std::size_t attention_scratch_floats(int max_keys) {
-  return static_cast<std::size_t>(omp_get_max_threads()) * attend_block_scratch(max_keys);
+  attend_blocks(s.batch, s.n_tokens, s.n_heads, s.n_ctx, scratch.data(), [&](int b, int h, int t0, int n_rows) {
+    const std::int64_t head = static_cast<std::int64_t>(b) * s.n_ctx * kv_dim + (h / group) * s.head_dim;
+    const std::int64_t q_offset = (static_cast<std::int64_t>(b) * s.n_tokens + t0) * q_dim + h * s.head_dim;
+    return QueryBlock{.q = q + q_offset,
+                      .q_stride = q_dim,
+                      .n_rows = n_rows,
+                      .k = k_cache + head,
+                      .v = v_cache + head,
+                      .kv_stride = kv_dim,
+                      .n_keys = s.pos0 + t0 + 1,  // causal: keys 0..pos0+t
+                      .causal = true,
+                      .head_dim = s.head_dim,
+                      .scale = scale,
+                      .out = out + q_offset,
+                      .out_stride = q_dim};
+  });
 }
 
 }  // namespace octet::cpu

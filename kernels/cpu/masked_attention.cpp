@@ -2,8 +2,6 @@
 #include "kernels/cpu/attend.h"
 #include "kernels/cpu/ops.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 
@@ -21,31 +19,22 @@ void masked_attention(const float* q, const float* k, const float* v, const std:
   }
   const std::int64_t dim = static_cast<std::int64_t>(s.n_heads) * s.head_dim;
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
-  const int blocks = (s.seq_len + kAttendBlockRows - 1) / kAttendBlockRows;
-  const std::int64_t work = static_cast<std::int64_t>(s.batch) * blocks * s.n_heads;
-#pragma omp parallel for schedule(dynamic) if (work > 1)
-  for (std::int64_t item = 0; item < work; ++item) {
-    const int h = static_cast<int>(item % s.n_heads);
-    const int block = static_cast<int>(item / s.n_heads % blocks);
-    const std::int64_t b = item / s.n_heads / blocks;
-    const int t0 = block * kAttendBlockRows;
-    const std::int64_t head = b * s.seq_len * dim + static_cast<std::int64_t>(h) * s.head_dim;
-    const std::int64_t q_offset = head + t0 * dim;
-    // Padding rows (t >= length) are computed like the others and ignored by what follows.
-    attend_block({.q = q + q_offset,
-                  .q_stride = dim,
-                  .n_rows = std::min(kAttendBlockRows, s.seq_len - t0),
-                  .k = k + head,
-                  .v = v + head,
-                  .kv_stride = dim,
-                  .n_keys = lengths[b],
-                  .causal = false,
-                  .head_dim = s.head_dim,
-                  .scale = scale,
-                  .out = out + q_offset,
-                  .out_stride = dim},
-                 scratch.data() + static_cast<std::size_t>(omp_get_thread_num()) * attend_block_scratch(s.seq_len));
-  }
+  // Padding rows (t >= length) are computed like the others and ignored by what follows.
+  attend_blocks(s.batch, s.seq_len, s.n_heads, s.seq_len, scratch.data(), [&](int b, int h, int t0, int n_rows) {
+    const std::int64_t head = static_cast<std::int64_t>(b) * s.seq_len * dim + h * s.head_dim;
+    return QueryBlock{.q = q + head + t0 * dim,
+                      .q_stride = dim,
+                      .n_rows = n_rows,
+                      .k = k + head,
+                      .v = v + head,
+                      .kv_stride = dim,
+                      .n_keys = lengths[b],
+                      .causal = false,
+                      .head_dim = s.head_dim,
+                      .scale = scale,
+                      .out = out + head + t0 * dim,
+                      .out_stride = dim};
+  });
 }
 
 }  // namespace octet::cpu
