@@ -1,7 +1,10 @@
 // Runs a model's graphs on a backend. Graphs are built and planned once per
 // step shape and cached; intermediates live in one arena whose slots are
 // reused once a value is dead; the KV cache is allocated once for the context.
-// After the first step of a shape, a step allocates nothing.
+// After the first step of a shape, octet's own code allocates nothing in a
+// step (Executor.DecodeStepAllocatesNothing). oneDNN allocates inside its
+// calls: small argument maps per primitive, and, in steps of several tokens,
+// the packing buffers of the sgemm behind CPU attention.
 #pragma once
 
 #include "engine/backend.h"
