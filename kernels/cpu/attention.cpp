@@ -17,6 +17,9 @@ void attention(const float* q, const float* k, const float* v, float* k_cache, f
   if (s.pos0 < 0 || s.pos0 + s.n_tokens > s.n_ctx) {
     fail("attention: positions {}..{} exceed the cache of {}", s.pos0, s.pos0 + s.n_tokens - 1, s.n_ctx);
   }
+  if (scratch.size() < attention_scratch_floats(s.n_ctx)) {
+    fail("attention: scratch of {} floats is too small", scratch.size());
+  }
   const std::int64_t kv_dim = static_cast<std::int64_t>(s.n_kv_heads) * s.head_dim;
   const std::int64_t q_dim = static_cast<std::int64_t>(s.n_heads) * s.head_dim;
   const std::size_t new_floats = static_cast<std::size_t>(s.n_tokens * kv_dim);
@@ -28,9 +31,6 @@ void attention(const float* q, const float* k, const float* v, float* k_cache, f
 
   const int group = s.n_heads / s.n_kv_heads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
-  if (scratch.size() < attention_scratch_floats(s.n_ctx)) {
-    fail("attention: scratch of {} floats is too small", scratch.size());
-  }
   attend_blocks(s.batch, s.n_tokens, s.n_heads, s.n_ctx, scratch.data(), [&](int b, int h, int t0, int n_rows) {
     const std::int64_t head = static_cast<std::int64_t>(b) * s.n_ctx * kv_dim + (h / group) * s.head_dim;
     const std::int64_t q_offset = (static_cast<std::int64_t>(b) * s.n_tokens + t0) * q_dim + h * s.head_dim;

@@ -103,5 +103,16 @@ TEST(Attention, RejectsPositionsPastTheCacheAndBadHeadGroups) {
       Error);
 }
 
+TEST(Attention, RefusesTooSmallScratchBeforeTouchingTheCache) {
+  const std::vector<float> q(8, 1.0f), kv(8, 2.0f);
+  std::vector<float> k_cache(32, 0.0f), v_cache(32, 0.0f), out(8);
+  std::vector<float> scratch(attention_scratch_floats(8) - 1);
+  EXPECT_THROW(attention(q.data(), kv.data(), kv.data(), k_cache.data(), v_cache.data(), {2, 2, 2, 2, 0, 8}, scratch,
+                         out.data()),
+               Error);
+  EXPECT_EQ(k_cache, std::vector<float>(32, 0.0f)) << "nothing appended by a refused call";
+  EXPECT_EQ(v_cache, std::vector<float>(32, 0.0f));
+}
+
 }  // namespace
 }  // namespace octet::cpu
