@@ -27,6 +27,13 @@ inline __m256i dot32(__m256i abs_x, __m256i x, __m256i w, __m256i acc) {
   return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
 }
 
+// Asks for the weight bytes kPrefetchBytes after `w`. Near the end of a row
+// this reaches into the next one; past the matrix the prefetch is dropped
+// (never a fault). Integer arithmetic, since a pointer may not point beyond its array.
+inline void prefetch_ahead(const std::int8_t* w) {
+  _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<std::uintptr_t>(w) + kPrefetchBytes), _MM_HINT_T0);
+}
+
 inline std::int32_t hsum(__m256i v) {
   __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
   s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
@@ -45,12 +52,7 @@ void block_s8(const std::int8_t* x, const std::int8_t* w, std::int64_t k, std::i
   for (auto& row : acc)
     for (auto& a : row) a = _mm256_setzero_si256();
   for (; kk + 32 <= k; kk += 32) {
-    // Near the end of a row this reaches into the next one; past the matrix
-    // the prefetch is dropped (never a fault). Integer arithmetic, since a
-    // pointer may not point beyond its array.
-    if constexpr (NB == 1)
-      _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<std::uintptr_t>(w + kk) + kPrefetchBytes),
-                   _MM_HINT_T0);
+    if constexpr (NB == 1) prefetch_ahead(w + kk);
     __m256i wv[NB];
     for (int j = 0; j < NB; ++j) wv[j] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + j * k + kk));
     for (int i = 0; i < MB; ++i) {
@@ -169,7 +171,7 @@ void dot_rows_f32s8(const float* x, const std::int8_t* w, std::int64_t k, float*
   __m256 acc[R][2];
   for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
   for (; kk + 16 <= k; kk += 16) {
-    _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<std::uintptr_t>(w + kk) + kPrefetchBytes), _MM_HINT_T0);
+    prefetch_ahead(w + kk);
     const __m128i w16 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + kk));
     const __m256 w0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(w16));
     const __m256 w1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(w16, 8)));
