@@ -14,20 +14,22 @@ using Clock = std::chrono::steady_clock;
 double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 
 // The bytes a one-token step must stream from memory for its matmuls, in the
-// form the backend keeps them (a GPU converts float weights to bf16).
-std::size_t matmul_weight_bytes(const Graph& graph, Backend& backend) {
+// form the backend that runs them keeps them (a GPU converts float weights to bf16).
+std::size_t matmul_weight_bytes(const Graph& graph, const Placement& placement) {
+  const std::vector<int> where = placement.place(graph);
   std::size_t bytes = 0;
-  for (const Node& node : graph.nodes()) {
+  for (std::size_t i = 0; i < graph.nodes().size(); ++i) {
+    const Node& node = graph.nodes()[i];
     if (node.op != OpKind::MatMul) continue;
-    const Tensor w = backend.prepare_weight(graph.values()[node.inputs[1]].tensor, OpKind::MatMul);
-    bytes += stored_bytes(w);
+    Backend& backend = *placement.backends()[static_cast<std::size_t>(where[i])];
+    bytes += stored_bytes(backend.prepare_weight(graph.values()[node.inputs[1]].tensor, OpKind::MatMul));
   }
   return bytes;
 }
 
 }  // namespace
 
-DecoderBenchResult run_decoder_bench(const Model& model, Backend& backend, const DecoderBenchRequest& req) {
+DecoderBenchResult run_decoder_bench(const Model& model, const Placement& placement, const DecoderBenchRequest& req) {
   if (req.n_prompt < 1 || req.n_gen < 1 || req.repetitions < 1 || req.batch < 1) {
     fail("bench: prompt, generation, repetitions and batch must be at least 1");
   }
@@ -35,7 +37,7 @@ DecoderBenchResult run_decoder_bench(const Model& model, Backend& backend, const
   if (n_ctx > model.info().context_length) {
     fail("bench: {} tokens exceed the model's context of {}", n_ctx, model.info().context_length);
   }
-  Executor executor(model, backend, n_ctx, req.batch);
+  Executor executor(model, placement, n_ctx, req.batch);
   const auto vocab = static_cast<std::uint32_t>(model.info().vocab_size);
   const auto id = [&](std::size_t i) { return static_cast<std::int32_t>((i * 2654435761u + 3) % vocab); };
   // Every sequence gets its own prompt: B * n_prompt ids, sequence after sequence.
@@ -44,7 +46,7 @@ DecoderBenchResult run_decoder_bench(const Model& model, Backend& backend, const
   std::vector<std::int32_t> step(static_cast<std::size_t>(req.batch));  // one token per sequence
 
   DecoderBenchResult r;
-  r.decode_weight_bytes = matmul_weight_bytes(model.build_graph({1, n_ctx, false}), backend);
+  r.decode_weight_bytes = matmul_weight_bytes(model.build_graph({1, n_ctx, false}), placement);
   const auto run_pp = [&] { executor.forward(prompts, 0, false, req.batch); };
   const auto run_tg = [&](std::vector<double>* step_ms) {
     for (int i = 0; i <= req.n_gen; ++i) {

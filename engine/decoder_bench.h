@@ -8,8 +8,8 @@
 // repetition follows one untimed warm-up of each test.
 #pragma once
 
-#include "engine/backend.h"
 #include "engine/model.h"
+#include "engine/placement.h"
 
 #include <cstdint>
 #include <vector>
@@ -31,6 +31,7 @@ struct DecoderBenchResult {
   std::size_t decode_weight_bytes = 0;  // matmul weights (and scales) read per decode step, whatever the batch
 };
 
-DecoderBenchResult run_decoder_bench(const Model& model, Backend& backend, const DecoderBenchRequest& request);
+DecoderBenchResult run_decoder_bench(const Model& model, const Placement& placement,
+                                     const DecoderBenchRequest& request);
 
 }  // namespace octet

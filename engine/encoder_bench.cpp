@@ -8,7 +8,8 @@
 
 namespace octet {
 
-std::vector<double> run_encoder_bench(const Model& model, Backend& backend, const EncoderBenchRequest& request) {
+std::vector<double> run_encoder_bench(const Model& model, const Placement& placement,
+                                      const EncoderBenchRequest& request) {
   const ModelInfo& info = model.info();
   if (info.kind != ModelKind::Encoder) fail("{}: not an encoder", info.source);
   if (request.batch <= 0 || request.repetitions <= 0) fail("encoder bench: batch and repetitions must be positive");
@@ -25,7 +26,7 @@ std::vector<double> run_encoder_bench(const Model& model, Backend& backend, cons
     ids[i] = token(rng);
     positions[i] = static_cast<std::int32_t>(i % static_cast<std::size_t>(request.seq_len));
   }
-  Executor executor(model, backend, static_cast<int>(info.context_length));
+  Executor executor(model, placement, static_cast<int>(info.context_length));
   const GraphInput inputs[] = {{"tokens", ids}, {"token_types", types}, {"positions", positions}, {"lengths", lengths}};
   const GraphRequest step{request.seq_len, 0, false, request.batch};
   executor.run(step, inputs);  // warm-up: plans, primitives, first touch of the arena

@@ -4,8 +4,8 @@
 // repetitions.
 #pragma once
 
-#include "engine/backend.h"
 #include "engine/model.h"
+#include "engine/placement.h"
 
 #include <vector>
 
@@ -18,6 +18,7 @@ struct EncoderBenchRequest {
 };
 
 // Sentences per second, one per repetition.
-std::vector<double> run_encoder_bench(const Model& model, Backend& backend, const EncoderBenchRequest& request);
+std::vector<double> run_encoder_bench(const Model& model, const Placement& placement,
+                                      const EncoderBenchRequest& request);
 
 }  // namespace octet

@@ -9,11 +9,11 @@
 
 namespace octet {
 
-EncoderSession::EncoderSession(const Model& model, Backend& backend, const Tokenizer& tokenizer,
+EncoderSession::EncoderSession(const Model& model, const Placement& placement, const Tokenizer& tokenizer,
                                const TokenizerConfig& config)
     : model_(model),
       tokenizer_(tokenizer),
-      executor_(model, backend, static_cast<int>(model.info().context_length)),
+      executor_(model, placement, static_cast<int>(model.info().context_length)),
       lower_case_(config.do_lower_case.value_or(false)),
       max_tokens_(static_cast<int>(model.info().context_length)) {
   const ModelInfo& info = model.info();

@@ -4,9 +4,9 @@
 // result) and gives back one output row per text, in input order.
 #pragma once
 
-#include "engine/backend.h"
 #include "engine/executor.h"
 #include "engine/model.h"
+#include "engine/placement.h"
 #include "engine/tokenizer.h"
 #include "engine/tokenizer_config.h"
 
@@ -28,7 +28,8 @@ class EncoderSession {
  public:
   // Throws octet::Error when the model is not an encoder or the tokenizer
   // lacks the special tokens the framing needs.
-  EncoderSession(const Model& model, Backend& backend, const Tokenizer& tokenizer, const TokenizerConfig& config);
+  EncoderSession(const Model& model, const Placement& placement, const Tokenizer& tokenizer,
+                 const TokenizerConfig& config);
 
   // Throws on invalid UTF-8 or an empty text. Pairs are truncated longest
   // first, as Hugging Face's tokenizers do, to the model's positions.

@@ -1,6 +1,9 @@
-// Runs a model's graphs on a backend. Graphs are built and planned once per
-// step shape and cached; intermediates live in one arena whose slots are
-// reused once a value is dead; the KV cache is allocated once for the context.
+// Runs a model's graphs on the backends of a placement. Graphs are built and
+// planned once per step shape and cached; intermediates live in one arena per
+// backend whose slots are reused once a value is dead; the KV cache is
+// allocated once for the context, beside the attention that reads it. A value
+// that one backend makes and another reads is copied once per step, just
+// before the first node that reads it.
 // After the first step of a shape, octet's own code allocates nothing in a
 // step (Executor.DecodeStepAllocatesNothing). oneDNN allocates inside its
 // calls: small argument maps per primitive, and, in steps of several tokens,
@@ -9,8 +12,10 @@
 
 #include "engine/backend.h"
 #include "engine/model.h"
+#include "engine/placement.h"
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <span>
@@ -31,7 +36,7 @@ class Executor {
  public:
   // `max_batch`: the most decoder sequences a step may carry; the KV cache
   // holds n_ctx positions for each of them.
-  Executor(const Model& model, Backend& backend, int n_ctx, int max_batch = 1);
+  Executor(const Model& model, Placement placement, int n_ctx, int max_batch = 1);
   ~Executor();
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
@@ -49,40 +54,60 @@ class Executor {
   // for every backend: a GPU kernel cannot report a bad id.
   const Tensor& run(const GraphRequest& request, std::span<const GraphInput> inputs, int pos = 0);
   // A named value of the last step (for debugging and reference comparisons),
-  // where the backend keeps it (device memory on a GPU backend).
+  // where the backend that made it keeps it (device memory on a GPU backend).
   const Tensor* find_value(const std::string& name) const;
-  std::size_t arena_bytes() const { return arena_.nbytes(); }
+  std::size_t arena_bytes() const;  // every backend's arena together
   // The graph of the last step, its values bound as the backend holds them.
   const Graph* last_graph() const { return last_ == nullptr ? nullptr : &last_->graph; }
 
  private:
+  // A value copied from the backend that makes it to one that reads it.
+  struct Transfer {
+    const Tensor* from;  // the value where it is made
+    Tensor* to;          // its copy on the reading backend
+    int from_backend = 0, to_backend = 0;
+  };
+  // Consecutive nodes on one backend, run as one Backend::run_step.
+  struct Segment {
+    int backend = 0;
+    std::size_t first = 0, end = 0;  // node indices [first, end)
+    std::vector<Transfer> arrivals;  // copied in before the segment runs
+    std::uint64_t step_key = 0;      // new whenever its buffers move
+  };
   struct Plan {
     Graph graph;
-    std::vector<std::size_t> offsets;  // per value: arena offset of intermediates
-    std::size_t arena_bytes = 0;
-    std::vector<Tensor> prepared_weights;           // each weight use as the backend reads it
+    std::vector<int> node_backend;                  // per node: index into placement_.backends()
+    std::vector<int> value_backend;                 // per value: where an intermediate or state lives (-1: elsewhere)
+    std::vector<std::size_t> offsets;               // per value: offset of an intermediate in its backend's arena
+    std::vector<Tensor> prepared_weights;           // each weight use as its backend reads it
+    std::deque<Tensor> copies;                      // values copied to another backend (stable addresses)
     std::vector<std::vector<Tensor*>> node_inputs;  // resolved once
     struct InputSlot {
-      int value = -1;            // index into graph.values()
-      Tensor buffer;             // on the backend's device
-      std::int64_t id_rows = 0;  // rows of the smallest table it indexes (0: not an id)
+      int value = -1;               // index into graph.values()
+      std::vector<Tensor> buffers;  // per backend: on its device, null where no node there reads it
+      std::int64_t id_rows = 0;     // rows of the smallest table it indexes (0: not an id)
     };
     std::vector<InputSlot> inputs;
-    std::uint64_t step_key = 0;  // new whenever its buffers move (Backend::run_step)
+    std::vector<Segment> segments;
+    std::vector<bool> uses_backend;  // per backend
     int batch = 1;
   };
   Plan& plan_for(const GraphRequest& request);
-  void place_and_check(Plan& plan);
+  void check_support(const Plan& plan) const;
   void plan_buffers(Plan& plan);
+  void plan_arena(Plan& plan, int backend, const std::vector<int>& last_use);
+  void plan_segments(Plan& plan);
+  void transfer(const Transfer& t);
+  Backend& backend(int i) const { return *placement_.backends()[static_cast<std::size_t>(i)]; }
 
   const Model& model_;
-  Backend& backend_;
+  Placement placement_;
   int n_ctx_;
   int max_batch_;
   std::map<std::tuple<int, bool, int>, std::unique_ptr<Plan>> plans_;  // by (n_tokens, all_logits, batch)
   std::map<std::string, Tensor> state_;  // KV cache, by value name: max_batch_ sequences' worth
-  Tensor arena_;
-  Tensor host_output_;  // the logits copied back, when the backend is not the CPU
+  std::vector<Tensor> arenas_;           // per backend
+  Tensor host_output_;                   // the logits copied back, when they end on a device
   const Plan* last_ = nullptr;
 };
 

@@ -33,8 +33,8 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 }  // namespace
 
-GenerationSession::GenerationSession(const Model& model, Backend& backend, int n_ctx)
-    : model_(model), executor_(model, backend, resolve_ctx(model, n_ctx)) {
+GenerationSession::GenerationSession(const Model& model, const Placement& placement, int n_ctx)
+    : model_(model), executor_(model, placement, resolve_ctx(model, n_ctx)) {
   history_.reserve(static_cast<std::size_t>(executor_.n_ctx()));
   feed_.reserve(static_cast<std::size_t>(executor_.n_ctx()));
   logits_.resize(static_cast<std::size_t>(model.info().vocab_size));

@@ -32,7 +32,7 @@ using TokenCallback = std::function<bool(std::int32_t)>;
 class GenerationSession {
  public:
   // `n_ctx` <= 0 uses the model's context length; larger values are refused.
-  GenerationSession(const Model& model, Backend& backend, int n_ctx);
+  GenerationSession(const Model& model, const Placement& placement, int n_ctx);
 
   int n_ctx() const { return executor_.n_ctx(); }
   int n_past() const { return static_cast<int>(history_.size()); }

@@ -2,6 +2,8 @@
 
 #include "engine/error.h"
 
+#include <charconv>
+
 namespace octet {
 
 std::string_view op_name(OpKind op) {
@@ -71,6 +73,17 @@ int Graph::add_node(OpKind op, std::string name, std::vector<int> inputs, Shape 
   const int out = add_value({std::move(name), DType::F32, std::move(shape), ValueKind::Intermediate, {}});
   nodes_.push_back({op, std::move(inputs), out, params});
   return out;
+}
+
+int block_of(std::string_view value_name) {
+  constexpr std::string_view kPrefix = "blk.";
+  if (!value_name.starts_with(kPrefix)) return -1;
+  const char* first = value_name.data() + kPrefix.size();
+  const char* last = value_name.data() + value_name.size();
+  unsigned block = 0;  // unsigned: "blk.-1." is no block
+  const auto [end, error] = std::from_chars(first, last, block);
+  if (error != std::errc() || end == last || *end != '.' || block > 1u << 20) return -1;
+  return static_cast<int>(block);
 }
 
 int Graph::find(std::string_view name) const {

@@ -36,6 +36,11 @@ enum class OpKind {
 };
 std::string_view op_name(OpKind op);
 
+// Models name every value of their N-th transformer block "blk.N.<what>"
+// (e.g. "blk.3.attn_norm"); this returns N, or -1 for a value outside the
+// blocks. Placement (--gpu-layers) splits a graph by it.
+int block_of(std::string_view value_name);
+
 // Rotary layouts: Hugging Face rotates (i, i + head_dim/2) pairs; the original
 // Meta / llama2.c weights rotate adjacent (2i, 2i+1) pairs.
 enum class RopeLayout { HalfSplit, Interleaved };

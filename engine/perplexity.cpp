@@ -37,9 +37,9 @@ struct Moments {
 
 }  // namespace
 
-PerplexityResult measure_perplexity(const Model& model, Backend& backend, std::span<const std::int32_t> text,
-                                    const PerplexityRequest& request, const Model* compared, Backend* compared_backend,
-                                    const ProgressCallback& progress) {
+PerplexityResult measure_perplexity(const Model& model, const Placement& placement, std::span<const std::int32_t> text,
+                                    const PerplexityRequest& request, const Model* compared,
+                                    const Placement* compared_placement, const ProgressCallback& progress) {
   const int n_ctx = request.n_ctx;
   if (n_ctx < 2) fail("perplexity needs a context of at least 2 tokens, got {}", n_ctx);
   const std::size_t per_window = static_cast<std::size_t>(n_ctx - 1);
@@ -53,9 +53,9 @@ PerplexityResult measure_perplexity(const Model& model, Backend& backend, std::s
     fail("the compared model's vocabulary differs");
   }
 
-  Executor base(model, backend, n_ctx);
+  Executor base(model, placement, n_ctx);
   std::optional<Executor> other;
-  if (compared != nullptr) other.emplace(*compared, *compared_backend, n_ctx);
+  if (compared != nullptr) other.emplace(*compared, *compared_placement, n_ctx);
   std::vector<std::int32_t> window(static_cast<std::size_t>(n_ctx));
   std::vector<double> lp(vocab), lq(vocab);
   Moments nll, nll_other, kld;

@@ -8,8 +8,8 @@
 // not quite: neighbours share context), as llama.cpp does.
 #pragma once
 
-#include "engine/backend.h"
 #include "engine/model.h"
+#include "engine/placement.h"
 
 #include <cstdint>
 #include <functional>
@@ -45,8 +45,8 @@ struct PerplexityRequest {
 using ProgressCallback = std::function<void(int, int)>;
 
 // `compared` (optional) runs on the same windows as `model`, on its own backend.
-PerplexityResult measure_perplexity(const Model& model, Backend& backend, std::span<const std::int32_t> text,
-                                    const PerplexityRequest& request, const Model* compared, Backend* compared_backend,
-                                    const ProgressCallback& progress = {});
+PerplexityResult measure_perplexity(const Model& model, const Placement& placement, std::span<const std::int32_t> text,
+                                    const PerplexityRequest& request, const Model* compared,
+                                    const Placement* compared_placement, const ProgressCallback& progress = {});
 
 }  // namespace octet

@@ -51,6 +51,11 @@ void add_model_options(cxxopts::Options& options, ModelKind kind) {
   add("t,threads", "CPU threads (0 = all cores)", cxxopts::value<int>()->default_value("0"));
   add("backend", "where the model runs: cpu, or cuda (f32 runs as bf16, fp8 on FP8 tensor cores)",
       cxxopts::value<std::string>()->default_value("cpu"));
+  add("gpu-layers",
+      "run the first N transformer blocks (with the embedding) on the GPU and the rest (with the head) on the "
+      "CPU, for a model too large for the GPU; the hidden state crosses once per step. Use --quant f32 or fp8, "
+      "which both run",
+      cxxopts::value<int>());
   add("c,ctx", "context length in tokens (0 = the model's maximum)", cxxopts::value<int>()->default_value("0"));
   add("q,quant",
       "quantize matmul weights at load: f32, w8 (int8 weights), int8 (int8 weights and activations) or fp8 (E4M3 "
@@ -104,7 +109,7 @@ LoadedModel load_model(const cxxopts::ParseResult& args, std::optional<ModelKind
     fail("tokenizer has {} tokens but the model's vocabulary is {}: wrong --tokenizer?", loaded.tokenizer->vocab_size(),
          loaded.model->info().vocab_size);
   }
-  loaded.backend = make_backend(args["backend"].as<std::string>(), args["threads"].as<int>());
+  loaded.backends = make_backends(args);
   return loaded;
 }
 
@@ -172,6 +177,24 @@ std::unique_ptr<Backend> make_backend(const std::string& name, int threads) {
 #endif
   }
   fail("--backend '{}' is not a backend: use cpu or cuda", name);
+}
+
+Backends make_backends(const cxxopts::ParseResult& args) {
+  Backends backends;
+  const std::string name = args["backend"].as<std::string>();
+  const int threads = args["threads"].as<int>();
+  if (args.count("gpu-layers") == 0) {
+    backends.main = make_backend(name, threads);
+    return backends;
+  }
+  backends.gpu_layers = args["gpu-layers"].as<int>();
+  if (backends.gpu_layers < 0) fail("--gpu-layers must be >= 0, got {}", backends.gpu_layers);
+  if (args.count("backend") > 0 && name != "cuda") {
+    fail("--gpu-layers splits the model between cuda and the cpu; it does not go with --backend {}", name);
+  }
+  backends.main = make_backend("cuda", threads);
+  backends.rest = make_backend("cpu", threads);
+  return backends;
 }
 
 SamplerOptions read_sampling_options(const cxxopts::ParseResult& args, const std::string& model_path) {

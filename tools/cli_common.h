@@ -5,6 +5,7 @@
 #include "engine/backend.h"
 #include "engine/model.h"
 #include "engine/model_registry.h"
+#include "engine/placement.h"
 #include "engine/quant.h"
 #include "engine/sampler.h"
 #include "engine/tokenizer.h"
@@ -30,11 +31,19 @@ std::string default_model_path(ModelKind kind = ModelKind::Decoder);
 void add_model_options(cxxopts::Options& options, ModelKind kind = ModelKind::Decoder);
 void add_sampling_options(cxxopts::Options& options);
 
+// The backends that --backend, --gpu-layers and -t ask for.
+struct Backends {
+  std::unique_ptr<Backend> main;  // --backend, or the GPU of --gpu-layers
+  std::unique_ptr<Backend> rest;  // with --gpu-layers: the CPU that runs the blocks after the GPU's
+  int gpu_layers = 0;
+  Placement placement() const { return rest ? Placement(*main, gpu_layers, *rest) : Placement(*main); }
+};
+
 struct LoadedModel {
   std::string path;
   std::unique_ptr<Model> model;
   std::unique_ptr<Tokenizer> tokenizer;
-  std::unique_ptr<Backend> backend;
+  Backends backends;
 };
 // --quant (or another option naming a scheme) and --keep-float as a recipe.
 QuantRecipe read_quant_recipe(const cxxopts::ParseResult& args, const std::string& option = "quant");
@@ -42,6 +51,8 @@ QuantRecipe read_quant_recipe(const cxxopts::ParseResult& args, const std::strin
 // "cpu" (with `threads`, 0 = all cores) or "cuda" (GPU 0); throws octet::Error
 // naming what is missing when this build or machine cannot run it.
 std::unique_ptr<Backend> make_backend(const std::string& name, int threads);
+// --backend, --gpu-layers and -t (add_model_options).
+Backends make_backends(const cxxopts::ParseResult& args);
 
 // --calib FILE, --calib-windows N, --smooth ALPHA and --static (engine/calibration.h).
 void add_calibration_options(cxxopts::Options& options);

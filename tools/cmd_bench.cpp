@@ -136,6 +136,8 @@ int run_bench(int argc, char** argv) {
       cxxopts::value<std::string>()->default_value(""));
   add("quant", "comma-separated schemes: f32,w8,int8,fp8", cxxopts::value<std::string>()->default_value("f32,w8,int8"));
   add("backend", "comma-separated backends: cpu,cuda", cxxopts::value<std::string>()->default_value("cpu"));
+  add("gpu-layers", "with cuda: the first N blocks on the GPU and the rest on the CPU (a model too large for the GPU)",
+      cxxopts::value<int>());
   add("t,threads", "comma-separated CPU thread counts (0 = all cores)",
       cxxopts::value<std::string>()->default_value("0"));
   add("r,repetitions", "timed repetitions of each test", cxxopts::value<int>()->default_value("5"));
@@ -157,6 +159,8 @@ int run_bench(int argc, char** argv) {
   for (const auto& b : backends) {
     if (b != "cpu" && b != "cuda") fail("--backend: unknown backend '{}' (cpu or cuda)", b);
   }
+  const int gpu_layers = args.count("gpu-layers") ? args["gpu-layers"].as<int>() : -1;
+  if (args.count("gpu-layers") && gpu_layers < 0) fail("--gpu-layers must be >= 0, got {}", gpu_layers);
 
   nlohmann::json rows = nlohmann::json::array(), skipped = nlohmann::json::array();
   bool encoder = false;
@@ -178,36 +182,51 @@ int run_bench(int argc, char** argv) {
     encoder = model->info().kind == ModelKind::Encoder;
     const ModelSize size = model_size(model->weights());
     const std::size_t first_row = rows.size();
-    for (const auto& backend_name : backends) {
-      // Threads are the CPU's knob; a GPU backend runs once.
+    for (const auto& device_name : backends) {
+      const bool split_cuda = device_name == "cuda" && gpu_layers >= 0;
+      const std::string backend_name =
+          split_cuda ? fmt::format("cuda ({} blocks) + cpu", gpu_layers) : std::string(device_name);
+      // Threads are the CPU's knob; a GPU backend alone runs once.
       const auto thread_list =
-          backend_name == "cpu" ? split(args["threads"].as<std::string>()) : std::vector<std::string>{"0"};
+          device_name == "cpu" || split_cuda ? split(args["threads"].as<std::string>()) : std::vector<std::string>{"0"};
       for (const auto& threads : thread_list) {
         const auto skip = [&](const std::string& why) {
           std::cerr << fmt::format("skipping {} {}: {}\n", backend_name, scheme_name, why);
           skipped.push_back({{"backend", backend_name}, {"quant", scheme_name}, {"reason", why}});
         };
-        std::unique_ptr<Backend> backend;
+        Backends on;
         try {
-          backend = make_backend(backend_name, std::stoi(threads));
+          on.main = make_backend(device_name, std::stoi(threads));
+          if (split_cuda) {
+            on.rest = make_backend("cpu", std::stoi(threads));
+            on.gpu_layers = gpu_layers;
+          }
         } catch (const Error& e) {
           skip(e.what());
           break;
         }
-        if (!backend->supports(OpKind::MatMul, weight_dtype(*scheme))) {
-          skip(fmt::format("{} does not run {} matmuls", backend->name(), scheme_name));
+        const Placement placement = on.placement();
+        const auto refusal = [&]() -> std::string {
+          for (Backend* backend : placement.backends()) {
+            if (!backend->supports(OpKind::MatMul, weight_dtype(*scheme))) {
+              return fmt::format("{} does not run {} matmuls", backend->name(), scheme_name);
+            }
+            if (encoder && !backend->supports(OpKind::LayerNorm, DType::F32)) {
+              return fmt::format("{} does not run encoders yet", backend->name());
+            }
+          }
+          return "";
+        }();
+        if (!refusal.empty()) {
+          skip(refusal);
           break;
         }
         if (encoder) {
-          if (!backend->supports(OpKind::LayerNorm, DType::F32)) {
-            skip(fmt::format("{} does not run encoders yet", backend->name()));
-            break;
-          }
           for (const int b : batches()) {
             const EncoderBenchRequest er{b, request.n_prompt, request.repetitions};
             std::cerr << fmt::format("bench {} {} threads={}: batch {} of {} tokens, {} repetitions\n", backend_name,
                                      scheme_name, threads, er.batch, er.seq_len, er.repetitions);
-            const std::vector<double> s = run_encoder_bench(*model, *backend, er);
+            const std::vector<double> s = run_encoder_bench(*model, placement, er);
             rows.push_back({{"backend", backend_name},
                             {"quant", scheme_name},
                             {"threads", std::stoi(threads) > 0 ? std::stoi(threads) : machine_cores()},
@@ -226,7 +245,7 @@ int run_bench(int argc, char** argv) {
                                    scheme_name, threads, b, dr.n_prompt, dr.n_gen, dr.repetitions);
           DecoderBenchResult r;
           try {
-            r = run_decoder_bench(*model, *backend, dr);
+            r = run_decoder_bench(*model, placement, dr);
           } catch (const Error& e) {
             // Refused before anything is timed (a backend without batched decode, a context too short).
             skip(fmt::format("batch {}: {}", b, e.what()));

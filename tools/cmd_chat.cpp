@@ -76,7 +76,7 @@ int run_chat(int argc, char** argv) {
   int max_tokens = args["max-tokens"].as<int>();
   if (max_tokens < 0) fail("--max-tokens must be >= 0, got {}", max_tokens);
 
-  GenerationSession session(*loaded.model, *loaded.backend, args["ctx"].as<int>());
+  GenerationSession session(*loaded.model, loaded.backends.placement(), args["ctx"].as<int>());
   ChatSession chat(session, *loaded.tokenizer, format, args["system"].as<std::string>(), tokenizer_config.add_bos);
   Sampler sampler(sampling, loaded.model->info().vocab_size);
   if (max_tokens == 0) max_tokens = session.n_ctx();

@@ -129,7 +129,8 @@ int run_classify(int argc, char** argv) {
 
   LoadedModel loaded = load_model(args, ModelKind::Encoder);
   const std::vector<std::string>& labels = loaded.model->info().labels;
-  EncoderSession session(*loaded.model, *loaded.backend, *loaded.tokenizer, read_tokenizer_config(loaded.path));
+  EncoderSession session(*loaded.model, loaded.backends.placement(), *loaded.tokenizer,
+                         read_tokenizer_config(loaded.path));
 
   const auto start = std::chrono::steady_clock::now();
   std::vector<FramedText> framed;

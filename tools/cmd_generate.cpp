@@ -35,7 +35,7 @@ int run_generate(int argc, char** argv) {
   ids.insert(ids.end(), prompt_ids.begin(), prompt_ids.end());
   if (ids.empty()) fail("empty prompt with --no-bos: nothing to start from");
 
-  GenerationSession session(*loaded.model, *loaded.backend, args["ctx"].as<int>());
+  GenerationSession session(*loaded.model, loaded.backends.placement(), args["ctx"].as<int>());
   if (static_cast<int>(ids.size()) > session.n_ctx()) {
     throw ContextFullError(
         fmt::format("the prompt is {} tokens but the context holds {}", ids.size(), session.n_ctx()));

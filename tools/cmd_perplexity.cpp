@@ -11,6 +11,7 @@
 
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 namespace octet::cli {
@@ -54,14 +55,14 @@ int run_perplexity(int argc, char** argv) {
   }
 
   std::unique_ptr<Model> compared;
-  std::unique_ptr<Backend> compared_backend;
+  Backends compared_backends;
   std::string compared_scheme;
   if (args.count("compare")) {
     QuantRecipe recipe = read_quant_recipe(args, "compare");
     compared_scheme = std::string(quant_scheme_name(recipe.scheme));
     compared = models::builtin_registry().load_model(
         loaded.path, read_calibration(args, loaded.path, args["tokenizer"].as<std::string>(), recipe));
-    compared_backend = make_backend(args["backend"].as<std::string>(), args["threads"].as<int>());
+    compared_backends = make_backends(args);
   }
   const bool tty = isatty(STDERR_FILENO);
   const PerplexityRequest request{n_ctx, args["windows"].as<int>(), loaded.model->info().bos_id};
@@ -72,8 +73,11 @@ int run_perplexity(int argc, char** argv) {
       std::cerr << fmt::format("window {}/{}\n", done, total);
     }
   };
-  const PerplexityResult r = measure_perplexity(*loaded.model, *loaded.backend, tokens, request, compared.get(),
-                                                compared_backend.get(), progress);
+  std::optional<Placement> compared_placement;
+  if (compared) compared_placement = compared_backends.placement();
+  const PerplexityResult r =
+      measure_perplexity(*loaded.model, loaded.backends.placement(), tokens, request, compared.get(),
+                         compared_placement ? &*compared_placement : nullptr, progress);
   const std::string scheme(quant_scheme_name(read_quant_recipe(args).scheme));
   if (args.count("json")) {
     nlohmann::json j = {{"model", loaded.path},

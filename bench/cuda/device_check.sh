@@ -14,6 +14,9 @@
 #   8. where a decode step's time goes: Nsight Compute's duration and bytes
 #      read of NCU_COUNT kernels after the first NCU_SKIP (eager launches,
 #      fp8, synthetic:$NCU_MODEL, default llama-7b: two layers of a decode step).
+#   9. --gpu-layers: synthetic:$SPLIT_MODEL (default llama-1.1b) with its first
+#      SPLIT_LAYERS (default 11) blocks on the GPU and the rest on the host CPU,
+#      beside the same model all on the GPU, in one bench run each.
 # Results go to $OUT (or ./device-out) in at most 8 files (what the device
 # tool brings back): summary.txt, errors.txt (every command's stderr),
 # tests.txt, matmul.md, decoders.md, cpu_int8.md, ncu.txt, perplexity.json;
@@ -111,6 +114,15 @@ for (i, name), m in sorted(rows.items()):
     b = m.get("dram__bytes_read.sum", 0) / 1e6    # bytes -> MB
     print(f"{name:40} {t:8.1f} {b:9.2f} {b / t * 1e3 if t else 0:7.0f}")
 PY
+      ;;
+    9)
+      split_model=synthetic:${SPLIT_MODEL:-llama-1.1b}
+      log "$split_model: all on the GPU, then --gpu-layers ${SPLIT_LAYERS:-11}"
+      for placement in "" "--gpu-layers ${SPLIT_LAYERS:-11}"; do
+        # shellcheck disable=SC2086 # $placement is two words or none
+        timeout 400 "$octet" bench -m "$split_model" --backend cuda $placement --quant f32,fp8 -p 128 -n 64 -r 3 \
+          2>>"$err" | tee -a "$out/decoders.md"
+      done
       ;;
     4)
       log "copy bandwidth"

@@ -79,6 +79,12 @@ class CpuBackend final : public Backend {
   }
 
   void run(const Node& node, std::span<Tensor* const> in, Tensor& out, const StepContext& ctx) override {
+    // A value left in a GPU's memory (a copy the executor missed in a split
+    // placement) would be a wild pointer here: refuse it by name instead.
+    for (const Tensor* t : in) {
+      if (t->device() != Device::Cpu) fail("cpu backend: {} reads a value in GPU memory", op_name(node.op));
+    }
+    if (out.device() != Device::Cpu) fail("cpu backend: {} writes to GPU memory", op_name(node.op));
     const NodeParams& p = node.params;
     float* y = out.data_mut<float>();
     switch (node.op) {

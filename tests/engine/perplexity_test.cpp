@@ -47,8 +47,9 @@ TEST(Perplexity, MatchesDirectComputation) {
 TEST(Perplexity, ComparingAModelWithItselfCostsNothing) {
   auto model = models::builtin_registry().load_model(test::shipped_model());
   auto backend = make_cpu_backend(0), other = make_cpu_backend(0);
+  const Placement other_placement(*other);
   const std::vector<std::int32_t> text(40, 261);
-  const PerplexityResult r = measure_perplexity(*model, *backend, text, {9, 0, 1}, model.get(), other.get());
+  const PerplexityResult r = measure_perplexity(*model, *backend, text, {9, 0, 1}, model.get(), &other_placement);
   ASSERT_TRUE(r.compare.has_value());
   EXPECT_EQ(r.compare->kld_mean, 0.0);
   EXPECT_EQ(r.compare->top1_agreement, 1.0);
@@ -77,10 +78,12 @@ TEST(Perplexity, QuantizationCostOnStories260K) {
   const auto tokens = load_sentencepiece(tokenizer_path)->encode(text.str().substr(0, 120000));
   auto f32 = models::builtin_registry().load_model(checkpoint);
   auto backend = make_cpu_backend(0), other = make_cpu_backend(0);
+  const Placement other_placement(*other);
   for (auto [scheme, bound] :
        {std::pair{QuantScheme::Int8, 0.01}, {QuantScheme::W8, 0.005}, {QuantScheme::Fp8, 0.02}}) {
     auto quantized = models::builtin_registry().load_model(checkpoint, {QuantRecipe{scheme, {}}});
-    const PerplexityResult r = measure_perplexity(*f32, *backend, tokens, {512, 12, 1}, quantized.get(), other.get());
+    const PerplexityResult r =
+        measure_perplexity(*f32, *backend, tokens, {512, 12, 1}, quantized.get(), &other_placement);
     EXPECT_EQ(r.windows, 12);
     EXPECT_LT(std::abs(r.compare->perplexity / r.perplexity - 1), bound) << quant_scheme_name(scheme);
     EXPECT_GT(r.compare->kld_mean, 0) << "quantization changes something";

@@ -263,6 +263,12 @@ TEST(Cli, BadInputsGiveClearErrors) {
   const CliRun bad_utf8 = run_octet("generate -p \"$(printf 'bad \\377 byte')\"");
   EXPECT_EQ(bad_utf8.exit_code, 1);
   EXPECT_CONTAINS(bad_utf8.output, "invalid UTF-8 at byte 4");
+  const CliRun split_on_cpu = run_octet("generate --gpu-layers 2 --backend cpu");
+  EXPECT_EQ(split_on_cpu.exit_code, 1);
+  EXPECT_CONTAINS(split_on_cpu.output, "--gpu-layers splits the model between cuda and the cpu");
+  const CliRun negative_split = run_octet("generate --gpu-layers -1");
+  EXPECT_EQ(negative_split.exit_code, 1);
+  EXPECT_CONTAINS(negative_split.output, "--gpu-layers must be >= 0");
 }
 
 // `octet classify` on a small TSV with gold labels: JSON lines in input

@@ -195,8 +195,8 @@ TEST(CudaBackend, UploadsEachWeightOnce) {
   EXPECT_EQ(a.dtype(), DType::F8E4M3);
 }
 
-std::vector<std::int32_t> greedy_ids(const Model& model, Backend& backend, int n) {
-  Executor executor(model, backend, n + 1);
+std::vector<std::int32_t> greedy_ids(const Model& model, const Placement& placement, int n) {
+  Executor executor(model, placement, n + 1);
   std::vector<std::int32_t> ids{model.info().bos_id};
   for (int pos = 0; pos < n; ++pos) {
     const Tensor& logits = executor.forward(std::span(&ids.back(), 1), pos, false);
@@ -212,7 +212,7 @@ struct Comparison {
 };
 
 // Logits of `ids` as one prompt on two backends (or two models), row by row.
-Comparison compare_logits(const Model& a_model, Backend& a, const Model& b_model, Backend& b,
+Comparison compare_logits(const Model& a_model, const Placement& a, const Model& b_model, const Placement& b,
                           std::span<const std::int32_t> ids) {
   const auto n = static_cast<int>(ids.size());
   Executor ea(a_model, a, n), eb(b_model, b, n);
@@ -263,6 +263,44 @@ TEST(CudaBackend, Stories260KMatchesTheCpuInBf16AndFp8) {
   EXPECT_LT(backends.max_relative_error, 2 * quantization.max_relative_error);
   EXPECT_GT(backends.top1_agreement, 0.9);
   EXPECT_GT(backends.top1_agreement, quantization.top1_agreement - 0.05);
+}
+
+// --gpu-layers: the first blocks on the GPU, the rest on the CPU. Each node
+// computes as it does on its backend alone, so a split follows the CPU's float
+// model as closely as the whole GPU does (bf16 rounding), and FP8 as closely
+// as the whole GPU's FP8 does. Decoding through a split (recorded GPU steps,
+// the hidden state crossing every token) picks the tokens that the split's own
+// prefill logits pick, but for near-ties between the two paths' roundings.
+TEST(CudaBackend, SplitBetweenTheGpuAndTheCpuMatchesTheCpu) {
+  OCTET_REQUIRE_GPU(gpu);
+  OCTET_REQUIRE_SHARED(checkpoint, "models/stories260K/stories260K.bin");  // 5 blocks
+  const auto f32 = models::builtin_registry().load_model(checkpoint);
+  const auto fp8 = models::builtin_registry().load_model(checkpoint, {QuantRecipe{QuantScheme::Fp8, {}}});
+  auto cpu = make_cpu_backend(0);
+  const auto ids = greedy_ids(*f32, *cpu, 200);
+  EXPECT_EQ(compare_logits(*f32, *cpu, *f32, Placement(*gpu, 0, *cpu), ids).max_relative_error, 0.0)
+      << "no block on the GPU: the CPU alone";
+  const Comparison quantization = compare_logits(*f32, *cpu, *fp8, *cpu, ids);
+  for (const int blocks : {1, 3, 5}) {
+    const Placement split(*gpu, blocks, *cpu);
+    const Comparison bf16 = compare_logits(*f32, *cpu, *f32, split, ids);
+    EXPECT_LT(bf16.max_relative_error, 0.02) << blocks << " blocks on the GPU";
+    EXPECT_GT(bf16.top1_agreement, 0.97) << blocks << " blocks on the GPU";
+    const Comparison fp8_split = compare_logits(*fp8, *cpu, *fp8, split, ids);
+    EXPECT_LT(fp8_split.max_relative_error, 2 * quantization.max_relative_error) << blocks << " blocks, FP8";
+    EXPECT_GT(fp8_split.top1_agreement, 0.9) << blocks << " blocks, FP8";
+
+    const int n = 40;
+    const auto decoded = greedy_ids(*f32, split, n);
+    Executor prefill(*f32, split, n);
+    const Tensor& logits = prefill.forward(std::span(decoded).first(n), 0, true);
+    int agree = 0;
+    for (int t = 0; t < n; ++t) {
+      const float* row = logits.data<float>() + static_cast<std::int64_t>(t) * logits.dim(1);
+      agree += std::max_element(row, row + logits.dim(1)) - row == decoded[static_cast<std::size_t>(t) + 1];
+    }
+    EXPECT_GE(agree, n - 4) << blocks << " blocks: decoded tokens against the split's own prefill";
+  }
 }
 
 }  // namespace
