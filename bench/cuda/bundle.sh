@@ -22,5 +22,5 @@ ls .device/stage/lib
 tar -C .device/stage -cJf .device/bundle.tar.xz .
 rm -rf .device/stage
 cp "$shared"/models/stories260K/{stories260K.bin,tok512.model} .device/shared/models/stories260K/
-cp "$shared"/data/tinystories_val_head.txt .device/shared/data/
+cp "$shared"/data/{tinystories_val_head.txt,sst2_dev.tsv} .device/shared/data/
 du -sh .device

@@ -17,6 +17,8 @@
 #   9. --gpu-layers: synthetic:$SPLIT_MODEL (default llama-1.1b) with its first
 #      SPLIT_LAYERS (default 11) blocks on the GPU and the rest on the host CPU,
 #      beside the same model all on the GPU, in one bench run each.
+#  10. encoders on the GPU: synthetic:bert-base sentences/s (bf16 and fp8, batch
+#      1 and 32), and the shipped sst2-mini classifier's SST-2 dev accuracy there.
 # Results go to $OUT (or ./device-out) in at most 8 files (what the device
 # tool brings back): summary.txt, errors.txt (every command's stderr),
 # tests.txt, matmul.md, decoders.md, cpu_int8.md, ncu.txt, perplexity.json;
@@ -122,6 +124,17 @@ PY
         # shellcheck disable=SC2086 # $placement is two words or none
         timeout 400 "$octet" bench -m "$split_model" --backend cuda $placement --quant f32,fp8 -p 128 -n 64 -r 3 \
           2>>"$err" | tee -a "$out/decoders.md"
+      done
+      ;;
+    10)
+      log "encoders on the GPU: synthetic:bert-base"
+      timeout 300 "$octet" bench -m synthetic:bert-base --backend cuda --quant f32,fp8 -p 128 -b 1,32 -r 3 \
+        2>>"$err" | tee -a "$out/decoders.md"
+      for quant in f32 fp8; do
+        log "sst2-mini on SST-2 dev, cuda $quant"
+        timeout 120 "$octet" classify -i "$OCTET_SHARED_DIR/data/sst2_dev.tsv" --backend cuda --quant "$quant" \
+          -o /dev/null --summary-json "$logs/sst2_$quant.json" 2>>"$err"
+        grep -o '"accuracy": *[0-9.]*' "$logs/sst2_$quant.json" | tee -a "$out/summary.txt"
       done
       ;;
     4)

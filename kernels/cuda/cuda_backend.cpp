@@ -80,23 +80,10 @@ class CudaBackend final : public Backend {
     return n;
   }
 
-  // The decoder's ops; the encoder's (LayerNorm, GELU, masked attention) are
-  // not written for CUDA yet, so an encoder graph is refused before it runs.
+  // Every op of the decoders and encoders; matmuls in bf16 or FP8.
   bool supports(OpKind op, DType dtype) const override {
-    switch (op) {
-      case OpKind::Embedding:
-      case OpKind::RmsNorm:
-      case OpKind::Rope:
-      case OpKind::Attention:
-      case OpKind::SiluMul:
-      case OpKind::Add:
-      case OpKind::LastRows:
-        return dtype == DType::F32;
-      case OpKind::MatMul:
-        return dtype == DType::F32 || (dtype == DType::F8E4M3 && info_.supports_fp8());
-      default:
-        return false;
-    }
+    if (op == OpKind::MatMul) return dtype == DType::F32 || (dtype == DType::F8E4M3 && info_.supports_fp8());
+    return dtype == DType::F32;
   }
 
   Device device() const override { return Device::Cuda; }
@@ -107,7 +94,7 @@ class CudaBackend final : public Backend {
   }
 
   Tensor prepare_weight(const Tensor& weight, OpKind op) override {
-    const bool matmul = op == OpKind::MatMul;
+    const bool matmul = op == OpKind::MatMul && weight.rank() == 2;  // a matmul's bias is a float vector
     const auto key = std::make_pair(weight.raw(), matmul);
     auto it = uploaded_.find(key);
     if (it == uploaded_.end()) {
@@ -135,6 +122,10 @@ class CudaBackend final : public Backend {
             attention_partial_.grow(cuda::attention_partial_floats(p.batch, p.n_heads, p.head_dim) * sizeof(float));
         moved |= attention_counters_.grow(static_cast<std::size_t>(p.batch) * p.n_heads * sizeof(unsigned));
         if (moved) steps_.clear();
+      }
+      if (node.op == OpKind::MaskedAttention) {
+        const Shape& x = graph.values()[node.inputs[0]].shape;
+        cuda::masked_attention_reserve(as_int(x[0] / graph.values()[node.inputs[3]].shape[0]), node.params.head_dim);
       }
       if (node.op != OpKind::MatMul) continue;
       const Shape& x = graph.values()[node.inputs[0]].shape;
@@ -199,8 +190,8 @@ class CudaBackend final : public Backend {
                         stream_);
         return;
       case OpKind::MatMul:
-        if (in.size() > 2) fail("cuda backend: matmul with a bias is not implemented");
         matmul(*in[0], *in[1], out);
+        if (in.size() > 2) cuda::add_bias(y, in[2]->data<float>(), as_int(out.dim(0)), as_int(out.dim(1)), stream_);
         return;
       case OpKind::RmsNorm:
         cuda::rms_norm(in[0]->data<float>(), in[1]->data<float>(), as_int(in[0]->dim(0)), as_int(in[0]->dim(1)), p.eps,
@@ -225,24 +216,46 @@ class CudaBackend final : public Backend {
       case OpKind::Add:
         cuda::add(in[0]->data<float>(), in[1]->data<float>(), in[0]->numel(), y, stream_);
         return;
+      case OpKind::FirstRows:
       case OpKind::LastRows: {
         // One row of `cols` floats from each of `batch` sequences of `seq_len` rows.
         const std::int64_t cols = in[0]->dim(1), batch = out.dim(0), seq_len = in[0]->dim(0) / batch;
+        const std::int64_t row = node.op == OpKind::FirstRows ? 0 : seq_len - 1;
         const std::size_t row_bytes = sizeof(float) * static_cast<std::size_t>(cols);
-        OCTET_CUDA_CHECK(cudaMemcpy2DAsync(y, row_bytes, in[0]->data<float>() + (seq_len - 1) * cols,
+        OCTET_CUDA_CHECK(cudaMemcpy2DAsync(y, row_bytes, in[0]->data<float>() + row * cols,
                                            row_bytes * static_cast<std::size_t>(seq_len), row_bytes,
                                            static_cast<std::size_t>(batch), cudaMemcpyDeviceToDevice, stream_));
         return;
       }
       case OpKind::LayerNorm:
+        cuda::layer_norm(in[0]->data<float>(), in[1]->data<float>(), in[2]->data<float>(), as_int(in[0]->dim(0)),
+                         as_int(in[0]->dim(1)), p.eps, y, stream_);
+        return;
       case OpKind::Gelu:
+        cuda::activation(cuda::Activation::Gelu, in[0]->data<float>(), in[0]->numel(), y, stream_);
+        return;
       case OpKind::Tanh:
+        cuda::activation(cuda::Activation::Tanh, in[0]->data<float>(), in[0]->numel(), y, stream_);
+        return;
       case OpKind::Relu:
-      case OpKind::MaskedAttention:
-      case OpKind::FirstRows:
-      case OpKind::MeanRows:
+        cuda::activation(cuda::Activation::Relu, in[0]->data<float>(), in[0]->numel(), y, stream_);
+        return;
+      case OpKind::MaskedAttention: {
+        const int batch = as_int(in[3]->dim(0));
+        cuda::masked_attention(in[0]->data<float>(), in[1]->data<float>(), in[2]->data<float>(),
+                               in[3]->data<std::int32_t>(), batch, as_int(in[0]->dim(0) / batch), p.n_heads, p.head_dim,
+                               y, stream_);
+        return;
+      }
+      case OpKind::MeanRows: {
+        const int batch = as_int(out.dim(0));
+        cuda::mean_rows(in[0]->data<float>(), in[1]->data<std::int32_t>(), batch, as_int(in[0]->dim(0) / batch),
+                        as_int(in[0]->dim(1)), y, stream_);
+        return;
+      }
       case OpKind::L2Normalize:
-        break;  // refused by supports()
+        cuda::l2_normalize(in[0]->data<float>(), as_int(in[0]->dim(0)), as_int(in[0]->dim(1)), y, stream_);
+        return;
     }
     fail("cuda backend: unhandled op {}", op_name(node.op));
   }

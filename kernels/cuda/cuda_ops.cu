@@ -139,6 +139,67 @@ __global__ void add_kernel(const float* a, const float* b, std::int64_t n, float
   }
 }
 
+__global__ void activation_kernel(Activation f, const float* x, std::int64_t n, float* out) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    const float v = x[i];
+    switch (f) {
+      case Activation::Gelu:  // the exact form, x * Phi(x)
+        out[i] = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+        break;
+      case Activation::Tanh:
+        out[i] = tanhf(v);
+        break;
+      case Activation::Relu:
+        out[i] = fmaxf(v, 0.0f);
+        break;
+    }
+  }
+}
+
+__global__ void add_bias_kernel(float* y, const float* bias, int n) {
+  float* row = y + static_cast<std::int64_t>(blockIdx.y) * n;
+  for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < n; c += gridDim.x * blockDim.x) row[c] += bias[c];
+}
+
+// One block per row. Mean, then the squares of deviations, in double, as
+// the CPU computes them (BERT's eps is 1e-12: nothing may cancel).
+__global__ void layer_norm_kernel(const float* x, const float* w, const float* b, int dim, float eps, float* out) {
+  const float* xr = x + static_cast<std::int64_t>(blockIdx.x) * dim;
+  float* yr = out + static_cast<std::int64_t>(blockIdx.x) * dim;
+  double sum = 0.0;
+  for (int i = threadIdx.x; i < dim; i += blockDim.x) sum += xr[i];
+  const double mean = block_reduce(sum, Sum{}, 0.0) / dim;
+  double ss = 0.0;
+  for (int i = threadIdx.x; i < dim; i += blockDim.x) ss += (xr[i] - mean) * (xr[i] - mean);
+  ss = block_reduce(ss, Sum{}, 0.0);
+  const float inv = static_cast<float>(1.0 / sqrt(ss / dim + eps)), m = static_cast<float>(mean);
+  for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+    yr[i] = __fadd_rn(__fmul_rn(__fmul_rn(__fsub_rn(xr[i], m), inv), w[i]), b[i]);
+  }
+}
+
+// One block per sequence, threads across the columns; sums in double.
+__global__ void mean_rows_kernel(const float* x, const std::int32_t* lengths, int seq_len, int dim, float* out) {
+  const int b = blockIdx.x, n = min(max(lengths[b], 1), seq_len);
+  const float* xs = x + static_cast<std::int64_t>(b) * seq_len * dim;
+  for (int c = threadIdx.x; c < dim; c += blockDim.x) {
+    double sum = 0.0;
+    for (int r = 0; r < n; ++r) sum += xs[static_cast<std::int64_t>(r) * dim + c];
+    out[static_cast<std::int64_t>(b) * dim + c] = static_cast<float>(sum / n);
+  }
+}
+
+// One block per row; a zero row stays zero, as torch.nn.functional.normalize.
+__global__ void l2_normalize_kernel(const float* x, int dim, float* out) {
+  const float* xr = x + static_cast<std::int64_t>(blockIdx.x) * dim;
+  float* yr = out + static_cast<std::int64_t>(blockIdx.x) * dim;
+  double ss = 0.0;
+  for (int i = threadIdx.x; i < dim; i += blockDim.x) ss += static_cast<double>(xr[i]) * xr[i];
+  const double inv = 1.0 / fmax(sqrt(block_reduce(ss, Sum{}, 0.0)), 1e-12);
+  for (int i = threadIdx.x; i < dim; i += blockDim.x) yr[i] = static_cast<float>(xr[i] * inv);
+}
+
 // Sequence b's n_tokens rows of k and v go to its cache rows b n_ctx + *pos...
 __global__ void kv_append_kernel(const float* k, const float* v, float* k_cache, float* v_cache, const int* pos,
                                  std::int64_t kv_dim, AttentionArgs a) {
@@ -165,28 +226,18 @@ __device__ void select_sequence(const AttentionArgs& a, const float*& q, float*&
   v_cache += cache_rows;
 }
 
-// One block per (query head, token). Warps take keys in turn (lanes split the
-// head dimension, so cache reads are coalesced); scores live in shared memory.
-__global__ void attention_kernel(const float* q, const float* k_cache, const float* v_cache, const int* pos,
-                                 AttentionArgs a, float* out) {
-  extern __shared__ float shared[];
-  float* scores = shared;        // [n_ctx]
-  float* qh = shared + a.n_ctx;  // [head_dim]
-  select_sequence(a, q, out, k_cache, v_cache);
-  const int h = blockIdx.x, t = blockIdx.y;
-  const int kvh = h / (a.n_heads / a.n_kv_heads);
-  const int n_keys = *pos + t + 1;
-  const std::int64_t kv_dim = static_cast<std::int64_t>(a.n_kv_heads) * a.head_dim;
-  const std::int64_t q_row = (static_cast<std::int64_t>(t) * a.n_heads + h) * a.head_dim;
-  const float scale = 1.0f / sqrtf(static_cast<float>(a.head_dim));
-  for (int d = threadIdx.x; d < a.head_dim; d += blockDim.x) qh[d] = q[q_row + d];
-  __syncthreads();
-
+// One query row against n_keys rows of k and v (kv_stride floats apart), by
+// one block: its warps take keys in turn (lanes split the head dimension, so
+// reads are coalesced), the scores live in shared memory, then each thread
+// sums the weighted values of its dimensions. qh is the row, in shared memory.
+__device__ void attend_row(const float* qh, const float* k, const float* v, std::int64_t kv_stride, int n_keys,
+                           int head_dim, float* scores, float* out) {
+  const float scale = 1.0f / sqrtf(static_cast<float>(head_dim));
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, n_warps = blockDim.x / 32;
   for (int j = warp; j < n_keys; j += n_warps) {
-    const float* kj = k_cache + j * kv_dim + static_cast<std::int64_t>(kvh) * a.head_dim;
+    const float* kj = k + j * kv_stride;
     float dot = 0.0f;
-    for (int d = lane; d < a.head_dim; d += 32) dot += qh[d] * kj[d];
+    for (int d = lane; d < head_dim; d += 32) dot += qh[d] * kj[d];
     dot = warp_sum(dot);
     if (lane == 0) scores[j] = dot * scale;
   }
@@ -200,12 +251,48 @@ __global__ void attention_kernel(const float* q, const float* k_cache, const flo
     local_sum += scores[j];
   }
   const float inv_sum = 1.0f / block_reduce(local_sum, Sum{}, 0.0f);  // its barrier also publishes scores
-  for (int d = threadIdx.x; d < a.head_dim; d += blockDim.x) {
-    const float* vd = v_cache + static_cast<std::int64_t>(kvh) * a.head_dim + d;
+  for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
+    const float* vd = v + d;
     float acc = 0.0f;
-    for (int j = 0; j < n_keys; ++j) acc += scores[j] * inv_sum * vd[j * kv_dim];
-    out[q_row + d] = acc;
+    for (int j = 0; j < n_keys; ++j) acc += scores[j] * inv_sum * vd[j * kv_stride];
+    out[d] = acc;
   }
+}
+
+// One block per (query head, token) over the cache: the fallback for shapes
+// the tiled and split kernels do not take.
+__global__ void attention_kernel(const float* q, const float* k_cache, const float* v_cache, const int* pos,
+                                 AttentionArgs a, float* out) {
+  extern __shared__ float shared[];
+  float* scores = shared;        // [n_ctx]
+  float* qh = shared + a.n_ctx;  // [head_dim]
+  select_sequence(a, q, out, k_cache, v_cache);
+  const int h = blockIdx.x, t = blockIdx.y;
+  const int kvh = h / (a.n_heads / a.n_kv_heads);
+  const std::int64_t kv_dim = static_cast<std::int64_t>(a.n_kv_heads) * a.head_dim;
+  const std::int64_t q_row = (static_cast<std::int64_t>(t) * a.n_heads + h) * a.head_dim;
+  for (int d = threadIdx.x; d < a.head_dim; d += blockDim.x) qh[d] = q[q_row + d];
+  __syncthreads();
+  const std::int64_t head = static_cast<std::int64_t>(kvh) * a.head_dim;
+  attend_row(qh, k_cache + head, v_cache + head, kv_dim, *pos + t + 1, a.head_dim, scores, out + q_row);
+}
+
+// Encoder attention: one block per (head, row, sequence); every row of
+// sequence b attends to its first lengths[b] rows (clamped to 1..seq_len, so
+// that a bad length, which a kernel cannot report, stays inside its sequence).
+__global__ void masked_attention_kernel(const float* q, const float* k, const float* v, const std::int32_t* lengths,
+                                        int seq_len, int n_heads, int head_dim, float* out) {
+  extern __shared__ float shared[];
+  float* scores = shared;        // [seq_len]
+  float* qh = shared + seq_len;  // [head_dim]
+  const int h = blockIdx.x, t = blockIdx.y, b = blockIdx.z;
+  const std::int64_t dim = static_cast<std::int64_t>(n_heads) * head_dim;
+  const std::int64_t first = static_cast<std::int64_t>(b) * seq_len * dim + static_cast<std::int64_t>(h) * head_dim;
+  const std::int64_t row = first + t * dim;
+  for (int d = threadIdx.x; d < head_dim; d += blockDim.x) qh[d] = q[row + d];
+  __syncthreads();
+  const int n_keys = min(max(lengths[b], 1), seq_len);
+  attend_row(qh, k + first, v + first, dim, n_keys, head_dim, scores, out + row);
 }
 
 // Decode attention (one query token), split over the keys ("flash
@@ -677,23 +764,74 @@ void add(const float* a, const float* b, std::int64_t n, float* out, cudaStream_
   OCTET_CUDA_CHECK(cudaGetLastError());
 }
 
+void activation(Activation f, const float* x, std::int64_t n, float* out, cudaStream_t stream) {
+  activation_kernel<<<blocks_for(n), kThreads, 0, stream>>>(f, x, n, out);
+  OCTET_CUDA_CHECK(cudaGetLastError());
+}
+
+void add_bias(float* y, const float* bias, int rows, int n, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>(std::min((n + kThreads - 1) / kThreads, 1024)), static_cast<unsigned>(rows));
+  add_bias_kernel<<<grid, kThreads, 0, stream>>>(y, bias, n);
+  OCTET_CUDA_CHECK(cudaGetLastError());
+}
+
+namespace {
+// A block per row, a thread per element up to 1024 (rows are a few thousand at most).
+int row_threads(int dim) { return std::clamp((dim + 31) / 32 * 32, 32, 1024); }
+}  // namespace
+
+void layer_norm(const float* x, const float* w, const float* b, int rows, int dim, float eps, float* out,
+                cudaStream_t stream) {
+  layer_norm_kernel<<<rows, row_threads(dim), 0, stream>>>(x, w, b, dim, eps, out);
+  OCTET_CUDA_CHECK(cudaGetLastError());
+}
+
+void mean_rows(const float* x, const std::int32_t* lengths, int batch, int seq_len, int dim, float* out,
+               cudaStream_t stream) {
+  mean_rows_kernel<<<batch, row_threads(dim), 0, stream>>>(x, lengths, seq_len, dim, out);
+  OCTET_CUDA_CHECK(cudaGetLastError());
+}
+
+void l2_normalize(const float* x, int rows, int dim, float* out, cudaStream_t stream) {
+  l2_normalize_kernel<<<rows, row_threads(dim), 0, stream>>>(x, dim, out);
+  OCTET_CUDA_CHECK(cudaGetLastError());
+}
+
 namespace {
 std::size_t attention_shared_bytes(int n_ctx, int head_dim) {
   return sizeof(float) * (static_cast<std::size_t>(n_ctx) + static_cast<std::size_t>(head_dim));
 }
-}  // namespace
 
-void attention_reserve(int n_ctx, int head_dim) {
+// The shared memory of one row's scores for `n_keys` keys, or why not.
+int attention_shared_bytes_checked(int n_keys, int head_dim) {
   int device = 0, limit = 0;
   OCTET_CUDA_CHECK(cudaGetDevice(&device));
   OCTET_CUDA_CHECK(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-  const std::size_t need = attention_shared_bytes(n_ctx, head_dim);
+  const std::size_t need = attention_shared_bytes(n_keys, head_dim);
   if (need > static_cast<std::size_t>(limit)) {
-    fail("CUDA attention keeps a context's scores in shared memory: {} tokens need {} bytes, this GPU has {}", n_ctx,
+    fail("CUDA attention keeps a context's scores in shared memory: {} tokens need {} bytes, this GPU has {}", n_keys,
          need, limit);
   }
-  OCTET_CUDA_CHECK(
-      cudaFuncSetAttribute(attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(need)));
+  return static_cast<int>(need);
+}
+}  // namespace
+
+void masked_attention_reserve(int seq_len, int head_dim) {
+  OCTET_CUDA_CHECK(cudaFuncSetAttribute(masked_attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                        attention_shared_bytes_checked(seq_len, head_dim)));
+}
+
+void masked_attention(const float* q, const float* k, const float* v, const std::int32_t* lengths, int batch,
+                      int seq_len, int n_heads, int head_dim, float* out, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>(n_heads), static_cast<unsigned>(seq_len), static_cast<unsigned>(batch));
+  masked_attention_kernel<<<grid, 128, attention_shared_bytes(seq_len, head_dim), stream>>>(q, k, v, lengths, seq_len,
+                                                                                            n_heads, head_dim, out);
+  OCTET_CUDA_CHECK(cudaGetLastError());
+}
+
+void attention_reserve(int n_ctx, int head_dim) {
+  OCTET_CUDA_CHECK(cudaFuncSetAttribute(attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                        attention_shared_bytes_checked(n_ctx, head_dim)));
   const int shared_bytes = static_cast<int>(tiled_attention_shared_bytes(head_dim));
   if (tiled_attention_lanes(head_dim) == 4) {
     OCTET_CUDA_CHECK(

@@ -27,6 +27,29 @@ void rope(const float* x, int rows, int tokens_per_sequence, int n_heads, int he
 void silu_mul(const float* gate, const float* up, std::int64_t n, float* out, cudaStream_t stream);
 void add(const float* a, const float* b, std::int64_t n, float* out, cudaStream_t stream);
 
+// Elementwise activations: GELU in its exact erf form, tanh, ReLU.
+enum class Activation { Gelu, Tanh, Relu };
+void activation(Activation f, const float* x, std::int64_t n, float* out, cudaStream_t stream);
+// y[r, c] += bias[c] for `rows` rows of n: a matmul's bias, after the product.
+void add_bias(float* y, const float* bias, int rows, int n, cudaStream_t stream);
+
+// The encoder's ops. Lengths are device i32 per sequence, each clamped to
+// 1..seq_len (EncoderSession makes them; a kernel cannot report a bad one).
+// out = (x - mean) / sqrt(var + eps) * w + b, per row; mean and variance in double, as the CPU.
+void layer_norm(const float* x, const float* w, const float* b, int rows, int dim, float eps, float* out,
+                cudaStream_t stream);
+// out[b] = the mean of sequence b's first lengths[b] rows (of seq_len), summed in double.
+void mean_rows(const float* x, const std::int32_t* lengths, int batch, int seq_len, int dim, float* out,
+               cudaStream_t stream);
+// Each row divided by its Euclidean norm (at least 1e-12).
+void l2_normalize(const float* x, int rows, int dim, float* out, cudaStream_t stream);
+// q, k, v [batch * seq_len, n_heads * head_dim]: every row of sequence b
+// attends to that sequence's first lengths[b] rows, without a causal mask.
+void masked_attention(const float* q, const float* k, const float* v, const std::int32_t* lengths, int batch,
+                      int seq_len, int n_heads, int head_dim, float* out, cudaStream_t stream);
+// As attention_reserve, for sequences of seq_len.
+void masked_attention_reserve(int seq_len, int head_dim);
+
 // For each of `batch` sequences (rows sequence after sequence, each with
 // its own n_ctx cache rows): appends its k and v ([n_tokens, kv_dim]) to its
 // caches at rows *pos.., then causal softmax attention of its q over its

@@ -3,8 +3,11 @@
 // none; bench/cuda/device_check.sh runs them on the GPU machine).
 #include "kernels/cuda/cuda_backend.h"
 #include "engine/dtype.h"
+#include "engine/encoder_session.h"
 #include "engine/executor.h"
 #include "engine/quant.h"
+#include "engine/tokenizer.h"
+#include "engine/tokenizer_config.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cuda/cuda_devices.h"
 #include "models/registry.h"
@@ -34,6 +37,8 @@ double relative_error(const std::vector<float>& got, const std::vector<float>& w
 // Elementwise and row ops differ from the CPU only by float rounding (expf
 // against std::exp, reduction order): 1e-5 of the output's scale.
 constexpr double kOpTolerance = 1e-5;
+
+using Shape3 = std::tuple<int, int, int>;  // M, K, N
 
 TEST(CudaOps, RowOpsMatchTheCpuBackend) {
   OCTET_REQUIRE_GPU(gpu);
@@ -65,6 +70,85 @@ TEST(CudaOps, RowOpsMatchTheCpuBackend) {
   const std::int32_t id_values[] = {3, 0, 10, 3};
   std::copy(id_values, id_values + 4, ids.data_mut<std::int32_t>());
   EXPECT_EQ(both(OpKind::Embedding, {{table, ValueKind::Weight}, {ids}}, {4, dim}, {}, 0), 0.0);
+}
+
+// The encoder's ops: the CPU's float arithmetic up to the order of sums
+// (LayerNorm's and the pooling's sums in double on both), copies exact.
+TEST(CudaOps, EncoderOpsMatchTheCpuBackend) {
+  OCTET_REQUIRE_GPU(gpu);
+  auto cpu = make_cpu_backend(0);
+  const int rows = 6, dim = 96;
+  std::vector<float> values = test::random_floats(rows * dim, 31, 3.0f);
+  for (int c = 0; c < dim; ++c) values[static_cast<std::size_t>(c)] += 1000.0f;  // a row far from zero
+  const Tensor x = test::tensor_of(values, {rows, dim});
+  const Tensor w = test::tensor_of(test::random_floats(dim, 32), {dim});
+  const Tensor b = test::tensor_of(test::random_floats(dim, 33), {dim});
+  Tensor lengths = Tensor::zeros(DType::I32, {2});
+  lengths.data_mut<std::int32_t>()[0] = 3;
+  lengths.data_mut<std::int32_t>()[1] = 1;
+  const auto both = [&](OpKind op, std::vector<test::NodeInput> in, Shape out, NodeParams p = {}) {
+    const auto want = test::run_node(*cpu, op, in, out, p);
+    return relative_error(test::run_node(*gpu, op, in, out, p).output, want.output);
+  };
+  EXPECT_LT(
+      both(OpKind::LayerNorm, {{x}, {w, ValueKind::Weight}, {b, ValueKind::Weight}}, {rows, dim}, {.eps = 1e-12f}),
+      kOpTolerance);
+  for (const OpKind op : {OpKind::Gelu, OpKind::Tanh, OpKind::Relu}) {
+    EXPECT_LT(both(op, {{x}}, {rows, dim}), kOpTolerance) << op_name(op);
+  }
+  EXPECT_EQ(both(OpKind::FirstRows, {{x}}, {2, dim}), 0.0) << "the first of each of 2 sequences' 3 rows";
+  EXPECT_LT(both(OpKind::MeanRows, {{x}, {lengths}}, {2, dim}), kOpTolerance) << "3 rows, then 1";
+  std::vector<float> with_zero_row = test::random_floats(rows * dim, 34);
+  std::fill_n(with_zero_row.begin() + dim, dim, 0.0f);
+  EXPECT_LT(both(OpKind::L2Normalize, {{test::tensor_of(with_zero_row, {rows, dim})}}, {rows, dim}), kOpTolerance);
+}
+
+// Sequences padded to seq_len, each attending to its own first lengths[b]
+// rows, over one and several of the CPU's 32-row blocks.
+TEST(CudaOps, MaskedAttentionMatchesTheCpuBackend) {
+  OCTET_REQUIRE_GPU(gpu);
+  auto cpu = make_cpu_backend(0);
+  const int heads = 3;
+  for (const int hd : {32, 64, 132}) {
+    for (const auto& [seq_len, lens] :
+         {std::pair{7, std::vector<std::int32_t>{7, 3, 1}}, {130, std::vector<std::int32_t>{130, 65}}}) {
+      const int batch = static_cast<int>(lens.size()), rows = batch * seq_len;
+      const Tensor q = test::tensor_of(test::random_floats(rows * heads * hd, 35), {rows, heads * hd});
+      const Tensor k = test::tensor_of(test::random_floats(rows * heads * hd, 36), {rows, heads * hd});
+      const Tensor v = test::tensor_of(test::random_floats(rows * heads * hd, 37), {rows, heads * hd});
+      Tensor lengths = Tensor::zeros(DType::I32, {batch});
+      std::copy(lens.begin(), lens.end(), lengths.data_mut<std::int32_t>());
+      const NodeParams p{.head_dim = hd, .n_heads = heads};
+      const std::vector<test::NodeInput> in{{q}, {k}, {v}, {lengths}};
+      const auto a = test::run_node(*cpu, OpKind::MaskedAttention, in, {rows, heads * hd}, p);
+      const auto g = test::run_node(*gpu, OpKind::MaskedAttention, in, {rows, heads * hd}, p);
+      EXPECT_LT(relative_error(g.output, a.output), kOpTolerance) << "head_dim " << hd << ", " << seq_len << " rows";
+    }
+  }
+}
+
+// A matmul's bias (BERT's linears) is added after the product on every path:
+// the GEMV, cuBLASLt writing the output, and a padded product; bf16 and FP8.
+TEST(CudaOps, MatmulBiasIsAddedOnEveryPath) {
+  OCTET_REQUIRE_GPU(gpu);
+  for (const auto& [m, k, n] : {Shape3{1, 64, 40}, Shape3{16, 100, 23}, Shape3{40, 64, 96}}) {
+    for (const QuantScheme scheme : {QuantScheme::F32, QuantScheme::Fp8}) {
+      if (scheme == QuantScheme::Fp8 && !gpu->supports(OpKind::MatMul, DType::F8E4M3)) continue;
+      const Tensor x = test::tensor_of(test::random_floats(static_cast<std::size_t>(m * k), 38), {m, k});
+      const Tensor w =
+          quantize_weight(test::tensor_of(test::random_floats(static_cast<std::size_t>(n * k), 39), {n, k}), scheme);
+      const std::vector<float> bias = test::random_floats(static_cast<std::size_t>(n), 40);
+      const auto plain = test::run_node(*gpu, OpKind::MatMul, {{x}, {w, ValueKind::Weight}}, {m, n});
+      const auto biased = test::run_node(
+          *gpu, OpKind::MatMul, {{x}, {w, ValueKind::Weight}, {test::tensor_of(bias, {n}), ValueKind::Weight}}, {m, n});
+      for (int i = 0; i < m; ++i)
+        for (int j = 0; j < n; ++j) {
+          const auto at = static_cast<std::size_t>(i * n + j);
+          ASSERT_EQ(biased.output[at], plain.output[at] + bias[static_cast<std::size_t>(j)])
+              << quant_scheme_name(scheme) << " " << m << "x" << k << "x" << n << " at " << i << ", " << j;
+        }
+    }
+  }
 }
 
 // 6 query heads over 2 key/value heads, a cache already holding `pos` rows.
@@ -131,7 +215,6 @@ TEST(CudaOps, BatchedAttentionMatchesTheCpuBackend) {
   }
 }
 
-using Shape3 = std::tuple<int, int, int>;  // M, K, N
 class CudaMatmulTest : public ::testing::TestWithParam<Shape3> {};
 
 // FP8 against the float64 product of the same E4M3 values, on every path:
@@ -301,6 +384,40 @@ TEST(CudaBackend, SplitBetweenTheGpuAndTheCpuMatchesTheCpu) {
     }
     EXPECT_GE(agree, n - 4) << blocks << " blocks: decoded tokens against the split's own prefill";
   }
+}
+
+// The shipped sst2-mini classifier (BERT) on the GPU: bf16 weights and
+// activations follow the CPU's float logits within bf16 rounding and give
+// every text the same label; FP8 differs from CPU FP8 by no more than FP8
+// differs from float. Padding (texts of different lengths in one batch) is
+// masked on the GPU as on the CPU.
+TEST(CudaBackend, Sst2MiniClassifiesAsTheCpu) {
+  OCTET_REQUIRE_GPU(gpu);
+  const std::string path = test::project_dir() + "/assets/models/sst2-mini";
+  const auto tokenizer = load_tokenizer_for(path, "");
+  const TokenizerConfig config = read_tokenizer_config(path);
+  auto cpu = make_cpu_backend(0);
+  const std::vector<std::string> texts{"a charming and often affecting journey .", "unflinchingly bleak and desperate",
+                                       "the acting is terrible and the plot is worse .",
+                                       "one of the best films of the year , funny and moving", "fine"};
+  const auto classify = [&](const Model& model, const Placement& placement) {
+    EncoderSession session(model, placement, *tokenizer, config);
+    std::vector<FramedText> framed;
+    for (const auto& t : texts) framed.push_back(session.frame(t));
+    std::vector<float> flat;
+    for (const auto& row : session.run(framed, 8)) flat.insert(flat.end(), row.begin(), row.end());
+    return flat;
+  };
+  const auto f32 = models::builtin_registry().load_model(path);
+  const std::vector<float> want = classify(*f32, *cpu), got = classify(*f32, *gpu);
+  EXPECT_LT(relative_error(got, want), 0.02) << "bf16 rounding";
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    EXPECT_EQ(got[2 * i] > got[2 * i + 1], want[2 * i] > want[2 * i + 1]) << texts[i];
+  }
+  if (!gpu->supports(OpKind::MatMul, DType::F8E4M3)) return;
+  const auto fp8 = models::builtin_registry().load_model(path, {QuantRecipe{QuantScheme::Fp8, {}}});
+  const std::vector<float> cpu_fp8 = classify(*fp8, *cpu);
+  EXPECT_LT(relative_error(classify(*fp8, *gpu), cpu_fp8), 2 * relative_error(cpu_fp8, want) + 1e-3);
 }
 
 }  // namespace
