@@ -40,6 +40,13 @@ CliRun run_chat(const std::string& lines, const std::string& args) {
 
 #define EXPECT_CONTAINS(haystack, needle) EXPECT_NE((haystack).find(needle), std::string::npos) << (haystack)
 
+// `octet ARGS` fails with `exit_code` and says `message`.
+void expect_failure(const std::string& args, int exit_code, const std::string& message) {
+  const CliRun r = run_octet(args);
+  EXPECT_EQ(r.exit_code, exit_code) << args;
+  EXPECT_CONTAINS(r.output, message);
+}
+
 TEST(Cli, GreedyGenerateWithTheShippedModel) {
   const CliRun r = run_octet("generate -p 'Once upon a time' --temp 0 -n 20");
   EXPECT_EQ(r.exit_code, 0);
@@ -70,9 +77,7 @@ TEST(Cli, Llama2cCheckpointAsWritten) {
   const CliRun r = run_octet("generate -m " + checkpoint + " --tokenizer " + tokenizer + " --temp 0 -n 30");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_CONTAINS(r.output, "Once upon a time, there was a little girl named Lily.");
-  const CliRun missing = run_octet("generate -m " + checkpoint);
-  EXPECT_EQ(missing.exit_code, 1);
-  EXPECT_CONTAINS(missing.output, "--tokenizer");
+  expect_failure("generate -m " + checkpoint, 1, "--tokenizer");
 }
 
 TEST(Cli, InfoDescribesTheModel) {
@@ -111,9 +116,7 @@ TEST(Cli, PerplexityJsonHasEveryField) {
   EXPECT_GE(j["top1_agreement"].get<double>(), 0.0);
   EXPECT_LE(j["top1_agreement"].get<double>(), 1.0);
   EXPECT_EQ(j["compare"]["scheme"], "int8");
-  const CliRun missing = run_octet("perplexity");
-  EXPECT_EQ(missing.exit_code, 1);
-  EXPECT_CONTAINS(missing.output, "--file is required");
+  expect_failure("perplexity", 1, "--file is required");
   const CliRun empty = run_octet("perplexity -f /dev/null");
   EXPECT_CONTAINS(empty.output, "the file is empty");
 }
@@ -245,30 +248,16 @@ TEST(Cli, HelpAndUsageErrors) {
   }
   EXPECT_EQ(run_octet("").exit_code, 2);
   EXPECT_EQ(run_octet("frobnicate").exit_code, 2);
-  const CliRun bad_flag = run_octet("generate --no-such-flag");
-  EXPECT_EQ(bad_flag.exit_code, 2);
-  EXPECT_CONTAINS(bad_flag.output, "no-such-flag");
-  const CliRun bad_value = run_octet("generate --top-p 2");
-  EXPECT_EQ(bad_value.exit_code, 1);
-  EXPECT_CONTAINS(bad_value.output, "top-p must be in (0, 1]");
+  expect_failure("generate --no-such-flag", 2, "no-such-flag");
+  expect_failure("generate --top-p 2", 1, "top-p must be in (0, 1]");
 }
 
 TEST(Cli, BadInputsGiveClearErrors) {
-  const CliRun missing = run_octet("generate -m /nonexistent/model");
-  EXPECT_EQ(missing.exit_code, 1);
-  EXPECT_CONTAINS(missing.output, "/nonexistent/model: no such file or directory");
-  const CliRun long_prompt = run_octet("generate --ctx 8 -p 'one two three four five six seven eight nine ten'");
-  EXPECT_EQ(long_prompt.exit_code, 1);
-  EXPECT_CONTAINS(long_prompt.output, "context holds 8");
-  const CliRun bad_utf8 = run_octet("generate -p \"$(printf 'bad \\377 byte')\"");
-  EXPECT_EQ(bad_utf8.exit_code, 1);
-  EXPECT_CONTAINS(bad_utf8.output, "invalid UTF-8 at byte 4");
-  const CliRun split_on_cpu = run_octet("generate --gpu-layers 2 --backend cpu");
-  EXPECT_EQ(split_on_cpu.exit_code, 1);
-  EXPECT_CONTAINS(split_on_cpu.output, "--gpu-layers splits the model between cuda and the cpu");
-  const CliRun negative_split = run_octet("generate --gpu-layers -1");
-  EXPECT_EQ(negative_split.exit_code, 1);
-  EXPECT_CONTAINS(negative_split.output, "--gpu-layers must be >= 0");
+  expect_failure("generate -m /nonexistent/model", 1, "/nonexistent/model: no such file or directory");
+  expect_failure("generate --ctx 8 -p 'one two three four five six seven eight nine ten'", 1, "context holds 8");
+  expect_failure("generate -p \"$(printf 'bad \\377 byte')\"", 1, "invalid UTF-8 at byte 4");
+  expect_failure("generate --gpu-layers 2 --backend cpu", 1, "--gpu-layers splits the model between cuda and the cpu");
+  expect_failure("generate --gpu-layers -1", 1, "--gpu-layers must be >= 0");
 }
 
 // `octet classify` on a small TSV with gold labels: JSON lines in input
@@ -329,12 +318,8 @@ TEST(CliClassify, ABadLineFailsWithItsNumberOrIsSkippedOnRequest) {
 }
 
 TEST(CliClassify, RefusesDecodersAndEmptyInput) {
-  const CliRun decoder = run_octet("classify -m " + test::shipped_model() + " 'some text'");
-  EXPECT_EQ(decoder.exit_code, 1);
-  EXPECT_CONTAINS(decoder.output, "a decoder, not an encoder");
-  const CliRun encoder = run_octet("generate -m " + test::project_dir() + "/assets/models/sst2-mini -p x");
-  EXPECT_EQ(encoder.exit_code, 1);
-  EXPECT_CONTAINS(encoder.output, "octet classify");
+  expect_failure("classify -m " + test::shipped_model() + " 'some text'", 1, "a decoder, not an encoder");
+  expect_failure("generate -m " + test::project_dir() + "/assets/models/sst2-mini -p x", 1, "octet classify");
   const CliRun empty = run_shell(std::string(OCTET_BINARY) + " classify </dev/null");
   EXPECT_EQ(empty.exit_code, 1);
   EXPECT_CONTAINS(empty.output, "no texts to classify");
@@ -364,9 +349,7 @@ TEST(CliClassify, WritesEmbeddingsPooledAsAsked) {
   EXPECT_NE(mean, first);
   EXPECT_NE(first, pooler);
   EXPECT_TRUE(std::all_of(pooler.begin(), pooler.end(), [](float v) { return std::abs(v) <= 1.0f; })) << "tanh";
-  const CliRun refused = run_octet("classify --pooling mean 'a charming journey'");
-  EXPECT_EQ(refused.exit_code, 1);
-  EXPECT_CONTAINS(refused.output, "--pooling is for encoders without one");
+  expect_failure("classify --pooling mean 'a charming journey'", 1, "--pooling is for encoders without one");
   EXPECT_CONTAINS(run_octet("classify -m " + dir.path() + " --pooling max x").output, "is not one of");
 }
 
