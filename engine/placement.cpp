@@ -2,8 +2,6 @@
 
 #include "engine/error.h"
 
-#include <fmt/format.h>
-
 namespace octet {
 
 Placement::Placement(Backend& backend) : backends_{&backend} {}
@@ -27,12 +25,6 @@ std::vector<int> Placement::place(const Graph& graph) const {
     where[i] = block < front_blocks_ ? 0 : 1;
   }
   return where;
-}
-
-std::string Placement::describe() const {
-  if (backends_.size() == 1) return backends_[0]->name();
-  if (front_blocks_ == 0) return fmt::format("{} (every block)", backends_[1]->name());
-  return fmt::format("{} (blocks 0-{}), {} (the rest)", backends_[0]->name(), front_blocks_ - 1, backends_[1]->name());
 }
 
 }  // namespace octet

@@ -8,7 +8,6 @@
 #include "engine/graph.h"
 
 #include <span>
-#include <string>
 #include <vector>
 
 namespace octet {
@@ -28,8 +27,6 @@ class Placement {
   std::span<Backend* const> backends() const { return backends_; }
   // For each node of `graph`, the index into backends() of the one that runs it.
   std::vector<int> place(const Graph& graph) const;
-  // "cuda" or "cuda (blocks 0-3), cpu (the rest)".
-  std::string describe() const;
 
  private:
   std::vector<Backend*> backends_;
