@@ -3,7 +3,8 @@
 # validation head: perplexity of each against float, mean KL divergence and
 # top-1 agreement on the same tokens; then int8 and fp8 again after SmoothQuant
 # (alpha 0.5) calibrated on the file's last 120 kB (about 16 of its 769
-# windows). Writes bench/results/perplexity_*.json.
+# windows); then the FP8 KV cache (--kv-cache fp8) alone and with fp8
+# weights. Writes bench/results/perplexity_*.json.
 #   bench/quantization_cost.sh [SHARED_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,4 +23,9 @@ for scheme in int8 fp8; do
   build/octet perplexity "${model[@]}" -f "$text" --compare "$scheme" --smooth 0.5 --calib "$calib" --json \
     > "bench/results/perplexity_${scheme}_smooth0.5.json"
   cat "bench/results/perplexity_${scheme}_smooth0.5.json"
+done
+for scheme in f32 fp8; do
+  build/octet perplexity "${model[@]}" -f "$text" --compare "$scheme" --compare-kv-cache fp8 --json \
+    > "bench/results/perplexity_${scheme}_kvfp8.json"
+  cat "bench/results/perplexity_${scheme}_kvfp8.json"
 done

@@ -67,6 +67,15 @@ float bf16_to_f32(std::uint16_t bits) { return std::bit_cast<float>(static_cast<
 float f8e4m3_to_f32(std::uint8_t bits) { return decode_minifloat(bits, 4, 3, false); }
 float f8e5m2_to_f32(std::uint8_t bits) { return decode_minifloat(bits, 5, 2, true); }
 
+const std::array<float, 256>& f8e4m3_table() {
+  static const std::array<float, 256> table = [] {
+    std::array<float, 256> t{};
+    for (int b = 0; b < 256; ++b) t[static_cast<std::size_t>(b)] = f8e4m3_to_f32(static_cast<std::uint8_t>(b));
+    return t;
+  }();
+  return table;
+}
+
 std::uint16_t f32_to_bf16(float value) {
   const std::uint32_t bits = std::bit_cast<std::uint32_t>(value);
   if (std::isnan(value)) return static_cast<std::uint16_t>((bits >> 16) | 0x40);  // keep it NaN

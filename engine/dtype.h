@@ -1,6 +1,7 @@
 // Element types and the one place where they convert to and from float.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -21,6 +22,8 @@ std::optional<DType> dtype_from_name(std::string_view name);
 float f16_to_f32(std::uint16_t bits);
 float bf16_to_f32(std::uint16_t bits);
 float f8e4m3_to_f32(std::uint8_t bits);
+// f8e4m3_to_f32 of every byte, for decoding many values in a loop.
+const std::array<float, 256>& f8e4m3_table();
 float f8e5m2_to_f32(std::uint8_t bits);
 // Round to nearest even.
 std::uint16_t f32_to_bf16(float value);

@@ -21,6 +21,7 @@ enum class OpKind {
   // (rows sequence after sequence); each sequence has its own n_ctx cache rows.
   Rope,       // (x [B * T, heads * head_dim]) -> rotated by position
   Attention,  // (q, k, v, k_cache, v_cache [B * n_ctx, kv]) -> [B * T, heads * head_dim]; appends k, v to the caches
+              // An FP8 cache (F8E4M3 caches) adds k_scale, v_scale [B * n_ctx, kv_heads]: value = code * scale.
   SiluMul,    // (gate [T, F], up [T, F]) -> silu(gate) * up
   Add,        // (a, b) same shape -> a + b
   LastRows,   // (x [B * T, d]) -> [B, d]: the last row of each of B sequences

@@ -29,13 +29,15 @@ std::optional<Pooling> pooling_from_name(std::string_view name);  // auto, first
 // optional SmoothQuant factors by norm weight name (engine/calibration.h):
 // the norm's weight is divided by them and the columns of the matmuls it
 // feeds multiplied, before quantization; optional static activation scales
-// for int8 weights, by weight name (calibrated; 0 or absent = dynamic); and
-// the pooling of a bare encoder.
+// for int8 weights, by weight name (calibrated; 0 or absent = dynamic); the
+// pooling of a bare encoder; and a decoder's KV cache: float (F32), or FP8
+// (F8E4M3, one scale per token and key/value head: a quarter of the bytes).
 struct LoadOptions {
   QuantRecipe quant;
   std::map<std::string, std::vector<float>> smoothing = {};
   std::map<std::string, float> input_scales = {};
   Pooling pooling = Pooling::Auto;
+  DType kv_cache = DType::F32;
 };
 
 // Builds a model from a Hugging Face directory's config.json and weights.

@@ -25,12 +25,13 @@ struct LlamaLayer {
 class LlamaModel final : public Model {
  public:
   LlamaModel(LlamaConfig config, Tensor embed, std::vector<LlamaLayer> layers, Tensor norm, Tensor lm_head,
-             std::string source)
+             std::string source, DType kv_cache)
       : config_(std::move(config)),
         embed_(std::move(embed)),
         layers_(std::move(layers)),
         norm_(std::move(norm)),
-        lm_head_(std::move(lm_head)) {
+        lm_head_(std::move(lm_head)),
+        kv_cache_(kv_cache) {
     info_.family = "llama";
     info_.architecture = config_.architecture;
     info_.source = std::move(source);
@@ -47,6 +48,7 @@ class LlamaModel final : public Model {
         {"rope", fmt::format("theta {}, {} layout", config_.rope_theta,
                              config_.rope_layout == RopeLayout::HalfSplit ? "half-split" : "interleaved")},
         {"embeddings", config_.tie_word_embeddings ? "tied to lm_head" : "separate lm_head"},
+        {"kv cache", kv_cache_ == DType::F8E4M3 ? "fp8 (E4M3, a scale per token and head)" : "float"},
     };
   }
 
@@ -115,9 +117,13 @@ class LlamaModel final : public Model {
       const int v = g.add_node(OpKind::MatMul, n("attn_v"), {h, w("self_attn.v_proj.weight", L.wv)}, {T, kv_dim});
       const int q_rot = g.add_node(OpKind::Rope, n("attn_q_rope"), {q}, {T, q_dim}, rope);
       const int k_rot = g.add_node(OpKind::Rope, n("attn_k_rope"), {k}, {T, kv_dim}, rope);
-      const int k_cache = g.add_state(n("k_cache"), DType::F32, {B * req.n_ctx, kv_dim});
-      const int v_cache = g.add_state(n("v_cache"), DType::F32, {B * req.n_ctx, kv_dim});
-      const int a = g.add_node(OpKind::Attention, n("attn"), {q_rot, k_rot, v, k_cache, v_cache}, {T, q_dim}, attn);
+      std::vector<int> attn_in{q_rot, k_rot, v, g.add_state(n("k_cache"), kv_cache_, {B * req.n_ctx, kv_dim}),
+                               g.add_state(n("v_cache"), kv_cache_, {B * req.n_ctx, kv_dim})};
+      if (kv_cache_ == DType::F8E4M3) {
+        attn_in.push_back(g.add_state(n("k_cache_scale"), DType::F32, {B * req.n_ctx, c.n_kv_heads}));
+        attn_in.push_back(g.add_state(n("v_cache_scale"), DType::F32, {B * req.n_ctx, c.n_kv_heads}));
+      }
+      const int a = g.add_node(OpKind::Attention, n("attn"), attn_in, {T, q_dim}, attn);
       const int o =
           g.add_node(OpKind::MatMul, n("attn_out"), {a, w("self_attn.o_proj.weight", L.wo)}, {T, c.hidden_size});
       x = g.add_node(OpKind::Add, n("attn_residual"), {x, o}, {T, c.hidden_size});
@@ -155,6 +161,7 @@ class LlamaModel final : public Model {
   std::vector<LlamaLayer> layers_;  // n_layers
   Tensor norm_;                     // [d]
   Tensor lm_head_;                  // [vocab, d]; the embedding table when tied and float
+  DType kv_cache_;                  // F32 or F8E4M3 (with a scale per row and key/value head)
 };
 
 }  // namespace
@@ -279,8 +286,11 @@ std::unique_ptr<Model> make_llama(const LlamaConfig& c, const WeightLookup& look
     // A tied head quantizes into its own copy; the embedding lookup stays float.
     lm_head = with_static_scale("lm_head.weight", quantize_weight(embed, options.quant.scheme_for("lm_head.weight")));
   }
+  if (options.kv_cache != DType::F32 && options.kv_cache != DType::F8E4M3) {
+    fail("{}: a KV cache of {} is not supported (f32 or fp8)", source, dtype_name(options.kv_cache));
+  }
   return std::make_unique<LlamaModel>(std::move(config), std::move(embed), std::move(layers), std::move(norm),
-                                      std::move(lm_head), std::move(source));
+                                      std::move(lm_head), std::move(source), options.kv_cache);
 }
 
 std::unique_ptr<Model> load_llama_hf(const Json& config, const std::string& config_path, const WeightStore& weights,

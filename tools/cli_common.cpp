@@ -47,6 +47,10 @@ void add_model_options(cxxopts::Options& options, ModelKind kind) {
         cxxopts::value<std::string>()->default_value(""));
     add("tokenizer", "SentencePiece tokenizer.model (needed for llama2.c .bin files)",
         cxxopts::value<std::string>()->default_value(""));
+    add("kv-cache",
+        "the KV cache: f32 (float), or fp8 (E4M3 with a scale per token and head: a quarter of the memory, and "
+        "of what decoding reads from it)",
+        cxxopts::value<std::string>()->default_value("f32"));
   }
   add("t,threads", "CPU threads (0 = all cores)", cxxopts::value<int>()->default_value("0"));
   add("backend", "where the model runs: cpu, or cuda (f32 runs as bf16, fp8 on FP8 tensor cores)",
@@ -88,11 +92,19 @@ QuantRecipe read_quant_recipe(const cxxopts::ParseResult& args, const std::strin
   return recipe;
 }
 
+DType read_kv_cache(const cxxopts::ParseResult& args, const std::string& option) {
+  const std::string name = args[option].as<std::string>();
+  if (name == "f32") return DType::F32;
+  if (name == "fp8") return DType::F8E4M3;
+  fail("--{} '{}' is not a KV cache type: use f32 or fp8", option, name);
+}
+
 LoadedModel load_model(const cxxopts::ParseResult& args, std::optional<ModelKind> kind) {
   LoadedModel loaded;
   loaded.path = args["model"].as<std::string>();
   if (loaded.path.empty()) loaded.path = default_model_path(kind.value_or(ModelKind::Decoder));
   LoadOptions options{read_quant_recipe(args)};
+  if (kind != ModelKind::Encoder) options.kv_cache = read_kv_cache(args);
   if (args.count("pooling") > 0) {
     const auto pooling = pooling_from_name(args["pooling"].as<std::string>());
     if (!pooling) fail("--pooling '{}' is not one of auto, first, mean, pooler", args["pooling"].as<std::string>());

@@ -47,6 +47,8 @@ struct LoadedModel {
 };
 // --quant (or another option naming a scheme) and --keep-float as a recipe.
 QuantRecipe read_quant_recipe(const cxxopts::ParseResult& args, const std::string& option = "quant");
+// A decoder's KV cache type from --kv-cache (or `option`): f32 -> F32, fp8 -> F8E4M3.
+DType read_kv_cache(const cxxopts::ParseResult& args, const std::string& option = "kv-cache");
 
 // "cpu" (with `threads`, 0 = all cores) or "cuda" (GPU 0); throws octet::Error
 // naming what is missing when this build or machine cannot run it.

@@ -136,6 +136,8 @@ int run_bench(int argc, char** argv) {
       cxxopts::value<std::string>()->default_value(""));
   add("quant", "comma-separated schemes: f32,w8,int8,fp8", cxxopts::value<std::string>()->default_value("f32,w8,int8"));
   add("backend", "comma-separated backends: cpu,cuda", cxxopts::value<std::string>()->default_value("cpu"));
+  add("kv-cache", "decoders' KV cache for every run: f32, or fp8 (E4M3, a scale per token and head)",
+      cxxopts::value<std::string>()->default_value("f32"));
   add("gpu-layers", "with cuda: the first N blocks on the GPU and the rest on the CPU (a model too large for the GPU)",
       cxxopts::value<int>());
   add("t,threads", "comma-separated CPU thread counts (0 = all cores)",
@@ -160,6 +162,7 @@ int run_bench(int argc, char** argv) {
     if (b != "cpu" && b != "cuda") fail("--backend: unknown backend '{}' (cpu or cuda)", b);
   }
   const int gpu_layers = args.count("gpu-layers") ? args["gpu-layers"].as<int>() : -1;
+  const DType kv_cache = read_kv_cache(args);
   if (args.count("gpu-layers") && gpu_layers < 0) fail("--gpu-layers must be >= 0, got {}", gpu_layers);
 
   nlohmann::json rows = nlohmann::json::array(), skipped = nlohmann::json::array();
@@ -178,7 +181,9 @@ int run_bench(int argc, char** argv) {
     const auto scheme = quant_scheme_from_name(scheme_name);
     if (!scheme) fail("--quant: unknown scheme '{}'", scheme_name);
     std::cerr << fmt::format("loading {} as {}...\n", path, scheme_name);
-    const auto model = models::builtin_registry().load_model(path, {QuantRecipe{*scheme, {}}});
+    LoadOptions load{QuantRecipe{*scheme, {}}};
+    load.kv_cache = kv_cache;
+    const auto model = models::builtin_registry().load_model(path, load);
     encoder = model->info().kind == ModelKind::Encoder;
     const ModelSize size = model_size(model->weights());
     const std::size_t first_row = rows.size();
@@ -281,6 +286,7 @@ int run_bench(int argc, char** argv) {
                                  {"machine", machine_description()},
                                  {"build", build_description()},
                                  {"peak_rss_bytes", peak_rss_bytes()},
+                                 {"kv_cache", args["kv-cache"].as<std::string>()},
                                  {"note", random_weights ? "random weights" : ""}};
   if (format == "json") {
     std::cout << nlohmann::json{{"header", header}, {"results", rows}, {"skipped", skipped}}.dump(2) << std::endl;
@@ -320,9 +326,10 @@ int run_bench(int argc, char** argv) {
                      "decode_weight_gb_s"});
     return 0;
   }
-  std::cout << fmt::format("model: {}{}\nmachine: {}\nbuild: {}\npeak resident memory: {:.1f} MiB\n\n", path,
+  std::cout << fmt::format("model: {}{}\nmachine: {}\nbuild: {}\npeak resident memory: {:.1f} MiB\n{}\n", path,
                            random_weights ? " (random weights)" : "", machine_description(), build_description(),
-                           peak_rss_bytes() / 1048576.0);
+                           peak_rss_bytes() / 1048576.0,
+                           kv_cache == DType::F8E4M3 ? "KV cache: fp8 (E4M3, a scale per token and head)\n" : "");
   if (encoder) {
     std::cout << "| backend | quant | model size | threads | batch | tokens per sequence | sentences/s | tokens/s |\n"
               << "|---|---|---|---|---|---|---|---|\n";

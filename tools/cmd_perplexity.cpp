@@ -27,11 +27,18 @@ int run_perplexity(int argc, char** argv) {
   add("f,file", "UTF-8 text file to score", cxxopts::value<std::string>());
   add("compare", "also run the model quantized with this scheme (w8, int8, fp8) and compare",
       cxxopts::value<std::string>());
+  add("compare-kv-cache",
+      "the --compare model's KV cache, f32 or fp8 (default: --kv-cache); with --compare f32, "
+      "what an FP8 cache alone costs",
+      cxxopts::value<std::string>());
   add("windows", "score at most this many windows (0 = the whole file)", cxxopts::value<int>()->default_value("0"));
   add("json", "print one JSON object instead of the report");
   add_calibration_options(options);  // applies to the --compare model
   const auto args = parse_or_help(options, argc, argv);
   if (args.count("calib") && !args.count("compare")) fail("--calib applies to the --compare model: give --compare");
+  if (args.count("compare-kv-cache") && !args.count("compare")) {
+    fail("--compare-kv-cache applies to the --compare model: give --compare");
+  }
   if (!args.count("file")) fail("--file is required: the text to score");
   const std::string path = args["file"].as<std::string>();
   std::ifstream in(path, std::ios::binary);
@@ -57,11 +64,14 @@ int run_perplexity(int argc, char** argv) {
   std::unique_ptr<Model> compared;
   Backends compared_backends;
   std::string compared_scheme;
+  DType compared_kv = DType::F32;
   if (args.count("compare")) {
     QuantRecipe recipe = read_quant_recipe(args, "compare");
     compared_scheme = std::string(quant_scheme_name(recipe.scheme));
-    compared = models::builtin_registry().load_model(
-        loaded.path, read_calibration(args, loaded.path, args["tokenizer"].as<std::string>(), recipe));
+    LoadOptions compared_options = read_calibration(args, loaded.path, args["tokenizer"].as<std::string>(), recipe);
+    compared_options.kv_cache = read_kv_cache(args, args.count("compare-kv-cache") ? "compare-kv-cache" : "kv-cache");
+    compared = models::builtin_registry().load_model(loaded.path, compared_options);
+    compared_kv = compared_options.kv_cache;
     compared_backends = make_backends(args);
   }
   const bool tty = isatty(STDERR_FILENO);
@@ -79,18 +89,23 @@ int run_perplexity(int argc, char** argv) {
       measure_perplexity(*loaded.model, loaded.backends.placement(), tokens, request, compared.get(),
                          compared_placement ? &*compared_placement : nullptr, progress);
   const std::string scheme(quant_scheme_name(read_quant_recipe(args).scheme));
+  const DType kv = read_kv_cache(args);
+  const auto kv_name = [](DType d) { return d == DType::F8E4M3 ? "fp8" : "f32"; };
   if (args.count("json")) {
     nlohmann::json j = {{"model", loaded.path},
                         {"file", path},
                         {"quant", scheme},
+                        {"kv_cache", kv_name(kv)},
                         {"ctx", n_ctx},
                         {"tokens", r.tokens},
                         {"windows", r.windows},
                         {"perplexity", r.perplexity},
                         {"ppl_stderr", r.ppl_stderr}};
     if (r.compare) {
-      j["compare"] = {
-          {"scheme", compared_scheme}, {"perplexity", r.compare->perplexity}, {"ppl_stderr", r.compare->ppl_stderr}};
+      j["compare"] = {{"scheme", compared_scheme},
+                      {"kv_cache", kv_name(compared_kv)},
+                      {"perplexity", r.compare->perplexity},
+                      {"ppl_stderr", r.compare->ppl_stderr}};
       j["kld_mean"] = r.compare->kld_mean;
       j["kld_stderr"] = r.compare->kld_stderr;
       j["top1_agreement"] = r.compare->top1_agreement;
@@ -98,13 +113,18 @@ int run_perplexity(int argc, char** argv) {
     std::cout << j.dump(2) << std::endl;
     return 0;
   }
+  // Labels name the KV cache only where it is FP8.
+  const auto label = [&](const std::string& name, DType cache) {
+    return cache == DType::F8E4M3 ? name + ", fp8 KV cache" : name;
+  };
   std::cout << fmt::format("{} tokens in {} windows of {}\n", r.tokens, r.windows, n_ctx)
-            << fmt::format("perplexity ({}): {:.4f} +/- {:.4f}\n", scheme, r.perplexity, r.ppl_stderr);
+            << fmt::format("perplexity ({}): {:.4f} +/- {:.4f}\n", label(scheme, kv), r.perplexity, r.ppl_stderr);
   if (r.compare) {
     const auto& c = *r.compare;
-    std::cout << fmt::format("perplexity ({}): {:.4f} +/- {:.4f} ({:+.2f}%)\n", compared_scheme, c.perplexity,
+    const std::string compared_label = label(compared_scheme, compared_kv), base_label = label(scheme, kv);
+    std::cout << fmt::format("perplexity ({}): {:.4f} +/- {:.4f} ({:+.2f}%)\n", compared_label, c.perplexity,
                              c.ppl_stderr, 100.0 * (c.perplexity / r.perplexity - 1.0))
-              << fmt::format("KL divergence {} vs {}: {:.6f} +/- {:.6f} nats per token\n", compared_scheme, scheme,
+              << fmt::format("KL divergence {} vs {}: {:.6f} +/- {:.6f} nats per token\n", compared_label, base_label,
                              c.kld_mean, c.kld_stderr)
               << fmt::format("top-1 agreement: {:.2f}%\n", 100.0 * c.top1_agreement);
   }

@@ -19,6 +19,10 @@
 #      beside the same model all on the GPU, in one bench run each.
 #  10. encoders on the GPU: synthetic:bert-base sentences/s (bf16 and fp8, batch
 #      1 and 32), and the shipped sst2-mini classifier's SST-2 dev accuracy there.
+#  11. the FP8 KV cache: synthetic:$KV_MODEL (default llama-1.1b) fp8 with a
+#      float and an FP8 cache over a long context (-p 2048, batch 1 and 16), and
+#      stories260K perplexity on the GPU with the FP8 cache, alone and with FP8
+#      weights, against float.
 # Results go to $OUT (or ./device-out) in at most 8 files (what the device
 # tool brings back): summary.txt, errors.txt (every command's stderr),
 # tests.txt, matmul.md, decoders.md, cpu_int8.md, ncu.txt, perplexity.json;
@@ -135,6 +139,21 @@ PY
         timeout 120 "$octet" classify -i "$OCTET_SHARED_DIR/data/sst2_dev.tsv" --backend cuda --quant "$quant" \
           -o /dev/null --summary-json "$logs/sst2_$quant.json" 2>>"$err"
         grep -o '"accuracy": *[0-9.]*' "$logs/sst2_$quant.json" | tee -a "$out/summary.txt"
+      done
+      ;;
+    11)
+      kv_model=synthetic:${KV_MODEL:-llama-1.1b}
+      for cache in f32 fp8; do
+        log "$kv_model fp8, --kv-cache $cache"
+        timeout 400 "$octet" bench -m "$kv_model" --backend cuda --quant fp8 --kv-cache "$cache" -p 2048 -n 64 \
+          -b 1,16 -r 3 2>>"$err" | tee -a "$out/decoders.md"
+      done
+      for quant in f32 fp8; do
+        log "stories260K perplexity on the GPU, $quant weights with an FP8 cache, against bf16 with a float one"
+        timeout 300 "$octet" perplexity -m "$OCTET_SHARED_DIR/models/stories260K/stories260K.bin" \
+          --tokenizer "$OCTET_SHARED_DIR/models/stories260K/tok512.model" \
+          -f "$OCTET_SHARED_DIR/data/tinystories_val_head.txt" --ctx 512 --backend cuda --compare "$quant" \
+          --compare-kv-cache fp8 --json 2>>"$err" | tee -a "$out/perplexity.json"
       done
       ;;
     4)

@@ -28,8 +28,9 @@ void attend_block(const QueryBlock& b, float* scores) {
                                b.out, b.out_stride));
 }
 
-std::size_t attention_scratch_floats(int max_keys) {
-  return static_cast<std::size_t>(omp_get_max_threads()) * attend_block_scratch(max_keys);
+std::size_t attention_scratch_floats(int max_keys, int fp8_head_dim) {
+  return static_cast<std::size_t>(omp_get_max_threads()) *
+         (attend_block_scratch(max_keys) + 2 * static_cast<std::size_t>(max_keys) * fp8_head_dim);
 }
 
 }  // namespace octet::cpu

@@ -1,6 +1,10 @@
+#include "engine/dtype.h"
 #include "engine/error.h"
+#include "engine/quant.h"
 #include "kernels/cpu/attend.h"
 #include "kernels/cpu/ops.h"
+
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +12,51 @@
 
 namespace octet::cpu {
 
-void attention(const float* q, const float* k, const float* v, float* k_cache, float* v_cache, const AttentionShape& s,
+namespace {
+
+// Writes sequence b's new rows into the cache: copied into a float cache,
+// quantized per row and head into an FP8 one.
+void append(const float* k, const float* v, const KvCache& cache, const AttentionShape& s) {
+  const std::int64_t kv_dim = static_cast<std::int64_t>(s.n_kv_heads) * s.head_dim;
+  for (std::int64_t b = 0; b < s.batch; ++b) {
+    const std::int64_t first_row = b * s.n_ctx + s.pos0;
+    const float* k_new = k + b * s.n_tokens * kv_dim;
+    const float* v_new = v + b * s.n_tokens * kv_dim;
+    if (!cache.fp8()) {
+      const std::size_t new_floats = static_cast<std::size_t>(s.n_tokens * kv_dim);
+      std::memcpy(static_cast<float*>(cache.k) + first_row * kv_dim, k_new, sizeof(float) * new_floats);
+      std::memcpy(static_cast<float*>(cache.v) + first_row * kv_dim, v_new, sizeof(float) * new_floats);
+      continue;
+    }
+    auto* k_codes = static_cast<std::uint8_t*>(cache.k);
+    auto* v_codes = static_cast<std::uint8_t*>(cache.v);
+    for (std::int64_t t = 0; t < s.n_tokens; ++t) {
+      for (std::int64_t h = 0; h < s.n_kv_heads; ++h) {
+        const std::int64_t at = t * kv_dim + h * s.head_dim, row = first_row + t;
+        const std::int64_t to = row * kv_dim + h * s.head_dim, scale_at = row * s.n_kv_heads + h;
+        cache.k_scale[scale_at] = quantize_row_fp8(k_new + at, s.head_dim, k_codes + to);
+        cache.v_scale[scale_at] = quantize_row_fp8(v_new + at, s.head_dim, v_codes + to);
+      }
+    }
+  }
+}
+
+// Rows 0..n_rows-1 of one head of an FP8 cache (`codes` and `scales` at that
+// sequence's first row and that head) as floats, head_dim apart.
+void decode_head(const std::uint8_t* codes, const float* scales, std::int64_t kv_dim, int n_kv_heads, int n_rows,
+                 int head_dim, float* out) {
+  const std::array<float, 256>& table = f8e4m3_table();
+  for (std::int64_t r = 0; r < n_rows; ++r) {
+    const std::uint8_t* row = codes + r * kv_dim;
+    const float scale = scales[r * n_kv_heads];
+    float* o = out + r * head_dim;
+    for (int d = 0; d < head_dim; ++d) o[d] = table[row[d]] * scale;
+  }
+}
+
+}  // namespace
+
+void attention(const float* q, const float* k, const float* v, const KvCache& cache, const AttentionShape& s,
                std::span<float> scratch, float* out) {
   if (s.n_kv_heads <= 0 || s.n_heads % s.n_kv_heads != 0) {
     fail("attention: {} query heads are not a multiple of {} key/value heads", s.n_heads, s.n_kv_heads);
@@ -17,35 +65,53 @@ void attention(const float* q, const float* k, const float* v, float* k_cache, f
   if (s.pos0 < 0 || s.pos0 + s.n_tokens > s.n_ctx) {
     fail("attention: positions {}..{} exceed the cache of {}", s.pos0, s.pos0 + s.n_tokens - 1, s.n_ctx);
   }
-  if (scratch.size() < attention_scratch_floats(s.n_ctx)) {
+  const int fp8_head_dim = cache.fp8() ? s.head_dim : 0;
+  if (scratch.size() < attention_scratch_floats(s.n_ctx, fp8_head_dim)) {
     fail("attention: scratch of {} floats is too small", scratch.size());
   }
+  append(k, v, cache, s);
+
   const std::int64_t kv_dim = static_cast<std::int64_t>(s.n_kv_heads) * s.head_dim;
   const std::int64_t q_dim = static_cast<std::int64_t>(s.n_heads) * s.head_dim;
-  const std::size_t new_floats = static_cast<std::size_t>(s.n_tokens * kv_dim);
-  for (std::int64_t b = 0; b < s.batch; ++b) {
-    const std::int64_t first_row = b * s.n_ctx + s.pos0;
-    std::memcpy(k_cache + first_row * kv_dim, k + b * s.n_tokens * kv_dim, sizeof(float) * new_floats);
-    std::memcpy(v_cache + first_row * kv_dim, v + b * s.n_tokens * kv_dim, sizeof(float) * new_floats);
-  }
-
   const int group = s.n_heads / s.n_kv_heads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
+  // An FP8 cache is read through each thread's own float copy of the head
+  // (after the score scratch attend_blocks divides among the threads).
+  float* decoded = scratch.data() + static_cast<std::size_t>(omp_get_max_threads()) * attend_block_scratch(s.n_ctx);
+  const std::size_t decoded_per_thread = 2 * static_cast<std::size_t>(s.n_ctx) * s.head_dim;
   attend_blocks(s.batch, s.n_tokens, s.n_heads, s.n_ctx, scratch.data(), [&](int b, int h, int t0, int n_rows) {
-    const std::int64_t head = static_cast<std::int64_t>(b) * s.n_ctx * kv_dim + (h / group) * s.head_dim;
+    const std::int64_t first_row = static_cast<std::int64_t>(b) * s.n_ctx;
+    const std::int64_t head = first_row * kv_dim + (h / group) * s.head_dim;
     const std::int64_t q_offset = (static_cast<std::int64_t>(b) * s.n_tokens + t0) * q_dim + h * s.head_dim;
-    return QueryBlock{.q = q + q_offset,
-                      .q_stride = q_dim,
-                      .n_rows = n_rows,
-                      .k = k_cache + head,
-                      .v = v_cache + head,
-                      .kv_stride = kv_dim,
-                      .n_keys = s.pos0 + t0 + 1,  // causal: keys 0..pos0+t
-                      .causal = true,
-                      .head_dim = s.head_dim,
-                      .scale = scale,
-                      .out = out + q_offset,
-                      .out_stride = q_dim};
+    QueryBlock block{.q = q + q_offset,
+                     .q_stride = q_dim,
+                     .n_rows = n_rows,
+                     .k = nullptr,
+                     .v = nullptr,
+                     .kv_stride = kv_dim,
+                     .n_keys = s.pos0 + t0 + 1,  // causal: keys 0..pos0+t
+                     .causal = true,
+                     .head_dim = s.head_dim,
+                     .scale = scale,
+                     .out = out + q_offset,
+                     .out_stride = q_dim};
+    if (cache.fp8()) {
+      const int rows = block.n_keys + n_rows - 1;  // what the block's last row sees
+      float* k_rows = decoded + static_cast<std::size_t>(omp_get_thread_num()) * decoded_per_thread;
+      float* v_rows = k_rows + static_cast<std::size_t>(s.n_ctx) * s.head_dim;
+      const std::int64_t scales = first_row * s.n_kv_heads + h / group;
+      decode_head(static_cast<const std::uint8_t*>(cache.k) + head, cache.k_scale + scales, kv_dim, s.n_kv_heads, rows,
+                  s.head_dim, k_rows);
+      decode_head(static_cast<const std::uint8_t*>(cache.v) + head, cache.v_scale + scales, kv_dim, s.n_kv_heads, rows,
+                  s.head_dim, v_rows);
+      block.k = k_rows;
+      block.v = v_rows;
+      block.kv_stride = s.head_dim;
+    } else {
+      block.k = static_cast<const float*>(cache.k) + head;
+      block.v = static_cast<const float*>(cache.v) + head;
+    }
+    return block;
   });
 }
 

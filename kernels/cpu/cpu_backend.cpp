@@ -36,6 +36,9 @@ class CpuBackend final : public Backend {
   void reserve(const Graph& graph, int n_ctx) override {
     grow(attention_scratch_, cpu::attention_scratch_floats(n_ctx));
     for (const Node& node : graph.nodes()) {
+      if (node.op == OpKind::Attention && node.inputs.size() > 5) {  // an FP8 KV cache
+        grow(attention_scratch_, cpu::attention_scratch_floats(n_ctx, node.params.head_dim));
+      }
       if (node.op == OpKind::MaskedAttention) {
         const auto rows = graph.values()[node.inputs[0]].shape[0], batch = graph.values()[node.inputs[3]].shape[0];
         grow(attention_scratch_, cpu::attention_scratch_floats(static_cast<int>(rows / batch)));
@@ -110,8 +113,18 @@ class CpuBackend final : public Backend {
         const cpu::AttentionShape shape{
             static_cast<int>(per_sequence(node, in[0]->dim(0))), p.n_heads, p.n_kv_heads, p.head_dim, ctx.pos,
             static_cast<int>(per_sequence(node, in[3]->dim(0))), p.batch};
-        cpu::attention(in[0]->data<float>(), in[1]->data<float>(), in[2]->data<float>(), in[3]->data_mut<float>(),
-                       in[4]->data_mut<float>(), shape, attention_scratch_, y);
+        cpu::KvCache cache{in[3]->raw_mut(), in[4]->raw_mut()};
+        const DType cache_dtype = in.size() > 5 ? DType::F8E4M3 : DType::F32;
+        if (in[3]->dtype() != cache_dtype || in[4]->dtype() != cache_dtype) {
+          fail("cpu backend: attention's KV cache is {}, expected {}", dtype_name(in[3]->dtype()),
+               dtype_name(cache_dtype));
+        }
+        if (in.size() > 5) {
+          cache.k_scale = in[5]->data_mut<float>();
+          cache.v_scale = in[6]->data_mut<float>();
+        }
+        cpu::attention(in[0]->data<float>(), in[1]->data<float>(), in[2]->data<float>(), cache, shape,
+                       attention_scratch_, y);
         return;
       }
       case OpKind::SiluMul:
@@ -255,19 +268,13 @@ class CpuBackend final : public Backend {
       for (std::int64_t j = 0; j < n; ++j) y[i * n + j] *= x_scale_[static_cast<std::size_t>(i)] * w_scale[j];
   }
 
-  static std::array<float, 256> make_fp8_lut() {
-    std::array<float, 256> lut{};
-    for (int b = 0; b < 256; ++b) lut[static_cast<std::size_t>(b)] = f8e4m3_to_f32(static_cast<std::uint8_t>(b));
-    return lut;
-  }
-
   cpu::MatmulF32 matmul_f32_;
   cpu::MatmulInt8Dnnl matmul_int8_dnnl_;  // holds its own packed copy of each int8 weight
   // The weights it packed, by address: holding them keeps that address from
   // being reused by another model's weight while the packed copy lives.
   std::map<const void*, Tensor> packed_int8_weights_;
   cpu::EltwiseF32 eltwise_;
-  const std::array<float, 256> fp8_lut_ = make_fp8_lut();
+  const std::array<float, 256>& fp8_lut_ = f8e4m3_table();
   std::vector<std::uint8_t> x_fp8_;       // E4M3 activations [m, k]
   std::vector<float> x_decoded_;          // their values as float [m, k]
   std::vector<float> attention_scratch_;  // attention scores: cpu::attention_scratch_floats

@@ -43,17 +43,30 @@ struct AttentionShape {
   int n_ctx;      // cache rows per sequence
   int batch = 1;  // sequences, each with its own cache rows
 };
+// One attention's keys and values, rows [batch * n_ctx, n_kv_heads * head_dim]:
+// float (no scales), or the FP8 cache: E4M3 codes standing for code * scale,
+// with one scale per row and key/value head ([batch * n_ctx, n_kv_heads]),
+// absmax / 448 of that head's slice of the row (octet::quantize_row_fp8).
+struct KvCache {
+  void* k;
+  void* v;
+  float* k_scale = nullptr;
+  float* v_scale = nullptr;
+  bool fp8() const { return k_scale != nullptr; }
+};
 // For each of `batch` sequences b: appends its k and v rows to its cache
 // rows b * n_ctx + pos0.., then causal softmax attention of its q rows over
-// its cache rows 0..pos0+t. q, out: [batch * n_tokens, n_heads * head_dim];
-// k, v: [batch * n_tokens, n_kv_heads * head_dim]; caches: [batch * n_ctx,
-// n_kv_heads * head_dim]. `scratch` holds attention_scratch_floats(n_ctx).
-void attention(const float* q, const float* k, const float* v, float* k_cache, float* v_cache,
-               const AttentionShape& shape, std::span<float> scratch, float* out);
+// its cache rows 0..pos0+t (in an FP8 cache, the values the codes stand for:
+// a token's own key is read back quantized, as later steps will read it).
+// q, out: [batch * n_tokens, n_heads * head_dim]; k, v: [batch * n_tokens,
+// n_kv_heads * head_dim]. `scratch` holds attention_scratch_floats(n_ctx, ...).
+void attention(const float* q, const float* k, const float* v, const KvCache& cache, const AttentionShape& shape,
+               std::span<float> scratch, float* out);
 
 // Floats of scratch either attention kernel needs for rows that see at most
-// `max_keys` keys, on this many OpenMP threads.
-std::size_t attention_scratch_floats(int max_keys);
+// `max_keys` keys, on this many OpenMP threads; `fp8_head_dim`: an FP8
+// cache's head width (each thread decodes a head's keys and values), 0 for float.
+std::size_t attention_scratch_floats(int max_keys, int fp8_head_dim = 0);
 
 struct MaskedAttentionShape {
   int batch;    // sequences

@@ -205,8 +205,12 @@ class CudaBackend final : public Backend {
       case OpKind::Attention: {
         const cuda::AttentionArgs args{as_int(in[0]->dim(0) / p.batch), p.n_heads, p.n_kv_heads, p.head_dim,
                                        as_int(in[3]->dim(0) / p.batch), p.batch};
-        cuda::attention(in[0]->data<float>(), in[1]->data<float>(), in[2]->data<float>(), in[3]->data_mut<float>(),
-                        in[4]->data_mut<float>(), pos, args,
+        cuda::KvCache cache{in[3]->raw_mut(), in[4]->raw_mut()};
+        if (in.size() > 5) {  // an FP8 cache and its scales
+          cache.k_scale = in[5]->data_mut<float>();
+          cache.v_scale = in[6]->data_mut<float>();
+        }
+        cuda::attention(in[0]->data<float>(), in[1]->data<float>(), in[2]->data<float>(), cache, pos, args,
                         {attention_partial_.as<float>(), attention_counters_.as<unsigned>()}, y, stream_);
         return;
       }

@@ -213,31 +213,105 @@ __global__ void kv_append_kernel(const float* k, const float* v, float* k_cache,
   }
 }
 
-// Every attention kernel runs sequence blockIdx.z: its query and output rows
-// and its own n_ctx rows of the caches.
-__device__ void select_sequence(const AttentionArgs& a, const float*& q, float*& out, const float*& k_cache,
-                                const float*& v_cache) {
-  const std::int64_t b = blockIdx.z;
-  const std::int64_t q_rows = b * a.n_tokens * a.n_heads * a.head_dim;
-  const std::int64_t cache_rows = b * a.n_ctx * a.n_kv_heads * a.head_dim;
-  q += q_rows;
-  out += q_rows;
-  k_cache += cache_rows;
-  v_cache += cache_rows;
+// The same into an FP8 cache: one warp per (new row, key/value head, k or v)
+// quantizes the head's slice, with the float arithmetic of
+// octet::quantize_row_fp8 (so both backends store the same codes and scales).
+// Grid: one block per new row (sequence after sequence).
+__global__ void kv_append_fp8_kernel(const float* k, const float* v, std::uint8_t* k_codes, std::uint8_t* v_codes,
+                                     float* k_scale, float* v_scale, const int* pos, AttentionArgs a) {
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, n_warps = blockDim.x / 32, hd = a.head_dim;
+  const std::int64_t r = blockIdx.x, kv_dim = static_cast<std::int64_t>(a.n_kv_heads) * hd;
+  const std::int64_t row = r / a.n_tokens * a.n_ctx + *pos + r % a.n_tokens;  // its cache row
+  for (int job = warp; job < 2 * a.n_kv_heads; job += n_warps) {
+    const bool is_v = job >= a.n_kv_heads;
+    const int h = job % a.n_kv_heads;
+    const float* x = (is_v ? v : k) + r * kv_dim + static_cast<std::int64_t>(h) * hd;
+    std::uint8_t* codes = (is_v ? v_codes : k_codes) + row * kv_dim + static_cast<std::int64_t>(h) * hd;
+    float absmax = 0.0f;
+    for (int d = lane; d < hd; d += 32) absmax = fmaxf(absmax, fabsf(x[d]));
+    for (int offset = 16; offset > 0; offset /= 2) absmax = fmaxf(absmax, __shfl_xor_sync(0xffffffffu, absmax, offset));
+    const float inv = absmax > 0.0f ? __fdiv_rn(448.0f, absmax) : 0.0f;
+    for (int d = lane; d < hd; d += 32)
+      codes[d] = __nv_cvt_float_to_fp8(__fmul_rn(x[d], inv), __NV_SATFINITE, __NV_E4M3);
+    if (lane == 0) (is_v ? v_scale : k_scale)[row * a.n_kv_heads + h] = __fdiv_rn(absmax, 448.0f);
+  }
 }
 
-// One query row against n_keys rows of k and v (kv_stride floats apart), by
-// one block: its warps take keys in turn (lanes split the head dimension, so
-// reads are coalesced), the scores live in shared memory, then each thread
-// sums the weighted values of its dimensions. qh is the row, in shared memory.
-__device__ void attend_row(const float* qh, const float* k, const float* v, std::int64_t kv_stride, int n_keys,
-                           int head_dim, float* scores, float* out) {
+// How attention kernels read keys and values: rows of one head, (j, d) being
+// row j (from the sequence's first) and column d of the head.
+struct HeadRowsF32 {
+  const float* rows;    // row 0, column 0
+  std::int64_t stride;  // floats from a row to the next
+  __device__ float operator()(std::int64_t j, int d) const { return rows[j * stride + d]; }
+};
+struct HeadRowsFp8 {
+  const std::uint8_t* rows;  // E4M3 codes, row 0, column 0
+  std::int64_t stride;
+  const float* scales;  // row 0's scale for this head, the next row's n_kv_heads further
+  int scale_stride;
+  __device__ float operator()(std::int64_t j, int d) const {
+    const __half code = __nv_cvt_fp8_to_halfraw(rows[j * stride + d], __NV_E4M3);  // exact: E4M3 fits in f16
+    return __half2float(code) * scales[j * scale_stride];
+  }
+};
+
+// A layer's caches, as the kernels take them: keys(first, kvh, a) are the
+// rows of head kvh from cache row `first` on (a sequence's first row).
+struct CacheF32 {
+  const float* k;
+  const float* v;
+  __device__ HeadRowsF32 keys(std::int64_t first, int kvh, const AttentionArgs& a) const {
+    return head(k, first, kvh, a);
+  }
+  __device__ HeadRowsF32 values(std::int64_t first, int kvh, const AttentionArgs& a) const {
+    return head(v, first, kvh, a);
+  }
+  static __device__ HeadRowsF32 head(const float* c, std::int64_t first, int kvh, const AttentionArgs& a) {
+    const std::int64_t kv_dim = static_cast<std::int64_t>(a.n_kv_heads) * a.head_dim;
+    return {c + first * kv_dim + static_cast<std::int64_t>(kvh) * a.head_dim, kv_dim};
+  }
+};
+struct CacheFp8 {
+  const std::uint8_t* k;
+  const std::uint8_t* v;
+  const float* k_scale;
+  const float* v_scale;
+  __device__ HeadRowsFp8 keys(std::int64_t first, int kvh, const AttentionArgs& a) const {
+    return head(k, k_scale, first, kvh, a);
+  }
+  __device__ HeadRowsFp8 values(std::int64_t first, int kvh, const AttentionArgs& a) const {
+    return head(v, v_scale, first, kvh, a);
+  }
+  static __device__ HeadRowsFp8 head(const std::uint8_t* c, const float* s, std::int64_t first, int kvh,
+                                     const AttentionArgs& a) {
+    const std::int64_t kv_dim = static_cast<std::int64_t>(a.n_kv_heads) * a.head_dim;
+    return {c + first * kv_dim + static_cast<std::int64_t>(kvh) * a.head_dim, kv_dim, s + first * a.n_kv_heads + kvh,
+            a.n_kv_heads};
+  }
+};
+
+// Every attention kernel runs sequence blockIdx.z: its query and output rows
+// and its own n_ctx rows of the caches (from the returned first row).
+__device__ std::int64_t select_sequence(const AttentionArgs& a, const float*& q, float*& out) {
+  const std::int64_t b = blockIdx.z;
+  const std::int64_t q_rows = b * a.n_tokens * a.n_heads * a.head_dim;
+  q += q_rows;
+  out += q_rows;
+  return b * a.n_ctx;
+}
+
+// One query row against n_keys rows of k and v, by one block: its warps
+// take keys in turn (lanes split the head dimension, so reads are
+// coalesced), the scores live in shared memory, then each thread sums the
+// weighted values of its dimensions. qh is the row, in shared memory.
+template <typename Rows>
+__device__ void attend_row(const float* qh, const Rows& k, const Rows& v, int n_keys, int head_dim, float* scores,
+                           float* out) {
   const float scale = 1.0f / sqrtf(static_cast<float>(head_dim));
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, n_warps = blockDim.x / 32;
   for (int j = warp; j < n_keys; j += n_warps) {
-    const float* kj = k + j * kv_stride;
     float dot = 0.0f;
-    for (int d = lane; d < head_dim; d += 32) dot += qh[d] * kj[d];
+    for (int d = lane; d < head_dim; d += 32) dot += qh[d] * k(j, d);
     dot = warp_sum(dot);
     if (lane == 0) scores[j] = dot * scale;
   }
@@ -252,29 +326,26 @@ __device__ void attend_row(const float* qh, const float* k, const float* v, std:
   }
   const float inv_sum = 1.0f / block_reduce(local_sum, Sum{}, 0.0f);  // its barrier also publishes scores
   for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
-    const float* vd = v + d;
     float acc = 0.0f;
-    for (int j = 0; j < n_keys; ++j) acc += scores[j] * inv_sum * vd[j * kv_stride];
+    for (int j = 0; j < n_keys; ++j) acc += scores[j] * inv_sum * v(j, d);
     out[d] = acc;
   }
 }
 
 // One block per (query head, token) over the cache: the fallback for shapes
 // the tiled and split kernels do not take.
-__global__ void attention_kernel(const float* q, const float* k_cache, const float* v_cache, const int* pos,
-                                 AttentionArgs a, float* out) {
+template <typename Cache>
+__global__ void attention_kernel(const float* q, Cache cache, const int* pos, AttentionArgs a, float* out) {
   extern __shared__ float shared[];
   float* scores = shared;        // [n_ctx]
   float* qh = shared + a.n_ctx;  // [head_dim]
-  select_sequence(a, q, out, k_cache, v_cache);
+  const std::int64_t first = select_sequence(a, q, out);
   const int h = blockIdx.x, t = blockIdx.y;
   const int kvh = h / (a.n_heads / a.n_kv_heads);
-  const std::int64_t kv_dim = static_cast<std::int64_t>(a.n_kv_heads) * a.head_dim;
   const std::int64_t q_row = (static_cast<std::int64_t>(t) * a.n_heads + h) * a.head_dim;
   for (int d = threadIdx.x; d < a.head_dim; d += blockDim.x) qh[d] = q[q_row + d];
   __syncthreads();
-  const std::int64_t head = static_cast<std::int64_t>(kvh) * a.head_dim;
-  attend_row(qh, k_cache + head, v_cache + head, kv_dim, *pos + t + 1, a.head_dim, scores, out + q_row);
+  attend_row(qh, cache.keys(first, kvh, a), cache.values(first, kvh, a), *pos + t + 1, a.head_dim, scores, out + q_row);
 }
 
 // Encoder attention: one block per (head, row, sequence); every row of
@@ -292,7 +363,7 @@ __global__ void masked_attention_kernel(const float* q, const float* k, const fl
   for (int d = threadIdx.x; d < head_dim; d += blockDim.x) qh[d] = q[row + d];
   __syncthreads();
   const int n_keys = min(max(lengths[b], 1), seq_len);
-  attend_row(qh, k + first, v + first, dim, n_keys, head_dim, scores, out + row);
+  attend_row(qh, HeadRowsF32{k + first, dim}, HeadRowsF32{v + first, dim}, n_keys, head_dim, scores, out + row);
 }
 
 // Decode attention (one query token), split over the keys ("flash
@@ -313,20 +384,20 @@ __device__ void merge_softmax(float m_other, float l_other, float& m, float& l, 
   m = m_new;
 }
 
+template <typename Cache>
 __global__ void __launch_bounds__(kDecodeWarps * 32)
-    attention_decode_kernel(const float* q, const float* k_cache, const float* v_cache, const int* pos, AttentionArgs a,
-                            int splits, float* partial, unsigned* counters, float* out) {
+    attention_decode_kernel(const float* q, Cache cache, const int* pos, AttentionArgs a, int splits, float* partial,
+                            unsigned* counters, float* out) {
   __shared__ float warp_m[kDecodeWarps], warp_l[kDecodeWarps], warp_o[kDecodeWarps][32 * kDecodeDimsPerLane];
   __shared__ bool last_block;
-  select_sequence(a, q, out, k_cache, v_cache);
+  const std::int64_t first = select_sequence(a, q, out);
   const int h = blockIdx.x, split = blockIdx.y, hd = a.head_dim;
   const int slot = h + static_cast<int>(blockIdx.z) * a.n_heads;  // this sequence's head in partial and counters
   const int kvh = h / (a.n_heads / a.n_kv_heads);
   const int n_keys = *pos + 1, per_split = (n_keys + splits - 1) / splits;
   const int begin = split * per_split, end = min(n_keys, begin + per_split);
-  const std::int64_t kv_dim = static_cast<std::int64_t>(a.n_kv_heads) * hd;
-  const float* keys = k_cache + static_cast<std::int64_t>(kvh) * hd;
-  const float* values = v_cache + static_cast<std::int64_t>(kvh) * hd;
+  const auto keys = cache.keys(first, kvh, a);
+  const auto values = cache.values(first, kvh, a);
   const float scale = 1.0f / sqrtf(static_cast<float>(hd));
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   float qr[kDecodeDimsPerLane], o[kDecodeDimsPerLane];
@@ -345,9 +416,8 @@ __global__ void __launch_bounds__(kDecodeWarps * 32)
       for (int i = 0; i < kDecodeDimsPerLane; ++i) {
         const int d = lane + 32 * i;
         const bool in = j0 + u < end && d < hd;
-        const std::int64_t at = (j0 + u) * kv_dim + d;
-        kr[u][i] = in ? keys[at] : 0.0f;
-        vr[u][i] = in ? values[at] : 0.0f;
+        kr[u][i] = in ? keys(j0 + u, d) : 0.0f;
+        vr[u][i] = in ? values(j0 + u, d) : 0.0f;
       }
     }
     float score[kDecodeKeys];
@@ -450,19 +520,19 @@ std::size_t tiled_attention_shared_bytes(int head_dim) {
   return sizeof(float) * 2 * static_cast<std::size_t>(kTileK) * head_dim;
 }
 
-template <int kLanes>
+template <int kLanes, typename Cache>
 __global__ void __launch_bounds__(kTileQ* kLanes)
-    attention_tiled_kernel(const float* q, const float* k_cache, const float* v_cache, const int* pos, AttentionArgs a,
-                           float* out) {
+    attention_tiled_kernel(const float* q, Cache cache, const int* pos, AttentionArgs a, float* out) {
   extern __shared__ float shared[];
   const int hd = a.head_dim, dq = hd / kLanes;
   float* ks = shared;            // [kTileK][hd]
   float* vs = ks + kTileK * hd;  // [kTileK][hd]
-  select_sequence(a, q, out, k_cache, v_cache);
+  const std::int64_t first = select_sequence(a, q, out);
   const int h = blockIdx.x, t0 = blockIdx.y * kTileQ;
   const int kvh = h / (a.n_heads / a.n_kv_heads);
+  const auto keys = cache.keys(first, kvh, a);
+  const auto values = cache.values(first, kvh, a);
   const int p0 = *pos;
-  const std::int64_t kv_dim = static_cast<std::int64_t>(a.n_kv_heads) * hd;
   const std::int64_t q_stride = static_cast<std::int64_t>(a.n_heads) * hd;
   const float scale = 1.0f / sqrtf(static_cast<float>(hd));
   const int part = threadIdx.x % kLanes, t = t0 + static_cast<int>(threadIdx.x) / kLanes;
@@ -479,9 +549,8 @@ __global__ void __launch_bounds__(kTileQ* kLanes)
     __syncthreads();  // the previous tile is consumed
     for (int i = threadIdx.x; i < kTileK * hd; i += blockDim.x) {
       const int j = j0 + i / hd;
-      const std::int64_t at = j * kv_dim + static_cast<std::int64_t>(kvh) * hd + i % hd;
-      ks[i] = j <= last_key ? k_cache[at] : 0.0f;
-      vs[i] = j <= last_key ? v_cache[at] : 0.0f;
+      ks[i] = j <= last_key ? keys(j, i % hd) : 0.0f;
+      vs[i] = j <= last_key ? values(j, i % hd) : 0.0f;
     }
     __syncthreads();
     float score[kTileK];
@@ -829,38 +898,34 @@ void masked_attention(const float* q, const float* k, const float* v, const std:
   OCTET_CUDA_CHECK(cudaGetLastError());
 }
 
-void attention_reserve(int n_ctx, int head_dim) {
-  OCTET_CUDA_CHECK(cudaFuncSetAttribute(attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+namespace {
+template <typename Cache>
+void reserve_attention_for(int n_ctx, int head_dim) {
+  OCTET_CUDA_CHECK(cudaFuncSetAttribute(attention_kernel<Cache>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                         attention_shared_bytes_checked(n_ctx, head_dim)));
   const int shared_bytes = static_cast<int>(tiled_attention_shared_bytes(head_dim));
   if (tiled_attention_lanes(head_dim) == 4) {
-    OCTET_CUDA_CHECK(
-        cudaFuncSetAttribute(attention_tiled_kernel<4>, cudaFuncAttributeMaxDynamicSharedMemorySize, shared_bytes));
+    OCTET_CUDA_CHECK(cudaFuncSetAttribute(attention_tiled_kernel<4, Cache>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          shared_bytes));
   } else if (tiled_attention_lanes(head_dim) == 8) {
-    OCTET_CUDA_CHECK(
-        cudaFuncSetAttribute(attention_tiled_kernel<8>, cudaFuncAttributeMaxDynamicSharedMemorySize, shared_bytes));
+    OCTET_CUDA_CHECK(cudaFuncSetAttribute(attention_tiled_kernel<8, Cache>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          shared_bytes));
   }
 }
 
-std::size_t attention_partial_floats(int batch, int n_heads, int head_dim) {
-  return static_cast<std::size_t>(batch) * n_heads * kMaxDecodeSplits * (static_cast<std::size_t>(head_dim) + 2);
-}
-
-void attention(const float* q, const float* k, const float* v, float* k_cache, float* v_cache, const int* pos,
-               const AttentionArgs& a, const AttentionScratch& scratch, float* out, cudaStream_t stream) {
-  const std::int64_t kv_dim = static_cast<std::int64_t>(a.n_kv_heads) * a.head_dim;
-  kv_append_kernel<<<blocks_for(a.batch * a.n_tokens * kv_dim), kThreads, 0, stream>>>(k, v, k_cache, v_cache, pos,
-                                                                                       kv_dim, a);
-  OCTET_CUDA_CHECK(cudaGetLastError());
+// Attention over caches already holding this step's rows.
+template <typename Cache>
+void attend(const float* q, const Cache& cache, const int* pos, const AttentionArgs& a, const AttentionScratch& scratch,
+            float* out, cudaStream_t stream) {
   const auto heads = static_cast<unsigned>(a.n_heads), sequences = static_cast<unsigned>(a.batch);
   const int lanes = tiled_attention_lanes(a.head_dim);
   if (a.n_tokens > 1 && lanes != 0) {
     const dim3 grid(heads, static_cast<unsigned>((a.n_tokens + kTileQ - 1) / kTileQ), sequences);
     const std::size_t shared = tiled_attention_shared_bytes(a.head_dim);
     if (lanes == 4) {
-      attention_tiled_kernel<4><<<grid, kTileQ * 4, shared, stream>>>(q, k_cache, v_cache, pos, a, out);
+      attention_tiled_kernel<4><<<grid, kTileQ * 4, shared, stream>>>(q, cache, pos, a, out);
     } else {
-      attention_tiled_kernel<8><<<grid, kTileQ * 8, shared, stream>>>(q, k_cache, v_cache, pos, a, out);
+      attention_tiled_kernel<8><<<grid, kTileQ * 8, shared, stream>>>(q, cache, pos, a, out);
     }
     OCTET_CUDA_CHECK(cudaGetLastError());
     return;
@@ -870,14 +935,45 @@ void attention(const float* q, const float* k, const float* v, float* k_cache, f
     const int most = std::max(1, std::min(kMaxDecodeSplits, 264 / (a.n_heads * a.batch)));
     const int splits = std::clamp((a.n_ctx + 31) / 32, 1, most);
     attention_decode_kernel<<<dim3(heads, static_cast<unsigned>(splits), sequences), kDecodeWarps * 32, 0, stream>>>(
-        q, k_cache, v_cache, pos, a, splits, scratch.partial, scratch.counters, out);
+        q, cache, pos, a, splits, scratch.partial, scratch.counters, out);
     OCTET_CUDA_CHECK(cudaGetLastError());
     return;
   }
   const std::size_t shared = attention_shared_bytes(a.n_ctx, a.head_dim);
-  attention_kernel<<<dim3(heads, static_cast<unsigned>(a.n_tokens), sequences), 128, shared, stream>>>(
-      q, k_cache, v_cache, pos, a, out);
+  attention_kernel<<<dim3(heads, static_cast<unsigned>(a.n_tokens), sequences), 128, shared, stream>>>(q, cache, pos, a,
+                                                                                                       out);
   OCTET_CUDA_CHECK(cudaGetLastError());
+}
+}  // namespace
+
+void attention_reserve(int n_ctx, int head_dim) {
+  reserve_attention_for<CacheF32>(n_ctx, head_dim);
+  reserve_attention_for<CacheFp8>(n_ctx, head_dim);
+}
+
+std::size_t attention_partial_floats(int batch, int n_heads, int head_dim) {
+  return static_cast<std::size_t>(batch) * n_heads * kMaxDecodeSplits * (static_cast<std::size_t>(head_dim) + 2);
+}
+
+void attention(const float* q, const float* k, const float* v, const KvCache& cache, const int* pos,
+               const AttentionArgs& a, const AttentionScratch& scratch, float* out, cudaStream_t stream) {
+  const std::int64_t kv_dim = static_cast<std::int64_t>(a.n_kv_heads) * a.head_dim;
+  if (cache.k_scale == nullptr) {
+    auto* k_cache = static_cast<float*>(cache.k);
+    auto* v_cache = static_cast<float*>(cache.v);
+    kv_append_kernel<<<blocks_for(a.batch * a.n_tokens * kv_dim), kThreads, 0, stream>>>(k, v, k_cache, v_cache, pos,
+                                                                                         kv_dim, a);
+    OCTET_CUDA_CHECK(cudaGetLastError());
+    attend(q, CacheF32{k_cache, v_cache}, pos, a, scratch, out, stream);
+    return;
+  }
+  auto* k_codes = static_cast<std::uint8_t*>(cache.k);
+  auto* v_codes = static_cast<std::uint8_t*>(cache.v);
+  const int warps = std::min(8, 2 * a.n_kv_heads);
+  kv_append_fp8_kernel<<<a.batch * a.n_tokens, 32 * warps, 0, stream>>>(k, v, k_codes, v_codes, cache.k_scale,
+                                                                        cache.v_scale, pos, a);
+  OCTET_CUDA_CHECK(cudaGetLastError());
+  attend(q, CacheFp8{k_codes, v_codes, cache.k_scale, cache.v_scale}, pos, a, scratch, out, stream);
 }
 
 void quantize_rows_fp8(const float* x, int rows, int k, int k_padded, std::uint8_t* q, float* scale,

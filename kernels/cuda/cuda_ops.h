@@ -70,7 +70,16 @@ struct AttentionScratch {
   unsigned* counters;
 };
 std::size_t attention_partial_floats(int batch, int n_heads, int head_dim);
-void attention(const float* q, const float* k, const float* v, float* k_cache, float* v_cache, const int* pos,
+// A layer's caches in device memory, as cpu::KvCache: float rows (no
+// scales), or E4M3 codes with a float scale per row and key/value head
+// ([batch * n_ctx, n_kv_heads]), written with cpu::attention's arithmetic.
+struct KvCache {
+  void* k;
+  void* v;
+  float* k_scale = nullptr;
+  float* v_scale = nullptr;
+};
+void attention(const float* q, const float* k, const float* v, const KvCache& cache, const int* pos,
                const AttentionArgs& args, const AttentionScratch& scratch, float* out, cudaStream_t stream);
 // Lets the attention kernel use the shared memory a context of n_ctx needs;
 // throws octet::Error when the device cannot give that much.

@@ -115,10 +115,14 @@ TEST(Placement, SplitsTheBlocksAndKeepsTheEndsWithTheirNeighbours) {
 
 // Each node computes exactly what it computes alone, so a split changes no
 // bit: prefill and decode logits of every split equal the one-backend run's,
-// for float and int8 weights, one sequence and two.
+// for float and int8 weights and for an FP8 KV cache (its codes and scales
+// live beside the attention that writes them), one sequence and two.
 TEST(Placement, EverySplitGivesTheOneBackendLogitsBitForBit) {
-  for (const QuantScheme scheme : {QuantScheme::F32, QuantScheme::Int8}) {
-    auto model = models::builtin_registry().load_model(test::shipped_model(), {QuantRecipe{scheme, {}}});
+  for (const auto& [scheme, kv_cache] :
+       {std::pair{QuantScheme::F32, DType::F32}, {QuantScheme::Int8, DType::F32}, {QuantScheme::F32, DType::F8E4M3}}) {
+    LoadOptions options{QuantRecipe{scheme, {}}};
+    options.kv_cache = kv_cache;
+    auto model = models::builtin_registry().load_model(test::shipped_model(), options);
     auto cpu = make_cpu_backend(0);
     const int n_ctx = 12, batch = 2;
     const std::vector<std::int32_t> prompts{1, 395, 415, 261, 1, 968, 379, 22};
@@ -137,7 +141,8 @@ TEST(Placement, EverySplitGivesTheOneBackendLogitsBitForBit) {
     const std::vector<float> want = run(*cpu);
     for (int blocks = 0; blocks <= 4; ++blocks) {
       StandInDevice device;
-      EXPECT_EQ(run(Placement(device, blocks, *cpu)), want) << quant_scheme_name(scheme) << ", " << blocks << " blocks";
+      EXPECT_EQ(run(Placement(device, blocks, *cpu)), want)
+          << quant_scheme_name(scheme) << ", " << dtype_name(kv_cache) << " cache, " << blocks << " blocks";
       auto other = make_cpu_backend(0);
       EXPECT_EQ(run(Placement(*cpu, blocks, *other)), want) << "two CPU backends, " << blocks << " blocks";
     }

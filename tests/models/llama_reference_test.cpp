@@ -2,7 +2,8 @@
 //  - tinystories-mini: reference.json from an independent PyTorch implementation
 //    (shipped beside the model as tests/data/tinystories-mini-reference.json);
 //  - stories260K: tests/reference/llama2c_reference.py (numpy, float64), whose
-//    greedy text is also llama2.c's published output.
+//    greedy text is also llama2.c's published output; with --kv-fp8, the same
+//    model reading its keys and values from an FP8 cache.
 #include "engine/generation_session.h"
 #include "engine/json_file.h"
 #include "engine/sentencepiece_tokenizer.h"
@@ -88,31 +89,51 @@ TEST(SyntheticLlama, ReproducesNumpyReference) {
   EXPECT_EQ(greedy(fresh, prompt, 20), ref["greedy_ids"].get<std::vector<std::int32_t>>());
 }
 
-TEST(Stories260K, ReproducesNumpyReferenceAndPublishedText) {
-  OCTET_REQUIRE_SHARED(checkpoint, "models/stories260K/stories260K.bin");
-  OCTET_REQUIRE_SHARED(tokenizer_path, "models/stories260K/tok512.model");
-  const Json ref = read_json_file(test::test_data("stories260k_reference.json"));
-  auto model = models::builtin_registry().load_model(checkpoint);
+// A llama2c_reference.py output against `model` on the CPU: the logits of
+// its first steps (fed one token at a time, as the reference did) to
+// `tolerance` of each row's range, and its greedy ids from BOS, which this returns.
+std::vector<std::int32_t> expect_reproduces(const Model& model, const Json& ref, double tolerance) {
   auto backend = make_cpu_backend(0);
   const auto want_ids = ref["greedy_ids"].get<std::vector<std::int32_t>>();
   const auto want_logits = ref["step_logits"].get<std::vector<std::vector<double>>>();
-
-  // Logits of the first steps, fed one token at a time as the reference did.
-  GenerationSession steps(*model, *backend, 0);
+  GenerationSession steps(model, *backend, 0);
   std::int32_t token = 1;
   for (std::size_t t = 0; t < want_logits.size(); ++t) {
     const auto logits = steps.append(std::span(&token, 1));
-    EXPECT_LT(row_relative_error(logits.data(), want_logits[t]), 1e-4) << "step " << t;
+    EXPECT_LT(row_relative_error(logits.data(), want_logits[t]), tolerance) << "step " << t;
     token = want_ids[t];
   }
-
-  GenerationSession session(*model, *backend, 0);
+  GenerationSession session(model, *backend, 0);
   const auto got = greedy(session, {1}, static_cast<int>(want_ids.size()));
   EXPECT_EQ(got, want_ids);
+  return got;
+}
+
+TEST(Stories260K, ReproducesNumpyReferenceAndPublishedText) {
+  OCTET_REQUIRE_SHARED(checkpoint, "models/stories260K/stories260K.bin");
+  OCTET_REQUIRE_SHARED(tokenizer_path, "models/stories260K/tok512.model");
+  auto model = models::builtin_registry().load_model(checkpoint);
+  const auto got = expect_reproduces(*model, read_json_file(test::test_data("stories260k_reference.json")), 1e-4);
   const auto tokenizer = load_tokenizer_for(checkpoint, tokenizer_path);
   EXPECT_EQ(tokenizer->decode(got).rfind(
                 "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.", 0),
             0u);
+}
+
+// The FP8 KV cache against the float64 model that rounds every cached key
+// and value to E4M3 per token and head (its own rounding code, in numpy).
+// That reference leaves the float model's greedy path at step 48 and moves
+// the first steps' logits by 0.4-2.8% of their range from float's. octet
+// agrees with it to 3e-7 here (no value rounds to another code); 1e-3 leaves
+// room for one that float32 and float64 round to neighbouring codes on
+// another CPU, and is still 4-28x tighter than the distance to float. With
+// all 200 greedy ids, this checks the cache's rounding, scales and layout.
+TEST(Stories260K, Fp8KvCacheReproducesNumpyReference) {
+  OCTET_REQUIRE_SHARED(checkpoint, "models/stories260K/stories260K.bin");
+  LoadOptions options;
+  options.kv_cache = DType::F8E4M3;
+  auto model = models::builtin_registry().load_model(checkpoint, options);
+  expect_reproduces(*model, read_json_file(test::test_data("stories260k_kvfp8_reference.json")), 1e-3);
 }
 
 }  // namespace

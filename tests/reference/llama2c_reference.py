@@ -4,8 +4,11 @@
 Written from the llama2.c file layout and Meta's original model.py math
 (rotary embedding as complex multiplication of adjacent pairs), sharing no
 code with octet. Writes greedy ids from BOS and the logits of the first steps.
+With --kv-fp8, every key (after rotation) and value is stored in the cache as
+FP8 E4M3 with one scale per token and key/value head (absmax / 448), the way
+the OCP FP8 spec rounds (nearest even, saturating): octet's --kv-cache fp8.
 
-usage: llama2c_reference.py CHECKPOINT.bin OUT.json [--steps N] [--logit-steps K]
+usage: llama2c_reference.py CHECKPOINT.bin OUT.json [--steps N] [--logit-steps K] [--kv-fp8]
 needs: Debian's python3-numpy
 """
 import argparse
@@ -68,7 +71,22 @@ def rotate(x, pos, hd, theta=10000.0):
     return out
 
 
-def run(cfg, p, steps, logit_steps):
+def e4m3(x):
+    """x rounded to the nearest E4M3 value (ties to even), saturating at 448."""
+    a = np.abs(x)
+    exponent = np.maximum(np.floor(np.log2(np.maximum(a, 1e-300))), -6)  # below 2^-6: subnormal spacing
+    step = 2.0 ** (exponent - 3)  # 3 mantissa bits
+    return np.sign(x) * np.minimum(np.round(a / step) * step, 448.0)  # np.round: ties to even
+
+
+def fp8_rows(x):
+    """Each row of x [heads, hd] as E4M3 codes times absmax / 448 of the row."""
+    scale = np.abs(x).max(axis=1, keepdims=True) / 448.0
+    safe = np.where(scale > 0, scale, 1.0)
+    return e4m3(x / safe) * scale
+
+
+def run(cfg, p, steps, logit_steps, kv_fp8=False):
     L, H, KV, hd = cfg["n_layers"], cfg["n_heads"], cfg["n_kv"], cfg["hd"]
     k_cache = np.zeros((L, cfg["seq_len"], KV, hd))
     v_cache = np.zeros((L, cfg["seq_len"], KV, hd))
@@ -80,6 +98,8 @@ def run(cfg, p, steps, logit_steps):
             q = rotate((p["wq"][l] @ h).reshape(H, hd), pos, hd)
             k = rotate((p["wk"][l] @ h).reshape(KV, hd), pos, hd)
             v = (p["wv"][l] @ h).reshape(KV, hd)
+            if kv_fp8:
+                k, v = fp8_rows(k), fp8_rows(v)
             k_cache[l, pos], v_cache[l, pos] = k, v
             att = np.empty((H, hd))
             for head in range(H):
@@ -106,10 +126,13 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--logit-steps", type=int, default=8)
+    ap.add_argument("--kv-fp8", action="store_true")
     a = ap.parse_args()
     cfg, p = load(a.checkpoint)
-    ids, logits = run(cfg, p, a.steps, a.logit_steps)
-    json.dump({"source": "tests/reference/llama2c_reference.py (numpy float64), greedy from BOS",
+    ids, logits = run(cfg, p, a.steps, a.logit_steps, a.kv_fp8)
+    source = "tests/reference/llama2c_reference.py (numpy float64{}), greedy from BOS".format(
+        ", --kv-fp8" if a.kv_fp8 else "")
+    json.dump({"source": source,
                "checkpoint_sha256": hashlib.sha256(open(a.checkpoint, "rb").read()).hexdigest(), "greedy_ids": ids, "step_logits": logits},
               open(a.out, "w"))
 

@@ -121,6 +121,34 @@ TEST(Cli, PerplexityJsonHasEveryField) {
   EXPECT_CONTAINS(empty.output, "the file is empty");
 }
 
+// --kv-cache fp8: a quarter of the cache's bytes plus a float scale per row
+// and head (tinystories-mini: 4 layers x 2 caches x 256 rows x 2 heads x 32:
+// 512 KiB as float, 128 KiB of codes + 16 KiB of scales), and what it costs
+// measured against float on the same text.
+TEST(Cli, Fp8KvCache) {
+  EXPECT_CONTAINS(run_octet("info").output, "512.0 KiB for the full context");
+  const CliRun info = run_octet("info --kv-cache fp8");
+  EXPECT_CONTAINS(info.output, "144.0 KiB for the full context");
+  EXPECT_CONTAINS(info.output, "fp8 (E4M3, a scale per token and head)");
+  const CliRun gen = run_octet("generate -p 'Once upon a time' --temp 0 -n 12 --kv-cache fp8");
+  EXPECT_EQ(gen.exit_code, 0) << gen.output;
+  EXPECT_CONTAINS(gen.output, "Once upon a time, there was a little girl");
+
+  test::TempDir dir;
+  std::ofstream(dir.file("story.txt")) << "Once upon a time, there was a little girl named Lily. She loved to play "
+                                          "outside in the park. One day, she saw a big red ball and a small dog.";
+  const CliRun r =
+      run_octet("perplexity -f " + dir.file("story.txt") + " --ctx 16 --compare f32 --compare-kv-cache fp8 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  EXPECT_EQ(j["kv_cache"], "f32");
+  EXPECT_EQ(j["compare"]["kv_cache"], "fp8");
+  EXPECT_GT(j["kld_mean"].get<double>(), 0.0) << "the same weights: only the cache differs";
+  expect_failure("generate --kv-cache fp16", 1, "--kv-cache 'fp16' is not a KV cache type: use f32 or fp8");
+  expect_failure("perplexity -f " + dir.file("story.txt") + " --compare-kv-cache fp8", 1,
+                 "--compare-kv-cache applies to the --compare model");
+}
+
 TEST(Cli, BenchReportHasEveryFieldForEachScheme) {
   OCTET_REQUIRE_SHARED(checkpoint, "models/stories260K/stories260K.bin");
   const CliRun r = run_octet("bench -m " + checkpoint + " -p 16 -n 8 -r 2 -b 1,3 --quant f32,int8 -o json");

@@ -1,4 +1,6 @@
+#include "engine/dtype.h"
 #include "engine/error.h"
+#include "engine/quant.h"
 #include "kernels/cpu/ops.h"
 #include "tests/kernels/cpu/reference_util.h"
 
@@ -10,6 +12,37 @@ namespace {
 struct Case {
   int n_tokens, n_heads, n_kv_heads, head_dim, pos0, n_ctx;
 };
+
+// Causal attention of q's rows over cache rows 0..pos0 + t, in float64.
+template <typename Cache>
+std::vector<double> reference_attention(const std::vector<float>& q, const Cache& keys, const Cache& values,
+                                        const Case& c) {
+  const int kv_dim = c.n_kv_heads * c.head_dim, q_dim = c.n_heads * c.head_dim;
+  std::vector<double> ref(q.size());
+  for (int t = 0; t < c.n_tokens; ++t)
+    for (int h = 0; h < c.n_heads; ++h) {
+      const int kvh = h / (c.n_heads / c.n_kv_heads), n_keys = c.pos0 + t + 1;
+      std::vector<double> p(static_cast<std::size_t>(n_keys));
+      double mx = -1e300, sum = 0;
+      for (int j = 0; j < n_keys; ++j) {
+        double dot = 0;
+        for (int d = 0; d < c.head_dim; ++d)
+          dot += static_cast<double>(q[static_cast<std::size_t>(t * q_dim + h * c.head_dim + d)]) *
+                 keys[static_cast<std::size_t>(j * kv_dim + kvh * c.head_dim + d)];
+        p[static_cast<std::size_t>(j)] = dot / std::sqrt(static_cast<double>(c.head_dim));
+        mx = std::max(mx, p[static_cast<std::size_t>(j)]);
+      }
+      for (auto& s : p) sum += (s = std::exp(s - mx));
+      for (int d = 0; d < c.head_dim; ++d) {
+        double acc = 0;
+        for (int j = 0; j < n_keys; ++j)
+          acc += p[static_cast<std::size_t>(j)] / sum *
+                 values[static_cast<std::size_t>(j * kv_dim + kvh * c.head_dim + d)];
+        ref[static_cast<std::size_t>(t * q_dim + h * c.head_dim + d)] = acc;
+      }
+    }
+  return ref;
+}
 
 // Causal attention in float64 over the cache rows the kernel should have
 // written: earlier rows (random, as if from previous steps) then the new ones.
@@ -30,34 +63,12 @@ TEST(Attention, MatchesFloat64ReferenceWithGroupedHeadsAndOffsets) {
     std::copy(k.begin(), k.end(), keys.begin() + c.pos0 * kv_dim);
     std::copy(v.begin(), v.end(), values.begin() + c.pos0 * kv_dim);
 
-    attention(q.data(), k.data(), v.data(), k_cache.data(), v_cache.data(),
+    attention(q.data(), k.data(), v.data(), {k_cache.data(), v_cache.data()},
               {c.n_tokens, c.n_heads, c.n_kv_heads, c.head_dim, c.pos0, c.n_ctx}, scratch, out.data());
     EXPECT_EQ(k_cache, keys) << "new keys appended at pos0";
     EXPECT_EQ(v_cache, values);
 
-    std::vector<double> ref(out.size());
-    for (int t = 0; t < c.n_tokens; ++t)
-      for (int h = 0; h < c.n_heads; ++h) {
-        const int kvh = h / (c.n_heads / c.n_kv_heads), n_keys = c.pos0 + t + 1;
-        std::vector<double> p(static_cast<std::size_t>(n_keys));
-        double mx = -1e300, sum = 0;
-        for (int j = 0; j < n_keys; ++j) {
-          double dot = 0;
-          for (int d = 0; d < c.head_dim; ++d)
-            dot += static_cast<double>(q[static_cast<std::size_t>(t * q_dim + h * c.head_dim + d)]) *
-                   keys[static_cast<std::size_t>(j * kv_dim + kvh * c.head_dim + d)];
-          p[static_cast<std::size_t>(j)] = dot / std::sqrt(static_cast<double>(c.head_dim));
-          mx = std::max(mx, p[static_cast<std::size_t>(j)]);
-        }
-        for (auto& s : p) sum += (s = std::exp(s - mx));
-        for (int d = 0; d < c.head_dim; ++d) {
-          double acc = 0;
-          for (int j = 0; j < n_keys; ++j)
-            acc += p[static_cast<std::size_t>(j)] / sum *
-                   values[static_cast<std::size_t>(j * kv_dim + kvh * c.head_dim + d)];
-          ref[static_cast<std::size_t>(t * q_dim + h * c.head_dim + d)] = acc;
-        }
-      }
+    const auto ref = reference_attention(q, keys, values, c);
     // float32 dot products and softmax: ~1e-6 relative; 1e-5 leaves room for 64 keys.
     EXPECT_LT(test::max_relative_error(out, ref), 1e-5)
         << "tokens " << c.n_tokens << " heads " << c.n_heads << "/" << c.n_kv_heads << " pos0 " << c.pos0;
@@ -76,7 +87,7 @@ TEST(Attention, BatchedSequencesMatchEachRunAlone) {
   std::vector<float> scratch(attention_scratch_floats(n_ctx));
   std::vector<float> out(q.size());
   const auto alone_k = k_cache, alone_v = v_cache;  // before the batched step appends
-  attention(q.data(), k.data(), v.data(), k_cache.data(), v_cache.data(),
+  attention(q.data(), k.data(), v.data(), {k_cache.data(), v_cache.data()},
             {n_tokens, heads, kv_heads, hd, pos0, n_ctx, batch}, scratch, out.data());
   for (int b = 0; b < batch; ++b) {
     const auto slice = [](const std::vector<float>& all, int i, int len) {
@@ -85,21 +96,86 @@ TEST(Attention, BatchedSequencesMatchEachRunAlone) {
     auto kc = slice(alone_k, b, n_ctx * kv_dim), vc = slice(alone_v, b, n_ctx * kv_dim);
     std::vector<float> o(static_cast<std::size_t>(n_tokens * q_dim));
     attention(slice(q, b, n_tokens * q_dim).data(), slice(k, b, n_tokens * kv_dim).data(),
-              slice(v, b, n_tokens * kv_dim).data(), kc.data(), vc.data(), {n_tokens, heads, kv_heads, hd, pos0, n_ctx},
-              scratch, o.data());
+              slice(v, b, n_tokens * kv_dim).data(), {kc.data(), vc.data()},
+              {n_tokens, heads, kv_heads, hd, pos0, n_ctx}, scratch, o.data());
     EXPECT_EQ(o, slice(out, b, n_tokens * q_dim)) << "sequence " << b;
     EXPECT_EQ(kc, slice(k_cache, b, n_ctx * kv_dim)) << "sequence " << b << "'s keys land in its own cache rows";
     EXPECT_EQ(vc, slice(v_cache, b, n_ctx * kv_dim));
   }
 }
 
+// An FP8 cache (rows of E4M3 codes, a scale per row and key/value head).
+struct Fp8Cache {
+  std::vector<std::uint8_t> codes;
+  std::vector<float> scales;
+  Fp8Cache(int rows, int n_kv_heads, int head_dim)
+      : codes(static_cast<std::size_t>(rows * n_kv_heads * head_dim)),
+        scales(static_cast<std::size_t>(rows * n_kv_heads)) {}
+  // Stores `x`'s rows at row `first` on, each head's slice as quantize_row_fp8 makes it.
+  void store(const std::vector<float>& x, int first, int n_kv_heads, int head_dim) {
+    const int kv_dim = n_kv_heads * head_dim;
+    for (int r = 0; r < static_cast<int>(x.size()) / kv_dim; ++r)
+      for (int h = 0; h < n_kv_heads; ++h) {
+        const auto at = static_cast<std::size_t>((first + r) * kv_dim + h * head_dim);
+        scales[static_cast<std::size_t>((first + r) * n_kv_heads + h)] =
+            quantize_row_fp8(&x[static_cast<std::size_t>(r * kv_dim + h * head_dim)], head_dim, &codes[at]);
+      }
+  }
+  // What the cache stands for, in float64.
+  // (code i belongs to row i / kv_dim and head i % kv_dim / head_dim: scale i / head_dim).
+  std::vector<double> values(int head_dim) const {
+    std::vector<double> out(codes.size());
+    for (std::size_t i = 0; i < codes.size(); ++i)
+      out[i] = static_cast<double>(f8e4m3_to_f32(codes[i])) * scales[i / static_cast<std::size_t>(head_dim)];
+    return out;
+  }
+};
+
+// Every new row's slice of each head is stored as quantize_row_fp8 stores a
+// row, and attention runs over what the codes stand for (new rows included,
+// as later steps will read them), to float32 accuracy.
+TEST(Attention, Fp8CacheStoresEachHeadQuantizedAndAttendsOverWhatItStores) {
+  for (const Case c : {Case{1, 4, 2, 8, 0, 16}, Case{3, 6, 2, 10, 7, 12}, Case{1, 8, 1, 33, 40, 41},
+                       Case{17, 4, 2, 32, 3, 64}, Case{70, 2, 1, 16, 0, 80}, Case{65, 3, 3, 8, 9, 90}}) {
+    const int kv_dim = c.n_kv_heads * c.head_dim, q_dim = c.n_heads * c.head_dim;
+    Fp8Cache k_cache(c.n_ctx, c.n_kv_heads, c.head_dim), v_cache(c.n_ctx, c.n_kv_heads, c.head_dim);
+    // Earlier rows, as earlier steps would have left them.
+    k_cache.store(test::random_floats(static_cast<std::size_t>(c.n_ctx * kv_dim), 12), 0, c.n_kv_heads, c.head_dim);
+    v_cache.store(test::random_floats(static_cast<std::size_t>(c.n_ctx * kv_dim), 13), 0, c.n_kv_heads, c.head_dim);
+    const auto q = test::random_floats(static_cast<std::size_t>(c.n_tokens * q_dim), 14);
+    const auto k = test::random_floats(static_cast<std::size_t>(c.n_tokens * kv_dim), 15, 3.0f);
+    const auto v = test::random_floats(static_cast<std::size_t>(c.n_tokens * kv_dim), 16, 0.5f);
+    Fp8Cache want_k = k_cache, want_v = v_cache;
+    want_k.store(k, c.pos0, c.n_kv_heads, c.head_dim);
+    want_v.store(v, c.pos0, c.n_kv_heads, c.head_dim);
+    const KvCache cache{k_cache.codes.data(), v_cache.codes.data(), k_cache.scales.data(), v_cache.scales.data()};
+    const AttentionShape shape{c.n_tokens, c.n_heads, c.n_kv_heads, c.head_dim, c.pos0, c.n_ctx};
+    std::vector<float> out(static_cast<std::size_t>(c.n_tokens * q_dim));
+
+    std::vector<float> float_scratch(attention_scratch_floats(c.n_ctx));
+    EXPECT_THROW(attention(q.data(), k.data(), v.data(), cache, shape, float_scratch, out.data()), Error)
+        << "a float cache's scratch has no room to decode a head";
+    std::vector<float> scratch(attention_scratch_floats(c.n_ctx, c.head_dim));
+    attention(q.data(), k.data(), v.data(), cache, shape, scratch, out.data());
+    EXPECT_EQ(k_cache.codes, want_k.codes) << "new keys quantized into rows pos0..";
+    EXPECT_EQ(k_cache.scales, want_k.scales);
+    EXPECT_EQ(v_cache.codes, want_v.codes);
+    EXPECT_EQ(v_cache.scales, want_v.scales);
+
+    const auto ref = reference_attention(q, want_k.values(c.head_dim), want_v.values(c.head_dim), c);
+    // As for the float cache: decoding (code * scale) is one float rounding more.
+    EXPECT_LT(test::max_relative_error(out, ref), 1e-5)
+        << "tokens " << c.n_tokens << " heads " << c.n_heads << "/" << c.n_kv_heads << " pos0 " << c.pos0;
+  }
+}
+
 TEST(Attention, RejectsPositionsPastTheCacheAndBadHeadGroups) {
   std::vector<float> buf(64), scratch(attention_scratch_floats(4));
   EXPECT_THROW(
-      attention(buf.data(), buf.data(), buf.data(), buf.data(), buf.data(), {2, 2, 2, 2, 3, 4}, scratch, buf.data()),
+      attention(buf.data(), buf.data(), buf.data(), {buf.data(), buf.data()}, {2, 2, 2, 2, 3, 4}, scratch, buf.data()),
       Error);
   EXPECT_THROW(
-      attention(buf.data(), buf.data(), buf.data(), buf.data(), buf.data(), {1, 3, 2, 2, 0, 4}, scratch, buf.data()),
+      attention(buf.data(), buf.data(), buf.data(), {buf.data(), buf.data()}, {1, 3, 2, 2, 0, 4}, scratch, buf.data()),
       Error);
 }
 
@@ -107,7 +183,7 @@ TEST(Attention, RefusesTooSmallScratchBeforeTouchingTheCache) {
   const std::vector<float> q(8, 1.0f), kv(8, 2.0f);
   std::vector<float> k_cache(32, 0.0f), v_cache(32, 0.0f), out(8);
   std::vector<float> scratch(attention_scratch_floats(8) - 1);
-  EXPECT_THROW(attention(q.data(), kv.data(), kv.data(), k_cache.data(), v_cache.data(), {2, 2, 2, 2, 0, 8}, scratch,
+  EXPECT_THROW(attention(q.data(), kv.data(), kv.data(), {k_cache.data(), v_cache.data()}, {2, 2, 2, 2, 0, 8}, scratch,
                          out.data()),
                Error);
   EXPECT_EQ(k_cache, std::vector<float>(32, 0.0f)) << "nothing appended by a refused call";

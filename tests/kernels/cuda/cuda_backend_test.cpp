@@ -181,6 +181,60 @@ TEST_P(CudaAttentionTest, MatchesTheCpuBackendInPrefillAndDecode) {
   }
 }
 
+// An FP8 cache of `rows` rows: random floats, each head's slice quantized
+// as the CPU stores it ({codes, scales}).
+std::pair<Tensor, Tensor> fp8_cache(int rows, int kv_heads, int hd, std::uint32_t seed) {
+  const auto x = test::random_floats(static_cast<std::size_t>(rows * kv_heads * hd), seed);
+  Tensor codes = Tensor::zeros(DType::F8E4M3, {rows, kv_heads * hd});
+  Tensor scales = Tensor::zeros(DType::F32, {rows, kv_heads});
+  for (int i = 0; i < rows * kv_heads; ++i) {
+    scales.data_mut<float>()[i] =
+        quantize_row_fp8(x.data() + static_cast<std::ptrdiff_t>(i) * hd, hd, codes.data_mut<std::uint8_t>() + i * hd);
+  }
+  return {codes, scales};
+}
+
+// The FP8 KV cache (--kv-cache fp8) on every attention path (decode split
+// over the keys, tiled prefill, the one-block-per-query fallback at 132),
+// one sequence and three: the GPU stores the new rows' codes and scales bit
+// for bit as the CPU does (the same float arithmetic), and reads the values
+// they stand for: outputs as close as for a float cache.
+TEST_P(CudaAttentionTest, Fp8CacheMatchesTheCpuBackend) {
+  OCTET_REQUIRE_GPU(gpu);
+  auto cpu = make_cpu_backend(0);
+  const int heads = 6, kv_heads = 2, hd = GetParam(), n_ctx = 300;
+  for (const int batch : {1, 3}) {
+    for (const auto& [tokens, pos] : {std::pair{1, 0}, {1, 250}, {7, 0}, {40, 100}}) {
+      const int rows = batch * tokens, cache_rows = batch * n_ctx;
+      const Tensor q = test::tensor_of(test::random_floats(rows * heads * hd, 31), {rows, heads * hd});
+      const Tensor k = test::tensor_of(test::random_floats(rows * kv_heads * hd, 32, 4.0f), {rows, kv_heads * hd});
+      const Tensor v = test::tensor_of(test::random_floats(rows * kv_heads * hd, 33, 0.1f), {rows, kv_heads * hd});
+      const auto [kc, ks] = fp8_cache(cache_rows, kv_heads, hd, 34);
+      const auto [vc, vs] = fp8_cache(cache_rows, kv_heads, hd, 35);
+      const NodeParams p{.head_dim = hd, .n_heads = heads, .n_kv_heads = kv_heads, .batch = batch};
+      const std::vector<test::NodeInput> in{{q},
+                                            {k},
+                                            {v},
+                                            {kc, ValueKind::State},
+                                            {vc, ValueKind::State},
+                                            {ks, ValueKind::State},
+                                            {vs, ValueKind::State}};
+      const auto a = test::run_node(*cpu, OpKind::Attention, in, {rows, heads * hd}, p, pos, n_ctx);
+      const auto b = test::run_node(*gpu, OpKind::Attention, in, {rows, heads * hd}, p, pos, n_ctx);
+      EXPECT_LT(relative_error(b.output, a.output), kOpTolerance)
+          << "batch " << batch << ", " << tokens << " tokens at " << pos;
+      for (int s = 0; s < 4; ++s) {
+        const Tensor& want = a.state_after[static_cast<std::size_t>(s)];
+        const Tensor& got = b.state_after[static_cast<std::size_t>(s)];
+        const auto* w = static_cast<const std::uint8_t*>(want.raw());
+        EXPECT_TRUE(std::equal(w, w + want.nbytes(), static_cast<const std::uint8_t*>(got.raw())))
+            << (s < 2 ? "codes" : "scales") << " of cache " << s % 2 << ", batch " << batch << ", " << tokens
+            << " tokens at " << pos;
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(HeadDims, CudaAttentionTest, ::testing::Values(40, 96, 132));
 
 // Three sequences in one step (batched decode and prefill), each with its own
@@ -346,6 +400,38 @@ TEST(CudaBackend, Stories260KMatchesTheCpuInBf16AndFp8) {
   EXPECT_LT(backends.max_relative_error, 2 * quantization.max_relative_error);
   EXPECT_GT(backends.top1_agreement, 0.9);
   EXPECT_GT(backends.top1_agreement, quantization.top1_agreement - 0.05);
+}
+
+// The FP8 KV cache through the whole model: on the GPU, bf16 weights with
+// an FP8 cache follow the CPU's float model with the same cache as closely
+// as bf16 alone follows float (the codes agree wherever the bf16 rounding of
+// a key does not cross an E4M3 boundary, and a crossing is one 6% step of one
+// value), and closer than the cache itself moves the model.
+TEST(CudaBackend, Stories260KWithAnFp8KvCacheMatchesTheCpu) {
+  OCTET_REQUIRE_GPU(gpu);
+  OCTET_REQUIRE_SHARED(checkpoint, "models/stories260K/stories260K.bin");
+  LoadOptions options;
+  options.kv_cache = DType::F8E4M3;
+  const auto f32 = models::builtin_registry().load_model(checkpoint);
+  const auto kv8 = models::builtin_registry().load_model(checkpoint, options);
+  auto cpu = make_cpu_backend(0);
+  const auto ids = greedy_ids(*kv8, *cpu, 200);
+  const Comparison cache_cost = compare_logits(*f32, *cpu, *kv8, *cpu, ids);  // what the FP8 cache costs
+  const Comparison backends = compare_logits(*kv8, *cpu, *kv8, *gpu, ids);
+  EXPECT_LT(backends.max_relative_error, cache_cost.max_relative_error);
+  EXPECT_GT(backends.top1_agreement, 0.95);
+  // Decode steps (the split kernel over the cache the earlier steps wrote)
+  // against the GPU's own prefill of the same ids (the tiled kernel).
+  Executor prefill(*kv8, *gpu, 64), steps(*kv8, *gpu, 64);
+  const Tensor& all = prefill.forward(std::span(ids.data(), 64), 0, true);
+  const std::vector<float> rows(all.data<float>(), all.data<float>() + all.numel());
+  const std::int64_t vocab = all.dim(1);
+  for (int pos = 0; pos < 64; ++pos) {
+    const Tensor& step = steps.forward(std::span(ids.data() + pos, 1), pos, false);
+    const std::vector<float> got(step.data<float>(), step.data<float>() + vocab);
+    const std::vector<float> want(rows.begin() + pos * vocab, rows.begin() + (pos + 1) * vocab);
+    EXPECT_LT(relative_error(got, want), cache_cost.max_relative_error) << "step " << pos;
+  }
 }
 
 // --gpu-layers: the first blocks on the GPU, the rest on the CPU. Each node
