@@ -2,7 +2,10 @@
 
 #include "engine/error.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 
 namespace octet {
@@ -32,7 +35,34 @@ QuantScheme QuantRecipe::scheme_for(std::string_view weight_name) const {
   for (const auto& pattern : keep_float) {
     if (!pattern.empty() && weight_name.find(pattern) != std::string_view::npos) return QuantScheme::F32;
   }
+  if (rest_from >= 0) {
+    const int block = block_of_weight(weight_name);
+    if (block < 0 || block >= rest_from) return rest_scheme;
+  }
   return scheme;
+}
+
+std::string recipe_name(const QuantRecipe& recipe) {
+  std::string name(quant_scheme_name(recipe.scheme));
+  if (recipe.rest_from >= 0) {
+    name += fmt::format(", {} from block {}", quant_scheme_name(recipe.rest_scheme), recipe.rest_from);
+  }
+  return name;
+}
+
+int block_of_weight(std::string_view weight_name) {
+  for (const std::string_view marker : {"layers.", "layer."}) {
+    for (std::size_t at = weight_name.find(marker); at != std::string_view::npos;
+         at = weight_name.find(marker, at + 1)) {
+      if (at > 0 && weight_name[at - 1] != '.') continue;  // "sublayers." is not a block
+      const char* first = weight_name.data() + at + marker.size();
+      const char* last = weight_name.data() + weight_name.size();
+      unsigned block = 0;
+      const auto [end, error] = std::from_chars(first, last, block);
+      if (error == std::errc() && end != last && *end == '.' && block <= 1u << 20) return static_cast<int>(block);
+    }
+  }
+  return -1;
 }
 
 float quantize_row_int8(const float* x, std::int64_t n, std::int8_t* q) {

@@ -28,12 +28,22 @@ std::optional<QuantScheme> quant_scheme_from_name(std::string_view name);
 
 // Which scheme each matmul weight gets: one scheme, with exceptions kept in
 // float (`--keep-float lm_head,layers.0.`): a weight whose name contains any
-// of the listed substrings stays f32.
+// of the listed substrings stays f32. A model split by --gpu-layers N can
+// run another scheme on the CPU (`--cpu-quant`): the weights of blocks N and
+// later, and those outside the blocks (the head, which runs with the last
+// block), get `rest_scheme`.
 struct QuantRecipe {
   QuantScheme scheme = QuantScheme::F32;
   std::vector<std::string> keep_float;
+  int rest_from = -1;  // the first block of `rest_scheme`; -1: `scheme` everywhere
+  QuantScheme rest_scheme = QuantScheme::F32;
   QuantScheme scheme_for(std::string_view weight_name) const;
 };
+// The scheme's name, or for a split recipe "fp8, int8 from block 11".
+std::string recipe_name(const QuantRecipe& recipe);
+// The transformer block a Hugging Face weight name belongs to: N of
+// "layers.N." (Llama) or "layer.N." (the BERT family); -1 for other weights.
+int block_of_weight(std::string_view weight_name);
 
 // Scales that travel with a quantized tensor (see Tensor::quant()).
 struct QuantParams {

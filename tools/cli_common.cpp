@@ -58,8 +58,12 @@ void add_model_options(cxxopts::Options& options, ModelKind kind) {
   add("gpu-layers",
       "run the first N transformer blocks (with the embedding) on the GPU and the rest (with the head) on the "
       "CPU, for a model too large for the GPU; the hidden state crosses once per step. Use --quant f32 or fp8, "
-      "which both run",
+      "which both run, and --cpu-quant for the CPU's part",
       cxxopts::value<int>());
+  add("cpu-quant",
+      "with --gpu-layers: the scheme of the blocks (and head) on the CPU, e.g. --quant fp8 --cpu-quant int8: FP8 "
+      "tensor cores on the GPU, int8 on the CPU (default: --quant; FP8 on the CPU is an emulation, not fast)",
+      cxxopts::value<std::string>());
   add("c,ctx", "context length in tokens (0 = the model's maximum)", cxxopts::value<int>()->default_value("0"));
   add("q,quant",
       "quantize matmul weights at load: f32, w8 (int8 weights), int8 (int8 weights and activations) or fp8 (E4M3 "
@@ -88,6 +92,16 @@ QuantRecipe read_quant_recipe(const cxxopts::ParseResult& args, const std::strin
   recipe.scheme = *scheme;
   for (const auto& part : args["keep-float"].as<std::vector<std::string>>()) {
     if (!part.empty()) recipe.keep_float.push_back(part);
+  }
+  if (option == "quant" && args.count("cpu-quant") > 0) {
+    if (args.count("gpu-layers") == 0) {
+      fail("--cpu-quant sets the scheme of the blocks --gpu-layers leaves on the CPU: give --gpu-layers N");
+    }
+    const std::string rest = args["cpu-quant"].as<std::string>();
+    const auto rest_scheme = quant_scheme_from_name(rest);
+    if (!rest_scheme) fail("--cpu-quant '{}' is not a scheme: use f32, w8, int8 or fp8", rest);
+    recipe.rest_from = std::max(0, args["gpu-layers"].as<int>());
+    recipe.rest_scheme = *rest_scheme;
   }
   return recipe;
 }

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 namespace octet::cli {
@@ -140,6 +141,9 @@ int run_bench(int argc, char** argv) {
       cxxopts::value<std::string>()->default_value("f32"));
   add("gpu-layers", "with cuda: the first N blocks on the GPU and the rest on the CPU (a model too large for the GPU)",
       cxxopts::value<int>());
+  add("cpu-quant",
+      "with --backend cuda --gpu-layers N: the scheme of the CPU's blocks (e.g. --quant fp8 --cpu-quant int8)",
+      cxxopts::value<std::string>());
   add("t,threads", "comma-separated CPU thread counts (0 = all cores)",
       cxxopts::value<std::string>()->default_value("0"));
   add("r,repetitions", "timed repetitions of each test", cxxopts::value<int>()->default_value("5"));
@@ -163,6 +167,14 @@ int run_bench(int argc, char** argv) {
   }
   const int gpu_layers = args.count("gpu-layers") ? args["gpu-layers"].as<int>() : -1;
   const DType kv_cache = read_kv_cache(args);
+  std::optional<QuantScheme> cpu_quant;
+  if (args.count("cpu-quant")) {
+    if (gpu_layers < 0 || backends != std::vector<std::string>{"cuda"}) {
+      fail("--cpu-quant sets the scheme of the CPU's blocks: use it with --backend cuda --gpu-layers N");
+    }
+    cpu_quant = quant_scheme_from_name(args["cpu-quant"].as<std::string>());
+    if (!cpu_quant) fail("--cpu-quant: unknown scheme '{}'", args["cpu-quant"].as<std::string>());
+  }
   if (args.count("gpu-layers") && gpu_layers < 0) fail("--gpu-layers must be >= 0, got {}", gpu_layers);
 
   nlohmann::json rows = nlohmann::json::array(), skipped = nlohmann::json::array();
@@ -182,6 +194,11 @@ int run_bench(int argc, char** argv) {
     if (!scheme) fail("--quant: unknown scheme '{}'", scheme_name);
     std::cerr << fmt::format("loading {} as {}...\n", path, scheme_name);
     LoadOptions load{QuantRecipe{*scheme, {}}};
+    if (cpu_quant) {
+      load.quant.rest_from = gpu_layers;
+      load.quant.rest_scheme = *cpu_quant;
+    }
+    const std::string scheme_label = recipe_name(load.quant);
     load.kv_cache = kv_cache;
     const auto model = models::builtin_registry().load_model(path, load);
     encoder = model->info().kind == ModelKind::Encoder;
@@ -197,7 +214,7 @@ int run_bench(int argc, char** argv) {
       for (const auto& threads : thread_list) {
         const auto skip = [&](const std::string& why) {
           std::cerr << fmt::format("skipping {} {}: {}\n", backend_name, scheme_name, why);
-          skipped.push_back({{"backend", backend_name}, {"quant", scheme_name}, {"reason", why}});
+          skipped.push_back({{"backend", backend_name}, {"quant", scheme_label}, {"reason", why}});
         };
         Backends on;
         try {
@@ -233,7 +250,7 @@ int run_bench(int argc, char** argv) {
                                      scheme_name, threads, er.batch, er.seq_len, er.repetitions);
             const std::vector<double> s = run_encoder_bench(*model, placement, er);
             rows.push_back({{"backend", backend_name},
-                            {"quant", scheme_name},
+                            {"quant", scheme_label},
                             {"threads", std::stoi(threads) > 0 ? std::stoi(threads) : machine_cores()},
                             {"batch", er.batch},
                             {"seq_len", er.seq_len},
@@ -258,7 +275,7 @@ int run_bench(int argc, char** argv) {
           }
           const double tg_mean = mean(r.tg_tokens_per_second);
           rows.push_back({{"backend", backend_name},
-                          {"quant", scheme_name},
+                          {"quant", scheme_label},
                           {"threads", std::stoi(threads) > 0 ? std::stoi(threads) : machine_cores()},
                           {"batch", b},
                           {"pp_tokens", request.n_prompt},

@@ -88,7 +88,7 @@ int run_perplexity(int argc, char** argv) {
   const PerplexityResult r =
       measure_perplexity(*loaded.model, loaded.backends.placement(), tokens, request, compared.get(),
                          compared_placement ? &*compared_placement : nullptr, progress);
-  const std::string scheme(quant_scheme_name(read_quant_recipe(args).scheme));
+  const std::string scheme = recipe_name(read_quant_recipe(args));
   const DType kv = read_kv_cache(args);
   const auto kv_name = [](DType d) { return d == DType::F8E4M3 ? "fp8" : "f32"; };
   if (args.count("json")) {

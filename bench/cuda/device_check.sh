@@ -16,7 +16,8 @@
 #      fp8, synthetic:$NCU_MODEL, default llama-7b: two layers of a decode step).
 #   9. --gpu-layers: synthetic:$SPLIT_MODEL (default llama-1.1b) with its first
 #      SPLIT_LAYERS (default 11) blocks on the GPU and the rest on the host CPU,
-#      beside the same model all on the GPU, in one bench run each.
+#      beside the same model all on the GPU, in one bench run each; then the
+#      split with FP8 on the GPU and int8 on the CPU (--cpu-quant int8).
 #  10. encoders on the GPU: synthetic:bert-base sentences/s (bf16 and fp8, batch
 #      1 and 32), and the shipped sst2-mini classifier's SST-2 dev accuracy there.
 #  11. the FP8 KV cache: synthetic:$KV_MODEL (default llama-1.1b) fp8 with a
@@ -129,6 +130,8 @@ PY
         timeout 400 "$octet" bench -m "$split_model" --backend cuda $placement --quant f32,fp8 -p 128 -n 64 -r 3 \
           2>>"$err" | tee -a "$out/decoders.md"
       done
+      timeout 400 "$octet" bench -m "$split_model" --backend cuda --gpu-layers "${SPLIT_LAYERS:-11}" --quant fp8 \
+        --cpu-quant int8 -p 128 -n 64 -r 3 2>>"$err" | tee -a "$out/decoders.md"
       ;;
     10)
       log "encoders on the GPU: synthetic:bert-base"

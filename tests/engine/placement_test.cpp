@@ -35,11 +35,14 @@ TEST(Placement, BlockOfReadsTheBlockNumberOfAName) {
 // A device of its own for the executor: the CPU's kernels, but its memory is
 // marked as another device's, and it refuses to run a node on a value that is
 // not its own (a missing copy between backends), counting the bytes that cross.
+// `int8` false: like the CUDA backend, it refuses int8 matmuls.
 class StandInDevice : public Backend {
  public:
-  StandInDevice() : cpu_(make_cpu_backend(0)) {}
+  explicit StandInDevice(bool int8 = true) : cpu_(make_cpu_backend(0)), int8_(int8) {}
   std::string name() const override { return "stand-in device"; }
-  bool supports(OpKind op, DType dtype) const override { return cpu_->supports(op, dtype); }
+  bool supports(OpKind op, DType dtype) const override {
+    return (int8_ || dtype != DType::I8) && cpu_->supports(op, dtype);
+  }
   void reserve(const Graph& graph, int n_ctx) override { cpu_->reserve(graph, n_ctx); }
   Device device() const override { return Device::Cuda; }
   Tensor allocate(DType dtype, Shape shape) override {
@@ -86,6 +89,7 @@ class StandInDevice : public Backend {
 
  private:
   std::unique_ptr<Backend> cpu_;
+  bool int8_;
   std::set<const void*> weights_;
 };
 
@@ -147,6 +151,32 @@ TEST(Placement, EverySplitGivesTheOneBackendLogitsBitForBit) {
       EXPECT_EQ(run(Placement(*cpu, blocks, *other)), want) << "two CPU backends, " << blocks << " blocks";
     }
   }
+}
+
+// --gpu-layers 2 --quant fp8 --cpu-quant int8: the FP8 blocks run on a
+// device that refuses int8 (as the GPU does), the int8 blocks and head on the
+// CPU, and the split computes what the CPU computes with that model alone.
+TEST(Placement, ASplitRecipeRunsEachSchemeOnItsBackend) {
+  QuantRecipe recipe{QuantScheme::Fp8, {}};
+  recipe.rest_from = 2;
+  recipe.rest_scheme = QuantScheme::Int8;
+  auto model = models::builtin_registry().load_model(test::shipped_model(), {recipe});
+  for (const auto& [name, weight] : model->weights()) {
+    if (weight.dtype() == DType::F32) continue;  // norms and the embedding
+    EXPECT_EQ(weight.dtype(), block_of_weight(name) >= 0 && block_of_weight(name) < 2 ? DType::F8E4M3 : DType::I8)
+        << name;
+  }
+  auto cpu = make_cpu_backend(0);
+  const std::vector<std::int32_t> prompt{1, 395, 415, 261, 375};
+  const auto logits = [&](const Placement& placement) {
+    Executor executor(*model, placement, 16);
+    const Tensor& t = executor.forward(prompt, 0, true);
+    return std::vector<float>(t.data<float>(), t.data<float>() + t.numel());
+  };
+  StandInDevice device(/*int8=*/false);
+  EXPECT_EQ(logits(Placement(device, 2, *cpu)), logits(*cpu));
+  StandInDevice refusing(/*int8=*/false);
+  EXPECT_THROW(logits(Placement(refusing, 3, *cpu)), Error) << "an int8 block placed on the device is refused";
 }
 
 // Per step, the token ids go to the device and the hidden state comes back

@@ -114,5 +114,35 @@ TEST(Quant, RecipeKeepsNamedLayersInFloat) {
   EXPECT_FALSE(quant_scheme_from_name("int4").has_value());
 }
 
+TEST(Quant, BlockOfWeightReadsLlamaAndBertNames) {
+  EXPECT_EQ(block_of_weight("model.layers.12.mlp.up_proj.weight"), 12);
+  EXPECT_EQ(block_of_weight("layers.0.attention.wq.weight"), 0);
+  EXPECT_EQ(block_of_weight("bert.encoder.layer.3.attention.self.query.weight"), 3);
+  EXPECT_EQ(block_of_weight("distilbert.transformer.layer.5.ffn.lin1.weight"), 5);
+  EXPECT_EQ(block_of_weight("lm_head.weight"), -1);
+  EXPECT_EQ(block_of_weight("classifier.weight"), -1);
+  EXPECT_EQ(block_of_weight("model.sublayers.2.x.weight"), -1);
+  EXPECT_EQ(block_of_weight("model.layers.-1.x.weight"), -1);
+  EXPECT_EQ(block_of_weight("model.layers.7x.weight"), -1);
+  EXPECT_EQ(block_of_weight("model.layers.4"), -1);
+}
+
+// --gpu-layers 2 --quant fp8 --cpu-quant int8: blocks 0 and 1 in FP8, the
+// later blocks and everything outside the blocks (the head) in int8, and
+// --keep-float still wins.
+TEST(Quant, SplitRecipeGivesTheCpusBlocksTheirOwnScheme) {
+  QuantRecipe recipe{QuantScheme::Fp8, {"layers.3.mlp"}};
+  recipe.rest_from = 2;
+  recipe.rest_scheme = QuantScheme::Int8;
+  EXPECT_EQ(recipe.scheme_for("model.layers.0.self_attn.q_proj.weight"), QuantScheme::Fp8);
+  EXPECT_EQ(recipe.scheme_for("model.layers.1.mlp.down_proj.weight"), QuantScheme::Fp8);
+  EXPECT_EQ(recipe.scheme_for("model.layers.2.self_attn.q_proj.weight"), QuantScheme::Int8);
+  EXPECT_EQ(recipe.scheme_for("model.layers.12.mlp.up_proj.weight"), QuantScheme::Int8);
+  EXPECT_EQ(recipe.scheme_for("lm_head.weight"), QuantScheme::Int8);
+  EXPECT_EQ(recipe.scheme_for("model.layers.3.mlp.up_proj.weight"), QuantScheme::F32);
+  EXPECT_EQ(recipe_name(recipe), "fp8, int8 from block 2");
+  EXPECT_EQ(recipe_name(QuantRecipe{QuantScheme::W8, {}}), "w8");
+}
+
 }  // namespace
 }  // namespace octet

@@ -286,6 +286,9 @@ TEST(Cli, BadInputsGiveClearErrors) {
   expect_failure("generate -p \"$(printf 'bad \\377 byte')\"", 1, "invalid UTF-8 at byte 4");
   expect_failure("generate --gpu-layers 2 --backend cpu", 1, "--gpu-layers splits the model between cuda and the cpu");
   expect_failure("generate --gpu-layers -1", 1, "--gpu-layers must be >= 0");
+  expect_failure("generate --cpu-quant int8", 1, "--cpu-quant sets the scheme of the blocks --gpu-layers leaves");
+  expect_failure("generate --gpu-layers 2 --quant fp8 --cpu-quant int4", 1, "--cpu-quant 'int4' is not a scheme");
+  expect_failure("bench --cpu-quant int8 -p 8 -n 8", 1, "use it with --backend cuda --gpu-layers N");
 }
 
 // `octet classify` on a small TSV with gold labels: JSON lines in input

@@ -402,6 +402,26 @@ TEST(CudaBackend, Stories260KMatchesTheCpuInBf16AndFp8) {
   EXPECT_GT(backends.top1_agreement, quantization.top1_agreement - 0.05);
 }
 
+// --gpu-layers 3 --quant fp8 --cpu-quant int8: FP8 blocks on the GPU, int8
+// blocks and head on the CPU. The split follows the CPU running the same
+// mixed model as closely as GPU FP8 follows CPU FP8 (within the noise the
+// 8-bit schemes themselves add).
+TEST(CudaBackend, SplitWithInt8OnTheCpuMatchesTheCpu) {
+  OCTET_REQUIRE_GPU(gpu);
+  OCTET_REQUIRE_SHARED(checkpoint, "models/stories260K/stories260K.bin");  // 5 blocks
+  QuantRecipe recipe{QuantScheme::Fp8, {}};
+  recipe.rest_from = 3;
+  recipe.rest_scheme = QuantScheme::Int8;
+  const auto f32 = models::builtin_registry().load_model(checkpoint);
+  const auto mixed = models::builtin_registry().load_model(checkpoint, {recipe});
+  auto cpu = make_cpu_backend(0);
+  const auto ids = greedy_ids(*f32, *cpu, 200);
+  const Comparison quantization = compare_logits(*f32, *cpu, *mixed, *cpu, ids);
+  const Comparison split = compare_logits(*mixed, *cpu, *mixed, Placement(*gpu, 3, *cpu), ids);
+  EXPECT_LT(split.max_relative_error, 2 * quantization.max_relative_error);
+  EXPECT_GT(split.top1_agreement, 0.9);
+}
+
 // The FP8 KV cache through the whole model: on the GPU, bf16 weights with
 // an FP8 cache follow the CPU's float model with the same cache as closely
 // as bf16 alone follows float (the codes agree wherever the bf16 rounding of
