@@ -52,7 +52,9 @@ DecoderBenchResult run_decoder_bench(const Model& model, const Placement& placem
     for (int i = 0; i <= req.n_gen; ++i) {
       for (std::size_t b = 0; b < step.size(); ++b) step[b] = id(static_cast<std::size_t>(i) * step.size() + b);
       const auto t0 = Clock::now();
-      executor.forward(step, i, false, req.batch);  // i == 0: the one-token prompt, untimed
+      // As greedy generation runs a step: the backend picks each sequence's
+      // token, and only ids come back (the bench feeds its own ids regardless).
+      executor.forward_greedy(step, i, req.batch);  // i == 0: the one-token prompt, untimed
       if (step_ms != nullptr && i > 0) step_ms->push_back(1e3 * seconds(t0, Clock::now()));
     }
   };

@@ -4,8 +4,9 @@
 //  tg: n_gen tokens per sequence, decoded one step at a time after a
 //      one-token prompt (a step gives every sequence its next token).
 // Tokens per second count every sequence's tokens. Token ids are fixed
-// pseudo-random values: tokenization and sampling are left out. Every
-// repetition follows one untimed warm-up of each test.
+// pseudo-random values: tokenization and sampling are left out, but a tg step
+// ends as greedy generation's do, with the backend's argmax (from a GPU only
+// the ids come back). Every repetition follows one untimed warm-up of each test.
 #pragma once
 
 #include "engine/model.h"

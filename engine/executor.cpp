@@ -43,6 +43,15 @@ std::size_t Executor::arena_bytes() const {
 }
 
 const Tensor& Executor::forward(std::span<const std::int32_t> tokens, int pos, bool all_logits, int batch) {
+  return step(tokens, pos, all_logits, batch, false);
+}
+
+std::span<const std::int32_t> Executor::forward_greedy(std::span<const std::int32_t> tokens, int pos, int batch) {
+  const Tensor& ids = step(tokens, pos, false, batch, true);
+  return {ids.data<std::int32_t>(), static_cast<std::size_t>(ids.numel())};
+}
+
+const Tensor& Executor::step(std::span<const std::int32_t> tokens, int pos, bool all_logits, int batch, bool argmax) {
   if (tokens.empty()) fail("forward: no tokens to process");
   if (batch < 1 || batch > max_batch_) {
     fail("forward: {} sequences in one step, the cache holds 1 to {}", batch, max_batch_);
@@ -55,7 +64,7 @@ const Tensor& Executor::forward(std::span<const std::int32_t> tokens, int pos, b
     fail("forward: positions {}..{} do not fit the context of {} tokens", pos, pos + n - 1, n_ctx_);
   }
   const GraphInput input{"tokens", tokens};
-  return run({n, n_ctx_, all_logits, batch}, std::span(&input, 1), pos);
+  return run({n, n_ctx_, all_logits, batch, argmax}, std::span(&input, 1), pos);
 }
 
 const Tensor& Executor::run(const GraphRequest& request, std::span<const GraphInput> inputs, int pos) {
@@ -105,7 +114,9 @@ const Tensor& Executor::run(const GraphRequest& request, std::span<const GraphIn
   Backend& last = backend(plan.value_backend[output]);
   if (last.device() == Device::Cpu) return out;
   // The output crosses to the host; the copy waits for the step to finish.
-  if (host_output_.shape() != out.shape()) host_output_ = Tensor::zeros(out.dtype(), out.shape());
+  if (host_output_.shape() != out.shape() || host_output_.dtype() != out.dtype()) {
+    host_output_ = Tensor::zeros(out.dtype(), out.shape());
+  }
   last.copy_to_host(out, host_output_.raw_mut(), out.nbytes());
   return host_output_;
 }
@@ -130,7 +141,7 @@ Executor::Plan& Executor::plan_for(const GraphRequest& request) {
   if (request.n_tokens <= 0 || request.batch <= 0) {
     fail("step: {} sequences of {} tokens is not a step", request.batch, request.n_tokens);
   }
-  auto& slot = plans_[{request.n_tokens, request.all_logits, request.batch}];
+  auto& slot = plans_[{request.n_tokens, request.all_logits, request.batch, request.argmax}];
   if (slot) return *slot;
   auto plan = std::make_unique<Plan>();
   GraphRequest full = request;

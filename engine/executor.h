@@ -48,6 +48,9 @@ class Executor {
   // last, in host memory. Sequence b uses the b-th of the cache's sequences.
   // The returned tensor is valid until the next call.
   const Tensor& forward(std::span<const std::int32_t> tokens, int pos, bool all_logits, int batch = 1);
+  // As forward, but returns each sequence's most likely next token (the
+  // first on ties), found where the logits are: only the ids cross from a GPU.
+  std::span<const std::int32_t> forward_greedy(std::span<const std::int32_t> tokens, int pos, int batch = 1);
   // The general step: the graph for `request`, every input bound by name
   // (each exactly as long as the graph declares it), the first position `pos`.
   // Ids that an embedding looks up are checked against its table here, once
@@ -92,6 +95,7 @@ class Executor {
     std::vector<bool> uses_backend;  // per backend
     int batch = 1;
   };
+  const Tensor& step(std::span<const std::int32_t> tokens, int pos, bool all_logits, int batch, bool argmax);
   Plan& plan_for(const GraphRequest& request);
   void check_support(const Plan& plan) const;
   void plan_buffers(Plan& plan);
@@ -104,7 +108,7 @@ class Executor {
   Placement placement_;
   int n_ctx_;
   int max_batch_;
-  std::map<std::tuple<int, bool, int>, std::unique_ptr<Plan>> plans_;  // by (n_tokens, all_logits, batch)
+  std::map<std::tuple<int, bool, int, bool>, std::unique_ptr<Plan>> plans_;  // by (n_tokens, all_logits, batch, argmax)
   std::map<std::string, Tensor> state_;  // KV cache, by value name: max_batch_ sequences' worth
   std::vector<Tensor> arenas_;           // per backend
   Tensor host_output_;                   // the logits copied back, when they end on a device

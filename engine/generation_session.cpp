@@ -58,17 +58,32 @@ bool GenerationSession::is_eos(std::int32_t id) const {
   return std::find(eos.begin(), eos.end(), id) != eos.end();
 }
 
-std::span<float> GenerationSession::append(std::span<const std::int32_t> ids) {
+void GenerationSession::stage(std::span<const std::int32_t> ids) {
   feed_.clear();
   if (pending_ >= 0) feed_.push_back(pending_);
   feed_.insert(feed_.end(), ids.begin(), ids.end());
   if (feed_.empty()) fail("nothing to feed: give at least one token");
   check_fits(feed_.size());
-  const Tensor& out = executor_.forward(feed_, n_past(), false);
+}
+
+void GenerationSession::commit() {
   history_.insert(history_.end(), feed_.begin(), feed_.end());
   pending_ = -1;
+}
+
+std::span<float> GenerationSession::append(std::span<const std::int32_t> ids) {
+  stage(ids);
+  const Tensor& out = executor_.forward(feed_, n_past(), false);
+  commit();
   std::copy_n(out.data<float>(), logits_.size(), logits_.begin());
   return logits_;
+}
+
+std::int32_t GenerationSession::append_greedy(std::span<const std::int32_t> ids) {
+  stage(ids);
+  const std::int32_t id = executor_.forward_greedy(feed_, n_past()).front();
+  commit();
+  return id;
 }
 
 const Tensor& GenerationSession::append_all_logits(std::span<const std::int32_t> ids) {
@@ -84,12 +99,17 @@ GenerationStats GenerationSession::generate(std::span<const std::int32_t> prompt
                                             const TokenCallback& on_token) {
   GenerationStats stats;
   stats.prompt_tokens = static_cast<int>(prompt.size());
+  // Greedy decoding without a penalty needs no logits here: the backend picks
+  // the token where the logits are, and from a GPU only its id comes back.
+  const bool greedy = sampler.is_greedy();
+  const auto next = [&](std::span<const std::int32_t> ids) {
+    return greedy ? append_greedy(ids) : sampler.sample(append(ids), history_);
+  };
   auto t0 = std::chrono::steady_clock::now();
-  std::span<float> logits = append(prompt);
+  std::int32_t id = next(prompt);
   stats.prefill_seconds = seconds_since(t0);
   t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < max_tokens; ++i) {
-    const std::int32_t id = sampler.sample(logits, history_);
     pending_ = id;
     if (is_eos(id)) {
       stats.reason = StopReason::Eos;
@@ -106,7 +126,7 @@ GenerationStats GenerationSession::generate(std::span<const std::int32_t> prompt
       break;
     }
     if (i + 1 == max_tokens) break;  // Length
-    logits = append({});
+    id = next({});
   }
   stats.decode_seconds = seconds_since(t0);
   return stats;

@@ -44,6 +44,9 @@ class GenerationSession {
   // pass and returns the logits of the last one. Throws octet::Error, before
   // touching the cache, when they do not fit in the context.
   std::span<float> append(std::span<const std::int32_t> ids);
+  // Like append, but returns the most likely next token (the first on ties),
+  // which the backend finds where the logits are.
+  std::int32_t append_greedy(std::span<const std::int32_t> ids);
   // Like append, but returns logits [n, vocab] for every fed token (no pending token allowed).
   const Tensor& append_all_logits(std::span<const std::int32_t> ids);
 
@@ -55,6 +58,8 @@ class GenerationSession {
 
  private:
   void check_fits(std::size_t n) const;
+  void stage(std::span<const std::int32_t> ids);  // feed_ = pending token + ids, checked against the context
+  void commit();                                  // feed_ joins the history
   bool is_eos(std::int32_t id) const;
 
   const Model& model_;

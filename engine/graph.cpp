@@ -40,6 +40,8 @@ std::string_view op_name(OpKind op) {
       return "mean_rows";
     case OpKind::L2Normalize:
       return "l2_normalize";
+    case OpKind::Argmax:
+      return "argmax";
   }
   return "unknown";
 }
@@ -64,13 +66,13 @@ int Graph::add_state(std::string name, DType dtype, Shape shape) {
   return add_value({std::move(name), dtype, std::move(shape), ValueKind::State, {}});
 }
 
-int Graph::add_node(OpKind op, std::string name, std::vector<int> inputs, Shape shape, NodeParams params) {
+int Graph::add_node(OpKind op, std::string name, std::vector<int> inputs, Shape shape, NodeParams params, DType dtype) {
   for (int i : inputs) {
     if (i < 0 || i >= static_cast<int>(values_.size())) {
       fail("graph: node '{}' ({}) has an unknown input", name, op_name(op));
     }
   }
-  const int out = add_value({std::move(name), DType::F32, std::move(shape), ValueKind::Intermediate, {}});
+  const int out = add_value({std::move(name), dtype, std::move(shape), ValueKind::Intermediate, {}});
   nodes_.push_back({op, std::move(inputs), out, params});
   return out;
 }

@@ -34,6 +34,9 @@ enum class OpKind {
   FirstRows,    // (x [B * T, d]) -> [B, d]: the first row of each of B sequences
   MeanRows,     // (x [B * T, d], lengths i32 [B]) -> [B, d]: the mean of sequence b's first lengths[b] rows
   L2Normalize,  // (x [R, d]) -> each row divided by its Euclidean norm
+  // (x [R, N]) -> i32 [R]: the index of each row's largest value, the first on
+  // ties (octet::argmax); greedy decoding, so that only ids leave a GPU.
+  Argmax,
 };
 std::string_view op_name(OpKind op);
 
@@ -83,8 +86,9 @@ class Graph {
   int add_input(std::string name, DType dtype, Shape shape);
   int add_weight(std::string name, Tensor tensor);
   int add_state(std::string name, DType dtype, Shape shape);
-  // Adds a node whose float32 output value is called `name`.
-  int add_node(OpKind op, std::string name, std::vector<int> inputs, Shape shape, NodeParams params = {});
+  // Adds a node whose output value (float32 unless `dtype` says) is called `name`.
+  int add_node(OpKind op, std::string name, std::vector<int> inputs, Shape shape, NodeParams params = {},
+               DType dtype = DType::F32);
   void set_output(int value) { output_ = value; }
 
   const std::vector<Value>& values() const { return values_; }

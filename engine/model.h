@@ -39,6 +39,9 @@ struct GraphRequest {
   int n_ctx = 0;            // KV cache length per sequence (encoders: the longest sequence allowed)
   bool all_logits = false;  // decoders: logits for every token, or only each sequence's last
   int batch = 1;            // sequences in the step (decoders: decoded together, at the same positions)
+  // Decoders, without all_logits: each sequence's most likely next token
+  // (i32 [batch], OpKind::Argmax) instead of its logits.
+  bool argmax = false;
 };
 
 class Model {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 namespace octet {
@@ -16,8 +17,20 @@ void validate(const SamplerOptions& o) {
   if (o.repetition_window < 0) fail("repetition window must be >= 0, got {}", o.repetition_window);
 }
 
+bool Sampler::is_greedy() const {
+  return options_.temperature == 0.0f && (options_.repetition_penalty == 1.0f || options_.repetition_window == 0);
+}
+
 std::int32_t argmax(std::span<const float> values) {
-  return static_cast<std::int32_t>(std::max_element(values.begin(), values.end()) - values.begin());
+  float best = -std::numeric_limits<float>::infinity();
+  std::size_t at = values.size();  // none yet
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (values[i] > best || (at == values.size() && values[i] == best)) {
+      best = values[i];
+      at = i;
+    }
+  }
+  return at < values.size() ? static_cast<std::int32_t>(at) : 0;
 }
 
 Sampler::Sampler(const SamplerOptions& options, std::int64_t vocab_size) : options_(options), rng_(options.seed) {

@@ -28,6 +28,9 @@ class Sampler {
   // `logits` is modified (penalty, temperature). `recent` are the last tokens of the context.
   std::int32_t sample(std::span<float> logits, std::span<const std::int32_t> recent);
   const SamplerOptions& options() const { return options_; }
+  // Whether sample() is the argmax of the raw logits (temperature 0, no
+  // repetition penalty), which a backend can take itself.
+  bool is_greedy() const;
 
  private:
   SamplerOptions options_;
@@ -38,7 +41,8 @@ class Sampler {
   std::uint64_t stamp_ = 0;
 };
 
-// Index of the largest value (the first one on ties).
+// Index of the largest value (the first one on ties). A NaN never wins; a
+// row with nothing else gives 0. The CUDA backend's Argmax follows the same rule.
 std::int32_t argmax(std::span<const float> values);
 
 }  // namespace octet

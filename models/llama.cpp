@@ -148,7 +148,9 @@ class LlamaModel final : public Model {
     // A tied float lm_head is the embedding table itself.
     const int head =
         head_is_embedding() ? g.find("model.embed_tokens.weight") : g.add_weight("lm_head.weight", lm_head_);
-    g.set_output(g.add_node(OpKind::MatMul, "logits", {x, head}, {rows, c.vocab_size}));
+    const int logits = g.add_node(OpKind::MatMul, "logits", {x, head}, {rows, c.vocab_size});
+    g.set_output(req.argmax && !req.all_logits ? g.add_node(OpKind::Argmax, "argmax", {logits}, {rows}, {}, DType::I32)
+                                               : logits);
     return g;
   }
 

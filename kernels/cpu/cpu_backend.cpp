@@ -2,6 +2,7 @@
 
 #include "engine/error.h"
 #include "engine/quant.h"
+#include "engine/sampler.h"
 #include "kernels/cpu/eltwise_f32.h"
 #include "kernels/cpu/gemm_int8.h"
 #include "kernels/cpu/matmul_f32.h"
@@ -158,6 +159,14 @@ class CpuBackend final : public Backend {
       case OpKind::L2Normalize:
         cpu::l2_normalize(in[0]->data<float>(), in[0]->dim(0), in[0]->dim(1), y);
         return;
+      case OpKind::Argmax: {
+        const std::int64_t cols = in[0]->dim(1);
+        for (std::int64_t r = 0; r < in[0]->dim(0); ++r) {
+          out.data_mut<std::int32_t>()[r] =
+              argmax(std::span(in[0]->data<float>() + r * cols, static_cast<std::size_t>(cols)));
+        }
+        return;
+      }
       case OpKind::FirstRows:
       case OpKind::LastRows: {
         const std::int64_t cols = in[0]->dim(1), batch = out.dim(0), seq_len = in[0]->dim(0) / batch;

@@ -260,6 +260,10 @@ class CudaBackend final : public Backend {
       case OpKind::L2Normalize:
         cuda::l2_normalize(in[0]->data<float>(), as_int(in[0]->dim(0)), as_int(in[0]->dim(1)), y, stream_);
         return;
+      case OpKind::Argmax:
+        cuda::argmax_rows(in[0]->data<float>(), as_int(in[0]->dim(0)), as_int(in[0]->dim(1)),
+                          out.data_mut<std::int32_t>(), stream_);
+        return;
     }
     fail("cuda backend: unhandled op {}", op_name(node.op));
   }

@@ -85,6 +85,11 @@ void attention(const float* q, const float* k, const float* v, const KvCache& ca
 // throws octet::Error when the device cannot give that much.
 void attention_reserve(int n_ctx, int head_dim);
 
+// out[r] = the index of row r's largest value, the first on ties (as
+// octet::argmax; a NaN never wins): greedy decoding without the logits
+// leaving the GPU.
+void argmax_rows(const float* x, int rows, int cols, std::int32_t* out, cudaStream_t stream);
+
 // Per-row E4M3 quantization: q[r, :k] = e4m3(x[r] * (448 / absmax_r)) with
 // saturation, columns k..k_padded zero, scale[r] = absmax_r / 448 (the same
 // float arithmetic as octet::quantize_row_fp8 on the CPU).

@@ -1,5 +1,6 @@
 #include "engine/executor.h"
 #include "engine/generation_session.h"
+#include "engine/sampler.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/eltwise_f32.h"
 #include "kernels/cpu/matmul_f32.h"
@@ -167,6 +168,35 @@ TEST(Executor, BatchedDecodeEqualsOneSequenceAtATime) {
     const Tensor& got = executor.forward(std::span(&next, 1), n_prompt + n_steps, false);
     for (std::int64_t j = 0; j < vocab; ++j) ASSERT_NEAR(got.data<float>()[j], want[static_cast<std::size_t>(j)], 1e-4);
   }
+}
+
+// forward_greedy: the backend's Argmax of the logits forward returns, for a
+// prompt, batched decode steps and a one-sequence step, with the same cache.
+TEST(Executor, GreedyStepsPickTheArgmaxOfTheLogits) {
+  auto model = models::builtin_registry().load_model(test::shipped_model());
+  auto backend = make_cpu_backend(0);
+  const std::int64_t vocab = model->info().vocab_size;
+  const int batch = 2, n_ctx = 16;
+  Executor with_logits(*model, *backend, n_ctx, batch), greedy(*model, *backend, n_ctx, batch);
+  const auto argmax_rows = [&](const Tensor& logits) {
+    std::vector<std::int32_t> ids;
+    for (std::int64_t r = 0; r < logits.dim(0); ++r)
+      ids.push_back(argmax(std::span(logits.data<float>() + r * vocab, static_cast<std::size_t>(vocab))));
+    return ids;
+  };
+  const std::vector<std::int32_t> prompts{1, 395, 415, 261, 1, 968, 379, 22};
+  std::vector<std::int32_t> want = argmax_rows(with_logits.forward(prompts, 0, false, batch));
+  std::span<const std::int32_t> got = greedy.forward_greedy(prompts, 0, batch);
+  EXPECT_EQ(std::vector<std::int32_t>(got.begin(), got.end()), want);
+  for (int pos = 4; pos < 8; ++pos) {
+    const std::vector<std::int32_t> next = want;  // both continue greedily
+    want = argmax_rows(with_logits.forward(next, pos, false, batch));
+    got = greedy.forward_greedy(next, pos, batch);
+    ASSERT_EQ(std::vector<std::int32_t>(got.begin(), got.end()), want) << "position " << pos;
+  }
+  const std::int32_t token = want.front();
+  const std::int32_t alone = argmax_rows(with_logits.forward(std::span(&token, 1), 8, false)).front();
+  EXPECT_EQ(greedy.forward_greedy(std::span(&token, 1), 8).front(), alone);
 }
 
 TEST(Executor, RefusesWhatDoesNotFit) {

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <cmath>
 #include <map>
 
@@ -15,6 +17,28 @@ TEST(Sampler, TemperatureZeroIsArgmax) {
   Sampler s({.temperature = 0.0f}, 5);
   auto l = logits_of({0.1f, 2.0f, -1.0f, 1.9f, 0.0f});
   EXPECT_EQ(s.sample(l, {}), 1);
+}
+
+// The rule a backend's Argmax follows too: the first of equal largest
+// values; a NaN never wins; a row with nothing else gives 0.
+TEST(Sampler, ArgmaxTakesTheFirstLargestAndNeverANan) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  EXPECT_EQ(argmax(logits_of({1.0f, 3.0f, 2.0f, 3.0f})), 1);
+  EXPECT_EQ(argmax(logits_of({nan, -5.0f, -2.0f})), 2);
+  EXPECT_EQ(argmax(logits_of({-1.0f, nan, -1.0f})), 0);
+  EXPECT_EQ(argmax(logits_of({-inf, -inf, -inf})), 0);
+  EXPECT_EQ(argmax(logits_of({nan, -inf, nan, 4.0f})), 3);
+  EXPECT_EQ(argmax(logits_of({nan, nan})), 0);
+  EXPECT_EQ(argmax(logits_of({-inf, inf, inf})), 1);
+}
+
+// Greedy without a penalty is the argmax of the raw logits, which a backend
+// can take itself; a penalty needs the logits here.
+TEST(Sampler, IsGreedyOnlyWithoutTemperatureOrPenalty) {
+  EXPECT_TRUE(Sampler({.temperature = 0.0f}, 4).is_greedy());
+  EXPECT_FALSE(Sampler({.temperature = 0.7f}, 4).is_greedy());
+  EXPECT_FALSE(Sampler({.temperature = 0.0f, .repetition_penalty = 1.1f}, 4).is_greedy());
+  EXPECT_TRUE(Sampler({.temperature = 0.0f, .repetition_penalty = 1.1f, .repetition_window = 0}, 4).is_greedy());
 }
 
 TEST(Sampler, TopKOneIsArgmaxAtAnyTemperature) {

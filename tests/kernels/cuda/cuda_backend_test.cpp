@@ -5,7 +5,9 @@
 #include "engine/dtype.h"
 #include "engine/encoder_session.h"
 #include "engine/executor.h"
+#include "engine/generation_session.h"
 #include "engine/quant.h"
+#include "engine/sampler.h"
 #include "engine/tokenizer.h"
 #include "engine/tokenizer_config.h"
 #include "kernels/cpu/cpu_backend.h"
@@ -18,6 +20,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <limits>
 #include <tuple>
 
 namespace octet {
@@ -269,6 +273,36 @@ TEST(CudaOps, BatchedAttentionMatchesTheCpuBackend) {
   }
 }
 
+// The device's Argmax against the CPU's (octet::argmax): rows of odd widths
+// and of a 32000-token vocabulary, with planted ties (the first wins), NaNs
+// (which never win) and a row of -inf (0).
+TEST(CudaOps, ArgmaxMatchesTheCpuBackend) {
+  OCTET_REQUIRE_GPU(gpu);
+  auto cpu = make_cpu_backend(0);
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  for (const int cols : {1, 7, 1000, 32000}) {
+    const int rows = 4;
+    auto x = test::random_floats(static_cast<std::size_t>(rows * cols), 41);
+    const auto at = [&](int r, int c) -> float& { return x[static_cast<std::size_t>(r * cols + c)]; };
+    at(0, cols - 1) = 50.0f;  // row 0: a tie between the last column and, where there is one, column cols / 2
+    at(0, cols / 2) = 50.0f;
+    at(1, 0) = nan;  // row 1: NaNs around a maximum
+    at(1, cols - 1) = nan;
+    for (int c = 0; c < cols; ++c) at(2, c) = -inf;
+    const std::vector<test::NodeInput> in{{test::tensor_of(x, {rows, cols})}};
+    const auto ids = [&](Backend& b) {
+      const auto run = test::run_node(b, OpKind::Argmax, in, {rows});
+      std::vector<std::int32_t> out(static_cast<std::size_t>(rows));
+      std::memcpy(out.data(), run.output.data(), out.size() * sizeof(std::int32_t));  // i32 bits, carried as floats
+      return out;
+    };
+    const std::vector<std::int32_t> want = ids(*cpu);
+    EXPECT_EQ(want[0], cols / 2);
+    EXPECT_EQ(want[2], 0);
+    EXPECT_EQ(ids(*gpu), want) << cols << " columns";
+  }
+}
+
 class CudaMatmulTest : public ::testing::TestWithParam<Shape3> {};
 
 // FP8 against the float64 product of the same E4M3 values, on every path:
@@ -400,6 +434,30 @@ TEST(CudaBackend, Stories260KMatchesTheCpuInBf16AndFp8) {
   EXPECT_LT(backends.max_relative_error, 2 * quantization.max_relative_error);
   EXPECT_GT(backends.top1_agreement, 0.9);
   EXPECT_GT(backends.top1_agreement, quantization.top1_agreement - 0.05);
+}
+
+// Greedy generation takes the argmax on the GPU (only ids come back, in
+// recorded decode steps): the same tokens as the argmax of the logits the
+// GPU sends back, bf16 and FP8.
+TEST(CudaBackend, GreedyGenerationPicksOnTheGpuWhatTheLogitsSay) {
+  OCTET_REQUIRE_GPU(gpu);
+  OCTET_REQUIRE_SHARED(checkpoint, "models/stories260K/stories260K.bin");
+  for (const QuantScheme scheme : {QuantScheme::F32, QuantScheme::Fp8}) {
+    const auto model = models::builtin_registry().load_model(checkpoint, {QuantRecipe{scheme, {}}});
+    const auto want = greedy_ids(*model, *gpu, 100);  // logits to the host, argmax there
+    GenerationSession session(*model, *gpu, 101);
+    Sampler sampler({.temperature = 0.0f}, model->info().vocab_size);
+    std::vector<std::int32_t> got{model->info().bos_id};
+    session.generate(std::span(got).first(1), 100, sampler, [&](std::int32_t id) {
+      got.push_back(id);
+      return true;
+    });
+    const std::size_t n = std::min(got.size(), want.size());  // generation stops at EOS
+    EXPECT_EQ(std::vector<std::int32_t>(got.begin(), got.begin() + static_cast<std::ptrdiff_t>(n)),
+              std::vector<std::int32_t>(want.begin(), want.begin() + static_cast<std::ptrdiff_t>(n)))
+        << quant_scheme_name(scheme);
+    EXPECT_GT(n, 20u);
+  }
 }
 
 // --gpu-layers 3 --quant fp8 --cpu-quant int8: FP8 blocks on the GPU, int8
