@@ -108,10 +108,13 @@ QuantRecipe read_quant_recipe(const cxxopts::ParseResult& args, const std::strin
 
 DType read_kv_cache(const cxxopts::ParseResult& args, const std::string& option) {
   const std::string name = args[option].as<std::string>();
-  if (name == "f32") return DType::F32;
-  if (name == "fp8") return DType::F8E4M3;
+  for (const DType cache : {DType::F32, DType::F8E4M3}) {
+    if (name == kv_cache_name(cache)) return cache;
+  }
   fail("--{} '{}' is not a KV cache type: use f32 or fp8", option, name);
 }
+
+std::string_view kv_cache_name(DType cache) { return cache == DType::F8E4M3 ? "fp8" : "f32"; }
 
 LoadedModel load_model(const cxxopts::ParseResult& args, std::optional<ModelKind> kind) {
   LoadedModel loaded;

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace octet::cli {
@@ -49,6 +50,8 @@ struct LoadedModel {
 QuantRecipe read_quant_recipe(const cxxopts::ParseResult& args, const std::string& option = "quant");
 // A decoder's KV cache type from --kv-cache (or `option`): f32 -> F32, fp8 -> F8E4M3.
 DType read_kv_cache(const cxxopts::ParseResult& args, const std::string& option = "kv-cache");
+// The name read_kv_cache reads for `cache`.
+std::string_view kv_cache_name(DType cache);
 
 // "cpu" (with `threads`, 0 = all cores) or "cuda" (GPU 0); throws octet::Error
 // naming what is missing when this build or machine cannot run it.

@@ -303,7 +303,7 @@ int run_bench(int argc, char** argv) {
                                  {"machine", machine_description()},
                                  {"build", build_description()},
                                  {"peak_rss_bytes", peak_rss_bytes()},
-                                 {"kv_cache", args["kv-cache"].as<std::string>()},
+                                 {"kv_cache", kv_cache_name(kv_cache)},
                                  {"note", random_weights ? "random weights" : ""}};
   if (format == "json") {
     std::cout << nlohmann::json{{"header", header}, {"results", rows}, {"skipped", skipped}}.dump(2) << std::endl;

@@ -90,12 +90,11 @@ int run_perplexity(int argc, char** argv) {
                          compared_placement ? &*compared_placement : nullptr, progress);
   const std::string scheme = recipe_name(read_quant_recipe(args));
   const DType kv = read_kv_cache(args);
-  const auto kv_name = [](DType d) { return d == DType::F8E4M3 ? "fp8" : "f32"; };
   if (args.count("json")) {
     nlohmann::json j = {{"model", loaded.path},
                         {"file", path},
                         {"quant", scheme},
-                        {"kv_cache", kv_name(kv)},
+                        {"kv_cache", kv_cache_name(kv)},
                         {"ctx", n_ctx},
                         {"tokens", r.tokens},
                         {"windows", r.windows},
@@ -103,7 +102,7 @@ int run_perplexity(int argc, char** argv) {
                         {"ppl_stderr", r.ppl_stderr}};
     if (r.compare) {
       j["compare"] = {{"scheme", compared_scheme},
-                      {"kv_cache", kv_name(compared_kv)},
+                      {"kv_cache", kv_cache_name(compared_kv)},
                       {"perplexity", r.compare->perplexity},
                       {"ppl_stderr", r.compare->ppl_stderr}};
       j["kld_mean"] = r.compare->kld_mean;
