@@ -24,9 +24,19 @@
 #      float and an FP8 cache over a long context (-p 2048, batch 1 and 16), and
 #      stories260K perplexity on the GPU with the FP8 cache, alone and with FP8
 #      weights, against float.
+#  12. cuBLASLt's FP8 fast accumulation (OCTET_FP8_FAST_ACCUM=1) against the
+#      default, each pair in one step: matmul TFLOP/s at M = 256 and 4096,
+#      prefill and decode of synthetic:$FAST_MODEL (default llama-7b), what it
+#      costs in stories260K perplexity, and the CUDA matmul tests under it
+#      (their float64 bound shows how far the sums drift).
+#  13. where a prefill pass's time goes: Nsight Compute's duration of every
+#      kernel of synthetic:${PREFILL_MODEL:-llama-1.1b} -p 512 (eager
+#      launches; two prompt passes and four one-token steps), summed by
+#      kernel, for bf16 and fp8.
 # Results go to $OUT (or ./device-out) in at most 8 files (what the device
 # tool brings back): summary.txt, errors.txt (every command's stderr),
-# tests.txt, matmul.md, decoders.md, cpu_int8.md, ncu.txt, perplexity.json;
+# tests.txt, matmul.md, decoders.md, cpu_int8.md, ncu.txt, perplexity.json
+# (steps 12 and 13 add to matmul.md, decoders.md, perplexity.json and ncu.txt);
 # full sanitizer logs stay in /tmp/octet/logs. STEPS picks steps, e.g. STEPS="1 2";
 # SANITIZERS=0 runs step 1's tests without compute-sanitizer;
 # MODELS the synthetic models of step 3 (default llama-1.1b) and BATCHES their
@@ -157,6 +167,48 @@ PY
           --tokenizer "$OCTET_SHARED_DIR/models/stories260K/tok512.model" \
           -f "$OCTET_SHARED_DIR/data/tinystories_val_head.txt" --ctx 512 --backend cuda --compare "$quant" \
           --compare-kv-cache fp8 --json 2>>"$err" | tee -a "$out/perplexity.json"
+      done
+      ;;
+    12)
+      fast_model=synthetic:${FAST_MODEL:-llama-7b}
+      for fast in 0 1; do
+        log "OCTET_FP8_FAST_ACCUM=$fast: matmul TFLOP/s, $fast_model, stories260K perplexity"
+        OCTET_FP8_FAST_ACCUM=$fast timeout 200 "$octet" bench --matmul 256,4096 --backend cuda --quant f32,fp8 \
+          -r 10 2>>"$err" | tee -a "$out/matmul.md"
+        OCTET_FP8_FAST_ACCUM=$fast timeout 400 "$octet" bench -m "$fast_model" --backend cuda --quant fp8 -p 512 \
+          -n 32 -r 3 2>>"$err" | tee -a "$out/decoders.md"
+        OCTET_FP8_FAST_ACCUM=$fast timeout 300 "$octet" perplexity \
+          -m "$OCTET_SHARED_DIR/models/stories260K/stories260K.bin" \
+          --tokenizer "$OCTET_SHARED_DIR/models/stories260K/tok512.model" \
+          -f "$OCTET_SHARED_DIR/data/tinystories_val_head.txt" --ctx 512 --backend cuda --compare fp8 --json \
+          2>>"$err" | tee -a "$out/perplexity.json"
+      done
+      log "CUDA matmul tests with OCTET_FP8_FAST_ACCUM=1"
+      OCTET_FP8_FAST_ACCUM=1 timeout 200 "$tests" --gtest_filter='*CudaMatmulTest*:CudaBackend.Stories260K*' 2>&1 |
+        grep -E "Failure|Expected|Which is|which is|FAILED|PASSED|tests ran" | head -n 40 | tee -a "$out/tests.txt"
+      ;;
+    13)
+      prefill_model=synthetic:${PREFILL_MODEL:-llama-1.1b}
+      for quant in f32 fp8; do
+        log "ncu: every kernel of $prefill_model $quant -p 512, summed by kernel"
+        OCTET_CUDA_GRAPHS=0 timeout 280 ncu --metrics gpu__time_duration.sum --print-units base --csv \
+          "$octet" bench -m "$prefill_model" --backend cuda --quant "$quant" -p 512 -n 1 -r 1 \
+          >"$logs/ncu_prefill_$quant.csv" 2>>"$err"
+        python3 - "$logs/ncu_prefill_$quant.csv" <<'PY' | tee -a "$out/ncu.txt"
+import csv, sys
+total, count = {}, {}
+for r in csv.DictReader(l for l in open(sys.argv[1]) if l.startswith('"')):
+    if r["Metric Name"] != "gpu__time_duration.sum":
+        continue
+    name = r["Kernel Name"].split("(")[0].split("<")[0][-48:]
+    total[name] = total.get(name, 0.0) + float(r["Metric Value"].replace(",", "")) / 1e3  # ns -> us
+    count[name] = count.get(name, 0) + 1
+whole = sum(total.values())
+print(f"{'kernel':48} {'calls':>6} {'us in all':>10} {'share':>6}")
+for name in sorted(total, key=total.get, reverse=True):
+    print(f"{name:48} {count[name]:6d} {total[name]:10.0f} {100 * total[name] / whole:5.1f}%")
+print(f"{'all kernels':48} {sum(count.values()):6d} {whole:10.0f}")
+PY
       done
       ;;
     4)

@@ -4,6 +4,8 @@
 #include "kernels/cuda/cuda_check.h"
 
 #include <cstdint>
+#include <cstdlib>
+#include <string_view>
 
 namespace octet::cuda {
 
@@ -21,6 +23,8 @@ constexpr std::size_t kWorkspaceBytes = std::size_t{32} << 20;
 }  // namespace
 
 LtMatmul::LtMatmul() {
+  const char* fast = std::getenv("OCTET_FP8_FAST_ACCUM");
+  fast_accumulation_ = fast != nullptr && std::string_view(fast) == "1";
   check(cublasLtCreate(&handle_), "cublasLtCreate");
   OCTET_CUDA_CHECK(cudaMalloc(&workspace_, kWorkspaceBytes));
   workspace_bytes_ = kWorkspaceBytes;
@@ -54,6 +58,11 @@ LtMatmul::Plan& LtMatmul::plan_for(GemmType type, int m, int n, int k, int ldc, 
         "setting TRANSA");
   check(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_TRANSB, &no_transpose, sizeof(no_transpose)),
         "setting TRANSB");
+  if (type == GemmType::Fp8E4M3 && fast_accumulation_) {
+    const std::int8_t on = 1;
+    check(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_FAST_ACCUM, &on, sizeof(on)),
+          "setting fast accumulation");
+  }
   if (outer_scales) {
     const std::int32_t mode = CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
     check(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &mode, sizeof(mode)),

@@ -4,6 +4,13 @@
 // known shapes only enqueues. Per-token and per-channel scales go into the
 // product itself where cuBLASLt can (outer-vector scaling); otherwise the
 // caller applies them (scale_product in cuda_ops.h).
+//
+// FP8 products promote cuBLASLt's tensor-core sums to float32 between blocks
+// of K by default. OCTET_FP8_FAST_ACCUM=1 turns that off
+// (CUBLASLT_MATMUL_DESC_FAST_ACCUM): Hopper then keeps the whole sum in the
+// MMA's own accumulator (about 14 mantissa bits), which cuBLASLt documents as
+// faster and less accurate. It is a switch for measuring both (speed:
+// bench/cuda/device_check.sh step 12), not yet a default.
 #pragma once
 
 #include <cublasLt.h>
@@ -48,6 +55,7 @@ class LtMatmul {
   Plan& plan_for(GemmType type, int m, int n, int k, int ldc, bool outer_scales);
 
   cublasLtHandle_t handle_ = nullptr;
+  bool fast_accumulation_ = false;  // OCTET_FP8_FAST_ACCUM=1
   void* workspace_ = nullptr;
   std::size_t workspace_bytes_ = 0;
   std::map<Key, Plan> plans_;
