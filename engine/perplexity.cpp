@@ -2,22 +2,34 @@
 
 #include "engine/error.h"
 #include "engine/executor.h"
+#include "engine/sampler.h"
 
 #include <algorithm>
 #include <cmath>
+#include <span>
 #include <vector>
 
 namespace octet {
 
 namespace {
 
-// log_softmax of one row, in double.
-void log_softmax(const float* logits, std::size_t n, std::vector<double>& out) {
-  const double mx = *std::max_element(logits, logits + n);
+// log_softmax of one row, in double. A NaN or infinite logit (a broken
+// checkpoint, or activations that overflowed) would turn every figure into
+// NaN; it stops the run instead, naming the model, window and position.
+void log_softmax(std::span<const float> logits, std::vector<double>& out, const char* model, int window,
+                 std::size_t position) {
+  const auto bad = std::find_if(logits.begin(), logits.end(), [](float v) { return !std::isfinite(v); });
+  if (bad != logits.end()) {
+    fail(
+        "perplexity: the {}'s logit {} at window {}, position {} is {}: its weights or activations are not finite "
+        "numbers",
+        model, bad - logits.begin(), window + 1, position, *bad);
+  }
+  const double mx = *std::max_element(logits.begin(), logits.end());
   double sum = 0;
-  for (std::size_t j = 0; j < n; ++j) sum += std::exp(logits[j] - mx);
+  for (const float v : logits) sum += std::exp(v - mx);
   const double log_z = mx + std::log(sum);
-  for (std::size_t j = 0; j < n; ++j) out[j] = logits[j] - log_z;
+  for (std::size_t j = 0; j < logits.size(); ++j) out[j] = logits[j] - log_z;
 }
 
 // Running mean and variance (Welford), for the standard errors.
@@ -67,16 +79,17 @@ PerplexityResult measure_perplexity(const Model& model, const Placement& placeme
     const Tensor* logits_other = other ? &other->forward(window, 0, true) : nullptr;
     for (std::size_t t = 0; t + 1 < window.size(); ++t) {
       const auto next = static_cast<std::size_t>(window[t + 1]);
-      log_softmax(logits.data<float>() + t * vocab, vocab, lp);
+      const std::span<const float> row(logits.data<float>() + t * vocab, vocab);
+      log_softmax(row, lp, compared != nullptr ? "reference model" : "model", w, t);
       nll.add(-lp[next]);
       if (logits_other == nullptr) continue;
-      log_softmax(logits_other->data<float>() + t * vocab, vocab, lq);
+      const std::span<const float> row_other(logits_other->data<float>() + t * vocab, vocab);
+      log_softmax(row_other, lq, "compared model", w, t);
       nll_other.add(-lq[next]);
       double kl = 0;
       for (std::size_t j = 0; j < vocab; ++j) kl += std::exp(lp[j]) * (lp[j] - lq[j]);
-      kld.add(std::max(kl, 0.0));  // a tiny negative is rounding
-      agree +=
-          std::max_element(lp.begin(), lp.end()) - lp.begin() == std::max_element(lq.begin(), lq.end()) - lq.begin();
+      kld.add(std::max(kl, 0.0));                 // a tiny negative is rounding
+      agree += argmax(row) == argmax(row_other);  // greedy decoding's rule: the first of equal largest
     }
     if (progress) progress(w + 1, windows);
   }
