@@ -49,7 +49,8 @@ class Executor {
   // The returned tensor is valid until the next call.
   const Tensor& forward(std::span<const std::int32_t> tokens, int pos, bool all_logits, int batch = 1);
   // As forward, but returns each sequence's most likely next token (the
-  // first on ties), found where the logits are: only the ids cross from a GPU.
+  // first on ties; -1 where the logits are all NaN), found where the logits
+  // are: only the ids cross from a GPU.
   std::span<const std::int32_t> forward_greedy(std::span<const std::int32_t> tokens, int pos, int batch = 1);
   // The general step: the graph for `request`, every input bound by name
   // (each exactly as long as the graph declares it), the first position `pos`.

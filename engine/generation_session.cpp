@@ -82,6 +82,7 @@ std::span<float> GenerationSession::append(std::span<const std::int32_t> ids) {
 std::int32_t GenerationSession::append_greedy(std::span<const std::int32_t> ids) {
   stage(ids);
   const std::int32_t id = executor_.forward_greedy(feed_, n_past()).front();
+  if (id < 0) fail("the model's logits are all NaN: its weights or activations are not finite numbers");
   commit();
   return id;
 }

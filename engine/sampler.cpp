@@ -30,7 +30,7 @@ std::int32_t argmax(std::span<const float> values) {
       at = i;
     }
   }
-  return at < values.size() ? static_cast<std::int32_t>(at) : 0;
+  return at < values.size() ? static_cast<std::int32_t>(at) : -1;
 }
 
 Sampler::Sampler(const SamplerOptions& options, std::int64_t vocab_size) : options_(options), rng_(options.seed) {
@@ -42,6 +42,14 @@ Sampler::Sampler(const SamplerOptions& options, std::int64_t vocab_size) : optio
 
 std::int32_t Sampler::sample(std::span<float> logits, std::span<const std::int32_t> recent) {
   if (logits.size() != order_.size()) fail("sampler: {} logits for a vocabulary of {}", logits.size(), order_.size());
+  // A NaN would also break the sort's ordering below (undefined behaviour).
+  const auto broken = std::find_if(logits.begin(), logits.end(), [](float v) {
+    return std::isnan(v) || v == std::numeric_limits<float>::infinity();
+  });
+  if (broken != logits.end()) {
+    fail("sampler: logit {} is {}: the model's weights or activations are not finite numbers", broken - logits.begin(),
+         *broken);
+  }
   if (options_.repetition_penalty != 1.0f) {
     const std::size_t window = std::min(recent.size(), static_cast<std::size_t>(options_.repetition_window));
     ++stamp_;
@@ -70,6 +78,7 @@ std::int32_t Sampler::sample(std::span<float> logits, std::span<const std::int32
 
   // Softmax over the candidates at this temperature, in double for the sum.
   const float max_logit = logits[static_cast<std::size_t>(order_[0])];
+  if (max_logit == -std::numeric_limits<float>::infinity()) fail("sampler: every logit is -inf: nothing can be drawn");
   double total = 0.0;
   for (std::size_t i = 0; i < k; ++i) {
     probs_[i] = std::exp((logits[static_cast<std::size_t>(order_[i])] - max_logit) / options_.temperature);

@@ -42,7 +42,8 @@ class Sampler {
 };
 
 // Index of the largest value (the first one on ties). A NaN never wins; a
-// row with nothing else gives 0. The CUDA backend's Argmax follows the same rule.
+// row of NaNs only gives -1 (a model whose numbers broke: callers refuse it).
+// The CUDA backend's Argmax follows the same rule.
 std::int32_t argmax(std::span<const float> values);
 
 }  // namespace octet

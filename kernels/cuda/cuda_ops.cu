@@ -631,7 +631,7 @@ __global__ void argmax_rows_kernel(const float* x, int cols, std::int32_t* out) 
         at = at_of[w];
       }
     }
-    out[blockIdx.x] = at < cols ? at : 0;  // a row of NaN (or -inf) only: 0, as octet::argmax
+    out[blockIdx.x] = at < cols ? at : -1;  // a row of NaNs only: -1, as octet::argmax
   }
 }
 

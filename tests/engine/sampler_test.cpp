@@ -20,7 +20,7 @@ TEST(Sampler, TemperatureZeroIsArgmax) {
 }
 
 // The rule a backend's Argmax follows too: the first of equal largest
-// values; a NaN never wins; a row with nothing else gives 0.
+// values; a NaN never wins; a row of NaNs only gives -1.
 TEST(Sampler, ArgmaxTakesTheFirstLargestAndNeverANan) {
   const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
   EXPECT_EQ(argmax(logits_of({1.0f, 3.0f, 2.0f, 3.0f})), 1);
@@ -28,8 +28,26 @@ TEST(Sampler, ArgmaxTakesTheFirstLargestAndNeverANan) {
   EXPECT_EQ(argmax(logits_of({-1.0f, nan, -1.0f})), 0);
   EXPECT_EQ(argmax(logits_of({-inf, -inf, -inf})), 0);
   EXPECT_EQ(argmax(logits_of({nan, -inf, nan, 4.0f})), 3);
-  EXPECT_EQ(argmax(logits_of({nan, nan})), 0);
+  EXPECT_EQ(argmax(logits_of({nan, nan})), -1);
   EXPECT_EQ(argmax(logits_of({-inf, inf, inf})), 1);
+}
+
+// A NaN or +inf logit is refused before anything sorts it (a NaN breaks the
+// sort's ordering), at any temperature; so is a row with nothing to draw.
+TEST(Sampler, RefusesLogitsThatAreNotNumbers) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  for (const float temperature : {0.0f, 0.8f}) {
+    Sampler s({.temperature = temperature, .seed = 2}, 3);
+    auto with_nan = logits_of({0.5f, nan, 0.1f});
+    EXPECT_THROW(s.sample(with_nan, {}), Error);
+    auto with_inf = logits_of({0.5f, 0.2f, inf});
+    EXPECT_THROW(s.sample(with_inf, {}), Error);
+  }
+  Sampler s({.temperature = 0.8f, .seed = 2}, 3);
+  auto all_minus_inf = logits_of({-inf, -inf, -inf});
+  EXPECT_THROW(s.sample(all_minus_inf, {}), Error);
+  auto some_minus_inf = logits_of({-inf, 0.3f, -inf});
+  EXPECT_EQ(s.sample(some_minus_inf, {}), 1);  // -inf is a token that cannot be drawn, not an error
 }
 
 // Greedy without a penalty is the argmax of the raw logits, which a backend

@@ -275,7 +275,7 @@ TEST(CudaOps, BatchedAttentionMatchesTheCpuBackend) {
 
 // The device's Argmax against the CPU's (octet::argmax): rows of odd widths
 // and of a 32000-token vocabulary, with planted ties (the first wins), NaNs
-// (which never win) and a row of -inf (0).
+// (which never win), a row of -inf (0) and a row of NaNs only (-1).
 TEST(CudaOps, ArgmaxMatchesTheCpuBackend) {
   OCTET_REQUIRE_GPU(gpu);
   auto cpu = make_cpu_backend(0);
@@ -289,6 +289,7 @@ TEST(CudaOps, ArgmaxMatchesTheCpuBackend) {
     at(1, 0) = nan;  // row 1: NaNs around a maximum
     at(1, cols - 1) = nan;
     for (int c = 0; c < cols; ++c) at(2, c) = -inf;
+    for (int c = 0; c < cols; ++c) at(3, c) = nan;  // row 3: NaNs only, -1
     const std::vector<test::NodeInput> in{{test::tensor_of(x, {rows, cols})}};
     const auto ids = [&](Backend& b) {
       const auto run = test::run_node(b, OpKind::Argmax, in, {rows});
@@ -299,6 +300,7 @@ TEST(CudaOps, ArgmaxMatchesTheCpuBackend) {
     const std::vector<std::int32_t> want = ids(*cpu);
     EXPECT_EQ(want[0], cols / 2);
     EXPECT_EQ(want[2], 0);
+    EXPECT_EQ(want[3], -1);
     EXPECT_EQ(ids(*gpu), want) << cols << " columns";
   }
 }
