@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <numeric>
@@ -171,6 +172,15 @@ int run_classify(int argc, char** argv) {
     if (show_progress) draw_progress(done, framed.size(), elapsed());
   });
   const double seconds = elapsed();
+  // A NaN or infinity (a broken checkpoint, activations that overflowed)
+  // stops the run before any output is written.
+  for (std::size_t j = 0; j < rows.size(); ++j) {
+    const auto bad = std::find_if(rows[j].begin(), rows[j].end(), [](float v) { return !std::isfinite(v); });
+    if (bad != rows[j].end()) {
+      fail("line {}: the model's output {} is {}: its weights or activations are not finite numbers",
+           records[kept[j]].line, bad - rows[j].begin(), *bad);
+    }
+  }
 
   std::ofstream file;
   if (args.count("output")) {

@@ -1,10 +1,13 @@
 // The `octet` binary end to end: what a user types, what they see.
+#include "engine/safetensors.h"
 #include "tests/test_support.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include <sys/wait.h>
@@ -356,6 +359,30 @@ TEST(CliClassify, RefusesDecodersAndEmptyInput) {
   EXPECT_CONTAINS(empty.output, "no texts to classify");
 }
 
+// A classifier whose output is NaN (here its bias) stops before writing
+// anything, naming the line, instead of labelling every text at random.
+TEST(CliClassify, RefusesOutputsThatAreNotFinite) {
+  test::TempDir dir;
+  const std::string shipped = test::project_dir() + "/assets/models/sst2-mini";
+  for (const char* file : {"config.json", "tokenizer.model", "tokenizer_config.json"}) {
+    std::filesystem::copy_file(shipped + "/" + file, dir.file(file));
+  }
+  const WeightStore store = WeightStore::open_dir(shipped);
+  std::vector<NamedTensor> tensors;
+  for (const auto& name : store.names()) {
+    Tensor t = to_f32(store.get(name));
+    if (name == "classifier.bias") {
+      Tensor poisoned = Tensor::zeros(DType::F32, t.shape());
+      poisoned.data_mut<float>()[1] = std::numeric_limits<float>::quiet_NaN();
+      t = poisoned;
+    }
+    tensors.push_back({name, t});
+  }
+  write_safetensors(dir.file("model.safetensors"), tensors);
+  expect_failure("classify -m " + dir.path() + " -o " + dir.file("out.jsonl") + " 'a charming journey' 'dull'", 1,
+                 "line 1: the model's output 1 is nan");
+  EXPECT_FALSE(std::filesystem::exists(dir.file("out.jsonl")));
+}
 // sst2-mini's encoder without its classifier (config.json says BertModel):
 // vectors of hidden_size, pooled as --pooling says; a classifier refuses it.
 TEST(CliClassify, WritesEmbeddingsPooledAsAsked) {
