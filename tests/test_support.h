@@ -1,11 +1,17 @@
 // Paths and helpers shared by the tests.
 #pragma once
 
+#include "engine/safetensors.h"
+
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
+#include <span>
 #include <string>
+#include <vector>
 
 namespace octet::test {
 
@@ -33,6 +39,27 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// Copies the model directory `source` into `dir`, its weights rewritten as
+// float32 with `edit` applied to the values of the tensor called `name` (a
+// NaN planted in a checkpoint, say); every other file as it is.
+inline void copy_model_editing(const TempDir& dir, const std::string& source, const std::string& name,
+                               const std::function<void(std::span<float>)>& edit) {
+  for (const auto& entry : std::filesystem::directory_iterator(source)) {
+    if (entry.path().extension() != ".safetensors")
+      std::filesystem::copy(entry.path(), dir.file(entry.path().filename()));
+  }
+  const WeightStore store = WeightStore::open_dir(source);
+  std::vector<NamedTensor> tensors;
+  for (const auto& tensor_name : store.names()) {
+    const Tensor original = to_f32(store.get(tensor_name));
+    Tensor copy = Tensor::zeros(DType::F32, original.shape());
+    std::copy_n(original.data<float>(), original.numel(), copy.data_mut<float>());
+    if (tensor_name == name) edit(std::span(copy.data_mut<float>(), static_cast<std::size_t>(copy.numel())));
+    tensors.push_back({tensor_name, copy});
+  }
+  write_safetensors(dir.file("model.safetensors"), tensors);
+}
 
 }  // namespace octet::test
 

@@ -4,7 +4,6 @@
 #include "engine/error.h"
 #include "engine/generation_session.h"
 #include "engine/perplexity.h"
-#include "engine/safetensors.h"
 #include "engine/sampler.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "models/registry.h"
@@ -12,8 +11,6 @@
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <filesystem>
 #include <limits>
 
 namespace octet {
@@ -22,22 +19,8 @@ namespace {
 // The shipped model with a NaN in its final norm's weight: that hidden
 // dimension is NaN, and through lm_head so is every logit.
 std::unique_ptr<Model> load_poisoned_model(const test::TempDir& dir) {
-  for (const char* f : {"config.json", "tokenizer.model"}) {
-    std::filesystem::copy(test::shipped_model() + "/" + f, dir.file(f));
-  }
-  const WeightStore store = WeightStore::open_dir(test::shipped_model());
-  std::vector<NamedTensor> tensors;
-  for (const auto& name : store.names()) {
-    Tensor t = to_f32(store.get(name));
-    if (name == "model.norm.weight") {
-      Tensor poisoned = Tensor::zeros(DType::F32, t.shape());
-      std::copy_n(t.data<float>(), t.numel(), poisoned.data_mut<float>());
-      poisoned.data_mut<float>()[3] = std::numeric_limits<float>::quiet_NaN();
-      t = poisoned;
-    }
-    tensors.push_back({name, t});
-  }
-  write_safetensors(dir.file("model.safetensors"), tensors);
+  test::copy_model_editing(dir, test::shipped_model(), "model.norm.weight",
+                           [](std::span<float> w) { w[3] = std::numeric_limits<float>::quiet_NaN(); });
   return models::builtin_registry().load_model(dir.path());
 }
 

@@ -1,5 +1,4 @@
 // The `octet` binary end to end: what a user types, what they see.
-#include "engine/safetensors.h"
 #include "tests/test_support.h"
 
 #include <gtest/gtest.h>
@@ -363,26 +362,13 @@ TEST(CliClassify, RefusesDecodersAndEmptyInput) {
 // anything, naming the line, instead of labelling every text at random.
 TEST(CliClassify, RefusesOutputsThatAreNotFinite) {
   test::TempDir dir;
-  const std::string shipped = test::project_dir() + "/assets/models/sst2-mini";
-  for (const char* file : {"config.json", "tokenizer.model", "tokenizer_config.json"}) {
-    std::filesystem::copy_file(shipped + "/" + file, dir.file(file));
-  }
-  const WeightStore store = WeightStore::open_dir(shipped);
-  std::vector<NamedTensor> tensors;
-  for (const auto& name : store.names()) {
-    Tensor t = to_f32(store.get(name));
-    if (name == "classifier.bias") {
-      Tensor poisoned = Tensor::zeros(DType::F32, t.shape());
-      poisoned.data_mut<float>()[1] = std::numeric_limits<float>::quiet_NaN();
-      t = poisoned;
-    }
-    tensors.push_back({name, t});
-  }
-  write_safetensors(dir.file("model.safetensors"), tensors);
+  test::copy_model_editing(dir, test::project_dir() + "/assets/models/sst2-mini", "classifier.bias",
+                           [](std::span<float> b) { b[1] = std::numeric_limits<float>::quiet_NaN(); });
   expect_failure("classify -m " + dir.path() + " -o " + dir.file("out.jsonl") + " 'a charming journey' 'dull'", 1,
                  "line 1: the model's output 1 is nan");
   EXPECT_FALSE(std::filesystem::exists(dir.file("out.jsonl")));
 }
+
 // sst2-mini's encoder without its classifier (config.json says BertModel):
 // vectors of hidden_size, pooled as --pooling says; a classifier refuses it.
 TEST(CliClassify, WritesEmbeddingsPooledAsAsked) {
