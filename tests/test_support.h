@@ -63,6 +63,9 @@ inline void copy_model_editing(const TempDir& dir, const std::string& source, co
 
 }  // namespace octet::test
 
+// EXPECT that the string `text` contains `part`, printing `text` where not.
+#define EXPECT_CONTAINS(text, part) EXPECT_NE((text).find(part), std::string::npos) << (text)
+
 // Binds `var` to ../shared/<relative>. Where that data is absent (a user's
 // machine) the test is skipped and says why; on CI (CI set) it fails instead,
 // because CI must run every test.

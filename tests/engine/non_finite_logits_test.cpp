@@ -34,8 +34,6 @@ std::string error_of(F&& run) {
   return "(no error)";
 }
 
-#define EXPECT_CONTAINS(text, part) EXPECT_NE((text).find(part), std::string::npos) << (text)
-
 TEST(NonFiniteLogits, PerplexityNamesTheModelWindowAndPosition) {
   test::TempDir dir;
   auto poisoned = load_poisoned_model(dir);

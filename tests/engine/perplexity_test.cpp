@@ -8,11 +8,8 @@
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <fstream>
-#include <limits>
 #include <sstream>
 
 namespace octet {

@@ -40,8 +40,6 @@ CliRun run_chat(const std::string& lines, const std::string& args) {
   return run_shell("printf '" + lines + "' | " + OCTET_BINARY + " chat " + args);
 }
 
-#define EXPECT_CONTAINS(haystack, needle) EXPECT_NE((haystack).find(needle), std::string::npos) << (haystack)
-
 // `octet ARGS` fails with `exit_code` and says `message`.
 void expect_failure(const std::string& args, int exit_code, const std::string& message) {
   const CliRun r = run_octet(args);
