@@ -31,9 +31,11 @@ std::string input_scale_name(const std::string& weight_name) {
 }
 
 // Whether a weights/activations block says "8-bit symmetric `type`, `strategy`".
-bool is_8bit(const Json& block, const std::string& type, const std::string& strategy) {
-  return block.is_object() && block.value("num_bits", 0) == 8 && block.value("type", "") == type &&
-         block.value("symmetric", false) && block.value("strategy", "") == strategy;
+bool is_8bit(const Json& block, const std::string& type, const std::string& strategy, const std::string& path) {
+  return block.is_object() && json_optional<std::int64_t>(block, "num_bits", 0, path) == 8 &&
+         json_optional<std::string>(block, "type", "", path) == type &&
+         json_optional<bool>(block, "symmetric", false, path) &&
+         json_optional<std::string>(block, "strategy", "", path) == strategy;
 }
 
 }  // namespace
@@ -42,24 +44,26 @@ std::optional<CheckpointQuant> checkpoint_scheme(const Json& config, const std::
   const auto it = config.find("quantization_config");
   if (it == config.end() || it->is_null()) return std::nullopt;
   const Json& q = *it;
-  const auto method = q.value("quant_method", "");
+  if (!q.is_object()) fail("{}: quantization_config is not an object", path);
+  const auto method = json_optional<std::string>(q, "quant_method", "", path);
   if (method != "compressed-tensors") {
     fail("{}: quantization_config quant_method '{}' is not supported (octet reads compressed-tensors)", path, method);
   }
-  const auto format = q.value("format", "");
+  const auto format = json_optional<std::string>(q, "format", "", path);
   if (format != "int-quantized" && format != "float-quantized") {
     fail("{}: compressed-tensors format '{}' is not supported (int-quantized and float-quantized are)", path, format);
   }
   const std::string type = format == "int-quantized" ? "int" : "float";
-  const auto groups = q.value("config_groups", Json::object());
+  const auto groups = json_optional<Json>(q, "config_groups", Json::object(), path);
   if (!groups.is_object() || groups.size() != 1) fail("{}: expected exactly one config group", path);
   const Json& group = groups.begin().value();
-  if (!is_8bit(group.value("weights", Json()), type, "channel")) {
-    fail("{}: only 8-bit symmetric per-channel {} weights are supported, found {}", path, type,
-         group.value("weights", Json()).dump());
+  const Json weights = json_optional<Json>(group, "weights", Json(), path);
+  if (!is_8bit(weights, type, "channel", path)) {
+    fail("{}: only 8-bit symmetric per-channel {} weights are supported, found {}", path, type, weights.dump());
   }
-  const Json activations = group.value("input_activations", Json());
-  const bool dynamic_tokens = is_8bit(activations, type, "token") && activations.value("dynamic", false);
+  const Json activations = json_optional<Json>(group, "input_activations", Json(), path);
+  const bool dynamic_tokens =
+      is_8bit(activations, type, "token", path) && json_optional<bool>(activations, "dynamic", false, path);
   if (type == "int" && activations.is_null()) return CheckpointQuant{QuantScheme::W8};
   if (dynamic_tokens) return CheckpointQuant{type == "int" ? QuantScheme::Int8 : QuantScheme::Fp8};
   if (type == "int" && activations == kStaticInt8Activations) return CheckpointQuant{QuantScheme::Int8, true};

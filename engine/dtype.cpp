@@ -116,6 +116,7 @@ std::uint16_t f32_to_f16(float value) {
 }
 
 void convert_to_f32(DType dtype, const void* src, float* dst, std::size_t count) {
+  if (count == 0) return;  // an empty tensor has no storage: memcpy must not see its null pointer
   const auto* bytes = static_cast<const unsigned char*>(src);
   auto load16 = [&](std::size_t i) {
     std::uint16_t v;

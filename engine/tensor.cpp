@@ -6,12 +6,18 @@
 #include <fmt/ranges.h>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 
 namespace octet {
 
 std::int64_t shape_numel(const Shape& shape) {
+  // Bounded so that the byte size of any dtype (at most 8 bytes) fits too.
+  constexpr std::int64_t kMaxElements = std::numeric_limits<std::int64_t>::max() / 8;
   std::int64_t n = 1;
-  for (auto d : shape) n *= d;
+  for (auto d : shape) {
+    if (d < 0) fail("shape {} has a negative dimension", shape_str(shape));
+    if (__builtin_mul_overflow(n, d, &n) || n > kMaxElements) fail("shape {} has too many elements", shape_str(shape));
+  }
   return n;
 }
 

@@ -17,6 +17,7 @@ enum class Device { Cpu, Cuda };
 
 using Shape = std::vector<std::int64_t>;
 
+// Throws octet::Error for a negative dimension or a count whose bytes would overflow.
 std::int64_t shape_numel(const Shape& shape);
 std::string shape_str(const Shape& shape);  // "[4, 128]"
 

@@ -116,7 +116,7 @@ std::vector<TextRecord> read_text_records(std::istream& in, RecordFormat format,
       const auto string_field = [&](const std::string& key) -> std::optional<std::string> {
         if (!j.is_object() || !j.contains(key) || j[key].is_null()) return std::nullopt;
         if (j[key].is_string()) return j[key].get<std::string>();
-        if (j[key].is_number_integer()) return std::to_string(j[key].get<std::int64_t>());
+        if (j[key].is_number_integer()) return j[key].dump();  // exact, unsigned ones too
         return std::nullopt;
       };
       const auto text = string_field(text_key);

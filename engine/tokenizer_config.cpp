@@ -36,7 +36,7 @@ TokenizerConfig read_tokenizer_config(const std::string& model_path) {
     config.chat_template = it->get<std::string>();
   } else if (it->is_array()) {
     for (const auto& entry : *it) {
-      if (entry.is_object() && entry.value("name", "") == "default" && entry.contains("template")) {
+      if (json_optional<std::string>(entry, "name", "", where) == "default") {
         config.chat_template = json_required<std::string>(entry, "template", where);
       }
     }

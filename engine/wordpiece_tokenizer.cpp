@@ -239,7 +239,8 @@ std::unique_ptr<Tokenizer> load_wordpiece_json(const std::string& path) {
       options.lower_case = json_optional<bool>(norm, "lowercase", true, path);
       options.split_cjk = json_optional<bool>(norm, "handle_chinese_chars", true, path);
       const auto it = norm.find("strip_accents");
-      options.strip_accents = it == norm.end() || it->is_null() ? -1 : (it->get<bool>() ? 1 : 0);
+      options.strip_accents =
+          it == norm.end() || it->is_null() ? -1 : (json_required<bool>(norm, "strip_accents", path) ? 1 : 0);
     }
   }
   if (!model.contains("vocab") || !model["vocab"].is_object()) fail("{}: model.vocab is not an object", path);

@@ -105,9 +105,8 @@ BertConfig bert_config_from_json(const Json& j, const std::string& path, const B
                                  const SentenceTransformersModules& modules) {
   BertConfig c;
   c.family = json_required<std::string>(j, "model_type", path);
-  if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty()) {
-    c.architecture = j["architectures"][0].get<std::string>();
-  }
+  const auto architectures = json_optional<std::vector<std::string>>(j, "architectures", {}, path);
+  if (!architectures.empty()) c.architecture = architectures[0];
   const bool distil = c.family == "distilbert";
   c.hidden_size = json_required<std::int64_t>(j, distil ? "dim" : "hidden_size", path);
   c.intermediate_size = json_required<std::int64_t>(j, distil ? "hidden_dim" : "intermediate_size", path);
@@ -118,18 +117,19 @@ BertConfig bert_config_from_json(const Json& j, const std::string& path, const B
   c.type_vocab_size = distil ? 0 : json_optional<std::int64_t>(j, "type_vocab_size", 2, path);
   c.eps = distil ? 1e-12f : json_optional<float>(j, "layer_norm_eps", 1e-12f, path);
   c.pad_id = json_optional<std::int32_t>(j, "pad_token_id", distil || c.family == "bert" ? 0 : 1, path);
-  if (c.family == "roberta") c.position_offset = c.pad_id + 1;
+  if (c.family == "roberta") c.position_offset = std::int64_t{c.pad_id} + 1;
   const auto act = json_optional<std::string>(j, distil ? "activation" : "hidden_act", "gelu", path);
   if (act != "gelu") fail("{}: activation '{}' is not supported (only gelu, the exact erf form)", path, act);
   if (distil && json_optional<bool>(j, "sinusoidal_pos_embds", false, path)) {
     fail("{}: sinusoidal_pos_embds is not supported", path);
   }
-  require_positive(c.hidden_size, "hidden_size", path);
-  require_positive(c.intermediate_size, "intermediate_size", path);
-  require_positive(c.n_layers, "num_hidden_layers", path);
-  require_positive(c.n_heads, "num_attention_heads", path);
-  require_positive(c.vocab_size, "vocab_size", path);
-  require_positive(c.max_positions - c.position_offset, "max_position_embeddings (after the position offset)", path);
+  require_size(c.hidden_size, "hidden_size", path);
+  require_size(c.intermediate_size, "intermediate_size", path);
+  require_size(c.n_layers, "num_hidden_layers", path);
+  require_size(c.n_heads, "num_attention_heads", path);
+  require_size(c.vocab_size, "vocab_size", path);
+  require_size(c.max_positions, "max_position_embeddings", path);
+  require_size(c.max_positions - c.position_offset, "max_position_embeddings (after the position offset)", path);
   if (c.hidden_size % c.n_heads != 0) {
     fail("{}: hidden_size {} is not a multiple of num_attention_heads {}", path, c.hidden_size, c.n_heads);
   }
@@ -147,7 +147,11 @@ BertConfig bert_config_from_json(const Json& j, const std::string& path, const B
       if (!j["id2label"].is_object()) fail("{}: 'id2label' must be an object", path);
       n_labels = static_cast<std::int64_t>(j["id2label"].size());
     }
-    require_positive(n_labels, "the number of labels", path);
+    require_size(n_labels, "the number of labels", path);
+    // Names are made before the classifier's shape is checked; a num_labels
+    // of 2^31 must not make two billion of them first.
+    constexpr std::int64_t kMaxLabels = 1 << 20;
+    if (n_labels > kMaxLabels) fail("{}: {} labels is more than octet supports ({})", path, n_labels, kMaxLabels);
     for (std::int64_t i = 0; i < n_labels; ++i) {
       const std::string key = std::to_string(i);
       if (j.contains("id2label")) {

@@ -169,14 +169,14 @@ class LlamaModel final : public Model {
 }  // namespace
 
 void validate_llama_config(const LlamaConfig& c, const std::string& source) {
-  require_positive(c.hidden_size, "hidden_size", source);
-  require_positive(c.intermediate_size, "intermediate_size", source);
-  require_positive(c.n_layers, "num_hidden_layers", source);
-  require_positive(c.n_heads, "num_attention_heads", source);
-  require_positive(c.n_kv_heads, "num_key_value_heads", source);
-  require_positive(c.head_dim, "head_dim", source);
-  require_positive(c.vocab_size, "vocab_size", source);
-  require_positive(c.context_length, "max_position_embeddings", source);
+  require_size(c.hidden_size, "hidden_size", source);
+  require_size(c.intermediate_size, "intermediate_size", source);
+  require_size(c.n_layers, "num_hidden_layers", source);
+  require_size(c.n_heads, "num_attention_heads", source);
+  require_size(c.n_kv_heads, "num_key_value_heads", source);
+  require_size(c.head_dim, "head_dim", source);
+  require_size(c.vocab_size, "vocab_size", source);
+  require_size(c.context_length, "max_position_embeddings", source);
   if (c.n_heads % c.n_kv_heads != 0) {
     fail("{}: num_attention_heads {} is not a multiple of num_key_value_heads {}", source, c.n_heads, c.n_kv_heads);
   }
@@ -186,9 +186,8 @@ void validate_llama_config(const LlamaConfig& c, const std::string& source) {
 
 LlamaConfig llama_config_from_json(const Json& j, const std::string& path) {
   LlamaConfig c;
-  if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty()) {
-    c.architecture = j["architectures"][0].get<std::string>();
-  }
+  const auto architectures = json_optional<std::vector<std::string>>(j, "architectures", {}, path);
+  if (!architectures.empty()) c.architecture = architectures[0];
   c.hidden_size = json_required<std::int64_t>(j, "hidden_size", path);
   c.intermediate_size = json_required<std::int64_t>(j, "intermediate_size", path);
   c.n_layers = json_required<std::int64_t>(j, "num_hidden_layers", path);

@@ -5,6 +5,7 @@
 #include "models/llama.h"
 
 #include <cstring>
+#include <initializer_list>
 #include <map>
 
 namespace octet::models {
@@ -40,21 +41,31 @@ std::unique_ptr<Model> load_llama2c(const std::string& path, const LoadOptions& 
 
   const std::int64_t d = c.hidden_size, L = c.n_layers, q = c.n_heads * c.head_dim, kv = c.n_kv_heads * c.head_dim,
                      ffn = c.intermediate_size, V = c.vocab_size;
-  // Float offsets of each block, in file order.
+  // Byte offsets of each block, in file order. The header's sizes are up to
+  // 2^31 each, so a block's float count (a product of three) is checked, and
+  // the running offset never passes the file's end.
   std::map<std::string, Tensor> tensors;
   std::size_t offset = 28;
-  const auto take = [&](std::int64_t count) {
-    const std::size_t at = offset;
-    offset += static_cast<std::size_t>(count) * sizeof(float);
+  const auto take = [&](std::initializer_list<std::int64_t> block) {
+    const std::size_t at = offset, floats_left = (file->size() - offset) / sizeof(float);
+    std::size_t count = 1;
+    for (const std::int64_t dim : block) {
+      if (count > floats_left / static_cast<std::size_t>(dim)) {
+        fail("{}: the header's shapes need more bytes than the file's {}: truncated or not a legacy llama2.c file",
+             path, file->size());
+      }
+      count *= static_cast<std::size_t>(dim);
+    }
+    offset += count * sizeof(float);
     return at;
   };
-  const std::size_t embed = take(V * d), att_norm = take(L * d), wq = take(L * q * d), wk = take(L * kv * d),
-                    wv = take(L * kv * d), wo = take(L * d * q), ffn_norm = take(L * d), w1 = take(L * ffn * d),
-                    w2 = take(L * d * ffn), w3 = take(L * ffn * d), final_norm = take(d);
+  const std::size_t embed = take({V, d}), att_norm = take({L, d}), wq = take({L, q, d}), wk = take({L, kv, d}),
+                    wv = take({L, kv, d}), wo = take({L, d, q}), ffn_norm = take({L, d}), w1 = take({L, ffn, d}),
+                    w2 = take({L, d, ffn}), w3 = take({L, ffn, d}), final_norm = take({d});
   // freq_cis_real and freq_cis_imag, [seq_len, head_dim / 2] each: unused, angles are recomputed.
-  take(c.context_length * c.head_dim / 2);
-  take(c.context_length * c.head_dim / 2);
-  const std::size_t wcls = shared_classifier ? 0 : take(V * d);
+  take({c.context_length, c.head_dim / 2});
+  take({c.context_length, c.head_dim / 2});
+  const std::size_t wcls = shared_classifier ? 0 : take({V, d});
   if (offset != file->size()) {
     fail("{}: expected {} bytes for this header's shapes, file has {}: truncated or not a legacy llama2.c file", path,
          offset, file->size());

@@ -111,6 +111,32 @@ TEST(MalformedModel, TruncatedLlama2cCheckpoint) {
   EXPECT_CONTAINS(load_error(dir.file("s.bin")), "too short");
 }
 
+TEST(MalformedModel, ConfigNumbersAreCheckedNotConverted) {
+  test::TempDir dir;
+  copy_model(dir, [](Json& c) { c["hidden_size"] = std::int64_t{1} << 40; });
+  EXPECT_CONTAINS(load_error(dir.path()), "config.json: hidden_size is 1099511627776, larger than octet supports");
+  // nlohmann's own conversion would truncate 128.5 to 128, and cast 1e300 to
+  // an integer or a float (undefined behaviour; found by tests/fuzz/hf_config_fuzz).
+  const std::pair<const char*, Json> bad[] = {{"hidden_size", 128.5},
+                                              {"max_position_embeddings", 1e300},
+                                              {"rms_norm_eps", 1e300},
+                                              {"bos_token_id", std::int64_t{1} << 40},
+                                              {"eos_token_id", Json::array({2, -1e300})}};
+  for (const auto& [key, value] : bad) {
+    test::TempDir d;
+    copy_model(d, [&](Json& c) { c[key] = value; });
+    EXPECT_CONTAINS(load_error(d.path()),
+                    fmt::format("config.json: key '{}' has the wrong type or is out of range", key));
+  }
+
+  // A llama2.c header whose sizes multiply past 2^64 bytes (found by
+  // tests/fuzz/llama2c_fuzz: the byte offsets overflowed before the size check).
+  const std::int32_t header[7] = {1 << 30, 1 << 30, 1 << 30, 1 << 4, 1 << 4, 5, 4};
+  std::ofstream(dir.file("huge.bin"), std::ios::binary).write(reinterpret_cast<const char*>(header), sizeof header);
+  const std::string bin_msg = load_error(dir.file("huge.bin"));
+  EXPECT_CONTAINS(bin_msg, "huge.bin: the header's shapes need more bytes than the file's 28");
+}
+
 TEST(MalformedModel, PromptLongerThanTheContext) {
   auto model = models::builtin_registry().load_model(test::shipped_model());
   auto backend = make_cpu_backend(0);
