@@ -1,6 +1,7 @@
 #include "engine/model_registry.h"
 
 #include <fmt/ranges.h>
+#include <algorithm>
 #include <filesystem>
 
 namespace octet {
@@ -31,7 +32,35 @@ std::vector<std::string> ModelRegistry::model_types() const {
   return out;
 }
 
+namespace {
+
+// A keep-float part that is in no weight name is a typo, not a request:
+// without this check the model would quietly load fully quantized.
+void require_keep_float_matches(const Model& model, const QuantRecipe& recipe, const std::string& path) {
+  if (recipe.keep_float.empty()) return;
+  std::vector<std::string> names;
+  for (const auto& [name, tensor] : model.weights()) names.push_back(name);
+  // A decoder's head is "lm_head.weight" to the recipe even where it is tied
+  // to the embedding and, kept float, no weight of its own.
+  if (model.info().kind == ModelKind::Decoder) names.push_back("lm_head.weight");
+  for (const auto& part : recipe.keep_float) {
+    const bool found = std::any_of(names.begin(), names.end(),
+                                   [&](const std::string& n) { return n.find(part) != std::string::npos; });
+    if (!found) {
+      fail("{}: keep-float '{}' is part of no weight name (they look like '{}')", path, part, names[names.size() / 2]);
+    }
+  }
+}
+
+}  // namespace
+
 std::unique_ptr<Model> ModelRegistry::load_model(const std::string& path, const LoadOptions& options) const {
+  auto model = load_any_format(path, options);
+  require_keep_float_matches(*model, options.quant, path);
+  return model;
+}
+
+std::unique_ptr<Model> ModelRegistry::load_any_format(const std::string& path, const LoadOptions& options) const {
   namespace fs = std::filesystem;
   for (const auto& [prefix, loader] : prefixes_) {
     if (path.starts_with(prefix)) return loader(path.substr(prefix.size()), options);

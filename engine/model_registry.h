@@ -58,6 +58,7 @@ class ModelRegistry {
   std::vector<std::string> model_types() const;
 
  private:
+  std::unique_ptr<Model> load_any_format(const std::string& path, const LoadOptions& options) const;
   std::map<std::string, HfModelFactory> hf_models_;
   std::map<std::string, FileModelLoader> file_formats_;
   std::map<std::string, FileModelLoader> prefixes_;

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <charconv>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -20,14 +21,38 @@ namespace octet::cli {
 
 namespace {
 
-std::vector<std::string> split(const std::string& list) {
+// The items of option --`option`'s comma-separated `list`.
+std::vector<std::string> split(const std::string& list, std::string_view option) {
   std::vector<std::string> out;
   std::stringstream in(list);
   for (std::string item; std::getline(in, item, ',');) {
     if (!item.empty()) out.push_back(item);
   }
-  if (out.empty()) fail("empty list '{}'", list);
+  if (out.empty()) fail("--{}: empty list '{}'", option, list);
   return out;
+}
+
+// The same, each item an integer of at least `min`.
+std::vector<int> int_list(const std::string& list, std::string_view option, int min) {
+  std::vector<int> out;
+  for (const auto& item : split(list, option)) {
+    int n = 0;
+    const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), n);
+    if (ec != std::errc() || end != item.data() + item.size() || n < min) {
+      fail("--{}: '{}' is not a whole number >= {}", option, item, min);
+    }
+    out.push_back(n);
+  }
+  return out;
+}
+
+// -p, -n and -r, checked before any model is loaded.
+DecoderBenchRequest read_request(const cxxopts::ParseResult& args) {
+  const DecoderBenchRequest request{args["n-prompt"].as<int>(), args["n-gen"].as<int>(), args["repetitions"].as<int>()};
+  if (request.n_prompt < 1) fail("--n-prompt must be at least 1, got {}", request.n_prompt);
+  if (request.n_gen < 1) fail("--n-gen must be at least 1, got {}", request.n_gen);
+  if (request.repetitions < 1) fail("--repetitions must be at least 1, got {}", request.repetitions);
+  return request;
 }
 
 // Writes `rows` (objects with `columns`) as csv: one header row, strings quoted.
@@ -55,15 +80,18 @@ int run_matmul_mode(const cxxopts::ParseResult& args) {
   };
   const MatmulShape shapes[] = {{4096, 4096}, {11008, 4096}, {4096, 11008}};
   nlohmann::json rows = nlohmann::json::array(), skipped = nlohmann::json::array();
-  for (const auto& backend_name : split(args["backend"].as<std::string>())) {
+  const int repetitions = read_request(args).repetitions;
+  const std::vector<int> sizes = int_list(args["matmul"].as<std::string>(), "matmul", 1);
+  const int threads = int_list(args["threads"].as<std::string>(), "threads", 0).front();
+  for (const auto& backend_name : split(args["backend"].as<std::string>(), "backend")) {
     std::unique_ptr<Backend> backend;
     try {
-      backend = make_backend(backend_name, std::stoi(split(args["threads"].as<std::string>()).front()));
+      backend = make_backend(backend_name, threads);
     } catch (const Error& e) {
       skipped.push_back({{"backend", backend_name}, {"quant", "all"}, {"reason", e.what()}});
       continue;
     }
-    for (const auto& scheme_name : split(args["quant"].as<std::string>())) {
+    for (const auto& scheme_name : split(args["quant"].as<std::string>(), "quant")) {
       const auto scheme = quant_scheme_from_name(scheme_name);
       if (!scheme) fail("--quant: unknown scheme '{}'", scheme_name);
       if (!backend->supports(OpKind::MatMul, weight_dtype(*scheme))) {
@@ -72,14 +100,13 @@ int run_matmul_mode(const cxxopts::ParseResult& args) {
                            {"reason", fmt::format("{} does not run {} matmuls", backend->name(), scheme_name)}});
         continue;
       }
-      for (const auto& m : split(args["matmul"].as<std::string>())) {
+      for (const int m : sizes) {
         for (const auto& shape : shapes) {
           std::cerr << fmt::format("matmul {} {} M={} N={} K={}\n", backend_name, scheme_name, m, shape.n, shape.k);
-          const auto r =
-              run_matmul_bench(*backend, {*scheme, std::stoi(m), shape.k, shape.n, args["repetitions"].as<int>()});
+          const auto r = run_matmul_bench(*backend, {*scheme, m, shape.k, shape.n, repetitions});
           rows.push_back({{"backend", backend_name},
                           {"quant", scheme_name},
-                          {"m", std::stoi(m)},
+                          {"m", m},
                           {"n", shape.n},
                           {"k", shape.k},
                           {"ms_median", 1e3 * percentile(r.seconds, 50)},
@@ -160,8 +187,9 @@ int run_bench(int argc, char** argv) {
   if (format != "md" && format != "json" && format != "csv") {
     fail("--output must be md, json or csv, got '{}'", format);
   }
-  const DecoderBenchRequest request{args["n-prompt"].as<int>(), args["n-gen"].as<int>(), args["repetitions"].as<int>()};
-  const auto backends = split(args["backend"].as<std::string>());
+  const DecoderBenchRequest request = read_request(args);
+  const auto backends = split(args["backend"].as<std::string>(), "backend");
+  const std::vector<int> cpu_threads = int_list(args["threads"].as<std::string>(), "threads", 0);
   for (const auto& b : backends) {
     if (b != "cpu" && b != "cuda") fail("--backend: unknown backend '{}' (cpu or cuda)", b);
   }
@@ -181,15 +209,10 @@ int run_bench(int argc, char** argv) {
   bool encoder = false;
   const auto batches = [&] {
     const std::string list = args["batch"].as<std::string>();
-    std::vector<int> out;
-    for (const auto& b : split(!list.empty() ? list : encoder ? "1,32" : "1")) {
-      const int n = std::stoi(b);
-      if (n < 1) fail("--batch: {} is not a batch size", b);
-      out.push_back(n);
-    }
-    return out;
+    return int_list(!list.empty() ? list : encoder ? "1,32" : "1", "batch", 1);
   };
-  for (const auto& scheme_name : split(args["quant"].as<std::string>())) {
+  batches();  // a bad list fails here, before a model is loaded
+  for (const auto& scheme_name : split(args["quant"].as<std::string>(), "quant")) {
     const auto scheme = quant_scheme_from_name(scheme_name);
     if (!scheme) fail("--quant: unknown scheme '{}'", scheme_name);
     std::cerr << fmt::format("loading {} as {}...\n", path, scheme_name);
@@ -209,8 +232,7 @@ int run_bench(int argc, char** argv) {
       const std::string backend_name =
           split_cuda ? fmt::format("cuda ({} blocks) + cpu", gpu_layers) : std::string(device_name);
       // Threads are the CPU's knob; a GPU backend alone runs once.
-      const auto thread_list =
-          device_name == "cpu" || split_cuda ? split(args["threads"].as<std::string>()) : std::vector<std::string>{"0"};
+      const std::vector<int> thread_list = device_name == "cpu" || split_cuda ? cpu_threads : std::vector<int>{0};
       for (const auto& threads : thread_list) {
         const auto skip = [&](const std::string& why) {
           std::cerr << fmt::format("skipping {} {}: {}\n", backend_name, scheme_name, why);
@@ -218,9 +240,9 @@ int run_bench(int argc, char** argv) {
         };
         Backends on;
         try {
-          on.main = make_backend(device_name, std::stoi(threads));
+          on.main = make_backend(device_name, threads);
           if (split_cuda) {
-            on.rest = make_backend("cpu", std::stoi(threads));
+            on.rest = make_backend("cpu", threads);
             on.gpu_layers = gpu_layers;
           }
         } catch (const Error& e) {
@@ -251,7 +273,7 @@ int run_bench(int argc, char** argv) {
             const std::vector<double> s = run_encoder_bench(*model, placement, er);
             rows.push_back({{"backend", backend_name},
                             {"quant", scheme_label},
-                            {"threads", std::stoi(threads) > 0 ? std::stoi(threads) : machine_cores()},
+                            {"threads", threads > 0 ? threads : machine_cores()},
                             {"batch", er.batch},
                             {"seq_len", er.seq_len},
                             {"sent_s_mean", mean(s)},
@@ -276,7 +298,7 @@ int run_bench(int argc, char** argv) {
           const double tg_mean = mean(r.tg_tokens_per_second);
           rows.push_back({{"backend", backend_name},
                           {"quant", scheme_label},
-                          {"threads", std::stoi(threads) > 0 ? std::stoi(threads) : machine_cores()},
+                          {"threads", threads > 0 ? threads : machine_cores()},
                           {"batch", b},
                           {"pp_tokens", request.n_prompt},
                           {"pp_tok_s_mean", mean(r.pp_tokens_per_second)},

@@ -109,6 +109,7 @@ int run_classify(int argc, char** argv) {
   };
   if (args.count("positional")) {
     if (args.count("input")) fail("give TEXT arguments or --input, not both");
+    if (args.count("format")) fail("--format describes --input or stdin; TEXT arguments are plain texts");
     source = "argument";
     std::size_t n = 0;
     for (const auto& text : args["positional"].as<std::vector<std::string>>()) {

@@ -48,6 +48,8 @@ int run_perplexity(int argc, char** argv) {
   const std::string text = buffer.str();
   if (text.empty()) fail("{}: the file is empty", path);
 
+  if (args["windows"].as<int>() < 0)
+    fail("--windows must be >= 0 (0 = the whole file), got {}", args["windows"].as<int>());
   LoadedModel loaded = load_model(args);
   std::vector<std::int32_t> tokens;
   try {

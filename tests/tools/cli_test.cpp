@@ -184,7 +184,7 @@ TEST(Cli, BenchReportHasEveryFieldForEachScheme) {
   EXPECT_CONTAINS(md.output, "| w8 |");
   EXPECT_CONTAINS(md.output, "| threads | batch |");
   EXPECT_EQ(run_octet("bench -m synthetic:llama-99b").exit_code, 1);
-  EXPECT_CONTAINS(run_octet("bench -m synthetic:llama-15m -b 0").output, "--batch: 0 is not a batch size");
+  EXPECT_CONTAINS(run_octet("bench -m synthetic:llama-15m -b 0").output, "--batch: '0' is not a whole number >= 1");
 }
 
 // Encoder mode: sentences/s for every batch size and scheme, and the cuda
@@ -245,6 +245,27 @@ TEST(Cli, BenchCsvSkipsAndMatmulMode) {
   const auto j = nlohmann::json::parse(m.output.substr(m.output.find('{')));
   ASSERT_EQ(j["results"].size(), 3u) << "the three Llama-7B shapes";
   for (const auto& row : j["results"]) EXPECT_GT(row["tflops"].get<double>(), 0);
+}
+
+TEST(Cli, BenchRefusesBadNumbersBeforeLoadingAModel) {
+  // Each once ended as "internal error: stoi", or as an empty table after
+  // loading every scheme, with exit status 0.
+  expect_failure("bench -b 1,2x", 1, "--batch: '2x' is not a whole number >= 1");
+  expect_failure("bench -t one", 1, "--threads: 'one' is not a whole number >= 0");
+  expect_failure("bench --matmul x", 1, "--matmul: 'x' is not a whole number >= 1");
+  expect_failure("bench -p -5", 1, "--n-prompt must be at least 1, got -5");
+  expect_failure("bench -r 0 --matmul 1", 1, "--repetitions must be at least 1, got 0");
+  const CliRun r = run_octet("bench -n 0");
+  EXPECT_EQ(r.output.find("loading"), std::string::npos) << r.output;
+}
+
+TEST(Cli, OptionsThatWouldBeIgnoredAreRefused) {
+  // A typo in --keep-float used to load the model fully quantized, silently.
+  const std::string text = test::project_dir() + "/README.md";
+  expect_failure("perplexity -f " + text + " --compare int8 --keep-float lm_haed", 1,
+                 "keep-float 'lm_haed' is part of no weight name");
+  expect_failure("perplexity -f " + text + " --windows -1", 1, "--windows must be >= 0");
+  expect_failure("classify --format tsv 'a fine film'", 1, "--format describes --input or stdin");
 }
 
 TEST(Cli, QuantizeWritesALoadableCheckpoint) {
