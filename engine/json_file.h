@@ -21,12 +21,6 @@ using Json = nlohmann::json;
 // Parses a JSON file; throws octet::Error naming the path if missing or malformed.
 Json read_json_file(const std::string& path);
 
-// `value` as T, or nullopt when it does not hold a T. Numbers are checked,
-// not converted blindly: nlohmann's get<int>() truncates 2.5 to 2, wraps 2^40
-// and casts 1e300 to an integer, which is undefined behaviour.
-template <typename T>
-std::optional<T> json_as(const Json& value);
-
 namespace detail {
 template <typename T>
 struct IsVector : std::false_type {};
@@ -34,15 +28,18 @@ template <typename T>
 struct IsVector<std::vector<T>> : std::true_type {};
 }  // namespace detail
 
+// `value` as T, or nullopt when it does not hold a T. Numbers are checked,
+// not converted blindly: nlohmann's get<int>() truncates 2.5 to 2, wraps 2^40
+// and casts 1e300 to an integer, which is undefined behaviour.
 template <typename T>
 std::optional<T> json_as(const Json& value) {
   if constexpr (std::is_same_v<T, bool>) {
     if (value.is_boolean()) return value.get<bool>();
   } else if constexpr (std::is_integral_v<T>) {
-    if (value.is_number_unsigned() && std::in_range<T>(value.get<std::uint64_t>())) {
-      return static_cast<T>(value.get<std::uint64_t>());
-    }
-    if (value.is_number_integer() && std::in_range<T>(value.get<std::int64_t>())) {
+    // Unsigned first: read as int64, 2^64 - 1 would pass for -1.
+    if (value.is_number_unsigned()) {
+      if (std::in_range<T>(value.get<std::uint64_t>())) return static_cast<T>(value.get<std::uint64_t>());
+    } else if (value.is_number_integer() && std::in_range<T>(value.get<std::int64_t>())) {
       return static_cast<T>(value.get<std::int64_t>());
     }
   } else if constexpr (std::is_floating_point_v<T>) {
