@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=${1:-${OCTET_SHARED_DIR:-../shared}}
 octet=build/octet
-# Reconfigure so the reports name the commit being measured.
+# A Release build of the current tree (the reports name its commit).
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 mkdir -p bench/results

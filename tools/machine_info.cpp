@@ -1,5 +1,6 @@
 #include "tools/machine_info.h"
 
+#include "git_commit.h"  // generated: tools/git_commit.cmake
 #include "kernels/cpu/matmul_int8_dnnl.h"
 
 #include <sys/resource.h>
