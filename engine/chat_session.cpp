@@ -1,10 +1,14 @@
 #include "engine/chat_session.h"
 
+#include "engine/utf8.h"
+
 namespace octet {
 
 ChatSession::ChatSession(GenerationSession& session, const Tokenizer& tokenizer, ChatFormat format,
                          std::string system_prompt, bool add_bos)
-    : session_(session), tokenizer_(tokenizer), format_(format), system_(std::move(system_prompt)), add_bos_(add_bos) {}
+    : session_(session), tokenizer_(tokenizer), format_(format), system_(std::move(system_prompt)), add_bos_(add_bos) {
+  require_utf8(system_, "system prompt");
+}
 
 void ChatSession::reset() {
   session_.reset();
@@ -14,6 +18,8 @@ void ChatSession::reset() {
 GenerationStats ChatSession::reply(std::string_view user, int max_tokens, Sampler& sampler,
                                    const std::function<void(std::string_view)>& on_text,
                                    const std::function<bool()>& keep_going) {
+  // Checked here, where the byte offset is the user's own (the formatted turn adds a prefix).
+  require_utf8(user, "message");
   std::vector<std::int32_t> ids;
   const std::string turn = format_user_turn(format_, user, system_, first_turn_);
   // Llama 2 and Llama 3 spell their begin-of-text token in the turn; the others get the model's BOS.

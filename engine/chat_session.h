@@ -14,14 +14,16 @@ namespace octet {
 
 class ChatSession {
  public:
+  // Throws octet::Error when `system_prompt` is not valid UTF-8.
   // `add_bos`: put the model's BOS first in formats that do not spell it (tokenizer_config.json's add_bos_token).
   ChatSession(GenerationSession& session, const Tokenizer& tokenizer, ChatFormat format, std::string system_prompt,
               bool add_bos);
 
   // Feeds the user's turn and streams the answer through `on_text`. Return
   // false from `keep_going` (asked before each token is shown) to stop the
-  // answer; the conversation goes on. Throws
-  // ContextFullError, leaving the conversation as it was, when the turn does not fit.
+  // answer; the conversation goes on. Throws, leaving the conversation as it
+  // was, ContextFullError when the turn does not fit and octet::Error when
+  // `user` is not valid UTF-8.
   GenerationStats reply(std::string_view user, int max_tokens, Sampler& sampler,
                         const std::function<void(std::string_view)>& on_text, const std::function<bool()>& keep_going);
   // Forgets the conversation.

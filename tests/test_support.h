@@ -1,6 +1,7 @@
 // Paths and helpers shared by the tests.
 #pragma once
 
+#include "engine/error.h"
 #include "engine/safetensors.h"
 
 #include <gtest/gtest.h>
@@ -59,6 +60,17 @@ inline void copy_model_editing(const TempDir& dir, const std::string& source, co
     tensors.push_back({tensor_name, copy});
   }
   write_safetensors(dir.file("model.safetensors"), tensors);
+}
+
+// The message of the octet::Error that `run` throws, or "(no error)": tests
+// of refused input check what the user is told, not only that it failed.
+inline std::string error_of(const std::function<void()>& run) {
+  try {
+    run();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
 }
 
 }  // namespace octet::test

@@ -2,6 +2,7 @@
 #include "engine/chat_session.h"
 #include "engine/error.h"
 #include "engine/tokenizer_config.h"
+#include "engine/utf8.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
 
@@ -98,6 +99,10 @@ int run_chat(int argc, char** argv) {
     const std::string text = line.get();
     if (text.empty()) continue;
     if (interactive) add_history(text.c_str());
+    if (const auto bad = find_invalid_utf8(text)) {  // a terminal in another encoding, or a binary file piped in
+      std::cerr << fmt::format("(not sent: your message is not valid UTF-8 at byte {})\n", *bad);
+      continue;
+    }
     if (text == "/reset") {
       chat.reset();
       std::cerr << "(conversation forgotten)\n";

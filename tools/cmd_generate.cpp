@@ -3,6 +3,7 @@
 #include "engine/generation_session.h"
 #include "engine/tokenizer.h"
 #include "engine/tokenizer_config.h"
+#include "engine/utf8.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
 
@@ -25,9 +26,11 @@ int run_generate(int argc, char** argv) {
   const int max_tokens = args["max-tokens"].as<int>();
   if (max_tokens < 0) fail("--max-tokens must be >= 0, got {}", max_tokens);
 
+  const std::string prompt = args["prompt"].as<std::string>();
+  require_utf8(prompt, "--prompt");  // before the model loads: a bad byte should not cost a load
+
   LoadedModel loaded = load_model(args);
   const SamplerOptions sampling = read_sampling_options(args, loaded.path);
-  const std::string prompt = args["prompt"].as<std::string>();
   std::vector<std::int32_t> ids;
   const std::int32_t bos = loaded.model->info().bos_id;
   if (!args.count("no-bos") && read_tokenizer_config(loaded.path).add_bos && bos >= 0) ids.push_back(bos);

@@ -1,4 +1,5 @@
 #include "engine/json_file.h"
+#include "tests/test_support.h"
 
 #include <gtest/gtest.h>
 
@@ -39,12 +40,8 @@ TEST(JsonAs, FloatsBoolsStringsAndLists) {
 
 TEST(JsonAs, RequiredAndOptionalNameTheFileAndKey) {
   const Json config = Json::parse(R"({"hidden_size": 64.5, "name": null})");
-  try {
-    json_required<std::int64_t>(config, "hidden_size", "m/config.json");
-    FAIL() << "no error";
-  } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "m/config.json: key 'hidden_size' has the wrong type or is out of range (64.5)");
-  }
+  EXPECT_EQ(test::error_of([&] { json_required<std::int64_t>(config, "hidden_size", "m/config.json"); }),
+            "m/config.json: key 'hidden_size' has the wrong type or is out of range (64.5)");
   EXPECT_EQ(json_optional<std::string>(config, "name", "fallback", "m/config.json"), "fallback") << "null = absent";
   EXPECT_EQ(json_optional<std::int64_t>(Json::array(), "x", 3, "m/config.json"), 3) << "not an object: nothing in it";
   EXPECT_THROW(json_required<std::int64_t>(Json::array(), "x", "m/config.json"), Error);

@@ -24,16 +24,6 @@ std::unique_ptr<Model> load_poisoned_model(const test::TempDir& dir) {
   return models::builtin_registry().load_model(dir.path());
 }
 
-template <typename F>
-std::string error_of(F&& run) {
-  try {
-    run();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
 TEST(NonFiniteLogits, PerplexityNamesTheModelWindowAndPosition) {
   test::TempDir dir;
   auto poisoned = load_poisoned_model(dir);
@@ -41,11 +31,11 @@ TEST(NonFiniteLogits, PerplexityNamesTheModelWindowAndPosition) {
   auto backend = make_cpu_backend(0), other = make_cpu_backend(0);
   const Placement other_placement(*other);
   const std::vector<std::int32_t> text(20, 261);
-  EXPECT_CONTAINS(error_of([&] {
+  EXPECT_CONTAINS(test::error_of([&] {
                     measure_perplexity(*poisoned, *backend, text, {6, 0, 1}, nullptr, nullptr);
                   }),
                   "the model's logit 0 at window 1, position 0 is nan");
-  EXPECT_CONTAINS(error_of([&] {
+  EXPECT_CONTAINS(test::error_of([&] {
                     measure_perplexity(*model, *backend, text, {6, 0, 1}, poisoned.get(), &other_placement);
                   }),
                   "the compared model's logit 0 at window 1, position 0 is nan");
@@ -63,7 +53,7 @@ TEST(NonFiniteLogits, GenerationStopsGreedyOrSampled) {
     Sampler sampler({.temperature = temperature, .seed = 1}, poisoned->info().vocab_size);
     int tokens = 0;
     const std::string message =
-        error_of([&] { session.generate(prompt, 8, sampler, [&](std::int32_t) { return ++tokens, true; }); });
+        test::error_of([&] { session.generate(prompt, 8, sampler, [&](std::int32_t) { return ++tokens, true; }); });
     EXPECT_CONTAINS(message, "not finite numbers");
     EXPECT_EQ(tokens, 0) << "temperature " << temperature;
   }

@@ -10,6 +10,7 @@
 namespace octet {
 namespace {
 
+using test::error_of;
 using test::TempDir;
 
 Tensor filled(DType dtype, Shape shape, int seed) {
@@ -25,15 +26,6 @@ void write_raw(const std::string& path, const std::string& header, std::size_t d
   const std::uint64_t len = header.size();
   out.write(reinterpret_cast<const char*>(&len), 8);
   out << header << std::string(data_bytes, '\0');
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 TEST(Safetensors, WriteThenReadRoundTrip) {

@@ -140,24 +140,14 @@ TEST(SentencePiece, SpecialTokensOnlyWhenAsked) {
 
 TEST(SentencePiece, ErrorsNameTheProblem) {
   const auto tokenizer = load_sentencepiece(test::shipped_model() + "/tokenizer.model");
-  try {
-    tokenizer->encode("bad \xC3 byte");
-    FAIL() << "invalid UTF-8 accepted";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("invalid UTF-8 at byte 4"), std::string::npos) << e.what();
-  }
+  EXPECT_CONTAINS(test::error_of([&] { tokenizer->encode("bad \xC3 byte"); }), "invalid UTF-8 at byte 4");
   EXPECT_THROW(tokenizer->token_bytes(-1), Error);
   EXPECT_THROW(tokenizer->token_bytes(1 << 20), Error);
   test::TempDir dir;
   std::ofstream(dir.file("tokenizer.model")) << "not a protobuf";
   EXPECT_THROW(load_sentencepiece(dir.file("tokenizer.model")), Error);
   EXPECT_THROW(load_sentencepiece(dir.file("absent.model")), Error);
-  try {
-    load_tokenizer_for(dir.path() + "/empty", "");
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("--tokenizer"), std::string::npos) << e.what();
-  }
+  EXPECT_CONTAINS(test::error_of([&] { load_tokenizer_for(dir.path() + "/empty", ""); }), "--tokenizer");
 }
 
 }  // namespace

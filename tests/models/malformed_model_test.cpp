@@ -17,12 +17,7 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string load_error(const std::string& path) {
-  try {
-    models::builtin_registry().load_model(path);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(loaded without error)";
+  return test::error_of([&] { models::builtin_registry().load_model(path); });
 }
 
 // A copy of the shipped model with config.json edited by `edit`.
@@ -85,12 +80,7 @@ TEST(MalformedModel, MissingTokenizer) {
   test::TempDir dir;
   copy_model(dir, [](Json&) {});
   fs::remove(dir.file("tokenizer.model"));
-  try {
-    load_tokenizer_for(dir.path(), "");
-    FAIL() << "no error";
-  } catch (const Error& e) {
-    EXPECT_CONTAINS(std::string(e.what()), "no tokenizer found");
-  }
+  EXPECT_CONTAINS(test::error_of([&] { load_tokenizer_for(dir.path(), ""); }), "no tokenizer found");
 }
 
 TEST(MalformedModel, NotAModel) {

@@ -102,6 +102,20 @@ TEST(Cli, ChatSaysWhenTheContextIsFull) {
   EXPECT_CONTAINS(r.output, "do not fit the context: 12 of 12 positions are used, 0 free; /reset to start over");
 }
 
+TEST(Cli, InvalidUtf8FromTheUserIsNamed) {
+  // printf turns \\377 into the byte 0xFF; the next turn is still the first.
+  const CliRun r = run_chat("\\377\\376 bad\\nOnce upon a time\\n", "--temp 0 -n 12");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "(not sent: your message is not valid UTF-8 at byte 0)");
+  EXPECT_CONTAINS(r.output, ", there was a little girl");
+  const CliRun bad_prompt = run_octet("generate -p \"$(printf 'a\\377')\"");
+  EXPECT_EQ(bad_prompt.exit_code, 1) << bad_prompt.output;
+  EXPECT_CONTAINS(bad_prompt.output, "--prompt: invalid UTF-8 at byte 1");
+  const CliRun bad_system = run_chat("hi\\n", "--system \"$(printf '\\377')\"");
+  EXPECT_EQ(bad_system.exit_code, 1) << bad_system.output;
+  EXPECT_CONTAINS(bad_system.output, "system prompt: invalid UTF-8 at byte 0");
+}
+
 TEST(Cli, PerplexityJsonHasEveryField) {
   test::TempDir dir;
   std::ofstream(dir.file("story.txt")) << "Once upon a time, there was a little girl named Lily. She loved to play "
