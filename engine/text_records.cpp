@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <string_view>
+#include <utility>
 
 namespace octet {
 
@@ -27,33 +29,44 @@ RecordFormat record_format_for_path(const std::string& path) {
   return RecordFormat::Lines;
 }
 
-std::optional<std::vector<std::string>> split_csv(const std::string& line) {
-  std::vector<std::string> fields(1);
-  bool quoted = false;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        fields.back() += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        fields.back() += c;
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      fields.emplace_back();
-    } else {
-      fields.back() += c;
-    }
-  }
-  if (quoted) return std::nullopt;
-  return fields;
-}
-
 namespace {
+
+// Splits CSV records (RFC 4180: commas, double quotes, "" for a quote) a line
+// at a time, so a quoted field may span lines. Each character is read once:
+// re-splitting the joined lines while a quote stayed open made a file with an
+// unclosed quote near its top take quadratic time (a 4 MB file: minutes).
+class CsvRecordSplitter {
+ public:
+  // Adds the next line of the record; true when it is complete.
+  bool add_line(std::string_view line) {
+    if (quoted_) fields_.back() += '\n';  // the line break was inside the quotes
+    for (std::size_t i = 0; i < line.size(); ++i) {
+      const char c = line[i];
+      if (quoted_) {
+        if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+          fields_.back() += '"';
+          ++i;
+        } else if (c == '"') {
+          quoted_ = false;
+        } else {
+          fields_.back() += c;
+        }
+      } else if (c == '"') {
+        quoted_ = true;
+      } else if (c == ',') {
+        fields_.emplace_back();
+      } else {
+        fields_.back() += c;
+      }
+    }
+    return !quoted_;
+  }
+  std::vector<std::string> take() { return std::exchange(fields_, std::vector<std::string>(1)); }
+
+ private:
+  std::vector<std::string> fields_ = std::vector<std::string>(1);
+  bool quoted_ = false;
+};
 
 std::vector<std::string> split_tsv(const std::string& line) {
   std::vector<std::string> fields(1);
@@ -139,15 +152,15 @@ std::vector<TextRecord> read_text_records(std::istream& in, RecordFormat format,
 
   // TSV / CSV: a header row names the columns.
   const bool csv = format == RecordFormat::Csv;
-  const auto split = [&](std::string& record) -> std::optional<std::vector<std::string>> {
-    if (!csv) return split_tsv(record);
-    auto fields = split_csv(record);
-    std::string more;
-    while (!fields && next_line(in, more, line_no)) {  // a quoted field spans lines
-      record += "\n" + more;
-      fields = split_csv(record);
-    }
-    return fields;
+  // The fields of the record that starts with `first`, reading more lines
+  // while a quoted field is open; nullopt when the input ends inside one.
+  const auto split = [&](const std::string& first) -> std::optional<std::vector<std::string>> {
+    if (!csv) return split_tsv(first);
+    CsvRecordSplitter record;
+    bool complete = record.add_line(first);
+    for (std::string more; !complete && next_line(in, more, line_no);) complete = record.add_line(more);
+    if (!complete) return std::nullopt;
+    return record.take();
   };
   if (!next_line(in, line, line_no)) return out;
   const auto header = split(line);

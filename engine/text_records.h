@@ -37,8 +37,4 @@ struct TextRecord {
 std::vector<TextRecord> read_text_records(std::istream& in, RecordFormat format, const RecordColumns& columns,
                                           const std::string& source);
 
-// Splits one CSV record (RFC 4180: commas, double quotes, "" for a quote).
-// Returns nullopt when a quoted field is still open at the end of `line`.
-std::optional<std::vector<std::string>> split_csv(const std::string& line);
-
 }  // namespace octet
