@@ -136,7 +136,7 @@ WeightStore WeightStore::open_dir(const std::string& dir) {
     for (const auto& [name, file] : j["weight_map"].items()) {
       if (!file.is_string()) fail("{}: weight_map['{}'] is not a file name", index.string(), name);
       const auto shard = file.get<std::string>();
-      if (shard.find('/') != std::string::npos) {
+      if (shard.empty() || shard == "." || shard == ".." || shard.find('/') != std::string::npos) {
         fail("{}: shard name '{}' must be a plain file name", index.string(), shard);
       }
       shards.insert((fs::path(dir) / shard).string());

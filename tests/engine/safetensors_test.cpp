@@ -141,5 +141,32 @@ TEST(Safetensors, MissingFileAndEmptyDirectory) {
   EXPECT_NE(error_of([&] { WeightStore::open_dir(dir.path()); }).find("no model.safetensors"), std::string::npos);
 }
 
+// A sharded checkpoint's index names its shards; every way it can be wrong
+// is refused with the index file named, and never opens a file outside the
+// model's directory.
+TEST(Safetensors, ShardIndexErrorsNameTheIndex) {
+  TempDir dir;
+  write_safetensors(dir.file("a.safetensors"), {{"w", filled(DType::F32, {2}, 1)}});
+  write_safetensors(dir.file("b.safetensors"), {{"v", filled(DType::F32, {2}, 2)}});
+  const auto open_with_index = [&](const std::string& index) {
+    std::ofstream(dir.file("model.safetensors.index.json")) << index;
+    return error_of([&] { WeightStore::open_dir(dir.path()); });
+  };
+  const std::string index = dir.file("model.safetensors.index.json");
+  for (const auto& [json, message] : std::vector<std::pair<std::string, std::string>>{
+           {"{", "not a safetensors index (no weight_map object)"},
+           {R"({"weight_map": ["a.safetensors"]})", "not a safetensors index (no weight_map object)"},
+           {R"({"weight_map": {"w": 3}})", "weight_map['w'] is not a file name"},
+           {R"({"weight_map": {"w": "../a.safetensors"}})", "shard name '../a.safetensors' must be a plain file name"},
+           {R"({"weight_map": {"w": ".."}})", "shard name '..' must be a plain file name"},
+           {R"({"weight_map": {"w": ""}})", "shard name '' must be a plain file name"},
+           {R"({"weight_map": {"w": "b.safetensors"}})",
+            "lists tensor 'w' in b.safetensors but that shard does not hold it"},
+       }) {
+    EXPECT_EQ(open_with_index(json), index + ": " + message) << json;
+  }
+  EXPECT_CONTAINS(open_with_index(R"({"weight_map": {"w": "c.safetensors"}})"), "c.safetensors: cannot open");
+}
+
 }  // namespace
 }  // namespace octet
