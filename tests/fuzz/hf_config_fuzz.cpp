@@ -2,6 +2,15 @@
 // family's config reader, the quantization_config and the weight shapes it
 // implies) over fixed, real weights. The first byte picks the weights: the
 // sharded synthetic llama of tests/data, or the shipped sst2-mini encoder.
+// A model that loads then runs a few tokens: a config that passes the checks
+// (an odd eps, rope_theta, head count, special id) must not break a kernel.
+#include "engine/encoder_session.h"
+#include "engine/generation_session.h"
+#include "engine/placement.h"
+#include "engine/sampler.h"
+#include "engine/tokenizer.h"
+#include "engine/tokenizer_config.h"
+#include "kernels/cpu/cpu_backend.h"
 #include "models/registry.h"
 #include "tests/fuzz/fuzz_support.h"
 
@@ -31,6 +40,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string dir = model_dir(data[0] & 1);
   std::ofstream(dir + "/config.json", std::ios::binary | std::ios::trunc)
       .write(reinterpret_cast<const char*>(data + 1), static_cast<std::streamsize>(size - 1));
-  fuzz::refuse_only_with_octet_error([&] { models::builtin_registry().load_model(dir); });
+  fuzz::refuse_only_with_octet_error([&] {
+    const auto model = models::builtin_registry().load_model(dir);
+    static const auto backend = make_cpu_backend(1);
+    const Placement placement(*backend);
+    if (model->info().kind == ModelKind::Decoder) {
+      GenerationSession session(*model, placement, 8);
+      Sampler sampler({.temperature = 0}, model->info().vocab_size);
+      const std::vector<std::int32_t> prompt{0, 1, 2};
+      session.generate(prompt, 3, sampler, [](std::int32_t) { return true; });
+    } else {
+      const auto tokenizer = load_tokenizer_for(dir, "");
+      EncoderSession session(*model, placement, *tokenizer, read_tokenizer_config(dir));
+      const FramedText text = session.frame("a fine film", "it was");
+      session.run(std::span(&text, 1), 1);
+    }
+  });
   return 0;
 }
