@@ -83,23 +83,6 @@ std::uint16_t f32_to_bf16(float value) {
   return static_cast<std::uint16_t>((bits + rounding) >> 16);
 }
 
-std::uint8_t f32_to_f8e4m3(float value) {
-  if (std::isnan(value)) return 0x7f;
-  const std::uint8_t sign = std::signbit(value) ? 0x80 : 0x00;
-  const float a = std::min(std::fabs(value), 448.0f);
-  if (a < std::ldexp(1.0f, -6)) {
-    // Subnormals are multiples of 2^-9; 8 steps is the smallest normal, whose bits are also 8.
-    return static_cast<std::uint8_t>(sign | static_cast<std::uint8_t>(std::nearbyint(std::ldexp(a, 9))));
-  }
-  int e = std::ilogb(a);                                               // a = 1.m * 2^e, e in [-6, 8]
-  float mantissa = std::nearbyint((std::ldexp(a, -e) - 1.0f) * 8.0f);  // exact inputs, one rounding
-  if (mantissa == 8.0f) {
-    mantissa = 0.0f;
-    ++e;
-  }
-  return static_cast<std::uint8_t>(sign | ((e + 7) << 3) | static_cast<int>(mantissa));
-}
-
 std::uint16_t f32_to_f16(float value) {
   const std::uint32_t bits = std::bit_cast<std::uint32_t>(value);
   const std::uint16_t sign = static_cast<std::uint16_t>((bits >> 16) & 0x8000);

@@ -1,12 +1,16 @@
 #include "engine/quant.h"
 
+#include "engine/dtype.h"
 #include "engine/error.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 
 namespace octet {
 
@@ -108,6 +112,52 @@ DType weight_dtype(QuantScheme scheme) {
   fail("weight_dtype: unknown scheme");
 }
 
+namespace {
+
+constexpr int kFp8ScaleSteps = 32;
+
+// The squared error of a row quantized to E4M3 with scale `scale`. Sixteen
+// fixed accumulators: the compiler vectorizes without reordering any sum (the
+// result does not depend on the vector width), and four vectors of partial
+// sums in flight hide the latency of each addition.
+double fp8_row_error(const float* w, std::int64_t n, double scale) {
+  constexpr int kLanes = 16;
+  const auto inv = static_cast<float>(1.0 / scale);
+  const auto s = static_cast<float>(scale);
+  std::array<double, kLanes> lane{};
+  const auto error = [&](std::int64_t i) {
+    const float d = e4m3_round_magnitude(w[i] * inv) * s - std::fabs(w[i]);
+    return static_cast<double>(d) * d;
+  };
+  std::int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int j = 0; j < kLanes; ++j) lane[static_cast<std::size_t>(j)] += error(i + j);
+  }
+  for (; i < n; ++i) lane[0] += error(i);
+  double sum = 0.0;
+  for (double v : lane) sum += v;
+  return sum;
+}
+
+// The factor f of an FP8 weight row's scale absmax / 448 * f: of
+// f = 1 + k / 32, k = 0..31, the one with the least squared error (the MSE
+// choice other quantizers offer as an observer). With 64 weights a row, where
+// E4M3's 3 mantissa bits leave each weight up to 6% off, aligning the largest
+// weights with the grid cut the rounding error by 18% on stories260K and its
+// KL divergence from float by a fifth (bench/RESULTS.md). The factors span
+// one binade, so they try every alignment; none is below 1, so no weight clips.
+double fp8_scale_factor(const float* w, std::int64_t n, double absmax) {
+  double best = 1.0, best_error = std::numeric_limits<double>::infinity();
+  for (int k = 0; k < kFp8ScaleSteps; ++k) {
+    const double f = 1.0 + static_cast<double>(k) / kFp8ScaleSteps;
+    const double error = fp8_row_error(w, n, absmax / 448.0 * f);
+    if (error < best_error) best = f, best_error = error;
+  }
+  return best;
+}
+
+}  // namespace
+
 Tensor quantize_weight(const Tensor& weight, QuantScheme scheme) {
   if (weight.quant() != nullptr) return weight;  // a pre-quantized checkpoint's own scheme wins
   if (scheme == QuantScheme::F32) return to_f32(weight);
@@ -126,15 +176,20 @@ Tensor quantize_weight(const Tensor& weight, QuantScheme scheme) {
     double absmax = 0.0;
     for (std::int64_t c = 0; c < cols; ++c)
       absmax = std::max(absmax, std::fabs(static_cast<double>(src[r * cols + c])));
-    s[r] = static_cast<float>(absmax / qmax);
-    const double inv = absmax > 0.0 ? qmax / absmax : 0.0;
-    for (std::int64_t c = 0; c < cols; ++c) {
-      const double v = src[r * cols + c] * inv;
+    const double factor = fp8 && absmax > 0.0 ? fp8_scale_factor(src + r * cols, cols, absmax) : 1.0;
+    s[r] = static_cast<float>(absmax * factor / qmax);
+    const double inv = absmax > 0.0 ? qmax / (absmax * factor) : 0.0;
+    const float* w_row = src + r * cols;
+    std::uint8_t* q_row = dst + r * cols;
+    if (fp8) {
       // f32_to_f8e4m3 rounds once more from the float nearest v; E4M3 steps are
       // 2^-3 relative, so that double rounding can only matter at exact ties.
-      dst[r * cols + c] =
-          fp8 ? f32_to_f8e4m3(static_cast<float>(v))
-              : static_cast<std::uint8_t>(static_cast<std::int8_t>(std::clamp(std::nearbyint(v), -127.0, 127.0)));
+      for (std::int64_t c = 0; c < cols; ++c) q_row[c] = f32_to_f8e4m3(static_cast<float>(w_row[c] * inv));
+    } else {
+      for (std::int64_t c = 0; c < cols; ++c) {
+        q_row[c] = static_cast<std::uint8_t>(
+            static_cast<std::int8_t>(std::clamp(std::nearbyint(w_row[c] * inv), -127.0, 127.0)));
+      }
     }
   }
   return q.with_quant(std::make_shared<const QuantParams>(QuantParams{scheme, scale}));

@@ -2,7 +2,9 @@
 // channel for weights, per token for activations), round to nearest even.
 // int8: scale = absmax / 127, clamp to [-127, 127] so that negation never
 // overflows and |q| * |q'| pairs stay within int16 in SIMD dot products.
-// fp8: E4M3 values, scale = absmax / 448 (E4M3's largest finite value).
+// fp8: E4M3 values, scale = absmax / 448 (E4M3's largest finite value) for
+// activations; weights take absmax / 448 * f, f in [1, 2) chosen per row for
+// the least squared error (quantize_weight).
 #pragma once
 
 #include "engine/tensor.h"
@@ -65,7 +67,8 @@ float quantize_row_fp8(const float* x, std::int64_t n, std::uint8_t* q);
 // The dtype a scheme stores its weights in (F32 for F32).
 DType weight_dtype(QuantScheme scheme);
 // Per-row quantization of a [rows, cols] float tensor, in float64 arithmetic so
-// the result does not depend on the compiler: for weights, at load time.
+// the result does not depend on the compiler: for weights, at load time. FP8
+// rows search their scale: see fp8_scale_factor in quant.cpp.
 // The result is an I8 (F8E4M3 for fp8) tensor carrying QuantParams{scheme, scales}. A tensor
 // that is already quantized (read from a quantized checkpoint) is returned as is.
 Tensor quantize_weight(const Tensor& weight_f32, QuantScheme scheme);

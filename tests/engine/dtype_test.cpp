@@ -110,7 +110,15 @@ TEST(DType, F32ToF8E4M3RoundsToNearestEvenAndSaturates) {
   }
   EXPECT_EQ(f32_to_f8e4m3(1e6f), 0x7e);   // saturates to 448
   EXPECT_EQ(f32_to_f8e4m3(-1e6f), 0xfe);  // and -448
+  EXPECT_EQ(f32_to_f8e4m3(INFINITY), 0x7e);
+  EXPECT_EQ(f32_to_f8e4m3(-INFINITY), 0xfe);
   EXPECT_EQ(f32_to_f8e4m3(NAN) & 0x7f, 0x7f);
+  EXPECT_EQ(f32_to_f8e4m3(-NAN) & 0x7f, 0x7f);
+  // e4m3_round_magnitude is the value of the same code, without its sign.
+  for (int i = 0; i < 20000; ++i) {
+    const float x = static_cast<float>((i % 2 ? -1 : 1) * std::exp2(exponent(rng)));
+    EXPECT_EQ(e4m3_round_magnitude(x), std::fabs(f8e4m3_to_f32(f32_to_f8e4m3(x)))) << x;
+  }
 }
 
 TEST(DType, F8E5M2AllBitPatterns) {
