@@ -1,8 +1,8 @@
 #include "models/bert.h"
 
-#include "engine/compressed_tensors.h"
-#include "engine/error.h"
-#include "engine/quant.h"
+#include "engine/core/error.h"
+#include "engine/io/compressed_tensors.h"
+#include "engine/quant/quant.h"
 
 #include <fmt/format.h>
 

@@ -5,10 +5,10 @@
 // here: names, shapes and the graph.
 #pragma once
 
-#include "engine/json_file.h"
-#include "engine/model.h"
-#include "engine/model_registry.h"
-#include "engine/safetensors.h"
+#include "engine/core/model.h"
+#include "engine/io/json_file.h"
+#include "engine/io/model_registry.h"
+#include "engine/io/safetensors.h"
 
 #include <functional>
 #include <memory>

@@ -3,10 +3,10 @@
 // executor and the kernels.
 #pragma once
 
-#include "engine/json_file.h"
-#include "engine/model.h"
-#include "engine/model_registry.h"
-#include "engine/safetensors.h"
+#include "engine/core/model.h"
+#include "engine/io/json_file.h"
+#include "engine/io/model_registry.h"
+#include "engine/io/safetensors.h"
 
 #include <functional>
 #include <memory>

@@ -1,7 +1,7 @@
 #include "models/llama2c.h"
 
-#include "engine/error.h"
-#include "engine/mapped_file.h"
+#include "engine/core/error.h"
+#include "engine/core/mapped_file.h"
 #include "models/llama.h"
 
 #include <cstring>

@@ -4,8 +4,8 @@
 // weights, stacked per kind across layers, in Meta's interleaved rotary layout.
 #pragma once
 
-#include "engine/model.h"
-#include "engine/model_registry.h"
+#include "engine/core/model.h"
+#include "engine/io/model_registry.h"
 
 #include <memory>
 #include <string>

@@ -1,7 +1,7 @@
 // Every model family octet knows, registered in one place.
 #pragma once
 
-#include "engine/model_registry.h"
+#include "engine/io/model_registry.h"
 
 namespace octet::models {
 

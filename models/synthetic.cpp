@@ -1,7 +1,7 @@
 #include "models/synthetic.h"
 
-#include "engine/error.h"
-#include "engine/random_tensor.h"
+#include "engine/core/error.h"
+#include "engine/core/random_tensor.h"
 #include "models/bert.h"
 #include "models/llama.h"
 

@@ -3,8 +3,8 @@
 // for any Llama config. Speed does not depend on the values.
 #pragma once
 
-#include "engine/model.h"
-#include "engine/model_registry.h"
+#include "engine/core/model.h"
+#include "engine/io/model_registry.h"
 
 #include <memory>
 #include <string>

@@ -1,8 +1,8 @@
 // Paths and helpers shared by the tests.
 #pragma once
 
-#include "engine/error.h"
-#include "engine/safetensors.h"
+#include "engine/core/error.h"
+#include "engine/io/safetensors.h"
 
 #include <gtest/gtest.h>
 

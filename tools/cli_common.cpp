@@ -1,8 +1,8 @@
 #include "tools/cli_common.h"
 
-#include "engine/calibration.h"
-#include "engine/json_file.h"
-#include "engine/sentencepiece_tokenizer.h"
+#include "engine/io/json_file.h"
+#include "engine/quant/calibration.h"
+#include "engine/text/sentencepiece_tokenizer.h"
 #include "kernels/cpu/cpu_backend.h"
 #if OCTET_HAVE_CUDA
 #include "kernels/cuda/cuda_backend.h"

@@ -2,13 +2,13 @@
 // default model that ships with octet, and the sampling options.
 #pragma once
 
-#include "engine/backend.h"
-#include "engine/model.h"
-#include "engine/model_registry.h"
-#include "engine/placement.h"
-#include "engine/quant.h"
-#include "engine/sampler.h"
-#include "engine/tokenizer.h"
+#include "engine/core/backend.h"
+#include "engine/core/model.h"
+#include "engine/core/placement.h"
+#include "engine/io/model_registry.h"
+#include "engine/quant/quant.h"
+#include "engine/session/sampler.h"
+#include "engine/text/tokenizer.h"
 
 #include <cxxopts.hpp>
 
@@ -59,7 +59,7 @@ std::unique_ptr<Backend> make_backend(const std::string& name, int threads);
 // --backend, --gpu-layers and -t (add_model_options).
 Backends make_backends(const cxxopts::ParseResult& args);
 
-// --calib FILE, --calib-windows N, --smooth ALPHA and --static (engine/calibration.h).
+// --calib FILE, --calib-windows N, --smooth ALPHA and --static (engine/quant/calibration.h).
 void add_calibration_options(cxxopts::Options& options);
 // `recipe` plus what --smooth and --static ask for, measured with the float
 // model at `path` on the --calib text (progress on stderr).

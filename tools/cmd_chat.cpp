@@ -1,8 +1,8 @@
 // `octet chat`: an interactive conversation in the terminal.
-#include "engine/chat_session.h"
-#include "engine/error.h"
-#include "engine/tokenizer_config.h"
-#include "engine/utf8.h"
+#include "engine/core/error.h"
+#include "engine/session/chat_session.h"
+#include "engine/text/tokenizer_config.h"
+#include "engine/text/utf8.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
 

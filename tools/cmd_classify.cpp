@@ -1,9 +1,9 @@
 // `octet classify`: label texts with an encoder, in batches, as JSON lines.
-#include "engine/classification_metrics.h"
-#include "engine/encoder_session.h"
-#include "engine/error.h"
-#include "engine/text_records.h"
-#include "engine/tokenizer_config.h"
+#include "engine/core/error.h"
+#include "engine/session/classification_metrics.h"
+#include "engine/session/encoder_session.h"
+#include "engine/text/text_records.h"
+#include "engine/text/tokenizer_config.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
 

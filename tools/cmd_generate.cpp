@@ -1,9 +1,9 @@
 // `octet generate`: continue a prompt, streaming text to stdout.
-#include "engine/error.h"
-#include "engine/generation_session.h"
-#include "engine/tokenizer.h"
-#include "engine/tokenizer_config.h"
-#include "engine/utf8.h"
+#include "engine/core/error.h"
+#include "engine/session/generation_session.h"
+#include "engine/text/tokenizer.h"
+#include "engine/text/tokenizer_config.h"
+#include "engine/text/utf8.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
 

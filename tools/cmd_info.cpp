@@ -1,5 +1,5 @@
 // `octet info`: what a model is, how big, in which dtypes.
-#include "engine/quant.h"
+#include "engine/quant/quant.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
 

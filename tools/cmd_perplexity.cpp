@@ -1,6 +1,6 @@
 // `octet perplexity`: how well a model predicts a text, and what quantization costs.
-#include "engine/error.h"
-#include "engine/perplexity.h"
+#include "engine/core/error.h"
+#include "engine/session/perplexity.h"
 #include "models/registry.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"

@@ -1,7 +1,7 @@
 // `octet quantize`: write a quantized checkpoint that octet (and other
 // compressed-tensors readers) load without quantizing again.
-#include "engine/compressed_tensors.h"
-#include "engine/error.h"
+#include "engine/core/error.h"
+#include "engine/io/compressed_tensors.h"
 #include "models/registry.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"

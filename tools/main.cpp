@@ -1,5 +1,5 @@
 // `octet`: one binary, one subcommand per job.
-#include "engine/error.h"
+#include "engine/core/error.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
 

@@ -1,6 +1,6 @@
-#include "engine/dtype.h"
-#include "engine/error.h"
-#include "engine/quant.h"
+#include "engine/core/dtype.h"
+#include "engine/core/error.h"
+#include "engine/quant/quant.h"
 #include "kernels/cpu/attend.h"
 #include "kernels/cpu/ops.h"
 

@@ -1,8 +1,8 @@
 #include "kernels/cpu/cpu_backend.h"
 
-#include "engine/error.h"
-#include "engine/quant.h"
-#include "engine/sampler.h"
+#include "engine/core/error.h"
+#include "engine/quant/quant.h"
+#include "engine/session/sampler.h"
 #include "kernels/cpu/eltwise_f32.h"
 #include "kernels/cpu/gemm_int8.h"
 #include "kernels/cpu/matmul_f32.h"

@@ -2,7 +2,7 @@
 // OpenMP threads.
 #pragma once
 
-#include "engine/backend.h"
+#include "engine/core/backend.h"
 
 #include <memory>
 

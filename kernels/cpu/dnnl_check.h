@@ -2,7 +2,7 @@
 // OCTET_DNNL_STATUS, C++ API calls (which throw dnnl::error) through OCTET_DNNL_CHECK.
 #pragma once
 
-#include "engine/error.h"
+#include "engine/core/error.h"
 
 #include <oneapi/dnnl/dnnl.hpp>
 

@@ -3,7 +3,7 @@
 // Loops over rows run on OpenMP threads.
 #pragma once
 
-#include "engine/graph.h"
+#include "engine/core/graph.h"
 
 #include <cstddef>
 #include <cstdint>

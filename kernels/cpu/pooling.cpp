@@ -1,5 +1,5 @@
 // Pooling a sequence's rows into one vector, and normalizing that vector.
-#include "engine/error.h"
+#include "engine/core/error.h"
 #include "kernels/cpu/ops.h"
 
 #include <algorithm>

@@ -1,7 +1,7 @@
 #include "kernels/cuda/cuda_backend.h"
 
-#include "engine/error.h"
-#include "engine/quant.h"
+#include "engine/core/error.h"
+#include "engine/quant/quant.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_devices.h"
 #include "kernels/cuda/cuda_ops.h"

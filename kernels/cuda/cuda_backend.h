@@ -5,7 +5,7 @@
 // back; only token ids go up and logits (or pooled rows) come down per step.
 #pragma once
 
-#include "engine/backend.h"
+#include "engine/core/backend.h"
 
 #include <memory>
 

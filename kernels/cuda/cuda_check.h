@@ -1,7 +1,7 @@
 // The one way CUDA runtime failures become octet::Error.
 #pragma once
 
-#include "engine/error.h"
+#include "engine/core/error.h"
 
 #include <cuda_runtime.h>
 

@@ -1,6 +1,6 @@
 #include "kernels/cuda/lt_matmul.h"
 
-#include "engine/error.h"
+#include "engine/core/error.h"
 #include "kernels/cuda/cuda_check.h"
 
 #include <cstdint>

@@ -2,7 +2,7 @@
 // checkpoint and re-parametrisation tests compare.
 #pragma once
 
-#include "engine/executor.h"
+#include "engine/core/executor.h"
 #include "kernels/cpu/cpu_backend.h"
 
 #include <vector>

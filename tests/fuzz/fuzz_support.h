@@ -5,7 +5,7 @@
 // a sanitizer report — is a finding.
 #pragma once
 
-#include "engine/error.h"
+#include "engine/core/error.h"
 
 #include <unistd.h>
 #include <cstddef>

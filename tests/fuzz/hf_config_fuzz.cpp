@@ -4,12 +4,12 @@
 // sharded synthetic llama of tests/data, or the shipped sst2-mini encoder.
 // A model that loads then runs a few tokens: a config that passes the checks
 // (an odd eps, rope_theta, head count, special id) must not break a kernel.
-#include "engine/encoder_session.h"
-#include "engine/generation_session.h"
-#include "engine/placement.h"
-#include "engine/sampler.h"
-#include "engine/tokenizer.h"
-#include "engine/tokenizer_config.h"
+#include "engine/core/placement.h"
+#include "engine/session/encoder_session.h"
+#include "engine/session/generation_session.h"
+#include "engine/session/sampler.h"
+#include "engine/text/tokenizer.h"
+#include "engine/text/tokenizer_config.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "models/registry.h"
 #include "tests/fuzz/fuzz_support.h"

@@ -1,6 +1,6 @@
 // A safetensors file: header validation, then every tensor viewed and
 // converted to float (which reads each of its bytes).
-#include "engine/safetensors.h"
+#include "engine/io/safetensors.h"
 #include "tests/fuzz/fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

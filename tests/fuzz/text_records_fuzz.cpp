@@ -1,6 +1,6 @@
 // Texts to classify: lines, TSV, CSV or JSON lines. The first byte picks the
 // format and which columns are asked for; the rest is the file.
-#include "engine/text_records.h"
+#include "engine/text/text_records.h"
 #include "tests/fuzz/fuzz_support.h"
 
 #include <sstream>

@@ -1,10 +1,10 @@
 // The small files beside a model that say how to tokenize: a tokenizer.json
 // (WordPiece), a vocab.txt and a tokenizer_config.json (with its chat
 // template, recognised by detect_chat_format). The first byte picks the file.
-#include "engine/chat_format.h"
-#include "engine/tokenizer.h"
-#include "engine/tokenizer_config.h"
-#include "engine/wordpiece_tokenizer.h"
+#include "engine/text/chat_format.h"
+#include "engine/text/tokenizer.h"
+#include "engine/text/tokenizer_config.h"
+#include "engine/text/wordpiece_tokenizer.h"
 #include "tests/fuzz/fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -3,8 +3,8 @@
 // streaming decode of arbitrary ids (the bytes read as int32s, out-of-range
 // ones included). The first byte picks the tokenizer: the SentencePiece model
 // of the shipped tinystories-mini, or a small WordPiece vocabulary.
-#include "engine/tokenizer.h"
-#include "engine/wordpiece_tokenizer.h"
+#include "engine/text/tokenizer.h"
+#include "engine/text/wordpiece_tokenizer.h"
 #include "tests/fuzz/fuzz_support.h"
 
 #include <cstring>

@@ -3,8 +3,8 @@
 // the output back to the host: so the same test checks the CPU and the GPU.
 #pragma once
 
-#include "engine/backend.h"
-#include "engine/graph.h"
+#include "engine/core/backend.h"
+#include "engine/core/graph.h"
 
 #include <vector>
 

@@ -4,8 +4,8 @@
 // sum_k e4m3(x)[m, k] * e4m3(w)[n, k] in float64, times both scales.
 #pragma once
 
-#include "engine/dtype.h"
-#include "engine/quant.h"
+#include "engine/core/dtype.h"
+#include "engine/quant/quant.h"
 
 #include <vector>
 

@@ -3,9 +3,9 @@
 // inside a batch never changes its output. RoBERTa also checks that positions
 // start after the padding rows of its position table. Bare encoders pool as
 // asked or as a sentence-transformers directory says.
-#include "engine/executor.h"
-#include "engine/json_file.h"
-#include "engine/safetensors.h"
+#include "engine/core/executor.h"
+#include "engine/io/json_file.h"
+#include "engine/io/safetensors.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "models/registry.h"
 #include "tests/test_support.h"

@@ -1,11 +1,11 @@
 // The shipped sst2-mini classifier (BERT architecture) against the logits and
 // ids of an independent PyTorch implementation (tests/data/sst2-mini-reference.json),
 // and its accuracy on the SST-2 dev set against the reference model's.
-#include "engine/compressed_tensors.h"
-#include "engine/encoder_session.h"
-#include "engine/error.h"
-#include "engine/json_file.h"
-#include "engine/tokenizer_config.h"
+#include "engine/core/error.h"
+#include "engine/io/compressed_tensors.h"
+#include "engine/io/json_file.h"
+#include "engine/session/encoder_session.h"
+#include "engine/text/tokenizer_config.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "models/registry.h"
 #include "tests/test_support.h"

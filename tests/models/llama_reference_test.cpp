@@ -4,9 +4,9 @@
 //  - stories260K: tests/reference/llama2c_reference.py (numpy, float64), whose
 //    greedy text is also llama2.c's published output; with --kv-fp8, the same
 //    model reading its keys and values from an FP8 cache.
-#include "engine/generation_session.h"
-#include "engine/json_file.h"
-#include "engine/sentencepiece_tokenizer.h"
+#include "engine/io/json_file.h"
+#include "engine/session/generation_session.h"
+#include "engine/text/sentencepiece_tokenizer.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "models/registry.h"
 #include "tests/test_support.h"

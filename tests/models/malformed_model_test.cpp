@@ -1,8 +1,8 @@
 // Each kind of bad model input gets a clear error that names the file and the problem.
-#include "engine/error.h"
-#include "engine/generation_session.h"
-#include "engine/safetensors.h"
-#include "engine/sentencepiece_tokenizer.h"
+#include "engine/core/error.h"
+#include "engine/io/safetensors.h"
+#include "engine/session/generation_session.h"
+#include "engine/text/sentencepiece_tokenizer.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "models/registry.h"
 #include "tests/test_support.h"

@@ -1,4 +1,4 @@
-#include "engine/error.h"
+#include "engine/core/error.h"
 #include "kernels/cpu/eltwise_f32.h"
 #include "kernels/cpu/ops.h"
 #include "tests/kernels/cpu/reference_util.h"

@@ -1,7 +1,7 @@
 // The CPU's FP8 path: the numerics a GPU's FP8 tensor cores use (E4M3
 // activations per token, E4M3 weights per channel, float accumulation),
 // emulated so that any machine can check CUDA results and measure FP8's cost.
-#include "engine/quant.h"
+#include "engine/quant/quant.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "tests/kernels/backend_harness.h"
 #include "tests/kernels/cpu/reference_util.h"

@@ -1,0 +1,71 @@
+// The interface every device backend implements (kernels/cpu, kernels/cuda).
+// A backend knows ops and dtypes, never models; the executor asks it what it
+// supports when a graph is planned and refuses unsupported nodes up front.
+#pragma once
+
+#include "engine/core/graph.h"
+
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+
+namespace octet {
+
+// A call of someone else's callable, without owning it: unlike std::function
+// it never allocates, so a decode step stays allocation-free.
+class StepFunction {
+ public:
+  template <typename F>
+  StepFunction(F& f) : object_(&f), call_([](void* o) { (*static_cast<F*>(o))(); }) {}  // NOLINT: implicit on purpose
+  void operator()() const { call_(object_); }
+
+ private:
+  void* object_;
+  void (*call_)(void*);
+};
+
+// What changes from step to step without changing the graph.
+struct StepContext {
+  int pos = 0;  // position of the first token of this step in the sequence
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  // `dtype` is the dtype of the node's weight input, or F32 for weightless ops.
+  virtual bool supports(OpKind op, DType dtype) const = 0;
+  // Called once per planned graph: size scratch space for `n_ctx` positions.
+  virtual void reserve(const Graph& graph, int n_ctx) = 0;
+  // Called before the nodes of each step run.
+  virtual void begin_step(const StepContext& /*ctx*/) {}
+  // Runs a step: `enqueue` calls run() for each node in order. The executor
+  // gives every (plan, buffer placement) its own `step_key`, so a GPU backend
+  // may record the sequence once and replay it (CUDA graphs): everything that
+  // changes between steps with the same key (token ids, the position) lives in
+  // device memory, written before the step.
+  virtual void run_step(std::uint64_t /*step_key*/, StepFunction enqueue) { enqueue(); }
+  // The executor will not use `step_key` again.
+  virtual void forget_step(std::uint64_t /*step_key*/) {}
+  // Runs one node. `inputs` are the node's input tensors in order; state
+  // inputs (the KV cache) may be written. Must not allocate in steady state.
+  virtual void run(const Node& node, std::span<Tensor* const> inputs, Tensor& output, const StepContext& ctx) = 0;
+
+  // Memory. The executor keeps its buffers (arena, KV cache, token ids) where
+  // the kernels run; the CPU's defaults are plain host memory.
+  virtual Device device() const { return Device::Cpu; }
+  // Zero-filled storage on this backend's device.
+  virtual Tensor allocate(DType dtype, Shape shape) { return Tensor::zeros(dtype, std::move(shape)); }
+  // The form of a host weight that `op`'s kernel reads. The CPU reads weights
+  // where they are; a GPU backend uploads each one once (cached by its storage)
+  // in its kernels' layout.
+  virtual Tensor prepare_weight(const Tensor& weight, OpKind /*op*/) { return weight; }
+  // Copies between host memory and a tensor of this backend (`bytes` from its start).
+  virtual void copy_to_device(Tensor& dst, const void* src, std::size_t bytes) {
+    std::memcpy(dst.raw_mut(), src, bytes);
+  }
+  virtual void copy_to_host(const Tensor& src, void* dst, std::size_t bytes) { std::memcpy(dst, src.raw(), bytes); }
+};
+
+}  // namespace octet

@@ -1,0 +1,148 @@
+#include "engine/io/compressed_tensors.h"
+
+#include "engine/core/error.h"
+
+#include <filesystem>
+#include <fstream>
+
+namespace octet {
+
+namespace {
+
+// The weights and input_activations blocks octet writes: `type` is "int" or "float".
+Json channel_weights(const char* type) {
+  return {{"num_bits", 8}, {"type", type}, {"symmetric", true}, {"strategy", "channel"}, {"dynamic", false}};
+}
+Json token_activations(const char* type) {
+  return {{"num_bits", 8}, {"type", type}, {"symmetric", true}, {"strategy", "token"}, {"dynamic", true}};
+}
+const Json kStaticInt8Activations = {
+    {"num_bits", 8}, {"type", "int"}, {"symmetric", true}, {"strategy", "tensor"}, {"dynamic", false}};
+
+std::string scale_name(const std::string& weight_name) {
+  const std::string suffix = ".weight";
+  if (!weight_name.ends_with(suffix)) fail("cannot name the scale of tensor '{}'", weight_name);
+  return weight_name + "_scale";
+}
+
+// "x.weight" -> "x.input_scale": the static activation scale of that matmul.
+std::string input_scale_name(const std::string& weight_name) {
+  return weight_name.substr(0, weight_name.size() - std::string(".weight").size()) + ".input_scale";
+}
+
+// Whether a weights/activations block says "8-bit symmetric `type`, `strategy`".
+bool is_8bit(const Json& block, const std::string& type, const std::string& strategy, const std::string& path) {
+  return block.is_object() && json_optional<std::int64_t>(block, "num_bits", 0, path) == 8 &&
+         json_optional<std::string>(block, "type", "", path) == type &&
+         json_optional<bool>(block, "symmetric", false, path) &&
+         json_optional<std::string>(block, "strategy", "", path) == strategy;
+}
+
+}  // namespace
+
+std::optional<CheckpointQuant> checkpoint_scheme(const Json& config, const std::string& path) {
+  const auto it = config.find("quantization_config");
+  if (it == config.end() || it->is_null()) return std::nullopt;
+  const Json& q = *it;
+  if (!q.is_object()) fail("{}: quantization_config is not an object", path);
+  const auto method = json_optional<std::string>(q, "quant_method", "", path);
+  if (method != "compressed-tensors") {
+    fail("{}: quantization_config quant_method '{}' is not supported (octet reads compressed-tensors)", path, method);
+  }
+  const auto format = json_optional<std::string>(q, "format", "", path);
+  if (format != "int-quantized" && format != "float-quantized") {
+    fail("{}: compressed-tensors format '{}' is not supported (int-quantized and float-quantized are)", path, format);
+  }
+  const std::string type = format == "int-quantized" ? "int" : "float";
+  const auto groups = json_optional<Json>(q, "config_groups", Json::object(), path);
+  if (!groups.is_object() || groups.size() != 1) fail("{}: expected exactly one config group", path);
+  const Json& group = groups.begin().value();
+  const Json weights = json_optional<Json>(group, "weights", Json(), path);
+  if (!is_8bit(weights, type, "channel", path)) {
+    fail("{}: only 8-bit symmetric per-channel {} weights are supported, found {}", path, type, weights.dump());
+  }
+  const Json activations = json_optional<Json>(group, "input_activations", Json(), path);
+  const bool dynamic_tokens =
+      is_8bit(activations, type, "token", path) && json_optional<bool>(activations, "dynamic", false, path);
+  if (type == "int" && activations.is_null()) return CheckpointQuant{QuantScheme::W8};
+  if (dynamic_tokens) return CheckpointQuant{type == "int" ? QuantScheme::Int8 : QuantScheme::Fp8};
+  if (type == "int" && activations == kStaticInt8Activations) return CheckpointQuant{QuantScheme::Int8, true};
+  fail("{}: input_activations {} are not supported (dynamic per-token {}{})", path, activations.dump(), type,
+       type == "int" ? ", static per-tensor, or none" : "");
+}
+
+Tensor with_checkpoint_scales(const WeightStore& weights, const std::string& name, const Tensor& tensor,
+                              const CheckpointQuant& quant) {
+  const QuantScheme scheme = quant.scheme;
+  if (tensor.dtype() != DType::I8 && tensor.dtype() != DType::F8E4M3) return tensor;
+  if (tensor.dtype() != weight_dtype(scheme)) {
+    fail("{}: tensor '{}' is {} but the quantization_config says {}", weights.describe(), name,
+         dtype_name(tensor.dtype()), quant_scheme_name(scheme));
+  }
+  const std::string sname = scale_name(name);
+  if (!weights.contains(sname)) fail("{}: 8-bit tensor '{}' has no '{}'", weights.describe(), name, sname);
+  const Tensor scale = to_f32(weights.get(sname));
+  const std::int64_t rows = tensor.rank() == 2 ? tensor.dim(0) : -1;
+  if (rows < 0 || scale.numel() != rows || (scale.rank() == 2 && scale.dim(1) != 1)) {
+    fail("{}: '{}' has shape {}, expected [{}, 1]", weights.describe(), sname, shape_str(scale.shape()), rows);
+  }
+  const Tensor q = tensor.with_quant(std::make_shared<const QuantParams>(QuantParams{scheme, scale.reshaped({rows})}));
+  if (!quant.static_activations) return q;
+  const std::string iname = input_scale_name(name);
+  if (!weights.contains(iname)) fail("{}: static activations, but '{}' has no '{}'", weights.describe(), name, iname);
+  const Tensor input_scale = to_f32(weights.get(iname));
+  if (input_scale.numel() != 1) {
+    fail("{}: '{}' has shape {}, expected [1]", weights.describe(), iname, shape_str(input_scale.shape()));
+  }
+  return with_input_scale(q, input_scale.data<float>()[0]);
+}
+
+void write_quantized_checkpoint(const Model& model, Json hf_config, const QuantRecipe& recipe,
+                                const std::string& out_dir) {
+  if (recipe.scheme == QuantScheme::F32) fail("nothing to write: the scheme is f32");
+  std::vector<NamedTensor> tensors;
+  bool writes_lm_head = false;
+  int static_inputs = 0, quantized = 0;
+  for (const auto& [name, t] : model.weights()) {
+    writes_lm_head |= name == "lm_head.weight";
+    if (const QuantParams* q = t.quant()) {
+      tensors.push_back({name, t});
+      tensors.push_back({scale_name(name), q->scale.reshaped({t.dim(0), 1})});
+      ++quantized;
+      if (q->input_scale > 0.0f) {
+        Tensor s = Tensor::zeros(DType::F32, {1});
+        s.data_mut<float>()[0] = q->input_scale;
+        tensors.push_back({input_scale_name(name), s});
+        ++static_inputs;
+      }
+    } else {
+      tensors.push_back({name, to_f32(t)});
+    }
+  }
+  const bool fp8 = recipe.scheme == QuantScheme::Fp8;
+  const char* type = fp8 ? "float" : "int";
+  Json group = {{"targets", {"Linear"}}, {"weights", channel_weights(type)}, {"input_activations", nullptr}};
+  if (recipe.scheme != QuantScheme::W8) group["input_activations"] = token_activations(type);
+  if (static_inputs > 0) {
+    // One config group: all or none of the int8 weights carry static scales.
+    if (static_inputs != quantized)
+      fail("{} of {} int8 weights have static activation scales", static_inputs, quantized);
+    group["input_activations"] = kStaticInt8Activations;
+  }
+  hf_config["quantization_config"] = {{"quant_method", "compressed-tensors"},
+                                      {"format", fp8 ? "float-quantized" : "int-quantized"},
+                                      {"config_groups", {{"group_0", group}}},
+                                      {"ignore", recipe.keep_float}};
+  // A tied head quantized on its own is no longer the embedding table.
+  if (writes_lm_head) hf_config["tie_word_embeddings"] = false;
+  hf_config["torch_dtype"] = "float32";
+
+  std::filesystem::create_directories(out_dir);
+  write_safetensors(out_dir + "/model.safetensors", tensors, {{"format", "pt"}, {"quantized_by", "octet"}});
+  const std::string config_path = out_dir + "/config.json";
+  std::ofstream out(config_path);
+  out << hf_config.dump(2) << "\n";
+  if (!out) fail("{}: cannot write", config_path);
+}
+
+}  // namespace octet

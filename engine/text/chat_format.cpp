@@ -1,0 +1,74 @@
+#include "engine/text/chat_format.h"
+
+namespace octet {
+
+namespace {
+struct FormatName {
+  ChatFormat format;
+  std::string_view name;
+};
+constexpr FormatName kFormats[] = {{ChatFormat::Plain, "plain"},
+                                   {ChatFormat::Llama2, "llama2"},
+                                   {ChatFormat::ChatML, "chatml"},
+                                   {ChatFormat::Zephyr, "zephyr"},
+                                   {ChatFormat::Llama3, "llama3"}};
+}  // namespace
+
+std::string_view chat_format_name(ChatFormat format) {
+  for (const auto& f : kFormats) {
+    if (f.format == format) return f.name;
+  }
+  return "unknown";
+}
+
+std::optional<ChatFormat> chat_format_from_name(std::string_view name) {
+  for (const auto& f : kFormats) {
+    if (f.name == name) return f.format;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string_view> chat_format_names() {
+  std::vector<std::string_view> out;
+  for (const auto& f : kFormats) out.push_back(f.name);
+  return out;
+}
+
+std::optional<ChatFormat> detect_chat_format(std::string_view t) {
+  const auto has = [&](std::string_view s) { return t.find(s) != std::string_view::npos; };
+  if (has("<|start_header_id|>") && has("<|eot_id|>")) return ChatFormat::Llama3;
+  if (has("<|im_start|>")) return ChatFormat::ChatML;
+  if (has("<|user|>") && has("<|assistant|>")) return ChatFormat::Zephyr;
+  if (has("[INST]")) return ChatFormat::Llama2;
+  return std::nullopt;
+}
+
+std::string format_user_turn(ChatFormat format, std::string_view user, std::string_view system, bool first) {
+  const std::string u(user), s(system);
+  switch (format) {
+    case ChatFormat::Plain:
+      return first ? u : "\n" + u;
+    case ChatFormat::Llama2:
+      if (first && !s.empty()) return "<s>[INST] <<SYS>>\n" + s + "\n<</SYS>>\n\n" + u + " [/INST]";
+      return "<s>[INST] " + u + " [/INST]";
+    case ChatFormat::ChatML: {
+      std::string out = first ? "" : "\n";
+      if (first && !s.empty()) out += "<|im_start|>system\n" + s + "<|im_end|>\n";
+      return out + "<|im_start|>user\n" + u + "<|im_end|>\n<|im_start|>assistant\n";
+    }
+    case ChatFormat::Zephyr: {
+      std::string out = first ? "" : "\n";
+      if (first && !s.empty()) out += "<|system|>\n" + s + "</s>\n";
+      return out + "<|user|>\n" + u + "</s>\n<|assistant|>\n";
+    }
+    case ChatFormat::Llama3: {
+      std::string out = first ? "<|begin_of_text|>" : "";
+      if (first && !s.empty()) out += "<|start_header_id|>system<|end_header_id|>\n\n" + s + "<|eot_id|>";
+      return out + "<|start_header_id|>user<|end_header_id|>\n\n" + u +
+             "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n";
+    }
+  }
+  return u;
+}
+
+}  // namespace octet

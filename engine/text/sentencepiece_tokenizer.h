@@ -1,0 +1,13 @@
+// SentencePiece models (tokenizer.model / spiece.model) through the sentencepiece library.
+#pragma once
+
+#include "engine/text/tokenizer.h"
+
+#include <memory>
+#include <string>
+
+namespace octet {
+
+std::unique_ptr<Tokenizer> load_sentencepiece(const std::string& path);
+
+}  // namespace octet

@@ -1,0 +1,49 @@
+#include "engine/text/tokenizer_config.h"
+
+#include "engine/io/json_file.h"
+
+#include <filesystem>
+
+namespace octet {
+
+TokenizerConfig read_tokenizer_config(const std::string& model_path) {
+  namespace fs = std::filesystem;
+  TokenizerConfig config;
+  const fs::path path = fs::path(model_path) / "tokenizer_config.json";
+  if (!fs::is_directory(model_path) || !fs::exists(path)) return config;
+  const std::string where = path.string();
+  const Json j = read_json_file(where);
+  config.add_bos = json_optional<bool>(j, "add_bos_token", true, where);
+  if (j.contains("do_lower_case")) config.do_lower_case = json_required<bool>(j, "do_lower_case", where);
+  // Special tokens are strings, or {"content": ...} objects in newer files.
+  const auto token = [&](const char* key, std::string& out) {
+    const auto t = j.find(key);
+    if (t == j.end() || t->is_null()) return;
+    if (t->is_string()) {
+      out = t->get<std::string>();
+    } else if (t->is_object() && t->contains("content") && (*t)["content"].is_string()) {
+      out = (*t)["content"].get<std::string>();
+    } else {
+      fail("{}: '{}' is neither a string nor an object with \"content\"", where, key);
+    }
+  };
+  token("cls_token", config.cls_token);
+  token("sep_token", config.sep_token);
+  token("unk_token", config.unk_token);
+  const auto it = j.find("chat_template");
+  if (it == j.end() || it->is_null()) return config;
+  if (it->is_string()) {
+    config.chat_template = it->get<std::string>();
+  } else if (it->is_array()) {
+    for (const auto& entry : *it) {
+      if (json_optional<std::string>(entry, "name", "", where) == "default") {
+        config.chat_template = json_required<std::string>(entry, "template", where);
+      }
+    }
+  } else {
+    fail("{}: chat_template is neither a string nor a list of named templates", where);
+  }
+  return config;
+}
+
+}  // namespace octet

@@ -1,0 +1,116 @@
+#include "engine/io/compressed_tensors.h"
+#include "engine/core/error.h"
+#include "engine/core/executor.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "models/registry.h"
+#include "tests/engine/prompt_logits.h"
+#include "tests/test_support.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <map>
+
+namespace octet {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(CompressedTensors, SavedCheckpointReloadsBitIdentical) {
+  for (QuantScheme scheme : {QuantScheme::Int8, QuantScheme::W8, QuantScheme::Fp8}) {
+    test::TempDir dir;
+    const QuantRecipe recipe{scheme, {}};
+    const auto at_load = models::builtin_registry().load_model(test::shipped_model(), {recipe});
+    write_quantized_checkpoint(*at_load, read_json_file(test::shipped_model() + "/config.json"), recipe, dir.path());
+
+    const Json config = read_json_file(dir.file("config.json"));
+    const Json& q = config["quantization_config"];
+    EXPECT_EQ(q["quant_method"], "compressed-tensors");
+    const bool fp8 = scheme == QuantScheme::Fp8;
+    EXPECT_EQ(q["format"], fp8 ? "float-quantized" : "int-quantized");
+    EXPECT_EQ(q["config_groups"]["group_0"]["weights"]["type"], fp8 ? "float" : "int");
+    EXPECT_EQ(q["config_groups"]["group_0"]["weights"]["strategy"], "channel");
+    EXPECT_EQ(q["config_groups"]["group_0"]["input_activations"].is_null(), scheme == QuantScheme::W8);
+    EXPECT_EQ(config["tie_word_embeddings"], false) << "the quantized head is stored on its own";
+
+    const WeightStore store = WeightStore::open_dir(dir.path());
+    EXPECT_EQ(store.get("model.layers.0.mlp.up_proj.weight").dtype(), fp8 ? DType::F8E4M3 : DType::I8);
+    EXPECT_EQ(store.get("model.layers.0.mlp.up_proj.weight_scale").shape(), (Shape{352, 1}));
+    EXPECT_EQ(store.get("model.norm.weight").dtype(), DType::F32);
+
+    // Reloading needs no recipe: the checkpoint says what it is.
+    const auto reloaded = models::builtin_registry().load_model(dir.path());
+    const auto a = test::prompt_logits(*at_load), b = test::prompt_logits(*reloaded);
+    ASSERT_EQ(a.size(), b.size());
+    EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << quant_scheme_name(scheme);
+  }
+}
+
+// Static activation scales (calibrated int8) travel as *.input_scale tensors
+// with a "strategy": "tensor", "dynamic": false activations block.
+TEST(CompressedTensors, StaticActivationScalesRoundTrip) {
+  test::TempDir dir;
+  const QuantRecipe recipe{QuantScheme::Int8, {}};
+  std::map<std::string, float> scales;
+  for (const auto& [name, t] : models::builtin_registry().load_model(test::shipped_model())->weights()) {
+    if (name.find("_proj.") != std::string::npos) scales[name] = 0.01f * static_cast<float>(name.size());
+  }
+  scales["lm_head.weight"] = 0.05f;
+  const auto at_load = models::builtin_registry().load_model(test::shipped_model(), {recipe, {}, scales});
+  write_quantized_checkpoint(*at_load, read_json_file(test::shipped_model() + "/config.json"), recipe, dir.path());
+  const Json config = read_json_file(dir.file("config.json"));
+  const Json& activations = config["quantization_config"]["config_groups"]["group_0"]["input_activations"];
+  EXPECT_EQ(activations["strategy"], "tensor");
+  EXPECT_EQ(activations["dynamic"], false);
+  const WeightStore store = WeightStore::open_dir(dir.path());
+  EXPECT_EQ(store.get("model.layers.1.mlp.down_proj.input_scale").numel(), 1);
+  const auto reloaded = models::builtin_registry().load_model(dir.path());
+  for (const auto& [name, t] : reloaded->weights()) {
+    if (t.quant() != nullptr) {
+      EXPECT_EQ(t.quant()->input_scale, scales.at(name)) << name;
+    }
+  }
+  const auto a = test::prompt_logits(*at_load), b = test::prompt_logits(*reloaded);
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
+  EXPECT_NE(a, test::prompt_logits(*models::builtin_registry().load_model(test::shipped_model(), {recipe})))
+      << "static scales change the activations' quantization";
+}
+
+TEST(CompressedTensors, KeepFloatLayersStayFloat) {
+  test::TempDir dir;
+  const QuantRecipe recipe{QuantScheme::Int8, {"lm_head", "layers.0."}};
+  const auto model = models::builtin_registry().load_model(test::shipped_model(), {recipe});
+  write_quantized_checkpoint(*model, read_json_file(test::shipped_model() + "/config.json"), recipe, dir.path());
+  const WeightStore store = WeightStore::open_dir(dir.path());
+  EXPECT_EQ(store.get("model.layers.0.self_attn.q_proj.weight").dtype(), DType::F32);
+  EXPECT_EQ(store.get("model.layers.1.self_attn.q_proj.weight").dtype(), DType::I8);
+  EXPECT_FALSE(store.contains("lm_head.weight")) << "a float tied head stays the embedding";
+  EXPECT_EQ(read_json_file(dir.file("config.json"))["quantization_config"]["ignore"], Json({"lm_head", "layers.0."}));
+}
+
+TEST(CompressedTensors, RefusesWhatItCannotRead) {
+  const std::string path = "config.json";
+  Json config = {{"quantization_config", {{"quant_method", "gptq"}}}};
+  EXPECT_THROW(checkpoint_scheme(config, path), Error);
+  config["quantization_config"] = {{"quant_method", "compressed-tensors"}, {"format", "float-quantized"}};
+  EXPECT_THROW(checkpoint_scheme(config, path), Error);
+  EXPECT_FALSE(checkpoint_scheme(Json::object(), path).has_value());
+
+  // An int8 weight whose scale is missing.
+  test::TempDir dir;
+  const QuantRecipe recipe{QuantScheme::Int8, {}};
+  const auto model = models::builtin_registry().load_model(test::shipped_model(), {recipe});
+  write_quantized_checkpoint(*model, read_json_file(test::shipped_model() + "/config.json"), recipe, dir.path());
+  const WeightStore store = WeightStore::open_dir(dir.path());
+  std::vector<NamedTensor> kept;
+  for (const auto& name : store.names()) {
+    if (name != "model.layers.1.mlp.down_proj.weight_scale") kept.push_back({name, store.get(name)});
+  }
+  write_safetensors(dir.file("model.safetensors"), kept);
+  EXPECT_CONTAINS(test::error_of([&] { models::builtin_registry().load_model(dir.path()); }),
+                  "has no 'model.layers.1.mlp.down_proj.weight_scale'");
+}
+
+}  // namespace
+}  // namespace octet

@@ -1,0 +1,65 @@
+#include "engine/text/chat_format.h"
+#include "engine/text/tokenizer_config.h"
+#include "tests/test_support.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+namespace octet {
+namespace {
+
+// Template texts as the models' tokenizer_config.json files carry them (abridged).
+TEST(ChatFormat, DetectsWellKnownTemplates) {
+  EXPECT_EQ(
+      detect_chat_format("{% for message in messages %}{{ bos_token + '[INST] ' + message['content'] + ' [/INST]' }}"),
+      ChatFormat::Llama2);
+  EXPECT_EQ(detect_chat_format("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + "
+                               "message['content'] + '<|im_end|>' + '\n'}}"),
+            ChatFormat::ChatML);
+  EXPECT_EQ(detect_chat_format("{% if message['role'] == 'user' %}{{ '<|user|>\n' + message['content'] + eos_token "
+                               "}}{% elif %}{{ '<|assistant|>' }}"),
+            ChatFormat::Zephyr);
+  EXPECT_EQ(detect_chat_format("{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n' + "
+                               "message['content'] | trim + '<|eot_id|>' }}"),
+            ChatFormat::Llama3);
+  EXPECT_FALSE(detect_chat_format("{{ messages[0]['content'] }}").has_value());
+  EXPECT_FALSE(detect_chat_format("").has_value());
+}
+
+TEST(ChatFormat, FormatsTurns) {
+  EXPECT_EQ(format_user_turn(ChatFormat::Llama2, "Hi", "Be brief.", true),
+            "<s>[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nHi [/INST]");
+  EXPECT_EQ(format_user_turn(ChatFormat::Llama2, "Again", "Be brief.", false), "<s>[INST] Again [/INST]");
+  EXPECT_EQ(format_user_turn(ChatFormat::ChatML, "Hi", "", true),
+            "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(format_user_turn(ChatFormat::ChatML, "Hi", "", false),
+            "\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(format_user_turn(ChatFormat::Zephyr, "Hi", "S", true),
+            "<|system|>\nS</s>\n<|user|>\nHi</s>\n<|assistant|>\n");
+  EXPECT_EQ(format_user_turn(ChatFormat::Llama3, "Hi", "", true),
+            "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|"
+            "end_header_id|>\n\n");
+  EXPECT_EQ(format_user_turn(ChatFormat::Plain, "Once", "", true), "Once");
+}
+
+TEST(ChatFormat, NamesAndConfigReading) {
+  for (auto name : chat_format_names()) EXPECT_EQ(chat_format_name(*chat_format_from_name(name)), name);
+  EXPECT_FALSE(chat_format_from_name("vicuna").has_value());
+  const TokenizerConfig shipped = read_tokenizer_config(test::shipped_model());
+  EXPECT_EQ(shipped.chat_template, "");  // a base model: no template
+  EXPECT_TRUE(shipped.add_bos);
+  test::TempDir dir;
+  std::ofstream(dir.file("tokenizer_config.json"))
+      << R"({"chat_template": "<|im_start|>{{ x }}", "add_bos_token": false})";
+  const TokenizerConfig config = read_tokenizer_config(dir.path());
+  EXPECT_EQ(detect_chat_format(config.chat_template), ChatFormat::ChatML);
+  EXPECT_FALSE(config.add_bos);
+  std::ofstream(dir.file("tokenizer_config.json")) << R"({"chat_template": [{"name": "tool_use", "template": "x"},
+                                                        {"name": "default", "template": "[INST]"}]})";
+  EXPECT_EQ(detect_chat_format(read_tokenizer_config(dir.path()).chat_template), ChatFormat::Llama2);
+  EXPECT_EQ(read_tokenizer_config(dir.file("missing")).add_bos, true) << "defaults without the file";
+}
+
+}  // namespace
+}  // namespace octet
