@@ -3,7 +3,7 @@
 // heuristic's algorithm are chosen once per shape and cached, so a step with
 // known shapes only enqueues. Per-token and per-channel scales go into the
 // product itself where cuBLASLt can (outer-vector scaling); otherwise the
-// caller applies them (scale_product in cuda_ops.h).
+// caller applies them (scale_product in elementwise.h).
 //
 // FP8 products promote cuBLASLt's tensor-core sums to float32 between blocks
 // of K by default. OCTET_FP8_FAST_ACCUM=1 turns that off
