@@ -1,6 +1,7 @@
 #include "models/registry.h"
 
 #include "models/bert.h"
+#include "models/gguf.h"
 #include "models/llama.h"
 #include "models/llama2c.h"
 #include "models/synthetic.h"
@@ -16,6 +17,7 @@ const ModelRegistry& builtin_registry() {
     r.add_hf_model("roberta", load_bert_hf);
     r.add_hf_model("distilbert", load_bert_hf);
     r.add_file_format(".bin", load_llama2c);
+    r.add_file_format(".gguf", load_gguf);
     r.add_prefix("synthetic:", load_synthetic);
     return r;
   }();

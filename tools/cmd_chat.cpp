@@ -46,7 +46,7 @@ ChatFormat choose_format(const cxxopts::ParseResult& args, const TokenizerConfig
   }
   const std::string& text = config.chat_template;
   if (auto f = detect_chat_format(text)) {
-    std::cerr << "chat format: " << chat_format_name(*f) << " (from tokenizer_config.json)\n";
+    std::cerr << "chat format: " << chat_format_name(*f) << " (from the model's chat template)\n";
     return *f;
   }
   std::cerr << (text.empty() ? "this model has no chat template"
@@ -66,7 +66,7 @@ int run_chat(int argc, char** argv) {
   auto add = options.add_options("Chat");
   add("chat-template", "llama2, chatml, zephyr, llama3 or plain (default: detected from tokenizer_config.json)",
       cxxopts::value<std::string>()->default_value(""));
-  add("system", "system prompt", cxxopts::value<std::string>()->default_value(""));
+  add("system", "system prompt (default: the chat template's own, if it has one)", cxxopts::value<std::string>()->default_value(""));
   add("n,max-tokens", "tokens per answer at most (0 = until EOS or the context is full)",
       cxxopts::value<int>()->default_value("0"));
   const auto args = parse_or_help(options, argc, argv);
@@ -77,8 +77,14 @@ int run_chat(int argc, char** argv) {
   int max_tokens = args["max-tokens"].as<int>();
   if (max_tokens < 0) fail("--max-tokens must be >= 0, got {}", max_tokens);
 
+  std::string system = args["system"].as<std::string>();
+  if (system.empty()) {
+    system = default_system_prompt(format, tokenizer_config.chat_template);
+    if (!system.empty()) std::cerr << fmt::format("system prompt (the template's default): {}\n", system);
+  }
   GenerationSession session(*loaded.model, loaded.backends.placement(), args["ctx"].as<int>());
-  ChatSession chat(session, *loaded.tokenizer, format, args["system"].as<std::string>(), tokenizer_config.add_bos);
+  ChatSession chat(session, *loaded.tokenizer, format, system,
+                   tokenizer_config.add_bos.value_or(loaded.tokenizer->default_add_bos()));
   Sampler sampler(sampling, loaded.model->info().vocab_size);
   if (max_tokens == 0) max_tokens = session.n_ctx();
 

@@ -33,7 +33,8 @@ int run_generate(int argc, char** argv) {
   const SamplerOptions sampling = read_sampling_options(args, loaded.path);
   std::vector<std::int32_t> ids;
   const std::int32_t bos = loaded.model->info().bos_id;
-  if (!args.count("no-bos") && read_tokenizer_config(loaded.path).add_bos && bos >= 0) ids.push_back(bos);
+  const bool add_bos = read_tokenizer_config(loaded.path).add_bos.value_or(loaded.tokenizer->default_add_bos());
+  if (!args.count("no-bos") && add_bos && bos >= 0) ids.push_back(bos);
   const auto prompt_ids = loaded.tokenizer->encode(prompt);
   ids.insert(ids.end(), prompt_ids.begin(), prompt_ids.end());
   if (ids.empty()) fail("empty prompt with --no-bos: nothing to start from");

@@ -70,7 +70,7 @@ std::unique_ptr<Model> ModelRegistry::load_any_format(const std::string& path, c
     const std::string ext = fs::path(path).extension().string();
     auto it = file_formats_.find(ext);
     if (it == file_formats_.end()) {
-      fail("{}: unknown checkpoint file type '{}'; give a Hugging Face model directory or a llama2.c .bin file", path,
+      fail("{}: unknown checkpoint file type '{}'; give a Hugging Face model directory, a .gguf file or a llama2.c .bin file", path,
            ext);
     }
     return it->second(path, options);

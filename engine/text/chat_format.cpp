@@ -43,6 +43,34 @@ std::optional<ChatFormat> detect_chat_format(std::string_view t) {
   return std::nullopt;
 }
 
+std::string default_system_prompt(ChatFormat format, std::string_view t) {
+  std::string_view open, close;
+  switch (format) {
+    case ChatFormat::ChatML:
+      open = "<|im_start|>system\n", close = "<|im_end|>";
+      break;
+    case ChatFormat::Llama3:
+      open = "<|start_header_id|>system<|end_header_id|>\n\n", close = "<|eot_id|>";
+      break;
+    case ChatFormat::Zephyr:
+      open = "<|system|>\n", close = "</s>";
+      break;
+    default:
+      return "";
+  }
+  // The template spells a newline as the two characters \n inside its Jinja strings.
+  std::string text(t);
+  for (std::size_t at = 0; (at = text.find("\\n", at)) != std::string::npos;) text.replace(at, 2, "\n");
+  for (std::size_t at = 0; (at = text.find(open, at)) != std::string::npos; at += open.size()) {
+    const std::size_t begin = at + open.size(), end = text.find(close, begin);
+    if (end == std::string::npos) break;
+    const std::string message = text.substr(begin, end - begin);
+    // A message built by the template (variables, string joins) is not a default.
+    if (!message.empty() && message.find_first_of("{}'\"+") == std::string::npos) return message;
+  }
+  return "";
+}
+
 std::string format_user_turn(ChatFormat format, std::string_view user, std::string_view system, bool first) {
   const std::string u(user), s(system);
   switch (format) {

@@ -19,6 +19,11 @@ std::vector<std::string_view> chat_format_names();
 // Recognises a format from a chat_template; nullopt when it is none we know.
 std::optional<ChatFormat> detect_chat_format(std::string_view template_text);
 
+// The system message a chat template writes when the conversation has none
+// (SmolLM2's "You are a helpful AI assistant named SmolLM, ..."): a literal
+// system turn of `format` in the template's text; "" when there is none.
+std::string default_system_prompt(ChatFormat format, std::string_view template_text);
+
 // Text to feed for one user turn, special tokens spelled out (encode it with
 // Tokenizer::encode_with_specials). `first` opens the conversation (and
 // carries the system prompt, if any). The model's previous answer ended with

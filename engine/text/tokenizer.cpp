@@ -1,7 +1,9 @@
 #include "engine/text/tokenizer.h"
 
 #include "engine/core/error.h"
+#include "engine/io/gguf.h"
 #include "engine/io/json_file.h"
+#include "engine/text/bpe_tokenizer.h"
 #include "engine/text/sentencepiece_tokenizer.h"
 #include "engine/text/tokenizer_config.h"
 #include "engine/text/wordpiece_tokenizer.h"
@@ -97,7 +99,15 @@ std::unique_ptr<Tokenizer> load_tokenizer_file(const std::string& path, const st
     options.unk_token = config.unk_token;
     return load_wordpiece_vocab(path, options);
   }
-  if (name.ends_with(".json")) return load_wordpiece_json(path);
+  if (name.ends_with(".json")) {
+    const Json j = read_json_file(path);
+    if (!j.is_object() || !j.contains("model") || !j["model"].is_object()) fail("{}: no \"model\" object", path);
+    const auto type = json_optional<std::string>(j["model"], "type", "", path);
+    if (type == "WordPiece") return load_wordpiece_json(path);
+    if (type == "BPE") return load_bpe_json(path, j);
+    fail("{}: the tokenizer model is '{}'; octet reads WordPiece and BPE tokenizer.json files", path, type);
+  }
+  if (is_gguf_path(path)) return load_bpe_gguf(GgufFile(path));
   return load_sentencepiece(path);
 }
 
@@ -116,6 +126,7 @@ std::unique_ptr<Tokenizer> load_tokenizer_for(const std::string& model_path, con
         "--tokenizer PATH",
         model_path);
   }
+  if (is_gguf_path(model_path)) return load_bpe_gguf(GgufFile(model_path));
   fail("{}: a single-file checkpoint carries no tokenizer; pass --tokenizer PATH/tokenizer.model", model_path);
 }
 

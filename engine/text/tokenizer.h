@@ -40,15 +40,20 @@ class Tokenizer {
   virtual std::int32_t eos_id() const = 0;
 
   // Like encode(), but every span that spells a special token becomes that token.
-  std::vector<std::int32_t> encode_with_specials(std::string_view text) const;
+  virtual std::vector<std::int32_t> encode_with_specials(std::string_view text) const;
+  // Whether a text starts with BOS when the model's tokenizer_config.json
+  // does not say (add_bos_token): byte-level BPE follows its post-processor
+  // or GGUF metadata; SentencePiece and WordPiece models do.
+  virtual bool default_add_bos() const { return true; }
   // Decodes a whole text (as SentencePiece's DecodeIds would).
   std::string decode(std::span<const std::int32_t> ids) const;
 };
 
 // The tokenizer of a model: `explicit_path` when given (a SentencePiece
-// .model, a WordPiece vocab.txt or a tokenizer.json), else the first of
-// tokenizer.model, spiece.model, vocab.txt, tokenizer.json (WordPiece) inside
-// `model_path` when it is a directory. vocab.txt is lower-cased as
+// .model, a WordPiece vocab.txt, a tokenizer.json with a WordPiece or BPE
+// model, or a .gguf file's vocabulary), else the first of tokenizer.model,
+// spiece.model, vocab.txt, tokenizer.json inside `model_path` when it is a
+// directory, or the vocabulary of `model_path` when it is a GGUF file. vocab.txt is lower-cased as
 // tokenizer_config.json's do_lower_case says (default true, as BERT's).
 std::unique_ptr<Tokenizer> load_tokenizer_for(const std::string& model_path, const std::string& explicit_path);
 

@@ -1,5 +1,6 @@
 #include "engine/text/tokenizer_config.h"
 
+#include "engine/io/gguf.h"
 #include "engine/io/json_file.h"
 
 #include <filesystem>
@@ -9,11 +10,19 @@ namespace octet {
 TokenizerConfig read_tokenizer_config(const std::string& model_path) {
   namespace fs = std::filesystem;
   TokenizerConfig config;
+  if (is_gguf_path(model_path) && fs::is_regular_file(model_path)) {
+    const GgufFile g(model_path);
+    config.add_bos = g.find_bool("tokenizer.ggml.add_bos_token");
+    config.chat_template = g.find_string("tokenizer.chat_template").value_or("");
+    return config;
+  }
   const fs::path path = fs::path(model_path) / "tokenizer_config.json";
   if (!fs::is_directory(model_path) || !fs::exists(path)) return config;
   const std::string where = path.string();
   const Json j = read_json_file(where);
-  config.add_bos = json_optional<bool>(j, "add_bos_token", true, where);
+  if (j.contains("add_bos_token") && !j["add_bos_token"].is_null()) {
+    config.add_bos = json_required<bool>(j, "add_bos_token", where);
+  }
   if (j.contains("do_lower_case")) config.do_lower_case = json_required<bool>(j, "do_lower_case", where);
   // Special tokens are strings, or {"content": ...} objects in newer files.
   const auto token = [&](const char* key, std::string& out) {

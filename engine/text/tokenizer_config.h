@@ -1,6 +1,6 @@
-// What a model's tokenizer_config.json says about framing text: whether to
-// put BOS first, and the chat template. Defaults apply when the file or a
-// key is absent (and for single-file checkpoints, which have no such file).
+// What a model's tokenizer_config.json (or a GGUF file's metadata) says
+// about framing text: whether to put BOS first, and the chat template.
+// Defaults apply when the file or a key is absent.
 #pragma once
 
 #include <optional>
@@ -9,7 +9,7 @@
 namespace octet {
 
 struct TokenizerConfig {
-  bool add_bos = true;        // "add_bos_token"
+  std::optional<bool> add_bos;  // "add_bos_token"; absent: Tokenizer::default_add_bos()
   std::string chat_template;  // "chat_template" (the "default" one of a list), or ""
   // Encoders (BERT framing). Padding uses config.json's pad_token_id instead.
   std::optional<bool> do_lower_case;  // "do_lower_case"; the default depends on the tokenizer

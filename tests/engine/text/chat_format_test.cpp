@@ -48,17 +48,17 @@ TEST(ChatFormat, NamesAndConfigReading) {
   EXPECT_FALSE(chat_format_from_name("vicuna").has_value());
   const TokenizerConfig shipped = read_tokenizer_config(test::shipped_model());
   EXPECT_EQ(shipped.chat_template, "");  // a base model: no template
-  EXPECT_TRUE(shipped.add_bos);
+  EXPECT_TRUE(shipped.add_bos.value_or(true));
   test::TempDir dir;
   std::ofstream(dir.file("tokenizer_config.json"))
       << R"({"chat_template": "<|im_start|>{{ x }}", "add_bos_token": false})";
   const TokenizerConfig config = read_tokenizer_config(dir.path());
   EXPECT_EQ(detect_chat_format(config.chat_template), ChatFormat::ChatML);
-  EXPECT_FALSE(config.add_bos);
+  EXPECT_EQ(config.add_bos, false);
   std::ofstream(dir.file("tokenizer_config.json")) << R"({"chat_template": [{"name": "tool_use", "template": "x"},
                                                         {"name": "default", "template": "[INST]"}]})";
   EXPECT_EQ(detect_chat_format(read_tokenizer_config(dir.path()).chat_template), ChatFormat::Llama2);
-  EXPECT_EQ(read_tokenizer_config(dir.file("missing")).add_bos, true) << "defaults without the file";
+  EXPECT_FALSE(read_tokenizer_config(dir.file("missing")).add_bos.has_value()) << "the tokenizer decides without the file";
 }
 
 }  // namespace

@@ -1,0 +1,261 @@
+#!/usr/bin/env python3
+"""GGUF test files and their references, from the `gguf` package and numpy.
+
+  tests/data/gguf/types.gguf       one tensor of each type octet reads (F32, F16, BF16, Q8_0, Q4_0, Q4_1),
+                                   awkward shapes, and beside each `expected.NAME`: the gguf package's
+                                   dequantization of it, as F32
+  tests/data/gguf/tiny_llama.gguf  a random Llama (hidden 64, 2 layers, 4 heads, 2 key/value heads) with
+                                   matrices in Q8_0, Q4_0, Q4_1, F16 and BF16, q and k rows permuted as
+                                   llama.cpp's converter stores them, and the gpt2_style test tokenizer
+  tests/data/gguf/tiny_llama_reference.json
+                                   prompt ids (Hugging Face's tokenizers) and float64 logits of an independent
+                                   Hugging Face-layout forward pass (q and k un-permuted, half-split rotary)
+                                   over the dequantized weights
+
+With SmolLM2 (../shared) it also writes tests/data/smollm2_chat_reference.json: the greedy chat answer of
+a float32 numpy forward pass over SmolLM2's dequantized GGUF weights, for the ChatML prompt with the
+template's default system message (prompt ids from Hugging Face's tokenizers).
+
+Run from the repository root in a virtual environment with gguf, numpy and tokenizers:
+  python3 tests/reference/make_gguf_golden.py [SHARED_DIR]
+"""
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from gguf import GGMLQuantizationType as Q
+from gguf import GGUFReader, GGUFWriter
+from gguf.quants import dequantize, quantize
+from tokenizers import Tokenizer
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared"
+OUT = ROOT / "tests" / "data"
+
+
+def to_bf16_bytes(x):
+    bits = x.astype(np.float32).view(np.uint32)
+    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16  # round to nearest even
+    return rounded.astype(np.uint16)
+
+
+def add(writer, name, values, qtype):
+    values = values.astype(np.float32)
+    if qtype == Q.BF16:
+        writer.add_tensor(name, to_bf16_bytes(values).view(np.uint8).reshape(*values.shape[:-1], -1), raw_dtype=Q.BF16)
+    elif qtype in (Q.F32, Q.F16):
+        writer.add_tensor(name, quantize(values, qtype))
+    else:
+        writer.add_tensor(name, quantize(values, qtype), raw_dtype=qtype)
+
+
+def dequantized(reader):
+    """Every tensor as the gguf package dequantizes it, in row-major (outermost first) shape."""
+    out = {}
+    for t in reader.tensors:
+        shape = tuple(int(d) for d in reversed(t.shape))
+        if t.tensor_type == Q.BF16:
+            out[t.name] = (t.data.view(np.uint16).astype(np.uint32) << 16).view(np.float32).reshape(shape)
+        else:
+            out[t.name] = dequantize(t.data, t.tensor_type).reshape(shape)
+    return out
+
+
+def write(writer):
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+def make_types(rng):
+    path = OUT / "gguf" / "types.gguf"
+    w = GGUFWriter(str(path), "test")
+    cases = {"f32": ((3, 5), Q.F32), "f16": ((2, 7), Q.F16), "bf16": ((4, 3), Q.BF16), "q8_0": ((5, 64), Q.Q8_0),
+             "q4_0": ((3, 96), Q.Q4_0), "q4_1": ((7, 32), Q.Q4_1), "q8_0_3d": ((2, 3, 32), Q.Q8_0)}
+    for name, (shape, qtype) in cases.items():
+        # Wide-ranging values, a zero block and a constant block: the corners of the scale arithmetic.
+        v = rng.standard_normal(shape) * np.exp(rng.uniform(-4, 4, shape[:-1] + (1,)))
+        v.reshape(-1)[:min(32, v.size)] = 0.0 if qtype != Q.Q4_1 else 0.75
+        add(w, name, v, qtype)
+    write(w)
+    ref = dequantized(GGUFReader(str(path)))
+    # Rewrite with the expected values beside the stored ones.
+    stored = {t.name: t for t in GGUFReader(str(path)).tensors}
+    w = GGUFWriter(str(path) + ".tmp", "test")
+    for name, (shape, qtype) in cases.items():
+        t = stored[name]
+        raw = np.array(t.data, copy=True)
+        if qtype in (Q.F32, Q.F16):
+            w.add_tensor(name, raw.reshape(shape))
+        else:
+            w.add_tensor(name, raw.view(np.uint8).reshape(*shape[:-1], -1), raw_dtype=qtype)
+        w.add_tensor("expected." + name, ref[name].astype(np.float32))
+    write(w)
+    Path(str(path) + ".tmp").replace(path)
+
+
+LAYER = {"attn_norm": "input_layernorm", "ffn_norm": "post_attention_layernorm", "attn_q": "q", "attn_k": "k",
+         "attn_v": "v", "attn_output": "o", "ffn_gate": "gate", "ffn_up": "up", "ffn_down": "down"}
+
+
+def permute(w, n_head):
+    """llama.cpp's convert_hf_to_gguf permutation of q and k rows (rotary pairs made adjacent)."""
+    return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def unpermute(w, n_head):
+    return w.reshape(n_head, w.shape[0] // n_head // 2, 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def hf_weights(tensors, cfg):
+    """Hugging Face-layout weights from GGUF tensors: q and k rows un-permuted."""
+    p = {"embed": tensors["token_embd.weight"], "norm": tensors["output_norm.weight"],
+         "head": tensors.get("output.weight", tensors["token_embd.weight"]), "layers": []}
+    for l in range(cfg["n_layers"]):
+        L = {LAYER[k]: tensors[f"blk.{l}.{k}.weight"] for k in LAYER}
+        L["q"] = unpermute(L["q"], cfg["n_heads"])
+        L["k"] = unpermute(L["k"], cfg["n_kv"])
+        p["layers"].append(L)
+    return p
+
+
+def forward(p, cfg, ids, dtype, cache=None, start=0):
+    """Logits of `ids` at positions start.. (Hugging Face's Llama: half-split rotary, rotate_half)."""
+    hd, nh, nkv = cfg["head_dim"], cfg["n_heads"], cfg["n_kv"]
+    eps, theta = dtype(cfg["eps"]), cfg["theta"]
+    x = p["embed"][ids].astype(dtype)
+    T = len(ids)
+    pos = np.arange(start, start + T)
+    inv = 1.0 / theta ** (np.arange(0, hd, 2, dtype=np.float64) / hd)
+    ang = np.outer(pos, inv)
+    cos = np.concatenate([np.cos(ang)] * 2, axis=-1).astype(dtype)[:, None, :]
+    sin = np.concatenate([np.sin(ang)] * 2, axis=-1).astype(dtype)[:, None, :]
+
+    def norm(v, g):
+        return (v / np.sqrt(np.mean(v * v, axis=-1, keepdims=True) + eps)) * g.astype(dtype)
+
+    def rope(v):
+        half = np.concatenate([-v[..., hd // 2:], v[..., :hd // 2]], axis=-1)
+        return v * cos + half * sin
+
+    if cache is None:
+        cache = [{"k": np.zeros((0, nkv, hd), dtype), "v": np.zeros((0, nkv, hd), dtype)} for _ in p["layers"]]
+    for L, c in zip(p["layers"], cache):
+        h = norm(x, L["input_layernorm"])
+        q = rope((h @ L["q"].T.astype(dtype)).reshape(T, nh, hd))
+        k = rope((h @ L["k"].T.astype(dtype)).reshape(T, nkv, hd))
+        v = (h @ L["v"].T.astype(dtype)).reshape(T, nkv, hd)
+        c["k"] = np.concatenate([c["k"], k])
+        c["v"] = np.concatenate([c["v"], v])
+        S = c["k"].shape[0]
+        out = np.zeros((T, nh, hd), dtype)
+        for head in range(nh):
+            kv = head // (nh // nkv)
+            s = (q[:, head, :] @ c["k"][:, kv, :].T) / np.sqrt(dtype(hd))
+            s = s + np.where(np.arange(S)[None, :] > pos[:, None], -np.inf, 0.0).astype(dtype)
+            s = np.exp(s - s.max(axis=-1, keepdims=True))
+            out[:, head, :] = (s / s.sum(axis=-1, keepdims=True)) @ c["v"][:, kv, :]
+        x = x + out.reshape(T, nh * hd) @ L["o"].T.astype(dtype)
+        h = norm(x, L["post_attention_layernorm"])
+        g = h @ L["gate"].T.astype(dtype)
+        x = x + ((g / (1 + np.exp(-g))) * (h @ L["up"].T.astype(dtype))) @ L["down"].T.astype(dtype)
+    return norm(x, p["norm"]) @ p["head"].T.astype(dtype), cache
+
+
+def make_tiny_llama(rng):
+    tok_path = OUT / "bpe" / "gpt2_style.json"
+    tok = Tokenizer.from_file(str(tok_path))
+    tj = json.loads(tok_path.read_text())
+    vocab = sorted(tj["model"]["vocab"].items(), key=lambda e: e[1])
+    tokens = [t for t, _ in vocab]
+    cfg = dict(dim=64, ffn=96, n_layers=2, n_heads=4, n_kv=2, head_dim=16, vocab=len(tokens), eps=1e-5,
+               theta=10000.0, ctx=128)
+    path = OUT / "gguf" / "tiny_llama.gguf"
+    w = GGUFWriter(str(path), "llama")
+    w.add_name("octet tiny llama (random weights)")
+    w.add_context_length(cfg["ctx"])
+    w.add_embedding_length(cfg["dim"])
+    w.add_block_count(cfg["n_layers"])
+    w.add_feed_forward_length(cfg["ffn"])
+    w.add_head_count(cfg["n_heads"])
+    w.add_head_count_kv(cfg["n_kv"])
+    w.add_rope_dimension_count(cfg["head_dim"])
+    w.add_rope_freq_base(cfg["theta"])
+    w.add_layer_norm_rms_eps(cfg["eps"])
+    w.add_vocab_size(cfg["vocab"])
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("gpt2")
+    w.add_token_list(tokens)
+    w.add_token_types([3 if t == "<|endoftext|>" else 1 for t in tokens])
+    w.add_token_merges(tj["model"]["merges"])
+    w.add_bos_token_id(tok.token_to_id("<|endoftext|>"))
+    w.add_eos_token_id(tok.token_to_id("<|endoftext|>"))
+    w.add_add_bos_token(False)
+    d, f, V = cfg["dim"], cfg["ffn"], cfg["vocab"]
+    kinds = [Q.Q8_0, Q.Q4_0, Q.Q4_1, Q.F16, Q.BF16]
+    add(w, "token_embd.weight", rng.standard_normal((V, d)) * 0.5, Q.Q8_0)
+    add(w, "output_norm.weight", 1 + 0.1 * rng.standard_normal(d), Q.F32)
+    add(w, "output.weight", rng.standard_normal((V, d)) * 0.1, Q.Q4_1)
+    i = 0
+    for l in range(cfg["n_layers"]):
+        shapes = {"attn_q": (d, d), "attn_k": (cfg["n_kv"] * cfg["head_dim"], d),
+                  "attn_v": (cfg["n_kv"] * cfg["head_dim"], d), "attn_output": (d, d), "ffn_gate": (f, d),
+                  "ffn_up": (f, d), "ffn_down": (d, f)}
+        add(w, f"blk.{l}.attn_norm.weight", 1 + 0.1 * rng.standard_normal(d), Q.F32)
+        add(w, f"blk.{l}.ffn_norm.weight", 1 + 0.1 * rng.standard_normal(d), Q.F32)
+        for name, shape in shapes.items():
+            m = rng.standard_normal(shape) / np.sqrt(shape[1])
+            if name == "attn_q":
+                m = permute(m, cfg["n_heads"])
+            if name == "attn_k":
+                m = permute(m, cfg["n_kv"])
+            add(w, f"blk.{l}.{name}.weight", m, kinds[i % len(kinds)])
+            i += 1
+    write(w)
+    p = hf_weights(dequantized(GGUFReader(str(path))), cfg)
+    ids = tok.encode("Once upon a time, there was a little girl named Lily.", add_special_tokens=False).ids
+    logits, _ = forward(p, cfg, np.array(ids), np.float64)
+    (OUT / "gguf" / "tiny_llama_reference.json").write_text(json.dumps(
+        {"prompt_ids": ids, "logits": [[round(float(v), 7) for v in row] for row in logits]}))
+
+
+def make_smollm2_chat():
+    gguf_path = SHARED / "models" / "smollm2-135m-instruct" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    tok = Tokenizer.from_file(str(gguf_path.parent / "tokenizer.json"))
+    r = GGUFReader(str(gguf_path))
+    cfg = dict(dim=576, n_layers=30, n_heads=9, n_kv=3, head_dim=64, eps=1e-5, theta=100000.0)
+    p = hf_weights(dequantized(r), cfg)
+    system = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+    text = (f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\nWhat is the capital of France?<|im_end|>\n"
+            "<|im_start|>assistant\n")
+    prompt = tok.encode(text, add_special_tokens=False).ids
+    logits, cache = forward(p, cfg, np.array(prompt), np.float32)
+    answer = []
+    margins = []
+    for _ in range(40):
+        row = logits[-1].astype(np.float64)
+        top = np.argsort(row)[-2:]
+        nxt = int(top[-1])
+        margins.append(float(row[top[-1]] - row[top[-2]]))
+        answer.append(nxt)
+        if nxt == 2:  # <|im_end|>
+            break
+        logits, cache = forward(p, cfg, np.array([nxt]), np.float32, cache, len(prompt) + len(answer) - 1)
+    (OUT / "smollm2_chat_reference.json").write_text(json.dumps(
+        {"prompt_text": text, "prompt_ids": prompt, "answer_ids": answer,
+         "answer_text": tok.decode(answer, skip_special_tokens=True), "top2_margins": margins}, indent=1))
+    print("SmolLM2:", tok.decode(answer, skip_special_tokens=True), "min margin", min(margins))
+
+
+def main():
+    rng = np.random.default_rng(20261204)
+    make_types(rng)
+    make_tiny_llama(rng)
+    if (SHARED / "models" / "smollm2-135m-instruct").exists():
+        make_smollm2_chat()
+
+
+if __name__ == "__main__":
+    main()
