@@ -119,6 +119,103 @@ def seeds_tokenizer_files():
     write(t, "tokenizer-config-chatml", b"\x02" + json.dumps(chatml).encode())
 
 
+def gguf(metadata, tensors):
+    """A GGUF v3 file. metadata: list of (key, type number, value); tensors: (name, dims ne[], type, raw bytes)."""
+    def s(text):
+        b = text.encode()
+        return struct.pack("<Q", len(b)) + b
+
+    def value(kind, v):
+        if kind == 8:
+            return s(v)
+        if kind == 9:
+            elem, items = v
+            return struct.pack("<IQ", elem, len(items)) + b"".join(value(elem, i) for i in items)
+        return struct.pack({4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q"}[kind], v)
+
+    out = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(metadata))
+    for key, kind, v in metadata:
+        out += s(key) + struct.pack("<I", kind) + value(kind, v)
+    data, infos = b"", b""
+    for name, dims, kind, raw in tensors:
+        data += b"\0" * (-len(data) % 32)
+        infos += s(name) + struct.pack("<I", len(dims)) + b"".join(struct.pack("<Q", d) for d in dims)
+        infos += struct.pack("<IQ", kind, len(data))
+        data += raw
+    out += infos
+    return out + b"\0" * (-len(out) % 32) + data
+
+
+def q8_0(n):  # n values: blocks of an f16 scale 1/64 and int8 values
+    return b"".join(struct.pack("<e", 1 / 64) + bytes((b * 7 + i) % 256 for i in range(32)) for b in range(n // 32))
+
+
+def q4_1(n):
+    return b"".join(struct.pack("<ee", 1 / 16, -0.5) + bytes((b * 5 + i * 3) % 256 for i in range(16))
+                    for b in range(n // 32))
+
+
+def seeds_gguf():
+    t = "gguf_fuzz"
+    byte_tokens = [chr(c) if (33 <= c <= 126 or 161 <= c <= 172 or 174 <= c) else None for c in range(256)]
+    extra = 256
+    for i, c in enumerate(byte_tokens):
+        if c is None:
+            byte_tokens[i] = chr(extra)
+            extra += 1
+    tokens = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"] + byte_tokens + ["Ġt", "he", "Ġthe"]
+    vocab, d, ffn = len(tokens), 32, 64
+    template = ("{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+                "{{ '<|im_start|>system\\nYou are a test.<|im_end|>\\n' }}{% endif %}"
+                "{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}"
+                "{% endfor %}")
+    meta = [("general.architecture", 8, "llama"), ("llama.block_count", 4, 1), ("llama.context_length", 4, 64),
+            ("llama.embedding_length", 4, d), ("llama.feed_forward_length", 4, ffn),
+            ("llama.attention.head_count", 4, 2), ("llama.attention.head_count_kv", 4, 1),
+            ("llama.rope.freq_base", 6, 10000.0), ("llama.attention.layer_norm_rms_epsilon", 6, 1e-5),
+            ("tokenizer.ggml.model", 8, "gpt2"), ("tokenizer.ggml.pre", 8, "smollm"),
+            ("tokenizer.ggml.tokens", 9, (8, tokens)),
+            ("tokenizer.ggml.token_type", 9, (5, [3, 3, 3] + [1] * (vocab - 3))),
+            ("tokenizer.ggml.merges", 9, (8, ["Ġ t", "h e", "Ġt he"])),
+            ("tokenizer.ggml.bos_token_id", 4, 1), ("tokenizer.ggml.eos_token_id", 4, 2),
+            ("tokenizer.ggml.add_bos_token", 7, False), ("tokenizer.chat_template", 8, template)]
+    ones = struct.pack(f"<{d}f", *([1.0] * d))
+    tensors = [("token_embd.weight", [d, vocab], 8, q8_0(d * vocab)), ("output_norm.weight", [d], 0, ones),
+               ("blk.0.attn_norm.weight", [d], 0, ones), ("blk.0.ffn_norm.weight", [d], 0, ones),
+               ("blk.0.attn_q.weight", [d, d], 3, q4_1(d * d)), ("blk.0.attn_k.weight", [d, 16], 3, q4_1(d * 16)),
+               ("blk.0.attn_v.weight", [d, 16], 8, q8_0(d * 16)),
+               ("blk.0.attn_output.weight", [d, d], 1, struct.pack(f"<{d * d}e", *[(i % 9 - 4) / 32 for i in range(d * d)])),
+               ("blk.0.ffn_gate.weight", [d, ffn], 3, q4_1(d * ffn)), ("blk.0.ffn_up.weight", [d, ffn], 8, q8_0(d * ffn)),
+               ("blk.0.ffn_down.weight", [ffn, d], 2, b"".join(struct.pack("<e", 1 / 32) + bytes(range(16)) for _ in range(d * ffn // 32)))]
+    tiny = gguf(meta, tensors)
+    write(t, "tiny-llama", tiny)
+    write(t, "tiny-llama-truncated", tiny[:len(tiny) // 2])
+    write(t, "types", (ROOT / "tests/data/gguf/types.gguf").read_bytes())
+    write(t, "no-tensors", gguf([("general.architecture", 8, "gpt2"), ("general.alignment", 4, 64)], []))
+
+
+def seeds_bpe_tokenizer():
+    t = "bpe_tokenizer_fuzz"
+    for name in ("gpt2_style", "llama3_style"):
+        write(t, name, (ROOT / f"tests/data/bpe/{name}.json").read_bytes())
+    small = {
+        "normalizer": {"type": "Sequence", "normalizers": [{"type": "NFC"}]},
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Digits", "individual_digits": True},
+            {"type": "Split", "pattern": {"String": "-"}, "behavior": "MergedWithNext", "invert": False},
+            {"type": "ByteLevel", "add_prefix_space": True, "use_regex": True}]},
+        "model": {"type": "BPE", "byte_fallback": True, "ignore_merges": True,
+                  "vocab": {"a": 0, "b": 1, "ab": 2, "Ġ": 3, "<0x41>": 4, "<s>": 5},
+                  "merges": ["a b", ["Ġ", "a"]]},
+        "added_tokens": [{"id": 5, "content": "<s>", "special": True, "lstrip": True, "rstrip": False}],
+        "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                                                                    {"Sequence": {"id": "A", "type_id": 0}}],
+                           "special_tokens": {"<s>": {"id": "<s>", "ids": [5], "tokens": ["<s>"]}}},
+        "decoder": {"type": "ByteLevel"},
+    }
+    write(t, "small", json.dumps(small))
+
+
 if __name__ == "__main__":
     seeds_safetensors()
     seeds_llama2c()
@@ -126,5 +223,7 @@ if __name__ == "__main__":
     seeds_text_records()
     seeds_tokenizer()
     seeds_tokenizer_files()
+    seeds_gguf()
+    seeds_bpe_tokenizer()
     for d in sorted(CORPUS.iterdir()):
         print(f"{d.name}: {len(list(d.iterdir()))} inputs")

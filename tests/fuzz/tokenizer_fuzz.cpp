@@ -2,7 +2,8 @@
 // with octet::Error), encode_with_specials, decode of what it gave, and
 // streaming decode of arbitrary ids (the bytes read as int32s, out-of-range
 // ones included). The first byte picks the tokenizer: the SentencePiece model
-// of the shipped tinystories-mini, or a small WordPiece vocabulary.
+// of the shipped tinystories-mini, a small WordPiece vocabulary, or the
+// Llama-3-style byte-level BPE test tokenizer (tests/data/bpe).
 #include "engine/text/tokenizer.h"
 #include "engine/text/wordpiece_tokenizer.h"
 #include "tests/fuzz/fuzz_support.h"
@@ -12,13 +13,22 @@
 
 namespace {
 
-const octet::Tokenizer& tokenizer(bool wordpiece) {
+const octet::Tokenizer& tokenizer(std::uint8_t which) {
   static const auto sentencepiece =
       octet::load_tokenizer_for((octet::fuzz::source_dir() / "assets/models/tinystories-mini").string(), "");
   static const auto word_piece = octet::make_wordpiece(
       {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "cat", "##s", "un", "##able", "é", "a", "##b", ",", "\xe4\xb8\x80"},
       {});
-  return wordpiece ? *word_piece : *sentencepiece;
+  static const auto bpe =
+      octet::load_tokenizer_for("", (octet::fuzz::source_dir() / "tests/data/bpe/llama3_style.json").string());
+  switch (which % 3) {
+    case 0:
+      return *sentencepiece;
+    case 1:
+      return *word_piece;
+    default:
+      return *bpe;
+  }
 }
 
 }  // namespace
@@ -26,7 +36,7 @@ const octet::Tokenizer& tokenizer(bool wordpiece) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace octet;
   if (size == 0) return 0;
-  const Tokenizer& tok = tokenizer(data[0] & 1);
+  const Tokenizer& tok = tokenizer(data[0]);
   const std::string_view text(reinterpret_cast<const char*>(data + 1), size - 1);
   fuzz::refuse_only_with_octet_error([&] {
     const auto ids = tok.encode(text);
