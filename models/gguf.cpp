@@ -17,15 +17,12 @@ std::string gguf_llama_name(const std::string& hf) {
   static const std::map<std::string, std::string> kGlobal = {{"model.embed_tokens.weight", "token_embd.weight"},
                                                              {"model.norm.weight", "output_norm.weight"},
                                                              {"lm_head.weight", "output.weight"}};
-  static const std::map<std::string, std::string> kLayer = {{"input_layernorm.weight", "attn_norm.weight"},
-                                                            {"self_attn.q_proj.weight", "attn_q.weight"},
-                                                            {"self_attn.k_proj.weight", "attn_k.weight"},
-                                                            {"self_attn.v_proj.weight", "attn_v.weight"},
-                                                            {"self_attn.o_proj.weight", "attn_output.weight"},
-                                                            {"post_attention_layernorm.weight", "ffn_norm.weight"},
-                                                            {"mlp.gate_proj.weight", "ffn_gate.weight"},
-                                                            {"mlp.up_proj.weight", "ffn_up.weight"},
-                                                            {"mlp.down_proj.weight", "ffn_down.weight"}};
+  static const std::map<std::string, std::string> kLayer = {
+      {"input_layernorm.weight", "attn_norm.weight"},    {"self_attn.q_proj.weight", "attn_q.weight"},
+      {"self_attn.k_proj.weight", "attn_k.weight"},      {"self_attn.v_proj.weight", "attn_v.weight"},
+      {"self_attn.o_proj.weight", "attn_output.weight"}, {"post_attention_layernorm.weight", "ffn_norm.weight"},
+      {"mlp.gate_proj.weight", "ffn_gate.weight"},       {"mlp.up_proj.weight", "ffn_up.weight"},
+      {"mlp.down_proj.weight", "ffn_down.weight"}};
   if (const auto it = kGlobal.find(hf); it != kGlobal.end()) return it->second;
   const std::string prefix = "model.layers.";
   const std::size_t dot = hf.find('.', prefix.size());

@@ -66,7 +66,8 @@ int run_chat(int argc, char** argv) {
   auto add = options.add_options("Chat");
   add("chat-template", "llama2, chatml, zephyr, llama3 or plain (default: detected from tokenizer_config.json)",
       cxxopts::value<std::string>()->default_value(""));
-  add("system", "system prompt (default: the chat template's own, if it has one)", cxxopts::value<std::string>()->default_value(""));
+  add("system", "system prompt (default: the chat template's own, if it has one)",
+      cxxopts::value<std::string>()->default_value(""));
   add("n,max-tokens", "tokens per answer at most (0 = until EOS or the context is full)",
       cxxopts::value<int>()->default_value("0"));
   const auto args = parse_or_help(options, argc, argv);

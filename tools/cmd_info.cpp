@@ -47,7 +47,8 @@ int run_info(int argc, char** argv) {
             << fmt::format("architecture  {} (family {})\n", info.architecture, info.family)
             << fmt::format("layers        {}, hidden {}\n", info.n_layers, info.hidden_size);
   for (const auto& [k, v] : info.details) std::cout << fmt::format("{:<14}{}\n", k, v);
-  std::cout << fmt::format("vocabulary    {} (tokenizer {})\n", info.vocab_size, loaded.tokenizer->vocab_size())
+  std::cout << fmt::format("vocabulary    {} (tokenizer: {}, {} tokens)\n", info.vocab_size, loaded.tokenizer->kind(),
+                           loaded.tokenizer->vocab_size())
             << fmt::format("{}{} tokens\n", decoder ? "context       " : "max length    ", info.context_length)
             << fmt::format("parameters    {} ({:.2f} M)\n", params, params / 1e6);
   for (const auto& [dtype, n] : by_dtype) std::cout << fmt::format("  {:<12}{} parameters\n", dtype, n);

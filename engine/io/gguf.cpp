@@ -35,7 +35,8 @@ constexpr std::uint64_t kDefaultAlignment = 32;
 // Reads the header front to back; every read checks that its bytes are in the file.
 class Cursor {
  public:
-  Cursor(const std::string& path, const unsigned char* data, std::size_t size) : path_(path), data_(data), size_(size) {}
+  Cursor(const std::string& path, const unsigned char* data, std::size_t size)
+      : path_(path), data_(data), size_(size) {}
 
   std::size_t at() const { return at_; }
   std::size_t left() const { return size_ - at_; }
@@ -246,7 +247,8 @@ GgufFile::GgufFile(const std::string& path) : file_(MappedFile::open(path)) {
            block.values, ggml_type_name(type_number));
     }
     const auto offset = in.read<std::uint64_t>("a tensor offset");
-    if (offset % alignment != 0) fail("{}: tensor '{}' offset {} is not aligned to {}", path, t.name, offset, alignment);
+    if (offset % alignment != 0)
+      fail("{}: tensor '{}' offset {} is not aligned to {}", path, t.name, offset, alignment);
     raw.push_back({offset, numel / static_cast<std::uint64_t>(block.values) * block.bytes});
     if (!index_.emplace(t.name, tensors_.size()).second) fail("{}: tensor '{}' appears twice", path, t.name);
     tensors_.push_back(std::move(t));
@@ -316,8 +318,7 @@ const std::vector<std::string>& GgufFile::get_strings(const std::string& key) co
 }
 
 const std::vector<std::int64_t>& GgufFile::get_ints(const std::string& key) const {
-  return expect_array<std::vector<std::int64_t>>(get(key, "an array of integers"), path(), key,
-                                                 "an array of integers");
+  return expect_array<std::vector<std::int64_t>>(get(key, "an array of integers"), path(), key, "an array of integers");
 }
 
 std::optional<std::string> GgufFile::find_string(const std::string& key) const {

@@ -22,8 +22,8 @@ namespace octet {
 // One metadata value. Integers of every width become int64 (u64 above 2^63 is
 // refused); arrays hold one of these kinds.
 struct GgufValue {
-  using Array = std::variant<std::vector<std::int64_t>, std::vector<double>, std::vector<std::string>,
-                             std::vector<bool>>;
+  using Array =
+      std::variant<std::vector<std::int64_t>, std::vector<double>, std::vector<std::string>, std::vector<bool>>;
   std::variant<std::int64_t, double, bool, std::string, Array> value;
 };
 

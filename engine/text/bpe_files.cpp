@@ -79,13 +79,15 @@ void read_pre_tokenizer(const Json& j, const std::string& where, PreTokenizer& p
   } else if (type == "ByteLevel") {
     std::optional<Regex> regex;
     if (json_optional<bool>(j, "use_regex", true, where)) regex.emplace(std::string(kGpt2Pattern), false, where);
-    pre.add({std::move(regex), SplitBehavior::Isolated, false, json_optional<bool>(j, "add_prefix_space", true, where)});
+    pre.add(
+        {std::move(regex), SplitBehavior::Isolated, false, json_optional<bool>(j, "add_prefix_space", true, where)});
     byte_level = true;
   } else if (type == "Split") {
     const auto p = j.find("pattern");
     if (p == j.end() || !p->is_object()) fail("{}: Split has no \"pattern\" object", where);
     const bool literal = p->contains("String");
-    if (!literal && !p->contains("Regex")) fail("{}: Split's pattern is neither {{\"Regex\"}} nor {{\"String\"}}", where);
+    if (!literal && !p->contains("Regex"))
+      fail("{}: Split's pattern is neither {{\"Regex\"}} nor {{\"String\"}}", where);
     const auto pattern = json_required<std::string>(*p, literal ? "String" : "Regex", where);
     pre.add({Regex(pattern, literal, where), split_behavior(json_required<std::string>(j, "behavior", where), where),
              json_optional<bool>(j, "invert", false, where), false});
@@ -125,7 +127,8 @@ void read_post_processor(const Json& j, const std::string& where, BpeSpec& spec)
     }
     const auto name = json_required<std::string>(item["SpecialToken"], "id", where);
     const auto& tokens = j.value("special_tokens", Json::object());
-    if (!tokens.is_object() || !tokens.contains(name)) fail("{}: TemplateProcessing names '{}' without its ids", where, name);
+    if (!tokens.is_object() || !tokens.contains(name))
+      fail("{}: TemplateProcessing names '{}' without its ids", where, name);
     const auto ids = json_required<std::vector<std::int32_t>>(tokens[name], "ids", where);
     if (ids.size() != 1) fail("{}: TemplateProcessing's '{}' is {} tokens, not one", where, name, ids.size());
     if (before_text) {

@@ -38,7 +38,8 @@ class BpeTokenizer final : public Tokenizer {
     check_id(spec_.eos_id, "the EOS id");
     kind_.assign(spec_.vocab.size(), Kind::Normal);
     for (const AddedToken& a : spec_.added) {
-      if (a.id < 0 || a.id >= vocab_size) fail("{}: added token '{}' has id {} outside the vocabulary", where, a.content, a.id);
+      if (a.id < 0 || a.id >= vocab_size)
+        fail("{}: added token '{}' has id {} outside the vocabulary", where, a.content, a.id);
       if (a.content.empty()) fail("{}: added token {} is empty", where, a.id);
       kind_[static_cast<std::size_t>(a.id)] = a.special ? Kind::Special : Kind::Added;
       if (a.special) specials_.emplace_back(a.content, a.id);
@@ -49,7 +50,9 @@ class BpeTokenizer final : public Tokenizer {
       const std::int32_t ia = token_id(a), ib = token_id(b), merged = token_id(a + b);
       if (ia < 0 || ib < 0 || merged < 0) {
         fail("{}: merge {} ('{}' '{}') names a token not in the vocabulary ('{}')", where, rank, a, b,
-             ia < 0 ? a : ib < 0 ? b : a + b);
+             ia < 0   ? a
+             : ib < 0 ? b
+                      : a + b);
       }
       // The first of two identical merges has the lower rank and wins, as in tokenizers.
       merges_.emplace(pair_key(ia, ib), Merge{static_cast<std::int32_t>(rank), merged});
@@ -60,6 +63,8 @@ class BpeTokenizer final : public Tokenizer {
   }
 
   std::int64_t vocab_size() const override { return static_cast<std::int64_t>(spec_.vocab.size()); }
+
+  std::string_view kind() const override { return "byte-level BPE"; }
 
   std::vector<std::int32_t> encode(std::string_view text) const override { return encode_split(text, false); }
   std::vector<std::int32_t> encode_with_specials(std::string_view text) const override {
@@ -179,7 +184,8 @@ class BpeTokenizer final : public Tokenizer {
       }  // else: dropped, as tokenizers does without an unknown token
     }
     const int n = static_cast<int>(symbols.size());
-    for (int i = 0; i < n; ++i) symbols[static_cast<std::size_t>(i)] = {symbols[static_cast<std::size_t>(i)].id, i - 1, i + 1 < n ? i + 1 : -1};
+    for (int i = 0; i < n; ++i)
+      symbols[static_cast<std::size_t>(i)] = {symbols[static_cast<std::size_t>(i)].id, i - 1, i + 1 < n ? i + 1 : -1};
     struct Candidate {
       std::int32_t rank;
       int left;

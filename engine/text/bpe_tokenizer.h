@@ -27,8 +27,8 @@ struct AddedToken {
 };
 
 struct BpeSpec {
-  std::string source;               // the file, for errors
-  std::vector<std::string> vocab;   // [id] the token in the byte-level alphabet ("" for an unused id)
+  std::string source;              // the file, for errors
+  std::vector<std::string> vocab;  // [id] the token in the byte-level alphabet ("" for an unused id)
   std::vector<std::pair<std::string, std::string>> merges;  // in rank order
   std::vector<AddedToken> added;
   PreTokenizer pre;

@@ -19,9 +19,9 @@ pcre2_code* code_of(const std::shared_ptr<void>& p) { return static_cast<pcre2_c
 
 std::string nfc(std::string_view text) {
   utf8proc_uint8_t* out = nullptr;
-  const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
-                                          static_cast<utf8proc_ssize_t>(text.size()), &out,
-                                          static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+  const utf8proc_ssize_t n =
+      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()), static_cast<utf8proc_ssize_t>(text.size()),
+                   &out, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
   if (n < 0) fail("NFC normalization: {}", utf8proc_errmsg(n));
   std::string s(reinterpret_cast<const char*>(out), static_cast<std::size_t>(n));
   std::free(out);
@@ -112,8 +112,8 @@ Regex::Regex(const std::string& pattern, bool literal, std::string_view where) :
   PCRE2_SIZE offset = 0;
   // PCRE2_LITERAL admits PCRE2_UTF but not PCRE2_UCP (which a literal has no use for).
   const std::uint32_t options = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP);
-  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options, &error,
-                                   &offset, nullptr);
+  pcre2_code* code =
+      pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options, &error, &offset, nullptr);
   if (code == nullptr) {
     PCRE2_UCHAR message[256];
     pcre2_get_error_message(error, message, sizeof message);

@@ -49,6 +49,8 @@ class SentencePieceTokenizer final : public Tokenizer {
 
   std::int64_t vocab_size() const override { return sp_.GetPieceSize(); }
 
+  std::string_view kind() const override { return "SentencePiece"; }
+
   std::vector<std::int32_t> encode(std::string_view text) const override {
     require_utf8(text, "text to tokenize");
     std::vector<int> ids;

@@ -20,6 +20,8 @@ class Tokenizer {
   virtual ~Tokenizer() = default;
 
   virtual std::int64_t vocab_size() const = 0;
+  // "SentencePiece", "WordPiece", "byte-level BPE": for `octet info`.
+  virtual std::string_view kind() const = 0;
   // Ids of `text` without BOS/EOS. Text that spells a special token ("<s>")
   // is ordinary text here. Throws octet::Error on invalid UTF-8.
   virtual std::vector<std::int32_t> encode(std::string_view text) const = 0;

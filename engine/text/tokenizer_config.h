@@ -10,7 +10,7 @@ namespace octet {
 
 struct TokenizerConfig {
   std::optional<bool> add_bos;  // "add_bos_token"; absent: Tokenizer::default_add_bos()
-  std::string chat_template;  // "chat_template" (the "default" one of a list), or ""
+  std::string chat_template;    // "chat_template" (the "default" one of a list), or ""
   // Encoders (BERT framing). Padding uses config.json's pad_token_id instead.
   std::optional<bool> do_lower_case;  // "do_lower_case"; the default depends on the tokenizer
   std::string cls_token = "[CLS]", sep_token = "[SEP]", unk_token = "[UNK]";

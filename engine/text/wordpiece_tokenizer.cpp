@@ -93,6 +93,8 @@ class WordPieceTokenizer final : public Tokenizer {
 
   std::int64_t vocab_size() const override { return static_cast<std::int64_t>(vocab_.size()); }
 
+  std::string_view kind() const override { return "WordPiece"; }
+
   std::vector<std::int32_t> encode(std::string_view text) const override {
     require_utf8(text, "text");
     std::vector<std::int32_t> ids;

@@ -85,6 +85,27 @@ TEST(Cli, InfoDescribesTheModel) {
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_CONTAINS(r.output, "LlamaForCausalLM");
   EXPECT_CONTAINS(r.output, "parameters    869504");
+  EXPECT_CONTAINS(r.output, "tokenizer: SentencePiece, 1024 tokens");
+  const CliRun gguf = run_octet("info -m " + test::test_data("gguf/tiny_llama.gguf"));
+  EXPECT_EQ(gguf.exit_code, 0) << gguf.output;
+  EXPECT_CONTAINS(gguf.output, "llama (GGUF v3, octet tiny llama (random weights)) (family llama)");
+  EXPECT_CONTAINS(gguf.output, "tokenizer: byte-level BPE, 700 tokens");
+}
+
+TEST(Cli, ChatWithSmolLM2FromItsGguf) {
+  OCTET_REQUIRE_SHARED(path, "models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf");
+  const CliRun r = run_chat("What is the capital of France?\\n", "-m " + path + " --temp 0 -n 40");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "chat format: chatml");
+  EXPECT_CONTAINS(r.output, "system prompt (the template's default): You are a helpful AI assistant named SmolLM");
+  EXPECT_CONTAINS(r.output, "The capital of France is Paris.\n");
+  EXPECT_EQ(r.output.find("<|im"), std::string::npos) << "no template markup printed: " << r.output;
+}
+
+TEST(Cli, ABrokenGgufIsAnErrorNamingTheFile) {
+  test::TempDir dir;
+  std::ofstream(dir.file("cut.gguf"), std::ios::binary) << std::string("GGUF\3\0\0\0", 8);
+  expect_failure("info -m " + dir.file("cut.gguf"), 1, "cut.gguf: the file ends inside tensor count");
 }
 
 TEST(Cli, ChatReadsTurnsFromStdin) {

@@ -3,9 +3,9 @@
 // tests/reference/make_bpe_golden.py) for two test tokenizers in GPT-2's and
 // Llama 3's styles and for SmolLM2's real tokenizer.json; then the rules one
 // at a time on hand-made tokenizers, and refused files.
+#include "engine/text/bpe_tokenizer.h"
 #include "engine/core/error.h"
 #include "engine/io/json_file.h"
-#include "engine/text/bpe_tokenizer.h"
 #include "engine/text/tokenizer.h"
 #include "engine/text/utf8.h"
 #include "tests/test_support.h"
@@ -148,7 +148,8 @@ TEST(BpeTokenizer, SplitBehaviors) {
               "merges": [["a", "-"], ["-", "b"]]},
             "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
               {"type": "Split", "pattern": {"String": "-"}, "behavior": ")" +
-                                     behavior + R"("}, {"type": "ByteLevel", "use_regex": false, "add_prefix_space": false}]}})"));
+                                     behavior +
+                                     R"("}, {"type": "ByteLevel", "use_regex": false, "add_prefix_space": false}]}})"));
     return tok->encode(text);
   };
   EXPECT_EQ(ids_with("Isolated", "a-b"), (std::vector<std::int32_t>{0, 2, 1}));

@@ -43,6 +43,20 @@ TEST(ChatFormat, FormatsTurns) {
   EXPECT_EQ(format_user_turn(ChatFormat::Plain, "Once", "", true), "Once");
 }
 
+TEST(ChatFormat, DefaultSystemPromptIsALiteralSystemTurnOfTheTemplate) {
+  // SmolLM2's template: the system turn it writes when the conversation has none.
+  const std::string smollm =
+      "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\\n"
+      "You are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\\n' }}{% endif %}{{'<|im_start|>'"
+      " + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}";
+  EXPECT_EQ(default_system_prompt(ChatFormat::ChatML, smollm),
+            "You are a helpful AI assistant named SmolLM, trained by Hugging Face");
+  // A system turn built from variables is no default; neither is one of another format.
+  EXPECT_EQ(default_system_prompt(ChatFormat::ChatML, "{{ '<|im_start|>system\\n' + system + '<|im_end|>' }}"), "");
+  EXPECT_EQ(default_system_prompt(ChatFormat::Llama3, smollm), "");
+  EXPECT_EQ(default_system_prompt(ChatFormat::Plain, smollm), "");
+}
+
 TEST(ChatFormat, NamesAndConfigReading) {
   for (auto name : chat_format_names()) EXPECT_EQ(chat_format_name(*chat_format_from_name(name)), name);
   EXPECT_FALSE(chat_format_from_name("vicuna").has_value());
@@ -58,7 +72,8 @@ TEST(ChatFormat, NamesAndConfigReading) {
   std::ofstream(dir.file("tokenizer_config.json")) << R"({"chat_template": [{"name": "tool_use", "template": "x"},
                                                         {"name": "default", "template": "[INST]"}]})";
   EXPECT_EQ(detect_chat_format(read_tokenizer_config(dir.path()).chat_template), ChatFormat::Llama2);
-  EXPECT_FALSE(read_tokenizer_config(dir.file("missing")).add_bos.has_value()) << "the tokenizer decides without the file";
+  EXPECT_FALSE(read_tokenizer_config(dir.file("missing")).add_bos.has_value())
+      << "the tokenizer decides without the file";
 }
 
 }  // namespace
