@@ -11,15 +11,18 @@ namespace octet::models {
 namespace {
 
 struct LlamaLayer {
-  Tensor attn_norm;  // [d]
-  Tensor wq;         // [n_heads * head_dim, d]
-  Tensor wk;         // [n_kv_heads * head_dim, d]
-  Tensor wv;         // [n_kv_heads * head_dim, d]
-  Tensor wo;         // [d, n_heads * head_dim]
-  Tensor ffn_norm;   // [d]
-  Tensor w_gate;     // [ffn, d]
-  Tensor w_up;       // [ffn, d]
-  Tensor w_down;     // [d, ffn]
+  Tensor attn_norm;   // [d]
+  Tensor wq;          // [n_heads * head_dim, d]
+  Tensor wk;          // [n_kv_heads * head_dim, d]
+  Tensor wv;          // [n_kv_heads * head_dim, d]
+  Tensor wo;          // [d, n_heads * head_dim]
+  Tensor ffn_norm;    // [d]
+  Tensor w_gate;      // [ffn, d]
+  Tensor w_up;        // [ffn, d]
+  Tensor w_down;      // [d, ffn]
+  Tensor bq, bk, bv;  // [n_heads * head_dim], [kv], [kv] with qkv_bias; else empty
+  Tensor q_norm;      // [head_dim] with qk_norm; else empty
+  Tensor k_norm;      // [head_dim] with qk_norm; else empty
 };
 
 class LlamaModel final : public Model {
@@ -32,7 +35,7 @@ class LlamaModel final : public Model {
         norm_(std::move(norm)),
         lm_head_(std::move(lm_head)),
         kv_cache_(kv_cache) {
-    info_.family = "llama";
+    info_.family = config_.family;
     info_.architecture = config_.architecture;
     info_.source = std::move(source);
     info_.vocab_size = config_.vocab_size;
@@ -45,6 +48,8 @@ class LlamaModel final : public Model {
         {"heads",
          fmt::format("{} query, {} key/value, head_dim {}", config_.n_heads, config_.n_kv_heads, config_.head_dim)},
         {"ffn", fmt::format("SwiGLU, {}", config_.intermediate_size)},
+        {"attention", fmt::format("{}{}", config_.qkv_bias ? "q/k/v biases" : "no biases",
+                                  config_.qk_norm ? ", per-head RMSNorm of q and k" : "")},
         {"rope", fmt::format("theta {}, {} layout", config_.rope_theta,
                              config_.rope_layout == RopeLayout::HalfSplit ? "half-split" : "interleaved")},
         {"embeddings", config_.tie_word_embeddings ? "tied to lm_head" : "separate lm_head"},
@@ -68,6 +73,14 @@ class LlamaModel final : public Model {
                              {p + "mlp.gate_proj.weight", L.w_gate},
                              {p + "mlp.up_proj.weight", L.w_up},
                              {p + "mlp.down_proj.weight", L.w_down}});
+      if (config_.qkv_bias) {
+        out.insert(out.end(), {{p + "self_attn.q_proj.bias", L.bq},
+                               {p + "self_attn.k_proj.bias", L.bk},
+                               {p + "self_attn.v_proj.bias", L.bv}});
+      }
+      if (config_.qk_norm) {
+        out.insert(out.end(), {{p + "self_attn.q_norm.weight", L.q_norm}, {p + "self_attn.k_norm.weight", L.k_norm}});
+      }
     }
     out.emplace_back("model.norm.weight", norm_);
     if (!head_is_embedding()) out.emplace_back("lm_head.weight", lm_head_);
@@ -112,9 +125,22 @@ class LlamaModel final : public Model {
       const auto n = [&](const char* name) { return fmt::format("blk.{}.{}", l, name); };
       const int h = g.add_node(OpKind::RmsNorm, n("attn_norm"), {x, w("input_layernorm.weight", L.attn_norm)},
                                {T, c.hidden_size}, norm);
-      const int q = g.add_node(OpKind::MatMul, n("attn_q"), {h, w("self_attn.q_proj.weight", L.wq)}, {T, q_dim});
-      const int k = g.add_node(OpKind::MatMul, n("attn_k"), {h, w("self_attn.k_proj.weight", L.wk)}, {T, kv_dim});
-      const int v = g.add_node(OpKind::MatMul, n("attn_v"), {h, w("self_attn.v_proj.weight", L.wv)}, {T, kv_dim});
+      // A projection, with its bias where the family has one.
+      const auto project = [&](const char* name, const char* proj, const Tensor& wt, const Tensor& bias,
+                               std::int64_t out) {
+        std::vector<int> in{h, w(fmt::format("self_attn.{}.weight", proj).c_str(), wt)};
+        if (c.qkv_bias) in.push_back(w(fmt::format("self_attn.{}.bias", proj).c_str(), bias));
+        return g.add_node(OpKind::MatMul, n(name), in, {T, out});
+      };
+      int q = project("attn_q", "q_proj", L.wq, L.bq, q_dim);
+      int k = project("attn_k", "k_proj", L.wk, L.bk, kv_dim);
+      const int v = project("attn_v", "v_proj", L.wv, L.bv, kv_dim);
+      if (c.qk_norm) {  // RmsNorm normalizes rows as long as its weight: here each head of each token
+        q = g.add_node(OpKind::RmsNorm, n("attn_q_norm"), {q, w("self_attn.q_norm.weight", L.q_norm)}, {T, q_dim},
+                       norm);
+        k = g.add_node(OpKind::RmsNorm, n("attn_k_norm"), {k, w("self_attn.k_norm.weight", L.k_norm)}, {T, kv_dim},
+                       norm);
+      }
       const int q_rot = g.add_node(OpKind::Rope, n("attn_q_rope"), {q}, {T, q_dim}, rope);
       const int k_rot = g.add_node(OpKind::Rope, n("attn_k_rope"), {k}, {T, kv_dim}, rope);
       std::vector<int> attn_in{q_rot, k_rot, v, g.add_state(n("k_cache"), kv_cache_, {B * req.n_ctx, kv_dim}),
@@ -210,12 +236,16 @@ LlamaConfig llama_config_from_json(const Json& j, const std::string& path) {
   if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
     fail("{}: rope_scaling {} is not supported yet", path, j["rope_scaling"].dump());
   }
-  if (json_optional<bool>(j, "attention_bias", false, path) || json_optional<bool>(j, "mlp_bias", false, path)) {
-    fail("{}: attention_bias / mlp_bias are not supported for llama", path);
+  if (json_optional<bool>(j, "mlp_bias", false, path)) fail("{}: mlp_bias is not supported", path);
+  c.qkv_bias = json_optional<bool>(j, "attention_bias", false, path);
+  if (c.qkv_bias && json_optional<std::string>(j, "model_type", "llama", path) == "llama") {
+    fail("{}: attention_bias is not supported for llama (it would bias o_proj too)", path);
   }
   // Mistral's sliding window is not implemented; within the window attention is
   // identical, so the usable context is capped there rather than computed wrong.
-  const auto window = json_optional<std::int64_t>(j, "sliding_window", 0, path);
+  const auto window = json_optional<bool>(j, "use_sliding_window", true, path)
+                          ? json_optional<std::int64_t>(j, "sliding_window", 0, path)
+                          : 0;
   if (window > 0 && window < c.context_length) c.context_length = window;
   validate_llama_config(c, path);
   return c;
@@ -275,6 +305,16 @@ std::unique_ptr<Model> make_llama(const LlamaConfig& c, const WeightLookup& look
          linear(p + "self_attn.v_proj.weight", {kv, d}, attn_norm), linear(p + "self_attn.o_proj.weight", {d, q}),
          get(ffn_norm, {d}), linear(p + "mlp.gate_proj.weight", {ffn, d}, ffn_norm),
          linear(p + "mlp.up_proj.weight", {ffn, d}, ffn_norm), linear(p + "mlp.down_proj.weight", {d, ffn})});
+    LlamaLayer& L = layers.back();
+    if (c.qkv_bias) {
+      L.bq = get(p + "self_attn.q_proj.bias", {q});
+      L.bk = get(p + "self_attn.k_proj.bias", {kv});
+      L.bv = get(p + "self_attn.v_proj.bias", {kv});
+    }
+    if (c.qk_norm) {
+      L.q_norm = get(p + "self_attn.q_norm.weight", {c.head_dim});
+      L.k_norm = get(p + "self_attn.k_norm.weight", {c.head_dim});
+    }
   }
   Tensor norm = get("model.norm.weight", {d});
   LlamaConfig config = c;
@@ -296,7 +336,11 @@ std::unique_ptr<Model> make_llama(const LlamaConfig& c, const WeightLookup& look
 
 std::unique_ptr<Model> load_llama_hf(const Json& config, const std::string& config_path, const WeightStore& weights,
                                      const LoadOptions& options) {
-  const LlamaConfig c = llama_config_from_json(config, config_path);
+  return make_llama_hf(llama_config_from_json(config, config_path), config, config_path, weights, options);
+}
+
+std::unique_ptr<Model> make_llama_hf(const LlamaConfig& c, const Json& config, const std::string& config_path,
+                                     const WeightStore& weights, const LoadOptions& options) {
   const std::optional<CheckpointQuant> stored = checkpoint_scheme(config, config_path);
   const auto lookup = [&](const std::string& name, const Shape& shape) {
     const Tensor t = weights.get(name, shape);

@@ -16,6 +16,7 @@
 namespace octet::models {
 
 struct LlamaConfig {
+  std::string family = "llama";  // `octet info`'s name for it: llama, qwen2, qwen3
   std::string architecture = "LlamaForCausalLM";
   std::int64_t hidden_size = 0;
   std::int64_t intermediate_size = 0;
@@ -29,11 +30,14 @@ struct LlamaConfig {
   double rope_theta = 10000.0;
   RopeLayout rope_layout = RopeLayout::HalfSplit;
   bool tie_word_embeddings = false;
+  bool qkv_bias = false;  // biases on the q, k and v projections (Qwen2)
+  bool qk_norm = false;   // RMSNorm of each head of q and k before the rotation (Qwen3)
   std::int32_t bos_id = 1;
   std::vector<std::int32_t> eos_ids{2};
 };
 
-// Reads and checks a Hugging Face config.json of model_type llama or mistral.
+// Reads and checks a Hugging Face config.json of model_type llama or mistral
+// (and the keys Qwen2 and Qwen3 share with them).
 LlamaConfig llama_config_from_json(const Json& config, const std::string& path);
 // Throws if the numbers cannot describe a model (heads not dividing, ...).
 void validate_llama_config(const LlamaConfig& config, const std::string& source);
@@ -44,6 +48,11 @@ using WeightLookup = std::function<Tensor(const std::string& name, const Shape& 
 // Matmul weights are quantized as `options.quant` says while they load.
 std::unique_ptr<Model> make_llama(const LlamaConfig& config, const WeightLookup& lookup, bool has_lm_head,
                                   std::string source, const LoadOptions& options);
+
+// A model of config `c` from a Hugging Face directory's weights (quantized
+// checkpoints included): the loading path every Llama-like family shares.
+std::unique_ptr<Model> make_llama_hf(const LlamaConfig& c, const Json& config, const std::string& config_path,
+                                     const WeightStore& weights, const LoadOptions& options);
 
 // The Hugging Face loading path (registered for model_type llama and mistral).
 std::unique_ptr<Model> load_llama_hf(const Json& config, const std::string& config_path, const WeightStore& weights,

@@ -4,6 +4,7 @@
 #include "models/gguf.h"
 #include "models/llama.h"
 #include "models/llama2c.h"
+#include "models/qwen.h"
 #include "models/synthetic.h"
 
 namespace octet::models {
@@ -13,6 +14,8 @@ const ModelRegistry& builtin_registry() {
     ModelRegistry r;
     r.add_hf_model("llama", load_llama_hf);
     r.add_hf_model("mistral", load_llama_hf);  // same graph; sliding window capped in the config
+    r.add_hf_model("qwen2", load_qwen2_hf);
+    r.add_hf_model("qwen3", load_qwen3_hf);
     r.add_hf_model("bert", load_bert_hf);
     r.add_hf_model("roberta", load_bert_hf);
     r.add_hf_model("distilbert", load_bert_hf);

@@ -15,7 +15,7 @@ namespace octet {
 enum class OpKind {
   Embedding,  // (table [vocab, d], ids i32 [T]) -> [T, d]
   MatMul,     // (x [T, K], w [N, K], optional bias [N]) -> x w^T (+ bias) [T, N]
-  RmsNorm,    // (x [T, d], w [d]) -> [T, d]
+  RmsNorm,    // (x [T, d], w [n]) -> [T, d]: every n values (n divides d: a row, or a head of one) normalized
   LayerNorm,  // (x [T, d], w [d], b [d]) -> (x - mean) / sqrt(var + eps) * w + b
   // Decoders run `batch` sequences of T tokens each, all at positions pos..pos+T-1
   // (rows sequence after sequence); each sequence has its own n_ctx cache rows.

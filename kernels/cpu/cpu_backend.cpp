@@ -104,7 +104,9 @@ class CpuBackend final : public Backend {
                         p.eps, y);
         return;
       case OpKind::RmsNorm:
-        cpu::rms_norm(in[0]->data<float>(), in[1]->data<float>(), in[0]->dim(0), in[0]->dim(1), p.eps, y);
+        // Rows as long as the weight: a row of x, or one head of it (Qwen3's q and k norms).
+        cpu::rms_norm(in[0]->data<float>(), in[1]->data<float>(), in[0]->numel() / in[1]->numel(), in[1]->numel(),
+                      p.eps, y);
         return;
       case OpKind::Rope:
         cpu::rope(in[0]->data<float>(), in[0]->dim(0), per_sequence(node, in[0]->dim(0)),

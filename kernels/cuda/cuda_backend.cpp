@@ -194,8 +194,9 @@ class CudaBackend final : public Backend {
         if (in.size() > 2) cuda::add_bias(y, in[2]->data<float>(), as_int(out.dim(0)), as_int(out.dim(1)), stream_);
         return;
       case OpKind::RmsNorm:
-        cuda::rms_norm(in[0]->data<float>(), in[1]->data<float>(), as_int(in[0]->dim(0)), as_int(in[0]->dim(1)), p.eps,
-                       y, stream_);
+        // Rows as long as the weight: a row of x, or one head of it (Qwen3's q and k norms).
+        cuda::rms_norm(in[0]->data<float>(), in[1]->data<float>(), as_int(in[0]->numel() / in[1]->numel()),
+                       as_int(in[1]->numel()), p.eps, y, stream_);
         return;
       case OpKind::Rope:
         cuda::rope(in[0]->data<float>(), as_int(in[0]->dim(0)), as_int(in[0]->dim(0) / p.batch),

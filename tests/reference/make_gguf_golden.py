@@ -29,6 +29,9 @@ from gguf import GGUFReader, GGUFWriter
 from gguf.quants import dequantize, quantize
 from tokenizers import Tokenizer
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hf_decoder_numpy import forward  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared"
 OUT = ROOT / "tests" / "data"
@@ -119,49 +122,6 @@ def hf_weights(tensors, cfg):
         L["k"] = unpermute(L["k"], cfg["n_kv"])
         p["layers"].append(L)
     return p
-
-
-def forward(p, cfg, ids, dtype, cache=None, start=0):
-    """Logits of `ids` at positions start.. (Hugging Face's Llama: half-split rotary, rotate_half)."""
-    hd, nh, nkv = cfg["head_dim"], cfg["n_heads"], cfg["n_kv"]
-    eps, theta = dtype(cfg["eps"]), cfg["theta"]
-    x = p["embed"][ids].astype(dtype)
-    T = len(ids)
-    pos = np.arange(start, start + T)
-    inv = 1.0 / theta ** (np.arange(0, hd, 2, dtype=np.float64) / hd)
-    ang = np.outer(pos, inv)
-    cos = np.concatenate([np.cos(ang)] * 2, axis=-1).astype(dtype)[:, None, :]
-    sin = np.concatenate([np.sin(ang)] * 2, axis=-1).astype(dtype)[:, None, :]
-
-    def norm(v, g):
-        return (v / np.sqrt(np.mean(v * v, axis=-1, keepdims=True) + eps)) * g.astype(dtype)
-
-    def rope(v):
-        half = np.concatenate([-v[..., hd // 2:], v[..., :hd // 2]], axis=-1)
-        return v * cos + half * sin
-
-    if cache is None:
-        cache = [{"k": np.zeros((0, nkv, hd), dtype), "v": np.zeros((0, nkv, hd), dtype)} for _ in p["layers"]]
-    for L, c in zip(p["layers"], cache):
-        h = norm(x, L["input_layernorm"])
-        q = rope((h @ L["q"].T.astype(dtype)).reshape(T, nh, hd))
-        k = rope((h @ L["k"].T.astype(dtype)).reshape(T, nkv, hd))
-        v = (h @ L["v"].T.astype(dtype)).reshape(T, nkv, hd)
-        c["k"] = np.concatenate([c["k"], k])
-        c["v"] = np.concatenate([c["v"], v])
-        S = c["k"].shape[0]
-        out = np.zeros((T, nh, hd), dtype)
-        for head in range(nh):
-            kv = head // (nh // nkv)
-            s = (q[:, head, :] @ c["k"][:, kv, :].T) / np.sqrt(dtype(hd))
-            s = s + np.where(np.arange(S)[None, :] > pos[:, None], -np.inf, 0.0).astype(dtype)
-            s = np.exp(s - s.max(axis=-1, keepdims=True))
-            out[:, head, :] = (s / s.sum(axis=-1, keepdims=True)) @ c["v"][:, kv, :]
-        x = x + out.reshape(T, nh * hd) @ L["o"].T.astype(dtype)
-        h = norm(x, L["post_attention_layernorm"])
-        g = h @ L["gate"].T.astype(dtype)
-        x = x + ((g / (1 + np.exp(-g))) * (h @ L["up"].T.astype(dtype))) @ L["down"].T.astype(dtype)
-    return norm(x, p["norm"]) @ p["head"].T.astype(dtype), cache
 
 
 def make_tiny_llama(rng):

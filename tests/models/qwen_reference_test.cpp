@@ -1,0 +1,59 @@
+// Qwen2 (q/k/v biases) and Qwen3 (per-head q/k RMSNorm, head_dim apart from
+// hidden_size / heads) against tests/reference/make_qwen_golden.py: random
+// float32 checkpoints in the Hugging Face layout, logits of an independent
+// float64 numpy forward pass, and octet perplexity over the same window.
+#include "engine/io/json_file.h"
+#include "engine/session/generation_session.h"
+#include "engine/session/perplexity.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "models/registry.h"
+#include "tests/test_support.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace octet {
+namespace {
+
+class QwenReference : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(QwenReference, LogitsAndPerplexityMatchNumpy) {
+  const std::string kind = GetParam();
+  const Json ref = read_json_file(test::test_data("qwen_tiny_reference.json"))[kind];
+  auto model = models::builtin_registry().load_model(test::test_data(kind + "-tiny"));
+  EXPECT_EQ(model->info().family, kind);
+  const auto prompt = ref["prompt_ids"].get<std::vector<std::int32_t>>();
+  const auto want = ref["logits"].get<std::vector<std::vector<double>>>();
+  auto backend = make_cpu_backend(0);
+  GenerationSession session(*model, *backend, 0);
+  const Tensor& logits = session.append_all_logits(prompt);
+  const std::size_t vocab = want[0].size();
+  double nll = 0;
+  for (std::size_t t = 0; t < want.size(); ++t) {
+    double err = 0, scale = 1e-30;
+    for (std::size_t j = 0; j < vocab; ++j) {
+      err = std::max(err, std::abs(logits.data<float>()[t * vocab + j] - want[t][j]));
+      scale = std::max(scale, std::abs(want[t][j]));
+    }
+    // float32 against float64 through two blocks: 1e-4 of the row's largest logit.
+    EXPECT_LT(err / scale, 1e-4) << kind << " position " << t;
+    if (t + 1 < want.size()) {  // the reference's own negative log-likelihood of the next token
+      double m = -INFINITY, sum = 0;
+      for (double v : want[t]) m = std::max(m, v);
+      for (double v : want[t]) sum += std::exp(v - m);
+      nll += m + std::log(sum) - want[t][static_cast<std::size_t>(prompt[t + 1])];
+    }
+  }
+  // One window of the prompt's length: BOS (the prompt's first id) and the rest as text.
+  const std::vector<std::int32_t> text(prompt.begin() + 1, prompt.end());
+  const PerplexityResult r =
+      measure_perplexity(*model, *backend, text, {static_cast<int>(prompt.size()), 0, prompt[0]}, nullptr, nullptr);
+  ASSERT_EQ(r.windows, 1);
+  EXPECT_NEAR(r.perplexity, std::exp(nll / static_cast<double>(text.size())), 1e-4 * r.perplexity);
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, QwenReference, ::testing::Values("qwen2", "qwen3"));
+
+}  // namespace
+}  // namespace octet

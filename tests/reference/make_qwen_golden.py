@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Tiny random Qwen2 and Qwen3 checkpoints in the Hugging Face layout, and their logits.
+
+  tests/data/qwen2-tiny/, tests/data/qwen3-tiny/   config.json (as transformers writes them) and
+                                                   model.safetensors (float32, random)
+  tests/data/qwen_tiny_reference.json              for each: prompt ids and float64 logits of
+                                                   tests/reference/hf_decoder_numpy.py over the same weights
+
+Qwen2 differs from Llama by biases on q, k and v; Qwen3 by an RMSNorm of each head of q and k before
+the rotation (and a head_dim that is not hidden_size / heads here, as in the real models).
+Run from the repository root (numpy only):  python3 tests/reference/make_qwen_golden.py
+"""
+import json
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hf_decoder_numpy import forward  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "tests" / "data"
+
+
+def write_safetensors(path, tensors):
+    header, blobs, off = {}, [], 0
+    for name, value in tensors.items():
+        raw = value.astype("<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(value.shape), "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    h = json.dumps(header).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    path.write_bytes(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+def make(kind, rng):
+    d, ffn, nh, nkv, vocab = 32, 64, 4, 2, 128
+    hd = 8 if kind == "qwen2" else 16
+    config = {"architectures": ["Qwen2ForCausalLM" if kind == "qwen2" else "Qwen3ForCausalLM"], "model_type": kind,
+              "hidden_size": d, "intermediate_size": ffn, "num_hidden_layers": 2, "num_attention_heads": nh,
+              "num_key_value_heads": nkv, "head_dim": hd, "vocab_size": vocab, "max_position_embeddings": 64,
+              "rms_norm_eps": 1e-6, "rope_theta": 1000000.0, "tie_word_embeddings": kind == "qwen2",
+              "hidden_act": "silu", "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "float32",
+              "sliding_window": 16, "use_sliding_window": False, "max_window_layers": 2}
+    if kind == "qwen3":
+        config["attention_bias"] = False
+    w = {"model.embed_tokens.weight": rng.standard_normal((vocab, d)) * 0.5,
+         "model.norm.weight": 1 + 0.1 * rng.standard_normal(d)}
+    if not config["tie_word_embeddings"]:
+        w["lm_head.weight"] = rng.standard_normal((vocab, d)) / np.sqrt(d)
+    p = {"embed": None, "layers": []}
+    for l in range(2):
+        pre = f"model.layers.{l}."
+        shapes = {"self_attn.q_proj.weight": (nh * hd, d), "self_attn.k_proj.weight": (nkv * hd, d),
+                  "self_attn.v_proj.weight": (nkv * hd, d), "self_attn.o_proj.weight": (d, nh * hd),
+                  "mlp.gate_proj.weight": (ffn, d), "mlp.up_proj.weight": (ffn, d), "mlp.down_proj.weight": (d, ffn)}
+        for name, shape in shapes.items():
+            w[pre + name] = rng.standard_normal(shape) / np.sqrt(shape[1])
+        for name in ("input_layernorm.weight", "post_attention_layernorm.weight"):
+            w[pre + name] = 1 + 0.1 * rng.standard_normal(d)
+        if kind == "qwen2":
+            for proj, n in (("q", nh * hd), ("k", nkv * hd), ("v", nkv * hd)):
+                w[pre + f"self_attn.{proj}_proj.bias"] = 0.5 * rng.standard_normal(n)
+        else:
+            for proj in ("q", "k"):
+                w[pre + f"self_attn.{proj}_norm.weight"] = 1 + 0.3 * rng.standard_normal(hd)
+    w = {k: v.astype(np.float32) for k, v in w.items()}
+    folder = OUT / f"{kind}-tiny"
+    folder.mkdir(exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
+    write_safetensors(folder / "model.safetensors", w)
+
+    f64 = {k: v.astype(np.float64) for k, v in w.items()}
+    p = {"embed": f64["model.embed_tokens.weight"], "norm": f64["model.norm.weight"],
+         "head": f64.get("lm_head.weight", f64["model.embed_tokens.weight"]), "layers": []}
+    for l in range(2):
+        pre = f"model.layers.{l}."
+        L = {"input_layernorm": f64[pre + "input_layernorm.weight"],
+             "post_attention_layernorm": f64[pre + "post_attention_layernorm.weight"]}
+        for short, name in (("q", "self_attn.q_proj"), ("k", "self_attn.k_proj"), ("v", "self_attn.v_proj"),
+                            ("o", "self_attn.o_proj"), ("gate", "mlp.gate_proj"), ("up", "mlp.up_proj"),
+                            ("down", "mlp.down_proj")):
+            L[short] = f64[pre + name + ".weight"]
+            if pre + name + ".bias" in f64:
+                L[short + "_bias"] = f64[pre + name + ".bias"]
+        if kind == "qwen3":
+            L["q_norm"], L["k_norm"] = f64[pre + "self_attn.q_norm.weight"], f64[pre + "self_attn.k_norm.weight"]
+        p["layers"].append(L)
+    ids = [1] + [int(i) for i in rng.integers(3, vocab, 11)]  # BOS first, as octet perplexity frames a window
+    logits, _ = forward(p, dict(n_heads=nh, n_kv=nkv, head_dim=hd, eps=1e-6, theta=1000000.0), np.array(ids),
+                        np.float64)
+    return {"prompt_ids": ids, "logits": [[round(float(v), 7) for v in row] for row in logits]}
+
+
+def main():
+    rng = np.random.default_rng(20261204)
+    ref = {kind: make(kind, rng) for kind in ("qwen2", "qwen3")}
+    (OUT / "qwen_tiny_reference.json").write_text(json.dumps(ref))
+
+
+if __name__ == "__main__":
+    main()
