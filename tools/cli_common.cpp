@@ -42,7 +42,7 @@ void add_model_options(cxxopts::Options& options, ModelKind kind) {
         cxxopts::value<std::string>()->default_value("auto"));
   } else {
     add("m,model",
-        "Hugging Face model directory or llama2.c .bin file (default: the tinystories-mini model that ships with "
+        "Hugging Face model directory, .gguf file or llama2.c .bin file (default: the tinystories-mini model that ships with "
         "octet)",
         cxxopts::value<std::string>()->default_value(""));
     add("tokenizer", "SentencePiece tokenizer.model (needed for llama2.c .bin files)",

@@ -22,6 +22,16 @@ using json = nlohmann::json;
 // Hugging Face's own reader refuses headers over 100 MB; so do we.
 constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;
 
+// Bytes per element of the safetensors dtypes octet does not compute with
+// (buffers such as position_ids); 0 for a name safetensors does not define.
+std::size_t foreign_dtype_size(const std::string& name) {
+  if (name == "BOOL" || name == "F8_E8M0") return 1;
+  if (name == "I16" || name == "U16") return 2;
+  if (name == "U32") return 4;
+  if (name == "I64" || name == "U64" || name == "F64") return 8;
+  return 0;
+}
+
 SafetensorsEntry parse_entry(const std::string& path, const std::string& name, const json& v, std::size_t data_size) {
   if (!v.is_object()) fail("{}: header entry '{}' is not an object", path, name);
   if (!v.contains("dtype") || !v["dtype"].is_string()) {
@@ -29,7 +39,8 @@ SafetensorsEntry parse_entry(const std::string& path, const std::string& name, c
   }
   const auto dtype_text = v["dtype"].get<std::string>();
   const auto dtype = dtype_from_name(dtype_text);
-  if (!dtype) fail("{}: tensor '{}' has unsupported dtype '{}'", path, name, dtype_text);
+  const std::size_t foreign = foreign_dtype_size(dtype_text);
+  if (!dtype && foreign == 0) fail("{}: tensor '{}' has unknown dtype '{}'", path, name, dtype_text);
   if (!v.contains("shape") || !v["shape"].is_array()) {
     fail("{}: tensor '{}' has no shape array", path, name);
   }
@@ -56,12 +67,12 @@ SafetensorsEntry parse_entry(const std::string& path, const std::string& name, c
     fail("{}: tensor '{}' ends at byte {} past the end of the data ({} bytes): file truncated?", path, name, end,
          data_size);
   }
-  const std::uint64_t expected = numel * dtype_size(*dtype);
+  const std::uint64_t expected = numel * (dtype ? dtype_size(*dtype) : foreign);
   if (end - begin != expected) {
     fail("{}: tensor '{}' is {} {} = {} bytes but data_offsets span {} bytes", path, name, dtype_text, shape_str(shape),
          expected, end - begin);
   }
-  return {name, *dtype, std::move(shape), begin, end};
+  return {name, dtype.value_or(DType::U8), dtype ? "" : dtype_text, std::move(shape), begin, end};
 }
 
 }  // namespace
@@ -119,6 +130,9 @@ bool SafetensorsFile::contains(const std::string& name) const { return find(name
 Tensor SafetensorsFile::tensor(const std::string& name) const {
   const SafetensorsEntry* e = find(name);
   if (e == nullptr) fail("{}: no tensor named '{}'", path(), name);
+  if (!e->foreign_dtype.empty()) {
+    fail("{}: tensor '{}' has dtype '{}', which octet does not read", path(), name, e->foreign_dtype);
+  }
   return Tensor::mapped(e->dtype, e->shape, file_, data_start_ + e->begin);
 }
 

@@ -14,7 +14,11 @@ namespace octet {
 
 struct SafetensorsEntry {
   std::string name;
-  DType dtype;
+  DType dtype;  // meaningless where `foreign_dtype` is set
+  // A safetensors dtype octet does not compute with ("I64", "BOOL", ...):
+  // such a tensor (a buffer like BERT's position_ids) is validated and
+  // skipped; only reading it is an error.
+  std::string foreign_dtype;
   Shape shape;
   std::size_t begin;  // byte offsets relative to the start of the data section
   std::size_t end;
@@ -28,7 +32,7 @@ class SafetensorsFile {
   const std::vector<SafetensorsEntry>& entries() const { return entries_; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   bool contains(const std::string& name) const;
-  // A zero-copy view; throws if `name` is not in this file.
+  // A zero-copy view; throws if `name` is not in this file or has a foreign dtype.
   Tensor tensor(const std::string& name) const;
 
  private:

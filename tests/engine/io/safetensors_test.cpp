@@ -113,7 +113,8 @@ TEST(Safetensors, MalformedHeaders) {
   const std::pair<std::string, std::string> cases[] = {
       {"not json at all", "not a JSON object"},
       {R"([1, 2])", "not a JSON object"},
-      {R"({"w": {"dtype": "F64", "shape": [1], "data_offsets": [0, 8]}})", "unsupported dtype 'F64'"},
+      {R"({"w": {"dtype": "F128", "shape": [1], "data_offsets": [0, 8]}})", "unknown dtype 'F128'"},
+      {R"({"w": {"dtype": "I64", "shape": [2], "data_offsets": [0, 8]}})", "'w' is I64 [2] = 16 bytes"},
       {R"({"w": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}})", "negative dimension"},
       {R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": [8, 4]}})", "begin 8 > end 4"},
       {R"({"w": {"dtype": "F32", "shape": [1]}})", "needs data_offsets"},
@@ -124,6 +125,21 @@ TEST(Safetensors, MalformedHeaders) {
     const std::string msg = error_of([&] { SafetensorsFile f(path); });
     EXPECT_NE(msg.find(expected), std::string::npos) << header << " -> " << msg;
   }
+}
+
+// Hub checkpoints carry buffers no node reads (BERT's position_ids, I64):
+// they are validated like any tensor, and only reading one is an error.
+TEST(Safetensors, ATensorOfAForeignDtypeIsRefusedOnlyWhenRead) {
+  TempDir dir;
+  const std::string path = dir.file("m.safetensors");
+  write_raw(path,
+            R"({"embeddings.position_ids": {"dtype": "I64", "shape": [1, 2], "data_offsets": [0, 16]},
+                "w": {"dtype": "F32", "shape": [2], "data_offsets": [16, 24]}})",
+            24);
+  const SafetensorsFile f(path);
+  EXPECT_EQ(f.tensor("w").numel(), 2);
+  EXPECT_CONTAINS(error_of([&] { f.tensor("embeddings.position_ids"); }),
+                  "tensor 'embeddings.position_ids' has dtype 'I64', which octet does not read");
 }
 
 TEST(Safetensors, MissingTensorAndWrongShape) {
