@@ -22,6 +22,7 @@ int run_generate(int argc, char** argv) {
   add("n,max-tokens", "tokens to generate at most (stops earlier at EOS or a full context)",
       cxxopts::value<int>()->default_value("256"));
   add("no-bos", "do not put BOS before the prompt (default: tokenizer_config.json's add_bos_token, else BOS)");
+  add("special", "read special tokens spelled in the prompt (\"<|im_start|>\") as those tokens, not as text");
   const auto args = parse_or_help(options, argc, argv);
   const int max_tokens = args["max-tokens"].as<int>();
   if (max_tokens < 0) fail("--max-tokens must be >= 0, got {}", max_tokens);
@@ -35,7 +36,8 @@ int run_generate(int argc, char** argv) {
   const std::int32_t bos = loaded.model->info().bos_id;
   const bool add_bos = read_tokenizer_config(loaded.path).add_bos.value_or(loaded.tokenizer->default_add_bos());
   if (!args.count("no-bos") && add_bos && bos >= 0) ids.push_back(bos);
-  const auto prompt_ids = loaded.tokenizer->encode(prompt);
+  const auto prompt_ids =
+      args.count("special") ? loaded.tokenizer->encode_with_specials(prompt) : loaded.tokenizer->encode(prompt);
   ids.insert(ids.end(), prompt_ids.begin(), prompt_ids.end());
   if (ids.empty()) fail("empty prompt with --no-bos: nothing to start from");
 

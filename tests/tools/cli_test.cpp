@@ -102,6 +102,15 @@ TEST(Cli, ChatWithSmolLM2FromItsGguf) {
   EXPECT_EQ(r.output.find("<|im"), std::string::npos) << "no template markup printed: " << r.output;
 }
 
+TEST(Cli, SpecialTokensInAPromptOnlyWithTheFlag) {
+  // The tiny GGUF's <|endoftext|> is its EOS: read as that token, greedy decoding starts after it;
+  // read as text, it is 13 ordinary characters. The prompt token counts tell them apart.
+  const std::string model = "-m " + test::test_data("gguf/tiny_llama.gguf") + " -p '<|endoftext|>' --temp 0 -n 1";
+  EXPECT_CONTAINS(run_octet("generate " + model + " --special").output, "[prompt 1 tokens");
+  const CliRun plain = run_octet("generate " + model);
+  EXPECT_EQ(plain.output.find("[prompt 1 tokens"), std::string::npos) << plain.output;
+}
+
 TEST(Cli, ABrokenGgufIsAnErrorNamingTheFile) {
   test::TempDir dir;
   std::ofstream(dir.file("cut.gguf"), std::ios::binary) << std::string("GGUF\3\0\0\0", 8);
