@@ -50,7 +50,19 @@ LlamaConfig llama_config_from_gguf(const GgufFile& g, const std::string& arch) {
     fail("{}: rotary embedding over {} of {} head dimensions is not supported", path, *rot, c.head_dim);
   }
   if (const auto scaling = g.find_string(key("rope.scaling.type")); scaling && *scaling != "none") {
-    fail("{}: rope scaling '{}' is not supported yet", path, *scaling);
+    if (*scaling != "linear") fail("{}: rope scaling '{}' is not supported (linear is)", path, *scaling);
+    c.rope_scaling.type = RopeScalingType::Linear;
+    c.rope_scaling.factor = g.get_float(key("rope.scaling.factor"));
+    if (!(c.rope_scaling.factor >= 1.0) || c.rope_scaling.factor > 1e6) {
+      fail("{}: rope.scaling.factor {} is not in [1, 1e6]", path, c.rope_scaling.factor);
+    }
+  }
+  // Llama 3.1+ files carry their rope scaling as per-pair factors in a tensor.
+  if (g.find_tensor("rope_freqs.weight") != nullptr) {
+    fail(
+        "{}: rotary frequency factors (rope_freqs.weight, Llama 3.1 and later) are not supported yet from GGUF; "
+        "load the Hugging Face checkpoint, whose rope_scaling octet reads",
+        path);
   }
   const GgufTensorInfo* embed = g.find_tensor("token_embd.weight");
   if (embed == nullptr) fail("{}: missing tensor 'token_embd.weight'", path);

@@ -25,6 +25,17 @@ struct LlamaLayer {
   Tensor k_norm;      // [head_dim] with qk_norm; else empty
 };
 
+std::string scaling_text(const RopeScaling& s) {
+  switch (s.type) {
+    case RopeScalingType::Linear:
+      return fmt::format(", linear scaling x{}", s.factor);
+    case RopeScalingType::Llama3:
+      return fmt::format(", llama3 scaling x{} (from {} positions)", s.factor, s.original_context);
+    default:
+      return "";
+  }
+}
+
 class LlamaModel final : public Model {
  public:
   LlamaModel(LlamaConfig config, Tensor embed, std::vector<LlamaLayer> layers, Tensor norm, Tensor lm_head,
@@ -50,8 +61,9 @@ class LlamaModel final : public Model {
         {"ffn", fmt::format("SwiGLU, {}", config_.intermediate_size)},
         {"attention", fmt::format("{}{}", config_.qkv_bias ? "q/k/v biases" : "no biases",
                                   config_.qk_norm ? ", per-head RMSNorm of q and k" : "")},
-        {"rope", fmt::format("theta {}, {} layout", config_.rope_theta,
-                             config_.rope_layout == RopeLayout::HalfSplit ? "half-split" : "interleaved")},
+        {"rope", fmt::format("theta {}, {} layout{}", config_.rope_theta,
+                             config_.rope_layout == RopeLayout::HalfSplit ? "half-split" : "interleaved",
+                             scaling_text(config_.rope_scaling))},
         {"embeddings", config_.tie_word_embeddings ? "tied to lm_head" : "separate lm_head"},
         {"kv cache", kv_cache_ == DType::F8E4M3 ? "fp8 (E4M3, a scale per token and head)" : "float"},
     };
@@ -111,6 +123,7 @@ class LlamaModel final : public Model {
     NodeParams norm{.eps = c.rms_norm_eps};
     NodeParams rope{.rope_theta = c.rope_theta,
                     .rope_layout = c.rope_layout,
+                    .rope_scaling = c.rope_scaling,
                     .head_dim = static_cast<int>(c.head_dim),
                     .batch = req.batch};
     NodeParams attn{.head_dim = static_cast<int>(c.head_dim),
@@ -210,6 +223,42 @@ void validate_llama_config(const LlamaConfig& c, const std::string& source) {
   if (!(c.rope_theta > 0)) fail("{}: rope_theta must be positive", source);
 }
 
+namespace {
+
+// rope_scaling as transformers 4 writes it, or rope_parameters as transformers
+// 5 does (which also carries rope_theta); types other than linear and llama3
+// are refused by name.
+RopeScaling rope_scaling_from_json(const Json& j, const std::string& path, double& theta) {
+  const char* key =
+      j.contains("rope_parameters") && !j["rope_parameters"].is_null() ? "rope_parameters" : "rope_scaling";
+  if (!j.contains(key) || j[key].is_null()) return {};
+  const Json& s = j[key];
+  if (!s.is_object()) fail("{}: {} is not an object", path, key);
+  if (s.contains("rope_theta")) theta = json_required<double>(s, "rope_theta", path);
+  const std::string type =
+      json_optional<std::string>(s, "rope_type", json_optional<std::string>(s, "type", "default", path), path);
+  RopeScaling r;
+  if (type == "default") return r;
+  r.factor = json_required<double>(s, "factor", path);
+  if (!(r.factor >= 1.0) || r.factor > 1e6) fail("{}: {}.factor {} is not in [1, 1e6]", path, key, r.factor);
+  if (type == "linear") {
+    r.type = RopeScalingType::Linear;
+  } else if (type == "llama3") {
+    r.type = RopeScalingType::Llama3;
+    r.low_freq_factor = json_required<double>(s, "low_freq_factor", path);
+    r.high_freq_factor = json_required<double>(s, "high_freq_factor", path);
+    r.original_context = json_required<double>(s, "original_max_position_embeddings", path);
+    if (!(r.low_freq_factor > 0) || !(r.high_freq_factor > r.low_freq_factor) || !(r.original_context >= 1)) {
+      fail("{}: {} needs 0 < low_freq_factor < high_freq_factor and original_max_position_embeddings >= 1", path, key);
+    }
+  } else {
+    fail("{}: {} of type '{}' is not supported (linear and llama3 are)", path, key, type);
+  }
+  return r;
+}
+
+}  // namespace
+
 LlamaConfig llama_config_from_json(const Json& j, const std::string& path) {
   LlamaConfig c;
   const auto architectures = json_optional<std::vector<std::string>>(j, "architectures", {}, path);
@@ -233,9 +282,7 @@ LlamaConfig llama_config_from_json(const Json& j, const std::string& path) {
   }
   const auto act = json_optional<std::string>(j, "hidden_act", "silu", path);
   if (act != "silu") fail("{}: hidden_act '{}' is not supported for llama (only silu)", path, act);
-  if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
-    fail("{}: rope_scaling {} is not supported yet", path, j["rope_scaling"].dump());
-  }
+  c.rope_scaling = rope_scaling_from_json(j, path, c.rope_theta);
   if (json_optional<bool>(j, "mlp_bias", false, path)) fail("{}: mlp_bias is not supported", path);
   c.qkv_bias = json_optional<bool>(j, "attention_bias", false, path);
   if (c.qkv_bias && json_optional<std::string>(j, "model_type", "llama", path) == "llama") {

@@ -28,6 +28,7 @@ struct LlamaConfig {
   std::int64_t context_length = 0;
   float rms_norm_eps = 1e-5f;
   double rope_theta = 10000.0;
+  RopeScaling rope_scaling;  // rope_scaling (or transformers 5's rope_parameters): linear, llama3
   RopeLayout rope_layout = RopeLayout::HalfSplit;
   bool tie_word_embeddings = false;
   bool qkv_bias = false;  // biases on the q, k and v projections (Qwen2)

@@ -110,7 +110,8 @@ class CpuBackend final : public Backend {
         return;
       case OpKind::Rope:
         cpu::rope(in[0]->data<float>(), in[0]->dim(0), per_sequence(node, in[0]->dim(0)),
-                  static_cast<int>(in[0]->dim(1) / p.head_dim), p.head_dim, ctx.pos, p.rope_theta, p.rope_layout, y);
+                  static_cast<int>(in[0]->dim(1) / p.head_dim), p.head_dim, ctx.pos,
+                  RopeFrequencies{p.rope_theta, p.rope_scaling}, p.rope_layout, y);
         return;
       case OpKind::Attention: {
         const cpu::AttentionShape shape{

@@ -21,8 +21,9 @@ void rms_norm(const float* x, const float* w, std::int64_t rows, std::int64_t di
 // Rotary position embedding of `rows` tokens, each row holding `n_heads` heads
 // of `head_dim` (even) values. The rows are sequences of `seq_len` tokens, one
 // after another, each at positions pos0, pos0+1, ...: row r sits at pos0 + r % seq_len.
-void rope(const float* x, std::int64_t rows, std::int64_t seq_len, int n_heads, int head_dim, int pos0, double theta,
-          RopeLayout layout, float* out);
+// Pair i turns by rope_inv_freq(freqs, i, head_dim) radians per position.
+void rope(const float* x, std::int64_t rows, std::int64_t seq_len, int n_heads, int head_dim, int pos0,
+          const RopeFrequencies& freqs, RopeLayout layout, float* out);
 
 // out = (x - mean) / sqrt(var + eps) * w + b, per row of `dim` elements.
 void layer_norm(const float* x, const float* w, const float* b, std::int64_t rows, std::int64_t dim, float eps,

@@ -4,8 +4,8 @@
 
 namespace octet::cpu {
 
-void rope(const float* x, std::int64_t rows, std::int64_t seq_len, int n_heads, int head_dim, int pos0, double theta,
-          RopeLayout layout, float* out) {
+void rope(const float* x, std::int64_t rows, std::int64_t seq_len, int n_heads, int head_dim, int pos0,
+          const RopeFrequencies& freqs, RopeLayout layout, float* out) {
   const int half = head_dim / 2;
   const std::int64_t row_len = static_cast<std::int64_t>(n_heads) * head_dim;
 #pragma omp parallel for if (rows > 1)
@@ -13,7 +13,7 @@ void rope(const float* x, std::int64_t rows, std::int64_t seq_len, int n_heads, 
     const double pos = pos0 + static_cast<double>(r % seq_len);
     for (int i = 0; i < half; ++i) {
       // Angles in double, as both reference implementations agree to float precision.
-      const double freq = std::pow(theta, -2.0 * i / head_dim);
+      const double freq = rope_inv_freq(freqs, i, head_dim);
       const auto c = static_cast<float>(std::cos(pos * freq));
       const auto s = static_cast<float>(std::sin(pos * freq));
       // The two elements this frequency rotates, per layout.

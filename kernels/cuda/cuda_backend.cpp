@@ -200,7 +200,7 @@ class CudaBackend final : public Backend {
         return;
       case OpKind::Rope:
         cuda::rope(in[0]->data<float>(), as_int(in[0]->dim(0)), as_int(in[0]->dim(0) / p.batch),
-                   as_int(in[0]->dim(1) / p.head_dim), p.head_dim, pos, p.rope_theta,
+                   as_int(in[0]->dim(1) / p.head_dim), p.head_dim, pos, RopeFrequencies{p.rope_theta, p.rope_scaling},
                    p.rope_layout == RopeLayout::HalfSplit, y, stream_);
         return;
       case OpKind::Attention: {

@@ -3,6 +3,8 @@
 // (no CUDA syntax), so that the backend, compiled as C++20, can call them.
 #pragma once
 
+#include "engine/core/rope_frequency.h"
+
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
@@ -14,7 +16,7 @@ namespace octet::cuda {
 // one after another, each at positions *pos, *pos + 1, ...; angles in
 // double, as the CPU backend computes them. half_split: Hugging Face's
 // (i, i + head_dim/2) pairs; otherwise adjacent (2i, 2i+1) pairs.
-void rope(const float* x, int rows, int tokens_per_sequence, int n_heads, int head_dim, const int* pos, double theta,
-          bool half_split, float* out, cudaStream_t stream);
+void rope(const float* x, int rows, int tokens_per_sequence, int n_heads, int head_dim, const int* pos,
+          const RopeFrequencies& freqs, bool half_split, float* out, cudaStream_t stream);
 
 }  // namespace octet::cuda

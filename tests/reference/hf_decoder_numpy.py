@@ -5,9 +5,25 @@ rotate_half), sharing no code with octet. Used by the golden-data scripts.
 Weights: {"embed", "norm", "head", "layers": [{"input_layernorm", "q", "k", "v", "o",
 "post_attention_layernorm", "gate", "up", "down", and optionally "q_bias", "k_bias",
 "v_bias" (Qwen2), "q_norm", "k_norm" (Qwen3)}]}; matrices [out, in].
-cfg: n_heads, n_kv, head_dim, eps, theta.
+cfg: n_heads, n_kv, head_dim, eps, theta, and optionally rope_scaling (as config.json's: linear or llama3).
 """
 import numpy as np
+
+
+def scaled_inv_freq(inv, scaling):
+    """transformers' rope_type "linear" and "llama3" (Llama 3.1's context extension)."""
+    if not scaling:
+        return inv
+    kind = scaling.get("rope_type", scaling.get("type"))
+    if kind == "linear":
+        return inv / scaling["factor"]
+    assert kind == "llama3", kind
+    factor, low, high = scaling["factor"], scaling["low_freq_factor"], scaling["high_freq_factor"]
+    old = scaling["original_max_position_embeddings"]
+    wavelen = 2 * np.pi / inv
+    smooth = (old / wavelen - low) / (high - low)
+    mid = (1 - smooth) * inv / factor + smooth * inv
+    return np.where(wavelen < old / high, inv, np.where(wavelen > old / low, inv / factor, mid))
 
 
 def forward(p, cfg, ids, dtype, cache=None, start=0):
@@ -17,7 +33,7 @@ def forward(p, cfg, ids, dtype, cache=None, start=0):
     x = p["embed"][ids].astype(dtype)
     T = len(ids)
     pos = np.arange(start, start + T)
-    inv = 1.0 / theta ** (np.arange(0, hd, 2, dtype=np.float64) / hd)
+    inv = scaled_inv_freq(1.0 / theta ** (np.arange(0, hd, 2, dtype=np.float64) / hd), cfg.get("rope_scaling"))
     ang = np.outer(pos, inv)
     cos = np.concatenate([np.cos(ang)] * 2, axis=-1).astype(dtype)[:, None, :]
     sin = np.concatenate([np.sin(ang)] * 2, axis=-1).astype(dtype)[:, None, :]

@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""Tiny random Qwen2 and Qwen3 checkpoints in the Hugging Face layout, and their logits.
+"""Tiny random decoder checkpoints in the Hugging Face layout, one per family variant, and their logits.
 
-  tests/data/qwen2-tiny/, tests/data/qwen3-tiny/   config.json (as transformers writes them) and
-                                                   model.safetensors (float32, random)
-  tests/data/qwen_tiny_reference.json              for each: prompt ids and float64 logits of
-                                                   tests/reference/hf_decoder_numpy.py over the same weights
+  tests/data/{qwen2,qwen3,llama3}-tiny/   config.json (as transformers writes them) and
+                                          model.safetensors (float32, random)
+  tests/data/decoder_tiny_reference.json  for each: prompt ids and float64 logits of
+                                          tests/reference/hf_decoder_numpy.py over the same weights
 
 Qwen2 differs from Llama by biases on q, k and v; Qwen3 by an RMSNorm of each head of q and k before
-the rotation (and a head_dim that is not hidden_size / heads here, as in the real models).
-Run from the repository root (numpy only):  python3 tests/reference/make_qwen_golden.py
+the rotation (and a head_dim that is not hidden_size / heads here, as in the real models); llama3 is
+Llama 3.1's rope_scaling (type llama3), with an original context short enough that its three regimes
+(kept, blended, scaled) each cover some of the head's frequencies.
+Run from the repository root (numpy only):  python3 tests/reference/make_decoder_golden.py
 """
 import json
 import struct
@@ -39,7 +41,8 @@ def write_safetensors(path, tensors):
 def make(kind, rng):
     d, ffn, nh, nkv, vocab = 32, 64, 4, 2, 128
     hd = 8 if kind == "qwen2" else 16
-    config = {"architectures": ["Qwen2ForCausalLM" if kind == "qwen2" else "Qwen3ForCausalLM"], "model_type": kind,
+    arch = {"qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM", "llama3": "LlamaForCausalLM"}[kind]
+    config = {"architectures": [arch], "model_type": "llama" if kind == "llama3" else kind,
               "hidden_size": d, "intermediate_size": ffn, "num_hidden_layers": 2, "num_attention_heads": nh,
               "num_key_value_heads": nkv, "head_dim": hd, "vocab_size": vocab, "max_position_embeddings": 64,
               "rms_norm_eps": 1e-6, "rope_theta": 1000000.0, "tie_word_embeddings": kind == "qwen2",
@@ -47,6 +50,12 @@ def make(kind, rng):
               "sliding_window": 16, "use_sliding_window": False, "max_window_layers": 2}
     if kind == "qwen3":
         config["attention_bias"] = False
+    if kind == "llama3":
+        for k in ("sliding_window", "use_sliding_window", "max_window_layers"):
+            del config[k]
+        config.update(rope_theta=500000.0, attention_bias=False, mlp_bias=False,
+                      rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                    "high_freq_factor": 4.0, "original_max_position_embeddings": 64})
     w = {"model.embed_tokens.weight": rng.standard_normal((vocab, d)) * 0.5,
          "model.norm.weight": 1 + 0.1 * rng.standard_normal(d)}
     if not config["tie_word_embeddings"]:
@@ -90,15 +99,15 @@ def make(kind, rng):
             L["q_norm"], L["k_norm"] = f64[pre + "self_attn.q_norm.weight"], f64[pre + "self_attn.k_norm.weight"]
         p["layers"].append(L)
     ids = [1] + [int(i) for i in rng.integers(3, vocab, 11)]  # BOS first, as octet perplexity frames a window
-    logits, _ = forward(p, dict(n_heads=nh, n_kv=nkv, head_dim=hd, eps=1e-6, theta=1000000.0), np.array(ids),
-                        np.float64)
+    logits, _ = forward(p, dict(n_heads=nh, n_kv=nkv, head_dim=hd, eps=1e-6, theta=config["rope_theta"],
+                                rope_scaling=config.get("rope_scaling")), np.array(ids), np.float64)
     return {"prompt_ids": ids, "logits": [[round(float(v), 7) for v in row] for row in logits]}
 
 
 def main():
     rng = np.random.default_rng(20261204)
-    ref = {kind: make(kind, rng) for kind in ("qwen2", "qwen3")}
-    (OUT / "qwen_tiny_reference.json").write_text(json.dumps(ref))
+    ref = {kind: make(kind, rng) for kind in ("qwen2", "qwen3", "llama3")}
+    (OUT / "decoder_tiny_reference.json").write_text(json.dumps(ref))
 
 
 if __name__ == "__main__":

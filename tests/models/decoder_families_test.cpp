@@ -1,7 +1,8 @@
-// Qwen2 (q/k/v biases) and Qwen3 (per-head q/k RMSNorm, head_dim apart from
-// hidden_size / heads) against tests/reference/make_qwen_golden.py: random
-// float32 checkpoints in the Hugging Face layout, logits of an independent
-// float64 numpy forward pass, and octet perplexity over the same window.
+// Decoder family variants against tests/reference/make_decoder_golden.py:
+// Qwen2 (q/k/v biases), Qwen3 (per-head q/k RMSNorm, head_dim apart from
+// hidden_size / heads) and Llama 3.1's rope_scaling (llama3); random float32
+// checkpoints in the Hugging Face layout, logits of an independent float64
+// numpy forward pass, and octet perplexity over the same window.
 #include "engine/io/json_file.h"
 #include "engine/session/generation_session.h"
 #include "engine/session/perplexity.h"
@@ -16,13 +17,13 @@
 namespace octet {
 namespace {
 
-class QwenReference : public ::testing::TestWithParam<const char*> {};
+class DecoderFamily : public ::testing::TestWithParam<const char*> {};
 
-TEST_P(QwenReference, LogitsAndPerplexityMatchNumpy) {
+TEST_P(DecoderFamily, LogitsAndPerplexityMatchNumpy) {
   const std::string kind = GetParam();
-  const Json ref = read_json_file(test::test_data("qwen_tiny_reference.json"))[kind];
+  const Json ref = read_json_file(test::test_data("decoder_tiny_reference.json"))[kind];
   auto model = models::builtin_registry().load_model(test::test_data(kind + "-tiny"));
-  EXPECT_EQ(model->info().family, kind);
+  EXPECT_EQ(model->info().family, kind == "llama3" ? "llama" : kind);
   const auto prompt = ref["prompt_ids"].get<std::vector<std::int32_t>>();
   const auto want = ref["logits"].get<std::vector<std::vector<double>>>();
   auto backend = make_cpu_backend(0);
@@ -53,7 +54,7 @@ TEST_P(QwenReference, LogitsAndPerplexityMatchNumpy) {
   EXPECT_NEAR(r.perplexity, std::exp(nll / static_cast<double>(text.size())), 1e-4 * r.perplexity);
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, QwenReference, ::testing::Values("qwen2", "qwen3"));
+INSTANTIATE_TEST_SUITE_P(Families, DecoderFamily, ::testing::Values("qwen2", "qwen3", "llama3"));
 
 }  // namespace
 }  // namespace octet
