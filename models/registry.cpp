@@ -2,6 +2,7 @@
 
 #include "models/bert.h"
 #include "models/gguf.h"
+#include "models/gpt2.h"
 #include "models/llama.h"
 #include "models/llama2c.h"
 #include "models/qwen.h"
@@ -14,6 +15,7 @@ const ModelRegistry& builtin_registry() {
     ModelRegistry r;
     r.add_hf_model("llama", load_llama_hf);
     r.add_hf_model("mistral", load_llama_hf);  // same graph; sliding window capped in the config
+    r.add_hf_model("gpt2", load_gpt2_hf);
     r.add_hf_model("qwen2", load_qwen2_hf);
     r.add_hf_model("qwen3", load_qwen3_hf);
     r.add_hf_model("bert", load_bert_hf);

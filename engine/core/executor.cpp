@@ -63,8 +63,20 @@ const Tensor& Executor::step(std::span<const std::int32_t> tokens, int pos, bool
   if (pos < 0 || pos + n > n_ctx_) {
     fail("forward: positions {}..{} do not fit the context of {} tokens", pos, pos + n - 1, n_ctx_);
   }
-  const GraphInput input{"tokens", tokens};
-  return run({n, n_ctx_, all_logits, batch, argmax}, std::span(&input, 1), pos);
+  const GraphRequest request{n, n_ctx_, all_logits, batch, argmax};
+  // A graph with learned positions (GPT-2) also takes each token's position.
+  const Plan& plan = plan_for(request);
+  const bool wants_positions = std::any_of(plan.inputs.begin(), plan.inputs.end(), [&](const Plan::InputSlot& s) {
+    return plan.graph.values()[s.value].name == "positions";
+  });
+  if (wants_positions) {
+    positions_.resize(tokens.size());  // grows once per step shape: a decode step allocates nothing
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+      positions_[i] = pos + static_cast<std::int32_t>(i % static_cast<std::size_t>(n));
+    }
+  }
+  const GraphInput inputs[] = {{"tokens", tokens}, {"positions", positions_}};
+  return run(request, std::span(inputs, wants_positions ? 2 : 1), pos);
 }
 
 const Tensor& Executor::run(const GraphRequest& request, std::span<const GraphInput> inputs, int pos) {

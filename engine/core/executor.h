@@ -49,7 +49,8 @@ class Executor {
   // positions pos..pos+n-1 (the cache must hold 0..pos-1 of each), and returns
   // logits [batch * n, vocab] (all_logits) or [batch, vocab], each sequence's
   // last, in host memory. Sequence b uses the b-th of the cache's sequences.
-  // The returned tensor is valid until the next call.
+  // The returned tensor is valid until the next call. A graph that declares
+  // an input "positions" (learned position embeddings) gets pos..pos+n-1 in it.
   const Tensor& forward(std::span<const std::int32_t> tokens, int pos, bool all_logits, int batch = 1);
   // As forward, but returns each sequence's most likely next token (the
   // first on ties; -1 where the logits are all NaN), found where the logits
@@ -116,6 +117,7 @@ class Executor {
   std::map<std::string, Tensor> state_;  // KV cache, by value name: max_batch_ sequences' worth
   std::vector<Tensor> arenas_;           // per backend
   Tensor host_output_;                   // the logits copied back, when they end on a device
+  std::vector<std::int32_t> positions_;  // each token's position, for graphs with an input "positions"
   const Plan* last_ = nullptr;
 };
 

@@ -28,6 +28,8 @@ std::string_view op_name(OpKind op) {
       return "layer_norm";
     case OpKind::Gelu:
       return "gelu";
+    case OpKind::GeluTanh:
+      return "gelu_tanh";
     case OpKind::Tanh:
       return "tanh";
     case OpKind::Relu:

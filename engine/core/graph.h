@@ -27,6 +27,7 @@ enum class OpKind {
   Add,        // (a, b) same shape -> a + b
   LastRows,   // (x [B * T, d]) -> [B, d]: the last row of each of B sequences
   Gelu,       // (x) -> x * Phi(x), the exact erf form
+  GeluTanh,   // (x) -> 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))): GPT-2's gelu_new
   Tanh,       // (x) -> tanh(x)
   Relu,       // (x) -> max(x, 0)
   // Encoders: (q, k, v [B * T, heads * head_dim], lengths i32 [B]) -> [B * T, heads * head_dim];

@@ -140,6 +140,9 @@ class CpuBackend final : public Backend {
       case OpKind::Gelu:
         eltwise_.gelu(in[0]->data<float>(), in[0]->numel(), y);
         return;
+      case OpKind::GeluTanh:
+        eltwise_.gelu_tanh(in[0]->data<float>(), in[0]->numel(), y);
+        return;
       case OpKind::Tanh:
         eltwise_.tanh(in[0]->data<float>(), in[0]->numel(), y);
         return;

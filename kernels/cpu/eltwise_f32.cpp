@@ -58,6 +58,10 @@ void EltwiseF32::gelu(const float* x, std::int64_t n, float* out) {
   impl_->run(dnnl::algorithm::eltwise_gelu_erf, x, n, out);
 }
 
+void EltwiseF32::gelu_tanh(const float* x, std::int64_t n, float* out) {
+  impl_->run(dnnl::algorithm::eltwise_gelu_tanh, x, n, out);
+}
+
 void EltwiseF32::tanh(const float* x, std::int64_t n, float* out) {
   impl_->run(dnnl::algorithm::eltwise_tanh, x, n, out);
 }

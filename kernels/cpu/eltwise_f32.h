@@ -19,6 +19,7 @@ class EltwiseF32 {
 
   // out = x * Phi(x) (Phi the standard normal CDF: the exact erf form BERT uses).
   void gelu(const float* x, std::int64_t n, float* out);
+  void gelu_tanh(const float* x, std::int64_t n, float* out);
   void tanh(const float* x, std::int64_t n, float* out);
   // out = silu(gate) * up; `out` must not be `up` (outputs never alias inputs here).
   void silu_mul(const float* gate, const float* up, std::int64_t n, float* out);

@@ -239,6 +239,9 @@ class CudaBackend final : public Backend {
       case OpKind::Gelu:
         cuda::activation(cuda::Activation::Gelu, in[0]->data<float>(), in[0]->numel(), y, stream_);
         return;
+      case OpKind::GeluTanh:
+        cuda::activation(cuda::Activation::GeluTanh, in[0]->data<float>(), in[0]->numel(), y, stream_);
+        return;
       case OpKind::Tanh:
         cuda::activation(cuda::Activation::Tanh, in[0]->data<float>(), in[0]->numel(), y, stream_);
         return;

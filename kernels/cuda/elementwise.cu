@@ -38,6 +38,9 @@ __global__ void activation_kernel(Activation f, const float* x, std::int64_t n, 
       case Activation::Gelu:  // the exact form, x * Phi(x)
         out[i] = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
         break;
+      case Activation::GeluTanh:
+        out[i] = 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+        break;
       case Activation::Tanh:
         out[i] = tanhf(v);
         break;

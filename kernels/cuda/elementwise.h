@@ -17,8 +17,8 @@ void embedding(const float* table, std::int64_t dim, const std::int32_t* ids, in
 void silu_mul(const float* gate, const float* up, std::int64_t n, float* out, cudaStream_t stream);
 void add(const float* a, const float* b, std::int64_t n, float* out, cudaStream_t stream);
 
-// Elementwise activations: GELU in its exact erf form, tanh, ReLU.
-enum class Activation { Gelu, Tanh, Relu };
+// Elementwise activations: GELU in its exact erf form and its tanh form (GPT-2's gelu_new), tanh, ReLU.
+enum class Activation { Gelu, GeluTanh, Tanh, Relu };
 void activation(Activation f, const float* x, std::int64_t n, float* out, cudaStream_t stream);
 // y[r, c] += bias[c] for `rows` rows of n: a matmul's bias, after the product.
 void add_bias(float* y, const float* bias, int rows, int n, cudaStream_t stream);

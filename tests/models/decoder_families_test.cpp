@@ -1,8 +1,10 @@
 // Decoder family variants against tests/reference/make_decoder_golden.py:
 // Qwen2 (q/k/v biases), Qwen3 (per-head q/k RMSNorm, head_dim apart from
-// hidden_size / heads) and Llama 3.1's rope_scaling (llama3); random float32
+// hidden_size / heads), Llama 3.1's rope_scaling (llama3) and GPT-2 (learned
+// positions, Conv1D weights, gelu_new, an unread mask buffer); random float32
 // checkpoints in the Hugging Face layout, logits of an independent float64
 // numpy forward pass, and octet perplexity over the same window.
+#include "engine/core/executor.h"
 #include "engine/io/json_file.h"
 #include "engine/session/generation_session.h"
 #include "engine/session/perplexity.h"
@@ -46,6 +48,17 @@ TEST_P(DecoderFamily, LogitsAndPerplexityMatchNumpy) {
       nll += m + std::log(sum) - want[t][static_cast<std::size_t>(prompt[t + 1])];
     }
   }
+  // Token by token, as decoding runs: each step's position (rotary, or a learned row) and the cache.
+  Executor stepwise(*model, *backend, static_cast<int>(prompt.size()));
+  for (std::size_t t = 0; t < prompt.size(); ++t) {
+    const Tensor& row = stepwise.forward(std::span(&prompt[t], 1), static_cast<int>(t), false);
+    double err = 0, scale = 1e-30;
+    for (std::size_t j = 0; j < vocab; ++j) {
+      err = std::max(err, std::abs(row.data<float>()[j] - want[t][j]));
+      scale = std::max(scale, std::abs(want[t][j]));
+    }
+    EXPECT_LT(err / scale, 1e-4) << kind << " decode step " << t;
+  }
   // One window of the prompt's length: BOS (the prompt's first id) and the rest as text.
   const std::vector<std::int32_t> text(prompt.begin() + 1, prompt.end());
   const PerplexityResult r =
@@ -54,7 +67,7 @@ TEST_P(DecoderFamily, LogitsAndPerplexityMatchNumpy) {
   EXPECT_NEAR(r.perplexity, std::exp(nll / static_cast<double>(text.size())), 1e-4 * r.perplexity);
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, DecoderFamily, ::testing::Values("qwen2", "qwen3", "llama3"));
+INSTANTIATE_TEST_SUITE_P(Families, DecoderFamily, ::testing::Values("qwen2", "qwen3", "llama3", "gpt2"));
 
 }  // namespace
 }  // namespace octet

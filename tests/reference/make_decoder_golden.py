@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Tiny random decoder checkpoints in the Hugging Face layout, one per family variant, and their logits.
 
-  tests/data/{qwen2,qwen3,llama3}-tiny/   config.json (as transformers writes them) and
+  tests/data/{qwen2,qwen3,llama3,gpt2}-tiny/
+                                          config.json (as transformers writes them) and
                                           model.safetensors (float32, random)
   tests/data/decoder_tiny_reference.json  for each: prompt ids and float64 logits of
                                           tests/reference/hf_decoder_numpy.py over the same weights
@@ -10,6 +11,8 @@ Qwen2 differs from Llama by biases on q, k and v; Qwen3 by an RMSNorm of each he
 the rotation (and a head_dim that is not hidden_size / heads here, as in the real models); llama3 is
 Llama 3.1's rope_scaling (type llama3), with an original context short enough that its three regimes
 (kept, blended, scaled) each cover some of the head's frequencies.
+gpt2 is GPT2LMHeadModel as the hub's original gpt2 files store it (no "transformer." prefix, Conv1D
+weights [in, out], the attn.bias mask buffer), against a numpy forward pass written from modeling_gpt2.
 Run from the repository root (numpy only):  python3 tests/reference/make_decoder_golden.py
 """
 import json
@@ -104,9 +107,69 @@ def make(kind, rng):
     return {"prompt_ids": ids, "logits": [[round(float(v), 7) for v in row] for row in logits]}
 
 
+def gelu_new(x):
+    return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
+
+
+def gpt2_forward(w, ids, nh, eps=1e-5):
+    def ln(x, n):
+        m = x.mean(-1, keepdims=True)
+        return (x - m) / np.sqrt(((x - m) ** 2).mean(-1, keepdims=True) + eps) * w[n + ".weight"] + w[n + ".bias"]
+
+    T = len(ids)
+    x = w["wte.weight"][ids] + w["wpe.weight"][:T]
+    d = x.shape[1]
+    hd = d // nh
+    mask = np.triu(np.full((T, T), -np.inf), 1)
+    layer = 0
+    while f"h.{layer}.ln_1.weight" in w:
+        p = f"h.{layer}."
+        qkv = ln(x, p + "ln_1") @ w[p + "attn.c_attn.weight"] + w[p + "attn.c_attn.bias"]
+        q, k, v = (qkv[:, i * d:(i + 1) * d].reshape(T, nh, hd) for i in range(3))
+        s = np.einsum("qhd,khd->hqk", q, k) / np.sqrt(hd) + mask
+        s = np.exp(s - s.max(-1, keepdims=True))
+        a = np.einsum("hqk,khd->qhd", s / s.sum(-1, keepdims=True), v).reshape(T, d)
+        x = x + a @ w[p + "attn.c_proj.weight"] + w[p + "attn.c_proj.bias"]
+        h = gelu_new(ln(x, p + "ln_2") @ w[p + "mlp.c_fc.weight"] + w[p + "mlp.c_fc.bias"])
+        x = x + h @ w[p + "mlp.c_proj.weight"] + w[p + "mlp.c_proj.bias"]
+        layer += 1
+    return ln(x, "ln_f") @ w["wte.weight"].T
+
+
+def make_gpt2(rng):
+    d, nh, ffn, vocab, positions = 32, 4, 128, 128, 32
+    config = {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "n_embd": d, "n_layer": 2, "n_head": nh,
+              "n_inner": None, "n_positions": positions, "n_ctx": positions, "vocab_size": vocab,
+              "layer_norm_epsilon": 1e-5, "activation_function": "gelu_new", "bos_token_id": 1, "eos_token_id": 2,
+              "scale_attn_weights": True, "resid_pdrop": 0.1, "embd_pdrop": 0.1, "attn_pdrop": 0.1}
+    w = {"wte.weight": rng.standard_normal((vocab, d)) * 0.5, "wpe.weight": rng.standard_normal((positions, d)) * 0.2,
+         "ln_f.weight": 1 + 0.1 * rng.standard_normal(d), "ln_f.bias": 0.1 * rng.standard_normal(d)}
+    for l in range(2):
+        p = f"h.{l}."
+        for name, (i, o) in {"attn.c_attn": (d, 3 * d), "attn.c_proj": (d, d), "mlp.c_fc": (d, ffn),
+                             "mlp.c_proj": (ffn, d)}.items():
+            w[p + name + ".weight"] = rng.standard_normal((i, o)) / np.sqrt(i)  # Conv1D: [in, out]
+            w[p + name + ".bias"] = 0.2 * rng.standard_normal(o)
+        for name in ("ln_1", "ln_2"):
+            w[p + name + ".weight"] = 1 + 0.1 * rng.standard_normal(d)
+            w[p + name + ".bias"] = 0.1 * rng.standard_normal(d)
+    w = {k: v.astype(np.float32) for k, v in w.items()}
+    tensors = dict(w)
+    for l in range(2):  # the causal-mask buffer old checkpoints carry: no layer reads it
+        tensors[f"h.{l}.attn.bias"] = np.tril(np.ones((positions, positions), np.float32))[None, None]
+    folder = OUT / "gpt2-tiny"
+    folder.mkdir(exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
+    write_safetensors(folder / "model.safetensors", tensors)
+    ids = [1] + [int(i) for i in rng.integers(3, vocab, 11)]
+    logits = gpt2_forward({k: v.astype(np.float64) for k, v in w.items()}, np.array(ids), nh)
+    return {"prompt_ids": ids, "logits": [[round(float(v), 7) for v in row] for row in logits]}
+
+
 def main():
     rng = np.random.default_rng(20261204)
     ref = {kind: make(kind, rng) for kind in ("qwen2", "qwen3", "llama3")}
+    ref["gpt2"] = make_gpt2(rng)
     (OUT / "decoder_tiny_reference.json").write_text(json.dumps(ref))
 
 

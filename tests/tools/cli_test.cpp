@@ -111,6 +111,14 @@ TEST(Cli, SpecialTokensInAPromptOnlyWithTheFlag) {
   EXPECT_EQ(plain.output.find("[prompt 1 tokens"), std::string::npos) << plain.output;
 }
 
+TEST(Cli, QuantizeRefusesWhatItCannotWriteBack) {
+  test::TempDir dir;
+  expect_failure("quantize -m " + test::test_data("gguf/tiny_llama.gguf") + " -o " + dir.file("out") + " --scheme int8",
+                 1, "a single-file checkpoint (GGUF, llama2.c) is not converted yet");
+  expect_failure("quantize -m " + test::test_data("gpt2-tiny") + " -o " + dir.file("out") + " --scheme int8", 1,
+                 "does not write GPT-2 checkpoints yet");
+}
+
 TEST(Cli, ABrokenGgufIsAnErrorNamingTheFile) {
   test::TempDir dir;
   std::ofstream(dir.file("cut.gguf"), std::ios::binary) << std::string("GGUF\3\0\0\0", 8);

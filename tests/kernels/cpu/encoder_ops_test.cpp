@@ -40,6 +40,21 @@ TEST(LayerNorm, MatchesFloat64Reference) {
   }
 }
 
+TEST(Gelu, TheTanhFormMatchesFloat64) {
+  auto x = test::random_floats(100001, 15, 3.0f);
+  x[0] = 0.0f;
+  x[1] = -12.0f;
+  x[2] = 12.0f;
+  std::vector<float> y(x.size());
+  EltwiseF32().gelu_tanh(x.data(), static_cast<std::int64_t>(x.size()), y.data());
+  std::vector<double> ref(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double v = x[i];
+    ref[i] = 0.5 * v * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v)));
+  }
+  EXPECT_LT(test::max_relative_error(y, ref), 1e-6);
+}
+
 TEST(Gelu, MatchesTheErfFormInFloat64) {
   auto x = test::random_floats(100001, 14, 3.0f);
   x[0] = 0.0f;

@@ -97,7 +97,7 @@ TEST(CudaOps, EncoderOpsMatchTheCpuBackend) {
   EXPECT_LT(
       both(OpKind::LayerNorm, {{x}, {w, ValueKind::Weight}, {b, ValueKind::Weight}}, {rows, dim}, {.eps = 1e-12f}),
       kOpTolerance);
-  for (const OpKind op : {OpKind::Gelu, OpKind::Tanh, OpKind::Relu}) {
+  for (const OpKind op : {OpKind::Gelu, OpKind::GeluTanh, OpKind::Tanh, OpKind::Relu}) {
     EXPECT_LT(both(op, {{x}}, {rows, dim}), kOpTolerance) << op_name(op);
   }
   EXPECT_EQ(both(OpKind::FirstRows, {{x}}, {2, dim}), 0.0) << "the first of each of 2 sequences' 3 rows";
