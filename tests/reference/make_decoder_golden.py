@@ -16,7 +16,6 @@ weights [in, out], the attn.bias mask buffer), against a numpy forward pass writ
 Run from the repository root (numpy only):  python3 tests/reference/make_decoder_golden.py
 """
 import json
-import struct
 import sys
 from pathlib import Path
 
@@ -24,21 +23,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hf_decoder_numpy import forward  # noqa: E402
+from safetensors_numpy import write_safetensors  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "tests" / "data"
-
-
-def write_safetensors(path, tensors):
-    header, blobs, off = {}, [], 0
-    for name, value in tensors.items():
-        raw = value.astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(value.shape), "data_offsets": [off, off + len(raw)]}
-        blobs.append(raw)
-        off += len(raw)
-    h = json.dumps(header).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    path.write_bytes(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
 def make(kind, rng):

@@ -17,11 +17,14 @@ Run from the repository root in a virtual environment with numpy and tokenizers:
 """
 import json
 import math
-import struct
+import sys
 from pathlib import Path
 
 import numpy as np
 from tokenizers import BertWordPieceTokenizer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from safetensors_numpy import write_safetensors  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "tests" / "data"
@@ -33,20 +36,6 @@ WORDS = ("the a an is was it this that film movie story good bad great terrible 
 SENTENCES = ["it's a charming and often affecting journey.", "unflinchingly bleak and desperate",
              "The film was very good!", "a boring, long movie with a sad ending", "I loved the music.",
              "not funny at all", "Actors, plot and scenes: great fun", "so so"]
-
-
-def write_safetensors(path, tensors):
-    header, blobs, off = {}, [], 0
-    for name, value in tensors.items():
-        dtype = "I64" if value.dtype == np.int64 else "F32"
-        raw = value.astype("<i8" if dtype == "I64" else "<f4").tobytes()
-        header[name] = {"dtype": dtype, "shape": list(value.shape), "data_offsets": [off, off + len(raw)]}
-        blobs.append(raw)
-        off += len(raw)
-    header["__metadata__"] = {"format": "pt"}
-    h = json.dumps(header).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    path.write_bytes(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
 def layer_norm(x, w, b, eps=1e-12):
@@ -122,7 +111,7 @@ def main():
     w = {k: v.astype(np.float32) for k, v in w.items()}
     tensors = dict(w)
     tensors["embeddings.position_ids"] = np.arange(64, dtype=np.int64).reshape(1, 64)  # the hub's buffer
-    write_safetensors(DIR / "model.safetensors", tensors)
+    write_safetensors(DIR / "model.safetensors", tensors, {"format": "pt"})
 
     tok = BertWordPieceTokenizer(str(DIR / "vocab.txt"), lowercase=True)
     w64 = {k: v.astype(np.float64) for k, v in w.items()}
