@@ -4,6 +4,7 @@
 #include "engine/io/compressed_tensors.h"
 #include "engine/quant/quant.h"
 
+#include <algorithm>
 #include <filesystem>
 
 namespace octet::models {
@@ -386,8 +387,32 @@ std::unique_ptr<Model> load_llama_hf(const Json& config, const std::string& conf
   return make_llama_hf(llama_config_from_json(config, config_path), config, config_path, weights, options);
 }
 
-std::unique_ptr<Model> make_llama_hf(const LlamaConfig& c, const Json& config, const std::string& config_path,
+namespace {
+
+// generation_config.json's eos_token_id (one id or a list) joins config.json's:
+// Llama 3 Instruct ends its turns with <|eot_id|>, which only that file names.
+void add_generation_eos(LlamaConfig& c, const std::string& model_dir) {
+  const auto path = std::filesystem::path(model_dir) / "generation_config.json";
+  if (!std::filesystem::exists(path)) return;
+  const Json j = read_json_file(path.string());
+  if (!j.is_object() || !j.contains("eos_token_id") || j["eos_token_id"].is_null()) return;
+  const auto ids = j["eos_token_id"].is_array()
+                       ? json_required<std::vector<std::int32_t>>(j, "eos_token_id", path.string())
+                       : std::vector<std::int32_t>{json_required<std::int32_t>(j, "eos_token_id", path.string())};
+  for (const std::int32_t id : ids) {
+    if (id < 0 || id >= c.vocab_size) {
+      fail("{}: eos_token_id {} is outside the vocabulary of {}", path.string(), id, c.vocab_size);
+    }
+    if (std::find(c.eos_ids.begin(), c.eos_ids.end(), id) == c.eos_ids.end()) c.eos_ids.push_back(id);
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Model> make_llama_hf(const LlamaConfig& config_in, const Json& config, const std::string& config_path,
                                      const WeightStore& weights, const LoadOptions& options) {
+  LlamaConfig c = config_in;
+  add_generation_eos(c, std::filesystem::path(config_path).parent_path().string());
   const std::optional<CheckpointQuant> stored = checkpoint_scheme(config, config_path);
   const auto lookup = [&](const std::string& name, const Shape& shape) {
     const Tensor t = weights.get(name, shape);

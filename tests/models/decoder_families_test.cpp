@@ -15,6 +15,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 
 namespace octet {
 namespace {
@@ -65,6 +67,19 @@ TEST_P(DecoderFamily, LogitsAndPerplexityMatchNumpy) {
       measure_perplexity(*model, *backend, text, {static_cast<int>(prompt.size()), 0, prompt[0]}, nullptr, nullptr);
   ASSERT_EQ(r.windows, 1);
   EXPECT_NEAR(r.perplexity, std::exp(nll / static_cast<double>(text.size())), 1e-4 * r.perplexity);
+}
+
+// Llama 3 Instruct names <|eot_id|> as an end only in generation_config.json.
+TEST(DecoderFamilies, GenerationConfigEosIdsJoinTheConfigs) {
+  test::TempDir dir;
+  for (const char* f : {"config.json", "model.safetensors"}) {
+    std::filesystem::copy(test::test_data(std::string("llama3-tiny/") + f), dir.file(f));
+  }
+  std::ofstream(dir.file("generation_config.json")) << R"({"bos_token_id": 1, "eos_token_id": [2, 7]})";
+  EXPECT_EQ(models::builtin_registry().load_model(dir.path())->info().eos_ids, (std::vector<std::int32_t>{2, 7}));
+  std::ofstream(dir.file("generation_config.json")) << R"({"eos_token_id": 4096})";
+  EXPECT_CONTAINS(test::error_of([&] { models::builtin_registry().load_model(dir.path()); }),
+                  "generation_config.json: eos_token_id 4096 is outside the vocabulary of 128");
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, DecoderFamily, ::testing::Values("qwen2", "qwen3", "llama3", "gpt2"));
