@@ -12,18 +12,18 @@ namespace octet::models {
 namespace {
 
 struct LlamaLayer {
-  Tensor attn_norm;   // [d]
-  Tensor wq;          // [n_heads * head_dim, d]
-  Tensor wk;          // [n_kv_heads * head_dim, d]
-  Tensor wv;          // [n_kv_heads * head_dim, d]
-  Tensor wo;          // [d, n_heads * head_dim]
-  Tensor ffn_norm;    // [d]
-  Tensor w_gate;      // [ffn, d]
-  Tensor w_up;        // [ffn, d]
-  Tensor w_down;      // [d, ffn]
-  Tensor bq, bk, bv;  // [n_heads * head_dim], [kv], [kv] with qkv_bias; else empty
-  Tensor q_norm;      // [head_dim] with qk_norm; else empty
-  Tensor k_norm;      // [head_dim] with qk_norm; else empty
+  Tensor attn_norm;                  // [d]
+  Tensor wq;                         // [n_heads * head_dim, d]
+  Tensor wk;                         // [n_kv_heads * head_dim, d]
+  Tensor wv;                         // [n_kv_heads * head_dim, d]
+  Tensor wo;                         // [d, n_heads * head_dim]
+  Tensor ffn_norm;                   // [d]
+  Tensor w_gate;                     // [ffn, d]
+  Tensor w_up;                       // [ffn, d]
+  Tensor w_down;                     // [d, ffn]
+  Tensor bq = {}, bk = {}, bv = {};  // [n_heads * head_dim], [kv], [kv] with qkv_bias; else empty
+  Tensor q_norm = {};                // [head_dim] with qk_norm; else empty
+  Tensor k_norm = {};                // [head_dim] with qk_norm; else empty
 };
 
 std::string scaling_text(const RopeScaling& s) {

@@ -55,7 +55,7 @@ struct NodeParams {
   float eps = 0.0f;                                // RmsNorm, LayerNorm
   double rope_theta = 0.0;                         // Rope
   RopeLayout rope_layout = RopeLayout::HalfSplit;  // Rope
-  RopeScaling rope_scaling;                        // Rope
+  RopeScaling rope_scaling = {};                   // Rope
   int head_dim = 0;                                // Rope, Attention, MaskedAttention
   int n_heads = 0;                                 // Attention (query heads), MaskedAttention
   int n_kv_heads = 0;                              // Attention
