@@ -27,7 +27,7 @@ struct RopeScaling {
 
 struct RopeFrequencies {
   double theta = 10000.0;
-  RopeScaling scaling;
+  RopeScaling scaling = {};
 };
 
 // Radians per position of pair `i` (0 <= i < head_dim / 2), in double, as
