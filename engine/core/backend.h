@@ -25,9 +25,28 @@ class StepFunction {
   void (*call_)(void*);
 };
 
+// One sequence of a step: the KV-cache slot it reads and extends, and the
+// position of its first token in this step.
+struct SequenceStep {
+  int slot = 0;
+  int pos = 0;
+};
+
 // What changes from step to step without changing the graph.
 struct StepContext {
-  int pos = 0;  // position of the first token of this step in the sequence
+  // One entry per sequence of the step, in the order of its rows. Sequences
+  // may sit at different positions in different slots (continuous batching);
+  // a graph's KV-cache tensors view the first `batch` slots, and a kernel
+  // reaches slot s at s * n_ctx rows from their start, inside the executor's
+  // allocation of every slot.
+  std::span<const SequenceStep> sequences;
+  // Whether every sequence b sits in slot b at the same position, as in a plain batched step.
+  bool uniform() const {
+    for (std::size_t b = 0; b < sequences.size(); ++b) {
+      if (sequences[b].slot != static_cast<int>(b) || sequences[b].pos != sequences[0].pos) return false;
+    }
+    return true;
+  }
 };
 
 class Backend {
@@ -38,6 +57,9 @@ class Backend {
   virtual bool supports(OpKind op, DType dtype) const = 0;
   // Called once per planned graph: size scratch space for `n_ctx` positions.
   virtual void reserve(const Graph& graph, int n_ctx) = 0;
+  // Whether steps whose sequences sit at different positions or cache slots
+  // (StepContext::uniform() false) run here; the executor refuses them elsewhere.
+  virtual bool runs_mixed_steps() const { return false; }
   // Called before the nodes of each step run.
   virtual void begin_step(const StepContext& /*ctx*/) {}
   // Runs a step: `enqueue` calls run() for each node in order. The executor

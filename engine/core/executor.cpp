@@ -43,25 +43,58 @@ std::size_t Executor::arena_bytes() const {
 }
 
 const Tensor& Executor::forward(std::span<const std::int32_t> tokens, int pos, bool all_logits, int batch) {
-  return step(tokens, pos, all_logits, batch, false);
-}
-
-std::span<const std::int32_t> Executor::forward_greedy(std::span<const std::int32_t> tokens, int pos, int batch) {
-  const Tensor& ids = step(tokens, pos, false, batch, true);
-  return {ids.data<std::int32_t>(), static_cast<std::size_t>(ids.numel())};
-}
-
-const Tensor& Executor::step(std::span<const std::int32_t> tokens, int pos, bool all_logits, int batch, bool argmax) {
-  if (tokens.empty()) fail("forward: no tokens to process");
   if (batch < 1 || batch > max_batch_) {
     fail("forward: {} sequences in one step, the cache holds 1 to {}", batch, max_batch_);
   }
-  if (tokens.size() % static_cast<std::size_t>(batch) != 0) {
+  return step(tokens, uniform_sequences(batch, pos), all_logits, false);
+}
+
+std::span<const std::int32_t> Executor::forward_greedy(std::span<const std::int32_t> tokens, int pos, int batch) {
+  if (batch < 1 || batch > max_batch_) {
+    fail("forward: {} sequences in one step, the cache holds 1 to {}", batch, max_batch_);
+  }
+  const Tensor& ids = step(tokens, uniform_sequences(batch, pos), false, true);
+  return {ids.data<std::int32_t>(), static_cast<std::size_t>(ids.numel())};
+}
+
+const Tensor& Executor::forward_sequences(std::span<const std::int32_t> tokens,
+                                          std::span<const SequenceStep> sequences, bool all_logits) {
+  return step(tokens, sequences, all_logits, false);
+}
+
+bool Executor::runs_mixed_steps() const {
+  return std::all_of(placement_.backends().begin(), placement_.backends().end(),
+                     [](const Backend* b) { return b->runs_mixed_steps(); });
+}
+
+std::span<const SequenceStep> Executor::uniform_sequences(int batch, int pos) {
+  uniform_.resize(static_cast<std::size_t>(batch));  // grows to the largest batch once: a decode step allocates nothing
+  for (int b = 0; b < batch; ++b) uniform_[static_cast<std::size_t>(b)] = {b, pos};
+  return std::span(uniform_).first(static_cast<std::size_t>(batch));
+}
+
+const Tensor& Executor::step(std::span<const std::int32_t> tokens, std::span<const SequenceStep> sequences,
+                             bool all_logits, bool argmax) {
+  if (tokens.empty()) fail("forward: no tokens to process");
+  const auto batch = static_cast<int>(sequences.size());
+  if (batch < 1 || batch > max_batch_) {
+    fail("forward: {} sequences in one step, the cache holds 1 to {}", batch, max_batch_);
+  }
+  if (tokens.size() % sequences.size() != 0) {
     fail("forward: {} tokens do not split into {} sequences of equal length", tokens.size(), batch);
   }
-  const auto n = static_cast<int>(tokens.size() / static_cast<std::size_t>(batch));
-  if (pos < 0 || pos + n > n_ctx_) {
-    fail("forward: positions {}..{} do not fit the context of {} tokens", pos, pos + n - 1, n_ctx_);
+  const auto n = static_cast<int>(tokens.size() / sequences.size());
+  for (std::size_t b = 0; b < sequences.size(); ++b) {
+    const SequenceStep& seq = sequences[b];
+    if (seq.slot < 0 || seq.slot >= max_batch_) {
+      fail("forward: cache slot {} of sequence {}, the cache has slots 0..{}", seq.slot, b, max_batch_ - 1);
+    }
+    for (std::size_t other = 0; other < b; ++other) {
+      if (sequences[other].slot == seq.slot) fail("forward: sequences {} and {} share cache slot {}", other, b, seq.slot);
+    }
+    if (seq.pos < 0 || seq.pos + n > n_ctx_) {
+      fail("forward: positions {}..{} do not fit the context of {} tokens", seq.pos, seq.pos + n - 1, n_ctx_);
+    }
   }
   const GraphRequest request{n, n_ctx_, all_logits, batch, argmax};
   // A graph with learned positions (GPT-2) also takes each token's position.
@@ -72,17 +105,32 @@ const Tensor& Executor::step(std::span<const std::int32_t> tokens, int pos, bool
   if (wants_positions) {
     positions_.resize(tokens.size());  // grows once per step shape: a decode step allocates nothing
     for (std::size_t i = 0; i < tokens.size(); ++i) {
-      positions_[i] = pos + static_cast<std::int32_t>(i % static_cast<std::size_t>(n));
+      const std::size_t per_sequence = static_cast<std::size_t>(n);
+      positions_[i] = sequences[i / per_sequence].pos + static_cast<std::int32_t>(i % per_sequence);
     }
   }
   const GraphInput inputs[] = {{"tokens", tokens}, {"positions", positions_}};
-  return run(request, std::span(inputs, wants_positions ? 2 : 1), pos);
+  return run_sequences(request, std::span(inputs, wants_positions ? 2 : 1), sequences);
 }
 
 const Tensor& Executor::run(const GraphRequest& request, std::span<const GraphInput> inputs, int pos) {
+  return run_sequences(request, inputs, uniform_sequences(request.batch, pos));
+}
+
+const Tensor& Executor::run_sequences(const GraphRequest& request, std::span<const GraphInput> inputs,
+                                      std::span<const SequenceStep> sequences) {
   Plan& plan = plan_for(request);
   if (inputs.size() != plan.inputs.size()) {
     fail("step: the graph takes {} inputs, {} given", plan.inputs.size(), inputs.size());
+  }
+  const StepContext ctx{sequences};
+  if (!ctx.uniform()) {
+    for (std::size_t b = 0; b < plan.uses_backend.size(); ++b) {
+      if (plan.uses_backend[b] && !backend(static_cast<int>(b)).runs_mixed_steps()) {
+        fail("the {} backend cannot yet run sequences at different positions or cache slots in one step",
+             backend(static_cast<int>(b)).name());
+      }
+    }
   }
   for (const GraphInput& input : inputs) {
     auto slot = std::find_if(plan.inputs.begin(), plan.inputs.end(),
@@ -105,7 +153,6 @@ const Tensor& Executor::run(const GraphRequest& request, std::span<const GraphIn
       }
     }
   }
-  const StepContext ctx{pos};
   for (std::size_t b = 0; b < plan.uses_backend.size(); ++b) {
     if (plan.uses_backend[b]) backend(static_cast<int>(b)).begin_step(ctx);
   }

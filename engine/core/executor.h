@@ -56,6 +56,17 @@ class Executor {
   // first on ties; -1 where the logits are all NaN), found where the logits
   // are: only the ids cross from a GPU.
   std::span<const std::int32_t> forward_greedy(std::span<const std::int32_t> tokens, int pos, int batch = 1);
+  // A step of sequences that each sit in their own cache slot at their own
+  // position (continuous batching): `tokens` is sequences.size() runs of equal
+  // length, the b-th fed to sequences[b] (slot < max_batch, slots distinct,
+  // the cache holding positions 0..pos-1 of that slot). Returns the logits as
+  // forward does. Refused on a backend that cannot run such steps
+  // (Backend::runs_mixed_steps) unless every sequence b is in slot b at one position.
+  const Tensor& forward_sequences(std::span<const std::int32_t> tokens, std::span<const SequenceStep> sequences,
+                                  bool all_logits = false);
+  // Whether forward_sequences takes any slots and positions on this placement.
+  bool runs_mixed_steps() const;
+  int max_batch() const { return max_batch_; }
   // The general step: the graph for `request`, every input bound by name
   // (each exactly as long as the graph declares it), the first position `pos`.
   // Ids that an embedding looks up are checked against its table here, once
@@ -100,7 +111,11 @@ class Executor {
     std::vector<bool> uses_backend;  // per backend
     int batch = 1;
   };
-  const Tensor& step(std::span<const std::int32_t> tokens, int pos, bool all_logits, int batch, bool argmax);
+  const Tensor& step(std::span<const std::int32_t> tokens, std::span<const SequenceStep> sequences, bool all_logits,
+                     bool argmax);
+  const Tensor& run_sequences(const GraphRequest& request, std::span<const GraphInput> inputs,
+                              std::span<const SequenceStep> sequences);
+  std::span<const SequenceStep> uniform_sequences(int batch, int pos);  // sequence b in slot b at `pos`
   Plan& plan_for(const GraphRequest& request);
   void check_support(const Plan& plan) const;
   void plan_buffers(Plan& plan);
@@ -118,6 +133,7 @@ class Executor {
   std::vector<Tensor> arenas_;           // per backend
   Tensor host_output_;                   // the logits copied back, when they end on a device
   std::vector<std::int32_t> positions_;  // each token's position, for graphs with an input "positions"
+  std::vector<SequenceStep> uniform_;    // reused by uniform_sequences
   const Plan* last_ = nullptr;
 };
 

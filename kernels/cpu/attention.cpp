@@ -18,10 +18,11 @@ namespace {
 // quantized per row and head into an FP8 one.
 void append(const float* k, const float* v, const KvCache& cache, const AttentionShape& s) {
   const std::int64_t kv_dim = static_cast<std::int64_t>(s.n_kv_heads) * s.head_dim;
-  for (std::int64_t b = 0; b < s.batch; ++b) {
-    const std::int64_t first_row = b * s.n_ctx + s.pos0;
-    const float* k_new = k + b * s.n_tokens * kv_dim;
-    const float* v_new = v + b * s.n_tokens * kv_dim;
+  for (std::size_t b = 0; b < s.sequences.size(); ++b) {
+    const SequenceStep& seq = s.sequences[b];
+    const std::int64_t first_row = static_cast<std::int64_t>(seq.slot) * s.n_ctx + seq.pos;
+    const float* k_new = k + static_cast<std::int64_t>(b) * s.n_tokens * kv_dim;
+    const float* v_new = v + static_cast<std::int64_t>(b) * s.n_tokens * kv_dim;
     if (!cache.fp8()) {
       const std::size_t new_floats = static_cast<std::size_t>(s.n_tokens * kv_dim);
       std::memcpy(static_cast<float*>(cache.k) + first_row * kv_dim, k_new, sizeof(float) * new_floats);
@@ -61,9 +62,12 @@ void attention(const float* q, const float* k, const float* v, const KvCache& ca
   if (s.n_kv_heads <= 0 || s.n_heads % s.n_kv_heads != 0) {
     fail("attention: {} query heads are not a multiple of {} key/value heads", s.n_heads, s.n_kv_heads);
   }
-  if (s.batch < 1) fail("attention: {} sequences", s.batch);
-  if (s.pos0 < 0 || s.pos0 + s.n_tokens > s.n_ctx) {
-    fail("attention: positions {}..{} exceed the cache of {}", s.pos0, s.pos0 + s.n_tokens - 1, s.n_ctx);
+  if (s.sequences.empty()) fail("attention: no sequences");
+  for (const SequenceStep& seq : s.sequences) {
+    if (seq.slot < 0) fail("attention: cache slot {}", seq.slot);
+    if (seq.pos < 0 || seq.pos + s.n_tokens > s.n_ctx) {
+      fail("attention: positions {}..{} exceed the cache of {}", seq.pos, seq.pos + s.n_tokens - 1, s.n_ctx);
+    }
   }
   const int fp8_head_dim = cache.fp8() ? s.head_dim : 0;
   if (scratch.size() < attention_scratch_floats(s.n_ctx, fp8_head_dim)) {
@@ -79,8 +83,10 @@ void attention(const float* q, const float* k, const float* v, const KvCache& ca
   // (after the score scratch attend_blocks divides among the threads).
   float* decoded = scratch.data() + static_cast<std::size_t>(omp_get_max_threads()) * attend_block_scratch(s.n_ctx);
   const std::size_t decoded_per_thread = 2 * static_cast<std::size_t>(s.n_ctx) * s.head_dim;
-  attend_blocks(s.batch, s.n_tokens, s.n_heads, s.n_ctx, scratch.data(), [&](int b, int h, int t0, int n_rows) {
-    const std::int64_t first_row = static_cast<std::int64_t>(b) * s.n_ctx;
+  const auto batch = static_cast<int>(s.sequences.size());
+  attend_blocks(batch, s.n_tokens, s.n_heads, s.n_ctx, scratch.data(), [&](int b, int h, int t0, int n_rows) {
+    const SequenceStep& seq = s.sequences[static_cast<std::size_t>(b)];
+    const std::int64_t first_row = static_cast<std::int64_t>(seq.slot) * s.n_ctx;
     const std::int64_t head = first_row * kv_dim + (h / group) * s.head_dim;
     const std::int64_t q_offset = (static_cast<std::int64_t>(b) * s.n_tokens + t0) * q_dim + h * s.head_dim;
     QueryBlock block{.q = q + q_offset,
@@ -89,7 +95,7 @@ void attention(const float* q, const float* k, const float* v, const KvCache& ca
                      .k = nullptr,
                      .v = nullptr,
                      .kv_stride = kv_dim,
-                     .n_keys = s.pos0 + t0 + 1,  // causal: keys 0..pos0+t
+                     .n_keys = seq.pos + t0 + 1,  // causal: keys 0..pos+t
                      .causal = true,
                      .head_dim = s.head_dim,
                      .scale = scale,

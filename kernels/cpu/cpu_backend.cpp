@@ -28,6 +28,7 @@ class CpuBackend final : public Backend {
   }
 
   std::string name() const override { return "cpu"; }
+  bool runs_mixed_steps() const override { return true; }
 
   bool supports(OpKind op, DType dtype) const override {
     return dtype == DType::F32 || (op == OpKind::MatMul && (dtype == DType::I8 || dtype == DType::F8E4M3));
@@ -110,13 +111,13 @@ class CpuBackend final : public Backend {
         return;
       case OpKind::Rope:
         cpu::rope(in[0]->data<float>(), in[0]->dim(0), per_sequence(node, in[0]->dim(0)),
-                  static_cast<int>(in[0]->dim(1) / p.head_dim), p.head_dim, ctx.pos,
+                  static_cast<int>(in[0]->dim(1) / p.head_dim), p.head_dim, ctx.sequences,
                   RopeFrequencies{p.rope_theta, p.rope_scaling}, p.rope_layout, y);
         return;
       case OpKind::Attention: {
         const cpu::AttentionShape shape{
-            static_cast<int>(per_sequence(node, in[0]->dim(0))), p.n_heads, p.n_kv_heads, p.head_dim, ctx.pos,
-            static_cast<int>(per_sequence(node, in[3]->dim(0))), p.batch};
+            static_cast<int>(per_sequence(node, in[0]->dim(0))), p.n_heads, p.n_kv_heads, p.head_dim,
+            static_cast<int>(per_sequence(node, in[3]->dim(0))), ctx.sequences};
         cpu::KvCache cache{in[3]->raw_mut(), in[4]->raw_mut()};
         const DType cache_dtype = in.size() > 5 ? DType::F8E4M3 : DType::F32;
         if (in[3]->dtype() != cache_dtype || in[4]->dtype() != cache_dtype) {

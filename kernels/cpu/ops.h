@@ -3,6 +3,7 @@
 // Loops over rows run on OpenMP threads.
 #pragma once
 
+#include "engine/core/backend.h"
 #include "engine/core/graph.h"
 
 #include <cstddef>
@@ -20,10 +21,11 @@ void rms_norm(const float* x, const float* w, std::int64_t rows, std::int64_t di
 
 // Rotary position embedding of `rows` tokens, each row holding `n_heads` heads
 // of `head_dim` (even) values. The rows are sequences of `seq_len` tokens, one
-// after another, each at positions pos0, pos0+1, ...: row r sits at pos0 + r % seq_len.
+// after another, sequence b at positions sequences[b].pos, +1, ...: row r sits
+// at sequences[r / seq_len].pos + r % seq_len.
 // Pair i turns by rope_inv_freq(freqs, i, head_dim) radians per position.
-void rope(const float* x, std::int64_t rows, std::int64_t seq_len, int n_heads, int head_dim, int pos0,
-          const RopeFrequencies& freqs, RopeLayout layout, float* out);
+void rope(const float* x, std::int64_t rows, std::int64_t seq_len, int n_heads, int head_dim,
+          std::span<const SequenceStep> sequences, const RopeFrequencies& freqs, RopeLayout layout, float* out);
 
 // out = (x - mean) / sqrt(var + eps) * w + b, per row of `dim` elements.
 void layer_norm(const float* x, const float* w, const float* b, std::int64_t rows, std::int64_t dim, float eps,
@@ -40,13 +42,13 @@ struct AttentionShape {
   int n_heads;     // query heads
   int n_kv_heads;  // key/value heads; n_heads is a multiple (grouped-query attention)
   int head_dim;
-  int pos0;       // position of the first new token
-  int n_ctx;      // cache rows per sequence
-  int batch = 1;  // sequences, each with its own cache rows
+  int n_ctx;  // cache rows per slot
+  // Per sequence: its cache slot (rows slot * n_ctx ..) and the position of its first new token.
+  std::span<const SequenceStep> sequences;
 };
-// One attention's keys and values, rows [batch * n_ctx, n_kv_heads * head_dim]:
+// One attention's keys and values, rows [slots * n_ctx, n_kv_heads * head_dim]:
 // float (no scales), or the FP8 cache: E4M3 codes standing for code * scale,
-// with one scale per row and key/value head ([batch * n_ctx, n_kv_heads]),
+// with one scale per row and key/value head ([slots * n_ctx, n_kv_heads]),
 // absmax / 448 of that head's slice of the row (octet::quantize_row_fp8).
 struct KvCache {
   void* k;
@@ -55,9 +57,9 @@ struct KvCache {
   float* v_scale = nullptr;
   bool fp8() const { return k_scale != nullptr; }
 };
-// For each of `batch` sequences b: appends its k and v rows to its cache
-// rows b * n_ctx + pos0.., then causal softmax attention of its q rows over
-// its cache rows 0..pos0+t (in an FP8 cache, the values the codes stand for:
+// For each sequence b (slot s, first position p): appends its k and v rows to
+// the cache rows s * n_ctx + p.., then causal softmax attention of its q rows
+// over its cache rows 0..p+t (in an FP8 cache, the values the codes stand for:
 // a token's own key is read back quantized, as later steps will read it).
 // q, out: [batch * n_tokens, n_heads * head_dim]; k, v: [batch * n_tokens,
 // n_kv_heads * head_dim]. `scratch` holds attention_scratch_floats(n_ctx, ...).

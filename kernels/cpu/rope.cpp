@@ -1,16 +1,21 @@
 #include "kernels/cpu/ops.h"
 
+#include "engine/core/error.h"
+
 #include <cmath>
 
 namespace octet::cpu {
 
-void rope(const float* x, std::int64_t rows, std::int64_t seq_len, int n_heads, int head_dim, int pos0,
-          const RopeFrequencies& freqs, RopeLayout layout, float* out) {
+void rope(const float* x, std::int64_t rows, std::int64_t seq_len, int n_heads, int head_dim,
+          std::span<const SequenceStep> sequences, const RopeFrequencies& freqs, RopeLayout layout, float* out) {
+  if (seq_len <= 0 || rows != seq_len * static_cast<std::int64_t>(sequences.size())) {
+    fail("rope: {} rows are not {} sequences of {}", rows, sequences.size(), seq_len);
+  }
   const int half = head_dim / 2;
   const std::int64_t row_len = static_cast<std::int64_t>(n_heads) * head_dim;
 #pragma omp parallel for if (rows > 1)
   for (std::int64_t r = 0; r < rows; ++r) {
-    const double pos = pos0 + static_cast<double>(r % seq_len);
+    const double pos = sequences[static_cast<std::size_t>(r / seq_len)].pos + static_cast<double>(r % seq_len);
     for (int i = 0; i < half; ++i) {
       // Angles in double, as both reference implementations agree to float precision.
       const double freq = rope_inv_freq(freqs, i, head_dim);

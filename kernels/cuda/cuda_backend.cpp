@@ -175,8 +175,11 @@ class CudaBackend final : public Backend {
   void forget_step(std::uint64_t step_key) override { steps_.erase(step_key); }
 
   void begin_step(const StepContext& ctx) override {
+    // The kernels read one position for every sequence, which sits in the slot of its row
+    // (runs_mixed_steps() is false: the executor refuses other steps before they get here).
+    if (ctx.sequences.empty() || !ctx.uniform()) fail("cuda backend: a step's sequences must share one position");
     // The previous step ended with its logits copied back, so the pinned word is free.
-    *pos_host_ = ctx.pos;
+    *pos_host_ = ctx.sequences.front().pos;
     OCTET_CUDA_CHECK(cudaMemcpyAsync(pos_device_.get(), pos_host_, sizeof(int), cudaMemcpyHostToDevice, stream_));
   }
 

@@ -6,6 +6,7 @@
 #include "engine/core/backend.h"
 #include "engine/core/graph.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace octet::test {
@@ -45,7 +46,9 @@ inline NodeRun run_node(Backend& backend, OpKind op, std::vector<NodeInput> inpu
   Tensor y = backend.allocate(DType::F32, out_shape);
   std::vector<Tensor*> ptrs;
   for (auto& t : bound) ptrs.push_back(&t);
-  const StepContext ctx{pos};
+  std::vector<SequenceStep> sequences;  // sequence b in slot b, all at `pos`
+  for (int b = 0; b < std::max(params.batch, 1); ++b) sequences.push_back({b, pos});
+  const StepContext ctx{sequences};
   backend.begin_step(ctx);
   backend.run(graph.nodes().back(), ptrs, y, ctx);
   NodeRun r;

@@ -170,6 +170,88 @@ TEST(Executor, BatchedDecodeEqualsOneSequenceAtATime) {
   }
 }
 
+// Continuous batching: sequences prefilled one at a time into their own cache
+// slots, then decoded together at their own positions, get the logits each
+// one gets alone. The GPT-2 model takes each token's position as an input.
+TEST(Executor, MixedPositionsAndSlotsEqualEachSequenceAlone) {
+  struct Case {
+    std::string path;
+    QuantScheme scheme;
+  };
+  for (const Case& c : {Case{test::shipped_model(), QuantScheme::F32}, Case{test::shipped_model(), QuantScheme::Int8},
+                        Case{test::test_data("gpt2-tiny"), QuantScheme::F32}}) {
+    auto model = models::builtin_registry().load_model(c.path, {QuantRecipe{c.scheme, {}}});
+    auto backend = make_cpu_backend(0);
+    const std::int64_t vocab = model->info().vocab_size;
+    const int n_ctx = 24, n_steps = 4;
+    const std::vector<std::vector<std::int32_t>> prompts{{1, 2, 3, 4, 5, 6, 7}, {1, 9}, {1, 11, 12, 13}};
+    const SequenceStep slots[] = {{2, 0}, {0, 0}, {1, 0}};  // sequence b lives in slots[b].slot
+    const auto step_token = [](int b, int step) { return static_cast<std::int32_t>(20 + 3 * step + b); };
+    std::vector<std::vector<std::vector<float>>> alone(prompts.size());  // [b][step] last-row logits
+    for (std::size_t b = 0; b < prompts.size(); ++b) {
+      Executor executor(*model, *backend, n_ctx);
+      const Tensor* out = &executor.forward(prompts[b], 0, false);
+      alone[b].emplace_back(out->data<float>(), out->data<float>() + vocab);
+      for (int s = 1; s <= n_steps; ++s) {
+        const std::int32_t token = step_token(static_cast<int>(b), s);
+        out = &executor.forward(std::span(&token, 1), static_cast<int>(prompts[b].size()) + s - 1, false);
+        alone[b].emplace_back(out->data<float>(), out->data<float>() + vocab);
+      }
+    }
+    Executor executor(*model, *backend, n_ctx, 3);
+    ASSERT_TRUE(executor.runs_mixed_steps());
+    const std::string what = c.path + " " + std::string(quant_scheme_name(c.scheme));
+    for (std::size_t b = 0; b < prompts.size(); ++b) {
+      const SequenceStep first{slots[b].slot, 0};
+      const Tensor& out = executor.forward_sequences(prompts[b], std::span(&first, 1));
+      for (std::int64_t j = 0; j < vocab; ++j) {
+        ASSERT_NEAR(out.data<float>()[j], alone[b][0][static_cast<std::size_t>(j)], 1e-4) << what << " prefill " << b;
+      }
+    }
+    for (int s = 1; s <= n_steps; ++s) {
+      std::vector<std::int32_t> tokens;
+      std::vector<SequenceStep> sequences;
+      // The last sequence sits out step 2: a step of fewer sequences than slots, not the first ones.
+      for (std::size_t b = 0; b < prompts.size(); ++b) {
+        if (s == 2 && b + 1 == prompts.size()) continue;
+        tokens.push_back(step_token(static_cast<int>(b), s));
+        sequences.push_back({slots[b].slot, static_cast<int>(prompts[b].size()) + s - 1});
+      }
+      if (s == 3) {  // the sequence that sat out step 2 catches up alone first
+        const std::size_t b = prompts.size() - 1;
+        const std::int32_t token = step_token(static_cast<int>(b), 2);
+        const SequenceStep late{slots[b].slot, static_cast<int>(prompts[b].size()) + 1};
+        executor.forward_sequences(std::span(&token, 1), std::span(&late, 1));
+      }
+      const Tensor& out = executor.forward_sequences(tokens, sequences);
+      ASSERT_EQ(out.dim(0), static_cast<std::int64_t>(sequences.size()));
+      std::size_t row = 0;
+      for (std::size_t b = 0; b < prompts.size(); ++b) {
+        if (s == 2 && b + 1 == prompts.size()) continue;
+        for (std::int64_t j = 0; j < vocab; ++j) {
+          // Different matmul shapes sum in different orders: float rounding only.
+          ASSERT_NEAR(out.data<float>()[static_cast<std::int64_t>(row) * vocab + j],
+                      alone[b][static_cast<std::size_t>(s)][static_cast<std::size_t>(j)], 1e-4)
+              << what << " sequence " << b << " step " << s;
+        }
+        ++row;
+      }
+    }
+  }
+}
+
+TEST(Executor, RefusesSharedOrMissingSlots) {
+  auto model = models::builtin_registry().load_model(test::shipped_model());
+  auto backend = make_cpu_backend(0);
+  Executor executor(*model, *backend, 8, 2);
+  const std::int32_t tokens[] = {1, 2};
+  const SequenceStep shared[] = {{1, 0}, {1, 0}}, outside[] = {{0, 0}, {2, 0}}, late[] = {{0, 7}, {1, 0}};
+  EXPECT_CONTAINS(test::error_of([&] { executor.forward_sequences(tokens, shared); }), "share cache slot 1");
+  EXPECT_CONTAINS(test::error_of([&] { executor.forward_sequences(tokens, outside); }), "cache slot 2");
+  const std::int32_t two_each[] = {1, 2, 3, 4};
+  EXPECT_CONTAINS(test::error_of([&] { executor.forward_sequences(two_each, late); }), "positions 7..8");
+}
+
 // forward_greedy: the backend's Argmax of the logits forward returns, for a
 // prompt, batched decode steps and a one-sequence step, with the same cache.
 TEST(Executor, GreedyStepsPickTheArgmaxOfTheLogits) {

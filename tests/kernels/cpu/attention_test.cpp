@@ -6,12 +6,17 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+
 namespace octet::cpu {
 namespace {
 
 struct Case {
   int n_tokens, n_heads, n_kv_heads, head_dim, pos0, n_ctx;
 };
+
+// One sequence in slot 0 whose new tokens start at `pos` (alive until the end of the calling expression).
+std::array<SequenceStep, 1> at(int pos) { return {SequenceStep{0, pos}}; }
 
 // Causal attention of q's rows over cache rows 0..pos0 + t, in float64.
 template <typename Cache>
@@ -64,7 +69,7 @@ TEST(Attention, MatchesFloat64ReferenceWithGroupedHeadsAndOffsets) {
     std::copy(v.begin(), v.end(), values.begin() + c.pos0 * kv_dim);
 
     attention(q.data(), k.data(), v.data(), {k_cache.data(), v_cache.data()},
-              {c.n_tokens, c.n_heads, c.n_kv_heads, c.head_dim, c.pos0, c.n_ctx}, scratch, out.data());
+              {c.n_tokens, c.n_heads, c.n_kv_heads, c.head_dim, c.n_ctx, at(c.pos0)}, scratch, out.data());
     EXPECT_EQ(k_cache, keys) << "new keys appended at pos0";
     EXPECT_EQ(v_cache, values);
 
@@ -75,10 +80,12 @@ TEST(Attention, MatchesFloat64ReferenceWithGroupedHeadsAndOffsets) {
   }
 }
 
-// Sequences in one step are independent: each one, run alone on its own
-// cache, gives the same rows bit for bit (the same loop computes them).
+// Sequences in one step are independent, each in its own cache slot at its
+// own position (continuous batching): each one, run alone on its slot's rows,
+// gives the same rows bit for bit (the same loop computes them).
 TEST(Attention, BatchedSequencesMatchEachRunAlone) {
-  const int batch = 3, n_tokens = 2, heads = 4, kv_heads = 2, hd = 8, pos0 = 5, n_ctx = 9;
+  const int batch = 3, n_tokens = 2, heads = 4, kv_heads = 2, hd = 8, n_ctx = 9;
+  const SequenceStep sequences[] = {{2, 5}, {0, 1}, {1, 7}};
   const int kv_dim = kv_heads * hd, q_dim = heads * hd;
   const auto floats = [](int n, unsigned seed) { return test::random_floats(static_cast<std::size_t>(n), seed); };
   auto k_cache = floats(batch * n_ctx * kv_dim, 21), v_cache = floats(batch * n_ctx * kv_dim, 22);
@@ -88,19 +95,20 @@ TEST(Attention, BatchedSequencesMatchEachRunAlone) {
   std::vector<float> out(q.size());
   const auto alone_k = k_cache, alone_v = v_cache;  // before the batched step appends
   attention(q.data(), k.data(), v.data(), {k_cache.data(), v_cache.data()},
-            {n_tokens, heads, kv_heads, hd, pos0, n_ctx, batch}, scratch, out.data());
+            {n_tokens, heads, kv_heads, hd, n_ctx, sequences}, scratch, out.data());
   for (int b = 0; b < batch; ++b) {
+    const int slot = sequences[b].slot;
     const auto slice = [](const std::vector<float>& all, int i, int len) {
       return std::vector<float>(all.begin() + i * len, all.begin() + (i + 1) * len);
     };
-    auto kc = slice(alone_k, b, n_ctx * kv_dim), vc = slice(alone_v, b, n_ctx * kv_dim);
+    auto kc = slice(alone_k, slot, n_ctx * kv_dim), vc = slice(alone_v, slot, n_ctx * kv_dim);
     std::vector<float> o(static_cast<std::size_t>(n_tokens * q_dim));
     attention(slice(q, b, n_tokens * q_dim).data(), slice(k, b, n_tokens * kv_dim).data(),
               slice(v, b, n_tokens * kv_dim).data(), {kc.data(), vc.data()},
-              {n_tokens, heads, kv_heads, hd, pos0, n_ctx}, scratch, o.data());
+              {n_tokens, heads, kv_heads, hd, n_ctx, at(sequences[b].pos)}, scratch, o.data());
     EXPECT_EQ(o, slice(out, b, n_tokens * q_dim)) << "sequence " << b;
-    EXPECT_EQ(kc, slice(k_cache, b, n_ctx * kv_dim)) << "sequence " << b << "'s keys land in its own cache rows";
-    EXPECT_EQ(vc, slice(v_cache, b, n_ctx * kv_dim));
+    EXPECT_EQ(kc, slice(k_cache, slot, n_ctx * kv_dim)) << "sequence " << b << "'s keys land in its own slot's rows";
+    EXPECT_EQ(vc, slice(v_cache, slot, n_ctx * kv_dim));
   }
 }
 
@@ -149,7 +157,8 @@ TEST(Attention, Fp8CacheStoresEachHeadQuantizedAndAttendsOverWhatItStores) {
     want_k.store(k, c.pos0, c.n_kv_heads, c.head_dim);
     want_v.store(v, c.pos0, c.n_kv_heads, c.head_dim);
     const KvCache cache{k_cache.codes.data(), v_cache.codes.data(), k_cache.scales.data(), v_cache.scales.data()};
-    const AttentionShape shape{c.n_tokens, c.n_heads, c.n_kv_heads, c.head_dim, c.pos0, c.n_ctx};
+    const SequenceStep sequence[] = {{0, c.pos0}};
+    const AttentionShape shape{c.n_tokens, c.n_heads, c.n_kv_heads, c.head_dim, c.n_ctx, sequence};
     std::vector<float> out(static_cast<std::size_t>(c.n_tokens * q_dim));
 
     std::vector<float> float_scratch(attention_scratch_floats(c.n_ctx));
@@ -172,10 +181,10 @@ TEST(Attention, Fp8CacheStoresEachHeadQuantizedAndAttendsOverWhatItStores) {
 TEST(Attention, RejectsPositionsPastTheCacheAndBadHeadGroups) {
   std::vector<float> buf(64), scratch(attention_scratch_floats(4));
   EXPECT_THROW(
-      attention(buf.data(), buf.data(), buf.data(), {buf.data(), buf.data()}, {2, 2, 2, 2, 3, 4}, scratch, buf.data()),
+      attention(buf.data(), buf.data(), buf.data(), {buf.data(), buf.data()}, {2, 2, 2, 2, 4, at(3)}, scratch, buf.data()),
       Error);
   EXPECT_THROW(
-      attention(buf.data(), buf.data(), buf.data(), {buf.data(), buf.data()}, {1, 3, 2, 2, 0, 4}, scratch, buf.data()),
+      attention(buf.data(), buf.data(), buf.data(), {buf.data(), buf.data()}, {1, 3, 2, 2, 4, at(0)}, scratch, buf.data()),
       Error);
 }
 
@@ -183,7 +192,7 @@ TEST(Attention, RefusesTooSmallScratchBeforeTouchingTheCache) {
   const std::vector<float> q(8, 1.0f), kv(8, 2.0f);
   std::vector<float> k_cache(32, 0.0f), v_cache(32, 0.0f), out(8);
   std::vector<float> scratch(attention_scratch_floats(8) - 1);
-  EXPECT_THROW(attention(q.data(), kv.data(), kv.data(), {k_cache.data(), v_cache.data()}, {2, 2, 2, 2, 0, 8}, scratch,
+  EXPECT_THROW(attention(q.data(), kv.data(), kv.data(), {k_cache.data(), v_cache.data()}, {2, 2, 2, 2, 8, at(0)}, scratch,
                          out.data()),
                Error);
   EXPECT_EQ(k_cache, std::vector<float>(32, 0.0f)) << "nothing appended by a refused call";

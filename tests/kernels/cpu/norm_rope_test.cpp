@@ -50,20 +50,23 @@ TEST(Rope, BothLayoutsMatchFloat64Reference) {
     for (auto [rows, heads, hd, pos0] : {std::tuple{1, 1, 2, 0}, {3, 4, 8, 5}, {5, 3, 18, 250}, {2, 2, 128, 4000}}) {
       const auto x = test::random_floats(static_cast<std::size_t>(rows * heads * hd), 10);
       std::vector<float> y(x.size());
-      rope(x.data(), rows, rows, heads, hd, pos0, RopeFrequencies{10000.0}, layout, y.data());
+      const SequenceStep sequence[] = {{0, pos0}};
+      rope(x.data(), rows, rows, heads, hd, sequence, RopeFrequencies{10000.0}, layout, y.data());
       // Angles are computed in double, then cos/sin rounded to float: a few ulps.
       EXPECT_LT(test::max_relative_error(y, rope_reference(x, rows, heads, hd, pos0, 10000.0, layout)), 1e-6);
     }
   }
 }
 
-// Three sequences of 4 rows each: every sequence's rows sit at pos0.., as if
-// each were rotated alone.
-TEST(Rope, BatchedSequencesEachStartAtPos0) {
-  const int seqs = 3, seq_len = 4, heads = 2, hd = 6, pos0 = 9;
+// Three sequences of 4 rows each: every sequence's rows sit at its own
+// position.., as if each were rotated alone.
+TEST(Rope, BatchedSequencesEachStartAtTheirPosition) {
+  const int seqs = 3, seq_len = 4, heads = 2, hd = 6;
+  const SequenceStep sequences[] = {{0, 9}, {1, 0}, {2, 301}};
   const auto x = test::random_floats(static_cast<std::size_t>(seqs * seq_len * heads * hd), 12);
   std::vector<float> y(x.size());
-  rope(x.data(), seqs * seq_len, seq_len, heads, hd, pos0, RopeFrequencies{10000.0}, RopeLayout::HalfSplit, y.data());
+  rope(x.data(), seqs * seq_len, seq_len, heads, hd, sequences, RopeFrequencies{10000.0}, RopeLayout::HalfSplit,
+       y.data());
   const std::size_t per_seq = static_cast<std::size_t>(seq_len * heads * hd);
   for (std::size_t b = 0; b < seqs; ++b) {
     const std::vector<float> xb(x.begin() + static_cast<std::ptrdiff_t>(b * per_seq),
@@ -71,7 +74,8 @@ TEST(Rope, BatchedSequencesEachStartAtPos0) {
     const std::vector<float> yb(y.begin() + static_cast<std::ptrdiff_t>(b * per_seq),
                                 y.begin() + static_cast<std::ptrdiff_t>((b + 1) * per_seq));
     EXPECT_LT(
-        test::max_relative_error(yb, rope_reference(xb, seq_len, heads, hd, pos0, 10000.0, RopeLayout::HalfSplit)),
+        test::max_relative_error(
+            yb, rope_reference(xb, seq_len, heads, hd, sequences[b].pos, 10000.0, RopeLayout::HalfSplit)),
         1e-6)
         << "sequence " << b;
   }
@@ -80,10 +84,11 @@ TEST(Rope, BatchedSequencesEachStartAtPos0) {
 TEST(Rope, LayoutsDifferAndPositionZeroIsIdentity) {
   const auto x = test::random_floats(8, 11);
   std::vector<float> a(8), b(8), z(8);
-  rope(x.data(), 1, 1, 1, 8, 3, RopeFrequencies{10000.0}, RopeLayout::HalfSplit, a.data());
-  rope(x.data(), 1, 1, 1, 8, 3, RopeFrequencies{10000.0}, RopeLayout::Interleaved, b.data());
+  const SequenceStep at3[] = {{0, 3}}, at0[] = {{0, 0}};
+  rope(x.data(), 1, 1, 1, 8, at3, RopeFrequencies{10000.0}, RopeLayout::HalfSplit, a.data());
+  rope(x.data(), 1, 1, 1, 8, at3, RopeFrequencies{10000.0}, RopeLayout::Interleaved, b.data());
   EXPECT_NE(a, b);
-  rope(x.data(), 1, 1, 1, 8, 0, RopeFrequencies{10000.0}, RopeLayout::Interleaved, z.data());
+  rope(x.data(), 1, 1, 1, 8, at0, RopeFrequencies{10000.0}, RopeLayout::Interleaved, z.data());
   EXPECT_EQ(z, x);
 }
 
