@@ -11,7 +11,7 @@ packages=(
   libdnnl-dev ocl-icd-opencl-dev   # oneDNN 2.6 (its CMake files want OpenCL)
   libsentencepiece-dev sentencepiece
   libcxxopts-dev nlohmann-json3-dev libfmt-dev libreadline-dev
-  libgtest-dev libutf8proc-dev libpcre2-dev
+  libgtest-dev libutf8proc-dev libpcre2-dev libcpp-httplib-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -21,20 +21,21 @@ std::string_view stop_reason_name(StopReason reason) {
   return "unknown";
 }
 
-namespace {
-int resolve_ctx(const Model& model, int n_ctx) {
+int resolve_context_length(const Model& model, int n_ctx) {
   const auto max = model.info().context_length;
   if (n_ctx <= 0) return static_cast<int>(max);
   if (n_ctx > max) fail("context of {} tokens exceeds the model's maximum of {}", n_ctx, max);
   return n_ctx;
 }
+
+namespace {
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 }  // namespace
 
 GenerationSession::GenerationSession(const Model& model, const Placement& placement, int n_ctx)
-    : model_(model), executor_(model, placement, resolve_ctx(model, n_ctx)) {
+    : model_(model), executor_(model, placement, resolve_context_length(model, n_ctx)) {
   history_.reserve(static_cast<std::size_t>(executor_.n_ctx()));
   feed_.reserve(static_cast<std::size_t>(executor_.n_ctx()));
   logits_.resize(static_cast<std::size_t>(model.info().vocab_size));

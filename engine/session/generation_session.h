@@ -20,6 +20,9 @@ namespace octet {
 enum class StopReason { Eos, Length, ContextFull, Interrupted };
 std::string_view stop_reason_name(StopReason reason);
 
+// `n_ctx`, or the model's context length when `n_ctx` <= 0; throws octet::Error when it exceeds the model's.
+int resolve_context_length(const Model& model, int n_ctx);
+
 struct GenerationStats {
   StopReason reason = StopReason::Length;
   int prompt_tokens = 0;

@@ -23,9 +23,7 @@ namespace {
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(int n_threads) {
-    if (n_threads > 0) omp_set_num_threads(n_threads);
-  }
+  explicit CpuBackend(int n_threads) : n_threads_(n_threads) { use_threads(); }
 
   std::string name() const override { return "cpu"; }
   bool runs_mixed_steps() const override { return true; }
@@ -36,6 +34,7 @@ class CpuBackend final : public Backend {
 
   // Scratch for the largest step of `graph`, so that running it allocates nothing.
   void reserve(const Graph& graph, int n_ctx) override {
+    use_threads();  // before the scratch is sized per thread
     grow(attention_scratch_, cpu::attention_scratch_floats(n_ctx));
     for (const Node& node : graph.nodes()) {
       if (node.op == OpKind::Attention && node.inputs.size() > 5) {  // an FP8 KV cache
@@ -82,6 +81,8 @@ class CpuBackend final : public Backend {
     }
     return weight;
   }
+
+  void begin_step(const StepContext& /*ctx*/) override { use_threads(); }
 
   void run(const Node& node, std::span<Tensor* const> in, Tensor& out, const StepContext& ctx) override {
     // A value left in a GPU's memory (a copy the executor missed in a split
@@ -189,6 +190,13 @@ class CpuBackend final : public Backend {
   }
 
  private:
+  // OpenMP's thread count is a per-thread setting: a step run from another
+  // thread than the one that made the backend (a server's scheduler) sets it again.
+  void use_threads() const {
+    if (n_threads_ > 0 && omp_get_max_threads() != n_threads_) omp_set_num_threads(n_threads_);
+  }
+
+  int n_threads_ = 0;  // 0: OpenMP's default (every core)
   // w8 at up to this many rows reads int8 weights directly (decode); above it,
   // weights are dequantized in tiles of kW8TileRows and multiplied in float.
   static constexpr std::int64_t kW8DirectRows = 8;
