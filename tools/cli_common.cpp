@@ -10,6 +10,7 @@
 #include "models/registry.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -226,7 +227,8 @@ Backends make_backends(const cxxopts::ParseResult& args) {
   return backends;
 }
 
-SamplerOptions read_sampling_options(const cxxopts::ParseResult& args, const std::string& model_path) {
+SamplerOptions read_sampling_options(const cxxopts::ParseResult& args, const std::string& model_path,
+                                     bool announce_seed) {
   SamplerOptions o;
   const auto gen_config = std::filesystem::path(model_path) / "generation_config.json";
   if (std::filesystem::is_directory(model_path) && std::filesystem::exists(gen_config)) {
@@ -243,7 +245,7 @@ SamplerOptions read_sampling_options(const cxxopts::ParseResult& args, const std
     o.seed = args["seed"].as<std::uint64_t>();
   } else {
     o.seed = std::random_device{}();
-    if (o.temperature > 0) std::cerr << "seed " << o.seed << " (pass --seed " << o.seed << " to repeat this run)\n";
+    if (announce_seed && o.temperature > 0) std::cerr << "seed " << o.seed << " (pass --seed " << o.seed << " to repeat this run)\n";
   }
   validate(o);
   return o;
@@ -261,5 +263,30 @@ cxxopts::ParseResult parse_or_help(cxxopts::Options& options, int argc, char** a
   }
   return result;
 }
+
+void add_chat_template_option(cxxopts::Options& options) {
+  options.add_options("Chat")("chat-template",
+                              "llama2, chatml, zephyr, llama3 or plain (default: detected from tokenizer_config.json)",
+                              cxxopts::value<std::string>()->default_value(""));
+}
+
+ChatFormat choose_chat_format(const cxxopts::ParseResult& args, const TokenizerConfig& config) {
+  const std::string forced = args["chat-template"].as<std::string>();
+  if (!forced.empty()) {
+    auto f = chat_format_from_name(forced);
+    if (!f) fail("unknown --chat-template '{}'; known: {}", forced, fmt::join(chat_format_names(), ", "));
+    return *f;
+  }
+  const std::string& text = config.chat_template;
+  if (auto f = detect_chat_format(text)) {
+    std::cerr << "chat format: " << chat_format_name(*f) << " (from the model's chat template)\n";
+    return *f;
+  }
+  std::cerr << (text.empty() ? "this model has no chat template"
+                             : "this model's chat template is not one octet knows (llama2, chatml, zephyr, llama3)")
+            << ": plain continuation, your text is fed as is (--chat-template NAME to choose)\n";
+  return ChatFormat::Plain;
+}
+
 
 }  // namespace octet::cli

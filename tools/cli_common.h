@@ -8,7 +8,9 @@
 #include "engine/io/model_registry.h"
 #include "engine/quant/quant.h"
 #include "engine/session/sampler.h"
+#include "engine/text/chat_format.h"
 #include "engine/text/tokenizer.h"
+#include "engine/text/tokenizer_config.h"
 
 #include <cxxopts.hpp>
 
@@ -72,8 +74,15 @@ LoadOptions read_calibration(const cxxopts::ParseResult& args, const std::string
 LoadedModel load_model(const cxxopts::ParseResult& args, std::optional<ModelKind> kind = ModelKind::Decoder);
 
 // Sampling options: the model's generation_config.json gives the defaults,
-// flags override them. A seed is drawn when none is given.
-SamplerOptions read_sampling_options(const cxxopts::ParseResult& args, const std::string& model_path);
+// flags override them. A seed is drawn when none is given (and said on
+// stderr with `announce_seed`, so that the run can be repeated).
+SamplerOptions read_sampling_options(const cxxopts::ParseResult& args, const std::string& model_path,
+                                     bool announce_seed = true);
+
+// --chat-template, and the format it names, else the one the model's chat
+// template is recognised as (said on stderr), else plain continuation.
+void add_chat_template_option(cxxopts::Options& options);
+ChatFormat choose_chat_format(const cxxopts::ParseResult& args, const TokenizerConfig& config);
 
 // Parses argv after the subcommand name; prints help and exits 0 on --help.
 cxxopts::ParseResult parse_or_help(cxxopts::Options& options, int argc, char** argv);

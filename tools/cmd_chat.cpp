@@ -37,24 +37,6 @@ int on_readline_signal() {
   return 0;
 }
 
-ChatFormat choose_format(const cxxopts::ParseResult& args, const TokenizerConfig& config) {
-  const std::string forced = args["chat-template"].as<std::string>();
-  if (!forced.empty()) {
-    auto f = chat_format_from_name(forced);
-    if (!f) fail("unknown --chat-template '{}'; known: {}", forced, fmt::join(chat_format_names(), ", "));
-    return *f;
-  }
-  const std::string& text = config.chat_template;
-  if (auto f = detect_chat_format(text)) {
-    std::cerr << "chat format: " << chat_format_name(*f) << " (from the model's chat template)\n";
-    return *f;
-  }
-  std::cerr << (text.empty() ? "this model has no chat template"
-                             : "this model's chat template is not one octet knows (llama2, chatml, zephyr, llama3)")
-            << ": plain continuation, your text is fed as is (--chat-template NAME to choose)\n";
-  return ChatFormat::Plain;
-}
-
 }  // namespace
 
 int run_chat(int argc, char** argv) {
@@ -64,8 +46,7 @@ int run_chat(int argc, char** argv) {
   add_model_options(options);
   add_sampling_options(options);
   auto add = options.add_options("Chat");
-  add("chat-template", "llama2, chatml, zephyr, llama3 or plain (default: detected from tokenizer_config.json)",
-      cxxopts::value<std::string>()->default_value(""));
+  add_chat_template_option(options);
   add("system", "system prompt (default: the chat template's own, if it has one)",
       cxxopts::value<std::string>()->default_value(""));
   add("n,max-tokens", "tokens per answer at most (0 = until EOS or the context is full)",
@@ -74,7 +55,7 @@ int run_chat(int argc, char** argv) {
   LoadedModel loaded = load_model(args);
   const SamplerOptions sampling = read_sampling_options(args, loaded.path);
   const TokenizerConfig tokenizer_config = read_tokenizer_config(loaded.path);
-  const ChatFormat format = choose_format(args, tokenizer_config);
+  const ChatFormat format = choose_chat_format(args, tokenizer_config);
   int max_tokens = args["max-tokens"].as<int>();
   if (max_tokens < 0) fail("--max-tokens must be >= 0, got {}", max_tokens);
 

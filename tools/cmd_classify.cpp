@@ -4,6 +4,7 @@
 #include "engine/session/encoder_session.h"
 #include "engine/text/text_records.h"
 #include "engine/text/tokenizer_config.h"
+#include "tools/classification_json.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
 
@@ -195,20 +196,8 @@ int run_classify(int argc, char** argv) {
     if (labels.empty()) {
       o["embedding"] = rows[j];
     } else {
-      const std::vector<double> p = softmax(rows[j]);
-      const auto best = static_cast<int>(std::max_element(p.begin(), p.end()) - p.begin());
-      predicted.push_back(best);
-      o["label"] = labels[static_cast<std::size_t>(best)];
-      o["score"] = p[static_cast<std::size_t>(best)];
-      if (top_k > 0) {
-        std::vector<std::size_t> order(p.size());
-        std::iota(order.begin(), order.end(), std::size_t{0});
-        std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return p[a] > p[b]; });
-        o["probs"] = nlohmann::ordered_json::array();
-        for (std::size_t k = 0; k < std::min<std::size_t>(static_cast<std::size_t>(top_k), order.size()); ++k) {
-          o["probs"].push_back({{"label", labels[order[k]]}, {"prob", p[order[k]]}});
-        }
-      }
+      predicted.push_back(predicted_class(rows[j]));
+      o.update(classification_json(rows[j], labels, top_k));
       if (records[kept[j]].label) o["gold"] = *records[kept[j]].label;
     }
     out << o.dump() << '\n';

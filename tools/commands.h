@@ -11,5 +11,6 @@ int run_perplexity(int argc, char** argv);
 int run_bench(int argc, char** argv);
 int run_quantize(int argc, char** argv);
 int run_classify(int argc, char** argv);
+int run_serve(int argc, char** argv);
 
 }  // namespace octet::cli

@@ -22,6 +22,7 @@ constexpr Command kCommands[] = {
     {"chat", octet::cli::run_chat, "talk with a model in the terminal"},
     {"info", octet::cli::run_info, "show a model's architecture, size and dtypes"},
     {"classify", octet::cli::run_classify, "label texts with an encoder (BERT family), as JSON lines"},
+    {"serve", octet::cli::run_serve, "serve the model over HTTP (OpenAI's API, continuous batching)"},
     {"perplexity", octet::cli::run_perplexity, "score a text; compare quantization schemes (KLD, top-1)"},
     {"bench", octet::cli::run_bench, "measure prompt and generation tokens per second"},
     {"quantize", octet::cli::run_quantize, "write an int8 (compressed-tensors) checkpoint"},

@@ -22,9 +22,7 @@ GenerationStats ChatSession::reply(std::string_view user, int max_tokens, Sample
   require_utf8(user, "message");
   std::vector<std::int32_t> ids;
   const std::string turn = format_user_turn(format_, user, system_, first_turn_);
-  // Llama 2 and Llama 3 spell their begin-of-text token in the turn; the others get the model's BOS.
-  const bool spells_bos = format_ == ChatFormat::Llama2 || format_ == ChatFormat::Llama3;
-  if (first_turn_ && !spells_bos && add_bos_ && session_.model().info().bos_id >= 0) {
+  if (first_turn_ && !chat_format_spells_bos(format_) && add_bos_ && session_.model().info().bos_id >= 0) {
     ids.push_back(session_.model().info().bos_id);
   }
   const auto turn_ids = tokenizer_.encode_with_specials(turn);

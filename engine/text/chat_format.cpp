@@ -1,5 +1,7 @@
 #include "engine/text/chat_format.h"
 
+#include "engine/core/error.h"
+
 namespace octet {
 
 namespace {
@@ -59,8 +61,13 @@ std::string default_system_prompt(ChatFormat format, std::string_view t) {
       return "";
   }
   // The template spells a newline as the two characters \n inside its Jinja strings.
-  std::string text(t);
-  for (std::size_t at = 0; (at = text.find("\\n", at)) != std::string::npos;) text.replace(at, 2, "\n");
+  std::string text;
+  text.reserve(t.size());
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    const bool escaped_newline = t[i] == '\\' && i + 1 < t.size() && t[i + 1] == 'n';
+    text += escaped_newline ? '\n' : t[i];
+    i += escaped_newline;
+  }
   for (std::size_t at = 0; (at = text.find(open, at)) != std::string::npos; at += open.size()) {
     const std::size_t begin = at + open.size(), end = text.find(close, begin);
     if (end == std::string::npos) break;
@@ -97,6 +104,55 @@ std::string format_user_turn(ChatFormat format, std::string_view user, std::stri
     }
   }
   return u;
+}
+
+bool chat_format_spells_bos(ChatFormat format) { return format == ChatFormat::Llama2 || format == ChatFormat::Llama3; }
+
+namespace {
+// What follows an assistant's answer in the conversation: the token the model
+// ended it with (Llama 2's template also puts a space before it).
+std::string end_of_answer(ChatFormat format, std::string_view answer) {
+  const std::string a(answer);
+  switch (format) {
+    case ChatFormat::Plain:
+      return a;
+    case ChatFormat::Llama2:
+      return " " + a + " </s>";
+    case ChatFormat::ChatML:
+      return a + "<|im_end|>";
+    case ChatFormat::Zephyr:
+      return a + "</s>";
+    case ChatFormat::Llama3:
+      return a + "<|eot_id|>";
+  }
+  return a;
+}
+}  // namespace
+
+std::string format_conversation(ChatFormat format, std::span<const ChatMessage> messages,
+                                std::string_view default_system) {
+  std::string system;
+  bool any_system = false, any_user = false;
+  std::string out;
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    const ChatMessage& m = messages[i];
+    if (m.role == "system") {
+      if (any_user) fail("messages[{}]: a system message must come before the first user message", i);
+      system += (any_system ? "\n" : "") + m.content;
+      any_system = true;
+    } else if (m.role == "user") {
+      out += format_user_turn(format, m.content, any_system ? std::string_view(system) : default_system, !any_user);
+      any_user = true;
+    } else if (m.role == "assistant") {
+      if (!any_user) fail("messages[{}]: an assistant message must follow a user message", i);
+      out += end_of_answer(format, m.content);
+    } else {
+      fail("messages[{}].role is '{}': expected system, user or assistant", i, m.role);
+    }
+  }
+  if (!any_user) fail("messages: there is no user message");
+  if (messages.back().role != "user") fail("messages: the last message must be the user's");
+  return out;
 }
 
 }  // namespace octet

@@ -78,3 +78,39 @@ TEST(ChatFormat, NamesAndConfigReading) {
 
 }  // namespace
 }  // namespace octet
+
+namespace octet {
+namespace {
+
+// Whole conversations as the models' Jinja templates render them (transformers'
+// apply_chat_template with add_generation_prompt=True, SmolLM2's ChatML and
+// Llama 3's template without the 3.1 date header).
+TEST(ChatFormat, ConversationsRenderAsTheTemplatesDo) {
+  const std::vector<ChatMessage> messages{
+      {"system", "S"}, {"user", "Hi"}, {"assistant", "Hello"}, {"user", "Bye"}};
+  EXPECT_EQ(format_conversation(ChatFormat::ChatML, messages, "unused"),
+            "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello<|im_end|>\n"
+            "<|im_start|>user\nBye<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(format_conversation(ChatFormat::Llama3, messages, ""),
+            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nS<|eot_id|>"
+            "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+            "Hello<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nBye<|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\n");
+  const std::vector<ChatMessage> no_system{{"user", "Hi"}};
+  EXPECT_EQ(format_conversation(ChatFormat::ChatML, no_system, "D"),
+            "<|im_start|>system\nD<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
+      << "the template's default system message when the request has none";
+  EXPECT_EQ(format_conversation(ChatFormat::Plain, messages, ""), "HiHello\nBye") << "plain continuation: the texts in turn";
+}
+
+TEST(ChatFormat, ConversationErrorsNameTheMessage) {
+  const auto error = [](std::vector<ChatMessage> m) { return test::error_of([&] { format_conversation(ChatFormat::ChatML, m, ""); }); };
+  EXPECT_CONTAINS(error({{"user", "a"}, {"system", "b"}, {"user", "c"}}), "messages[1]");
+  EXPECT_CONTAINS(error({{"robot", "a"}}), "messages[0].role is 'robot'");
+  EXPECT_CONTAINS(error({{"system", "a"}}), "no user message");
+  EXPECT_CONTAINS(error({{"user", "a"}, {"assistant", "b"}}), "last message");
+  EXPECT_CONTAINS(error({}), "no user message");
+}
+
+}  // namespace
+}  // namespace octet
