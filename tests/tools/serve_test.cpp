@@ -17,8 +17,11 @@
 #include <netinet/in.h>
 #include <nlohmann/json.hpp>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -500,6 +503,50 @@ TEST(Serve, ClassifyAndEmbeddingsAnswerAsTheEncoderDoes) {
     }
     EXPECT_EQ(j["usage"]["prompt_tokens"], framed[0].ids.size() + framed[1].ids.size());
   }
+}
+
+}  // namespace
+}  // namespace octet::serve
+
+namespace octet::serve {
+namespace {
+
+// The whole binary: `octet serve` says where it listens, serves, and on
+// SIGTERM finishes the stream in flight before it exits with status 0.
+TEST(ServeCli, SigtermDrainsAndExitsCleanly) {
+  test::TempDir dir;
+  const std::string log = dir.file("serve.log");
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (!freopen(log.c_str(), "w", stderr)) _exit(127);
+    execl(OCTET_BINARY, OCTET_BINARY, "serve", "--port", "0", "--parallel", "2", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // "ready: http://127.0.0.1:PORT/v1" once the model is loaded.
+  int port = 0;
+  std::string text;
+  for (const auto until = Clock::now() + std::chrono::seconds(60); Clock::now() < until && port == 0;) {
+    std::ifstream in(log);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+    const std::size_t at = text.find("ready: http://127.0.0.1:");
+    if (at != std::string::npos) port = std::stoi(text.substr(at + 24));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_GT(port, 0) << text;
+  RawConnection raw(port);
+  raw.send(post_request("/v1/completions", Json{{"prompt", "Once upon a time"}, {"max_tokens", 150}, {"stream", true}}.dump()));
+  raw.read_until("data: ");
+  kill(pid, SIGTERM);
+  EXPECT_CONTAINS(raw.read_until("data: [DONE]"), "data: [DONE]");
+  raw.close();  // else the server waits out the keep-alive timeout (5 s) before it exits
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  std::ifstream in(log);
+  text.assign(std::istreambuf_iterator<char>(in), {});
+  EXPECT_CONTAINS(text, "SIGTERM: finishing 1 request(s) in flight");
+  EXPECT_CONTAINS(text, "octet serve: stopped");
 }
 
 }  // namespace
