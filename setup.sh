@@ -12,6 +12,7 @@ packages=(
   libsentencepiece-dev sentencepiece
   libcxxopts-dev nlohmann-json3-dev libfmt-dev libreadline-dev
   libgtest-dev libutf8proc-dev libpcre2-dev libcpp-httplib-dev
+  python3-venv                     # test.sh: the openai client for octet serve's test
 )
 missing=()
 for p in "${packages[@]}"; do

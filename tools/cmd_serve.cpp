@@ -104,11 +104,18 @@ int run_serve(int argc, char** argv) {
     const TokenizerConfig tokenizer_config = read_tokenizer_config(loaded.path);
     serve::ServedModel served{loaded.model.get(), loaded.tokenizer.get(), nullptr, nullptr};
     if (loaded.model->info().kind == ModelKind::Decoder) {
+      int slots = parallel;
+      const bool mixed_steps = loaded.backends.main->runs_mixed_steps() &&
+                               (!loaded.backends.rest || loaded.backends.rest->runs_mixed_steps());
+      if (!mixed_steps && slots > 1 && args.count("parallel") == 0) {
+        slots = 1;  // an explicit --parallel N > 1 is refused below, by name
+        std::cerr << "this backend decodes one sequence at a time for now: 1 slot (--parallel 1)\n";
+      }
       scheduler = std::make_unique<BatchScheduler>(
           *loaded.model, loaded.backends.placement(),
-          SchedulerOptions{parallel, args["ctx"].as<int>(), max_queue, args["prefill-chunk"].as<int>()});
+          SchedulerOptions{slots, args["ctx"].as<int>(), max_queue, args["prefill-chunk"].as<int>()});
       served.scheduler = scheduler.get();
-      std::cerr << fmt::format("decoder: {} slots of {} tokens, queue of {}\n", parallel, scheduler->n_ctx(), max_queue);
+      std::cerr << fmt::format("decoder: {} slots of {} tokens, queue of {}\n", slots, scheduler->n_ctx(), max_queue);
     } else {
       encoder = std::make_unique<EncoderSession>(*loaded.model, loaded.backends.placement(), *loaded.tokenizer,
                                                  tokenizer_config);
