@@ -13,14 +13,14 @@ namespace octet::cuda {
 
 namespace {
 
-// Sequence b's n_tokens rows of k and v go to its cache rows b n_ctx + *pos...
-__global__ void kv_append_kernel(const float* k, const float* v, float* k_cache, float* v_cache, const int* pos,
-                                 std::int64_t kv_dim, AttentionArgs a) {
+// Sequence b's n_tokens rows of k and v go to its cache rows slot n_ctx + pos...
+__global__ void kv_append_kernel(const float* k, const float* v, float* k_cache, float* v_cache,
+                                 const DeviceSequence* seqs, std::int64_t kv_dim, AttentionArgs a) {
   const std::int64_t per_sequence = a.n_tokens * kv_dim, n = a.batch * per_sequence;
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    const std::int64_t b = i / per_sequence;
-    const std::int64_t at = (b * a.n_ctx + *pos) * kv_dim + i % per_sequence;
+    const DeviceSequence seq = seqs[i / per_sequence];
+    const std::int64_t at = (static_cast<std::int64_t>(seq.slot) * a.n_ctx + seq.pos) * kv_dim + i % per_sequence;
     k_cache[at] = k[i];
     v_cache[at] = v[i];
   }
@@ -31,10 +31,11 @@ __global__ void kv_append_kernel(const float* k, const float* v, float* k_cache,
 // octet::quantize_row_fp8 (so both backends store the same codes and scales).
 // Grid: one block per new row (sequence after sequence).
 __global__ void kv_append_fp8_kernel(const float* k, const float* v, std::uint8_t* k_codes, std::uint8_t* v_codes,
-                                     float* k_scale, float* v_scale, const int* pos, AttentionArgs a) {
+                                     float* k_scale, float* v_scale, const DeviceSequence* seqs, AttentionArgs a) {
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, n_warps = blockDim.x / 32, hd = a.head_dim;
   const std::int64_t r = blockIdx.x, kv_dim = static_cast<std::int64_t>(a.n_kv_heads) * hd;
-  const std::int64_t row = r / a.n_tokens * a.n_ctx + *pos + r % a.n_tokens;  // its cache row
+  const DeviceSequence seq = seqs[r / a.n_tokens];
+  const std::int64_t row = static_cast<std::int64_t>(seq.slot) * a.n_ctx + seq.pos + r % a.n_tokens;  // its cache row
   for (int job = warp; job < 2 * a.n_kv_heads; job += n_warps) {
     const bool is_v = job >= a.n_kv_heads;
     const int h = job % a.n_kv_heads;
@@ -105,12 +106,13 @@ struct CacheFp8 {
 
 // Every attention kernel runs sequence blockIdx.z: its query and output rows
 // and its own n_ctx rows of the caches (from the returned first row).
-__device__ std::int64_t select_sequence(const AttentionArgs& a, const float*& q, float*& out) {
+__device__ std::int64_t select_sequence(const AttentionArgs& a, const DeviceSequence* seqs, const float*& q,
+                                        float*& out) {
   const std::int64_t b = blockIdx.z;
   const std::int64_t q_rows = b * a.n_tokens * a.n_heads * a.head_dim;
   q += q_rows;
   out += q_rows;
-  return b * a.n_ctx;
+  return static_cast<std::int64_t>(seqs[b].slot) * a.n_ctx;
 }
 
 // One query row against n_keys rows of k and v, by one block: its warps
@@ -148,17 +150,18 @@ __device__ void attend_row(const float* qh, const Rows& k, const Rows& v, int n_
 // One block per (query head, token) over the cache: the fallback for shapes
 // the tiled and split kernels do not take.
 template <typename Cache>
-__global__ void attention_kernel(const float* q, Cache cache, const int* pos, AttentionArgs a, float* out) {
+__global__ void attention_kernel(const float* q, Cache cache, const DeviceSequence* seqs, AttentionArgs a, float* out) {
   extern __shared__ float shared[];
   float* scores = shared;        // [n_ctx]
   float* qh = shared + a.n_ctx;  // [head_dim]
-  const std::int64_t first = select_sequence(a, q, out);
+  const std::int64_t first = select_sequence(a, seqs, q, out);
   const int h = blockIdx.x, t = blockIdx.y;
   const int kvh = h / (a.n_heads / a.n_kv_heads);
   const std::int64_t q_row = (static_cast<std::int64_t>(t) * a.n_heads + h) * a.head_dim;
   for (int d = threadIdx.x; d < a.head_dim; d += blockDim.x) qh[d] = q[q_row + d];
   __syncthreads();
-  attend_row(qh, cache.keys(first, kvh, a), cache.values(first, kvh, a), *pos + t + 1, a.head_dim, scores, out + q_row);
+  attend_row(qh, cache.keys(first, kvh, a), cache.values(first, kvh, a), seqs[blockIdx.z].pos + t + 1, a.head_dim,
+             scores, out + q_row);
 }
 
 // Encoder attention: one block per (head, row, sequence); every row of
@@ -199,15 +202,16 @@ __device__ void merge_softmax(float m_other, float l_other, float& m, float& l, 
 
 template <typename Cache>
 __global__ void __launch_bounds__(kDecodeWarps * 32)
-    attention_decode_kernel(const float* q, Cache cache, const int* pos, AttentionArgs a, int splits, float* partial,
+    attention_decode_kernel(const float* q, Cache cache, const DeviceSequence* seqs, AttentionArgs a, int splits,
+                            float* partial,
                             unsigned* counters, float* out) {
   __shared__ float warp_m[kDecodeWarps], warp_l[kDecodeWarps], warp_o[kDecodeWarps][32 * kDecodeDimsPerLane];
   __shared__ bool last_block;
-  const std::int64_t first = select_sequence(a, q, out);
+  const std::int64_t first = select_sequence(a, seqs, q, out);
   const int h = blockIdx.x, split = blockIdx.y, hd = a.head_dim;
   const int slot = h + static_cast<int>(blockIdx.z) * a.n_heads;  // this sequence's head in partial and counters
   const int kvh = h / (a.n_heads / a.n_kv_heads);
-  const int n_keys = *pos + 1, per_split = (n_keys + splits - 1) / splits;
+  const int n_keys = seqs[blockIdx.z].pos + 1, per_split = (n_keys + splits - 1) / splits;
   const int begin = split * per_split, end = min(n_keys, begin + per_split);
   const auto keys = cache.keys(first, kvh, a);
   const auto values = cache.values(first, kvh, a);
@@ -323,17 +327,17 @@ std::size_t tiled_attention_shared_bytes(int head_dim) {
 
 template <int kLanes, typename Cache>
 __global__ void __launch_bounds__(kTileQ* kLanes)
-    attention_tiled_kernel(const float* q, Cache cache, const int* pos, AttentionArgs a, float* out) {
+    attention_tiled_kernel(const float* q, Cache cache, const DeviceSequence* seqs, AttentionArgs a, float* out) {
   extern __shared__ float shared[];
   const int hd = a.head_dim, dq = hd / kLanes;
   float* ks = shared;            // [kTileK][hd]
   float* vs = ks + kTileK * hd;  // [kTileK][hd]
-  const std::int64_t first = select_sequence(a, q, out);
+  const std::int64_t first = select_sequence(a, seqs, q, out);
   const int h = blockIdx.x, t0 = blockIdx.y * kTileQ;
   const int kvh = h / (a.n_heads / a.n_kv_heads);
   const auto keys = cache.keys(first, kvh, a);
   const auto values = cache.values(first, kvh, a);
-  const int p0 = *pos;
+  const int p0 = seqs[blockIdx.z].pos;
   const std::int64_t q_stride = static_cast<std::int64_t>(a.n_heads) * hd;
   const float scale = 1.0f / sqrtf(static_cast<float>(hd));
   const int part = threadIdx.x % kLanes, t = t0 + static_cast<int>(threadIdx.x) / kLanes;
@@ -447,17 +451,17 @@ void reserve_attention_for(int n_ctx, int head_dim) {
 
 // Attention over caches already holding this step's rows.
 template <typename Cache>
-void attend(const float* q, const Cache& cache, const int* pos, const AttentionArgs& a, const AttentionScratch& scratch,
-            float* out, cudaStream_t stream) {
+void attend(const float* q, const Cache& cache, const DeviceSequence* seqs, const AttentionArgs& a,
+            const AttentionScratch& scratch, float* out, cudaStream_t stream) {
   const auto heads = static_cast<unsigned>(a.n_heads), sequences = static_cast<unsigned>(a.batch);
   const int lanes = tiled_attention_lanes(a.head_dim);
   if (a.n_tokens > 1 && lanes != 0) {
     const dim3 grid(heads, static_cast<unsigned>((a.n_tokens + kTileQ - 1) / kTileQ), sequences);
     const std::size_t shared = tiled_attention_shared_bytes(a.head_dim);
     if (lanes == 4) {
-      attention_tiled_kernel<4><<<grid, kTileQ * 4, shared, stream>>>(q, cache, pos, a, out);
+      attention_tiled_kernel<4><<<grid, kTileQ * 4, shared, stream>>>(q, cache, seqs, a, out);
     } else {
-      attention_tiled_kernel<8><<<grid, kTileQ * 8, shared, stream>>>(q, cache, pos, a, out);
+      attention_tiled_kernel<8><<<grid, kTileQ * 8, shared, stream>>>(q, cache, seqs, a, out);
     }
     OCTET_CUDA_CHECK(cudaGetLastError());
     return;
@@ -467,13 +471,13 @@ void attend(const float* q, const Cache& cache, const int* pos, const AttentionA
     const int most = std::max(1, std::min(kMaxDecodeSplits, 264 / (a.n_heads * a.batch)));
     const int splits = std::clamp((a.n_ctx + 31) / 32, 1, most);
     attention_decode_kernel<<<dim3(heads, static_cast<unsigned>(splits), sequences), kDecodeWarps * 32, 0, stream>>>(
-        q, cache, pos, a, splits, scratch.partial, scratch.counters, out);
+        q, cache, seqs, a, splits, scratch.partial, scratch.counters, out);
     OCTET_CUDA_CHECK(cudaGetLastError());
     return;
   }
   const std::size_t shared = attention_shared_bytes(a.n_ctx, a.head_dim);
-  attention_kernel<<<dim3(heads, static_cast<unsigned>(a.n_tokens), sequences), 128, shared, stream>>>(q, cache, pos, a,
-                                                                                                       out);
+  attention_kernel<<<dim3(heads, static_cast<unsigned>(a.n_tokens), sequences), 128, shared, stream>>>(q, cache, seqs,
+                                                                                                       a, out);
   OCTET_CUDA_CHECK(cudaGetLastError());
 }
 }  // namespace
@@ -487,25 +491,25 @@ std::size_t attention_partial_floats(int batch, int n_heads, int head_dim) {
   return static_cast<std::size_t>(batch) * n_heads * kMaxDecodeSplits * (static_cast<std::size_t>(head_dim) + 2);
 }
 
-void attention(const float* q, const float* k, const float* v, const KvCache& cache, const int* pos,
+void attention(const float* q, const float* k, const float* v, const KvCache& cache, const DeviceSequence* seqs,
                const AttentionArgs& a, const AttentionScratch& scratch, float* out, cudaStream_t stream) {
   const std::int64_t kv_dim = static_cast<std::int64_t>(a.n_kv_heads) * a.head_dim;
   if (cache.k_scale == nullptr) {
     auto* k_cache = static_cast<float*>(cache.k);
     auto* v_cache = static_cast<float*>(cache.v);
-    kv_append_kernel<<<blocks_for(a.batch * a.n_tokens * kv_dim), kThreads, 0, stream>>>(k, v, k_cache, v_cache, pos,
+    kv_append_kernel<<<blocks_for(a.batch * a.n_tokens * kv_dim), kThreads, 0, stream>>>(k, v, k_cache, v_cache, seqs,
                                                                                          kv_dim, a);
     OCTET_CUDA_CHECK(cudaGetLastError());
-    attend(q, CacheF32{k_cache, v_cache}, pos, a, scratch, out, stream);
+    attend(q, CacheF32{k_cache, v_cache}, seqs, a, scratch, out, stream);
     return;
   }
   auto* k_codes = static_cast<std::uint8_t*>(cache.k);
   auto* v_codes = static_cast<std::uint8_t*>(cache.v);
   const int warps = std::min(8, 2 * a.n_kv_heads);
   kv_append_fp8_kernel<<<a.batch * a.n_tokens, 32 * warps, 0, stream>>>(k, v, k_codes, v_codes, cache.k_scale,
-                                                                        cache.v_scale, pos, a);
+                                                                        cache.v_scale, seqs, a);
   OCTET_CUDA_CHECK(cudaGetLastError());
-  attend(q, CacheFp8{k_codes, v_codes, cache.k_scale, cache.v_scale}, pos, a, scratch, out, stream);
+  attend(q, CacheFp8{k_codes, v_codes, cache.k_scale, cache.v_scale}, seqs, a, scratch, out, stream);
 }
 
 }  // namespace octet::cuda

@@ -6,6 +6,8 @@
 // (no CUDA syntax), so that the backend, compiled as C++20, can call them.
 #pragma once
 
+#include "kernels/cuda/device_sequence.h"
+
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
@@ -20,10 +22,11 @@ void masked_attention(const float* q, const float* k, const float* v, const std:
 // As attention_reserve, for sequences of seq_len.
 void masked_attention_reserve(int seq_len, int head_dim);
 
-// For each of `batch` sequences (rows sequence after sequence, each with
-// its own n_ctx cache rows): appends its k and v ([n_tokens, kv_dim]) to its
-// caches at rows *pos.., then causal softmax attention of its q over its
-// cache rows 0..*pos + t, as cpu::attention.
+// For each of `batch` sequences b (rows sequence after sequence; seqs[b] in
+// device memory gives its cache slot, n_ctx rows from slot * n_ctx, and the
+// position p of its first new token): appends its k and v ([n_tokens, kv_dim])
+// to its slot's rows p.., then causal softmax attention of its q over its
+// slot's rows 0..p + t, as cpu::attention.
 // Prefill (n_tokens > 1; head_dim a multiple of 4 up to 64, or of 8 up to
 // 128) runs a tiled kernel with an online softmax; other heads one block per
 // query token and head.
@@ -42,14 +45,14 @@ struct AttentionScratch {
 std::size_t attention_partial_floats(int batch, int n_heads, int head_dim);
 // A layer's caches in device memory, as cpu::KvCache: float rows (no
 // scales), or E4M3 codes with a float scale per row and key/value head
-// ([batch * n_ctx, n_kv_heads]), written with cpu::attention's arithmetic.
+// ([slots * n_ctx, n_kv_heads]), written with cpu::attention's arithmetic.
 struct KvCache {
   void* k;
   void* v;
   float* k_scale = nullptr;
   float* v_scale = nullptr;
 };
-void attention(const float* q, const float* k, const float* v, const KvCache& cache, const int* pos,
+void attention(const float* q, const float* k, const float* v, const KvCache& cache, const DeviceSequence* seqs,
                const AttentionArgs& args, const AttentionScratch& scratch, float* out, cudaStream_t stream);
 // Lets the attention kernel use the shared memory a context of n_ctx needs;
 // throws octet::Error when the device cannot give that much.

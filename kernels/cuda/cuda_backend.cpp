@@ -62,15 +62,15 @@ class CudaBackend final : public Backend {
     info_ = devices[static_cast<std::size_t>(device)];
     OCTET_CUDA_CHECK(cudaSetDevice(device));
     OCTET_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-    OCTET_CUDA_CHECK(cudaMallocHost(&pos_host_, sizeof(int)));
-    pos_device_ = device_alloc(sizeof(int));
+    OCTET_CUDA_CHECK(cudaMallocHost(&sequences_host_, sizeof(cuda::DeviceSequence) * kMaxSequences));
+    sequences_device_ = device_alloc(sizeof(cuda::DeviceSequence) * kMaxSequences);
     lt_ = std::make_unique<cuda::LtMatmul>();
   }
 
   ~CudaBackend() override {
     cudaStreamSynchronize(stream_);
     steps_.clear();
-    cudaFreeHost(pos_host_);
+    cudaFreeHost(sequences_host_);
     cudaStreamDestroy(stream_);
   }
 
@@ -174,19 +174,25 @@ class CudaBackend final : public Backend {
 
   void forget_step(std::uint64_t step_key) override { steps_.erase(step_key); }
 
+  bool runs_mixed_steps() const override { return true; }
+
   void begin_step(const StepContext& ctx) override {
-    // The kernels read one position for every sequence, which sits in the slot of its row
-    // (runs_mixed_steps() is false: the executor refuses other steps before they get here).
-    if (ctx.sequences.empty() || !ctx.uniform()) fail("cuda backend: a step's sequences must share one position");
-    // The previous step ended with its logits copied back, so the pinned word is free.
-    *pos_host_ = ctx.sequences.front().pos;
-    OCTET_CUDA_CHECK(cudaMemcpyAsync(pos_device_.get(), pos_host_, sizeof(int), cudaMemcpyHostToDevice, stream_));
+    if (ctx.sequences.empty() || ctx.sequences.size() > kMaxSequences) {
+      fail("cuda backend: {} sequences in one step, 1 to {} supported", ctx.sequences.size(), kMaxSequences);
+    }
+    // The previous step ended with its logits copied back, so the pinned words are free.
+    for (std::size_t b = 0; b < ctx.sequences.size(); ++b) {
+      sequences_host_[b] = {ctx.sequences[b].slot, ctx.sequences[b].pos};
+    }
+    OCTET_CUDA_CHECK(cudaMemcpyAsync(sequences_device_.get(), sequences_host_,
+                                     sizeof(cuda::DeviceSequence) * ctx.sequences.size(), cudaMemcpyHostToDevice,
+                                     stream_));
   }
 
   void run(const Node& node, std::span<Tensor* const> in, Tensor& out, const StepContext& /*ctx*/) override {
     const NodeParams& p = node.params;
     float* y = out.data_mut<float>();
-    const int* pos = static_cast<const int*>(pos_device_.get());
+    const auto* seqs = static_cast<const cuda::DeviceSequence*>(sequences_device_.get());
     switch (node.op) {
       case OpKind::Embedding:
         cuda::embedding(in[0]->data<float>(), in[0]->dim(1), in[1]->data<std::int32_t>(), as_int(in[1]->dim(0)), y,
@@ -203,7 +209,7 @@ class CudaBackend final : public Backend {
         return;
       case OpKind::Rope:
         cuda::rope(in[0]->data<float>(), as_int(in[0]->dim(0)), as_int(in[0]->dim(0) / p.batch),
-                   as_int(in[0]->dim(1) / p.head_dim), p.head_dim, pos, RopeFrequencies{p.rope_theta, p.rope_scaling},
+                   as_int(in[0]->dim(1) / p.head_dim), p.head_dim, seqs, RopeFrequencies{p.rope_theta, p.rope_scaling},
                    p.rope_layout == RopeLayout::HalfSplit, y, stream_);
         return;
       case OpKind::Attention: {
@@ -214,7 +220,7 @@ class CudaBackend final : public Backend {
           cache.k_scale = in[5]->data_mut<float>();
           cache.v_scale = in[6]->data_mut<float>();
         }
-        cuda::attention(in[0]->data<float>(), in[1]->data<float>(), in[2]->data<float>(), cache, pos, args,
+        cuda::attention(in[0]->data<float>(), in[1]->data<float>(), in[2]->data<float>(), cache, seqs, args,
                         {attention_partial_.as<float>(), attention_counters_.as<unsigned>()}, y, stream_);
         return;
       }
@@ -359,8 +365,11 @@ class CudaBackend final : public Backend {
 
   cuda::DeviceInfo info_;
   cudaStream_t stream_ = nullptr;
-  int* pos_host_ = nullptr;           // pinned: the step's position, copied up asynchronously
-  std::shared_ptr<void> pos_device_;  // what the kernels read
+  // Each sequence's cache slot and first position: pinned, copied up asynchronously before every step,
+  // so that a recorded step (a CUDA graph) reads the new ones where it read the old.
+  static constexpr std::size_t kMaxSequences = 1024;
+  cuda::DeviceSequence* sequences_host_ = nullptr;
+  std::shared_ptr<void> sequences_device_;
   std::unique_ptr<cuda::LtMatmul> lt_;
   std::map<std::pair<const void*, bool>, Uploaded> uploaded_;
   Scratch x_quantized_, x_scale_, product_;         // matmul scratch

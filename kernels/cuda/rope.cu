@@ -11,11 +11,11 @@ namespace {
 // block's first head_dim / 2 threads work out each pair's cos and sin once
 // (in double, as the CPU does), then every (head, pair) rotates from shared
 // memory. Per head in double, a decode step's rope measured 9 us under ncu.
-__global__ void rope_kernel(const float* x, int tokens_per_sequence, int n_heads, int head_dim, const int* pos,
+__global__ void rope_kernel(const float* x, int tokens_per_sequence, int n_heads, int head_dim, const DeviceSequence* seqs,
                             RopeFrequencies freqs, bool half_split, float* out) {
   extern __shared__ float angles[];  // cos, then sin, of each of the head_dim / 2 pairs
   const int r = blockIdx.x, half = head_dim / 2;
-  const double p = *pos + static_cast<double>(r % tokens_per_sequence);
+  const double p = seqs[r / tokens_per_sequence].pos + static_cast<double>(r % tokens_per_sequence);
   for (int i = threadIdx.x; i < half; i += blockDim.x) {
     const double freq = rope_inv_freq(freqs, i, head_dim);
     double s_d, c_d;
@@ -40,10 +40,10 @@ __global__ void rope_kernel(const float* x, int tokens_per_sequence, int n_heads
 
 }  // namespace
 
-void rope(const float* x, int rows, int tokens_per_sequence, int n_heads, int head_dim, const int* pos,
+void rope(const float* x, int rows, int tokens_per_sequence, int n_heads, int head_dim, const DeviceSequence* seqs,
           const RopeFrequencies& freqs, bool half_split, float* out, cudaStream_t stream) {
   rope_kernel<<<rows, std::min(1024, (n_heads * head_dim / 2 + 31) / 32 * 32), sizeof(float) * head_dim, stream>>>(
-      x, tokens_per_sequence, n_heads, head_dim, pos, freqs, half_split, out);
+      x, tokens_per_sequence, n_heads, head_dim, seqs, freqs, half_split, out);
   OCTET_CUDA_CHECK(cudaGetLastError());
 }
 
