@@ -92,7 +92,7 @@ TEST_P(GemmInt8Test, WeightOnlyMatchesFloatReferenceOfSameValues) {
 }
 
 INSTANTIATE_TEST_SUITE_P(IssueSizes, GemmInt8Test,
-                         ::testing::Values(Shape3{1, 1, 1}, Shape3{1, 33, 7}, Shape3{3, 100, 9}, Shape3{8, 257, 31},
+                         ::testing::Values(Shape3{1, 1, 1}, Shape3{1, 33, 7}, Shape3{3, 100, 9}, Shape3{8, 257, 31}, Shape3{6, 70, 13}, Shape3{7, 64, 5}, Shape3{9, 96, 11},
                                            Shape3{64, 95, 130}, Shape3{128, 300, 65}, Shape3{5, 2048, 3}));
 
 // Several cache tiles each way, the last ones partial and not a whole number
