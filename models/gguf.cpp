@@ -6,6 +6,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
 #include <map>
 
 namespace octet::models {
@@ -34,6 +38,58 @@ std::string gguf_llama_name(const std::string& hf) {
   return hf;
 }
 
+// llama.cpp's converter writes Llama 3's rope_scaling as one factor per
+// rotary pair (theta_i / factor_i is the pair's frequency): 1 for short
+// wavelengths, `factor` for long ones, and between them
+// 1 / ((1 - s) / factor + s), s = (original_context / wavelength - low) / (high - low).
+// Llama 3.x models all use low 1 and high 4; `factor` is the largest factor;
+// the original context follows from a pair between the two ends (or, when no
+// pair is, any context that puts each pair on its side gives the same
+// frequencies). The result is checked against every factor of the file.
+RopeScaling llama3_scaling_from_factors(const Tensor& factors, double theta, std::int64_t head_dim,
+                                        const std::string& path) {
+  const std::int64_t pairs = head_dim / 2;
+  if (factors.numel() != pairs) {
+    fail("{}: rope_freqs.weight has {} values, the heads have {} rotary pairs", path, factors.numel(), pairs);
+  }
+  const float* f = factors.data<float>();
+  RopeScaling s{RopeScalingType::Llama3, 1.0, 1.0, 4.0, 8192.0};
+  for (std::int64_t i = 0; i < pairs; ++i) {
+    if (!(f[i] >= 1.0f && f[i] <= 1e6f)) fail("{}: rope_freqs.weight[{}] is {}, not in [1, 1e6]", path, i, f[i]);
+    s.factor = std::max(s.factor, static_cast<double>(f[i]));
+  }
+  const auto wavelength = [&](std::int64_t i) { return 2.0 * 3.141592653589793 / std::pow(theta, -2.0 * i / head_dim); };
+  double above = 0.0, below = std::numeric_limits<double>::infinity();  // bounds on the original context
+  bool solved = false;
+  for (std::int64_t i = 0; i < pairs && s.factor > 1.0; ++i) {
+    const double fi = f[i];
+    if (std::abs(fi - 1.0) < 1e-6) {
+      above = std::max(above, s.high_freq_factor * wavelength(i));
+    } else if (std::abs(fi - s.factor) < 1e-6 * s.factor) {
+      below = std::min(below, s.low_freq_factor * wavelength(i));
+    } else if (!solved) {
+      const double smooth = (1.0 / fi - 1.0 / s.factor) / (1.0 - 1.0 / s.factor);
+      s.original_context = wavelength(i) * (smooth * (s.high_freq_factor - s.low_freq_factor) + s.low_freq_factor);
+      solved = true;
+    }
+  }
+  if (!solved) {
+    s.original_context = 8192.0 > above && 8192.0 < below ? 8192.0 : std::isinf(below) ? 2 * above + 1 : (above + below) / 2;
+  }
+  const RopeFrequencies plain{theta, {}}, scaled{theta, s};
+  for (std::int64_t i = 0; i < pairs; ++i) {
+    const double want = rope_inv_freq(plain, static_cast<int>(i), static_cast<int>(head_dim)) / f[i];
+    const double got = rope_inv_freq(scaled, static_cast<int>(i), static_cast<int>(head_dim));
+    if (std::abs(got - want) > 1e-5 * want) {
+      fail("{}: rope_freqs.weight is not Llama 3's rotary scaling (pair {}: factor {}; Llama 3 with factor {}, "
+           "low 1, high 4, original context {:.0f} gives {})",
+           path, i, f[i], s.factor, s.original_context,
+           rope_inv_freq(plain, static_cast<int>(i), static_cast<int>(head_dim)) / got);
+    }
+  }
+  return s;
+}
+
 LlamaConfig llama_config_from_gguf(const GgufFile& g, const std::string& arch) {
   const auto key = [&](const char* k) { return fmt::format("{}.{}", arch, k); };
   const std::string& path = g.path();
@@ -58,11 +114,12 @@ LlamaConfig llama_config_from_gguf(const GgufFile& g, const std::string& arch) {
     }
   }
   // Llama 3.1+ files carry their rope scaling as per-pair factors in a tensor.
-  if (g.find_tensor("rope_freqs.weight") != nullptr) {
-    fail(
-        "{}: rotary frequency factors (rope_freqs.weight, Llama 3.1 and later) are not supported yet from GGUF; "
-        "load the Hugging Face checkpoint, whose rope_scaling octet reads",
-        path);
+  if (const GgufTensorInfo* factors = g.find_tensor("rope_freqs.weight")) {
+    if (c.rope_scaling.type != RopeScalingType::None) {
+      fail("{}: both rope.scaling.type and rope_freqs.weight scale the rotary embedding", path);
+    }
+    if (g.has(key("rope.freq_base"))) c.rope_theta = g.get_float(key("rope.freq_base"));
+    c.rope_scaling = llama3_scaling_from_factors(g.dequantize(*factors), c.rope_theta, c.head_dim, path);
   }
   const GgufTensorInfo* embed = g.find_tensor("token_embd.weight");
   if (embed == nullptr) fail("{}: missing tensor 'token_embd.weight'", path);

@@ -3,9 +3,13 @@
 //  - tiny_llama.gguf: random weights in five tensor types, q and k rows in
 //    llama.cpp's permuted order, against a float64 numpy forward pass in
 //    Hugging Face's layout (rows un-permuted, half-split rotary);
+//  - tiny_llama31.gguf: tests/data/llama3-tiny (rope_scaling llama3) as
+//    llama.cpp writes Llama 3.1+, the scaling as per-pair factors in
+//    rope_freqs.weight, against the Hugging Face checkpoint's float64 reference;
 //  - SmolLM2-135M-Instruct (../shared): the greedy chat answer of a float32
 //    numpy forward pass, with the prompt as Hugging Face's tokenizers and the
 //    chat template make it.
+#include "engine/io/gguf.h"
 #include "engine/io/json_file.h"
 #include "engine/session/chat_session.h"
 #include "engine/session/generation_session.h"
@@ -17,6 +21,9 @@
 #include "tests/test_support.h"
 
 #include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
 
 namespace octet {
 namespace {
@@ -43,6 +50,60 @@ TEST(TinyLlamaGguf, ReproducesNumpyReference) {
     // through two layers stays far below 1e-4 of the row's largest logit.
     EXPECT_LT(err / scale, 1e-4) << "position " << t;
   }
+}
+
+// The largest relative error of `model`'s logits for the reference's prompt, per position.
+double worst_logit_error(const Model& model, const Json& ref) {
+  const auto prompt = ref["prompt_ids"].get<std::vector<std::int32_t>>();
+  const auto want = ref["logits"].get<std::vector<std::vector<double>>>();
+  auto backend = make_cpu_backend(0);
+  GenerationSession session(model, *backend, 0);
+  const Tensor& logits = session.append_all_logits(prompt);
+  double worst = 0;
+  for (std::size_t t = 0; t < want.size(); ++t) {
+    double err = 0, scale = 1e-30;
+    for (std::size_t j = 0; j < want[t].size(); ++j) {
+      err = std::max(err, std::abs(logits.data<float>()[t * want[t].size() + j] - want[t][j]));
+      scale = std::max(scale, std::abs(want[t][j]));
+    }
+    worst = std::max(worst, err / scale);
+  }
+  return worst;
+}
+
+// Llama 3.1+ GGUF: rope_freqs.weight read back as Llama 3's rope_scaling
+// (factor 8, low 1, high 4, original context 64 here), the same logits as
+// the Hugging Face checkpoint it was converted from; factors that are not
+// Llama 3's are refused by name.
+TEST(Llama31Gguf, RopeFactorsReproduceTheHuggingFaceReference) {
+  const std::string path = test::test_data("gguf/tiny_llama31.gguf");
+  const Json ref = read_json_file(test::test_data("decoder_tiny_reference.json"))["llama3"];
+  const auto model = models::builtin_registry().load_model(path);
+  // float32 against float64 through two blocks: 1e-4 of the row's largest logit (as the HF checkpoint's test).
+  EXPECT_LT(worst_logit_error(*model, ref), 1e-4);
+
+  // Without the factors, the same weights are measurably off: the test sees the scaling.
+  test::TempDir dir;
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const GgufTensorInfo rope = *GgufFile(path).find_tensor("rope_freqs.weight");
+  const auto write_with_factors = [&](const std::vector<float>& factors) {
+    std::string edited = bytes;
+    std::memcpy(edited.data() + rope.offset, factors.data(), sizeof(float) * factors.size());
+    const std::string out = dir.file("edited.gguf");
+    std::ofstream(out, std::ios::binary).write(edited.data(), static_cast<std::streamsize>(edited.size()));
+    return out;
+  };
+  ASSERT_EQ(rope.nbytes, 8 * sizeof(float));
+  const auto unscaled = models::builtin_registry().load_model(write_with_factors(std::vector<float>(8, 1.0f)));
+  EXPECT_GT(worst_logit_error(*unscaled, ref), 1e-3);
+  EXPECT_CONTAINS(test::error_of([&] { models::builtin_registry().load_model(write_with_factors({3.0f})); }),
+                  "rope_freqs.weight is not Llama 3's rotary scaling (pair 1");
+  EXPECT_CONTAINS(test::error_of([&] { models::builtin_registry().load_model(write_with_factors({0.5f})); }),
+                  "rope_freqs.weight[0] is 0.5");
 }
 
 TEST(SmolLM2Gguf, ChatAnswersAsTheFloat32Reference) {

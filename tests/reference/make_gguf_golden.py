@@ -7,6 +7,10 @@
   tests/data/gguf/tiny_llama.gguf  a random Llama (hidden 64, 2 layers, 4 heads, 2 key/value heads) with
                                    matrices in Q8_0, Q4_0, Q4_1, F16 and BF16, q and k rows permuted as
                                    llama.cpp's converter stores them, and the gpt2_style test tokenizer
+  tests/data/gguf/tiny_llama31.gguf
+                                   tests/data/llama3-tiny (rope_scaling llama3, original context 64) as llama.cpp's
+                                   converter writes Llama 3.1+: F32, q and k permuted, the scaling as per-pair
+                                   factors in rope_freqs.weight; its reference is decoder_tiny_reference.json's llama3
   tests/data/gguf/tiny_llama_reference.json
                                    prompt ids (Hugging Face's tokenizers) and float64 logits of an independent
                                    Hugging Face-layout forward pass (q and k un-permuted, half-split rotary)
@@ -20,6 +24,8 @@ Run from the repository root in a virtual environment with gguf, numpy and token
   python3 tests/reference/make_gguf_golden.py [SHARED_DIR]
 """
 import json
+import math
+import struct
 import sys
 from pathlib import Path
 
@@ -181,6 +187,80 @@ def make_tiny_llama(rng):
         {"prompt_ids": ids, "logits": [[round(float(v), 7) for v in row] for row in logits]}))
 
 
+def read_safetensors(path):
+    raw = Path(path).read_bytes()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    out = {}
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        assert t["dtype"] == "F32", (name, t["dtype"])
+        begin, end = t["data_offsets"]
+        out[name] = np.frombuffer(raw[8 + n + begin:8 + n + end], dtype=np.float32).reshape(t["shape"])
+    return out
+
+
+def llama3_rope_factors(cfg):
+    """llama.cpp's convert_hf_to_gguf (LlamaModel.generate_extra_tensors): one factor per rotary pair."""
+    r = cfg["rope_scaling"]
+    dim = cfg["head_dim"]
+    freqs = 1.0 / (cfg["rope_theta"] ** (np.arange(0, dim, 2, dtype=np.float32) / dim))
+    low_wavelen = r["original_max_position_embeddings"] / r["low_freq_factor"]
+    high_wavelen = r["original_max_position_embeddings"] / r["high_freq_factor"]
+    factors = []
+    for freq in freqs:
+        wavelen = 2 * math.pi / freq
+        if wavelen < high_wavelen:
+            factors.append(1)
+        elif wavelen > low_wavelen:
+            factors.append(r["factor"])
+        else:
+            smooth = (r["original_max_position_embeddings"] / wavelen - r["low_freq_factor"]) / (
+                r["high_freq_factor"] - r["low_freq_factor"])
+            factors.append(1 / ((1 - smooth) / r["factor"] + smooth))
+    return np.array(factors, dtype=np.float32)
+
+
+def make_tiny_llama31():
+    src = OUT / "llama3-tiny"
+    cfg = json.loads((src / "config.json").read_text())
+    t = read_safetensors(src / "model.safetensors")
+    path = OUT / "gguf" / "tiny_llama31.gguf"
+    w = GGUFWriter(str(path), "llama")
+    w.add_name("octet llama3-tiny, as Llama 3.1+ GGUF")
+    w.add_context_length(cfg["max_position_embeddings"])
+    w.add_embedding_length(cfg["hidden_size"])
+    w.add_block_count(cfg["num_hidden_layers"])
+    w.add_feed_forward_length(cfg["intermediate_size"])
+    w.add_head_count(cfg["num_attention_heads"])
+    w.add_head_count_kv(cfg["num_key_value_heads"])
+    w.add_key_length(cfg["head_dim"])
+    w.add_value_length(cfg["head_dim"])
+    w.add_rope_dimension_count(cfg["head_dim"])
+    w.add_rope_freq_base(cfg["rope_theta"])
+    w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])
+    w.add_vocab_size(cfg["vocab_size"])
+    w.add_bos_token_id(cfg["bos_token_id"])
+    w.add_eos_token_id(cfg["eos_token_id"])
+    add(w, "rope_freqs.weight", llama3_rope_factors(cfg), Q.F32)
+    add(w, "token_embd.weight", t["model.embed_tokens.weight"], Q.F32)
+    add(w, "output_norm.weight", t["model.norm.weight"], Q.F32)
+    add(w, "output.weight", t["lm_head.weight"], Q.F32)
+    names = {"attn_norm": "input_layernorm", "ffn_norm": "post_attention_layernorm", "attn_q": "self_attn.q_proj",
+             "attn_k": "self_attn.k_proj", "attn_v": "self_attn.v_proj", "attn_output": "self_attn.o_proj",
+             "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj", "ffn_down": "mlp.down_proj"}
+    for l in range(cfg["num_hidden_layers"]):
+        for g, hf in names.items():
+            m = t[f"model.layers.{l}.{hf}.weight"]
+            if g == "attn_q":
+                m = permute(m, cfg["num_attention_heads"])
+            if g == "attn_k":
+                m = permute(m, cfg["num_key_value_heads"])
+            add(w, f"blk.{l}.{g}.weight", m, Q.F32)
+    write(w)
+
+
 def make_smollm2_chat():
     gguf_path = SHARED / "models" / "smollm2-135m-instruct" / "SmolLM2-135M-Instruct.Q4_1.gguf"
     tok = Tokenizer.from_file(str(gguf_path.parent / "tokenizer.json"))
@@ -213,6 +293,7 @@ def main():
     rng = np.random.default_rng(20261204)
     make_types(rng)
     make_tiny_llama(rng)
+    make_tiny_llama31()
     if (SHARED / "models" / "smollm2-135m-instruct").exists():
         make_smollm2_chat()
 
