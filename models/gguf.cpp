@@ -48,6 +48,7 @@ std::string gguf_llama_name(const std::string& hf) {
 // frequencies). The result is checked against every factor of the file.
 RopeScaling llama3_scaling_from_factors(const Tensor& factors, double theta, std::int64_t head_dim,
                                         const std::string& path) {
+  if (!(theta > 0) || !std::isfinite(theta)) fail("{}: rope.freq_base {} is not a positive number", path, theta);
   const std::int64_t pairs = head_dim / 2;
   if (factors.numel() != pairs) {
     fail("{}: rope_freqs.weight has {} values, the heads have {} rotary pairs", path, factors.numel(), pairs);
@@ -80,7 +81,7 @@ RopeScaling llama3_scaling_from_factors(const Tensor& factors, double theta, std
   for (std::int64_t i = 0; i < pairs; ++i) {
     const double want = rope_inv_freq(plain, static_cast<int>(i), static_cast<int>(head_dim)) / f[i];
     const double got = rope_inv_freq(scaled, static_cast<int>(i), static_cast<int>(head_dim));
-    if (std::abs(got - want) > 1e-5 * want) {
+    if (!(std::abs(got - want) <= 1e-5 * want)) {  // NaN fails too
       fail("{}: rope_freqs.weight is not Llama 3's rotary scaling (pair {}: factor {}; Llama 3 with factor {}, "
            "low 1, high 4, original context {:.0f} gives {})",
            path, i, f[i], s.factor, s.original_context,
