@@ -26,7 +26,9 @@ std::string gguf_llama_name(const std::string& hf) {
       {"self_attn.k_proj.weight", "attn_k.weight"},      {"self_attn.v_proj.weight", "attn_v.weight"},
       {"self_attn.o_proj.weight", "attn_output.weight"}, {"post_attention_layernorm.weight", "ffn_norm.weight"},
       {"mlp.gate_proj.weight", "ffn_gate.weight"},       {"mlp.up_proj.weight", "ffn_up.weight"},
-      {"mlp.down_proj.weight", "ffn_down.weight"}};
+      {"mlp.down_proj.weight", "ffn_down.weight"},       {"self_attn.q_proj.bias", "attn_q.bias"},
+      {"self_attn.k_proj.bias", "attn_k.bias"},          {"self_attn.v_proj.bias", "attn_v.bias"},
+      {"self_attn.q_norm.weight", "attn_q_norm.weight"}, {"self_attn.k_norm.weight", "attn_k_norm.weight"}};
   if (const auto it = kGlobal.find(hf); it != kGlobal.end()) return it->second;
   const std::string prefix = "model.layers.";
   const std::size_t dot = hf.find('.', prefix.size());
@@ -128,9 +130,13 @@ LlamaConfig llama_config_from_gguf(const GgufFile& g, const std::string& arch) {
   c.context_length = g.get_int(key("context_length"));
   c.rms_norm_eps = static_cast<float>(g.get_float(key("attention.layer_norm_rms_epsilon")));
   if (g.has(key("rope.freq_base"))) c.rope_theta = g.get_float(key("rope.freq_base"));
-  // llama.cpp's converter permutes the rows of q and k so that rotary pairs
-  // are adjacent: as stored, they take the interleaved layout.
-  c.rope_layout = RopeLayout::Interleaved;
+  // llama.cpp's converter permutes Llama's rows of q and k so that rotary
+  // pairs are adjacent: as stored, they take the interleaved layout. Qwen's
+  // it keeps as Hugging Face has them (llama.cpp rotates those in halves).
+  c.rope_layout = arch == "llama" ? RopeLayout::Interleaved : RopeLayout::HalfSplit;
+  c.family = arch;
+  c.qkv_bias = arch == "qwen2";  // Qwen2's q, k and v projections always have biases
+  c.qk_norm = arch == "qwen3";   // Qwen3 normalizes each head of q and k before the rotation
   c.tie_word_embeddings = g.find_tensor("output.weight") == nullptr;
   c.bos_id = static_cast<std::int32_t>(g.find_int("tokenizer.ggml.bos_token_id").value_or(-1));
   c.eos_ids.clear();
@@ -149,7 +155,9 @@ LlamaConfig llama_config_from_gguf(const GgufFile& g, const std::string& arch) {
 std::unique_ptr<Model> load_gguf(const std::string& path, const LoadOptions& options) {
   const GgufFile g(path);
   const std::string arch = g.get_string("general.architecture");
-  if (arch != "llama") fail("{}: architecture '{}' is not one octet runs from GGUF (llama)", path, arch);
+  if (arch != "llama" && arch != "qwen2" && arch != "qwen3") {
+    fail("{}: architecture '{}' is not one octet runs from GGUF (llama, qwen2, qwen3)", path, arch);
+  }
   const LlamaConfig c = llama_config_from_gguf(g, arch);
   const auto lookup = [&](const std::string& name, const Shape& shape) {
     const std::string gguf_name = gguf_llama_name(name);

@@ -6,6 +6,8 @@
 //  - tiny_llama31.gguf: tests/data/llama3-tiny (rope_scaling llama3) as
 //    llama.cpp writes Llama 3.1+, the scaling as per-pair factors in
 //    rope_freqs.weight, against the Hugging Face checkpoint's float64 reference;
+//  - tiny_qwen2.gguf, tiny_qwen3.gguf: tests/data/qwen{2,3}-tiny as llama.cpp
+//    writes them (q, k, v biases; per-head q and k norms; rows not permuted);
 //  - SmolLM2-135M-Instruct (../shared): the greedy chat answer of a float32
 //    numpy forward pass, with the prompt as Hugging Face's tokenizers and the
 //    chat template make it.
@@ -104,6 +106,15 @@ TEST(Llama31Gguf, RopeFactorsReproduceTheHuggingFaceReference) {
                   "rope_freqs.weight is not Llama 3's rotary scaling (pair 1");
   EXPECT_CONTAINS(test::error_of([&] { models::builtin_registry().load_model(write_with_factors({0.5f})); }),
                   "rope_freqs.weight[0] is 0.5");
+}
+
+TEST(QwenGguf, ReproducesTheHuggingFaceReferences) {
+  for (const std::string kind : {"qwen2", "qwen3"}) {
+    const auto model = models::builtin_registry().load_model(test::test_data("gguf/tiny_" + kind + ".gguf"));
+    EXPECT_EQ(model->info().family, kind);
+    const Json ref = read_json_file(test::test_data("decoder_tiny_reference.json"))[kind];
+    EXPECT_LT(worst_logit_error(*model, ref), 1e-4) << kind;
+  }
 }
 
 TEST(SmolLM2Gguf, ChatAnswersAsTheFloat32Reference) {

@@ -7,10 +7,10 @@
   tests/data/gguf/tiny_llama.gguf  a random Llama (hidden 64, 2 layers, 4 heads, 2 key/value heads) with
                                    matrices in Q8_0, Q4_0, Q4_1, F16 and BF16, q and k rows permuted as
                                    llama.cpp's converter stores them, and the gpt2_style test tokenizer
-  tests/data/gguf/tiny_llama31.gguf
-                                   tests/data/llama3-tiny (rope_scaling llama3, original context 64) as llama.cpp's
-                                   converter writes Llama 3.1+: F32, q and k permuted, the scaling as per-pair
-                                   factors in rope_freqs.weight; its reference is decoder_tiny_reference.json's llama3
+  tests/data/gguf/tiny_{llama31,qwen2,qwen3}.gguf
+                                   tests/data/{llama3,qwen2,qwen3}-tiny as llama.cpp's converter writes them (F32;
+                                   Llama 3.1+'s rope_scaling as per-pair factors in rope_freqs.weight); their
+                                   references are decoder_tiny_reference.json's
   tests/data/gguf/tiny_llama_reference.json
                                    prompt ids (Hugging Face's tokenizers) and float64 logits of an independent
                                    Hugging Face-layout forward pass (q and k un-permuted, half-split rotary)
@@ -222,13 +222,25 @@ def llama3_rope_factors(cfg):
     return np.array(factors, dtype=np.float32)
 
 
-def make_tiny_llama31():
-    src = OUT / "llama3-tiny"
+# Hugging Face layer weight names -> llama.cpp's, for the families converted below.
+GGUF_LAYER = {"input_layernorm.weight": "attn_norm.weight", "post_attention_layernorm.weight": "ffn_norm.weight",
+              "self_attn.q_proj.weight": "attn_q.weight", "self_attn.k_proj.weight": "attn_k.weight",
+              "self_attn.v_proj.weight": "attn_v.weight", "self_attn.o_proj.weight": "attn_output.weight",
+              "self_attn.q_proj.bias": "attn_q.bias", "self_attn.k_proj.bias": "attn_k.bias",
+              "self_attn.v_proj.bias": "attn_v.bias", "self_attn.q_norm.weight": "attn_q_norm.weight",
+              "self_attn.k_norm.weight": "attn_k_norm.weight", "mlp.gate_proj.weight": "ffn_gate.weight",
+              "mlp.up_proj.weight": "ffn_up.weight", "mlp.down_proj.weight": "ffn_down.weight"}
+
+
+def convert_tiny(kind, arch, out_name):
+    """tests/data/KIND-tiny as llama.cpp's convert_hf_to_gguf writes it (F32): Llama's q and k rows permuted
+    (rotary pairs adjacent), Qwen's as they are (llama.cpp rotates them in halves), Llama 3's rope_scaling
+    as per-pair factors in rope_freqs.weight. Its reference is decoder_tiny_reference.json's KIND."""
+    src = OUT / f"{kind}-tiny"
     cfg = json.loads((src / "config.json").read_text())
     t = read_safetensors(src / "model.safetensors")
-    path = OUT / "gguf" / "tiny_llama31.gguf"
-    w = GGUFWriter(str(path), "llama")
-    w.add_name("octet llama3-tiny, as Llama 3.1+ GGUF")
+    w = GGUFWriter(str(OUT / "gguf" / out_name), arch)
+    w.add_name(f"octet {kind}-tiny as GGUF")
     w.add_context_length(cfg["max_position_embeddings"])
     w.add_embedding_length(cfg["hidden_size"])
     w.add_block_count(cfg["num_hidden_layers"])
@@ -243,22 +255,30 @@ def make_tiny_llama31():
     w.add_vocab_size(cfg["vocab_size"])
     w.add_bos_token_id(cfg["bos_token_id"])
     w.add_eos_token_id(cfg["eos_token_id"])
-    add(w, "rope_freqs.weight", llama3_rope_factors(cfg), Q.F32)
+    if cfg.get("rope_scaling"):
+        add(w, "rope_freqs.weight", llama3_rope_factors(cfg), Q.F32)
     add(w, "token_embd.weight", t["model.embed_tokens.weight"], Q.F32)
     add(w, "output_norm.weight", t["model.norm.weight"], Q.F32)
-    add(w, "output.weight", t["lm_head.weight"], Q.F32)
-    names = {"attn_norm": "input_layernorm", "ffn_norm": "post_attention_layernorm", "attn_q": "self_attn.q_proj",
-             "attn_k": "self_attn.k_proj", "attn_v": "self_attn.v_proj", "attn_output": "self_attn.o_proj",
-             "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj", "ffn_down": "mlp.down_proj"}
+    if "lm_head.weight" in t:
+        add(w, "output.weight", t["lm_head.weight"], Q.F32)
     for l in range(cfg["num_hidden_layers"]):
-        for g, hf in names.items():
-            m = t[f"model.layers.{l}.{hf}.weight"]
-            if g == "attn_q":
+        for hf, g in GGUF_LAYER.items():
+            name = f"model.layers.{l}.{hf}"
+            if name not in t:
+                continue
+            m = t[name]
+            if arch == "llama" and g == "attn_q.weight":
                 m = permute(m, cfg["num_attention_heads"])
-            if g == "attn_k":
+            if arch == "llama" and g == "attn_k.weight":
                 m = permute(m, cfg["num_key_value_heads"])
-            add(w, f"blk.{l}.{g}.weight", m, Q.F32)
+            add(w, f"blk.{l}.{g}", m, Q.F32)
     write(w)
+
+
+def make_converted_tinies():
+    convert_tiny("llama3", "llama", "tiny_llama31.gguf")
+    convert_tiny("qwen2", "qwen2", "tiny_qwen2.gguf")
+    convert_tiny("qwen3", "qwen3", "tiny_qwen3.gguf")
 
 
 def make_smollm2_chat():
@@ -293,7 +313,7 @@ def main():
     rng = np.random.default_rng(20261204)
     make_types(rng)
     make_tiny_llama(rng)
-    make_tiny_llama31()
+    make_converted_tinies()
     if (SHARED / "models" / "smollm2-135m-instruct").exists():
         make_smollm2_chat()
 
