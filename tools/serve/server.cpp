@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <ctime>
+#include <functional>
 #include <random>
 #include <iostream>
 #include <thread>
@@ -135,7 +136,7 @@ void Server::route() {
   http_.Post("/v1/embeddings", [this](const httplib::Request& req, httplib::Response& res) { embeddings(req, res); });
   http_.Post("/v1/classify", [this](const httplib::Request& req, httplib::Response& res) { classify(req, res); });
   http_.Get("/v1/models", [this](const httplib::Request& req, httplib::Response& res) {
-    if (admit(req, res, "/v1/models")) models(res);
+    if (admit(req, res)) models(res);
   });
   http_.Get("/health", [this](const httplib::Request&, httplib::Response& res) { health(res); });
   http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
@@ -147,8 +148,7 @@ void Server::route() {
   });
 }
 
-// The checks every /v1/ request passes first: the key, the model loaded, not draining.
-bool Server::admit(const httplib::Request& req, httplib::Response& res, const char* /*endpoint*/) {
+bool Server::admit(const httplib::Request& req, httplib::Response& res) {
   if (!options_.api_key.empty() && req.get_header_value("Authorization") != "Bearer " + options_.api_key) {
     reply_error(res, ApiError(401, "a valid API key is required: send \"Authorization: Bearer KEY\"", "",
                               "authentication_error"));
@@ -213,18 +213,28 @@ struct AnswerFormat {
 
 }  // namespace
 
-void Server::chat_completions(const httplib::Request& req, httplib::Response& res) {
-  if (!admit(req, res, "/v1/chat/completions")) return;
+void Server::serve_v1(const httplib::Request& req, httplib::Response& res,
+                      const std::function<void(Clock::time_point)>& handle) {
+  if (!admit(req, res)) return;
   const auto arrived = Clock::now();
   try {
-    if (served_.scheduler == nullptr) {
-      throw ApiError(400, "this model is an encoder: use /v1/embeddings or /v1/classify");
-    }
+    handle(arrived);
+  } catch (const ApiError& e) {
+    reply_error(res, e);
+  }
+}
+
+void Server::require_decoder() const {
+  if (served_.scheduler == nullptr) throw ApiError(400, "this model is an encoder: use /v1/embeddings or /v1/classify");
+}
+
+void Server::chat_completions(const httplib::Request& req, httplib::Response& res) {
+  serve_v1(req, res, [&](Clock::time_point arrived) {
+    require_decoder();
     ChatCompletionRequest r = parse_chat_completion(req.body, options_.sampling);
     Generation g{Api::Chat, {}, std::move(r.fields)};
-    std::string text;
     try {
-      text = format_conversation(options_.chat_format, r.messages, options_.default_system);
+      const std::string text = format_conversation(options_.chat_format, r.messages, options_.default_system);
       if (!chat_format_spells_bos(options_.chat_format) && options_.add_bos && served_.model->info().bos_id >= 0) {
         g.prompt.push_back(served_.model->info().bos_id);
       }
@@ -234,18 +244,12 @@ void Server::chat_completions(const httplib::Request& req, httplib::Response& re
       throw ApiError(400, e.what(), "messages");
     }
     respond_generation(req, res, std::move(g), arrived);
-  } catch (const ApiError& e) {
-    reply_error(res, e);
-  }
+  });
 }
 
 void Server::completions(const httplib::Request& req, httplib::Response& res) {
-  if (!admit(req, res, "/v1/completions")) return;
-  const auto arrived = Clock::now();
-  try {
-    if (served_.scheduler == nullptr) {
-      throw ApiError(400, "this model is an encoder: use /v1/embeddings or /v1/classify");
-    }
+  serve_v1(req, res, [&](Clock::time_point arrived) {
+    require_decoder();
     CompletionRequest r = parse_completion(req.body, options_.sampling);
     Generation g{Api::Completion, {}, std::move(r.fields)};
     if (options_.add_bos && served_.model->info().bos_id >= 0) g.prompt.push_back(served_.model->info().bos_id);
@@ -256,9 +260,7 @@ void Server::completions(const httplib::Request& req, httplib::Response& res) {
       throw ApiError(400, e.what(), "prompt");
     }
     respond_generation(req, res, std::move(g), arrived);
-  } catch (const ApiError& e) {
-    reply_error(res, e);
-  }
+  });
 }
 
 void Server::respond_generation(const httplib::Request& req, httplib::Response& res, Generation g,
@@ -404,10 +406,20 @@ std::pair<std::vector<std::vector<float>>, std::int64_t> run_encoder(EncoderSess
 
 }  // namespace
 
+// {"object": "list", "data": [...], "model", "usage"}: the answer of both encoder endpoints.
+void Server::reply_list(httplib::Response& res, nlohmann::ordered_json data, std::int64_t tokens,
+                        Clock::time_point arrived) {
+  const Json body = {{"object", "list"},
+                     {"data", std::move(data)},
+                     {"model", options_.model_id},
+                     {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}};
+  metrics_.add_tokens(tokens, 0);
+  metrics_.observe_request_latency(seconds_since(arrived));
+  reply_json(res, 200, body.dump());
+}
+
 void Server::embeddings(const httplib::Request& req, httplib::Response& res) {
-  if (!admit(req, res, "/v1/embeddings")) return;
-  const auto arrived = Clock::now();
-  try {
+  serve_v1(req, res, [&](Clock::time_point arrived) {
     if (served_.encoder == nullptr) {
       throw ApiError(400, "this model is a decoder: /v1/embeddings needs an encoder (a BERT-style model)");
     }
@@ -419,22 +431,12 @@ void Server::embeddings(const httplib::Request& req, httplib::Response& res) {
     for (std::size_t i = 0; i < rows.size(); ++i) {
       data.push_back({{"object", "embedding"}, {"index", i}, {"embedding", rows[i]}});
     }
-    const Json body = {{"object", "list"},
-                       {"data", data},
-                       {"model", options_.model_id},
-                       {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}};
-    metrics_.add_tokens(tokens, 0);
-    metrics_.observe_request_latency(seconds_since(arrived));
-    reply_json(res, 200, body.dump());
-  } catch (const ApiError& e) {
-    reply_error(res, e);
-  }
+    reply_list(res, std::move(data), tokens, arrived);
+  });
 }
 
 void Server::classify(const httplib::Request& req, httplib::Response& res) {
-  if (!admit(req, res, "/v1/classify")) return;
-  const auto arrived = Clock::now();
-  try {
+  serve_v1(req, res, [&](Clock::time_point arrived) {
     if (served_.encoder == nullptr) {
       throw ApiError(400, "this model is a decoder: /v1/classify needs an encoder with a classification head");
     }
@@ -449,16 +451,8 @@ void Server::classify(const httplib::Request& req, httplib::Response& res) {
       o.update(classification_json(rows[i], labels, r.top_k));
       data.push_back(o);
     }
-    const Json body = {{"object", "list"},
-                       {"data", data},
-                       {"model", options_.model_id},
-                       {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}};
-    metrics_.add_tokens(tokens, 0);
-    metrics_.observe_request_latency(seconds_since(arrived));
-    reply_json(res, 200, body.dump());
-  } catch (const ApiError& e) {
-    reply_error(res, e);
-  }
+    reply_list(res, std::move(data), tokens, arrived);
+  });
 }
 
 }  // namespace octet::serve

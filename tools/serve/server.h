@@ -18,10 +18,13 @@
 #include "tools/serve/metrics.h"
 
 #include <httplib.h>
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -77,7 +80,14 @@ class Server {
 
  private:
   void route();
-  bool admit(const httplib::Request& req, httplib::Response& res, const char* endpoint);
+  // The checks every /v1/ request passes first (the key, the model loaded, not draining); false: answered.
+  bool admit(const httplib::Request& req, httplib::Response& res);
+  // admit(), then `handle`; an ApiError it throws is answered as OpenAI's error object.
+  void serve_v1(const httplib::Request& req, httplib::Response& res,
+                const std::function<void(std::chrono::steady_clock::time_point arrived)>& handle);
+  void require_decoder() const;  // throws ApiError (400) on an encoder
+  void reply_list(httplib::Response& res, nlohmann::ordered_json data, std::int64_t tokens,
+                  std::chrono::steady_clock::time_point arrived);
   void chat_completions(const httplib::Request& req, httplib::Response& res);
   void completions(const httplib::Request& req, httplib::Response& res);
   // Submits a checked chat or completion request and answers it, whole or streamed.
