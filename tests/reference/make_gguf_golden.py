@@ -25,7 +25,6 @@ Run from the repository root in a virtual environment with gguf, numpy and token
 """
 import json
 import math
-import struct
 import sys
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from tokenizers import Tokenizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hf_decoder_numpy import forward  # noqa: E402
+from safetensors_numpy import read_safetensors  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared"
@@ -185,20 +185,6 @@ def make_tiny_llama(rng):
     logits, _ = forward(p, cfg, np.array(ids), np.float64)
     (OUT / "gguf" / "tiny_llama_reference.json").write_text(json.dumps(
         {"prompt_ids": ids, "logits": [[round(float(v), 7) for v in row] for row in logits]}))
-
-
-def read_safetensors(path):
-    raw = Path(path).read_bytes()
-    n = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
-    out = {}
-    for name, t in header.items():
-        if name == "__metadata__":
-            continue
-        assert t["dtype"] == "F32", (name, t["dtype"])
-        begin, end = t["data_offsets"]
-        out[name] = np.frombuffer(raw[8 + n + begin:8 + n + end], dtype=np.float32).reshape(t["shape"])
-    return out
 
 
 def llama3_rope_factors(cfg):

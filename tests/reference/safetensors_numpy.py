@@ -1,6 +1,8 @@
-"""Writes a safetensors file from numpy arrays (float32 as F32, int64 as I64), for the golden-data scripts."""
+"""Safetensors files and numpy arrays, for the golden-data scripts: written (float32 as F32, int64 as I64) and
+read back (F32 only)."""
 import json
 import struct
+from pathlib import Path
 
 import numpy as np
 
@@ -18,3 +20,18 @@ def write_safetensors(path, tensors, metadata=None):
     h = json.dumps(header).encode()
     h += b" " * ((8 - len(h) % 8) % 8)
     path.write_bytes(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+def read_safetensors(path):
+    """Every F32 tensor of a safetensors file, by name."""
+    raw = Path(path).read_bytes()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    out = {}
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        assert t["dtype"] == "F32", (name, t["dtype"])
+        begin, end = t["data_offsets"]
+        out[name] = np.frombuffer(raw[8 + n + begin:8 + n + end], dtype=np.float32).reshape(t["shape"])
+    return out
