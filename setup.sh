@@ -12,7 +12,8 @@ packages=(
   libsentencepiece-dev sentencepiece
   libcxxopts-dev nlohmann-json3-dev libfmt-dev libreadline-dev
   libgtest-dev libutf8proc-dev libpcre2-dev libcpp-httplib-dev
-  python3-venv                     # test.sh: the openai client for octet serve's test
+  python3-dev pybind11-dev         # the octet Python module
+  python3-venv                     # test.sh: the openai client and Ray, for their tests
 )
 missing=()
 for p in "${packages[@]}"; do

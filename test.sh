@@ -11,13 +11,14 @@ jobs=$(nproc)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$jobs"
 
-# The official openai client, for the test that runs it against `octet serve`,
-# from PyPI where pip can reach it (that test is skipped, saying why, where not).
+# Python packages from PyPI for two tests, where pip can reach it: the official
+# openai client (serve_openai_client) and Ray Data (library_ray_example). Where
+# pip cannot, those tests are skipped, saying why (and fail under CI).
 if [ -z "${OCTET_PYTHON:-}" ]; then
-  venv=build/openai-venv
-  if ! "$venv/bin/python" -c "import openai" 2>/dev/null; then
-    (python3 -m venv "$venv" && timeout 300 "$venv/bin/pip" install -q openai) >/dev/null 2>&1 ||
-      echo "note: pip could not install the openai package into $venv; serve_openai_client will be skipped" >&2
+  venv=build/py-venv
+  if ! "$venv/bin/python" -c "import openai, ray.data" 2>/dev/null; then
+    (python3 -m venv "$venv" && timeout 600 "$venv/bin/pip" install -q openai "ray[data]") >/dev/null 2>&1 ||
+      echo "note: pip could not install openai and ray[data] into $venv; the tests that use them will be skipped" >&2
   fi
   if "$venv/bin/python" -c "import openai" 2>/dev/null; then export OCTET_PYTHON="$PWD/$venv/bin/python"; fi
 fi

@@ -1,31 +1,20 @@
 #include "tools/cli_common.h"
 
-#include "engine/io/json_file.h"
 #include "engine/quant/calibration.h"
 #include "engine/text/sentencepiece_tokenizer.h"
 #include "kernels/cpu/cpu_backend.h"
-#if OCTET_HAVE_CUDA
-#include "kernels/cuda/cuda_backend.h"
-#endif
 #include "models/registry.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <random>
 #include <sstream>
 
 namespace octet::cli {
-
-std::string default_model_path(ModelKind kind) {
-  if (kind == ModelKind::Encoder) return std::string(OCTET_ASSETS_DIR) + "/models/sst2-mini";
-  if (const char* env = std::getenv("OCTET_DEFAULT_MODEL")) return env;
-  return std::string(OCTET_ASSETS_DIR) + "/models/tinystories-mini";
-}
 
 void add_model_options(cxxopts::Options& options, ModelKind kind) {
   auto add = options.add_options("Model");
@@ -120,7 +109,7 @@ std::string_view kv_cache_name(DType cache) { return cache == DType::F8E4M3 ? "f
 LoadedModel load_model(const cxxopts::ParseResult& args, std::optional<ModelKind> kind) {
   LoadedModel loaded;
   loaded.path = args["model"].as<std::string>();
-  if (loaded.path.empty()) loaded.path = default_model_path(kind.value_or(ModelKind::Decoder));
+  if (loaded.path.empty()) loaded.path = shipped_model_path(kind.value_or(ModelKind::Decoder));
   LoadOptions options{read_quant_recipe(args)};
   if (kind != ModelKind::Encoder) options.kv_cache = read_kv_cache(args);
   if (args.count("pooling") > 0) {
@@ -196,23 +185,11 @@ LoadOptions read_calibration(const cxxopts::ParseResult& args, const std::string
   return options;
 }
 
-std::unique_ptr<Backend> make_backend(const std::string& name, int threads) {
-  if (threads < 0) fail("--threads must be >= 0, got {}", threads);
-  if (name == "cpu") return make_cpu_backend(threads);
-  if (name == "cuda") {
-#if OCTET_HAVE_CUDA
-    return make_cuda_backend(0);
-#else
-    fail("--backend cuda: this octet was built without the CUDA toolkit (install it and rebuild)");
-#endif
-  }
-  fail("--backend '{}' is not a backend: use cpu or cuda", name);
-}
-
 Backends make_backends(const cxxopts::ParseResult& args) {
   Backends backends;
   const std::string name = args["backend"].as<std::string>();
   const int threads = args["threads"].as<int>();
+  if (threads < 0) fail("--threads must be >= 0, got {}", threads);
   if (args.count("gpu-layers") == 0) {
     backends.main = make_backend(name, threads);
     return backends;
@@ -229,14 +206,7 @@ Backends make_backends(const cxxopts::ParseResult& args) {
 
 SamplerOptions read_sampling_options(const cxxopts::ParseResult& args, const std::string& model_path,
                                      bool announce_seed) {
-  SamplerOptions o;
-  const auto gen_config = std::filesystem::path(model_path) / "generation_config.json";
-  if (std::filesystem::is_directory(model_path) && std::filesystem::exists(gen_config)) {
-    const Json j = read_json_file(gen_config.string());
-    o.temperature = json_optional<float>(j, "temperature", o.temperature, gen_config.string());
-    o.top_p = json_optional<float>(j, "top_p", o.top_p, gen_config.string());
-    o.top_k = json_optional<int>(j, "top_k", o.top_k, gen_config.string());
-  }
+  SamplerOptions o = model_sampling_defaults(model_path);
   if (args.count("temp")) o.temperature = args["temp"].as<float>();
   if (args.count("top-p")) o.top_p = args["top-p"].as<float>();
   if (args["top-k"].count()) o.top_k = args["top-k"].as<int>();
@@ -251,14 +221,17 @@ SamplerOptions read_sampling_options(const cxxopts::ParseResult& args, const std
   return o;
 }
 
-cxxopts::ParseResult parse_or_help(cxxopts::Options& options, int argc, char** argv) {
+cxxopts::ParseResult parse_or_help(cxxopts::Options& options, int argc, char** argv,
+                                   std::vector<std::string>* operands) {
   options.add_options()("h,help", "show this help");
   auto result = options.parse(argc, argv);
   if (result.count("help")) {
     std::cout << options.help() << std::endl;
     std::exit(0);
   }
-  if (!result.unmatched().empty()) {
+  if (operands != nullptr) {
+    *operands = result.unmatched();
+  } else if (!result.unmatched().empty()) {
     throw cxxopts::exceptions::exception("unexpected argument '" + result.unmatched().front() + "'");
   }
   return result;

@@ -2,6 +2,7 @@
 // default model that ships with octet, and the sampling options.
 #pragma once
 
+#include "api/model_loading.h"  // shipped_model_path (the default -m), make_backend
 #include "engine/core/backend.h"
 #include "engine/core/model.h"
 #include "engine/core/placement.h"
@@ -27,10 +28,6 @@ namespace octet::cli {
 inline constexpr int kExitError = 1;
 inline constexpr int kExitUsage = 2;
 
-// The model used when -m is not given: tinystories-mini for decoder
-// commands, the sst2-mini classifier for `classify`.
-std::string default_model_path(ModelKind kind = ModelKind::Decoder);
-
 void add_model_options(cxxopts::Options& options, ModelKind kind = ModelKind::Decoder);
 void add_sampling_options(cxxopts::Options& options);
 
@@ -55,9 +52,6 @@ DType read_kv_cache(const cxxopts::ParseResult& args, const std::string& option 
 // The name read_kv_cache reads for `cache`.
 std::string_view kv_cache_name(DType cache);
 
-// "cpu" (with `threads`, 0 = all cores) or "cuda" (GPU 0); throws octet::Error
-// naming what is missing when this build or machine cannot run it.
-std::unique_ptr<Backend> make_backend(const std::string& name, int threads);
 // --backend, --gpu-layers and -t (add_model_options).
 Backends make_backends(const cxxopts::ParseResult& args);
 
@@ -85,6 +79,9 @@ void add_chat_template_option(cxxopts::Options& options);
 ChatFormat choose_chat_format(const cxxopts::ParseResult& args, const TokenizerConfig& config);
 
 // Parses argv after the subcommand name; prints help and exits 0 on --help.
-cxxopts::ParseResult parse_or_help(cxxopts::Options& options, int argc, char** argv);
+// Arguments that are not options are refused, or, with `operands`, stored
+// there whole (a vector option would split them at commas).
+cxxopts::ParseResult parse_or_help(cxxopts::Options& options, int argc, char** argv,
+                                   std::vector<std::string>* operands = nullptr);
 
 }  // namespace octet::cli

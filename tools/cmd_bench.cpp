@@ -182,7 +182,7 @@ int run_bench(int argc, char** argv) {
   const auto args = parse_or_help(options, argc, argv);
   if (args.count("matmul")) return run_matmul_mode(args);
   std::string path = args["model"].as<std::string>();
-  if (path.empty()) path = default_model_path();
+  if (path.empty()) path = shipped_model_path(ModelKind::Decoder);
   const std::string format = args["output"].as<std::string>();
   if (format != "md" && format != "json" && format != "csv") {
     fail("--output must be md, json or csv, got '{}'", format);

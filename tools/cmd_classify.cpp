@@ -49,14 +49,6 @@ void draw_progress(std::size_t done, std::size_t total, double seconds) {
             << (done == total ? "\n" : "") << std::flush;
 }
 
-// The scheme the model runs in: --quant, or what a quantized checkpoint stores.
-std::string running_scheme(const Model& model) {
-  for (const auto& [name, t] : model.weights()) {
-    if (t.quant() != nullptr) return std::string(quant_scheme_name(t.quant()->scheme));
-  }
-  return "f32";
-}
-
 }  // namespace
 
 int run_classify(int argc, char** argv) {
@@ -88,10 +80,10 @@ int run_classify(int argc, char** argv) {
       "without it, a bad line stops the run");
   add("summary-json", "also write the summary (accuracy, count, texts per second, per class) to this file",
       cxxopts::value<std::string>());
-  add("positional", "", cxxopts::value<std::vector<std::string>>());
-  options.parse_positional({"positional"});
   options.positional_help("[TEXT...]");
-  const auto args = parse_or_help(options, argc, argv);
+  // The texts are operands, taken whole: a vector option would split them at commas.
+  std::vector<std::string> texts;
+  const auto args = parse_or_help(options, argc, argv, &texts);
   const int batch = args["batch"].as<int>();
   if (batch <= 0) fail("--batch must be positive, got {}", batch);
   const int top_k = args["top-k"].as<int>();
@@ -108,12 +100,12 @@ int run_classify(int argc, char** argv) {
     if (!f) fail("--format '{}' is not a format: use lines, tsv, csv or jsonl", args["format"].as<std::string>());
     return *f;
   };
-  if (args.count("positional")) {
+  if (!texts.empty()) {
     if (args.count("input")) fail("give TEXT arguments or --input, not both");
     if (args.count("format")) fail("--format describes --input or stdin; TEXT arguments are plain texts");
     source = "argument";
     std::size_t n = 0;
-    for (const auto& text : args["positional"].as<std::vector<std::string>>()) {
+    for (const auto& text : texts) {
       TextRecord r;
       r.line = ++n;
       r.text = text;  // framing reports invalid UTF-8 and empty texts

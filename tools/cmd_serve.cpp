@@ -84,7 +84,7 @@ int run_serve(int argc, char** argv) {
   const std::string model_path = args["model"].as<std::string>();
   o.model_id = args["model-id"].as<std::string>();
   if (o.model_id.empty()) {
-    o.model_id = std::filesystem::path(model_path.empty() ? default_model_path() : model_path).filename().string();
+    o.model_id = std::filesystem::path(model_path.empty() ? shipped_model_path(ModelKind::Decoder) : model_path).filename().string();
   }
   // Decoder settings need the model directory; they are filled in before attach().
   auto server = std::make_unique<serve::Server>(o);

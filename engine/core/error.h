@@ -1,25 +1,17 @@
-// The one exception type of the library. Messages say what went wrong and
-// where (file, tensor name, expected vs found); only tools/ turns them into exit codes.
+// The exceptions (octet::Error, ContextFullError) are the public API's own
+// (include/octet/error.h): what the engine throws is what a library user
+// catches. Messages say what went wrong and where (file, tensor name,
+// expected vs found); only tools/ turns them into exit codes.
 #pragma once
+
+#include "octet/error.h"
 
 #include <fmt/format.h>
 
-#include <stdexcept>
 #include <string>
 #include <utility>
 
 namespace octet {
-
-class Error : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-// The prompt or conversation no longer fits the context window.
-class ContextFullError : public Error {
- public:
-  using Error::Error;
-};
 
 template <typename... Args>
 [[noreturn]] void fail(fmt::format_string<Args...> format, Args&&... args) {

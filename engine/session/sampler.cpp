@@ -1,13 +1,27 @@
 #include "engine/session/sampler.h"
 
 #include "engine/core/error.h"
+#include "engine/io/json_file.h"
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <numeric>
 
 namespace octet {
+
+SamplerOptions model_sampling_defaults(const std::string& model_path) {
+  SamplerOptions o;
+  const auto config = std::filesystem::path(model_path) / "generation_config.json";
+  std::error_code ec;
+  if (!std::filesystem::is_directory(model_path, ec) || !std::filesystem::exists(config, ec)) return o;
+  const Json j = read_json_file(config.string());
+  o.temperature = json_optional<float>(j, "temperature", o.temperature, config.string());
+  o.top_p = json_optional<float>(j, "top_p", o.top_p, config.string());
+  o.top_k = json_optional<int>(j, "top_k", o.top_k, config.string());
+  return o;
+}
 
 void validate(const SamplerOptions& o) {
   if (!(o.temperature >= 0.0f)) fail("temperature must be >= 0, got {}", o.temperature);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <random>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace octet {
@@ -21,6 +22,10 @@ struct SamplerOptions {
 
 // Throws octet::Error when an option is out of range, naming it.
 void validate(const SamplerOptions& options);
+
+// octet's defaults overridden by the temperature, top_p and top_k of the
+// model directory's generation_config.json, where it has one.
+SamplerOptions model_sampling_defaults(const std::string& model_path);
 
 class Sampler {
  public:

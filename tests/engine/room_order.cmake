@@ -1,5 +1,5 @@
 # The rooms of engine/ in order: a file may include its own room and the rooms
-# before it, never a later one, and nothing of engine/ includes kernels/,
+# before it, never a later one, and nothing of engine/ includes api/, kernels/,
 # models/ or tools/. Run by CTest: cmake -DSOURCE_DIR=... -P room_order.cmake
 set(rooms core quant io text session)
 file(GLOB_RECURSE files RELATIVE ${SOURCE_DIR} ${SOURCE_DIR}/engine/*.h ${SOURCE_DIR}/engine/*.cpp)
@@ -14,7 +14,7 @@ foreach(file ${files})
   endif()
   file(STRINGS ${SOURCE_DIR}/${file} includes REGEX "^#include \"")
   foreach(line ${includes})
-    if(line MATCHES "^#include \"(kernels|models|tools)/")
+    if(line MATCHES "^#include \"(api|kernels|models|python|tools)/")
       string(APPEND bad "  ${file}: ${line} (engine/ never includes ${CMAKE_MATCH_1}/)\n")
     elseif(line MATCHES "^#include \"engine/([a-z]+)/")
       list(FIND rooms "${CMAKE_MATCH_1}" included)

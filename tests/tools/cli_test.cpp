@@ -418,6 +418,13 @@ TEST(CliClassify, ABadLineFailsWithItsNumberOrIsSkippedOnRequest) {
   EXPECT_CONTAINS(skips.output, "1 bad lines skipped");
 }
 
+TEST(CliClassify, ATextArgumentIsOneTextCommasAndAll) {
+  const CliRun r = run_octet("classify 'the acting , costumes , music and sound are all astounding' 'dull'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "\"line\":2");
+  EXPECT_EQ(r.output.find("\"line\":3"), std::string::npos) << r.output;
+}
+
 TEST(CliClassify, RefusesDecodersAndEmptyInput) {
   expect_failure("classify -m " + test::shipped_model() + " 'some text'", 1, "a decoder, not an encoder");
   expect_failure("generate -m " + test::project_dir() + "/assets/models/sst2-mini -p x", 1, "octet classify");
