@@ -237,8 +237,8 @@ GgufFile::GgufFile(const std::string& path) : file_(MappedFile::open(path)) {
     const auto type_number = in.read<std::uint32_t>("a tensor type");
     const auto type = ggml_type_from_number(type_number);
     if (!type) {
-      fail("{}: tensor '{}' has type {}, which octet does not read (F32, F16, BF16, Q8_0, Q4_0, Q4_1)", path, t.name,
-           ggml_type_name(type_number));
+      fail("{}: tensor '{}' has type {}, which octet does not read ({})", path, t.name, ggml_type_name(type_number),
+           kGgmlTypesRead);
     }
     t.type = *type;
     const GgmlBlock block = ggml_block(t.type);

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """GGUF test files and their references, from the `gguf` package and numpy.
 
-  tests/data/gguf/types.gguf       one tensor of each type octet reads (F32, F16, BF16, Q8_0, Q4_0, Q4_1),
-                                   awkward shapes, and beside each `expected.NAME`: the gguf package's
-                                   dequantization of it, as F32
+  tests/data/gguf/types.gguf       one tensor of each type octet reads (F32, F16, BF16, Q8_0, Q4_0, Q4_1,
+                                   Q5_0, Q5_1, and the K-quants Q2_K ... Q6_K as random blocks, which the
+                                   package cannot make), awkward shapes, and beside each `expected.NAME`:
+                                   the gguf package's dequantization of it, as F32
   tests/data/gguf/tiny_llama.gguf  a random Llama (hidden 64, 2 layers, 4 heads, 2 key/value heads) with
                                    matrices in Q8_0, Q4_0, Q4_1, F16 and BF16, q and k rows permuted as
                                    llama.cpp's converter stores them, and the gpt2_style test tokenizer
@@ -88,6 +89,27 @@ def make_types(rng):
         v = rng.standard_normal(shape) * np.exp(rng.uniform(-4, 4, shape[:-1] + (1,)))
         v.reshape(-1)[:min(32, v.size)] = 0.0 if qtype != Q.Q4_1 else 0.75
         add(w, name, v, qtype)
+    # Q5_0 and Q5_1 from values; K-quants as random bytes with finite f16 scales
+    # at their places in each block (their own generator: the files made after
+    # this one stay as they were).
+    krng = np.random.default_rng(20261205)
+    for name, (shape, qtype) in {"q5_0": ((3, 64), Q.Q5_0), "q5_1": ((2, 96), Q.Q5_1)}.items():
+        v = krng.standard_normal(shape) * np.exp(krng.uniform(-4, 4, shape[:-1] + (1,)))
+        v.reshape(-1)[:32] = 0.0 if qtype == Q.Q5_0 else 0.75
+        add(w, name, v, qtype)
+        cases[name] = (shape, qtype)
+    k_blocks = {Q.Q2_K: (84, [80, 82]), Q.Q3_K: (110, [108]), Q.Q4_K: (144, [0, 2]), Q.Q5_K: (176, [0, 2]),
+                Q.Q6_K: (210, [208])}
+    for qtype, shape in [(Q.Q2_K, (3, 256)), (Q.Q3_K, (2, 512)), (Q.Q4_K, (3, 256)), (Q.Q5_K, (2, 512)),
+                         (Q.Q6_K, (3, 256))]:
+        size, scale_at = k_blocks[qtype]
+        blocks = krng.integers(0, 256, (shape[0] * shape[1] // 256, size), dtype=np.uint8)
+        for at in scale_at:
+            scale = (krng.standard_normal(len(blocks)) * np.exp(krng.uniform(-6, 0, len(blocks)))).astype(np.float16)
+            blocks[:, at:at + 2] = scale.view(np.uint8).reshape(-1, 2)
+        name = qtype.name.lower()
+        w.add_tensor(name, blocks.reshape(shape[0], -1), raw_dtype=qtype)
+        cases[name] = (shape, qtype)
     write(w)
     ref = dequantized(GGUFReader(str(path)))
     # Rewrite with the expected values beside the stored ones.

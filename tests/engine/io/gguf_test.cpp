@@ -33,7 +33,7 @@ TEST(Gguf, DequantizesEveryTypeExactlyAsTheGgufPackage) {
     }
     ++checked;
   }
-  EXPECT_EQ(checked, 7) << "F32, F16, BF16, Q8_0, Q4_0, Q4_1 and a 3-D Q8_0";
+  EXPECT_EQ(checked, 14) << "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K ... Q6_K and a 3-D Q8_0";
   EXPECT_EQ(g.find_tensor("q8_0_3d")->shape, (Shape{2, 3, 32})) << "ggml's ne[] reversed: outermost first";
 }
 
@@ -93,8 +93,10 @@ TEST(Gguf, RefusesMalformedHeadersNamingTheFileAndTheFault) {
   EXPECT_CONTAINS(open_error(dir, "GGML" + GgufBytes::header(0).bytes.substr(4)), "bad.gguf: not a GGUF file");
   EXPECT_CONTAINS(open_error(dir, GgufBytes::header(0, 1).bytes), "GGUF version 1 is not supported");
   EXPECT_CONTAINS(open_error(dir, GgufBytes::header(1'000'000'000).bytes), "tensor count 1000000000");
-  EXPECT_CONTAINS(open_error(dir, GgufBytes::header(1).tensor("w", 32, 12, 0).data(128).bytes),
-                  "tensor 'w' has type Q4_K, which octet does not read");
+  EXPECT_CONTAINS(open_error(dir, GgufBytes::header(1).tensor("w", 32, 16, 0).data(128).bytes),
+                  "tensor 'w' has type IQ2_XXS, which octet does not read");
+  EXPECT_CONTAINS(open_error(dir, GgufBytes::header(1).tensor("w", 32, 12, 0).data(256).bytes),
+                  "tensor 'w' rows of 32 values are not whole blocks of 256 (Q4_K)");
   EXPECT_CONTAINS(open_error(dir, GgufBytes::header(1).tensor("w", 32, 0, 4).data(256).bytes), "not aligned");
   EXPECT_CONTAINS(open_error(dir, GgufBytes::header(1).tensor("w", 32, 0, 0).data(100).bytes),
                   "runs past the end of the file");
