@@ -327,7 +327,8 @@ std::unique_ptr<Model> make_bert(const Json& config, const std::string& config_p
   // Matmul weights get the recipe's scheme (or keep the checkpoint's).
   const auto linear = [&](const std::string& prefix, std::int64_t out, std::int64_t in) {
     const std::string name = prefix + ".weight";
-    Tensor t = quantize_weight(store.get(name, {out, in}), options.quant.scheme_for(name));
+    Tensor t = quantize_weight(prune_at_load(name, store.get(name, {out, in}), options, source),
+                               options.quant.scheme_for(name));
     const auto it = options.input_scales.find(name);
     if (it != options.input_scales.end() && t.quant() != nullptr && t.quant()->scheme == QuantScheme::Int8) {
       t = with_input_scale(t, it->second);

@@ -216,7 +216,7 @@ std::unique_ptr<Model> load_gpt2_hf(const Json& config, const std::string& confi
     return t;
   };
   const auto quantized = [&](const std::string& name, Tensor w) {
-    return quantize_weight(w, options.quant.scheme_for(name));
+    return quantize_weight(prune_at_load(name, w, options, source), options.quant.scheme_for(name));
   };
   if (options.kv_cache != DType::F32 && options.kv_cache != DType::F8E4M3) {
     fail("{}: a KV cache of {} is not supported (f32 or fp8)", source, dtype_name(options.kv_cache));
@@ -251,7 +251,8 @@ std::unique_ptr<Model> load_gpt2_hf(const Json& config, const std::string& confi
   Tensor wpe = plain("wpe.weight", {c.positions, d});
   // A tied float head is the embedding itself; quantized, it is a copy.
   const QuantScheme head_scheme = options.quant.scheme_for("lm_head.weight");
-  Tensor head = head_scheme == QuantScheme::F32 ? wte : quantize_weight(wte, head_scheme);
+  const Tensor head_values = prune_at_load("lm_head.weight", wte, options, source);
+  Tensor head = head_scheme == QuantScheme::F32 ? head_values : quantize_weight(head_values, head_scheme);
   return std::make_unique<Gpt2Model>(c, std::move(wte), std::move(wpe), std::move(layers), plain("ln_f.weight", {d}),
                                      plain("ln_f.bias", {d}), std::move(head), source, options.kv_cache);
 }

@@ -332,7 +332,8 @@ std::unique_ptr<Model> make_llama(const LlamaConfig& c, const WeightLookup& look
   const auto linear = [&](const std::string& name, const Shape& shape, const std::string& fed_by = "") {
     const std::vector<float>* s = fed_by.empty() ? nullptr : factors(fed_by);
     if (s == nullptr)
-      return with_static_scale(name, quantize_weight(lookup(name, shape), options.quant.scheme_for(name)));
+      return with_static_scale(name, quantize_weight(prune_at_load(name, lookup(name, shape), options, source),
+                                                     options.quant.scheme_for(name)));
     const Tensor src = lookup(name, shape);
     if (src.quant() != nullptr) fail("{}: '{}' is already quantized; smoothing needs float weights", source, name);
     Tensor w = Tensor::zeros(DType::F32, shape);
@@ -340,7 +341,8 @@ std::unique_ptr<Model> make_llama(const LlamaConfig& c, const WeightLookup& look
     for (std::int64_t r = 0; r < shape[0]; ++r)
       for (std::int64_t j = 0; j < d; ++j)
         w.data_mut<float>()[r * d + j] = f.data<float>()[r * d + j] * (*s)[static_cast<std::size_t>(j)];
-    return with_static_scale(name, quantize_weight(w, options.quant.scheme_for(name)));
+    return with_static_scale(name,
+                             quantize_weight(prune_at_load(name, w, options, source), options.quant.scheme_for(name)));
   };
   Tensor embed = get("model.embed_tokens.weight", {c.vocab_size, d});
   std::vector<LlamaLayer> layers;
@@ -373,7 +375,9 @@ std::unique_ptr<Model> make_llama(const LlamaConfig& c, const WeightLookup& look
   } else {
     if (!c.tie_word_embeddings) fail("{}: missing tensor 'lm_head.weight' (tie_word_embeddings is false)", source);
     // A tied head quantizes into its own copy; the embedding lookup stays float.
-    lm_head = with_static_scale("lm_head.weight", quantize_weight(embed, options.quant.scheme_for("lm_head.weight")));
+    lm_head =
+        with_static_scale("lm_head.weight", quantize_weight(prune_at_load("lm_head.weight", embed, options, source),
+                                                            options.quant.scheme_for("lm_head.weight")));
   }
   if (options.kv_cache != DType::F32 && options.kv_cache != DType::F8E4M3) {
     fail("{}: a KV cache of {} is not supported (f32 or fp8)", source, dtype_name(options.kv_cache));

@@ -9,6 +9,7 @@
 #include <fmt/ranges.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <random>
@@ -32,7 +33,8 @@ void add_model_options(cxxopts::Options& options, ModelKind kind) {
         cxxopts::value<std::string>()->default_value("auto"));
   } else {
     add("m,model",
-        "Hugging Face model directory, .gguf file or llama2.c .bin file (default: the tinystories-mini model that ships with "
+        "Hugging Face model directory, .gguf file or llama2.c .bin file (default: the tinystories-mini model that "
+        "ships with "
         "octet)",
         cxxopts::value<std::string>()->default_value(""));
     add("tokenizer", "SentencePiece tokenizer.model (needed for llama2.c .bin files)",
@@ -144,14 +146,20 @@ void add_calibration_options(cxxopts::Options& options) {
 }
 
 LoadOptions read_calibration(const cxxopts::ParseResult& args, const std::string& path,
-                             const std::string& tokenizer_path, const QuantRecipe& recipe) {
+                             const std::string& tokenizer_path, const QuantRecipe& recipe, const PruneRecipe& prune) {
   LoadOptions options{recipe};
   const bool smooth = args.count("smooth") > 0, fixed = args.count("static") > 0;
+  options.prune = prune;
+  const bool wanda = options.prune.pattern != SparsityPattern::Dense && options.prune.method == PruneMethod::Wanda;
   if (!args.count("calib")) {
-    if (smooth || fixed) fail("--{} needs calibration text: --calib FILE", smooth ? "smooth" : "static");
+    if (smooth || fixed || wanda) {
+      fail("--{} needs calibration text: --calib FILE", smooth ? "smooth" : fixed ? "static" : "method wanda");
+    }
     return options;
   }
-  if (!smooth && !fixed) fail("--calib calibrates --smooth or --static; give one of them");
+  if (!smooth && !fixed && !wanda) fail("--calib calibrates --smooth, --static or Wanda's pruning; give one of them");
+  // Wanda's scores |w| * ||x|| are measured on the unsmoothed model; smoothing would rescale w and x apart.
+  if (smooth && wanda) fail("--smooth and Wanda's pruning do not combine yet; use one of them");
   if (fixed && recipe.scheme != QuantScheme::Int8) fail("--static scales int8 activations: use it with int8");
   const float alpha = smooth ? args["smooth"].as<float>() : 0.0f;
   if (!(alpha >= 0.0f && alpha <= 1.0f)) fail("--smooth alpha must be in [0, 1], got {}", alpha);
@@ -167,22 +175,85 @@ LoadOptions read_calibration(const cxxopts::ParseResult& args, const std::string
     auto model = models::builtin_registry().load_model(path, float_options);
     const int n_ctx = static_cast<int>(std::min<std::int64_t>(512, model->info().context_length));
     std::cerr << fmt::format("calibrating {} on {} ({} tokens)...\n", what, calib, tokens.size());
-    auto ranges = measure_activation_ranges(
+    auto stats = measure_activation_stats(
         *model, *backend, tokens, n_ctx, args["calib-windows"].as<int>(),
         [](int done, int total) { std::cerr << fmt::format("\rcalibration window {}/{}", done, total) << std::flush; });
     std::cerr << "\n";
-    return std::make_pair(std::move(ranges), std::move(model));
+    return std::make_pair(std::move(stats), std::move(model));
   };
   if (smooth) {
-    const auto [ranges, model] = measure({}, "SmoothQuant");
-    options.smoothing = smoothing_factors(*model, ranges, alpha);
+    const auto [stats, model] = measure({}, "SmoothQuant");
+    options.smoothing = smoothing_factors(*model, stats, alpha);
+  }
+  if (wanda) {
+    // The dense float model's activations, as in one-shot Wanda.
+    const auto [stats, model] = measure({}, "Wanda's activation norms");
+    options.input_norms = activation_norms(stats);
   }
   if (fixed) {
-    // The scales must see the activations the quantized model will see: after smoothing, if any.
-    const auto [ranges, model] = measure({QuantRecipe{}, options.smoothing}, "static activation scales");
-    options.input_scales = static_input_scales(ranges);
+    // The scales must see the activations the quantized model will see: after smoothing and pruning, if any.
+    LoadOptions seen{QuantRecipe{}, options.smoothing};
+    seen.prune = options.prune;
+    seen.input_norms = options.input_norms;
+    const auto [stats, model] = measure(seen, "static activation scales");
+    options.input_scales = static_input_scales(stats);
   }
   return options;
+}
+
+void check_checkpoint_dirs(const std::string& in, const std::string& out, const std::string& command) {
+  namespace fs = std::filesystem;
+  if (!fs::is_directory(in) || !fs::exists(fs::path(in) / "config.json")) {
+    fail(
+        "{}: octet {} reads a Hugging Face model directory (config.json + safetensors); "
+        "a single-file checkpoint (GGUF, llama2.c) is not converted yet",
+        in, command);
+  }
+  if (fs::exists(out) && fs::equivalent(in, out)) fail("{}: the output directory must differ from the input", out);
+}
+
+void copy_tokenizer_files(const std::string& in, const std::string& out) {
+  namespace fs = std::filesystem;
+  for (const char* f : {"tokenizer.model", "spiece.model", "tokenizer.json", "vocab.txt", "tokenizer_config.json",
+                        "special_tokens_map.json", "generation_config.json"}) {
+    if (fs::exists(fs::path(in) / f)) {
+      fs::copy_file(fs::path(in) / f, fs::path(out) / f, fs::copy_options::overwrite_existing);
+    }
+  }
+}
+
+void add_pruning_options(cxxopts::Options& options, const std::string& applies_to) {
+  auto add = options.add_options("Pruning");
+  add("prune",
+      "zero matmul weights at load" + applies_to +
+          ": 2:4 (the 2 lowest-scored of every 4 inputs) or a fraction such as 0.5 (unstructured, per output row)",
+      cxxopts::value<std::string>());
+  add("prune-method", "magnitude (score |w|) or wanda (|w| * ||x_j||, activation norms from --calib)",
+      cxxopts::value<std::string>()->default_value("magnitude"));
+  add("keep-dense", "comma-separated weight-name parts left dense",
+      cxxopts::value<std::vector<std::string>>()->default_value("lm_head"));
+}
+
+PruneRecipe read_prune_recipe(const cxxopts::ParseResult& args, const std::string& sparsity_option,
+                              const std::string& method_option) {
+  if (args.count(sparsity_option) == 0) {
+    if (args.count(method_option) > 0) {
+      fail("--{} chooses how --{} scores weights: give --{}", method_option, sparsity_option, sparsity_option);
+    }
+    return {};
+  }
+  const std::string name = args[sparsity_option].as<std::string>();
+  auto recipe = sparsity_from_name(name);
+  if (!recipe) fail("--{} '{}' is not a sparsity: use 2:4, or a fraction in (0, 1) such as 0.5", sparsity_option, name);
+  const std::string method = args[method_option].as<std::string>();
+  const auto m = prune_method_from_name(method);
+  if (!m) fail("--{} '{}' is not a method: use magnitude or wanda", method_option, method);
+  recipe->method = *m;
+  recipe->keep_dense.clear();
+  for (const auto& part : args["keep-dense"].as<std::vector<std::string>>()) {
+    if (!part.empty()) recipe->keep_dense.push_back(part);
+  }
+  return *recipe;
 }
 
 Backends make_backends(const cxxopts::ParseResult& args) {
@@ -215,7 +286,8 @@ SamplerOptions read_sampling_options(const cxxopts::ParseResult& args, const std
     o.seed = args["seed"].as<std::uint64_t>();
   } else {
     o.seed = std::random_device{}();
-    if (announce_seed && o.temperature > 0) std::cerr << "seed " << o.seed << " (pass --seed " << o.seed << " to repeat this run)\n";
+    if (announce_seed && o.temperature > 0)
+      std::cerr << "seed " << o.seed << " (pass --seed " << o.seed << " to repeat this run)\n";
   }
   validate(o);
   return o;
@@ -260,6 +332,5 @@ ChatFormat choose_chat_format(const cxxopts::ParseResult& args, const TokenizerC
             << ": plain continuation, your text is fed as is (--chat-template NAME to choose)\n";
   return ChatFormat::Plain;
 }
-
 
 }  // namespace octet::cli

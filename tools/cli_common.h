@@ -57,10 +57,24 @@ Backends make_backends(const cxxopts::ParseResult& args);
 
 // --calib FILE, --calib-windows N, --smooth ALPHA and --static (engine/quant/calibration.h).
 void add_calibration_options(cxxopts::Options& options);
-// `recipe` plus what --smooth and --static ask for, measured with the float
-// model at `path` on the --calib text (progress on stderr).
+// --prune 2:4|FRACTION, --prune-method magnitude|wanda and --keep-dense
+// (engine/quant/pruning.h); `applies_to` completes --prune's help (" to the --compare model").
+void add_pruning_options(cxxopts::Options& options, const std::string& applies_to = "");
+// The recipe of those options (dense without --prune); `octet prune` names them --sparsity and --method.
+PruneRecipe read_prune_recipe(const cxxopts::ParseResult& args, const std::string& sparsity_option = "prune",
+                              const std::string& method_option = "prune-method");
+// `recipe` and `prune` plus what --smooth and --static ask for, and Wanda's
+// activation norms where `prune` uses them, measured with the float model at
+// `path` on the --calib text (progress on stderr).
 LoadOptions read_calibration(const cxxopts::ParseResult& args, const std::string& path,
-                             const std::string& tokenizer_path, const QuantRecipe& recipe);
+                             const std::string& tokenizer_path, const QuantRecipe& recipe,
+                             const PruneRecipe& prune = {});
+
+// `octet quantize` and `octet prune`: `in` must be a Hugging Face model
+// directory and `out` another directory.
+void check_checkpoint_dirs(const std::string& in, const std::string& out, const std::string& command);
+// The tokenizer and generation files of `in`, copied unchanged to `out`.
+void copy_tokenizer_files(const std::string& in, const std::string& out);
 
 // Loads -m (or the default), its tokenizer (--tokenizer) and the --backend
 // (with -t threads); refuses a model of another kind than `kind` (nullopt:

@@ -1,4 +1,5 @@
 // `octet info`: what a model is, how big, in which dtypes.
+#include "engine/io/compressed_tensors.h"
 #include "engine/quant/quant.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
@@ -53,6 +54,12 @@ int run_info(int argc, char** argv) {
             << fmt::format("parameters    {} ({:.2f} M)\n", params, params / 1e6);
   for (const auto& [dtype, n] : by_dtype) std::cout << fmt::format("  {:<12}{} parameters\n", dtype, n);
   std::cout << fmt::format("weights       {} in memory\n", human_bytes(static_cast<double>(bytes)));
+  // Pruned weights (octet prune, or any checkpoint with many zeros), the head included.
+  const MeasuredSparsity sparsity = measure_sparsity(*loaded.model, {});
+  if (sparsity.zero_fraction >= 0.01) {
+    std::cout << fmt::format("sparsity      {:.1f}% of the matmul weights are zero{}\n", 100.0 * sparsity.zero_fraction,
+                             sparsity.breaks_two_four.empty() ? ", 2:4 in every group of 4" : "");
+  }
   if (decoder)
     std::cout << fmt::format("KV cache      {} for the full context\n", human_bytes(static_cast<double>(kv_bytes)));
 #ifdef OCTET_HAVE_CUDA

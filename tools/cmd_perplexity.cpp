@@ -34,8 +34,12 @@ int run_perplexity(int argc, char** argv) {
   add("windows", "score at most this many windows (0 = the whole file)", cxxopts::value<int>()->default_value("0"));
   add("json", "print one JSON object instead of the report");
   add_calibration_options(options);  // applies to the --compare model
+  add_pruning_options(options, " to the --compare model (what pruning costs: --compare f32 --prune 2:4)");
   const auto args = parse_or_help(options, argc, argv);
   if (args.count("calib") && !args.count("compare")) fail("--calib applies to the --compare model: give --compare");
+  if (args.count("prune") && !args.count("compare")) {
+    fail("--prune applies to the --compare model: give --compare (f32 for pruning alone)");
+  }
   if (args.count("compare-kv-cache") && !args.count("compare")) {
     fail("--compare-kv-cache applies to the --compare model: give --compare");
   }
@@ -70,7 +74,12 @@ int run_perplexity(int argc, char** argv) {
   if (args.count("compare")) {
     QuantRecipe recipe = read_quant_recipe(args, "compare");
     compared_scheme = std::string(quant_scheme_name(recipe.scheme));
-    LoadOptions compared_options = read_calibration(args, loaded.path, args["tokenizer"].as<std::string>(), recipe);
+    LoadOptions compared_options =
+        read_calibration(args, loaded.path, args["tokenizer"].as<std::string>(), recipe, read_prune_recipe(args));
+    if (compared_options.prune.pattern != SparsityPattern::Dense) {
+      compared_scheme += fmt::format(" {} {}", sparsity_name(compared_options.prune),
+                                     prune_method_name(compared_options.prune.method));
+    }
     compared_options.kv_cache = read_kv_cache(args, args.count("compare-kv-cache") ? "compare-kv-cache" : "kv-cache");
     compared = models::builtin_registry().load_model(loaded.path, compared_options);
     compared_kv = compared_options.kv_cache;

@@ -36,13 +36,7 @@ int run_quantize(int argc, char** argv) {
   if (!args.count("model") || !args.count("output")) fail("both -m MODEL_DIR and -o OUTPUT_DIR are required");
   namespace fs = std::filesystem;
   const std::string in = args["model"].as<std::string>(), out = args["output"].as<std::string>();
-  if (!fs::is_directory(in) || !fs::exists(fs::path(in) / "config.json")) {
-    fail(
-        "{}: octet quantize reads a Hugging Face model directory (config.json + safetensors); "
-        "a single-file checkpoint (GGUF, llama2.c) is not converted yet: run it quantized at load with --quant",
-        in);
-  }
-  if (fs::exists(out) && fs::equivalent(in, out)) fail("{}: the output directory must differ from the input", out);
+  check_checkpoint_dirs(in, out, "quantize");
   if (args["threads"].as<int>() > 0) omp_set_num_threads(args["threads"].as<int>());
   const QuantRecipe recipe = read_quant_recipe(args, "scheme");
   if (recipe.scheme == QuantScheme::F32) fail("--scheme f32 writes nothing new: choose w8, int8 or fp8");
@@ -56,13 +50,8 @@ int run_quantize(int argc, char** argv) {
         in, quant_scheme_name(recipe.scheme));
   }
   std::cerr << fmt::format("writing {}/model.safetensors and config.json...\n", out);
-  write_quantized_checkpoint(*model, read_json_file((fs::path(in) / "config.json").string()), recipe, out);
-  // The tokenizer and generation settings travel unchanged.
-  for (const char* f : {"tokenizer.model", "spiece.model", "tokenizer.json", "tokenizer_config.json",
-                        "special_tokens_map.json", "generation_config.json"}) {
-    if (fs::exists(fs::path(in) / f))
-      fs::copy_file(fs::path(in) / f, fs::path(out) / f, fs::copy_options::overwrite_existing);
-  }
+  write_checkpoint(*model, read_json_file((fs::path(in) / "config.json").string()), recipe, out);
+  copy_tokenizer_files(in, out);
   std::cerr << fmt::format("done: {} ({} MiB)\n", out, fs::file_size(fs::path(out) / "model.safetensors") >> 20);
   return 0;
 }

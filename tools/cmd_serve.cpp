@@ -24,12 +24,14 @@ int run_serve(int argc, char** argv) {
       "  Overlapping requests share decode steps (continuous batching in --parallel KV-cache slots).\n"
       "  SIGTERM or Ctrl-C: stop taking requests, finish those in flight, exit.\n"
       "  Example: octet serve -m DIR --port 8080 --parallel 8\n"
-      "           curl localhost:8080/v1/chat/completions -d '{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}'");
+      "           curl localhost:8080/v1/chat/completions -d "
+      "'{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}'");
   add_model_options(options);
   add_sampling_options(options);
   add_chat_template_option(options);
   auto add = options.add_options("Server");
-  add("host", "address to listen on (0.0.0.0: every interface)", cxxopts::value<std::string>()->default_value("127.0.0.1"));
+  add("host", "address to listen on (0.0.0.0: every interface)",
+      cxxopts::value<std::string>()->default_value("127.0.0.1"));
   add("port", "TCP port (0: any free one, printed)", cxxopts::value<int>()->default_value("8080"));
   add("parallel", "sequences decoded together (KV-cache slots of --ctx tokens each)",
       cxxopts::value<int>()->default_value("4"));
@@ -84,7 +86,9 @@ int run_serve(int argc, char** argv) {
   const std::string model_path = args["model"].as<std::string>();
   o.model_id = args["model-id"].as<std::string>();
   if (o.model_id.empty()) {
-    o.model_id = std::filesystem::path(model_path.empty() ? shipped_model_path(ModelKind::Decoder) : model_path).filename().string();
+    o.model_id = std::filesystem::path(model_path.empty() ? shipped_model_path(ModelKind::Decoder) : model_path)
+                     .filename()
+                     .string();
   }
   // Decoder settings need the model directory; they are filled in before attach().
   auto server = std::make_unique<serve::Server>(o);

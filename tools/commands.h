@@ -10,6 +10,7 @@ int run_info(int argc, char** argv);
 int run_perplexity(int argc, char** argv);
 int run_bench(int argc, char** argv);
 int run_quantize(int argc, char** argv);
+int run_prune(int argc, char** argv);
 int run_classify(int argc, char** argv);
 int run_serve(int argc, char** argv);
 

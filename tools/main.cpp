@@ -26,6 +26,7 @@ constexpr Command kCommands[] = {
     {"perplexity", octet::cli::run_perplexity, "score a text; compare quantization schemes (KLD, top-1)"},
     {"bench", octet::cli::run_bench, "measure prompt and generation tokens per second"},
     {"quantize", octet::cli::run_quantize, "write an int8 (compressed-tensors) checkpoint"},
+    {"prune", octet::cli::run_prune, "write a pruned checkpoint (2:4 or unstructured; magnitude or Wanda)"},
 };
 
 void print_usage(std::ostream& out) {

@@ -2,6 +2,7 @@
 
 #include "engine/core/error.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -97,9 +98,7 @@ Tensor with_checkpoint_scales(const WeightStore& weights, const std::string& nam
   return with_input_scale(q, input_scale.data<float>()[0]);
 }
 
-void write_quantized_checkpoint(const Model& model, Json hf_config, const QuantRecipe& recipe,
-                                const std::string& out_dir) {
-  if (recipe.scheme == QuantScheme::F32) fail("nothing to write: the scheme is f32");
+void write_checkpoint(const Model& model, Json hf_config, const QuantRecipe& recipe, const std::string& out_dir) {
   std::vector<NamedTensor> tensors;
   bool writes_lm_head = false;
   int static_inputs = 0, quantized = 0;
@@ -129,10 +128,14 @@ void write_quantized_checkpoint(const Model& model, Json hf_config, const QuantR
       fail("{} of {} int8 weights have static activation scales", static_inputs, quantized);
     group["input_activations"] = kStaticInt8Activations;
   }
-  hf_config["quantization_config"] = {{"quant_method", "compressed-tensors"},
-                                      {"format", fp8 ? "float-quantized" : "int-quantized"},
-                                      {"config_groups", {{"group_0", group}}},
-                                      {"ignore", recipe.keep_float}};
+  if (quantized > 0) {
+    hf_config["quantization_config"] = {{"quant_method", "compressed-tensors"},
+                                        {"format", fp8 ? "float-quantized" : "int-quantized"},
+                                        {"config_groups", {{"group_0", group}}},
+                                        {"ignore", recipe.keep_float}};
+  } else {
+    hf_config.erase("quantization_config");
+  }
   // A tied head quantized on its own is no longer the embedding table.
   if (writes_lm_head) hf_config["tie_word_embeddings"] = false;
   hf_config["torch_dtype"] = "float32";
@@ -143,6 +146,119 @@ void write_quantized_checkpoint(const Model& model, Json hf_config, const QuantR
   std::ofstream out(config_path);
   out << hf_config.dump(2) << "\n";
   if (!out) fail("{}: cannot write", config_path);
+}
+
+std::optional<CheckpointSparsity> checkpoint_sparsity(const Json& config, const std::string& config_path) {
+  const auto it = config.find("sparsity_config");
+  if (it == config.end() || it->is_null()) return std::nullopt;
+  if (!it->is_object()) fail("{}: sparsity_config is not an object", config_path);
+  const Json& j = *it;
+  const auto format = json_optional<std::string>(j, "format", "dense", config_path);
+  if (format != "dense") {
+    fail("{}: sparsity_config format '{}' is not read (octet reads \"dense\": the zeros stored as zeros)", config_path,
+         format);
+  }
+  CheckpointSparsity s;
+  const auto structure = json_optional<std::string>(j, "sparsity_structure", "unstructured", config_path);
+  if (structure == "2:4") {
+    s.pattern = SparsityPattern::TwoFour;
+  } else if (structure == "unstructured") {
+    s.pattern = SparsityPattern::Unstructured;
+  } else {
+    fail("{}: sparsity_structure '{}' is not read (2:4 or unstructured)", config_path, structure);
+  }
+  s.global_sparsity = json_optional<double>(j, "global_sparsity", 0.0, config_path);
+  if (!(s.global_sparsity >= 0.0 && s.global_sparsity < 1.0)) {
+    fail("{}: global_sparsity {} is not in [0, 1)", config_path, s.global_sparsity);
+  }
+  s.ignore = json_optional<std::vector<std::string>>(j, "ignore", {}, config_path);
+  return s;
+}
+
+Json sparsity_config_json(const PruneRecipe& recipe, double global_sparsity) {
+  return {{"format", "dense"},
+          {"sparsity_structure", recipe.pattern == SparsityPattern::TwoFour ? "2:4" : "unstructured"},
+          {"global_sparsity", global_sparsity},
+          {"targets", {"Linear"}},
+          {"ignore", recipe.keep_dense},
+          {"registry_requires_subclass", false}};
+}
+
+std::vector<std::string> matmul_weight_names(const Model& model) {
+  const Graph graph = model.build_graph({1, 8, false});
+  std::vector<std::string> names;
+  for (const Node& node : graph.nodes()) {
+    if (node.op != OpKind::MatMul) continue;
+    const std::string& name = graph.values()[node.inputs[1]].name;
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  return names;
+}
+
+namespace {
+
+// Whether value i of a weight is zero, in any of the dtypes a weight is stored in.
+bool is_zero(const Tensor& t, std::int64_t i) {
+  switch (t.dtype()) {
+    case DType::F32:
+      return t.data<float>()[i] == 0.0f;
+    case DType::I8:
+      return t.data<std::int8_t>()[i] == 0;
+    case DType::F8E4M3:
+      return (t.data<std::uint8_t>()[i] & 0x7F) == 0;  // +0 and -0
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+MeasuredSparsity measure_sparsity(const Model& model, const std::vector<std::string>& ignore) {
+  const auto names = matmul_weight_names(model);
+  // A matmul weight that other ops read too is a head tied to the embedding
+  // table: "lm_head.weight" to the pruning recipe, which leaves it dense by default.
+  std::vector<std::string> shared;
+  const Graph graph = model.build_graph({1, 8, false});
+  for (const Node& node : graph.nodes()) {
+    if (node.op == OpKind::MatMul) continue;
+    for (const auto input : node.inputs) shared.push_back(graph.values()[input].name);
+  }
+  std::int64_t zeros = 0;
+  MeasuredSparsity m;
+  for (const auto& [name, t] : model.weights()) {
+    if (std::find(names.begin(), names.end(), name) == names.end() || t.rank() != 2) continue;
+    const bool tied_head = std::find(shared.begin(), shared.end(), name) != shared.end();
+    const std::string role = tied_head ? "lm_head.weight" : name;
+    if (std::any_of(ignore.begin(), ignore.end(),
+                    [&](const std::string& part) { return !part.empty() && role.find(part) != std::string::npos; })) {
+      continue;
+    }
+    bool two_four = t.dim(1) % 4 == 0;
+    for (std::int64_t g = 0; g < t.numel(); g += 4) {
+      int z = 0;
+      for (std::int64_t i = g; i < std::min(g + 4, t.numel()); ++i) z += is_zero(t, i);
+      zeros += z;
+      two_four = two_four && z >= 2;
+    }
+    m.weights += t.numel();
+    if (!two_four && m.breaks_two_four.empty()) m.breaks_two_four = name;
+  }
+  m.zero_fraction = m.weights > 0 ? static_cast<double>(zeros) / static_cast<double>(m.weights) : 0.0;
+  return m;
+}
+
+void require_checkpoint_sparsity(const Model& model, const CheckpointSparsity& sparsity,
+                                 const std::string& config_path) {
+  const MeasuredSparsity m = measure_sparsity(model, sparsity.ignore);
+  if (sparsity.pattern == SparsityPattern::TwoFour && !m.breaks_two_four.empty()) {
+    fail("{}: sparsity_config says 2:4, but '{}' has a group of 4 weights with fewer than 2 zeros", config_path,
+         m.breaks_two_four);
+  }
+  // Per-row rounding may leave a row a zero short of the share; a hundredth more is not pruning.
+  if (m.zero_fraction + 0.01 < sparsity.global_sparsity) {
+    fail("{}: sparsity_config says {:.1f}% of the weights are zero, but {:.1f}% are", config_path,
+         100.0 * sparsity.global_sparsity, 100.0 * m.zero_fraction);
+  }
 }
 
 }  // namespace octet

@@ -15,6 +15,7 @@
 #include "engine/core/model.h"
 #include "engine/io/json_file.h"
 #include "engine/io/safetensors.h"
+#include "engine/quant/pruning.h"
 #include "engine/quant/quant.h"
 
 #include <optional>
@@ -37,9 +38,38 @@ std::optional<CheckpointQuant> checkpoint_scheme(const Json& config, const std::
 Tensor with_checkpoint_scales(const WeightStore& weights, const std::string& name, const Tensor& tensor,
                               const CheckpointQuant& quant);
 
-// Writes `model`'s weights (int8 ones with their scales) to out_dir/model.safetensors
-// and out_dir/config.json: `hf_config` plus quantization_config for `recipe`.
-void write_quantized_checkpoint(const Model& model, Json hf_config, const QuantRecipe& recipe,
-                                const std::string& out_dir);
+// Writes `model`'s weights (8-bit ones with their scales) to
+// out_dir/model.safetensors and out_dir/config.json: `hf_config` plus, unless
+// `recipe` is f32, the quantization_config for it.
+void write_checkpoint(const Model& model, Json hf_config, const QuantRecipe& recipe, const std::string& out_dir);
+
+// Sparsity, in compressed-tensors' sparsity_config:
+//   {"format": "dense", "sparsity_structure": "2:4" or "unstructured",
+//    "global_sparsity": 0.5, "targets": ["Linear"], "ignore": ["lm_head"]}
+// The "dense" format stores the zeros as zeros, in the weights' own dtype;
+// octet writes and reads that one, beside any quantization_config.
+struct CheckpointSparsity {
+  SparsityPattern pattern = SparsityPattern::Dense;
+  double global_sparsity = 0;  // the share of zeros among the targeted weights
+  std::vector<std::string> ignore;
+};
+// nullopt when config.json has no sparsity_config; throws naming what octet does not read.
+std::optional<CheckpointSparsity> checkpoint_sparsity(const Json& config, const std::string& config_path);
+Json sparsity_config_json(const PruneRecipe& recipe, double global_sparsity);
+
+// The names of the weights the model's matmuls read (its Linear layers).
+std::vector<std::string> matmul_weight_names(const Model& model);
+// The share of zeros among the matmul weights outside `ignore`, and whether
+// each of them holds 2:4 (at least 2 zeros in every group of 4 of a row).
+struct MeasuredSparsity {
+  double zero_fraction = 0;
+  std::int64_t weights = 0;     // values counted
+  std::string breaks_two_four;  // the first weight that does not hold 2:4, "" when all do
+};
+MeasuredSparsity measure_sparsity(const Model& model, const std::vector<std::string>& ignore);
+// Throws octet::Error naming `config_path` and the weight when the model's
+// weights do not hold what its sparsity_config says.
+void require_checkpoint_sparsity(const Model& model, const CheckpointSparsity& sparsity,
+                                 const std::string& config_path);
 
 }  // namespace octet

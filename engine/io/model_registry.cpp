@@ -1,5 +1,7 @@
 #include "engine/io/model_registry.h"
 
+#include "engine/io/compressed_tensors.h"
+
 #include <fmt/ranges.h>
 #include <algorithm>
 #include <filesystem>
@@ -34,20 +36,21 @@ std::vector<std::string> ModelRegistry::model_types() const {
 
 namespace {
 
-// A keep-float part that is in no weight name is a typo, not a request:
-// without this check the model would quietly load fully quantized.
-void require_keep_float_matches(const Model& model, const QuantRecipe& recipe, const std::string& path) {
-  if (recipe.keep_float.empty()) return;
+// A keep-float (or keep-dense) part that is in no weight name is a typo, not
+// a request: without this check the model would quietly load fully quantized.
+void require_parts_match(const Model& model, const std::vector<std::string>& parts, const char* option,
+                         const std::string& path) {
+  if (parts.empty()) return;
   std::vector<std::string> names;
   for (const auto& [name, tensor] : model.weights()) names.push_back(name);
   // A decoder's head is "lm_head.weight" to the recipe even where it is tied
   // to the embedding and, kept float, no weight of its own.
   if (model.info().kind == ModelKind::Decoder) names.push_back("lm_head.weight");
-  for (const auto& part : recipe.keep_float) {
+  for (const auto& part : parts) {
     const bool found = std::any_of(names.begin(), names.end(),
                                    [&](const std::string& n) { return n.find(part) != std::string::npos; });
     if (!found) {
-      fail("{}: keep-float '{}' is part of no weight name (they look like '{}')", path, part, names[names.size() / 2]);
+      fail("{}: {} '{}' is part of no weight name (they look like '{}')", path, option, part, names[names.size() / 2]);
     }
   }
 }
@@ -56,7 +59,17 @@ void require_keep_float_matches(const Model& model, const QuantRecipe& recipe, c
 
 std::unique_ptr<Model> ModelRegistry::load_model(const std::string& path, const LoadOptions& options) const {
   auto model = load_any_format(path, options);
-  require_keep_float_matches(*model, options.quant, path);
+  require_parts_match(*model, options.quant.keep_float, "keep-float", path);
+  if (options.prune.pattern != SparsityPattern::Dense)
+    require_parts_match(*model, options.prune.keep_dense, "keep-dense", path);
+  // A checkpoint that says it is sparse must be: its tensors are checked against its config.json.
+  const auto config_path = std::filesystem::path(path) / "config.json";
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec) && std::filesystem::is_regular_file(config_path, ec)) {
+    if (const auto sparsity = checkpoint_sparsity(read_json_file(config_path.string()), config_path.string())) {
+      require_checkpoint_sparsity(*model, *sparsity, config_path.string());
+    }
+  }
   return model;
 }
 
@@ -70,8 +83,10 @@ std::unique_ptr<Model> ModelRegistry::load_any_format(const std::string& path, c
     const std::string ext = fs::path(path).extension().string();
     auto it = file_formats_.find(ext);
     if (it == file_formats_.end()) {
-      fail("{}: unknown checkpoint file type '{}'; give a Hugging Face model directory, a .gguf file or a llama2.c .bin file", path,
-           ext);
+      fail(
+          "{}: unknown checkpoint file type '{}'; give a Hugging Face model directory, a .gguf file or a llama2.c .bin "
+          "file",
+          path, ext);
     }
     return it->second(path, options);
   }
@@ -86,6 +101,29 @@ std::unique_ptr<Model> ModelRegistry::load_any_format(const std::string& path, c
   }
   const WeightStore weights = WeightStore::open_dir(path);
   return it->second(config, config_path, weights, options);
+}
+
+Tensor prune_at_load(const std::string& name, const Tensor& w, const LoadOptions& options, const std::string& source) {
+  if (!options.prune.prunes(name)) return w;
+  if (w.quant() != nullptr) {
+    fail("{}: '{}' is stored quantized; pruning needs float weights (prune the float checkpoint)", source, name);
+  }
+  std::span<const float> norms;
+  if (options.prune.method == PruneMethod::Wanda) {
+    const auto it = options.input_norms.find(name);
+    if (it == options.input_norms.end()) fail("{}: Wanda has no calibration norms for '{}'", source, name);
+    norms = it->second;
+  }
+  // A copy: a float32 weight may be the checkpoint's mapped (read-only) bytes.
+  const Tensor source_values = to_f32(w);
+  Tensor pruned = Tensor::zeros(DType::F32, w.shape());
+  std::copy_n(source_values.data<float>(), w.numel(), pruned.data_mut<float>());
+  try {
+    prune_matrix(pruned, options.prune, norms);
+  } catch (const Error& e) {
+    fail("{}: '{}': {}", source, name, e.what());
+  }
+  return pruned;
 }
 
 }  // namespace octet

@@ -8,6 +8,7 @@
 #include "engine/core/model.h"
 #include "engine/io/json_file.h"
 #include "engine/io/safetensors.h"
+#include "engine/quant/pruning.h"
 #include "engine/quant/quant.h"
 
 #include <functional>
@@ -41,7 +42,17 @@ struct LoadOptions {
   std::map<std::string, float> input_scales = {};
   Pooling pooling = Pooling::Auto;
   DType kv_cache = DType::F32;
+  // One-shot pruning of the matmul weights before they are quantized
+  // (engine/quant/pruning.h); Wanda's activation norms by weight name.
+  PruneRecipe prune = {};
+  std::map<std::string, std::vector<float>> input_norms = {};
 };
+
+// What a model family does with each matmul weight before quantizing it: `w`
+// pruned as options.prune says (a float32 copy), or `w` itself where the
+// recipe leaves the weight `name` dense. Throws octet::Error naming `source`
+// and the weight when it is stored quantized or Wanda has no norms for it.
+Tensor prune_at_load(const std::string& name, const Tensor& w, const LoadOptions& options, const std::string& source);
 
 // Builds a model from a Hugging Face directory's config.json and weights.
 using HfModelFactory = std::function<std::unique_ptr<Model>(const Json& config, const std::string& config_path,

@@ -8,8 +8,8 @@
 
 namespace octet {
 
-ActivationRanges measure_activation_ranges(const Model& model, Backend& backend, std::span<const std::int32_t> tokens,
-                                           int n_ctx, int max_windows, const std::function<void(int, int)>& progress) {
+ActivationStats measure_activation_stats(const Model& model, Backend& backend, std::span<const std::int32_t> tokens,
+                                         int n_ctx, int max_windows, const std::function<void(int, int)>& progress) {
   if (backend.device() != Device::Cpu) fail("activation ranges are measured on the CPU backend");
   if (n_ctx < 2) fail("calibration windows need at least 2 tokens, got {}", n_ctx);
   const std::size_t body = static_cast<std::size_t>(n_ctx) - 1;  // tokens after BOS per window
@@ -17,7 +17,7 @@ ActivationRanges measure_activation_ranges(const Model& model, Backend& backend,
   if (max_windows > 0) windows = std::min(windows, max_windows);
   if (windows == 0) fail("the calibration text has {} tokens: fewer than one window of {}", tokens.size(), n_ctx);
   Executor executor(model, backend, n_ctx);
-  ActivationRanges ranges;
+  ActivationStats stats;
   std::vector<std::int32_t> window(static_cast<std::size_t>(n_ctx));
   for (int w = 0; w < windows; ++w) {
     window[0] = model.info().bos_id;
@@ -27,29 +27,45 @@ ActivationRanges measure_activation_ranges(const Model& model, Backend& backend,
     for (const Node& node : graph.nodes()) {
       if (node.op != OpKind::MatMul) continue;
       const Tensor& x = graph.values()[node.inputs[0]].tensor;
-      auto& r = ranges[graph.values()[node.inputs[1]].name];
+      ChannelStats& c = stats[graph.values()[node.inputs[1]].name];
       const std::int64_t rows = x.dim(0), cols = x.dim(1);
-      r.resize(static_cast<std::size_t>(cols), 0.0f);
+      c.max_abs.resize(static_cast<std::size_t>(cols), 0.0f);
+      c.sum_squares.resize(static_cast<std::size_t>(cols), 0.0);
       const float* v = x.data<float>();
-      for (std::int64_t i = 0; i < rows; ++i)
-        for (std::int64_t j = 0; j < cols; ++j)
-          r[static_cast<std::size_t>(j)] = std::max(r[static_cast<std::size_t>(j)], std::fabs(v[i * cols + j]));
+      for (std::int64_t i = 0; i < rows; ++i) {
+        for (std::int64_t j = 0; j < cols; ++j) {
+          const auto k = static_cast<std::size_t>(j);
+          const float value = v[i * cols + j];
+          c.max_abs[k] = std::max(c.max_abs[k], std::fabs(value));
+          c.sum_squares[k] += double{value} * value;
+        }
+      }
     }
     if (progress) progress(w + 1, windows);
   }
-  return ranges;
+  return stats;
 }
 
-std::map<std::string, float> static_input_scales(const ActivationRanges& ranges) {
+std::map<std::string, float> static_input_scales(const ActivationStats& stats) {
   std::map<std::string, float> scales;
-  for (const auto& [name, channels] : ranges) {
+  for (const auto& [name, c] : stats) {
+    const auto& channels = c.max_abs;
     const float absmax = channels.empty() ? 0.0f : *std::max_element(channels.begin(), channels.end());
     if (absmax > 0.0f) scales.emplace(name, absmax / 127.0f);  // an input that was always 0 stays dynamic
   }
   return scales;
 }
 
-std::map<std::string, std::vector<float>> smoothing_factors(const Model& model, const ActivationRanges& ranges,
+std::map<std::string, std::vector<float>> activation_norms(const ActivationStats& stats) {
+  std::map<std::string, std::vector<float>> norms;
+  for (const auto& [name, c] : stats) {
+    std::vector<float>& n = norms[name];
+    for (const double s : c.sum_squares) n.push_back(static_cast<float>(std::sqrt(s)));
+  }
+  return norms;
+}
+
+std::map<std::string, std::vector<float>> smoothing_factors(const Model& model, const ActivationStats& stats,
                                                             float alpha) {
   if (!(alpha >= 0.0f && alpha <= 1.0f)) fail("--smooth alpha must be in [0, 1], got {}", alpha);
   std::map<std::string, Tensor> weights;
@@ -57,9 +73,9 @@ std::map<std::string, std::vector<float>> smoothing_factors(const Model& model, 
   std::map<std::string, std::vector<float>> factors;
   for (const auto& feeds : model.smoothable()) {
     if (feeds.linears.empty()) continue;
-    const auto range = ranges.find(feeds.linears.front());
-    if (range == ranges.end()) fail("no activation range was measured for '{}'", feeds.linears.front());
-    const std::vector<float>& act = range->second;
+    const auto range = stats.find(feeds.linears.front());
+    if (range == stats.end()) fail("no activation range was measured for '{}'", feeds.linears.front());
+    const std::vector<float>& act = range->second.max_abs;
     std::vector<float> w_max(act.size(), 0.0f);
     for (const auto& name : feeds.linears) {
       const auto it = weights.find(name);

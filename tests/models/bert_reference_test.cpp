@@ -131,7 +131,7 @@ TEST(Sst2Mini, DevAccuracyMatchesTheReferenceInF32AndInt8) {
 TEST(Sst2Mini, Int8CheckpointReloadsBitIdentical) {
   test::TempDir dir;
   Sst2 at_load(QuantScheme::Int8);
-  write_quantized_checkpoint(*at_load.model, read_json_file(sst2_model() + "/config.json"),
+  write_checkpoint(*at_load.model, read_json_file(sst2_model() + "/config.json"),
                              with_scheme(QuantScheme::Int8).quant, dir.path());
   std::filesystem::copy_file(sst2_model() + "/tokenizer.model", dir.file("tokenizer.model"));
   const auto reloaded = models::builtin_registry().load_model(dir.path());

@@ -170,6 +170,63 @@ TEST(Cli, PerplexityJsonHasEveryField) {
   EXPECT_CONTAINS(empty.output, "the file is empty");
 }
 
+// What pruning costs, measured like a quantization scheme: --prune applies to
+// the --compare model; Wanda calibrates on --calib text.
+TEST(Cli, PerplexityMeasuresWhatPruningCosts) {
+  test::TempDir dir;
+  std::string story;
+  for (int i = 0; i < 6; ++i)
+    story += "Once upon a time, there was a little girl named Lily. She loved to play outside. ";
+  std::ofstream(dir.file("story.txt")) << story;
+  const std::string base = "perplexity -f " + dir.file("story.txt") + " --ctx 32 --json --compare ";
+  const CliRun dense = run_octet(base + "f32");
+  const CliRun pruned = run_octet(base + "f32 --prune 2:4");
+  ASSERT_EQ(pruned.exit_code, 0) << pruned.output;
+  const auto j = nlohmann::json::parse(pruned.output.substr(pruned.output.find('{')));
+  EXPECT_EQ(j["compare"]["scheme"], "f32 2:4 magnitude");
+  EXPECT_GT(j["kld_mean"].get<double>(), 1e-3) << "half the weights gone must cost something";
+  const auto d = nlohmann::json::parse(dense.output.substr(dense.output.find('{')));
+  EXPECT_EQ(d["kld_mean"].get<double>(), 0.0) << "f32 against itself";
+  std::ofstream calib(dir.file("calib.txt"));
+  for (int i = 0; i < 40; ++i) calib << "The dog ran to the park and found a big red ball. ";
+  calib.close();
+  const CliRun wanda = run_octet(base + "int8 --prune 0.5 --prune-method wanda --calib " + dir.file("calib.txt"));
+  ASSERT_EQ(wanda.exit_code, 0) << wanda.output;
+  EXPECT_CONTAINS(wanda.output, "Wanda's activation norms");
+  EXPECT_CONTAINS(wanda.output, "\"int8 50% unstructured wanda\"");
+  const std::string file = " -f " + dir.file("story.txt");
+  expect_failure("perplexity" + file + " --prune 2:4", 1, "--prune applies to the --compare model");
+  expect_failure("perplexity" + file + " --compare f32 --prune 3:4", 1, "--prune '3:4' is not a sparsity");
+  expect_failure("perplexity" + file + " --compare f32 --prune 2:4 --prune-method obs", 1,
+                 "--prune-method 'obs' is not a method");
+  expect_failure("perplexity" + file + " --compare f32 --prune 2:4 --prune-method wanda", 1,
+                 "--method wanda needs calibration text");
+  expect_failure(base + "f32 --prune 2:4 --prune-method wanda --calib " + dir.file("story.txt"), 1,
+                 "the calibration text has 115 tokens: fewer than one window of 256");
+}
+
+TEST(Cli, PruneWritesACheckpointThatInfoAndPerplexityRead) {
+  test::TempDir dir;
+  const CliRun r =
+      run_octet("prune -m " + test::shipped_model() + " -o " + dir.path() + " --sparsity 2:4 --scheme int8");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "matmul weights are zero (2:4; dense: lm_head), int8");
+  const CliRun info = run_octet("info -m " + dir.path());
+  EXPECT_CONTAINS(info.output, "of the matmul weights are zero");
+  EXPECT_EQ(info.output.find("2:4 in every group"), std::string::npos) << "lm_head is dense";
+  EXPECT_EQ(run_octet("info").output.find("sparsity"), std::string::npos) << "the dense model says nothing";
+  std::ofstream(dir.file("story.txt")) << "Once upon a time, there was a little girl named Lily. She loved to play "
+                                          "outside in the park. One day, she saw a big red ball and a small dog.";
+  const CliRun ppl = run_octet("perplexity -m " + dir.path() + " -f " + dir.file("story.txt") + " --ctx 16");
+  EXPECT_EQ(ppl.exit_code, 0) << ppl.output;
+  const std::string in = " -m " + test::shipped_model() + " -o " + dir.path() + "/x";
+  expect_failure("prune" + in, 1, "--sparsity is required");
+  expect_failure("prune" + in + " --sparsity 2:4 --keep-dense lm_haed", 1, "keep-dense 'lm_haed' is part of no weight");
+  expect_failure("prune" + in + " --sparsity 2:4 --method wanda", 1, "--method wanda needs calibration text");
+  expect_failure("prune -m " + test::shipped_model() + " -o " + test::shipped_model() + " --sparsity 2:4", 1,
+                 "the output directory must differ from the input");
+}
+
 // --kv-cache fp8: a quarter of the cache's bytes plus a float scale per row
 // and head (tinystories-mini: 4 layers x 2 caches x 256 rows x 2 heads x 32:
 // 512 KiB as float, 128 KiB of codes + 16 KiB of scales), and what it costs

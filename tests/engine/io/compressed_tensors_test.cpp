@@ -22,7 +22,7 @@ TEST(CompressedTensors, SavedCheckpointReloadsBitIdentical) {
     test::TempDir dir;
     const QuantRecipe recipe{scheme, {}};
     const auto at_load = models::builtin_registry().load_model(test::shipped_model(), {recipe});
-    write_quantized_checkpoint(*at_load, read_json_file(test::shipped_model() + "/config.json"), recipe, dir.path());
+    write_checkpoint(*at_load, read_json_file(test::shipped_model() + "/config.json"), recipe, dir.path());
 
     const Json config = read_json_file(dir.file("config.json"));
     const Json& q = config["quantization_config"];
@@ -58,7 +58,7 @@ TEST(CompressedTensors, StaticActivationScalesRoundTrip) {
   }
   scales["lm_head.weight"] = 0.05f;
   const auto at_load = models::builtin_registry().load_model(test::shipped_model(), {recipe, {}, scales});
-  write_quantized_checkpoint(*at_load, read_json_file(test::shipped_model() + "/config.json"), recipe, dir.path());
+  write_checkpoint(*at_load, read_json_file(test::shipped_model() + "/config.json"), recipe, dir.path());
   const Json config = read_json_file(dir.file("config.json"));
   const Json& activations = config["quantization_config"]["config_groups"]["group_0"]["input_activations"];
   EXPECT_EQ(activations["strategy"], "tensor");
@@ -81,7 +81,7 @@ TEST(CompressedTensors, KeepFloatLayersStayFloat) {
   test::TempDir dir;
   const QuantRecipe recipe{QuantScheme::Int8, {"lm_head", "layers.0."}};
   const auto model = models::builtin_registry().load_model(test::shipped_model(), {recipe});
-  write_quantized_checkpoint(*model, read_json_file(test::shipped_model() + "/config.json"), recipe, dir.path());
+  write_checkpoint(*model, read_json_file(test::shipped_model() + "/config.json"), recipe, dir.path());
   const WeightStore store = WeightStore::open_dir(dir.path());
   EXPECT_EQ(store.get("model.layers.0.self_attn.q_proj.weight").dtype(), DType::F32);
   EXPECT_EQ(store.get("model.layers.1.self_attn.q_proj.weight").dtype(), DType::I8);
@@ -101,7 +101,7 @@ TEST(CompressedTensors, RefusesWhatItCannotRead) {
   test::TempDir dir;
   const QuantRecipe recipe{QuantScheme::Int8, {}};
   const auto model = models::builtin_registry().load_model(test::shipped_model(), {recipe});
-  write_quantized_checkpoint(*model, read_json_file(test::shipped_model() + "/config.json"), recipe, dir.path());
+  write_checkpoint(*model, read_json_file(test::shipped_model() + "/config.json"), recipe, dir.path());
   const WeightStore store = WeightStore::open_dir(dir.path());
   std::vector<NamedTensor> kept;
   for (const auto& name : store.names()) {
@@ -110,6 +110,66 @@ TEST(CompressedTensors, RefusesWhatItCannotRead) {
   write_safetensors(dir.file("model.safetensors"), kept);
   EXPECT_CONTAINS(test::error_of([&] { models::builtin_registry().load_model(dir.path()); }),
                   "has no 'model.layers.1.mlp.down_proj.weight_scale'");
+}
+
+}  // namespace
+}  // namespace octet
+
+namespace octet {
+namespace {
+
+// A pruned checkpoint, float or int8, reloads bit-identical to the model
+// pruned at load, says what it is in a compressed-tensors sparsity_config,
+// and a config.json whose sparsity its tensors do not hold is refused.
+TEST(CompressedTensorsSparsity, PrunedCheckpointRoundTripsAndIsChecked) {
+  for (const QuantScheme scheme : {QuantScheme::F32, QuantScheme::Int8}) {
+    test::TempDir dir;
+    LoadOptions options{QuantRecipe{scheme, {}}};
+    options.prune = *sparsity_from_name("2:4");
+    const auto at_load = models::builtin_registry().load_model(test::shipped_model(), options);
+    const MeasuredSparsity measured = measure_sparsity(*at_load, options.prune.keep_dense);
+    EXPECT_TRUE(measured.breaks_two_four.empty()) << measured.breaks_two_four;
+    EXPECT_GE(measured.zero_fraction, 0.5);
+    Json config = read_json_file(test::shipped_model() + "/config.json");
+    config["sparsity_config"] = sparsity_config_json(options.prune, measured.zero_fraction);
+    write_checkpoint(*at_load, config, options.quant, dir.path());
+    const Json written = read_json_file(dir.file("config.json"));
+    EXPECT_EQ(written["sparsity_config"]["sparsity_structure"], "2:4");
+    EXPECT_EQ(written["sparsity_config"]["format"], "dense");
+    EXPECT_EQ(written.contains("quantization_config"), scheme != QuantScheme::F32);
+
+    const auto reloaded = models::builtin_registry().load_model(dir.path());
+    const auto a = at_load->weights(), b = reloaded->weights();
+    ASSERT_EQ(a.size(), b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      ASSERT_EQ(a[i].first, b[i].first);
+      ASSERT_EQ(a[i].second.nbytes(), b[i].second.nbytes()) << a[i].first;
+      EXPECT_EQ(std::memcmp(a[i].second.raw(), b[i].second.raw(), a[i].second.nbytes()), 0) << a[i].first;
+    }
+    const auto la = test::prompt_logits(*at_load), lb = test::prompt_logits(*reloaded);
+    EXPECT_EQ(std::memcmp(la.data(), lb.data(), la.size() * sizeof(float)), 0) << quant_scheme_name(scheme);
+  }
+
+  // The dense model's weights under a config.json that says 2:4, or 60% zeros.
+  test::TempDir dir;
+  const auto dense = models::builtin_registry().load_model(test::shipped_model());
+  Json config = read_json_file(test::shipped_model() + "/config.json");
+  config["sparsity_config"] = sparsity_config_json(*sparsity_from_name("2:4"), 0.5);
+  write_checkpoint(*dense, config, QuantRecipe{}, dir.path());
+  EXPECT_CONTAINS(test::error_of([&] { models::builtin_registry().load_model(dir.path()); }),
+                  "sparsity_config says 2:4, but 'model.layers.0.self_attn.q_proj.weight' has a group of 4 weights "
+                  "with fewer than 2 zeros");
+  const auto rewrite = [&](const std::string& key, const Json& value) {
+    Json c = read_json_file(dir.file("config.json"));
+    c["sparsity_config"][key] = value;
+    std::ofstream(dir.file("config.json")) << c.dump();
+    return test::error_of([&] { models::builtin_registry().load_model(dir.path()); });
+  };
+  rewrite("sparsity_structure", "unstructured");
+  EXPECT_CONTAINS(rewrite("global_sparsity", 0.6), "sparsity_config says 60.0% of the weights are zero, but 0.0% are");
+  EXPECT_CONTAINS(rewrite("format", "sparse-bitmask"), "sparsity_config format 'sparse-bitmask' is not read");
+  rewrite("format", "dense");
+  EXPECT_CONTAINS(rewrite("sparsity_structure", "4:8"), "sparsity_structure '4:8' is not read");
 }
 
 }  // namespace

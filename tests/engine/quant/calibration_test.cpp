@@ -31,8 +31,8 @@ std::vector<std::int32_t> random_text(std::int64_t vocab, std::size_t n) {
 TEST(SmoothQuant, LeavesFloatOutputsUnchanged) {
   const auto model = models::builtin_registry().load_model(test::shipped_model());
   auto backend = make_cpu_backend(0);
-  const ActivationRanges ranges =
-      measure_activation_ranges(*model, *backend, random_text(model->info().vocab_size, 600), 128, 0);
+  const ActivationStats ranges =
+      measure_activation_stats(*model, *backend, random_text(model->info().vocab_size, 600), 128, 0);
   EXPECT_EQ(ranges.size(), 4u * 7 + 1) << "every matmul of 4 layers and lm_head";
   const auto factors = smoothing_factors(*model, ranges, 0.5f);
   ASSERT_EQ(factors.size(), 8u) << "two norms per layer";
@@ -64,10 +64,10 @@ TEST(SmoothQuant, LeavesFloatOutputsUnchanged) {
 TEST(SmoothQuant, RejectsBadInput) {
   const auto model = models::builtin_registry().load_model(test::shipped_model());
   auto backend = make_cpu_backend(0);
-  EXPECT_THROW(measure_activation_ranges(*model, *backend, std::vector<std::int32_t>(10, 5), 128, 0), Error);
+  EXPECT_THROW(measure_activation_stats(*model, *backend, std::vector<std::int32_t>(10, 5), 128, 0), Error);
   EXPECT_THROW(smoothing_factors(*model, {}, 0.5f), Error);
-  const ActivationRanges ranges =
-      measure_activation_ranges(*model, *backend, std::vector<std::int32_t>(200, 5), 128, 1);
+  const ActivationStats ranges =
+      measure_activation_stats(*model, *backend, std::vector<std::int32_t>(200, 5), 128, 1);
   EXPECT_THROW(smoothing_factors(*model, ranges, 1.5f), Error);
   auto wrong = smoothing_factors(*model, ranges, 0.5f);
   wrong.begin()->second.pop_back();
