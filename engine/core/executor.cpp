@@ -29,6 +29,12 @@ Executor::Executor(const Model& model, Placement placement, int n_ctx, int max_b
   if (max_batch <= 0) fail("the batch must hold at least one sequence, got {}", max_batch);
 }
 
+void Executor::keep_every_value() {
+  // Plans already made reuse slots, and steps may hold pointers into them.
+  if (!plans_.empty()) fail("keep_every_value: call it before the first step");
+  keep_every_value_ = true;
+}
+
 Executor::~Executor() {
   for (auto& [key, plan] : plans_) {
     if (!plan) continue;
@@ -57,8 +63,8 @@ std::span<const std::int32_t> Executor::forward_greedy(std::span<const std::int3
   return {ids.data<std::int32_t>(), static_cast<std::size_t>(ids.numel())};
 }
 
-const Tensor& Executor::forward_sequences(std::span<const std::int32_t> tokens,
-                                          std::span<const SequenceStep> sequences, bool all_logits) {
+const Tensor& Executor::forward_sequences(std::span<const std::int32_t> tokens, std::span<const SequenceStep> sequences,
+                                          bool all_logits) {
   return step(tokens, sequences, all_logits, false);
 }
 
@@ -90,7 +96,8 @@ const Tensor& Executor::step(std::span<const std::int32_t> tokens, std::span<con
       fail("forward: cache slot {} of sequence {}, the cache has slots 0..{}", seq.slot, b, max_batch_ - 1);
     }
     for (std::size_t other = 0; other < b; ++other) {
-      if (sequences[other].slot == seq.slot) fail("forward: sequences {} and {} share cache slot {}", other, b, seq.slot);
+      if (sequences[other].slot == seq.slot)
+        fail("forward: sequences {} and {} share cache slot {}", other, b, seq.slot);
     }
     if (seq.pos < 0 || seq.pos + n > n_ctx_) {
       fail("forward: positions {}..{} do not fit the context of {} tokens", seq.pos, seq.pos + n - 1, n_ctx_);
@@ -263,6 +270,7 @@ void Executor::plan_buffers(Plan& plan) {
     }
   }
   last_use[plan.graph.output()] = static_cast<int>(nodes.size());  // the output stays alive
+  if (keep_every_value_) std::fill(last_use.begin(), last_use.end(), static_cast<int>(nodes.size()));
 
   plan.offsets.assign(values.size(), 0);
   for (std::size_t b = 0; b < n_backends; ++b) {

@@ -74,7 +74,13 @@ class Executor {
   const Tensor& run(const GraphRequest& request, std::span<const GraphInput> inputs, int pos = 0);
   // A named value of the last step (for debugging and reference comparisons),
   // where the backend that made it keeps it (device memory on a GPU backend).
+  // Only values alive at the end of the step (the output, the KV cache, the
+  // inputs) still hold their numbers, unless keep_every_value() was called.
   const Tensor* find_value(const std::string& name) const;
+  // Before the first step: no intermediate's arena slot is ever reused, so
+  // every value of the last step can be read after it (calibration reads every
+  // matmul's input), at the cost of an arena as large as all intermediates together.
+  void keep_every_value();
   std::size_t arena_bytes() const;  // every backend's arena together
   // The graph of the last step, its values bound as the backend holds them.
   const Graph* last_graph() const { return last_ == nullptr ? nullptr : &last_->graph; }
@@ -128,6 +134,7 @@ class Executor {
   Placement placement_;
   int n_ctx_;
   int max_batch_;
+  bool keep_every_value_ = false;
   std::map<std::tuple<int, bool, int, bool>, std::unique_ptr<Plan>> plans_;  // by (n_tokens, all_logits, batch, argmax)
   std::map<std::string, Tensor> state_;  // KV cache, by value name: max_batch_ sequences' worth
   std::vector<Tensor> arenas_;           // per backend

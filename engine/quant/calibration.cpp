@@ -17,6 +17,8 @@ ActivationStats measure_activation_stats(const Model& model, Backend& backend, s
   if (max_windows > 0) windows = std::min(windows, max_windows);
   if (windows == 0) fail("the calibration text has {} tokens: fewer than one window of {}", tokens.size(), n_ctx);
   Executor executor(model, backend, n_ctx);
+  // Every matmul input is read after the step: none may be overwritten by a later value.
+  executor.keep_every_value();
   ActivationStats stats;
   std::vector<std::int32_t> window(static_cast<std::size_t>(n_ctx));
   for (int w = 0; w < windows; ++w) {
