@@ -8,7 +8,7 @@
 # file's last 120 kB, which the windows never reach), f32 / int8; lm_head
 # stays dense (the default --keep-dense). Writes bench/results/pruning_*.json
 # and prints a table.
-#   bench/pruning_cost.sh [SHARED_DIR]     (WINDOWS=16, CTX=512 by default)
+#   bench/pruning_cost.sh [SHARED_DIR]     (WINDOWS=8, CTX=512 by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=${1:-${OCTET_SHARED_DIR:-../shared}}
@@ -29,14 +29,14 @@ for name in smollm2 stories260k; do
         calibration=()
         [ "$method" = wanda ] && calibration=(--calib "$calib")
         # shellcheck disable=SC2086
-        build/octet perplexity ${models[$name]} -f "$text" --windows "${WINDOWS:-16}" --compare "$scheme" \
+        build/octet perplexity ${models[$name]} -f "$text" --windows "${WINDOWS:-8}" --compare "$scheme" \
           --prune "$sparsity" --prune-method "$method" "${calibration[@]}" --json > "$out" 2>/dev/null
       done
     done
   done
   # The same scheme without pruning, for the line to compare with.
   # shellcheck disable=SC2086
-  build/octet perplexity ${models[$name]} -f "$text" --windows "${WINDOWS:-16}" --compare int8 --json \
+  build/octet perplexity ${models[$name]} -f "$text" --windows "${WINDOWS:-8}" --compare int8 --json \
     > "bench/results/pruning_${name}_dense_int8.json" 2>/dev/null
 done
 python3 - <<'PY'

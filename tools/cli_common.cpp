@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <omp.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -201,6 +202,24 @@ LoadOptions read_calibration(const cxxopts::ParseResult& args, const std::string
   return options;
 }
 
+void add_checkpoint_options(cxxopts::Options& options) {
+  auto add = options.add_options();
+  add("m,model", "Hugging Face model directory to read", cxxopts::value<std::string>());
+  add("o,output", "directory to write (created; existing files of the same names are replaced)",
+      cxxopts::value<std::string>());
+  add("keep-float", "comma-separated weight-name parts to keep in f32 (e.g. lm_head,layers.0.)",
+      cxxopts::value<std::vector<std::string>>()->default_value(""));
+  add("t,threads", "CPU threads (0 = all cores)", cxxopts::value<int>()->default_value("0"));
+}
+
+std::pair<std::string, std::string> read_checkpoint_dirs(const cxxopts::ParseResult& args, const std::string& command) {
+  if (!args.count("model") || !args.count("output")) fail("both -m MODEL_DIR and -o OUTPUT_DIR are required");
+  const std::string in = args["model"].as<std::string>(), out = args["output"].as<std::string>();
+  check_checkpoint_dirs(in, out, command);
+  if (args["threads"].as<int>() > 0) omp_set_num_threads(args["threads"].as<int>());
+  return {in, out};
+}
+
 void check_checkpoint_dirs(const std::string& in, const std::string& out, const std::string& command) {
   namespace fs = std::filesystem;
   if (!fs::is_directory(in) || !fs::exists(fs::path(in) / "config.json")) {
@@ -222,13 +241,13 @@ void copy_tokenizer_files(const std::string& in, const std::string& out) {
   }
 }
 
-void add_pruning_options(cxxopts::Options& options, const std::string& applies_to) {
+void add_pruning_options(cxxopts::Options& options, const std::string& what, const std::string& sparsity_option,
+                         const std::string& method_option) {
   auto add = options.add_options("Pruning");
-  add("prune",
-      "zero matmul weights at load" + applies_to +
-          ": 2:4 (the 2 lowest-scored of every 4 inputs) or a fraction such as 0.5 (unstructured, per output row)",
+  add(sparsity_option,
+      what + ": 2:4 (the 2 lowest-scored of every 4 inputs) or a fraction such as 0.5 (unstructured, per output row)",
       cxxopts::value<std::string>());
-  add("prune-method", "magnitude (score |w|) or wanda (|w| * ||x_j||, activation norms from --calib)",
+  add(method_option, "magnitude (score |w|) or wanda (|w| * ||x_j||, activation norms from --calib)",
       cxxopts::value<std::string>()->default_value("magnitude"));
   add("keep-dense", "comma-separated weight-name parts left dense",
       cxxopts::value<std::vector<std::string>>()->default_value("lm_head"));

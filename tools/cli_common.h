@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace octet::cli {
@@ -58,8 +59,11 @@ Backends make_backends(const cxxopts::ParseResult& args);
 // --calib FILE, --calib-windows N, --smooth ALPHA and --static (engine/quant/calibration.h).
 void add_calibration_options(cxxopts::Options& options);
 // --prune 2:4|FRACTION, --prune-method magnitude|wanda and --keep-dense
-// (engine/quant/pruning.h); `applies_to` completes --prune's help (" to the --compare model").
-void add_pruning_options(cxxopts::Options& options, const std::string& applies_to = "");
+// (engine/quant/pruning.h); `what` begins --prune's help. `octet prune`
+// names the first two --sparsity and --method.
+void add_pruning_options(cxxopts::Options& options, const std::string& what,
+                         const std::string& sparsity_option = "prune",
+                         const std::string& method_option = "prune-method");
 // The recipe of those options (dense without --prune); `octet prune` names them --sparsity and --method.
 PruneRecipe read_prune_recipe(const cxxopts::ParseResult& args, const std::string& sparsity_option = "prune",
                               const std::string& method_option = "prune-method");
@@ -70,8 +74,12 @@ LoadOptions read_calibration(const cxxopts::ParseResult& args, const std::string
                              const std::string& tokenizer_path, const QuantRecipe& recipe,
                              const PruneRecipe& prune = {});
 
-// `octet quantize` and `octet prune`: `in` must be a Hugging Face model
-// directory and `out` another directory.
+// The options of the commands that write checkpoints (quantize, prune):
+// -m MODEL_DIR, -o OUTPUT_DIR, --keep-float and -t.
+void add_checkpoint_options(cxxopts::Options& options);
+// -m and -o, both required and checked by check_checkpoint_dirs; sets -t's threads.
+std::pair<std::string, std::string> read_checkpoint_dirs(const cxxopts::ParseResult& args, const std::string& command);
+// `in` must be a Hugging Face model directory and `out` another directory.
 void check_checkpoint_dirs(const std::string& in, const std::string& out, const std::string& command);
 // The tokenizer and generation files of `in`, copied unchanged to `out`.
 void copy_tokenizer_files(const std::string& in, const std::string& out);

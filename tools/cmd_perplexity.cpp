@@ -34,7 +34,8 @@ int run_perplexity(int argc, char** argv) {
   add("windows", "score at most this many windows (0 = the whole file)", cxxopts::value<int>()->default_value("0"));
   add("json", "print one JSON object instead of the report");
   add_calibration_options(options);  // applies to the --compare model
-  add_pruning_options(options, " to the --compare model (what pruning costs: --compare f32 --prune 2:4)");
+  add_pruning_options(
+      options, "zero matmul weights of the --compare model at load (what pruning costs: --compare f32 --prune 2:4)");
   const auto args = parse_or_help(options, argc, argv);
   if (args.count("calib") && !args.count("compare")) fail("--calib applies to the --compare model: give --compare");
   if (args.count("prune") && !args.count("compare")) {

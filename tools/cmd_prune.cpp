@@ -9,7 +9,6 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <omp.h>
 
 #include <filesystem>
 #include <iostream>
@@ -22,29 +21,14 @@ int run_prune(int argc, char** argv) {
       "Prune a Hugging Face model directory's matmul weights (no retraining) and write it as safetensors with a\n"
       "  compressed-tensors sparsity_config in config.json, its weights f32 or 8-bit (--scheme). What pruning\n"
       "  costs: octet perplexity -m MODEL -f TEXT --compare f32 --prune 2:4 (the same options).");
-  auto add = options.add_options();
-  add("m,model", "Hugging Face model directory to read", cxxopts::value<std::string>());
-  add("o,output", "directory to write (created; existing files of the same names are replaced)",
-      cxxopts::value<std::string>());
-  add("sparsity",
-      "2:4 (the 2 lowest-scored of every 4 inputs of a row) or a fraction such as 0.5 (unstructured, per output row)",
-      cxxopts::value<std::string>());
-  add("method", "magnitude (score |w|) or wanda (|w| * ||x_j||, activation norms from --calib)",
-      cxxopts::value<std::string>()->default_value("magnitude"));
-  add("keep-dense", "comma-separated weight-name parts left dense",
-      cxxopts::value<std::vector<std::string>>()->default_value("lm_head"));
-  add("scheme", "the weights written: f32, w8, int8 or fp8 (quantized after pruning)",
-      cxxopts::value<std::string>()->default_value("f32"));
-  add("keep-float", "comma-separated weight-name parts to keep in f32 (e.g. lm_head,layers.0.)",
-      cxxopts::value<std::vector<std::string>>()->default_value(""));
-  add("t,threads", "CPU threads (0 = all cores)", cxxopts::value<int>()->default_value("0"));
+  add_checkpoint_options(options);
+  options.add_options()("scheme", "the weights written: f32, w8, int8 or fp8 (quantized after pruning)",
+                        cxxopts::value<std::string>()->default_value("f32"));
+  add_pruning_options(options, "zero matmul weights", "sparsity", "method");
   add_calibration_options(options);
   const auto args = parse_or_help(options, argc, argv);
-  if (!args.count("model") || !args.count("output")) fail("both -m MODEL_DIR and -o OUTPUT_DIR are required");
   if (!args.count("sparsity")) fail("--sparsity is required: 2:4, or a fraction such as 0.5");
-  const std::string in = args["model"].as<std::string>(), out = args["output"].as<std::string>();
-  check_checkpoint_dirs(in, out, "prune");
-  if (args["threads"].as<int>() > 0) omp_set_num_threads(args["threads"].as<int>());
+  const auto [in, out] = read_checkpoint_dirs(args, "prune");
   const QuantRecipe recipe = read_quant_recipe(args, "scheme");
   const PruneRecipe prune = read_prune_recipe(args, "sparsity", "method");
 

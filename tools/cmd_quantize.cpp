@@ -7,7 +7,6 @@
 #include "tools/commands.h"
 
 #include <fmt/format.h>
-#include <omp.h>
 
 #include <filesystem>
 #include <iostream>
@@ -20,24 +19,15 @@ int run_quantize(int argc, char** argv) {
       "Quantize a Hugging Face model directory and write it as safetensors with 8-bit weights\n"
       "  (int8 or FP8 E4M3) and *.weight_scale tensors, and a compressed-tensors quantization_config\n"
       "  in config.json.");
-  auto add = options.add_options();
-  add("m,model", "Hugging Face model directory to read", cxxopts::value<std::string>());
-  add("o,output", "directory to write (created; existing files of the same names are replaced)",
-      cxxopts::value<std::string>());
-  add("scheme",
-      "w8 (int8 weights), int8 (int8 weights, dynamic per-token int8 activations) or fp8 (E4M3 weights and "
-      "dynamic per-token E4M3 activations)",
-      cxxopts::value<std::string>()->default_value("int8"));
-  add("keep-float", "comma-separated weight-name parts to keep in f32 (e.g. lm_head,layers.0.)",
-      cxxopts::value<std::vector<std::string>>()->default_value(""));
-  add("t,threads", "CPU threads (0 = all cores)", cxxopts::value<int>()->default_value("0"));
+  add_checkpoint_options(options);
+  options.add_options()("scheme",
+                        "w8 (int8 weights), int8 (int8 weights, dynamic per-token int8 activations) or fp8 (E4M3 "
+                        "weights and dynamic per-token E4M3 activations)",
+                        cxxopts::value<std::string>()->default_value("int8"));
   add_calibration_options(options);
   const auto args = parse_or_help(options, argc, argv);
-  if (!args.count("model") || !args.count("output")) fail("both -m MODEL_DIR and -o OUTPUT_DIR are required");
+  const auto [in, out] = read_checkpoint_dirs(args, "quantize");
   namespace fs = std::filesystem;
-  const std::string in = args["model"].as<std::string>(), out = args["output"].as<std::string>();
-  check_checkpoint_dirs(in, out, "quantize");
-  if (args["threads"].as<int>() > 0) omp_set_num_threads(args["threads"].as<int>());
   const QuantRecipe recipe = read_quant_recipe(args, "scheme");
   if (recipe.scheme == QuantScheme::F32) fail("--scheme f32 writes nothing new: choose w8, int8 or fp8");
 
