@@ -5,7 +5,7 @@ only octet's own headers are installed, each compiles on its own with -Wall
 pkg-config, and its results equal the command line's for the same inputs; the
 installed binary finds the models that ship with it.
 
-  cpp_example_test.py PREFIX SOURCE_DIR OCTET_BINARY CXX SANITIZE(ON|OFF)
+  cpp_example_test.py PREFIX SOURCE_DIR OCTET_BINARY CXX SANITIZE(1|0)
 """
 import json
 import os
@@ -29,7 +29,8 @@ def run(cmd, **kw):
 
 def main(prefix, source, octet, cxx, sanitize):
     prefix = pathlib.Path(prefix)
-    sanitize_flags = ["-fsanitize=address,undefined"] if sanitize == "ON" else []
+    # A program that links the sanitized liboctet must be built with the sanitizers too (ASan comes first).
+    sanitize_flags = ["-fsanitize=address,undefined"] if sanitize == "1" else []
     env = dict(os.environ)
     env.pop("OCTET_ASSETS_DIR", None)
 
