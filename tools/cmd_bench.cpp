@@ -1,5 +1,6 @@
 // `octet bench`: prompt processing and generation speed, llama-bench style.
 #include "engine/core/error.h"
+#include "engine/quant/pruning.h"
 #include "engine/session/decoder_bench.h"
 #include "engine/session/encoder_bench.h"
 #include "engine/session/matmul_bench.h"
@@ -171,6 +172,10 @@ int run_bench(int argc, char** argv) {
   add("cpu-quant",
       "with --backend cuda --gpu-layers N: the scheme of the CPU's blocks (e.g. --quant fp8 --cpu-quant int8)",
       cxxopts::value<std::string>());
+  add("sparsity",
+      "comma-separated sparsities: dense, 2:4, or a fraction such as 0.5 (unstructured): matmul weights pruned "
+      "by magnitude at load, lm_head kept dense (2:4 int8 runs on the compressed 2:4 kernels)",
+      cxxopts::value<std::string>()->default_value("dense"));
   add("t,threads", "comma-separated CPU thread counts (0 = all cores)",
       cxxopts::value<std::string>()->default_value("0"));
   add("r,repetitions", "timed repetitions of each test", cxxopts::value<int>()->default_value("5"));
@@ -212,16 +217,34 @@ int run_bench(int argc, char** argv) {
     return int_list(!list.empty() ? list : encoder ? "1,32" : "1", "batch", 1);
   };
   batches();  // a bad list fails here, before a model is loaded
-  for (const auto& scheme_name : split(args["quant"].as<std::string>(), "quant")) {
+  // Every sparsity with every scheme: the model loads once for each.
+  struct Variant {
+    std::string scheme_name;
+    PruneRecipe prune;
+  };
+  std::vector<Variant> variants;
+  for (const auto& sparsity : split(args["sparsity"].as<std::string>(), "sparsity")) {
+    PruneRecipe prune;
+    if (sparsity != "dense") {
+      const auto recipe = sparsity_from_name(sparsity);
+      if (!recipe) fail("--sparsity: '{}' is not dense, 2:4 or a fraction in (0, 1)", sparsity);
+      prune = *recipe;
+    }
+    for (const auto& scheme_name : split(args["quant"].as<std::string>(), "quant"))
+      variants.push_back({scheme_name, prune});
+  }
+  for (const auto& [scheme_name, prune] : variants) {
     const auto scheme = quant_scheme_from_name(scheme_name);
     if (!scheme) fail("--quant: unknown scheme '{}'", scheme_name);
-    std::cerr << fmt::format("loading {} as {}...\n", path, scheme_name);
     LoadOptions load{QuantRecipe{*scheme, {}}};
     if (cpu_quant) {
       load.quant.rest_from = gpu_layers;
       load.quant.rest_scheme = *cpu_quant;
     }
-    const std::string scheme_label = recipe_name(load.quant);
+    load.prune = prune;
+    const std::string scheme_label =
+        recipe_name(load.quant) + (prune.pattern == SparsityPattern::Dense ? "" : ", " + sparsity_name(prune));
+    std::cerr << fmt::format("loading {} as {}...\n", path, scheme_label);
     load.kv_cache = kv_cache;
     const auto model = models::builtin_registry().load_model(path, load);
     encoder = model->info().kind == ModelKind::Encoder;

@@ -99,13 +99,23 @@ void prune_matrix(Tensor& w, const PruneRecipe& recipe, std::span<const float> i
   }
 }
 
-bool holds_two_four(const Tensor& w) {
-  if (w.dtype() != DType::F32 || w.rank() != 2 || w.dim(1) % 4 != 0) return false;
-  const float* v = w.data<float>();
-  for (std::int64_t g = 0; g < w.numel(); g += 4) {
-    if ((v[g] == 0.0f) + (v[g + 1] == 0.0f) + (v[g + 2] == 0.0f) + (v[g + 3] == 0.0f) < 2) return false;
+namespace {
+
+template <typename T>
+bool groups_hold_two_zeros(const T* v, std::int64_t n) {
+  for (std::int64_t g = 0; g < n; g += 4) {
+    if ((v[g] == T{0}) + (v[g + 1] == T{0}) + (v[g + 2] == T{0}) + (v[g + 3] == T{0}) < 2) return false;
   }
   return true;
+}
+
+}  // namespace
+
+bool holds_two_four(const Tensor& w) {
+  if (w.rank() != 2 || w.dim(1) % 4 != 0) return false;
+  if (w.dtype() == DType::F32) return groups_hold_two_zeros(w.data<float>(), w.numel());
+  if (w.dtype() == DType::I8) return groups_hold_two_zeros(w.data<std::int8_t>(), w.numel());
+  return false;
 }
 
 }  // namespace octet

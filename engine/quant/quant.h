@@ -56,6 +56,10 @@ struct QuantParams {
   // int8 only: a static per-tensor scale for the activations this weight
   // multiplies, from calibration (engine/quant/calibration.h); 0 = dynamic per token.
   float input_scale = 0.0f;
+  // int8 only: the bytes are the CPU backend's compressed 2:4 rows
+  // (kernels/cpu/gemm_int8_sparse24.h), [rows, packed bytes per row], not
+  // [rows, cols] values. Only that backend's prepare_weight makes such a tensor.
+  bool packed_two_four = false;
 };
 
 // Quantizes one row; returns its scale (absmax / 127; 0 for an all-zero row).

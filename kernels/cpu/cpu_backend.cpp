@@ -1,10 +1,12 @@
 #include "kernels/cpu/cpu_backend.h"
 
 #include "engine/core/error.h"
+#include "engine/quant/pruning.h"
 #include "engine/quant/quant.h"
 #include "engine/session/sampler.h"
 #include "kernels/cpu/eltwise_f32.h"
 #include "kernels/cpu/gemm_int8.h"
+#include "kernels/cpu/gemm_int8_sparse24.h"
 #include "kernels/cpu/matmul_f32.h"
 #include "kernels/cpu/matmul_int8_dnnl.h"
 #include "kernels/cpu/ops.h"
@@ -58,23 +60,39 @@ class CpuBackend final : public Backend {
       } else if (w.tensor.quant() != nullptr && w.tensor.quant()->scheme == QuantScheme::Int8) {
         grow(x_int8_, static_cast<std::size_t>(x[0] * x[1]));
         grow(x_scale_, static_cast<std::size_t>(x[0]));
+        if (x[0] > kDirectRows) grow(w_int8_tile_, tile);  // a 2:4 weight's rows expanded
         // oneDNN's primitive for this shape (no-op on CPUs without VNNI); prepare_weight packs the weight.
         matmul_int8_dnnl_.prepare(x[0], x[1], w.shape[0]);
-      } else if (x[0] > kW8DirectRows) {
+      } else if (x[0] > kDirectRows) {
         grow(w_tile_, tile);
       }
     }
   }
 
-  // An int8 matmul weight is packed once for oneDNN's brgemm kernels where
-  // the CPU has VNNI (the product finds the packed copy by the weight's
-  // address); every other weight is read where it is.
+  // An int8 matmul weight with 2:4 sparsity is packed once into compressed
+  // rows (5/8 of the bytes, which is what a memory-bound decode step costs);
+  // another int8 weight is packed once for oneDNN's brgemm kernels where the
+  // CPU has VNNI (the product finds the packed copy by the weight's address);
+  // every other weight is read where it is.
   Tensor prepare_weight(const Tensor& weight, OpKind op) override {
     const QuantParams* q = weight.quant();
     if (op != OpKind::MatMul || weight.dtype() != DType::I8 || q == nullptr || q->scheme != QuantScheme::Int8) {
       return weight;
     }
     const void* data = weight.raw();
+    if (const auto it = two_four_weights_.find(data); it != two_four_weights_.end()) return it->second.packed;
+    if (holds_two_four(weight)) {
+      const std::int64_t n = weight.dim(0), k = weight.dim(1);
+      Tensor packed = Tensor::zeros(DType::I8, {n, cpu::sparse24_row_bytes(k)});
+      if (!cpu::pack_sparse24(weight.data<std::int8_t>(), n, k, packed.data_mut<std::uint8_t>())) {
+        fail("cpu backend: a 2:4 weight [{}, {}] did not pack", n, k);  // holds_two_four said it would
+      }
+      auto params = std::make_shared<QuantParams>(*q);
+      params->packed_two_four = true;
+      packed = packed.with_quant(std::move(params));
+      two_four_weights_.emplace(data, TwoFourWeight{weight, packed});
+      return packed;
+    }
     if (!packed_int8_weights_.contains(data) &&
         matmul_int8_dnnl_.pack(weight.data<std::int8_t>(), weight.dim(1), weight.dim(0))) {
       packed_int8_weights_.emplace(data, weight);  // keeps the address from being reused by another weight
@@ -117,7 +135,7 @@ class CpuBackend final : public Backend {
         return;
       case OpKind::Attention: {
         const cpu::AttentionShape shape{
-            static_cast<int>(per_sequence(node, in[0]->dim(0))), p.n_heads, p.n_kv_heads, p.head_dim,
+            static_cast<int>(per_sequence(node, in[0]->dim(0))), p.n_heads,    p.n_kv_heads, p.head_dim,
             static_cast<int>(per_sequence(node, in[3]->dim(0))), ctx.sequences};
         cpu::KvCache cache{in[3]->raw_mut(), in[4]->raw_mut()};
         const DType cache_dtype = in.size() > 5 ? DType::F8E4M3 : DType::F32;
@@ -197,9 +215,10 @@ class CpuBackend final : public Backend {
   }
 
   int n_threads_ = 0;  // 0: OpenMP's default (every core)
-  // w8 at up to this many rows reads int8 weights directly (decode); above it,
-  // weights are dequantized in tiles of kW8TileRows and multiplied in float.
-  static constexpr std::int64_t kW8DirectRows = 8;
+  // w8 and 2:4 int8 at up to this many rows read the stored weights directly
+  // (decode); above it, weights are expanded in tiles of kW8TileRows rows
+  // (dequantized to float for w8, to dense int8 for 2:4) and multiplied as such.
+  static constexpr std::int64_t kDirectRows = 8;
   static constexpr std::int64_t kW8TileRows = 256;
 
   // Rows of one of the node's `batch` sequences, out of `rows` in all.
@@ -245,12 +264,16 @@ class CpuBackend final : public Backend {
           x_scale_[static_cast<std::size_t>(i)] = quantize_row_int8(xf + i * k, k, x_int8_.data() + i * k);
         }
       }
+      if (q->packed_two_four) {
+        matmul_two_four(w, w_scale, bias, y, m, k, n);
+        return;
+      }
       // oneDNN's brgemm where the CPU has VNNI, else the own AVX2 kernel.
       if (!matmul_int8_dnnl_.run(x_int8_.data(), x_scale_.data(), w.data<std::int8_t>(), w_scale, y, m, k, n, bias)) {
         cpu::gemm_s8s8_f32(x_int8_.data(), x_scale_.data(), w.data<std::int8_t>(), w_scale, y, m, k, n, bias);
       }
       return;
-    } else if (m <= kW8DirectRows) {
+    } else if (m <= kDirectRows) {
       cpu::gemm_f32s8_f32(xf, w.data<std::int8_t>(), w_scale, y, m, k, n);
     } else {
       for (std::int64_t n0 = 0; n0 < n; n0 += kW8TileRows) {
@@ -264,6 +287,22 @@ class CpuBackend final : public Backend {
       }
     }
     if (bias != nullptr) cpu::add_bias(y, bias, m, n);
+  }
+
+  // A packed 2:4 int8 weight times the quantized activations in x_int8_.
+  void matmul_two_four(const Tensor& w, const float* w_scale, const float* bias, float* y, std::int64_t m,
+                       std::int64_t k, std::int64_t n) {
+    const auto* packed = w.data<std::uint8_t>();
+    if (m <= kDirectRows) {
+      cpu::gemm_s8s8_f32_sparse24(x_int8_.data(), x_scale_.data(), packed, w_scale, y, m, k, n, bias);
+      return;
+    }
+    for (std::int64_t n0 = 0; n0 < n; n0 += kW8TileRows) {
+      const std::int64_t rows = std::min(kW8TileRows, n - n0);
+      cpu::unpack_sparse24(packed, k, n0, rows, w_int8_tile_.data());
+      cpu::gemm_s8s8_f32(x_int8_.data(), x_scale_.data(), w_int8_tile_.data(), w_scale + n0, y + n0, m, k, rows,
+                         bias != nullptr ? bias + n0 : nullptr, n);
+    }
   }
 
   // FP8 with the GPU's numerics: E4M3 activations (dynamic, per token) times
@@ -297,6 +336,11 @@ class CpuBackend final : public Backend {
   // The weights it packed, by address: holding them keeps that address from
   // being reused by another model's weight while the packed copy lives.
   std::map<const void*, Tensor> packed_int8_weights_;
+  // 2:4 int8 weights by address, with their packed copies (held as the above).
+  struct TwoFourWeight {
+    Tensor weight, packed;
+  };
+  std::map<const void*, TwoFourWeight> two_four_weights_;
   cpu::EltwiseF32 eltwise_;
   const std::array<float, 256>& fp8_lut_ = f8e4m3_table();
   std::vector<std::uint8_t> x_fp8_;       // E4M3 activations [m, k]
@@ -305,6 +349,7 @@ class CpuBackend final : public Backend {
   std::vector<std::int8_t> x_int8_;       // quantized activations [m, k]
   std::vector<float> x_scale_;            // their per-token scales [m]
   std::vector<float> w_tile_;             // a dequantized w8 tile [kW8TileRows, k]
+  std::vector<std::int8_t> w_int8_tile_;  // a 2:4 weight's rows expanded [kW8TileRows, k]
 };
 
 }  // namespace

@@ -1,45 +1,22 @@
 #include "kernels/cpu/gemm_int8.h"
 
+#include "kernels/cpu/int8_dot.h"
+
 #include <algorithm>
 #include <cstdint>
-
-#if defined(__AVX2__)
-#include <immintrin.h>
-#endif
 
 namespace octet::cpu {
 
 namespace {
 
-constexpr int kRowBlock = 4;  // activation rows sharing each weight load
-// How far ahead a single weight stream (decode) asks for its bytes: the
-// hardware prefetcher alone left one row stream at 8-9 GB/s per core; with
-// this, int8 GEMV of 4096 x 4096 went 1.0 -> 0.73 ms (1024: 0.84, 4096: 0.71).
-constexpr std::uintptr_t kPrefetchBytes = 2048;
+using int8_dot::kRowBlock;    // activation rows sharing each weight load
 constexpr int kColBlock = 4;  // weight rows sharing each activation load
 static_assert(kRowBlock == kColBlock, "tile_rows rounds both operands' tiles to one block size");
 
 #if defined(__AVX2__)
-// acc += dot products of 32 int8 lanes, as 8 int32 partial sums. `abs_x` is
-// |x| (computed once per activation load), the sign moves onto the weight.
-inline __m256i dot32(__m256i abs_x, __m256i x, __m256i w, __m256i acc) {
-  const __m256i pairs = _mm256_maddubs_epi16(abs_x, _mm256_sign_epi8(w, x));
-  return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
-}
-
-// Asks for the weight bytes kPrefetchBytes after `w`. Near the end of a row
-// this reaches into the next one; past the matrix the prefetch is dropped
-// (never a fault). Integer arithmetic, since a pointer may not point beyond its array.
-inline void prefetch_ahead(const std::int8_t* w) {
-  _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<std::uintptr_t>(w) + kPrefetchBytes), _MM_HINT_T0);
-}
-
-inline std::int32_t hsum(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-  return _mm_cvtsi128_si32(s);
-}
+using int8_dot::dot32;
+using int8_dot::hsum;
+using int8_dot::prefetch_ahead;
 #endif
 
 // The dot products of MB activation rows with NB weight rows.
@@ -99,20 +76,7 @@ void for_each_dot(const std::int8_t* x, const std::int8_t* w, std::int64_t m, st
         for (int i = 0; i < MB; ++i)
           for (int j = 0; j < NB; ++j) emit(m0 + i, n0 + j, out[i][j]);
       };
-      switch (std::min<std::int64_t>(kRowBlock, m_end - m0)) {
-        case 4:
-          emit_block.template operator()<4>();
-          break;
-        case 3:
-          emit_block.template operator()<3>();
-          break;
-        case 2:
-          emit_block.template operator()<2>();
-          break;
-        default:
-          emit_block.template operator()<1>();
-          break;
-      }
+      int8_dot::with_row_block(m_end - m0, emit_block);
     }
   };
   // With all activation rows in one tile no weight tile is visited twice, so
@@ -147,14 +111,15 @@ void gemm_s8s8_s32(const std::int8_t* x, const std::int8_t* w, std::int32_t* acc
 }
 
 void gemm_s8s8_f32(const std::int8_t* x, const float* x_scale, const std::int8_t* w, const float* w_scale, float* y,
-                   std::int64_t m, std::int64_t k, std::int64_t n, const float* bias) {
+                   std::int64_t m, std::int64_t k, std::int64_t n, const float* bias, std::int64_t ldy) {
+  if (ldy == 0) ldy = n;
   if (bias == nullptr) {
     for_each_dot(x, w, m, k, n, [&](std::int64_t i, std::int64_t j, std::int32_t v) {
-      y[i * n + j] = static_cast<float>(v) * (x_scale[i] * w_scale[j]);
+      y[i * ldy + j] = static_cast<float>(v) * (x_scale[i] * w_scale[j]);
     });
   } else {
     for_each_dot(x, w, m, k, n, [&](std::int64_t i, std::int64_t j, std::int32_t v) {
-      y[i * n + j] = static_cast<float>(v) * (x_scale[i] * w_scale[j]) + bias[j];
+      y[i * ldy + j] = static_cast<float>(v) * (x_scale[i] * w_scale[j]) + bias[j];
     });
   }
 }
@@ -205,20 +170,7 @@ void gemm_f32s8_f32(const float* x, const std::int8_t* w, const float* w_scale, 
       float sums[kRowBlock];
       const float* xi = x + i * k;
       const std::int64_t rows = std::min<std::int64_t>(kRowBlock, m - i);
-      switch (rows) {
-        case 1:
-          dot_rows_f32s8<1>(xi, wj, k, sums);
-          break;
-        case 2:
-          dot_rows_f32s8<2>(xi, wj, k, sums);
-          break;
-        case 3:
-          dot_rows_f32s8<3>(xi, wj, k, sums);
-          break;
-        default:
-          dot_rows_f32s8<kRowBlock>(xi, wj, k, sums);
-          break;
-      }
+      int8_dot::with_row_block(rows, [&]<int R>() { dot_rows_f32s8<R>(xi, wj, k, sums); });
       for (std::int64_t r = 0; r < rows; ++r) y[(i + r) * n + j] = sums[r] * w_scale[j];
     }
   }

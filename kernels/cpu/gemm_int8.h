@@ -16,9 +16,10 @@ void gemm_s8s8_s32(const std::int8_t* x, const std::int8_t* w, std::int32_t* acc
 
 // y[m, n] = x_scale[m] * w_scale[n] * sum_k x[m, k] * w[n, k] (+ bias[n]): the
 // int8 x int8 product with its dequantization and bias fused into the same
-// pass. `bias` may be null.
+// pass. `bias` may be null. Row i of y starts at y + i * ldy (0: n), so a
+// product over a tile of weight rows can write its columns of a wider y.
 void gemm_s8s8_f32(const std::int8_t* x, const float* x_scale, const std::int8_t* w, const float* w_scale, float* y,
-                   std::int64_t m, std::int64_t k, std::int64_t n, const float* bias = nullptr);
+                   std::int64_t m, std::int64_t k, std::int64_t n, const float* bias = nullptr, std::int64_t ldy = 0);
 
 // y[m, n] = w_scale[n] * sum_k x[m, k] * w[n, k]: float activations, int8
 // weights converted in registers (the w8 scheme), for small m where reading

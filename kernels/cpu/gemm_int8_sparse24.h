@@ -1,0 +1,47 @@
+// Int8 weights with 2:4 sparsity (in every group of 4 consecutive weights of a
+// row at most 2 are nonzero), stored compressed for the memory-bound decode
+// product. A packed row of k columns is ceil(k / 64) chunks of 40 bytes, one
+// per 64 columns (16 groups), zero-padded:
+//
+//   patterns  4 little-endian uint16, one per 4 groups, saying which 2 of each
+//             group's 4 columns are kept (6 choices per group, the 4 groups as
+//             digits in base 6, the first group lowest)
+//   values    32 bytes: the 2 kept weights of each group, in column order
+//             within each pattern's 8, the patterns' 8-byte runs in the
+//             order 0, 2, 1, 3 (the order the product's registers want them)
+//
+// 5/8 of the dense bytes, in one stream. The product gathers, for each
+// activation row, the 32 activations facing a chunk's 32 values (two byte
+// shuffles, their control looked up by the 4 patterns) and runs the exact
+// int8 dot product of gemm_int8.h on those 32 lanes: it reads 5/8 of the bytes
+// and multiplies half the lanes a dense product does.
+#pragma once
+
+#include <cstdint>
+
+namespace octet::cpu {
+
+// Bytes of one packed row of k columns.
+std::int64_t sparse24_row_bytes(std::int64_t k);
+
+// Packs w [n, k] (k a multiple of 4) into `packed` (n * sparse24_row_bytes(k)
+// bytes). False, with `packed` partly written, where k is not a multiple of 4
+// or some group of 4 holds more than 2 nonzeros.
+bool pack_sparse24(const std::int8_t* w, std::int64_t n, std::int64_t k, std::uint8_t* packed);
+
+// Dense rows [n0, n0 + rows) of a packed weight into `dense` [rows, k]
+// (prefill expands tiles and runs the dense kernel on them).
+void unpack_sparse24(const std::uint8_t* packed, std::int64_t k, std::int64_t n0, std::int64_t rows,
+                     std::int8_t* dense);
+
+// acc[m, n] = sum_k x[m, k] * w[n, k], exactly, in int32; w packed. |x| <= 127.
+void gemm_s8s8_s32_sparse24(const std::int8_t* x, const std::uint8_t* w, std::int32_t* acc, std::int64_t m,
+                            std::int64_t k, std::int64_t n);
+
+// y[m, n] = x_scale[m] * w_scale[n] * sum_k x[m, k] * w[n, k] (+ bias[n]), w
+// packed: gemm_s8s8_f32 of the dense weight, for small m (decode), where
+// reading the weights is the cost. `bias` may be null.
+void gemm_s8s8_f32_sparse24(const std::int8_t* x, const float* x_scale, const std::uint8_t* w, const float* w_scale,
+                            float* y, std::int64_t m, std::int64_t k, std::int64_t n, const float* bias = nullptr);
+
+}  // namespace octet::cpu

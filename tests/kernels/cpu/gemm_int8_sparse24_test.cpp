@@ -1,0 +1,140 @@
+#include "kernels/cpu/gemm_int8_sparse24.h"
+#include "kernels/cpu/gemm_int8.h"
+#include "tests/kernels/cpu/reference_util.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <tuple>
+
+namespace octet::cpu {
+namespace {
+
+// A random int8 [n, k] with 2:4 sparsity: in each group of 4, a random
+// choice of 2 columns keeps random values (0 among them, so some groups keep
+// fewer than 2), the other 2 are zero. Row 0 holds +-127 where kept, the
+// case where int16 pair sums would saturate.
+std::vector<std::int8_t> random_two_four(int n, int k, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> value(-127, 127), column(0, 3);
+  std::vector<std::int8_t> w(static_cast<std::size_t>(n * k), 0);
+  for (int j = 0; j < n; ++j)
+    for (int g = 0; g < k / 4; ++g)
+      for (int kept = 0; kept < 2; ++kept) {
+        const auto at = static_cast<std::size_t>(j * k + 4 * g + column(rng));
+        w[at] = static_cast<std::int8_t>(j == 0 ? ((g % 2) ? 127 : -127) : value(rng));
+      }
+  return w;
+}
+
+std::vector<std::uint8_t> packed(const std::vector<std::int8_t>& w, int n, int k) {
+  std::vector<std::uint8_t> p(static_cast<std::size_t>(n * sparse24_row_bytes(k)));
+  EXPECT_TRUE(pack_sparse24(w.data(), n, k, p.data()));
+  return p;
+}
+
+// sum_k x[i, k] * w[j, k] over the dense weights, in int64.
+std::int64_t dense_dot(const std::vector<std::int8_t>& x, const std::vector<std::int8_t>& w, int i, int j, int k) {
+  std::int64_t acc = 0;
+  for (int p = 0; p < k; ++p)
+    acc += std::int64_t{x[static_cast<std::size_t>(i * k + p)]} * w[static_cast<std::size_t>(j * k + p)];
+  return acc;
+}
+
+TEST(Sparse24, PackedRowIsFiveEighthsOfTheDenseBytes) {
+  EXPECT_EQ(sparse24_row_bytes(2048), 2048 * 5 / 8);
+  EXPECT_EQ(sparse24_row_bytes(36), 40) << "k padded to a multiple of 64";
+}
+
+TEST(Sparse24, UnpackGivesBackTheDenseWeights) {
+  for (const int k : {4, 36, 100, 2048}) {
+    const int n = 5;
+    const auto w = random_two_four(n, k, 7u + static_cast<std::uint32_t>(k));
+    const auto p = packed(w, n, k);
+    std::vector<std::int8_t> back(w.size(), 99);
+    unpack_sparse24(p.data(), k, 0, n, back.data());
+    EXPECT_EQ(back, w) << "k " << k;
+    std::vector<std::int8_t> tail(static_cast<std::size_t>(2 * k));
+    unpack_sparse24(p.data(), k, 3, 2, tail.data());
+    EXPECT_TRUE(std::equal(tail.begin(), tail.end(), w.begin() + 3 * k)) << "rows 3..4 of k " << k;
+  }
+}
+
+TEST(Sparse24, PackRefusesWhatIsNotTwoFour) {
+  std::vector<std::int8_t> w(16, 0);
+  std::vector<std::uint8_t> p(static_cast<std::size_t>(sparse24_row_bytes(16)));
+  w[4] = w[5] = 1;
+  EXPECT_TRUE(pack_sparse24(w.data(), 1, 16, p.data()));
+  w[7] = 1;  // group 1 keeps 3
+  EXPECT_FALSE(pack_sparse24(w.data(), 1, 16, p.data()));
+  EXPECT_FALSE(pack_sparse24(w.data(), 1, 6, p.data())) << "a row length that is not a multiple of 4";
+}
+
+using Shape3 = std::tuple<int, int, int>;  // M, K, N
+class Sparse24GemmTest : public ::testing::TestWithParam<Shape3> {};
+
+TEST_P(Sparse24GemmTest, EqualsTheDenseProductExactlyInInt32) {
+  const auto [m, k, n] = GetParam();
+  auto x = test::random_int8(static_cast<std::size_t>(m * k), 51);
+  for (int p = 0; p < k; ++p) x[static_cast<std::size_t>(p)] = (p % 2) ? 127 : -127;
+  const auto w = random_two_four(n, k, 52);
+  const auto p = packed(w, n, k);
+  std::vector<std::int32_t> acc(static_cast<std::size_t>(m * n)), dense(acc.size());
+  gemm_s8s8_s32_sparse24(x.data(), p.data(), acc.data(), m, k, n);
+  gemm_s8s8_s32(x.data(), w.data(), dense.data(), m, k, n);
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      const auto at = static_cast<std::size_t>(i * n + j);
+      ASSERT_EQ(acc[at], dense_dot(x, w, i, j, k)) << "m " << i << " n " << j;
+      ASSERT_EQ(acc[at], dense[at]) << "m " << i << " n " << j << ": the dense kernel";
+    }
+}
+
+TEST_P(Sparse24GemmTest, FusedScalesAndBiasMatchFloat64) {
+  const auto [m, k, n] = GetParam();
+  const auto x = test::random_int8(static_cast<std::size_t>(m * k), 53);
+  const auto w = random_two_four(n, k, 54);
+  const auto xs = test::random_floats(static_cast<std::size_t>(m), 55),
+             ws = test::random_floats(static_cast<std::size_t>(n), 56),
+             bias = test::random_floats(static_cast<std::size_t>(n), 57, 100.0f);
+  const auto p = packed(w, n, k);
+  std::vector<float> y(static_cast<std::size_t>(m * n));
+  gemm_s8s8_f32_sparse24(x.data(), xs.data(), p.data(), ws.data(), y.data(), m, k, n, bias.data());
+  std::vector<double> ref(y.size());
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j)
+      ref[static_cast<std::size_t>(i * n + j)] = static_cast<double>(dense_dot(x, w, i, j, k)) *
+                                                     xs[static_cast<std::size_t>(i)] * ws[static_cast<std::size_t>(j)] +
+                                                 bias[static_cast<std::size_t>(j)];
+  // The product is exact; the scales and the bias add three float roundings.
+  EXPECT_LT(test::max_relative_error(y, ref), 1e-6);
+}
+
+// M = 1..8 (decode, and batched decode), K and N not multiples of 16; K a
+// multiple of 4 (2:4 needs it) with and without a tail past the 32-column steps.
+INSTANTIATE_TEST_SUITE_P(Decode, Sparse24GemmTest,
+                         ::testing::Values(Shape3{1, 4, 1}, Shape3{1, 36, 7}, Shape3{2, 100, 13}, Shape3{3, 260, 33},
+                                           Shape3{4, 68, 9}, Shape3{5, 1028, 17}, Shape3{6, 196, 3}, Shape3{7, 44, 21},
+                                           Shape3{8, 2052, 37}, Shape3{8, 64, 5}));
+INSTANTIATE_TEST_SUITE_P(Prefill, Sparse24GemmTest, ::testing::Values(Shape3{33, 300, 70}));
+
+TEST(GemmInt8, OutputStrideWritesColumnsOfAWiderResult) {
+  const int m = 5, k = 40, n = 6, ldy = 11;
+  const auto x = test::random_int8(static_cast<std::size_t>(m * k), 61),
+             w = test::random_int8(static_cast<std::size_t>(n * k), 62);
+  const std::vector<float> xs(m, 1.0f), ws(n, 1.0f);
+  std::vector<float> y(static_cast<std::size_t>(m * ldy), -1.0f);
+  gemm_s8s8_f32(x.data(), xs.data(), w.data(), ws.data(), y.data() + 2, m, k, n, nullptr, ldy);
+  for (int i = 0; i < m; ++i)
+    for (int c = 0; c < ldy; ++c) {
+      const float got = y[static_cast<std::size_t>(i * ldy + c)];
+      if (c < 2 || c >= 2 + n) {
+        EXPECT_EQ(got, -1.0f) << "row " << i << " column " << c << " is outside the product";
+      } else {
+        EXPECT_EQ(got, static_cast<float>(dense_dot(x, w, i, c - 2, k))) << "row " << i << " column " << c;
+      }
+    }
+}
+
+}  // namespace
+}  // namespace octet::cpu

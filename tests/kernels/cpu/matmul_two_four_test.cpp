@@ -1,0 +1,77 @@
+// The CPU backend's 2:4 int8 path: a pruned int8 weight is packed at
+// preparation (5/8 of its bytes) and its products equal the dense int8
+// products exactly, in decode (read packed) and prefill (expanded in tiles).
+#include "engine/quant/pruning.h"
+#include "engine/quant/quant.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "tests/kernels/backend_harness.h"
+#include "tests/kernels/cpu/reference_util.h"
+
+#include <gtest/gtest.h>
+
+#include <tuple>
+
+namespace octet {
+namespace {
+
+Tensor pruned_int8_weight(std::int64_t n, std::int64_t k, std::uint32_t seed) {
+  Tensor w = test::tensor_of(test::random_floats(static_cast<std::size_t>(n * k), seed), {n, k});
+  prune_matrix(w, PruneRecipe{.pattern = SparsityPattern::TwoFour});
+  return quantize_weight(w, QuantScheme::Int8);
+}
+
+// x quantized per row as the backend does, times the int8 weight, in float64 (+ bias).
+std::vector<double> reference(const std::vector<float>& x, std::int64_t m, std::int64_t k, const Tensor& w,
+                              const std::vector<float>& bias) {
+  const std::int64_t n = w.dim(0);
+  std::vector<double> y(static_cast<std::size_t>(m * n));
+  std::vector<std::int8_t> xq(static_cast<std::size_t>(k));
+  for (std::int64_t i = 0; i < m; ++i) {
+    const float xs = quantize_row_int8(x.data() + i * k, k, xq.data());
+    for (std::int64_t j = 0; j < n; ++j) {
+      double acc = 0;
+      for (std::int64_t c = 0; c < k; ++c)
+        acc += static_cast<double>(xq[static_cast<std::size_t>(c)]) * w.data<std::int8_t>()[j * k + c];
+      y[static_cast<std::size_t>(i * n + j)] =
+          acc * xs * w.quant()->scale.data<float>()[j] + (bias.empty() ? 0.0 : bias[static_cast<std::size_t>(j)]);
+    }
+  }
+  return y;
+}
+
+TEST(CpuTwoFour, PreparationPacksPrunedInt8WeightsAndOnlyThose) {
+  auto backend = make_cpu_backend(0);
+  const Tensor pruned = pruned_int8_weight(12, 100, 3);
+  const Tensor packed = backend->prepare_weight(pruned, OpKind::MatMul);
+  ASSERT_NE(packed.quant(), nullptr);
+  EXPECT_TRUE(packed.quant()->packed_two_four);
+  EXPECT_EQ(packed.nbytes(), 12u * 128 * 5 / 8) << "rows of 100 padded to 128, 5/8 of their bytes";
+  EXPECT_EQ(backend->prepare_weight(pruned, OpKind::MatMul).raw(), packed.raw()) << "packed once";
+  const Tensor dense = quantize_weight(test::tensor_of(test::random_floats(1200, 4), {12, 100}), QuantScheme::Int8);
+  EXPECT_FALSE(backend->prepare_weight(dense, OpKind::MatMul).quant()->packed_two_four);
+}
+
+using Shape3 = std::tuple<int, int, int>;  // M, K, N
+class CpuTwoFourMatmulTest : public ::testing::TestWithParam<Shape3> {};
+
+TEST_P(CpuTwoFourMatmulTest, EqualsTheDenseInt8Product) {
+  const auto [m, k, n] = GetParam();
+  const auto x = test::random_floats(static_cast<std::size_t>(m * k), 5);
+  const auto bias = test::random_floats(static_cast<std::size_t>(n), 6);
+  const Tensor w = pruned_int8_weight(n, k, 7);
+  auto backend = make_cpu_backend(0);
+  const auto got =
+      test::run_node(*backend, OpKind::MatMul,
+                     {{test::tensor_of(x, {m, k})}, {w, ValueKind::Weight}, {test::tensor_of(bias, {n})}}, {m, n});
+  // Exact int32 products; the scales and the bias add three float roundings.
+  EXPECT_LT(test::max_relative_error(got.output, reference(x, m, k, w, bias)), 1e-6);
+}
+
+// Decode (M <= 8 reads the packed rows) and prefill (expanded tiles of 256
+// weight rows: N = 300 is a full tile and a partial one).
+INSTANTIATE_TEST_SUITE_P(DecodeAndPrefill, CpuTwoFourMatmulTest,
+                         ::testing::Values(Shape3{1, 100, 130}, Shape3{3, 260, 7}, Shape3{8, 64, 300},
+                                           Shape3{9, 36, 21}, Shape3{64, 300, 300}));
+
+}  // namespace
+}  // namespace octet
