@@ -1,6 +1,7 @@
 #include "engine/io/compressed_tensors.h"
 
 #include "engine/core/error.h"
+#include "engine/io/sparse24_bitmask.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -9,6 +10,8 @@
 namespace octet {
 
 namespace {
+
+constexpr const char* kSparse24Bitmask = "sparse-24-bitmask";
 
 // The weights and input_activations blocks octet writes: `type` is "int" or "float".
 Json channel_weights(const char* type) {
@@ -98,14 +101,34 @@ Tensor with_checkpoint_scales(const WeightStore& weights, const std::string& nam
   return with_input_scale(q, input_scale.data<float>()[0]);
 }
 
-void write_checkpoint(const Model& model, Json hf_config, const QuantRecipe& recipe, const std::string& out_dir) {
+void write_checkpoint(const Model& model, Json hf_config, const QuantRecipe& recipe, const std::string& out_dir,
+                      const StoredWeight& to_stored) {
+  // The weights stored compressed: those the sparsity_config targets, when its format says so.
+  std::vector<std::string> compressed;
+  if (const auto sparsity = checkpoint_sparsity(hf_config, out_dir + "/config.json");
+      sparsity && sparsity->compressed) {
+    compressed = sparse_weight_names(model, sparsity->ignore);
+  }
   std::vector<NamedTensor> tensors;
+  // `name`'s values as they are stored: the tensor itself, or its sparse-24-bitmask parts.
+  const auto push_values = [&](const std::string& name, const Tensor& t) {
+    if (std::find(compressed.begin(), compressed.end(), name) == compressed.end()) {
+      tensors.push_back({name, t});
+      return;
+    }
+    const std::string base = name.ends_with(".weight") ? name.substr(0, name.size() - 7) : name;
+    Sparse24Bitmask parts = compress_sparse24_bitmask(t, fmt::format("{}: '{}'", out_dir, name));
+    tensors.push_back({base + ".compressed", std::move(parts.compressed)});
+    tensors.push_back({base + ".bitmask", std::move(parts.bitmask)});
+    tensors.push_back({base + ".shape", std::move(parts.shape)});
+  };
   bool writes_lm_head = false;
   int static_inputs = 0, quantized = 0;
-  for (const auto& [name, t] : model.weights()) {
+  for (const auto& [name, weight] : model.weights()) {
+    const Tensor t = to_stored ? to_stored(name, weight) : weight;
     writes_lm_head |= name == "lm_head.weight";
     if (const QuantParams* q = t.quant()) {
-      tensors.push_back({name, t});
+      push_values(name, t);
       tensors.push_back({scale_name(name), q->scale.reshaped({t.dim(0), 1})});
       ++quantized;
       if (q->input_scale > 0.0f) {
@@ -115,7 +138,7 @@ void write_checkpoint(const Model& model, Json hf_config, const QuantRecipe& rec
         ++static_inputs;
       }
     } else {
-      tensors.push_back({name, to_f32(t)});
+      push_values(name, to_f32(t));
     }
   }
   const bool fp8 = recipe.scheme == QuantScheme::Fp8;
@@ -154,11 +177,14 @@ std::optional<CheckpointSparsity> checkpoint_sparsity(const Json& config, const 
   if (!it->is_object()) fail("{}: sparsity_config is not an object", config_path);
   const Json& j = *it;
   const auto format = json_optional<std::string>(j, "format", "dense", config_path);
-  if (format != "dense") {
-    fail("{}: sparsity_config format '{}' is not read (octet reads \"dense\": the zeros stored as zeros)", config_path,
-         format);
+  if (format != "dense" && format != kSparse24Bitmask) {
+    fail(
+        "{}: sparsity_config format '{}' is not read (octet reads \"dense\", the zeros stored as zeros, and "
+        "\"sparse-24-bitmask\")",
+        config_path, format);
   }
   CheckpointSparsity s;
+  s.compressed = format == kSparse24Bitmask;
   const auto structure = json_optional<std::string>(j, "sparsity_structure", "unstructured", config_path);
   if (structure == "2:4") {
     s.pattern = SparsityPattern::TwoFour;
@@ -166,6 +192,9 @@ std::optional<CheckpointSparsity> checkpoint_sparsity(const Json& config, const 
     s.pattern = SparsityPattern::Unstructured;
   } else {
     fail("{}: sparsity_structure '{}' is not read (2:4 or unstructured)", config_path, structure);
+  }
+  if (s.compressed && s.pattern != SparsityPattern::TwoFour) {
+    fail("{}: sparsity_config format '{}' needs sparsity_structure 2:4, not '{}'", config_path, format, structure);
   }
   s.global_sparsity = json_optional<double>(j, "global_sparsity", 0.0, config_path);
   if (!(s.global_sparsity >= 0.0 && s.global_sparsity < 1.0)) {
@@ -176,23 +205,12 @@ std::optional<CheckpointSparsity> checkpoint_sparsity(const Json& config, const 
 }
 
 Json sparsity_config_json(const PruneRecipe& recipe, double global_sparsity) {
-  return {{"format", "dense"},
+  return {{"format", recipe.pattern == SparsityPattern::TwoFour ? kSparse24Bitmask : "dense"},
           {"sparsity_structure", recipe.pattern == SparsityPattern::TwoFour ? "2:4" : "unstructured"},
           {"global_sparsity", global_sparsity},
           {"targets", {"Linear"}},
           {"ignore", recipe.keep_dense},
           {"registry_requires_subclass", false}};
-}
-
-std::vector<std::string> matmul_weight_names(const Model& model) {
-  const Graph graph = model.build_graph({1, 8, false});
-  std::vector<std::string> names;
-  for (const Node& node : graph.nodes()) {
-    if (node.op != OpKind::MatMul) continue;
-    const std::string& name = graph.values()[node.inputs[1]].name;
-    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
-  }
-  return names;
 }
 
 namespace {
@@ -213,26 +231,38 @@ bool is_zero(const Tensor& t, std::int64_t i) {
 
 }  // namespace
 
-MeasuredSparsity measure_sparsity(const Model& model, const std::vector<std::string>& ignore) {
-  const auto names = matmul_weight_names(model);
-  // A matmul weight that other ops read too is a head tied to the embedding
-  // table: "lm_head.weight" to the pruning recipe, which leaves it dense by default.
-  std::vector<std::string> shared;
+std::vector<std::string> sparse_weight_names(const Model& model, const std::vector<std::string>& ignore) {
+  // The weights the matmuls read; one that other ops read too is a head tied
+  // to the embedding table: "lm_head.weight" to the pruning recipe, which
+  // leaves it dense by default.
+  std::vector<std::string> matmuls, shared;
   const Graph graph = model.build_graph({1, 8, false});
   for (const Node& node : graph.nodes()) {
-    if (node.op == OpKind::MatMul) continue;
-    for (const auto input : node.inputs) shared.push_back(graph.values()[input].name);
+    if (node.op == OpKind::MatMul) {
+      matmuls.push_back(graph.values()[node.inputs[1]].name);
+    } else {
+      for (const auto input : node.inputs) shared.push_back(graph.values()[input].name);
+    }
   }
+  std::vector<std::string> names;
+  for (const auto& [name, t] : model.weights()) {
+    if (std::find(matmuls.begin(), matmuls.end(), name) == matmuls.end() || t.rank() != 2) continue;
+    const bool tied_head = std::find(shared.begin(), shared.end(), name) != shared.end();
+    const std::string role = tied_head ? "lm_head.weight" : name;
+    if (std::none_of(ignore.begin(), ignore.end(),
+                     [&](const std::string& part) { return !part.empty() && role.find(part) != std::string::npos; })) {
+      names.push_back(name);
+    }
+  }
+  return names;
+}
+
+MeasuredSparsity measure_sparsity(const Model& model, const std::vector<std::string>& ignore) {
+  const auto names = sparse_weight_names(model, ignore);
   std::int64_t zeros = 0;
   MeasuredSparsity m;
   for (const auto& [name, t] : model.weights()) {
-    if (std::find(names.begin(), names.end(), name) == names.end() || t.rank() != 2) continue;
-    const bool tied_head = std::find(shared.begin(), shared.end(), name) != shared.end();
-    const std::string role = tied_head ? "lm_head.weight" : name;
-    if (std::any_of(ignore.begin(), ignore.end(),
-                    [&](const std::string& part) { return !part.empty() && role.find(part) != std::string::npos; })) {
-      continue;
-    }
+    if (std::find(names.begin(), names.end(), name) == names.end()) continue;
     bool two_four = t.dim(1) % 4 == 0;
     for (std::int64_t g = 0; g < t.numel(); g += 4) {
       int z = 0;

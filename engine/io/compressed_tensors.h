@@ -18,6 +18,7 @@
 #include "engine/quant/pruning.h"
 #include "engine/quant/quant.h"
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -40,16 +41,25 @@ Tensor with_checkpoint_scales(const WeightStore& weights, const std::string& nam
 
 // Writes `model`'s weights (8-bit ones with their scales) to
 // out_dir/model.safetensors and out_dir/config.json: `hf_config` plus, unless
-// `recipe` is f32, the quantization_config for it.
-void write_checkpoint(const Model& model, Json hf_config, const QuantRecipe& recipe, const std::string& out_dir);
+// `recipe` is f32, the quantization_config for it. Where `hf_config` holds a
+// sparsity_config of format sparse-24-bitmask, the weights it targets are
+// stored so (engine/io/sparse24_bitmask.h).
+// `to_stored` (if given) maps each weight to the tensor written for it (a
+// GGUF model's rows put back in Hugging Face's order).
+using StoredWeight = std::function<Tensor(const std::string& name, const Tensor& weight)>;
+void write_checkpoint(const Model& model, Json hf_config, const QuantRecipe& recipe, const std::string& out_dir,
+                      const StoredWeight& to_stored = {});
 
 // Sparsity, in compressed-tensors' sparsity_config:
-//   {"format": "dense", "sparsity_structure": "2:4" or "unstructured",
+//   {"format": "dense" or "sparse-24-bitmask", "sparsity_structure": "2:4" or "unstructured",
 //    "global_sparsity": 0.5, "targets": ["Linear"], "ignore": ["lm_head"]}
 // The "dense" format stores the zeros as zeros, in the weights' own dtype;
-// octet writes and reads that one, beside any quantization_config.
+// "sparse-24-bitmask" (2:4 only) stores the kept half and a bitmask, 5/8 of
+// an 8-bit weight's bytes. octet writes and reads both, beside any
+// quantization_config: 2:4 as sparse-24-bitmask, unstructured as dense.
 struct CheckpointSparsity {
   SparsityPattern pattern = SparsityPattern::Dense;
+  bool compressed = false;     // sparse-24-bitmask
   double global_sparsity = 0;  // the share of zeros among the targeted weights
   std::vector<std::string> ignore;
 };
@@ -57,8 +67,10 @@ struct CheckpointSparsity {
 std::optional<CheckpointSparsity> checkpoint_sparsity(const Json& config, const std::string& config_path);
 Json sparsity_config_json(const PruneRecipe& recipe, double global_sparsity);
 
-// The names of the weights the model's matmuls read (its Linear layers).
-std::vector<std::string> matmul_weight_names(const Model& model);
+// The weights a sparsity_config with `ignore` targets: the 2-d weights the
+// model's matmuls read (its Linear layers) whose name (for a head tied to the
+// embedding table, "lm_head.weight") contains no part of `ignore`.
+std::vector<std::string> sparse_weight_names(const Model& model, const std::vector<std::string>& ignore);
 // The share of zeros among the matmul weights outside `ignore`, and whether
 // each of them holds 2:4 (at least 2 zeros in every group of 4 of a row).
 struct MeasuredSparsity {

@@ -2,6 +2,7 @@
 
 #include "engine/core/error.h"
 #include "engine/core/mapped_file.h"
+#include "engine/io/sparse24_bitmask.h"
 
 #include <nlohmann/json.hpp>
 
@@ -136,6 +137,33 @@ Tensor SafetensorsFile::tensor(const std::string& name) const {
   return Tensor::mapped(e->dtype, e->shape, file_, data_start_ + e->begin);
 }
 
+std::vector<std::int64_t> SafetensorsFile::integers(const std::string& name) const {
+  const SafetensorsEntry* e = find(name);
+  if (e == nullptr) fail("{}: no tensor named '{}'", path(), name);
+  const std::uint8_t* bytes = file_->data() + data_start_ + e->begin;
+  const std::size_t n = e->end - e->begin;
+  std::vector<std::int64_t> out;
+  if (e->foreign_dtype == "I64") {
+    for (std::size_t i = 0; i < n; i += 8) {
+      std::int64_t v;
+      std::memcpy(&v, bytes + i, 8);
+      out.push_back(v);
+    }
+  } else if (e->foreign_dtype.empty() && e->dtype == DType::I32) {
+    for (std::size_t i = 0; i < n; i += 4) {
+      std::int32_t v;
+      std::memcpy(&v, bytes + i, 4);
+      out.push_back(v);
+    }
+  } else if (e->foreign_dtype.empty() && e->dtype == DType::U8) {
+    out.assign(bytes, bytes + n);
+  } else {
+    fail("{}: tensor '{}' is {}, not integers", path(), name,
+         e->foreign_dtype.empty() ? std::string(dtype_name(e->dtype)) : e->foreign_dtype);
+  }
+  return out;
+}
+
 WeightStore WeightStore::open_dir(const std::string& dir) {
   namespace fs = std::filesystem;
   const fs::path index = fs::path(dir) / "model.safetensors.index.json";
@@ -177,21 +205,44 @@ WeightStore::WeightStore(std::vector<std::string> files) {
     }
   }
   description_ = files.size() == 1 ? files[0] : fmt::format("{} safetensors shards", files.size());
+  constexpr std::string_view kValues = ".compressed";
+  for (const auto& [name, file] : index_) {
+    if (!name.ends_with(kValues)) continue;
+    const std::string base = name.substr(0, name.size() - kValues.size());
+    if (!index_.contains(base + ".bitmask") || !index_.contains(base + ".shape")) continue;
+    if (index_.contains(base + ".weight")) fail("{}: '{}' is stored both dense and compressed", file->path(), base);
+    sparse24_.emplace(base + ".weight", base);
+  }
 }
 
-bool WeightStore::contains(const std::string& name) const { return index_.count(name) != 0; }
+bool WeightStore::contains(const std::string& name) const {
+  return index_.count(name) != 0 || sparse24_.count(name) != 0;
+}
 
-Tensor WeightStore::get(const std::string& name) const {
+const SafetensorsFile& WeightStore::file_of(const std::string& name) const {
   auto it = index_.find(name);
   if (it == index_.end()) fail("{}: missing tensor '{}'", description_, name);
-  return it->second->tensor(name);
+  return *it->second;
+}
+
+Tensor WeightStore::get(const std::string& name) const {
+  if (auto it = sparse24_.find(name); it != sparse24_.end()) {
+    const std::string& base = it->second;
+    const SafetensorsFile& file = file_of(base + ".shape");
+    const std::vector<std::int64_t> shape = file.integers(base + ".shape");
+    if (shape.size() != 2) fail("{}: '{}.shape' holds {} values, expected 2", file.path(), base, shape.size());
+    return decompress_sparse24_bitmask(file_of(base + ".compressed").tensor(base + ".compressed"),
+                                       file_of(base + ".bitmask").tensor(base + ".bitmask"), shape[0], shape[1],
+                                       fmt::format("{}: '{}' (sparse-24-bitmask)", file.path(), base));
+  }
+  return file_of(name).tensor(name);
 }
 
 Tensor WeightStore::get(const std::string& name, const Shape& expected) const {
   Tensor t = get(name);
   if (t.shape() != expected) {
-    fail("{}: tensor '{}' has shape {}, expected {}", index_.at(name)->path(), name, shape_str(t.shape()),
-         shape_str(expected));
+    fail("{}: tensor '{}' has shape {}, expected {}", sparse24_.contains(name) ? describe() : file_of(name).path(),
+         name, shape_str(t.shape()), shape_str(expected));
   }
   return t;
 }
@@ -199,6 +250,7 @@ Tensor WeightStore::get(const std::string& name, const Shape& expected) const {
 std::vector<std::string> WeightStore::names() const {
   std::vector<std::string> out;
   for (const auto& [name, file] : index_) out.push_back(name);
+  for (const auto& [name, base] : sparse24_) out.push_back(name);
   return out;
 }
 

@@ -34,6 +34,9 @@ class SafetensorsFile {
   bool contains(const std::string& name) const;
   // A zero-copy view; throws if `name` is not in this file or has a foreign dtype.
   Tensor tensor(const std::string& name) const;
+  // The values of a small integer tensor (I64, I32 or U8; I64 is foreign to
+  // octet's tensors), such as compressed-tensors' `*.shape`.
+  std::vector<std::int64_t> integers(const std::string& name) const;
 
  private:
   const SafetensorsEntry* find(const std::string& name) const;
@@ -44,7 +47,10 @@ class SafetensorsFile {
 };
 
 // All tensors of a checkpoint directory: `model.safetensors`, or the shards
-// listed in `model.safetensors.index.json`.
+// listed in `model.safetensors.index.json`. A weight stored in
+// compressed-tensors' sparse-24-bitmask form (NAME.compressed, NAME.bitmask,
+// NAME.shape; engine/io/sparse24_bitmask.h) is also found as NAME.weight,
+// decompressed when read.
 class WeightStore {
  public:
   static WeightStore open_dir(const std::string& dir);
@@ -58,8 +64,10 @@ class WeightStore {
   const std::string& describe() const { return description_; }
 
  private:
+  const SafetensorsFile& file_of(const std::string& name) const;
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
   std::map<std::string, const SafetensorsFile*> index_;
+  std::map<std::string, std::string> sparse24_;  // NAME.weight -> NAME, for compressed weights
   std::string description_;
 };
 

@@ -46,6 +46,12 @@ def seeds_safetensors():
         ("empty", "F32", [0, 4], b""),
     ], {"format": "pt"}))
     write(t, "truncated", safetensors([("w", "F32", [4], struct.pack("<4f", 1, 2, 3, 4))])[:-5])
+    # compressed-tensors' sparse-24-bitmask parts of a [2, 8] int8 weight, read as "w.weight".
+    write(t, "sparse24", safetensors([
+        ("w.compressed", "I8", [2, 4], b"\x05\xfb\x7f\x81\x01\x02\x03\x04"),
+        ("w.bitmask", "U8", [2, 1], b"\x33\x96"),
+        ("w.shape", "I64", [2, 1], struct.pack("<2q", 2, 8)),
+    ]))
 
 
 def llama2c(dim, hidden, layers, heads, kv_heads, vocab, seq_len, shared=True):

@@ -1,5 +1,5 @@
-"""Safetensors files and numpy arrays, for the golden-data scripts: written (float32 as F32, int64 as I64) and
-read back (F32 only)."""
+"""Safetensors files and numpy arrays, for the golden-data scripts: written (float32 as F32, int64 as I64, int8
+as I8, uint8 as U8) and read back (F32 only)."""
 import json
 import struct
 from pathlib import Path
@@ -10,8 +10,9 @@ import numpy as np
 def write_safetensors(path, tensors, metadata=None):
     header, blobs, off = {}, [], 0
     for name, value in tensors.items():
-        dtype = "I64" if value.dtype == np.int64 else "F32"
-        raw = value.astype("<i8" if dtype == "I64" else "<f4").tobytes()
+        dtype, layout = {np.dtype(np.int64): ("I64", "<i8"), np.dtype(np.int8): ("I8", "i1"),
+                         np.dtype(np.uint8): ("U8", "u1")}.get(value.dtype, ("F32", "<f4"))
+        raw = value.astype(layout).tobytes()
         header[name] = {"dtype": dtype, "shape": list(value.shape), "data_offsets": [off, off + len(raw)]}
         blobs.append(raw)
         off += len(raw)

@@ -1,6 +1,7 @@
 #include "engine/io/compressed_tensors.h"
 #include "engine/core/error.h"
 #include "engine/core/executor.h"
+#include "engine/io/safetensors.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "models/registry.h"
 #include "tests/engine/prompt_logits.h"
@@ -120,7 +121,8 @@ namespace {
 
 // A pruned checkpoint, float or int8, reloads bit-identical to the model
 // pruned at load, says what it is in a compressed-tensors sparsity_config,
-// and a config.json whose sparsity its tensors do not hold is refused.
+// stores its 2:4 weights in the sparse-24-bitmask format (5/8 of an int8
+// weight's bytes), and a config.json whose sparsity its tensors do not hold is refused.
 TEST(CompressedTensorsSparsity, PrunedCheckpointRoundTripsAndIsChecked) {
   for (const QuantScheme scheme : {QuantScheme::F32, QuantScheme::Int8}) {
     test::TempDir dir;
@@ -135,8 +137,19 @@ TEST(CompressedTensorsSparsity, PrunedCheckpointRoundTripsAndIsChecked) {
     write_checkpoint(*at_load, config, options.quant, dir.path());
     const Json written = read_json_file(dir.file("config.json"));
     EXPECT_EQ(written["sparsity_config"]["sparsity_structure"], "2:4");
-    EXPECT_EQ(written["sparsity_config"]["format"], "dense");
+    EXPECT_EQ(written["sparsity_config"]["format"], "sparse-24-bitmask");
     EXPECT_EQ(written.contains("quantization_config"), scheme != QuantScheme::F32);
+    const SafetensorsFile file(dir.file("model.safetensors"));
+    const std::string q_proj = "model.layers.0.self_attn.q_proj";
+    EXPECT_FALSE(file.contains(q_proj + ".weight")) << "stored compressed";
+    ASSERT_TRUE(file.contains(q_proj + ".compressed") && file.contains(q_proj + ".bitmask"));
+    Tensor dense_q;
+    for (const auto& [name, t] : at_load->weights()) {
+      if (name == q_proj + ".weight") dense_q = t;
+    }
+    EXPECT_EQ(file.tensor(q_proj + ".compressed").nbytes() + file.tensor(q_proj + ".bitmask").nbytes(),
+              scheme == QuantScheme::Int8 ? dense_q.nbytes() * 5 / 8 : dense_q.nbytes() / 2 + dense_q.numel() / 8);
+    EXPECT_TRUE(file.contains("lm_head.weight") || !file.contains("lm_head.compressed")) << "the head is kept dense";
 
     const auto reloaded = models::builtin_registry().load_model(dir.path());
     const auto a = at_load->weights(), b = reloaded->weights();
@@ -155,6 +168,7 @@ TEST(CompressedTensorsSparsity, PrunedCheckpointRoundTripsAndIsChecked) {
   const auto dense = models::builtin_registry().load_model(test::shipped_model());
   Json config = read_json_file(test::shipped_model() + "/config.json");
   config["sparsity_config"] = sparsity_config_json(*sparsity_from_name("2:4"), 0.5);
+  config["sparsity_config"]["format"] = "dense";  // sparse-24-bitmask could not even store them
   write_checkpoint(*dense, config, QuantRecipe{}, dir.path());
   EXPECT_CONTAINS(test::error_of([&] { models::builtin_registry().load_model(dir.path()); }),
                   "sparsity_config says 2:4, but 'model.layers.0.self_attn.q_proj.weight' has a group of 4 weights "
@@ -168,6 +182,8 @@ TEST(CompressedTensorsSparsity, PrunedCheckpointRoundTripsAndIsChecked) {
   rewrite("sparsity_structure", "unstructured");
   EXPECT_CONTAINS(rewrite("global_sparsity", 0.6), "sparsity_config says 60.0% of the weights are zero, but 0.0% are");
   EXPECT_CONTAINS(rewrite("format", "sparse-bitmask"), "sparsity_config format 'sparse-bitmask' is not read");
+  EXPECT_CONTAINS(rewrite("format", "sparse-24-bitmask"),
+                  "sparsity_config format 'sparse-24-bitmask' needs sparsity_structure 2:4, not 'unstructured'");
   rewrite("format", "dense");
   EXPECT_CONTAINS(rewrite("sparsity_structure", "4:8"), "sparsity_structure '4:8' is not read");
 }
