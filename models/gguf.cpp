@@ -2,12 +2,14 @@
 
 #include "engine/core/error.h"
 #include "engine/io/gguf.h"
+#include "engine/quant/quant.h"
 #include "models/llama.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include <map>
@@ -61,7 +63,9 @@ RopeScaling llama3_scaling_from_factors(const Tensor& factors, double theta, std
     if (!(f[i] >= 1.0f && f[i] <= 1e6f)) fail("{}: rope_freqs.weight[{}] is {}, not in [1, 1e6]", path, i, f[i]);
     s.factor = std::max(s.factor, static_cast<double>(f[i]));
   }
-  const auto wavelength = [&](std::int64_t i) { return 2.0 * 3.141592653589793 / std::pow(theta, -2.0 * i / head_dim); };
+  const auto wavelength = [&](std::int64_t i) {
+    return 2.0 * 3.141592653589793 / std::pow(theta, -2.0 * i / head_dim);
+  };
   double above = 0.0, below = std::numeric_limits<double>::infinity();  // bounds on the original context
   bool solved = false;
   for (std::int64_t i = 0; i < pairs && s.factor > 1.0; ++i) {
@@ -77,17 +81,20 @@ RopeScaling llama3_scaling_from_factors(const Tensor& factors, double theta, std
     }
   }
   if (!solved) {
-    s.original_context = 8192.0 > above && 8192.0 < below ? 8192.0 : std::isinf(below) ? 2 * above + 1 : (above + below) / 2;
+    s.original_context = 8192.0 > above && 8192.0 < below ? 8192.0
+                         : std::isinf(below)              ? 2 * above + 1
+                                                          : (above + below) / 2;
   }
   const RopeFrequencies plain{theta, {}}, scaled{theta, s};
   for (std::int64_t i = 0; i < pairs; ++i) {
     const double want = rope_inv_freq(plain, static_cast<int>(i), static_cast<int>(head_dim)) / f[i];
     const double got = rope_inv_freq(scaled, static_cast<int>(i), static_cast<int>(head_dim));
     if (!(std::abs(got - want) <= 1e-5 * want)) {  // NaN fails too
-      fail("{}: rope_freqs.weight is not Llama 3's rotary scaling (pair {}: factor {}; Llama 3 with factor {}, "
-           "low 1, high 4, original context {:.0f} gives {})",
-           path, i, f[i], s.factor, s.original_context,
-           rope_inv_freq(plain, static_cast<int>(i), static_cast<int>(head_dim)) / got);
+      fail(
+          "{}: rope_freqs.weight is not Llama 3's rotary scaling (pair {}: factor {}; Llama 3 with factor {}, "
+          "low 1, high 4, original context {:.0f} gives {})",
+          path, i, f[i], s.factor, s.original_context,
+          rope_inv_freq(plain, static_cast<int>(i), static_cast<int>(head_dim)) / got);
     }
   }
   return s;
@@ -150,14 +157,50 @@ LlamaConfig llama_config_from_gguf(const GgufFile& g, const std::string& arch) {
   return c;
 }
 
+// general.architecture, where octet runs it.
+std::string architecture(const GgufFile& g) {
+  const std::string arch = g.get_string("general.architecture");
+  if (arch != "llama" && arch != "qwen2" && arch != "qwen3") {
+    fail("{}: architecture '{}' is not one octet runs from GGUF (llama, qwen2, qwen3)", g.path(), arch);
+  }
+  return arch;
+}
+
 }  // namespace
+
+GgufAsHf gguf_as_hf(const std::string& path) {
+  const GgufFile g(path);
+  const std::string arch = architecture(g);
+  const LlamaConfig c = llama_config_from_gguf(g, arch);
+  GgufAsHf out{llama_config_to_json(c), [](const std::string&, const Tensor& w) { return w; }};
+  if (c.rope_layout != RopeLayout::Interleaved) return out;
+  // Head h's row 2 i + j (pair i, half j) as stored is row j * head_dim / 2 + i in Hugging Face's order.
+  out.to_hf_rows = [head_dim = c.head_dim](const std::string& name, const Tensor& w) {
+    if (!name.ends_with("self_attn.q_proj.weight") && !name.ends_with("self_attn.k_proj.weight")) return w;
+    const auto permuted = [&](const Tensor& t) {
+      const std::int64_t rows = t.dim(0), row_bytes = static_cast<std::int64_t>(t.nbytes()) / rows;
+      Tensor hf = Tensor::zeros(t.dtype(), t.shape());
+      const auto* src = static_cast<const std::uint8_t*>(t.raw());
+      auto* dst = static_cast<std::uint8_t*>(hf.raw_mut());
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const std::int64_t head = r / head_dim, i = r % head_dim / 2, half = r % 2;
+        std::memcpy(dst + (head * head_dim + half * head_dim / 2 + i) * row_bytes, src + r * row_bytes,
+                    static_cast<std::size_t>(row_bytes));
+      }
+      return hf;
+    };
+    const QuantParams* q = w.quant();
+    if (q == nullptr) return permuted(w);
+    auto params = std::make_shared<QuantParams>(*q);
+    params->scale = permuted(q->scale.reshaped({w.dim(0), 1})).reshaped(q->scale.shape());
+    return permuted(w).with_quant(std::move(params));
+  };
+  return out;
+}
 
 std::unique_ptr<Model> load_gguf(const std::string& path, const LoadOptions& options) {
   const GgufFile g(path);
-  const std::string arch = g.get_string("general.architecture");
-  if (arch != "llama" && arch != "qwen2" && arch != "qwen3") {
-    fail("{}: architecture '{}' is not one octet runs from GGUF (llama, qwen2, qwen3)", path, arch);
-  }
+  const std::string arch = architecture(g);
   const LlamaConfig c = llama_config_from_gguf(g, arch);
   const auto lookup = [&](const std::string& name, const Shape& shape) {
     const std::string gguf_name = gguf_llama_name(name);

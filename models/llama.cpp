@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 
 namespace octet::models {
 
@@ -297,6 +298,47 @@ LlamaConfig llama_config_from_json(const Json& j, const std::string& path) {
   if (window > 0 && window < c.context_length) c.context_length = window;
   validate_llama_config(c, path);
   return c;
+}
+
+Json llama_config_to_json(const LlamaConfig& c) {
+  static const std::map<std::string, std::string> kArchitecture = {
+      {"llama", "LlamaForCausalLM"}, {"qwen2", "Qwen2ForCausalLM"}, {"qwen3", "Qwen3ForCausalLM"}};
+  const auto arch = kArchitecture.find(c.family);
+  if (arch == kArchitecture.end()) fail("no Hugging Face config.json for model family '{}'", c.family);
+  Json j = {{"architectures", {arch->second}},
+            {"model_type", c.family},
+            {"hidden_size", c.hidden_size},
+            {"intermediate_size", c.intermediate_size},
+            {"num_hidden_layers", c.n_layers},
+            {"num_attention_heads", c.n_heads},
+            {"num_key_value_heads", c.n_kv_heads},
+            {"head_dim", c.head_dim},
+            {"vocab_size", c.vocab_size},
+            {"max_position_embeddings", c.context_length},
+            {"rms_norm_eps", c.rms_norm_eps},
+            {"rope_theta", c.rope_theta},
+            {"tie_word_embeddings", c.tie_word_embeddings},
+            {"hidden_act", "silu"},
+            {"torch_dtype", "float32"}};
+  if (c.bos_id >= 0) j["bos_token_id"] = c.bos_id;
+  if (c.eos_ids.size() == 1) j["eos_token_id"] = c.eos_ids[0];
+  if (c.eos_ids.size() > 1) j["eos_token_id"] = c.eos_ids;
+  if (c.family == "llama") j["attention_bias"] = false;
+  switch (c.rope_scaling.type) {
+    case RopeScalingType::None:
+      break;
+    case RopeScalingType::Linear:
+      j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", c.rope_scaling.factor}};
+      break;
+    case RopeScalingType::Llama3:
+      j["rope_scaling"] = {{"rope_type", "llama3"},
+                           {"factor", c.rope_scaling.factor},
+                           {"low_freq_factor", c.rope_scaling.low_freq_factor},
+                           {"high_freq_factor", c.rope_scaling.high_freq_factor},
+                           {"original_max_position_embeddings", c.rope_scaling.original_context}};
+      break;
+  }
+  return j;
 }
 
 std::unique_ptr<Model> make_llama(const LlamaConfig& c, const WeightLookup& lookup, bool has_lm_head,

@@ -40,6 +40,9 @@ struct LlamaConfig {
 // Reads and checks a Hugging Face config.json of model_type llama or mistral
 // (and the keys Qwen2 and Qwen3 share with them).
 LlamaConfig llama_config_from_json(const Json& config, const std::string& path);
+// The config.json a Hugging Face checkpoint of `c` has (model_type from
+// c.family: llama, qwen2 or qwen3): what llama_config_from_json reads back as `c`.
+Json llama_config_to_json(const LlamaConfig& c);
 // Throws if the numbers cannot describe a model (heads not dividing, ...).
 void validate_llama_config(const LlamaConfig& config, const std::string& source);
 

@@ -3,6 +3,7 @@
 #include "engine/quant/calibration.h"
 #include "engine/text/sentencepiece_tokenizer.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "models/gguf.h"
 #include "models/registry.h"
 
 #include <fmt/format.h>
@@ -204,7 +205,8 @@ LoadOptions read_calibration(const cxxopts::ParseResult& args, const std::string
 
 void add_checkpoint_options(cxxopts::Options& options) {
   auto add = options.add_options();
-  add("m,model", "Hugging Face model directory to read", cxxopts::value<std::string>());
+  add("m,model", "Hugging Face model directory, or GGUF file (llama, qwen2, qwen3), to read",
+      cxxopts::value<std::string>());
   add("o,output", "directory to write (created; existing files of the same names are replaced)",
       cxxopts::value<std::string>());
   add("keep-float", "comma-separated weight-name parts to keep in f32 (e.g. lm_head,layers.0.)",
@@ -220,24 +222,47 @@ std::pair<std::string, std::string> read_checkpoint_dirs(const cxxopts::ParseRes
   return {in, out};
 }
 
+namespace {
+
+bool is_gguf_file(const std::string& path) { return path.ends_with(".gguf") && std::filesystem::is_regular_file(path); }
+
+}  // namespace
+
 void check_checkpoint_dirs(const std::string& in, const std::string& out, const std::string& command) {
   namespace fs = std::filesystem;
-  if (!fs::is_directory(in) || !fs::exists(fs::path(in) / "config.json")) {
+  if (!is_gguf_file(in) && (!fs::is_directory(in) || !fs::exists(fs::path(in) / "config.json"))) {
     fail(
-        "{}: octet {} reads a Hugging Face model directory (config.json + safetensors); "
-        "a single-file checkpoint (GGUF, llama2.c) is not converted yet",
+        "{}: octet {} reads a Hugging Face model directory (config.json + safetensors) or a GGUF file; "
+        "a llama2.c checkpoint is not converted yet",
         in, command);
   }
   if (fs::exists(out) && fs::equivalent(in, out)) fail("{}: the output directory must differ from the input", out);
+  if (fs::exists(out) && !fs::is_directory(out)) fail("{}: the output must be a directory", out);
+}
+
+CheckpointSource read_checkpoint_source(const std::string& in) {
+  if (!is_gguf_file(in)) return {read_json_file((std::filesystem::path(in) / "config.json").string()), {}};
+  models::GgufAsHf hf = models::gguf_as_hf(in);
+  return {std::move(hf.config), std::move(hf.to_hf_rows)};
 }
 
 void copy_tokenizer_files(const std::string& in, const std::string& out) {
   namespace fs = std::filesystem;
+  const fs::path dir = is_gguf_file(in) ? fs::path(in).parent_path() : fs::path(in);
+  bool tokenizer = false;
   for (const char* f : {"tokenizer.model", "spiece.model", "tokenizer.json", "vocab.txt", "tokenizer_config.json",
                         "special_tokens_map.json", "generation_config.json"}) {
-    if (fs::exists(fs::path(in) / f)) {
-      fs::copy_file(fs::path(in) / f, fs::path(out) / f, fs::copy_options::overwrite_existing);
+    if (fs::exists(dir / f)) {
+      fs::copy_file(dir / f, fs::path(out) / f, fs::copy_options::overwrite_existing);
+      tokenizer |= std::string_view(f) != "generation_config.json" && std::string_view(f) != "tokenizer_config.json" &&
+                   std::string_view(f) != "special_tokens_map.json";
     }
+  }
+  if (!tokenizer) {
+    std::cerr << fmt::format(
+        "note: no tokenizer file (tokenizer.json, tokenizer.model, ...) in {}: {} has none; give --tokenizer FILE "
+        "when running it\n",
+        dir.string(), out);
   }
 }
 

@@ -6,6 +6,7 @@
 #include "engine/core/backend.h"
 #include "engine/core/model.h"
 #include "engine/core/placement.h"
+#include "engine/io/compressed_tensors.h"
 #include "engine/io/model_registry.h"
 #include "engine/quant/quant.h"
 #include "engine/session/sampler.h"
@@ -79,9 +80,18 @@ LoadOptions read_calibration(const cxxopts::ParseResult& args, const std::string
 void add_checkpoint_options(cxxopts::Options& options);
 // -m and -o, both required and checked by check_checkpoint_dirs; sets -t's threads.
 std::pair<std::string, std::string> read_checkpoint_dirs(const cxxopts::ParseResult& args, const std::string& command);
-// `in` must be a Hugging Face model directory and `out` another directory.
+// `in` must be a Hugging Face model directory or a GGUF file, and `out` another directory.
 void check_checkpoint_dirs(const std::string& in, const std::string& out, const std::string& command);
-// The tokenizer and generation files of `in`, copied unchanged to `out`.
+// What a checkpoint written from `in` starts from: a Hugging Face
+// directory's config.json, or a GGUF file's as Hugging Face would write it
+// (with the weights' rows put back in Hugging Face's order).
+struct CheckpointSource {
+  Json config;
+  StoredWeight to_stored;
+};
+CheckpointSource read_checkpoint_source(const std::string& in);
+// The tokenizer and generation files of `in` (a GGUF file's: those beside
+// it), copied unchanged to `out`; says on stderr when there is no tokenizer.
 void copy_tokenizer_files(const std::string& in, const std::string& out);
 
 // Loads -m (or the default), its tokenizer (--tokenizer) and the --backend

@@ -18,9 +18,11 @@ namespace octet::cli {
 int run_prune(int argc, char** argv) {
   cxxopts::Options options(
       "octet prune",
-      "Prune a Hugging Face model directory's matmul weights (no retraining) and write it as safetensors with a\n"
-      "  compressed-tensors sparsity_config in config.json, its weights f32 or 8-bit (--scheme). What pruning\n"
-      "  costs: octet perplexity -m MODEL -f TEXT --compare f32 --prune 2:4 (the same options).");
+      "Prune a Hugging Face model directory's (or a GGUF file's) matmul weights (no retraining) and write it as\n"
+      "  safetensors with a compressed-tensors sparsity_config in config.json, its weights f32 or 8-bit (--scheme).\n"
+      "  2:4 weights are stored in the sparse-24-bitmask format (the kept half and a bitmask: 5/8 of an 8-bit\n"
+      "  weight's bytes), and int8 ones run on octet's 2:4 CPU kernels; unstructured sparsity is stored dense.\n"
+      "  What pruning costs: octet perplexity -m MODEL -f TEXT --compare f32 --prune 2:4 (the same options).");
   add_checkpoint_options(options);
   options.add_options()("scheme", "the weights written: f32, w8, int8 or fp8 (quantized after pruning)",
                         cxxopts::value<std::string>()->default_value("f32"));
@@ -39,9 +41,9 @@ int run_prune(int argc, char** argv) {
     fail("{}: octet prune does not write GPT-2 checkpoints yet (its fused c_attn is split at load)", in);
   }
   const MeasuredSparsity measured = measure_sparsity(*model, prune.keep_dense);
-  Json config = read_json_file((std::filesystem::path(in) / "config.json").string());
-  config["sparsity_config"] = sparsity_config_json(prune, measured.zero_fraction);
-  write_checkpoint(*model, std::move(config), recipe, out);
+  CheckpointSource source = read_checkpoint_source(in);
+  source.config["sparsity_config"] = sparsity_config_json(prune, measured.zero_fraction);
+  write_checkpoint(*model, std::move(source.config), recipe, out, source.to_stored);
   copy_tokenizer_files(in, out);
   std::cerr << fmt::format(
       "done: {} ({} MiB): {:.1f}% of {} matmul weights are zero ({}{}), {}\n", out,

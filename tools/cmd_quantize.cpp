@@ -16,7 +16,8 @@ namespace octet::cli {
 int run_quantize(int argc, char** argv) {
   cxxopts::Options options(
       "octet quantize",
-      "Quantize a Hugging Face model directory and write it as safetensors with 8-bit weights\n"
+      "Quantize a Hugging Face model directory (or a GGUF file: its tensors dequantized, then quantized; the\n"
+      "  tokenizer files beside it copied) and write it as safetensors with 8-bit weights\n"
       "  (int8 or FP8 E4M3) and *.weight_scale tensors, and a compressed-tensors quantization_config\n"
       "  in config.json.");
   add_checkpoint_options(options);
@@ -40,7 +41,8 @@ int run_quantize(int argc, char** argv) {
         in, quant_scheme_name(recipe.scheme));
   }
   std::cerr << fmt::format("writing {}/model.safetensors and config.json...\n", out);
-  write_checkpoint(*model, read_json_file((fs::path(in) / "config.json").string()), recipe, out);
+  CheckpointSource source = read_checkpoint_source(in);
+  write_checkpoint(*model, std::move(source.config), recipe, out, source.to_stored);
   copy_tokenizer_files(in, out);
   std::cerr << fmt::format("done: {} ({} MiB)\n", out, fs::file_size(fs::path(out) / "model.safetensors") >> 20);
   return 0;

@@ -11,6 +11,7 @@
 //  - SmolLM2-135M-Instruct (../shared): the greedy chat answer of a float32
 //    numpy forward pass, with the prompt as Hugging Face's tokenizers and the
 //    chat template make it.
+#include "engine/io/compressed_tensors.h"
 #include "engine/io/gguf.h"
 #include "engine/io/json_file.h"
 #include "engine/session/chat_session.h"
@@ -19,6 +20,7 @@
 #include "engine/text/tokenizer.h"
 #include "engine/text/tokenizer_config.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "models/gguf.h"
 #include "models/registry.h"
 #include "tests/test_support.h"
 
@@ -115,6 +117,47 @@ TEST(QwenGguf, ReproducesTheHuggingFaceReferences) {
     const Json ref = read_json_file(test::test_data("decoder_tiny_reference.json"))[kind];
     EXPECT_LT(worst_logit_error(*model, ref), 1e-4) << kind;
   }
+}
+
+// A GGUF model written as a Hugging Face checkpoint (what `octet quantize`
+// and `octet prune` do with a GGUF file): config.json from the file's
+// metadata, Llama's q and k rows put back in Hugging Face's order. Reloaded,
+// it reproduces the Hugging Face reference the GGUF file was converted from;
+// in int8, the GGUF model's own logits.
+TEST(GgufAsHf, WrittenCheckpointReproducesTheHuggingFaceReference) {
+  for (const std::string kind : {"llama3", "qwen3"}) {
+    const std::string path = test::test_data(kind == "llama3" ? "gguf/tiny_llama31.gguf" : "gguf/tiny_qwen3.gguf");
+    const Json ref = read_json_file(test::test_data("decoder_tiny_reference.json"))[kind];
+    const models::GgufAsHf hf = models::gguf_as_hf(path);
+    for (const QuantScheme scheme : {QuantScheme::F32, QuantScheme::Int8}) {
+      test::TempDir dir;
+      const QuantRecipe recipe{scheme, {}};
+      const auto gguf = models::builtin_registry().load_model(path, {recipe});
+      write_checkpoint(*gguf, hf.config, recipe, dir.path(), hf.to_hf_rows);
+      const auto reloaded = models::builtin_registry().load_model(dir.path());
+      EXPECT_EQ(reloaded->info().family, gguf->info().family);
+      if (scheme == QuantScheme::F32) {
+        EXPECT_LT(worst_logit_error(*reloaded, ref), 1e-4) << kind;
+      } else {
+        // The same int8 values, rows reordered with their scales: float summation order aside, the same logits.
+        const Json own = {{"prompt_ids", ref["prompt_ids"]},
+                          {"logits", [&] {
+                             const auto prompt = ref["prompt_ids"].get<std::vector<std::int32_t>>();
+                             auto backend = make_cpu_backend(0);
+                             GenerationSession session(*gguf, *backend, 0);
+                             const Tensor& l = session.append_all_logits(prompt);
+                             const auto vocab = static_cast<std::size_t>(gguf->info().vocab_size);
+                             std::vector<std::vector<double>> rows(prompt.size());
+                             for (std::size_t t = 0; t < prompt.size(); ++t)
+                               rows[t].assign(l.data<float>() + t * vocab, l.data<float>() + (t + 1) * vocab);
+                             return rows;
+                           }()}};
+        EXPECT_LT(worst_logit_error(*reloaded, own), 1e-5) << kind;
+      }
+    }
+  }
+  EXPECT_EQ(models::gguf_as_hf(test::test_data("gguf/tiny_llama31.gguf")).config["rope_scaling"]["rope_type"],
+            "llama3");
 }
 
 TEST(SmolLM2Gguf, ChatAnswersAsTheFloat32Reference) {

@@ -113,8 +113,9 @@ TEST(Cli, SpecialTokensInAPromptOnlyWithTheFlag) {
 
 TEST(Cli, QuantizeRefusesWhatItCannotWriteBack) {
   test::TempDir dir;
-  expect_failure("quantize -m " + test::test_data("gguf/tiny_llama.gguf") + " -o " + dir.file("out") + " --scheme int8",
-                 1, "a single-file checkpoint (GGUF, llama2.c) is not converted yet");
+  std::ofstream(dir.file("model.bin"), std::ios::binary) << std::string(64, '\0');
+  expect_failure("quantize -m " + dir.file("model.bin") + " -o " + dir.file("out") + " --scheme int8", 1,
+                 "a llama2.c checkpoint is not converted yet");
   expect_failure("quantize -m " + test::test_data("gpt2-tiny") + " -o " + dir.file("out") + " --scheme int8", 1,
                  "does not write GPT-2 checkpoints yet");
 }
@@ -225,6 +226,29 @@ TEST(Cli, PruneWritesACheckpointThatInfoAndPerplexityRead) {
   expect_failure("prune" + in + " --sparsity 2:4 --method wanda", 1, "--method wanda needs calibration text");
   expect_failure("prune -m " + test::shipped_model() + " -o " + test::shipped_model() + " --sparsity 2:4", 1,
                  "the output directory must differ from the input");
+}
+
+// A GGUF file quantized and pruned to Hugging Face checkpoints (their logits:
+// tests/models/gguf_models_test.cpp); without tokenizer files beside it, the
+// output has none and the command says so.
+TEST(Cli, QuantizeAndPruneReadGgufFiles) {
+  test::TempDir dir;
+  const std::string gguf = test::test_data("gguf/tiny_qwen3.gguf");
+  const CliRun q = run_octet("quantize -m " + gguf + " -o " + dir.file("q") + " --scheme int8");
+  ASSERT_EQ(q.exit_code, 0) << q.output;
+  EXPECT_CONTAINS(q.output, "note: no tokenizer file");
+  const auto config_of = [&](const std::string& name) {
+    std::stringstream text;
+    text << std::ifstream(dir.file(name + "/config.json")).rdbuf();
+    return text.str();
+  };
+  EXPECT_CONTAINS(config_of("q"), "\"model_type\": \"qwen3\"");
+  const CliRun p = run_octet("prune -m " + gguf + " -o " + dir.file("p") + " --sparsity 2:4 --scheme int8");
+  ASSERT_EQ(p.exit_code, 0) << p.output;
+  EXPECT_CONTAINS(config_of("p"), "sparse-24-bitmask");
+  expect_failure("quantize -m " + test::test_data("gguf/types.gguf") + " -o " + dir.file("x"), 1, "architecture");
+  expect_failure("quantize -m " + dir.file("q/config.json") + " -o " + dir.file("x"), 1,
+                 "reads a Hugging Face model directory (config.json + safetensors) or a GGUF file");
 }
 
 // --kv-cache fp8: a quarter of the cache's bytes plus a float scale per row
