@@ -4,14 +4,16 @@
 # packed 2:4 CPU kernels) on the TinyLlama-1.1B shape with random weights, in
 # one run so that both see the same machine. Batch 1 and 4; the table gives
 # tokens/s, the weight bytes each decode step reads, and the peak resident
-# memory of the whole run. Writes bench/results/sparse24_decode.json.
-#   bench/sparse24_decode.sh [THREADS]      (2 by default, as the issue asks)
+# memory of the whole run. Writes OUT (bench/results/sparse24_decode.json by
+# default; name the CPU in it when keeping results, e.g. sparse24_decode_xeon_spr.json).
+#   bench/sparse24_decode.sh [THREADS [OUT]]      (2 threads by default, as the issue asks)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/results
 args=(-m synthetic:llama-1.1b --quant int8 --sparsity dense,2:4 -t "${1:-2}" -b 1,4 -p 64 -n 64 -r 5)
-build/octet bench "${args[@]}" -o json > bench/results/sparse24_decode.json
-python3 - bench/results/sparse24_decode.json <<'PY'
+out=${2:-bench/results/sparse24_decode.json}
+build/octet bench "${args[@]}" -o json > "$out"
+python3 - "$out" <<'PY'
 import json, sys
 run = json.load(open(sys.argv[1]))
 print(run["header"]["machine"], "|", run["header"]["build"])

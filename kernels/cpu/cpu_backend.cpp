@@ -70,7 +70,8 @@ class CpuBackend final : public Backend {
   }
 
   // An int8 matmul weight with 2:4 sparsity is packed once into compressed
-  // rows (5/8 of the bytes, which is what a memory-bound decode step costs);
+  // rows (5/8 of the bytes, which is what a memory-bound decode step costs)
+  // and, where the CPU has VNNI, once more for oneDNN's prefill kernels;
   // another int8 weight is packed once for oneDNN's brgemm kernels where the
   // CPU has VNNI (the product finds the packed copy by the weight's address);
   // every other weight is read where it is.
@@ -91,6 +92,12 @@ class CpuBackend final : public Backend {
       params->packed_two_four = true;
       packed = packed.with_quant(std::move(params));
       two_four_weights_.emplace(data, TwoFourWeight{weight, packed});
+      // Prefill on oneDNN's dense kernels where the CPU has VNNI (they beat
+      // expanding tiles for the own AVX2 kernel several times over there).
+      const auto* dense = weight.data<std::int8_t>();
+      if (matmul_int8_dnnl_.pack(dense, k, n, cpu::MatmulInt8Dnnl::PackFor::Prefill)) {
+        dense_of_two_four_.emplace(packed.raw(), dense);
+      }
       return packed;
     }
     if (!packed_int8_weights_.contains(data) &&
@@ -289,12 +296,19 @@ class CpuBackend final : public Backend {
     if (bias != nullptr) cpu::add_bias(y, bias, m, n);
   }
 
-  // A packed 2:4 int8 weight times the quantized activations in x_int8_.
+  // A packed 2:4 int8 weight times the quantized activations in x_int8_:
+  // decode on the packed rows; prefill on oneDNN where it packed the dense
+  // weight, else on dense tiles expanded for the own kernel.
   void matmul_two_four(const Tensor& w, const float* w_scale, const float* bias, float* y, std::int64_t m,
                        std::int64_t k, std::int64_t n) {
     const auto* packed = w.data<std::uint8_t>();
     if (m <= kDirectRows) {
       cpu::gemm_s8s8_f32_sparse24(x_int8_.data(), x_scale_.data(), packed, w_scale, y, m, k, n, bias);
+      return;
+    }
+    if (const auto it = dense_of_two_four_.find(packed);
+        it != dense_of_two_four_.end() &&
+        matmul_int8_dnnl_.run(x_int8_.data(), x_scale_.data(), it->second, w_scale, y, m, k, n, bias)) {
       return;
     }
     for (std::int64_t n0 = 0; n0 < n; n0 += kW8TileRows) {
@@ -341,6 +355,8 @@ class CpuBackend final : public Backend {
     Tensor weight, packed;
   };
   std::map<const void*, TwoFourWeight> two_four_weights_;
+  // A packed 2:4 weight's dense int8 values, where oneDNN packed them for prefill.
+  std::map<const void*, const std::int8_t*> dense_of_two_four_;
   cpu::EltwiseF32 eltwise_;
   const std::array<float, 256>& fp8_lut_ = f8e4m3_table();
   std::vector<std::uint8_t> x_fp8_;       // E4M3 activations [m, k]

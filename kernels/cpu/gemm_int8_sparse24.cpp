@@ -74,10 +74,88 @@ const PatternTables kTables;
 // than expanding the weights to 64 columns, each activation row's 32 values
 // facing the kept weights are gathered, so the multiplies (the busiest
 // port) run on 32 lanes, not 64.
+// Adds columns [kk, k) of a packed row, group by group: what the vector
+// loops leave (a partial last chunk) and everything without AVX2.
+template <int MB>
+void finish_sparse24(const std::int8_t* x, std::int64_t ldx, const std::uint8_t* row, std::int64_t k, std::int64_t kk,
+                     std::int32_t (&out)[MB]) {
+  const auto* values = reinterpret_cast<const std::int8_t*>(row);
+  for (std::int64_t g = kk / 4; g < k / 4; ++g) {
+    const auto& [c0, c1] = group_pair(row, g);
+    const std::int64_t v = value_offset(g);
+    for (int i = 0; i < MB; ++i) {
+      const std::int8_t* xg = x + i * ldx + 4 * g;
+      out[i] += static_cast<std::int32_t>(xg[c0]) * values[v] + static_cast<std::int32_t>(xg[c1]) * values[v + 1];
+    }
+  }
+}
+
+#if defined(__AVX512VBMI__) && defined(__AVX512VNNI__)
+// GCC 12's AVX-512 intrinsics start some results from _mm512_undefined_*(),
+// which -Wmaybe-uninitialized takes for a read of an uninitialized value.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// The same with AVX-512 VBMI and VNNI, two chunks (128 columns, 64 values) a
+// turn: one gather of the 8 patterns' controls, one two-table byte permute
+// (vpermi2b) per activation row picks the 64 activations out of 128, and
+// vpdpbusd multiplies them. vpdpbusd takes unsigned activations, so they are
+// offset by 128 (x ^ 0x80) and 128 * sum(w) is taken off at the end: exact.
+// Returns the columns done (whole pairs of chunks); the caller does the rest.
+template <int MB>
+std::int64_t block_sparse24_avx512(const std::int8_t* x, std::int64_t ldx, const std::uint8_t* row, std::int64_t k,
+                                   std::int32_t (&out)[MB]) {
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  // A control's 8 bytes index the 16 columns of its pattern; each 8-byte slot
+  // (values of patterns 0, 2, 1, 3, then the same for the second chunk) is
+  // moved to its pattern's columns in the 128.
+  const __m512i offsets =
+      _mm512_set_epi64(0x7070707070707070, 0x5050505050505050, 0x6060606060606060, 0x4040404040404040,
+                       0x3030303030303030, 0x1010101010101010, 0x2020202020202020, 0);
+  // The 8 patterns (words 0..3 of each chunk) in slot order: 0, 2, 1, 3, 4, 6, 5, 7.
+  const __m128i slot_order = _mm_setr_epi8(0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15);
+  __m512i acc[MB];
+  for (auto& a : acc) a = _mm512_setzero_si512();
+  __m512i weight_sum = _mm512_setzero_si512();  // 128 * sum(w), as the offset adds it
+  std::int64_t kk = 0;
+  for (const std::uint8_t* chunk = row; kk + 2 * kChunk <= k; kk += 2 * kChunk, chunk += 2 * kChunkBytes) {
+    int8_dot::prefetch_ahead(chunk);
+    int8_dot::prefetch_ahead(chunk + 64);
+    const __m128i patterns =
+        _mm_shuffle_epi8(_mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(chunk)),
+                                            _mm_loadl_epi64(reinterpret_cast<const __m128i*>(chunk + kChunkBytes))),
+                         slot_order);
+    const __m512i control =
+        _mm512_add_epi8(_mm512_i64gather_epi64(_mm512_cvtepu16_epi64(patterns), kTables.gather.data(), 8), offsets);
+    const __m512i w =
+        _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(chunk + 8))),
+                           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(chunk + kChunkBytes + 8)), 1);
+    weight_sum = _mm512_dpbusd_epi32(weight_sum, flip, w);
+    for (int i = 0; i < MB; ++i) {
+      const std::int8_t* xi = x + i * ldx + kk;
+      const __m512i picked = _mm512_permutex2var_epi8(_mm512_loadu_si512(xi), control, _mm512_loadu_si512(xi + 64));
+      acc[i] = _mm512_dpbusd_epi32(acc[i], _mm512_xor_si512(picked, flip), w);
+    }
+  }
+  const std::int32_t offset = _mm512_reduce_add_epi32(weight_sum);
+  for (int i = 0; i < MB; ++i) out[i] = _mm512_reduce_add_epi32(acc[i]) - offset;
+  return kk;
+}
+#pragma GCC diagnostic pop
+#endif
+
 template <int MB>
 void block_sparse24(const std::int8_t* x, std::int64_t ldx, const std::uint8_t* row, std::int64_t k,
-                    std::int32_t (&out)[MB]) {
+                    std::int32_t (&out)[MB], bool avx512) {
   std::int64_t kk = 0;
+#if defined(__AVX512VBMI__) && defined(__AVX512VNNI__)
+  if (avx512) {
+    kk = block_sparse24_avx512<MB>(x, ldx, row, k, out);
+    finish_sparse24<MB>(x, ldx, row, k, kk, out);
+    return;
+  }
+#else
+  (void)avx512;
+#endif
 #if defined(__AVX2__)
   __m256i acc[MB];
   for (auto& a : acc) a = _mm256_setzero_si256();
@@ -120,15 +198,7 @@ void block_sparse24(const std::int8_t* x, std::int64_t ldx, const std::uint8_t* 
 #else
   for (int i = 0; i < MB; ++i) out[i] = 0;
 #endif
-  const auto* values = reinterpret_cast<const std::int8_t*>(row);
-  for (std::int64_t g = kk / 4; g < k / 4; ++g) {  // a partial last chunk, and everything without AVX2
-    const auto& [c0, c1] = group_pair(row, g);
-    const std::int64_t v = value_offset(g);
-    for (int i = 0; i < MB; ++i) {
-      const std::int8_t* xg = x + i * ldx + 4 * g;
-      out[i] += static_cast<std::int32_t>(xg[c0]) * values[v] + static_cast<std::int32_t>(xg[c1]) * values[v + 1];
-    }
-  }
+  finish_sparse24<MB>(x, ldx, row, k, kk, out);
 }
 
 // Runs `emit(m, n, int32 dot)` for every output: weight rows spread over
@@ -136,7 +206,8 @@ void block_sparse24(const std::int8_t* x, std::int64_t ldx, const std::uint8_t* 
 // activation rows in register blocks of kRowBlock sharing each gather control.
 template <typename Emit>
 void for_each_dot(const std::int8_t* x, const std::uint8_t* w, std::int64_t m, std::int64_t k, std::int64_t n,
-                  const Emit& emit) {
+                  Sparse24Kernel kernel, const Emit& emit) {
+  const bool avx512 = kernel == Sparse24Kernel::Best;
   const std::int64_t row_bytes = sparse24_row_bytes(k);
 #pragma omp parallel for schedule(static) if (n > 1 && m * n * k > 32768)
   for (std::int64_t j = 0; j < n; ++j) {
@@ -144,7 +215,7 @@ void for_each_dot(const std::int8_t* x, const std::uint8_t* w, std::int64_t m, s
     for (std::int64_t m0 = 0; m0 < m; m0 += kRowBlock) {
       const auto emit_block = [&]<int MB>() {
         std::int32_t out[MB];
-        block_sparse24<MB>(x + m0 * k, k, row, k, out);
+        block_sparse24<MB>(x + m0 * k, k, row, k, out, avx512);
         for (int i = 0; i < MB; ++i) emit(m0 + i, j, out[i]);
       };
       int8_dot::with_row_block(m - m0, emit_block);
@@ -217,14 +288,22 @@ void unpack_sparse24(const std::uint8_t* packed, std::int64_t k, std::int64_t n0
   }
 }
 
+bool sparse24_has_avx512() {
+#if defined(__AVX512VBMI__) && defined(__AVX512VNNI__)
+  return true;
+#else
+  return false;
+#endif
+}
+
 void gemm_s8s8_s32_sparse24(const std::int8_t* x, const std::uint8_t* w, std::int32_t* acc, std::int64_t m,
-                            std::int64_t k, std::int64_t n) {
-  for_each_dot(x, w, m, k, n, [&](std::int64_t i, std::int64_t j, std::int32_t v) { acc[i * n + j] = v; });
+                            std::int64_t k, std::int64_t n, Sparse24Kernel kernel) {
+  for_each_dot(x, w, m, k, n, kernel, [&](std::int64_t i, std::int64_t j, std::int32_t v) { acc[i * n + j] = v; });
 }
 
 void gemm_s8s8_f32_sparse24(const std::int8_t* x, const float* x_scale, const std::uint8_t* w, const float* w_scale,
                             float* y, std::int64_t m, std::int64_t k, std::int64_t n, const float* bias) {
-  for_each_dot(x, w, m, k, n, [&](std::int64_t i, std::int64_t j, std::int32_t v) {
+  for_each_dot(x, w, m, k, n, Sparse24Kernel::Best, [&](std::int64_t i, std::int64_t j, std::int32_t v) {
     y[i * n + j] = static_cast<float>(v) * (x_scale[i] * w_scale[j]) + (bias != nullptr ? bias[j] : 0.0f);
   });
 }

@@ -14,7 +14,8 @@
 // activation row, the 32 activations facing a chunk's 32 values (two byte
 // shuffles, their control looked up by the 4 patterns) and runs the exact
 // int8 dot product of gemm_int8.h on those 32 lanes: it reads 5/8 of the bytes
-// and multiplies half the lanes a dense product does.
+// and multiplies half the lanes a dense product does. With AVX-512 VBMI and
+// VNNI, one two-table byte permute gathers two chunks' 64 activations.
 #pragma once
 
 #include <cstdint>
@@ -34,9 +35,15 @@ bool pack_sparse24(const std::int8_t* w, std::int64_t n, std::int64_t k, std::ui
 void unpack_sparse24(const std::uint8_t* packed, std::int64_t k, std::int64_t n0, std::int64_t rows,
                      std::int8_t* dense);
 
+// Which product runs: the best this build has (AVX-512 VBMI + VNNI where the
+// build's CPU has them: a byte permute and vpdpbusd on 64 values a turn, else
+// AVX2), or the AVX2 one, so that tests check both where both exist.
+enum class Sparse24Kernel { Best, Avx2 };
+bool sparse24_has_avx512();
+
 // acc[m, n] = sum_k x[m, k] * w[n, k], exactly, in int32; w packed. |x| <= 127.
 void gemm_s8s8_s32_sparse24(const std::int8_t* x, const std::uint8_t* w, std::int32_t* acc, std::int64_t m,
-                            std::int64_t k, std::int64_t n);
+                            std::int64_t k, std::int64_t n, Sparse24Kernel kernel = Sparse24Kernel::Best);
 
 // y[m, n] = x_scale[m] * w_scale[n] * sum_k x[m, k] * w[n, k] (+ bias[n]), w
 // packed: gemm_s8s8_f32 of the dense weight, for small m (decode), where

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <span>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -131,12 +132,15 @@ bool MatmulInt8Dnnl::cpu_has_vnni() {
   return has(dnnl::cpu_isa::avx512_core_vnni) || has(dnnl::cpu_isa::avx2_vnni);
 }
 
-bool MatmulInt8Dnnl::pack(const std::int8_t* w, std::int64_t k, std::int64_t n) {
+bool MatmulInt8Dnnl::pack(const std::int8_t* w, std::int64_t k, std::int64_t n, PackFor runs) {
   if (impl_->weights.contains(w)) return true;
   if (k <= 0 || n <= 0) return false;
   if (impl_->kernels == Kernels::Brgemm && !cpu_has_vnni()) return false;  // no brgemm int8 kernel here
-  const auto& layouts = impl_->layouts_for(k, n);
-  if (layouts.empty()) return false;
+  const auto& every_layout = impl_->layouts_for(k, n);
+  if (every_layout.empty()) return false;
+  // The first layout is the one picked for prefill (M = 256) where there is one.
+  const std::span<const dnnl::memory::desc> layouts(every_layout.data(),
+                                                    runs == PackFor::Prefill ? 1 : every_layout.size());
   // w is stored [N, K] row-major (a Hugging Face Linear weight); oneDNN reads
   // it as the [K, N] matrix it wants through transposed strides.
   const dnnl::memory::desc plain_md({k, n}, dt::s8, dnnl::memory::dims{1, k});
@@ -166,7 +170,7 @@ bool MatmulInt8Dnnl::run(const std::int8_t* x, const float* x_scale, const std::
   const auto it = impl_->weights.find(w);
   if (it == impl_->weights.end() || it->second.k != k || it->second.n != n || m <= 0) return false;
   Primitive* p = impl_->primitive(m, k, n);
-  if (p == nullptr) return false;
+  if (p == nullptr || p->layout >= it->second.packed.size()) return false;
   p->src.set_data_handle(const_cast<std::int8_t*>(x));
   p->weights.set_data_handle(it->second.packed[p->layout].get_data_handle());
   p->dst.set_data_handle(y);

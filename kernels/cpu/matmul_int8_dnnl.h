@@ -35,15 +35,20 @@ class MatmulInt8Dnnl {
   // oneDNN's brgemm int8 kernels need, as oneDNN sees it.
   static bool cpu_has_vnni();
 
+  // Which runs a packed weight serves: every M, or only prefill-sized ones
+  // (a weight whose decode runs elsewhere, such as a 2:4 one: where oneDNN
+  // wants another layout for M = 1 (AMX), that copy is not made).
+  enum class PackFor { EveryM, Prefill };
   // Packs the weight w [n, k] (rows are output channels, |w| <= 127) for the
   // later runs; false where it cannot run on the kernels asked for.
-  bool pack(const std::int8_t* w, std::int64_t k, std::int64_t n);
+  bool pack(const std::int8_t* w, std::int64_t k, std::int64_t n, PackFor runs = PackFor::EveryM);
   // Creates the primitive for a shape ahead of its first run (the backend
   // does so when it plans a step, so that running one creates nothing);
   // false where it declines.
   bool prepare(std::int64_t m, std::int64_t k, std::int64_t n);
   // The product with a weight `pack` accepted; false (nothing written) where
-  // the weight was not packed or this M does not run on the kernels asked for.
+  // the weight was not packed (for this M's layout) or this M does not run on
+  // the kernels asked for.
   // |x| <= 127; `bias` may be null.
   bool run(const std::int8_t* x, const float* x_scale, const std::int8_t* w, const float* w_scale, float* y,
            std::int64_t m, std::int64_t k, std::int64_t n, const float* bias = nullptr);

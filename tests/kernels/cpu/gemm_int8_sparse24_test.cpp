@@ -73,14 +73,15 @@ TEST(Sparse24, PackRefusesWhatIsNotTwoFour) {
 using Shape3 = std::tuple<int, int, int>;  // M, K, N
 class Sparse24GemmTest : public ::testing::TestWithParam<Shape3> {};
 
-TEST_P(Sparse24GemmTest, EqualsTheDenseProductExactlyInInt32) {
-  const auto [m, k, n] = GetParam();
+// The packed product of `kernel` against int64 sums and the dense kernel, exactly.
+void expect_exact_product(const Shape3& shape, Sparse24Kernel kernel) {
+  const auto [m, k, n] = shape;
   auto x = test::random_int8(static_cast<std::size_t>(m * k), 51);
   for (int p = 0; p < k; ++p) x[static_cast<std::size_t>(p)] = (p % 2) ? 127 : -127;
   const auto w = random_two_four(n, k, 52);
   const auto p = packed(w, n, k);
   std::vector<std::int32_t> acc(static_cast<std::size_t>(m * n)), dense(acc.size());
-  gemm_s8s8_s32_sparse24(x.data(), p.data(), acc.data(), m, k, n);
+  gemm_s8s8_s32_sparse24(x.data(), p.data(), acc.data(), m, k, n, kernel);
   gemm_s8s8_s32(x.data(), w.data(), dense.data(), m, k, n);
   for (int i = 0; i < m; ++i)
     for (int j = 0; j < n; ++j) {
@@ -88,6 +89,15 @@ TEST_P(Sparse24GemmTest, EqualsTheDenseProductExactlyInInt32) {
       ASSERT_EQ(acc[at], dense_dot(x, w, i, j, k)) << "m " << i << " n " << j;
       ASSERT_EQ(acc[at], dense[at]) << "m " << i << " n " << j << ": the dense kernel";
     }
+}
+
+TEST_P(Sparse24GemmTest, EqualsTheDenseProductExactlyInInt32) {
+  expect_exact_product(GetParam(), Sparse24Kernel::Avx2);
+}
+
+TEST_P(Sparse24GemmTest, Avx512EqualsTheDenseProductExactlyInInt32) {
+  if (!sparse24_has_avx512()) GTEST_SKIP() << "no AVX-512 VBMI + VNNI product on this CPU (it lacks them)";
+  expect_exact_product(GetParam(), Sparse24Kernel::Best);
 }
 
 TEST_P(Sparse24GemmTest, FusedScalesAndBiasMatchFloat64) {
