@@ -2,9 +2,9 @@
 
 #include "kernels/cpu/dnnl_check.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/softmax_f32.h"
 
 #include <algorithm>
-#include <cmath>
 
 namespace octet::cpu {
 
@@ -17,11 +17,7 @@ void attend_block(const QueryBlock& b, float* scores) {
   for (int r = 0; r < b.n_rows; ++r) {
     float* row = scores + static_cast<std::int64_t>(r) * width;
     const int n = b.n_keys + (b.causal ? r : 0);
-    const float max_score = *std::max_element(row, row + n);
-    float sum = 0.0f;
-    for (int j = 0; j < n; ++j) sum += (row[j] = std::exp(row[j] - max_score));
-    const float inv_sum = 1.0f / sum;
-    for (int j = 0; j < n; ++j) row[j] *= inv_sum;
+    softmax_row(row, n);
     std::fill(row + n, row + width, 0.0f);
   }
   OCTET_DNNL_STATUS(dnnl_sgemm('N', 'N', b.n_rows, b.head_dim, width, 1.0f, scores, width, b.v, b.kv_stride, 0.0f,
