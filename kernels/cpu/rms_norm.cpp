@@ -10,8 +10,10 @@ void rms_norm(const float* x, const float* w, std::int64_t rows, std::int64_t di
     const float* xr = x + r * dim;
     float* yr = out + r * dim;
     // Sum of squares in double: rows are short and this removes any doubt about
-    // cancellation-free but long float accumulations.
+    // cancellation-free but long float accumulations. In vector lanes (omp
+    // simd), as layer_norm's sums.
     double ss = 0.0;
+#pragma omp simd reduction(+ : ss)
     for (std::int64_t i = 0; i < dim; ++i) ss += static_cast<double>(xr[i]) * xr[i];
     const float inv = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(dim) + eps));
     for (std::int64_t i = 0; i < dim; ++i) yr[i] = xr[i] * inv * w[i];
