@@ -17,6 +17,7 @@
 #include <array>
 #include <cstring>
 #include <map>
+#include <set>
 #include <vector>
 
 namespace octet {
@@ -38,6 +39,7 @@ class CpuBackend final : public Backend {
   void reserve(const Graph& graph, int n_ctx) override {
     use_threads();  // before the scratch is sized per thread
     grow(attention_scratch_, cpu::attention_scratch_floats(n_ctx));
+    find_quantizing_producers(graph);
     for (const Node& node : graph.nodes()) {
       if (node.op == OpKind::Attention && node.inputs.size() > 5) {  // an FP8 KV cache
         grow(attention_scratch_, cpu::attention_scratch_floats(n_ctx, node.params.head_dim));
@@ -107,7 +109,10 @@ class CpuBackend final : public Backend {
     return weight;
   }
 
-  void begin_step(const StepContext& /*ctx*/) override { use_threads(); }
+  void begin_step(const StepContext& /*ctx*/) override {
+    use_threads();
+    prequantized_ = {};
+  }
 
   void run(const Node& node, std::span<Tensor* const> in, Tensor& out, const StepContext& ctx) override {
     // A value left in a GPU's memory (a copy the executor missed in a split
@@ -124,12 +129,15 @@ class CpuBackend final : public Backend {
                        y);
         return;
       case OpKind::MatMul:
-        matmul(*in[0], *in[1], in.size() > 2 ? in[2]->data<float>() : nullptr, y);
+        matmul(*in[0], *in[1], in.size() > 2 ? in[2]->data<float>() : nullptr, y, prequantized(node, *in[0]));
         return;
-      case OpKind::LayerNorm:
+      case OpKind::LayerNorm: {
+        const bool quantize = quantizes_output(node, out);
         cpu::layer_norm(in[0]->data<float>(), in[1]->data<float>(), in[2]->data<float>(), in[0]->dim(0), in[0]->dim(1),
-                        p.eps, y);
+                        p.eps, y, quantize ? pre_int8_.data() : nullptr, quantize ? pre_scale_.data() : nullptr);
+        if (quantize) prequantized_ = {node.output, y, out.dim(0), out.dim(1)};
         return;
+      }
       case OpKind::RmsNorm:
         // Rows as long as the weight: a row of x, or one head of it (Qwen3's q and k norms).
         cpu::rms_norm(in[0]->data<float>(), in[1]->data<float>(), in[0]->numel() / in[1]->numel(), in[1]->numel(),
@@ -165,7 +173,12 @@ class CpuBackend final : public Backend {
         cpu::add(in[0]->data<float>(), in[1]->data<float>(), in[0]->numel(), y);
         return;
       case OpKind::Gelu:
-        eltwise_.gelu(in[0]->data<float>(), in[0]->numel(), y);
+        if (quantizes_output(node, out)) {
+          gelu_and_quantize(in[0]->data<float>(), out.dim(0), out.dim(1), y);
+          prequantized_ = {node.output, y, out.dim(0), out.dim(1)};
+        } else {
+          eltwise_.gelu(in[0]->data<float>(), in[0]->numel(), y);
+        }
         return;
       case OpKind::GeluTanh:
         eltwise_.gelu_tanh(in[0]->data<float>(), in[0]->numel(), y);
@@ -241,10 +254,71 @@ class CpuBackend final : public Backend {
     if (v.size() < n) v.resize(n);
   }
 
+  // An int8 matmul's input quantized by the node that wrote it (LayerNorm,
+  // GELU), row by row while each row was in cache: per-token int8 values and
+  // scales in pre_int8_ / pre_scale_. The matmuls that read graph value
+  // `value` at `data` in this step use them rather than quantizing again.
+  struct Prequantized {
+    int value = -1;
+    const void* data = nullptr;
+    std::int64_t rows = 0, cols = 0;
+  };
+
+  // Producers whose output an int8 matmul with per-token scales reads, with
+  // more rows than a decode step (there quantizing is cheap either way):
+  // they quantize as they write. By node address: run gets the graph's nodes.
+  void find_quantizing_producers(const Graph& graph) {
+    const auto& values = graph.values();
+    std::vector<const Node*> producer(values.size(), nullptr);
+    for (const Node& node : graph.nodes()) producer[static_cast<std::size_t>(node.output)] = &node;
+    for (const Node& node : graph.nodes()) {
+      if (node.op != OpKind::MatMul) continue;
+      const Value& x = values[static_cast<std::size_t>(node.inputs[0])];
+      const QuantParams* q = values[static_cast<std::size_t>(node.inputs[1])].tensor.quant();
+      if (q == nullptr || q->scheme != QuantScheme::Int8 || q->input_scale > 0.0f || x.shape[0] <= kDirectRows)
+        continue;
+      const Node* from = producer[static_cast<std::size_t>(node.inputs[0])];
+      if (from == nullptr || (from->op != OpKind::LayerNorm && from->op != OpKind::Gelu)) continue;
+      quantizing_producers_.insert(from);
+      grow(pre_int8_, static_cast<std::size_t>(x.shape[0] * x.shape[1]));
+      grow(pre_scale_, static_cast<std::size_t>(x.shape[0]));
+    }
+  }
+
+  // Whether `node` quantizes its output as it writes it. The size check
+  // guards against a node of a freed graph whose address a new one reuses.
+  bool quantizes_output(const Node& node, const Tensor& out) const {
+    return quantizing_producers_.contains(&node) && out.rank() == 2 &&
+           pre_int8_.size() >= static_cast<std::size_t>(out.numel()) &&
+           pre_scale_.size() >= static_cast<std::size_t>(out.dim(0));
+  }
+
+  // Whether the matmul `node` reads, as `x`, the value its producer quantized this step.
+  bool prequantized(const Node& node, const Tensor& x) const {
+    return prequantized_.value == node.inputs[0] && prequantized_.data == x.raw() && prequantized_.rows == x.dim(0) &&
+           prequantized_.cols == x.dim(1);
+  }
+
+  // GELU over blocks of rows, each block quantized (per row) right after, while in cache.
+  void gelu_and_quantize(const float* x, std::int64_t rows, std::int64_t cols, float* y) {
+    // 64 rows of BERT-base's 3072: 768 KiB, which the cores' L2 holds between them.
+    const std::int64_t block = std::max<std::int64_t>(1, (std::int64_t{196608} + cols - 1) / cols);
+    for (std::int64_t r0 = 0; r0 < rows; r0 += block) {
+      const std::int64_t n = std::min(block, rows - r0);
+      eltwise_.gelu(x + r0 * cols, n * cols, y + r0 * cols);
+#pragma omp parallel for if (n > 4)
+      for (std::int64_t r = r0; r < r0 + n; ++r) {
+        pre_scale_[static_cast<std::size_t>(r)] = quantize_row_int8(y + r * cols, cols, pre_int8_.data() + r * cols);
+      }
+    }
+  }
+
   // The kernel follows the weight's dtype and scheme: one matmul node for all precisions.
   // `bias` (may be null) is fused where the kernel allows (oneDNN float, int8)
-  // and added after the product elsewhere.
-  void matmul(const Tensor& x, const Tensor& w, const float* bias, float* y) {
+  // and added after the product elsewhere. `prequantized`: x's int8 rows are
+  // in pre_int8_ / pre_scale_ already (used where the weight is int8 with
+  // per-token activation scales, which is where they were made for).
+  void matmul(const Tensor& x, const Tensor& w, const float* bias, float* y, bool prequantized) {
     const std::int64_t m = x.dim(0), k = x.dim(1), n = w.dim(0);
     const float* xf = x.data<float>();
     if (w.dtype() == DType::F32) {
@@ -262,22 +336,27 @@ class CpuBackend final : public Backend {
       // Activation quantization (dynamic per token, or the calibrated static
       // scale), then the fused int8 product.
       const float static_scale = q->input_scale;
+      const bool reuse = prequantized && static_scale == 0.0f;
+      const std::int8_t* xq = reuse ? pre_int8_.data() : x_int8_.data();
+      const float* xs = reuse ? pre_scale_.data() : x_scale_.data();
+      if (!reuse) {
 #pragma omp parallel for if (m > 4)
-      for (std::int64_t i = 0; i < m; ++i) {
-        if (static_scale > 0.0f) {
-          quantize_row_int8_static(xf + i * k, k, static_scale, x_int8_.data() + i * k);
-          x_scale_[static_cast<std::size_t>(i)] = static_scale;
-        } else {
-          x_scale_[static_cast<std::size_t>(i)] = quantize_row_int8(xf + i * k, k, x_int8_.data() + i * k);
+        for (std::int64_t i = 0; i < m; ++i) {
+          if (static_scale > 0.0f) {
+            quantize_row_int8_static(xf + i * k, k, static_scale, x_int8_.data() + i * k);
+            x_scale_[static_cast<std::size_t>(i)] = static_scale;
+          } else {
+            x_scale_[static_cast<std::size_t>(i)] = quantize_row_int8(xf + i * k, k, x_int8_.data() + i * k);
+          }
         }
       }
       if (q->packed_two_four) {
-        matmul_two_four(w, w_scale, bias, y, m, k, n);
+        matmul_two_four(xq, xs, w, w_scale, bias, y, m, k, n);
         return;
       }
       // oneDNN's brgemm where the CPU has VNNI, else the own AVX2 kernel.
-      if (!matmul_int8_dnnl_.run(x_int8_.data(), x_scale_.data(), w.data<std::int8_t>(), w_scale, y, m, k, n, bias)) {
-        cpu::gemm_s8s8_f32(x_int8_.data(), x_scale_.data(), w.data<std::int8_t>(), w_scale, y, m, k, n, bias);
+      if (!matmul_int8_dnnl_.run(xq, xs, w.data<std::int8_t>(), w_scale, y, m, k, n, bias)) {
+        cpu::gemm_s8s8_f32(xq, xs, w.data<std::int8_t>(), w_scale, y, m, k, n, bias);
       }
       return;
     } else if (m <= kDirectRows) {
@@ -296,25 +375,24 @@ class CpuBackend final : public Backend {
     if (bias != nullptr) cpu::add_bias(y, bias, m, n);
   }
 
-  // A packed 2:4 int8 weight times the quantized activations in x_int8_:
+  // A packed 2:4 int8 weight times the quantized activations xq (scales xs):
   // decode on the packed rows; prefill on oneDNN where it packed the dense
   // weight, else on dense tiles expanded for the own kernel.
-  void matmul_two_four(const Tensor& w, const float* w_scale, const float* bias, float* y, std::int64_t m,
-                       std::int64_t k, std::int64_t n) {
+  void matmul_two_four(const std::int8_t* xq, const float* xs, const Tensor& w, const float* w_scale, const float* bias,
+                       float* y, std::int64_t m, std::int64_t k, std::int64_t n) {
     const auto* packed = w.data<std::uint8_t>();
     if (m <= kDirectRows) {
-      cpu::gemm_s8s8_f32_sparse24(x_int8_.data(), x_scale_.data(), packed, w_scale, y, m, k, n, bias);
+      cpu::gemm_s8s8_f32_sparse24(xq, xs, packed, w_scale, y, m, k, n, bias);
       return;
     }
     if (const auto it = dense_of_two_four_.find(packed);
-        it != dense_of_two_four_.end() &&
-        matmul_int8_dnnl_.run(x_int8_.data(), x_scale_.data(), it->second, w_scale, y, m, k, n, bias)) {
+        it != dense_of_two_four_.end() && matmul_int8_dnnl_.run(xq, xs, it->second, w_scale, y, m, k, n, bias)) {
       return;
     }
     for (std::int64_t n0 = 0; n0 < n; n0 += kW8TileRows) {
       const std::int64_t rows = std::min(kW8TileRows, n - n0);
       cpu::unpack_sparse24(packed, k, n0, rows, w_int8_tile_.data());
-      cpu::gemm_s8s8_f32(x_int8_.data(), x_scale_.data(), w_int8_tile_.data(), w_scale + n0, y + n0, m, k, rows,
+      cpu::gemm_s8s8_f32(xq, xs, w_int8_tile_.data(), w_scale + n0, y + n0, m, k, rows,
                          bias != nullptr ? bias + n0 : nullptr, n);
     }
   }
@@ -366,6 +444,10 @@ class CpuBackend final : public Backend {
   std::vector<float> x_scale_;            // their per-token scales [m]
   std::vector<float> w_tile_;             // a dequantized w8 tile [kW8TileRows, k]
   std::vector<std::int8_t> w_int8_tile_;  // a 2:4 weight's rows expanded [kW8TileRows, k]
+  std::set<const Node*> quantizing_producers_;
+  Prequantized prequantized_;
+  std::vector<std::int8_t> pre_int8_;  // a producer's output quantized [rows, cols]
+  std::vector<float> pre_scale_;       // its per-row scales [rows]
 };
 
 }  // namespace

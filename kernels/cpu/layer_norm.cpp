@@ -1,11 +1,13 @@
 #include "kernels/cpu/ops.h"
 
+#include "engine/quant/quant.h"
+
 #include <cmath>
 
 namespace octet::cpu {
 
 void layer_norm(const float* x, const float* w, const float* b, std::int64_t rows, std::int64_t dim, float eps,
-                float* out) {
+                float* out, std::int8_t* q, float* q_scale) {
 #pragma omp parallel for if (rows > 1)
   for (std::int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * dim;
@@ -25,6 +27,7 @@ void layer_norm(const float* x, const float* w, const float* b, std::int64_t row
     const auto inv = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(dim) + eps));
     const auto m = static_cast<float>(mean);
     for (std::int64_t i = 0; i < dim; ++i) yr[i] = (xr[i] - m) * inv * w[i] + b[i];
+    if (q != nullptr) q_scale[r] = quantize_row_int8(yr, dim, q + r * dim);
   }
 }
 

@@ -28,8 +28,11 @@ void rope(const float* x, std::int64_t rows, std::int64_t seq_len, int n_heads, 
           std::span<const SequenceStep> sequences, const RopeFrequencies& freqs, RopeLayout layout, float* out);
 
 // out = (x - mean) / sqrt(var + eps) * w + b, per row of `dim` elements.
+// With `q` and `q_scale`, each output row is also quantized to int8 as
+// quantize_row_int8 does (q [rows, dim], q_scale [rows]) while it is in
+// cache: an int8 matmul's input, without another pass over memory.
 void layer_norm(const float* x, const float* w, const float* b, std::int64_t rows, std::int64_t dim, float eps,
-                float* out);
+                float* out, std::int8_t* q = nullptr, float* q_scale = nullptr);
 
 // GELU, tanh and silu * up are in eltwise_f32.h (oneDNN's vectorized kernels).
 void add(const float* a, const float* b, std::int64_t n, float* out);
