@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace octet {
@@ -50,6 +51,37 @@ TEST(Quant, RoundsHalfToEvenAndClamps) {
   const float zeros[] = {0.0f, 0.0f, 0.0f};
   EXPECT_EQ(quantize_row_int8(zeros, 3, z), 0.0f);
   EXPECT_EQ(z[0], 0);
+}
+
+TEST(Quant, EveryRowLengthQuantizesAsTheScalarDefinition) {
+  // The vector passes (32 values a turn) and the scalar tail, against the
+  // definition: absmax, then nearbyint(x * 127 / absmax) clamped. Rows hold
+  // exact .5 ties (absmax 127: x * inv is x) and values near the clamp.
+  for (const std::int64_t n : {1, 7, 31, 32, 33, 64, 95, 100, 768, 3072}) {
+    auto x = test::random_floats(static_cast<std::size_t>(n), static_cast<std::uint32_t>(n), 40.0f);
+    for (auto& v : x) v = std::clamp(v, -126.9f, 126.9f);
+    for (std::int64_t i = 0; i < n; i += 3) x[static_cast<std::size_t>(i)] = static_cast<float>(i % 50) - 24.5f;
+    x[static_cast<std::size_t>(n / 2)] = (n % 2) ? 127.0f : -127.0f;
+    std::vector<std::int8_t> q(static_cast<std::size_t>(n));
+    EXPECT_EQ(quantize_row_int8(x.data(), n, q.data()), 1.0f) << n;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const float v = x[static_cast<std::size_t>(i)];
+      ASSERT_EQ(q[static_cast<std::size_t>(i)],
+                static_cast<std::int8_t>(std::clamp(std::nearbyint(v), -127.0f, 127.0f)))
+          << "n " << n << " at " << i << ": " << v;
+    }
+    // Another scale: the same definition with inv = 127 / absmax.
+    for (auto& v : x) v *= 0.37f;
+    const float scale = quantize_row_int8(x.data(), n, q.data());
+    float absmax = 0.0f;
+    for (const float v : x) absmax = std::max(absmax, std::fabs(v));
+    ASSERT_EQ(scale, absmax / 127.0f) << n;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const float r = std::nearbyint(x[static_cast<std::size_t>(i)] * (127.0f / absmax));
+      ASSERT_EQ(q[static_cast<std::size_t>(i)], static_cast<std::int8_t>(std::clamp(r, -127.0f, 127.0f)))
+          << "n " << n << " at " << i;
+    }
+  }
 }
 
 TEST(Quant, ActivationRowsAgreeWithFloat64WithinOneStepAtTies) {
