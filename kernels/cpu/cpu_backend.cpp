@@ -138,11 +138,15 @@ class CpuBackend final : public Backend {
         if (quantize) prequantized_ = {node.output, y, out.dim(0), out.dim(1)};
         return;
       }
-      case OpKind::RmsNorm:
-        // Rows as long as the weight: a row of x, or one head of it (Qwen3's q and k norms).
+      case OpKind::RmsNorm: {
+        // Rows as long as the weight: a row of x, or one head of it (Qwen3's
+        // q and k norms, which no matmul reads: whole rows are quantized).
+        const bool quantize = quantizes_output(node, out) && in[1]->numel() == out.dim(1);
         cpu::rms_norm(in[0]->data<float>(), in[1]->data<float>(), in[0]->numel() / in[1]->numel(), in[1]->numel(),
-                      p.eps, y);
+                      p.eps, y, quantize ? pre_int8_.data() : nullptr, quantize ? pre_scale_.data() : nullptr);
+        if (quantize) prequantized_ = {node.output, y, out.dim(0), out.dim(1)};
         return;
+      }
       case OpKind::Rope:
         cpu::rope(in[0]->data<float>(), in[0]->dim(0), per_sequence(node, in[0]->dim(0)),
                   static_cast<int>(in[0]->dim(1) / p.head_dim), p.head_dim, ctx.sequences,
@@ -167,14 +171,25 @@ class CpuBackend final : public Backend {
         return;
       }
       case OpKind::SiluMul:
-        eltwise_.silu_mul(in[0]->data<float>(), in[1]->data<float>(), in[0]->numel(), y);
+        if (quantizes_output(node, out)) {
+          const float* gate = in[0]->data<float>();
+          const float* up = in[1]->data<float>();
+          eltwise_and_quantize(out.dim(0), out.dim(1), y, [&](std::int64_t offset, std::int64_t n) {
+            eltwise_.silu_mul(gate + offset, up + offset, n, y + offset);
+          });
+          prequantized_ = {node.output, y, out.dim(0), out.dim(1)};
+        } else {
+          eltwise_.silu_mul(in[0]->data<float>(), in[1]->data<float>(), in[0]->numel(), y);
+        }
         return;
       case OpKind::Add:
         cpu::add(in[0]->data<float>(), in[1]->data<float>(), in[0]->numel(), y);
         return;
       case OpKind::Gelu:
         if (quantizes_output(node, out)) {
-          gelu_and_quantize(in[0]->data<float>(), out.dim(0), out.dim(1), y);
+          const float* x = in[0]->data<float>();
+          eltwise_and_quantize(out.dim(0), out.dim(1), y,
+                               [&](std::int64_t offset, std::int64_t n) { eltwise_.gelu(x + offset, n, y + offset); });
           prequantized_ = {node.output, y, out.dim(0), out.dim(1)};
         } else {
           eltwise_.gelu(in[0]->data<float>(), in[0]->numel(), y);
@@ -255,7 +270,7 @@ class CpuBackend final : public Backend {
   }
 
   // An int8 matmul's input quantized by the node that wrote it (LayerNorm,
-  // GELU), row by row while each row was in cache: per-token int8 values and
+  // RmsNorm, GELU, SiLU * up), row by row while each row was in cache: per-token int8 values and
   // scales in pre_int8_ / pre_scale_. The matmuls that read graph value
   // `value` at `data` in this step use them rather than quantizing again.
   struct Prequantized {
@@ -278,7 +293,10 @@ class CpuBackend final : public Backend {
       if (q == nullptr || q->scheme != QuantScheme::Int8 || q->input_scale > 0.0f || x.shape[0] <= kDirectRows)
         continue;
       const Node* from = producer[static_cast<std::size_t>(node.inputs[0])];
-      if (from == nullptr || (from->op != OpKind::LayerNorm && from->op != OpKind::Gelu)) continue;
+      if (from == nullptr || (from->op != OpKind::LayerNorm && from->op != OpKind::RmsNorm &&
+                              from->op != OpKind::Gelu && from->op != OpKind::SiluMul)) {
+        continue;
+      }
       quantizing_producers_.insert(from);
       grow(pre_int8_, static_cast<std::size_t>(x.shape[0] * x.shape[1]));
       grow(pre_scale_, static_cast<std::size_t>(x.shape[0]));
@@ -299,13 +317,16 @@ class CpuBackend final : public Backend {
            prequantized_.cols == x.dim(1);
   }
 
-  // GELU over blocks of rows, each block quantized (per row) right after, while in cache.
-  void gelu_and_quantize(const float* x, std::int64_t rows, std::int64_t cols, float* y) {
+  // An elementwise op over blocks of rows (`op(offset, count)` writes y's
+  // values [offset, offset + count)), each block quantized per row right
+  // after, while in cache.
+  template <typename Op>
+  void eltwise_and_quantize(std::int64_t rows, std::int64_t cols, float* y, const Op& op) {
     // 64 rows of BERT-base's 3072: 768 KiB, which the cores' L2 holds between them.
     const std::int64_t block = std::max<std::int64_t>(1, (std::int64_t{196608} + cols - 1) / cols);
     for (std::int64_t r0 = 0; r0 < rows; r0 += block) {
       const std::int64_t n = std::min(block, rows - r0);
-      eltwise_.gelu(x + r0 * cols, n * cols, y + r0 * cols);
+      op(r0 * cols, n * cols);
 #pragma omp parallel for if (n > 4)
       for (std::int64_t r = r0; r < r0 + n; ++r) {
         pre_scale_[static_cast<std::size_t>(r)] = quantize_row_int8(y + r * cols, cols, pre_int8_.data() + r * cols);

@@ -16,8 +16,10 @@ namespace octet::cpu {
 void embedding(const float* table, std::int64_t vocab, std::int64_t dim, const std::int32_t* ids, std::int64_t n,
                float* out);
 
-// out = x / sqrt(mean(x^2) + eps) * w, per row of `dim` elements.
-void rms_norm(const float* x, const float* w, std::int64_t rows, std::int64_t dim, float eps, float* out);
+// out = x / sqrt(mean(x^2) + eps) * w, per row of `dim` elements; with `q`
+// and `q_scale`, each output row also quantized to int8 as layer_norm does.
+void rms_norm(const float* x, const float* w, std::int64_t rows, std::int64_t dim, float eps, float* out,
+              std::int8_t* q = nullptr, float* q_scale = nullptr);
 
 // Rotary position embedding of `rows` tokens, each row holding `n_heads` heads
 // of `head_dim` (even) values. The rows are sequences of `seq_len` tokens, one

@@ -1,10 +1,13 @@
 #include "kernels/cpu/ops.h"
 
+#include "engine/quant/quant.h"
+
 #include <cmath>
 
 namespace octet::cpu {
 
-void rms_norm(const float* x, const float* w, std::int64_t rows, std::int64_t dim, float eps, float* out) {
+void rms_norm(const float* x, const float* w, std::int64_t rows, std::int64_t dim, float eps, float* out,
+              std::int8_t* q, float* q_scale) {
 #pragma omp parallel for if (rows > 1)
   for (std::int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * dim;
@@ -17,6 +20,7 @@ void rms_norm(const float* x, const float* w, std::int64_t rows, std::int64_t di
     for (std::int64_t i = 0; i < dim; ++i) ss += static_cast<double>(xr[i]) * xr[i];
     const float inv = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(dim) + eps));
     for (std::int64_t i = 0; i < dim; ++i) yr[i] = xr[i] * inv * w[i];
+    if (q != nullptr) q_scale[r] = quantize_row_int8(yr, dim, q + r * dim);
   }
 }
 

@@ -1,8 +1,8 @@
-// The CPU backend quantizes a LayerNorm's or a GELU's output for the int8
-// matmuls that read it while writing it (one pass over memory fewer). The
-// products must be exactly those of quantizing in the matmul: a graph
-// LayerNorm -> int8 MatMul -> GELU -> int8 MatMul, run node by node as the
-// executor does, against each node run alone (where nothing is fused).
+// The CPU backend quantizes a norm's or an elementwise op's output for the
+// int8 matmuls that read it while writing it (one pass over memory fewer).
+// The products must be exactly those of quantizing in the matmul: whole
+// graphs run node by node as the executor does, against each node run alone
+// (a graph of one node, where nothing is fused).
 #include "engine/quant/quant.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "tests/kernels/backend_harness.h"
@@ -10,46 +10,30 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 namespace octet {
 namespace {
 
-struct Layer {
-  Tensor norm_w, norm_b, up, up_bias, down;
-};
-
-Layer random_layer(std::int64_t dim, std::int64_t hidden) {
-  return {
-      test::tensor_of(test::random_floats(static_cast<std::size_t>(dim), 1), {dim}),
-      test::tensor_of(test::random_floats(static_cast<std::size_t>(dim), 2), {dim}),
-      quantize_weight(test::tensor_of(test::random_floats(static_cast<std::size_t>(hidden * dim), 3), {hidden, dim}),
-                      QuantScheme::Int8),
-      test::tensor_of(test::random_floats(static_cast<std::size_t>(hidden), 4), {hidden}),
-      quantize_weight(test::tensor_of(test::random_floats(static_cast<std::size_t>(dim * hidden), 5), {dim, hidden}),
-                      QuantScheme::Int8)};
+Tensor floats(std::int64_t rows, std::int64_t cols, std::uint32_t seed, float scale = 1.0f) {
+  return test::tensor_of(test::random_floats(static_cast<std::size_t>(rows * cols), seed, scale), {rows, cols});
+}
+Tensor vector_of(std::int64_t n, std::uint32_t seed) {
+  return test::tensor_of(test::random_floats(static_cast<std::size_t>(n), seed), {n});
+}
+Tensor int8_weight(std::int64_t n, std::int64_t k, std::uint32_t seed) {
+  return quantize_weight(floats(n, k, seed), QuantScheme::Int8);
 }
 
-// The four nodes in one graph, run in order on one backend (and one step).
-std::vector<float> run_graph(Backend& backend, const Layer& l, const Tensor& x) {
-  const std::int64_t rows = x.dim(0), dim = x.dim(1), hidden = l.up.dim(0);
-  Graph graph;
-  const int in = graph.add_input("x", DType::F32, x.shape());
-  const int norm_w = graph.add_weight("norm_w", l.norm_w), norm_b = graph.add_weight("norm_b", l.norm_b);
-  const int up = graph.add_weight("up", l.up), up_bias = graph.add_weight("up_bias", l.up_bias);
-  const int down = graph.add_weight("down", l.down);
-  NodeParams norm;
-  norm.eps = 1e-12f;
-  const int normed = graph.add_node(OpKind::LayerNorm, "normed", {in, norm_w, norm_b}, {rows, dim}, norm);
-  const int h = graph.add_node(OpKind::MatMul, "h", {normed, up, up_bias}, {rows, hidden});
-  const int g = graph.add_node(OpKind::Gelu, "g", {h}, {rows, hidden});
-  const int y = graph.add_node(OpKind::MatMul, "y", {g, down}, {rows, dim});
-  graph.set_output(y);
+// The graph's nodes in order on one backend, in one step.
+std::vector<float> run_together(Backend& backend, const Graph& graph, const Tensor& x) {
   std::vector<Tensor> values(graph.values().size());
   for (std::size_t v = 0; v < values.size(); ++v) {
     const Value& value = graph.values()[v];
     values[v] = value.kind == ValueKind::Weight ? backend.prepare_weight(value.tensor, OpKind::MatMul)
                                                 : backend.allocate(DType::F32, value.shape);
   }
-  std::copy(x.data<float>(), x.data<float>() + x.numel(), values[static_cast<std::size_t>(in)].data_mut<float>());
+  std::copy(x.data<float>(), x.data<float>() + x.numel(), values[0].data_mut<float>());  // value 0: the input
   backend.reserve(graph, 1);
   const StepContext ctx{std::vector<SequenceStep>{{0, 0}}};
   backend.begin_step(ctx);
@@ -58,38 +42,78 @@ std::vector<float> run_graph(Backend& backend, const Layer& l, const Tensor& x) 
     for (const int i : node.inputs) inputs.push_back(&values[static_cast<std::size_t>(i)]);
     backend.run(node, inputs, values[static_cast<std::size_t>(node.output)], ctx);
   }
-  const Tensor& out = values[static_cast<std::size_t>(y)];
+  const Tensor& out = values[static_cast<std::size_t>(graph.output())];
   return {out.data<float>(), out.data<float>() + out.numel()};
 }
 
-// The same nodes each run alone (test::run_node: a graph of one node).
-std::vector<float> run_alone(Backend& backend, const Layer& l, const Tensor& x) {
-  const std::int64_t rows = x.dim(0), dim = x.dim(1), hidden = l.up.dim(0);
+// Each node run alone on the outputs of those before it.
+std::vector<float> run_alone(Backend& backend, const Graph& graph, const Tensor& x) {
+  std::vector<Tensor> host(graph.values().size());
+  host[0] = x;
+  for (const Node& node : graph.nodes()) {
+    std::vector<test::NodeInput> inputs;
+    for (const int i : node.inputs) {
+      const Value& value = graph.values()[static_cast<std::size_t>(i)];
+      const bool matmul_weight = value.kind == ValueKind::Weight && value.tensor.dtype() == DType::I8;
+      inputs.push_back({value.kind == ValueKind::Weight ? value.tensor : host[static_cast<std::size_t>(i)],
+                        matmul_weight ? ValueKind::Weight : ValueKind::Intermediate});
+    }
+    const Shape& shape = graph.values()[static_cast<std::size_t>(node.output)].shape;
+    host[static_cast<std::size_t>(node.output)] =
+        test::tensor_of(test::run_node(backend, node.op, inputs, shape, node.params).output, shape);
+  }
+  const Tensor& out = host[static_cast<std::size_t>(graph.output())];
+  return {out.data<float>(), out.data<float>() + out.numel()};
+}
+
+// BERT's FFN: LayerNorm -> int8 MatMul (+ bias) -> GELU -> int8 MatMul.
+Graph bert_ffn(std::int64_t rows, std::int64_t dim, std::int64_t hidden) {
+  Graph g;
+  const int x = g.add_input("x", DType::F32, {rows, dim});
   NodeParams norm;
   norm.eps = 1e-12f;
-  using test::NodeInput;
-  const auto normed =
-      test::run_node(backend, OpKind::LayerNorm, {{x}, {l.norm_w}, {l.norm_b}}, {rows, dim}, norm).output;
-  const auto h =
-      test::run_node(backend, OpKind::MatMul,
-                     {{test::tensor_of(normed, {rows, dim})}, {l.up, ValueKind::Weight}, {l.up_bias}}, {rows, hidden})
-          .output;
-  const auto g = test::run_node(backend, OpKind::Gelu, {{test::tensor_of(h, {rows, hidden})}}, {rows, hidden}).output;
-  return test::run_node(backend, OpKind::MatMul, {{test::tensor_of(g, {rows, hidden})}, {l.down, ValueKind::Weight}},
-                        {rows, dim})
-      .output;
+  const int normed = g.add_node(
+      OpKind::LayerNorm, "normed",
+      {x, g.add_weight("norm_w", vector_of(dim, 1)), g.add_weight("norm_b", vector_of(dim, 2))}, {rows, dim}, norm);
+  const int h = g.add_node(
+      OpKind::MatMul, "h",
+      {normed, g.add_weight("up", int8_weight(hidden, dim, 3)), g.add_weight("up_bias", vector_of(hidden, 4))},
+      {rows, hidden});
+  const int act = g.add_node(OpKind::Gelu, "act", {h}, {rows, hidden});
+  g.set_output(g.add_node(OpKind::MatMul, "y", {act, g.add_weight("down", int8_weight(dim, hidden, 5))}, {rows, dim}));
+  return g;
+}
+
+// Llama's FFN: RmsNorm -> gate and up int8 MatMuls -> SiLU(gate) * up -> int8 MatMul.
+Graph llama_ffn(std::int64_t rows, std::int64_t dim, std::int64_t hidden) {
+  Graph g;
+  const int x = g.add_input("x", DType::F32, {rows, dim});
+  NodeParams norm;
+  norm.eps = 1e-5f;
+  const int normed =
+      g.add_node(OpKind::RmsNorm, "normed", {x, g.add_weight("norm_w", vector_of(dim, 1))}, {rows, dim}, norm);
+  const int gate =
+      g.add_node(OpKind::MatMul, "gate", {normed, g.add_weight("gate_w", int8_weight(hidden, dim, 3))}, {rows, hidden});
+  const int up =
+      g.add_node(OpKind::MatMul, "up", {normed, g.add_weight("up_w", int8_weight(hidden, dim, 4))}, {rows, hidden});
+  const int act = g.add_node(OpKind::SiluMul, "act", {gate, up}, {rows, hidden});
+  g.set_output(g.add_node(OpKind::MatMul, "y", {act, g.add_weight("down", int8_weight(dim, hidden, 5))}, {rows, dim}));
+  return g;
 }
 
 TEST(CpuFusedQuantization, ProductsEqualQuantizingInTheMatmulExactly) {
-  // 16 and 100 rows: more than a decode step (fused); 3: a decode step (not).
-  for (const std::int64_t rows : {3, 16, 100}) {
-    const std::int64_t dim = 96, hidden = 200;
-    const Layer layer = random_layer(dim, hidden);
-    const Tensor x = test::tensor_of(test::random_floats(static_cast<std::size_t>(rows * dim), 9, 4.0f), {rows, dim});
-    auto fused = make_cpu_backend(0), alone = make_cpu_backend(0);
-    EXPECT_EQ(run_graph(*fused, layer, x), run_alone(*alone, layer, x)) << rows << " rows";
-    // A second step on the same backend and graph shape gives the same again.
-    EXPECT_EQ(run_graph(*fused, layer, x), run_alone(*alone, layer, x)) << rows << " rows, again";
+  const std::vector<std::pair<const char*, std::function<Graph(std::int64_t, std::int64_t, std::int64_t)>>> graphs = {
+      {"BERT FFN", bert_ffn}, {"Llama FFN", llama_ffn}};
+  for (const auto& [name, make] : graphs) {
+    // 16 and 100 rows: more than a decode step (fused); 3: a decode step (not).
+    for (const std::int64_t rows : {3, 16, 100}) {
+      const Graph graph = make(rows, 96, 200);
+      const Tensor x = floats(rows, 96, 9, 4.0f);
+      auto together = make_cpu_backend(0), alone = make_cpu_backend(0);
+      const auto want = run_alone(*alone, graph, x);
+      EXPECT_EQ(run_together(*together, graph, x), want) << name << ", " << rows << " rows";
+      EXPECT_EQ(run_together(*together, graph, x), want) << name << ", " << rows << " rows, a second step";
+    }
   }
 }
 
