@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# octet against OpenVINO on a BERT-base-shaped encoder (issue 22), in one run
+# on this CPU: octet `bench -m synthetic:bert-base` (f32, int8) and
+# openvino_bert.py (f32, bf16, NNCF int8), the same shapes, sentences of 128
+# tokens, batches 1 and 32, THREADS threads each. Prints one table with the
+# CPU model and octet int8's ratio to each OpenVINO variant; writes the raw
+# results to OUT (JSON lines).
+#   bench/peers/bert_openvino.sh [THREADS [OUT]]   (2 threads; bench/results/peers_bert.jsonl)
+# Needs pip (PyPI) for the OpenVINO packages, installed into build/peers-venv;
+# nothing in the build or the tests depends on this script.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+threads=${1:-2}
+out=${2:-bench/results/peers_bert.jsonl}
+venv=build/peers-venv
+if ! "$venv/bin/python" -c "import openvino, nncf" 2>/dev/null; then
+  echo "installing openvino and nncf into $venv (pip)..." >&2
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q openvino nncf numpy
+fi
+mkdir -p "$(dirname "$out")"
+build/octet bench -m synthetic:bert-base --quant f32,int8 -p 128 -b 1,32 -t "$threads" -r 5 -o json |
+  python3 -c '
+import json, sys
+run = json.load(sys.stdin)
+for r in run["results"]:
+    print(json.dumps({"engine": "octet " + run["header"]["build"], "variant": r["quant"], "batch": r["batch"],
+                      "seq": r["seq_len"], "threads": r["threads"], "sent_s": round(r["sent_s_mean"], 2),
+                      "machine": run["header"]["machine"]}))' > "$out"
+"$venv/bin/python" bench/peers/openvino_bert.py --threads "$threads" --seq 128 --batches 1,32 --seconds 10 \
+  2>/dev/null >> "$out"
+python3 - "$out" <<'PY'
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+octet = {(r["variant"], r["batch"]): r for r in rows if r["engine"].startswith("octet")}
+print(next(r["machine"] for r in rows if "machine" in r), "|", next(r["engine"] for r in rows if r["engine"].startswith("octet")))
+print("| engine | variant | batch | sentences/s | octet int8 / this |")
+print("|---|---|---|---|---|")
+for r in rows:
+    mine = octet.get(("int8", r["batch"]))
+    ratio = f"{mine['sent_s'] / r['sent_s']:.2f}x" if mine else ""
+    print(f"| {r['engine'].split(',')[0]} | {r['variant']} | {r['batch']} | {r['sent_s']:.1f} | {ratio} |")
+PY
