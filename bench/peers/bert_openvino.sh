@@ -27,8 +27,9 @@ for r in run["results"]:
     print(json.dumps({"engine": "octet " + run["header"]["build"], "variant": r["quant"], "batch": r["batch"],
                       "seq": r["seq_len"], "threads": r["threads"], "sent_s": round(r["sent_s_mean"], 2),
                       "machine": run["header"]["machine"]}))' > "$out"
+# (NNCF draws progress bars on stdout: only the JSON lines are kept.)
 "$venv/bin/python" bench/peers/openvino_bert.py --threads "$threads" --seq 128 --batches 1,32 --seconds 10 \
-  2>/dev/null >> "$out"
+  2>/dev/null | grep '^{' >> "$out"
 python3 - "$out" <<'PY'
 import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
