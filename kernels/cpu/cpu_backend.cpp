@@ -255,6 +255,7 @@ class CpuBackend final : public Backend {
   // (dequantized to float for w8, to dense int8 for 2:4) and multiplied as such.
   static constexpr std::int64_t kDirectRows = 8;
   static constexpr std::int64_t kW8TileRows = 256;
+  static constexpr std::size_t kMaxQuantizingProducers = 1 << 16;
 
   // Rows of one of the node's `batch` sequences, out of `rows` in all.
   static std::int64_t per_sequence(const Node& node, std::int64_t rows) {
@@ -270,8 +271,8 @@ class CpuBackend final : public Backend {
   }
 
   // An int8 matmul's input quantized by the node that wrote it (LayerNorm,
-  // RmsNorm, GELU, SiLU * up), row by row while each row was in cache: per-token int8 values and
-  // scales in pre_int8_ / pre_scale_. The matmuls that read graph value
+  // RmsNorm, GELU, SiLU * up), row by row while each row was in cache:
+  // per-token int8 values and scales in pre_int8_ / pre_scale_. The matmuls that read graph value
   // `value` at `data` in this step use them rather than quantizing again.
   struct Prequantized {
     int value = -1;
@@ -283,6 +284,10 @@ class CpuBackend final : public Backend {
   // more rows than a decode step (there quantizing is cheap either way):
   // they quantize as they write. By node address: run gets the graph's nodes.
   void find_quantizing_producers(const Graph& graph) {
+    // Nodes of graphs that are gone stay in the set (nothing says when a
+    // graph dies); a bound keeps a long-lived backend from collecting them.
+    // Forgetting only costs speed: a live graph's producers then do not fuse.
+    if (quantizing_producers_.size() > kMaxQuantizingProducers) quantizing_producers_.clear();
     const auto& values = graph.values();
     std::vector<const Node*> producer(values.size(), nullptr);
     for (const Node& node : graph.nodes()) producer[static_cast<std::size_t>(node.output)] = &node;

@@ -13,8 +13,8 @@ namespace octet::cpu {
 
 // e^x for x <= 88.7, to about 2 float ulps (Cephes' expf: x = n ln2 + r with
 // |r| <= ln2 / 2, a degree-6 polynomial for e^r, then 2^n put in the
-// exponent). Below -87.3 it gives 2^-126 * e^(x + 87.3) clamped: at most
-// 1.2e-38, which a softmax row's sum (>= 1) cannot tell from 0.
+// exponent). Below -87.34 it gives e^-87.34, about 1.2e-38 (the smallest
+// normal float), which a softmax row's sum (>= 1) cannot tell from 0.
 inline float exp_f32(float x) {
   x = x < -87.33654f ? -87.33654f : x;  // (not std::clamp: its references keep GCC from vectorizing)
   x = x > 88.72283f ? 88.72283f : x;
