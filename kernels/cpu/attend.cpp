@@ -29,4 +29,8 @@ std::size_t attention_scratch_floats(int max_keys, int fp8_head_dim) {
          (attend_block_scratch(max_keys) + 2 * static_cast<std::size_t>(max_keys) * fp8_head_dim);
 }
 
+std::size_t masked_attention_scratch_floats(int seq_len) {
+  return static_cast<std::size_t>(omp_get_max_threads()) * attend_block_scratch(seq_len, kMaskedAttendBlockRows);
+}
+
 }  // namespace octet::cpu

@@ -46,7 +46,7 @@ class CpuBackend final : public Backend {
       }
       if (node.op == OpKind::MaskedAttention) {
         const auto rows = graph.values()[node.inputs[0]].shape[0], batch = graph.values()[node.inputs[3]].shape[0];
-        grow(attention_scratch_, cpu::attention_scratch_floats(static_cast<int>(rows / batch)));
+        grow(attention_scratch_, cpu::masked_attention_scratch_floats(static_cast<int>(rows / batch)));
       }
       if (node.op != OpKind::MatMul) continue;
       const Shape& x = graph.values()[node.inputs[0]].shape;
@@ -465,7 +465,7 @@ class CpuBackend final : public Backend {
   const std::array<float, 256>& fp8_lut_ = f8e4m3_table();
   std::vector<std::uint8_t> x_fp8_;       // E4M3 activations [m, k]
   std::vector<float> x_decoded_;          // their values as float [m, k]
-  std::vector<float> attention_scratch_;  // attention scores: cpu::attention_scratch_floats
+  std::vector<float> attention_scratch_;  // attention scores: cpu::(masked_)attention_scratch_floats
   std::vector<std::int8_t> x_int8_;       // quantized activations [m, k]
   std::vector<float> x_scale_;            // their per-token scales [m]
   std::vector<float> w_tile_;             // a dequantized w8 tile [kW8TileRows, k]

@@ -84,7 +84,8 @@ struct MaskedAttentionShape {
 };
 // Bidirectional attention within each sequence over its first lengths[b]
 // tokens (1 <= lengths[b] <= seq_len). q, k, v, out: [batch * seq_len,
-// n_heads * head_dim]. `scratch` holds attention_scratch_floats(seq_len).
+// n_heads * head_dim]. `scratch` holds masked_attention_scratch_floats(seq_len).
+std::size_t masked_attention_scratch_floats(int seq_len);
 void masked_attention(const float* q, const float* k, const float* v, const std::int32_t* lengths,
                       const MaskedAttentionShape& shape, std::span<float> scratch, float* out);
 

@@ -113,11 +113,12 @@ TEST(MaskedAttention, MatchesFloat64ReferenceAndIgnoresPadding) {
     int seq, heads, hd;
     std::vector<std::int32_t> lengths;
   };
-  for (const Case& c : {Case{1, 1, 8, {1}}, Case{7, 3, 5, {7, 1, 4}}, Case{33, 2, 64, {33, 17}},
-                        Case{128, 12, 64, {128, 3}}, Case{70, 2, 16, {70, 40, 33}}}) {
+  for (const Case& c :
+       {Case{1, 1, 8, {1}}, Case{7, 3, 5, {7, 1, 4}}, Case{33, 2, 64, {33, 17}}, Case{128, 12, 64, {128, 3}},
+        Case{70, 2, 16, {70, 40, 33}}, Case{300, 2, 32, {300, 129}}}) {  // query blocks of 128 rows: 2 whole, 1 partial
     const auto n = static_cast<std::size_t>(c.lengths.size() * static_cast<std::size_t>(c.seq * c.heads * c.hd));
     const auto q = test::random_floats(n, 15), k = test::random_floats(n, 16), v = test::random_floats(n, 17);
-    std::vector<float> scratch(attention_scratch_floats(c.seq)), y(n);
+    std::vector<float> scratch(masked_attention_scratch_floats(c.seq)), y(n);
     const MaskedAttentionShape shape{static_cast<int>(c.lengths.size()), c.seq, c.heads, c.hd};
     masked_attention(q.data(), k.data(), v.data(), c.lengths.data(), shape, scratch, y.data());
     EXPECT_LT(test::max_relative_error(y, masked_attention_reference(q, k, v, c.lengths, c.seq, c.heads, c.hd)), 1e-5)
@@ -147,7 +148,7 @@ TEST(MaskedAttention, MatchesFloat64ReferenceAndIgnoresPadding) {
 }
 
 TEST(MaskedAttention, RefusesALengthOutsideTheSequence) {
-  std::vector<float> q(8), scratch(attention_scratch_floats(2)), y(8);
+  std::vector<float> q(8), scratch(masked_attention_scratch_floats(2)), y(8);
   const std::vector<std::int32_t> lengths{3};
   EXPECT_THROW(masked_attention(q.data(), q.data(), q.data(), lengths.data(), {1, 2, 1, 4}, scratch, y.data()),
                std::exception);
