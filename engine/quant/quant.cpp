@@ -75,6 +75,14 @@ int block_of_weight(std::string_view weight_name) {
 
 namespace {
 
+// A rounded value clamped to [-127, 127] as max_ps / min_ps clamp it, so that
+// a NaN becomes -127 in the scalar and the vector code alike (std::clamp
+// would keep the NaN, and converting a NaN to an integer is undefined).
+inline std::int8_t clamp_to_int8(float r) {
+  const float above = r > -127.0f ? r : -127.0f;
+  return static_cast<std::int8_t>(above < 127.0f ? above : 127.0f);
+}
+
 #if defined(__AVX2__)
 // The two passes of quantize_row_int8 on 32 values a turn: every int8
 // matmul's input goes through them (they were a tenth of an int8 BERT-base's
@@ -86,7 +94,9 @@ float absmax_avx2(const float* x, std::int64_t n, std::int64_t& done) {
   __m256 m[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
   std::int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
-    for (int j = 0; j < 4; ++j) m[j] = _mm256_max_ps(m[j], _mm256_and_ps(magnitude, _mm256_loadu_ps(x + i + 8 * j)));
+    // max_ps gives its second operand where either is NaN: a NaN value is
+    // skipped, as std::max(absmax, NaN) skips it in the scalar tail.
+    for (int j = 0; j < 4; ++j) m[j] = _mm256_max_ps(_mm256_and_ps(magnitude, _mm256_loadu_ps(x + i + 8 * j)), m[j]);
   }
   const __m256 m8 = _mm256_max_ps(_mm256_max_ps(m[0], m[1]), _mm256_max_ps(m[2], m[3]));
   __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m8), _mm256_extractf128_ps(m8, 1));
@@ -132,8 +142,7 @@ float quantize_row_int8(const float* x, std::int64_t n, std::int8_t* q) {
   for (; i < n; ++i) {
     // nearbyint rounds half to even in the default rounding mode; |x * inv| <= 127
     // up to one rounding, so the clamp only ever trims that.
-    const float r = std::nearbyint(x[i] * inv);
-    q[i] = static_cast<std::int8_t>(std::clamp(r, -127.0f, 127.0f));
+    q[i] = clamp_to_int8(std::nearbyint(x[i] * inv));
   }
   return scale;
 }
@@ -141,7 +150,7 @@ float quantize_row_int8(const float* x, std::int64_t n, std::int8_t* q) {
 void quantize_row_int8_static(const float* x, std::int64_t n, float scale, std::int8_t* q) {
   const float inv = 1.0f / scale;
   for (std::int64_t i = 0; i < n; ++i)
-    q[i] = static_cast<std::int8_t>(std::clamp(std::nearbyint(x[i] * inv), -127.0f, 127.0f));
+    q[i] = clamp_to_int8(std::nearbyint(x[i] * inv));
 }
 
 float quantize_row_fp8(const float* x, std::int64_t n, std::uint8_t* q) {

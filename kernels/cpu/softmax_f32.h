@@ -11,13 +11,15 @@
 
 namespace octet::cpu {
 
-// e^x for x <= 88.7, to about 2 float ulps (Cephes' expf: x = n ln2 + r with
+// e^x for x <= 88.7 (NaN for NaN), to about 2 float ulps (Cephes' expf: x = n ln2 + r with
 // |r| <= ln2 / 2, a degree-6 polynomial for e^r, then 2^n put in the
 // exponent). Below -87.34 it gives e^-87.34, about 1.2e-38 (the smallest
 // normal float), which a softmax row's sum (>= 1) cannot tell from 0.
-inline float exp_f32(float x) {
-  x = x < -87.33654f ? -87.33654f : x;  // (not std::clamp: its references keep GCC from vectorizing)
-  x = x > 88.72283f ? 88.72283f : x;
+inline float exp_f32(float in) {
+  // Clamped so that 2^n below is a normal float; a NaN becomes a number here
+  // (converting it to int would be undefined) and is given back at the end.
+  // (Not std::clamp: its references keep GCC from vectorizing.)
+  const float x = in >= -87.33654f ? (in <= 88.72283f ? in : 88.72283f) : -87.33654f;
   // Round to nearest (the default mode): std::floor(v + 0.5) would do as well,
   // but GCC does not vectorize floor (it may raise the inexact exception).
   const float n = std::nearbyint(x * 1.44269504088896341f);
@@ -31,7 +33,7 @@ inline float exp_f32(float x) {
   p = p * r + 5.0000001201e-1f;
   const float e_r = p * r * r + r + 1.0f;
   const auto two_n = std::bit_cast<float>(static_cast<std::int32_t>(n + 127.0f) << 23);
-  return e_r * two_n;
+  return in == in ? e_r * two_n : in;
 }
 
 // row[0..n) = softmax(row[0..n)), n >= 1.

@@ -84,6 +84,22 @@ TEST(Quant, EveryRowLengthQuantizesAsTheScalarDefinition) {
   }
 }
 
+TEST(Quant, ANanInARowIsSkippedByTheScaleAndQuantizedToTheLowestStep) {
+  // Defined behaviour for a broken activation, the same in the vector passes
+  // and the scalar tail: the scale comes from the other values, the NaN is -127.
+  for (const std::int64_t n : {5, 40}) {
+    std::vector<float> x(static_cast<std::size_t>(n), 1.0f);
+    x[1] = 127.0f;
+    x[3] = NAN;
+    x[static_cast<std::size_t>(n - 1)] = NAN;
+    std::vector<std::int8_t> q(x.size());
+    EXPECT_EQ(quantize_row_int8(x.data(), n, q.data()), 1.0f) << n;
+    EXPECT_EQ(q[3], -127) << n;
+    EXPECT_EQ(q[static_cast<std::size_t>(n - 1)], -127) << n;
+    EXPECT_EQ(q[0], 1) << n;
+  }
+}
+
 TEST(Quant, ActivationRowsAgreeWithFloat64WithinOneStepAtTies) {
   // The hot path multiplies by 127 / absmax in float; it may differ from the
   // float64 division only where x / scale lies within float rounding of a .5 tie.

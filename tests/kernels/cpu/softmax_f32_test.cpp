@@ -23,6 +23,11 @@ TEST(ExpF32, WithinThreeUlpsOfDoubleExpOverTheWholeRange) {
   EXPECT_EQ(exp_f32(0.0f), 1.0f);
 }
 
+TEST(ExpF32, GivesNanForNan) {
+  EXPECT_TRUE(std::isnan(exp_f32(NAN)));  // (and no float-to-int conversion of a NaN on the way: UBSan)
+  EXPECT_TRUE(std::isnan(exp_f32(-NAN)));
+}
+
 TEST(ExpF32, UnderflowsToATinyNonNegativeValue) {
   for (const float x : {-87.5f, -100.0f, -1e30f, -INFINITY}) {
     const float got = exp_f32(x);
