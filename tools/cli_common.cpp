@@ -1,7 +1,9 @@
 #include "tools/cli_common.h"
 
 #include "engine/quant/calibration.h"
+#include "engine/text/bpe_tokenizer.h"
 #include "engine/text/sentencepiece_tokenizer.h"
+#include "engine/text/tokenizer_config.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "models/gguf.h"
 #include "models/registry.h"
@@ -256,6 +258,20 @@ void copy_tokenizer_files(const std::string& in, const std::string& out) {
       fs::copy_file(dir / f, fs::path(out) / f, fs::copy_options::overwrite_existing);
       tokenizer |= std::string_view(f) != "generation_config.json" && std::string_view(f) != "tokenizer_config.json" &&
                    std::string_view(f) != "special_tokens_map.json";
+    }
+  }
+  if (!tokenizer && is_gguf_file(in)) {
+    // No tokenizer beside the GGUF file: its own, where octet can write it
+    // (byte-level BPE, as tokenizer.json) and, unless one was copied, its framing.
+    const GgufFile gguf(in);
+    if (gguf.find_string("tokenizer.ggml.model").value_or("") == "gpt2") {
+      write_json_file((fs::path(out) / "tokenizer.json").string(), gguf_tokenizer_json(gguf));
+      if (!fs::exists(fs::path(out) / "tokenizer_config.json")) {
+        write_json_file((fs::path(out) / "tokenizer_config.json").string(), gguf_tokenizer_config_json(gguf));
+      }
+      std::cerr << fmt::format("note: no tokenizer file beside {}: wrote its own tokenizer to {}/tokenizer.json\n", in,
+                               out);
+      return;
     }
   }
   if (!tokenizer) {

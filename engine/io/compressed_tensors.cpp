@@ -165,10 +165,7 @@ void write_checkpoint(const Model& model, Json hf_config, const QuantRecipe& rec
 
   std::filesystem::create_directories(out_dir);
   write_safetensors(out_dir + "/model.safetensors", tensors, {{"format", "pt"}, {"quantized_by", "octet"}});
-  const std::string config_path = out_dir + "/config.json";
-  std::ofstream out(config_path);
-  out << hf_config.dump(2) << "\n";
-  if (!out) fail("{}: cannot write", config_path);
+  write_json_file(out_dir + "/config.json", hf_config);
 }
 
 std::optional<CheckpointSparsity> checkpoint_sparsity(const Json& config, const std::string& config_path) {

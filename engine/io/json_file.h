@@ -21,6 +21,10 @@ using Json = nlohmann::json;
 // Parses a JSON file; throws octet::Error naming the path if missing or malformed.
 Json read_json_file(const std::string& path);
 
+// Writes `j` to `path`, indented by 2; throws octet::Error naming the path
+// where it cannot be written or a string in `j` is not valid UTF-8.
+void write_json_file(const std::string& path, const Json& j);
+
 namespace detail {
 template <typename T>
 struct IsVector : std::false_type {};

@@ -231,14 +231,25 @@ std::unique_ptr<Tokenizer> load_bpe_json(const std::string& path, const Json& j)
   return make_bpe(std::move(spec));
 }
 
-std::unique_ptr<Tokenizer> load_bpe_gguf(const GgufFile& g) {
+namespace {
+
+// What a GGUF file's tokenizer.ggml.* metadata says of its byte-level BPE
+// tokenizer: the spec without its pre-tokenizer steps, and those as llama.cpp
+// names them.
+struct GgufBpe {
+  BpeSpec spec;
+  const GgufPre* pre = nullptr;
+};
+
+GgufBpe read_gguf_bpe(const GgufFile& g) {
   const std::string& path = g.path();
   const std::string model = g.get_string("tokenizer.ggml.model");
   if (model != "gpt2") {
     fail("{}: tokenizer.ggml.model '{}' is not supported from GGUF (gpt2: byte-level BPE); pass --tokenizer", path,
          model);
   }
-  BpeSpec spec;
+  GgufBpe out;
+  BpeSpec& spec = out.spec;
   spec.source = path;
   spec.vocab = g.get_strings("tokenizer.ggml.tokens");
   if (spec.vocab.empty()) fail("{}: tokenizer.ggml.tokens is empty", path);
@@ -269,16 +280,96 @@ std::unique_ptr<Tokenizer> load_bpe_gguf(const GgufFile& g) {
     fail("{}: tokenizer.ggml.pre '{}' is a pre-tokenizer octet does not know (known: {})", path, pre,
          fmt::join(known, ", "));
   }
-  for (const std::string_view pattern : it->second.patterns) {
-    spec.pre.add({Regex(std::string(pattern), false, path), SplitBehavior::Isolated, false, false});
-  }
-  spec.pre.set_byte_level(true);
-  spec.ignore_merges = it->second.ignore_merges;
+  out.pre = &it->second;
+  spec.ignore_merges = out.pre->ignore_merges;
   const auto id = [&](const char* key) { return static_cast<std::int32_t>(g.find_int(key).value_or(-1)); };
   spec.bos_id = id("tokenizer.ggml.bos_token_id");
   spec.eos_id = id("tokenizer.ggml.eos_token_id");
   spec.add_bos = g.find_bool("tokenizer.ggml.add_bos_token").value_or(false) && spec.bos_id >= 0;
-  return make_bpe(std::move(spec));
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<Tokenizer> load_bpe_gguf(const GgufFile& g) {
+  GgufBpe bpe = read_gguf_bpe(g);
+  for (const std::string_view pattern : bpe.pre->patterns) {
+    bpe.spec.pre.add({Regex(std::string(pattern), false, g.path()), SplitBehavior::Isolated, false, false});
+  }
+  bpe.spec.pre.set_byte_level(true);
+  return make_bpe(std::move(bpe.spec));
+}
+
+Json gguf_tokenizer_json(const GgufFile& g) {
+  const GgufBpe bpe = read_gguf_bpe(g);
+  const BpeSpec& spec = bpe.spec;
+  const auto token_of = [&](std::int32_t id) {
+    if (id < 0 || static_cast<std::size_t>(id) >= spec.vocab.size()) {
+      fail("{}: token id {} is outside the vocabulary of {}", g.path(), id, spec.vocab.size());
+    }
+    return spec.vocab[static_cast<std::size_t>(id)];
+  };
+  Json vocab = Json::object();
+  for (std::size_t id = 0; id < spec.vocab.size(); ++id) {
+    const auto [at, fresh] = vocab.emplace(spec.vocab[id], id);
+    if (!fresh) {
+      fail("{}: token '{}' is both id {} and id {}: a tokenizer.json vocabulary cannot hold that", g.path(),
+           spec.vocab[id], at->get<std::size_t>(), id);
+    }
+  }
+  Json merges = Json::array();
+  for (const auto& [left, right] : spec.merges) merges.push_back({left, right});
+  Json added = Json::array();
+  for (const AddedToken& t : spec.added) {
+    added.push_back({{"id", t.id},
+                     {"content", t.content},
+                     {"single_word", false},
+                     {"lstrip", t.lstrip},
+                     {"rstrip", t.rstrip},
+                     {"normalized", false},
+                     {"special", t.special}});
+  }
+  // llama.cpp's regexes as Split steps, then the byte-level mapping alone.
+  Json steps = Json::array();
+  for (const std::string_view pattern : bpe.pre->patterns) {
+    steps.push_back({{"type", "Split"},
+                     {"pattern", {{"Regex", std::string(pattern)}}},
+                     {"behavior", "Isolated"},
+                     {"invert", false}});
+  }
+  steps.push_back({{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", false}});
+  Json post = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", false}, {"use_regex", true}};
+  if (spec.add_bos) {
+    const std::string bos = token_of(spec.bos_id);
+    const Json bos_piece = {{"SpecialToken", {{"id", bos}, {"type_id", 0}}}};
+    post = {{"type", "TemplateProcessing"},
+            {"single", {bos_piece, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+            {"pair",
+             {bos_piece,
+              {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
+              bos_piece,
+              {{"Sequence", {{"id", "B"}, {"type_id", 1}}}}}},
+            {"special_tokens", {{bos, {{"id", bos}, {"ids", {spec.bos_id}}, {"tokens", {bos}}}}}}};
+  }
+  return {{"version", "1.0"},
+          {"truncation", nullptr},
+          {"padding", nullptr},
+          {"added_tokens", added},
+          {"normalizer", nullptr},
+          {"pre_tokenizer", {{"type", "Sequence"}, {"pretokenizers", steps}}},
+          {"post_processor", post},
+          {"decoder", {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}}},
+          {"model",
+           {{"type", "BPE"},
+            {"dropout", nullptr},
+            {"unk_token", nullptr},
+            {"continuing_subword_prefix", nullptr},
+            {"end_of_word_suffix", nullptr},
+            {"fuse_unk", false},
+            {"byte_fallback", false},
+            {"ignore_merges", spec.ignore_merges},
+            {"vocab", vocab},
+            {"merges", merges}}}};
 }
 
 }  // namespace octet

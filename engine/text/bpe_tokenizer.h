@@ -50,4 +50,10 @@ std::unique_ptr<Tokenizer> load_bpe_json(const std::string& path, const Json& to
 // pre-tokenizer by tokenizer.ggml.pre, mapped to llama.cpp's regexes).
 std::unique_ptr<Tokenizer> load_bpe_gguf(const GgufFile& gguf);
 
+// The same tokenizer as Hugging Face's tokenizer.json (llama.cpp's regexes as
+// Split steps, a TemplateProcessing that puts BOS first where the file says
+// add_bos_token), which load_bpe_json reads back to the same ids. Throws
+// octet::Error, naming the file, where the vocabulary holds a token twice.
+Json gguf_tokenizer_json(const GgufFile& gguf);
+
 }  // namespace octet

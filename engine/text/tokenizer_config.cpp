@@ -55,4 +55,19 @@ TokenizerConfig read_tokenizer_config(const std::string& model_path) {
   return config;
 }
 
+Json gguf_tokenizer_config_json(const GgufFile& g) {
+  Json j = Json::object();
+  if (const auto add_bos = g.find_bool("tokenizer.ggml.add_bos_token")) j["add_bos_token"] = *add_bos;
+  const auto tokens = g.get_strings("tokenizer.ggml.tokens");
+  const auto token = [&](const char* key, const char* name) {
+    const auto id = g.find_int(key);
+    if (id && *id >= 0 && static_cast<std::size_t>(*id) < tokens.size())
+      j[name] = tokens[static_cast<std::size_t>(*id)];
+  };
+  token("tokenizer.ggml.bos_token_id", "bos_token");
+  token("tokenizer.ggml.eos_token_id", "eos_token");
+  if (const auto chat = g.find_string("tokenizer.chat_template")) j["chat_template"] = *chat;
+  return j;
+}
+
 }  // namespace octet

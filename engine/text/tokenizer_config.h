@@ -3,10 +3,14 @@
 // Defaults apply when the file or a key is absent.
 #pragma once
 
+#include "engine/io/json_file.h"
+
 #include <optional>
 #include <string>
 
 namespace octet {
+
+class GgufFile;
 
 struct TokenizerConfig {
   std::optional<bool> add_bos;  // "add_bos_token"; absent: Tokenizer::default_add_bos()
@@ -17,5 +21,9 @@ struct TokenizerConfig {
 };
 
 TokenizerConfig read_tokenizer_config(const std::string& model_path);
+
+// A GGUF file's framing as Hugging Face's tokenizer_config.json:
+// add_bos_token, bos_token, eos_token and chat_template where the file has them.
+Json gguf_tokenizer_config_json(const GgufFile& gguf);
 
 }  // namespace octet

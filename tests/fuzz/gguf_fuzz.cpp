@@ -1,10 +1,11 @@
 // A GGUF file: the reader's validation, every tensor dequantized, then the
 // file as a model (a decoder that loads runs three tokens), its vocabulary as
-// a byte-level BPE tokenizer, and its chat template.
+// a byte-level BPE tokenizer (and written as tokenizer.json), and its chat template.
 #include "engine/core/placement.h"
 #include "engine/io/gguf.h"
 #include "engine/session/generation_session.h"
 #include "engine/session/sampler.h"
+#include "engine/text/bpe_tokenizer.h"
 #include "engine/text/chat_format.h"
 #include "engine/text/tokenizer.h"
 #include "engine/text/tokenizer_config.h"
@@ -30,6 +31,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fuzz::refuse_only_with_octet_error([&] {
     const auto tok = load_tokenizer_for(path, "");
     tok->decode(tok->encode_with_specials("Hello <|im_start|>world 123 caf\xc3\xa9 \xe4\xb8\x80"));
+  });
+  fuzz::refuse_only_with_octet_error([&] {  // the tokenizer as octet quantize writes it beside a checkpoint
+    const GgufFile g(path);
+    write_json_file((fuzz::scratch_dir() / "tokenizer.json").string(), gguf_tokenizer_json(g));
+    write_json_file((fuzz::scratch_dir() / "tokenizer_config.json").string(), gguf_tokenizer_config_json(g));
   });
   fuzz::refuse_only_with_octet_error([&] {
     const TokenizerConfig config = read_tokenizer_config(path);

@@ -5,6 +5,7 @@
 // at a time on hand-made tokenizers, and refused files.
 #include "engine/text/bpe_tokenizer.h"
 #include "engine/core/error.h"
+#include "engine/io/gguf.h"
 #include "engine/io/json_file.h"
 #include "engine/text/tokenizer.h"
 #include "engine/text/utf8.h"
@@ -82,6 +83,45 @@ TEST(BpeTokenizer, TheGgufVocabularyTokenizesAsTheTokenizerJson) {
   EXPECT_EQ(from_gguf->bos_id(), 1);
   EXPECT_EQ(from_gguf->eos_id(), 2);
   EXPECT_FALSE(from_gguf->default_add_bos());
+}
+
+// A GGUF file's own tokenizer written as tokenizer.json (what octet quantize
+// does for a GGUF with none beside it) reads back to the same tokenizer. (BOS
+// and EOS ids are the model's: config.json carries them, as Hugging Face's do.)
+void expect_same_tokenizer(const Tokenizer& a, const Tokenizer& b) {
+  EXPECT_EQ(a.vocab_size(), b.vocab_size());
+  EXPECT_EQ(a.default_add_bos(), b.default_add_bos());
+  for (const auto& s : golden()["strings"].get<std::vector<std::string>>()) {
+    ASSERT_EQ(a.encode(s), b.encode(s)) << "'" << s << "'";
+    ASSERT_EQ(a.decode(a.encode(s)), b.decode(b.encode(s))) << "'" << s << "'";
+  }
+  for (const auto& s : golden()["special_strings"].get<std::vector<std::string>>()) {
+    ASSERT_EQ(a.encode_with_specials(s), b.encode_with_specials(s)) << "'" << s << "' with special tokens";
+  }
+}
+
+std::string written_tokenizer_json(const test::TempDir& dir, const std::string& gguf) {
+  const std::string path = dir.file("tokenizer.json");
+  write_json_file(path, gguf_tokenizer_json(GgufFile(gguf)));
+  return path;
+}
+
+TEST(BpeTokenizer, AGgufTokenizerWrittenAsTokenizerJsonReadsBackTheSame) {
+  test::TempDir dir;
+  const std::string gguf = test::test_data("gguf/tiny_llama.gguf");
+  const auto written = load_tokenizer_for("", written_tokenizer_json(dir, gguf));
+  expect_same_tokenizer(*load_tokenizer_for(gguf, ""), *written);
+  const Json j = read_json_file(dir.file("tokenizer.json"));
+  EXPECT_EQ(j["model"]["type"], "BPE");
+  EXPECT_EQ(j["pre_tokenizer"]["pretokenizers"].back()["type"], "ByteLevel");
+}
+
+TEST(BpeTokenizer, SmolLM2sGgufTokenizerWrittenAsTokenizerJsonMatchesHuggingFaceTokenizers) {
+  OCTET_REQUIRE_SHARED(gguf, "models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf");
+  test::TempDir dir;
+  const auto written = load_tokenizer_for("", written_tokenizer_json(dir, gguf));
+  expect_golden("smollm2", *written);
+  expect_same_tokenizer(*load_tokenizer_for(gguf, ""), *written);
 }
 
 TEST(BpeTokenizer, StreamingNeverSplitsACharacter) {
