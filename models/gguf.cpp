@@ -3,6 +3,7 @@
 #include "engine/core/error.h"
 #include "engine/io/gguf.h"
 #include "engine/quant/quant.h"
+#include "models/gpt2.h"
 #include "models/llama.h"
 
 #include <fmt/format.h>
@@ -40,6 +41,18 @@ std::string gguf_llama_name(const std::string& hf) {
     }
   }
   return hf;
+}
+
+// The end-of-sequence ids of the file's tokenizer (end of text and end of turn).
+std::vector<std::int32_t> gguf_eos_ids(const GgufFile& g, std::int64_t vocab_size) {
+  std::vector<std::int32_t> ids;
+  for (const char* k : {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id"}) {
+    if (const auto id = g.find_int(k)) {
+      if (*id < 0 || *id >= vocab_size) fail("{}: {} {} is outside the vocabulary of {}", g.path(), k, *id, vocab_size);
+      if (ids.empty() || ids[0] != *id) ids.push_back(static_cast<std::int32_t>(*id));
+    }
+  }
+  return ids;
 }
 
 // llama.cpp's converter writes Llama 3's rope_scaling as one factor per
@@ -146,24 +159,71 @@ LlamaConfig llama_config_from_gguf(const GgufFile& g, const std::string& arch) {
   c.qk_norm = arch == "qwen3";   // Qwen3 normalizes each head of q and k before the rotation
   c.tie_word_embeddings = g.find_tensor("output.weight") == nullptr;
   c.bos_id = static_cast<std::int32_t>(g.find_int("tokenizer.ggml.bos_token_id").value_or(-1));
-  c.eos_ids.clear();
-  for (const char* k : {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id"}) {
-    if (const auto id = g.find_int(k)) {
-      if (*id < 0 || *id >= c.vocab_size) fail("{}: {} {} is outside the vocabulary of {}", path, k, *id, c.vocab_size);
-      if (c.eos_ids.empty() || c.eos_ids[0] != *id) c.eos_ids.push_back(static_cast<std::int32_t>(*id));
+  c.eos_ids = gguf_eos_ids(g, c.vocab_size);
+  if (c.bos_id >= c.vocab_size) fail("{}: bos_token_id {} is outside the vocabulary", path, c.bos_id);
+  return c;
+}
+
+// llama.cpp's names for GPT-2's tensors (Hugging Face's without "transformer.").
+std::string gguf_gpt2_name(const std::string& hf) {
+  static const std::map<std::string, std::string> kGlobal = {
+      {"wte.weight", "token_embd.weight"},   {"wpe.weight", "position_embd.weight"},
+      {"ln_f.weight", "output_norm.weight"}, {"ln_f.bias", "output_norm.bias"},
+      {"lm_head.weight", "output.weight"}};
+  static const std::map<std::string, std::string> kLayer = {
+      {"ln_1.weight", "attn_norm.weight"},       {"ln_1.bias", "attn_norm.bias"},
+      {"attn.c_attn.weight", "attn_qkv.weight"}, {"attn.c_attn.bias", "attn_qkv.bias"},
+      {"attn.c_proj.weight", "attn_output.weight"}, {"attn.c_proj.bias", "attn_output.bias"},
+      {"ln_2.weight", "ffn_norm.weight"},        {"ln_2.bias", "ffn_norm.bias"},
+      {"mlp.c_fc.weight", "ffn_up.weight"},      {"mlp.c_fc.bias", "ffn_up.bias"},
+      {"mlp.c_proj.weight", "ffn_down.weight"},  {"mlp.c_proj.bias", "ffn_down.bias"}};
+  if (const auto it = kGlobal.find(hf); it != kGlobal.end()) return it->second;
+  const std::string prefix = "h.";
+  const std::size_t dot = hf.find('.', prefix.size());
+  if (hf.starts_with(prefix) && dot != std::string::npos) {
+    if (const auto it = kLayer.find(hf.substr(dot + 1)); it != kLayer.end()) {
+      return "blk." + hf.substr(prefix.size(), dot - prefix.size()) + "." + it->second;
     }
   }
-  if (c.bos_id >= c.vocab_size) fail("{}: bos_token_id {} is outside the vocabulary", path, c.bos_id);
+  return hf;
+}
+
+// GPT-2's hyperparameters from llama.cpp's metadata; validated by make_gpt2.
+Gpt2Config gpt2_config_from_gguf(const GgufFile& g) {
+  Gpt2Config c;
+  c.d = g.get_int("gpt2.embedding_length");
+  c.n_layers = g.get_int("gpt2.block_count");
+  c.n_heads = g.get_int("gpt2.attention.head_count");
+  c.ffn = g.find_int("gpt2.feed_forward_length").value_or(4 * c.d);
+  c.positions = g.get_int("gpt2.context_length");
+  c.eps = static_cast<float>(g.get_float("gpt2.attention.layer_norm_epsilon"));
+  const GgufTensorInfo* embed = g.find_tensor("token_embd.weight");
+  if (embed == nullptr) fail("{}: missing tensor 'token_embd.weight'", g.path());
+  c.vocab = g.find_int("gpt2.vocab_size").value_or(embed->shape[0]);
+  c.bos_id = static_cast<std::int32_t>(g.find_int("tokenizer.ggml.bos_token_id").value_or(-1));
+  c.eos_ids = gguf_eos_ids(g, c.vocab);
+  // Older converters wrote the tied head out as output.weight; newer ones leave it to the embedding.
+  c.tie_word_embeddings = g.find_tensor("output.weight") == nullptr;
   return c;
 }
 
 // general.architecture, where octet runs it.
 std::string architecture(const GgufFile& g) {
   const std::string arch = g.get_string("general.architecture");
-  if (arch != "llama" && arch != "qwen2" && arch != "qwen3") {
-    fail("{}: architecture '{}' is not one octet runs from GGUF (llama, qwen2, qwen3)", g.path(), arch);
+  if (arch != "llama" && arch != "qwen2" && arch != "qwen3" && arch != "gpt2") {
+    fail("{}: architecture '{}' is not one octet runs from GGUF (llama, qwen2, qwen3, gpt2)", g.path(), arch);
   }
   return arch;
+}
+
+// The file's tensor `gguf_name` dequantized to float32, its shape checked.
+Tensor gguf_weight(const GgufFile& g, const std::string& gguf_name, const std::string& hf_name, const Shape& shape) {
+  const GgufTensorInfo* t = g.find_tensor(gguf_name);
+  if (t == nullptr) fail("{}: missing tensor '{}' ({})", g.path(), gguf_name, hf_name);
+  if (t->shape != shape) {
+    fail("{}: tensor '{}' has shape {}, expected {}", g.path(), gguf_name, shape_str(t->shape), shape_str(shape));
+  }
+  return g.dequantize(*t);
 }
 
 }  // namespace
@@ -171,6 +231,7 @@ std::string architecture(const GgufFile& g) {
 GgufAsHf gguf_as_hf(const std::string& path) {
   const GgufFile g(path);
   const std::string arch = architecture(g);
+  if (arch == "gpt2") fail("{}: writing a GPT-2 GGUF file as a Hugging Face checkpoint is not supported yet", path);
   const LlamaConfig c = llama_config_from_gguf(g, arch);
   GgufAsHf out{llama_config_to_json(c), [](const std::string&, const Tensor& w) { return w; }};
   if (c.rope_layout != RopeLayout::Interleaved) return out;
@@ -201,15 +262,16 @@ GgufAsHf gguf_as_hf(const std::string& path) {
 std::unique_ptr<Model> load_gguf(const std::string& path, const LoadOptions& options) {
   const GgufFile g(path);
   const std::string arch = architecture(g);
+  if (arch == "gpt2") {
+    // llama.cpp's converter stores GPT-2's Conv1D matrices transposed, as [out, in]: make_gpt2's layout.
+    const auto lookup = [&](const std::string& name, const Shape& shape) {
+      return gguf_weight(g, gguf_gpt2_name(name), name, shape);
+    };
+    return make_gpt2(gpt2_config_from_gguf(g), lookup, path, options);
+  }
   const LlamaConfig c = llama_config_from_gguf(g, arch);
   const auto lookup = [&](const std::string& name, const Shape& shape) {
-    const std::string gguf_name = gguf_llama_name(name);
-    const GgufTensorInfo* t = g.find_tensor(gguf_name);
-    if (t == nullptr) fail("{}: missing tensor '{}' ({})", path, gguf_name, name);
-    if (t->shape != shape) {
-      fail("{}: tensor '{}' has shape {}, expected {}", path, gguf_name, shape_str(t->shape), shape_str(shape));
-    }
-    return g.dequantize(*t);
+    return gguf_weight(g, gguf_llama_name(name), name, shape);
   };
   return make_llama(c, lookup, !c.tie_word_embeddings, path, options);
 }

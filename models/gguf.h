@@ -2,7 +2,7 @@
 // tokenizer come from the file's metadata, the tensors are dequantized to
 // float32 as they load and then quantized to the chosen scheme like any
 // other checkpoint's. Architectures: llama (and the models converted as
-// llama: SmolLM, TinyLlama, Mistral, ...).
+// llama: SmolLM, TinyLlama, Mistral, ...), qwen2, qwen3 and gpt2.
 #pragma once
 
 #include "engine/core/model.h"

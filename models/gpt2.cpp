@@ -3,18 +3,12 @@
 #include "engine/core/error.h"
 #include "engine/quant/quant.h"
 
+#include <cmath>
 #include <filesystem>
 
 namespace octet::models {
 
 namespace {
-
-struct Gpt2Config {
-  std::int64_t d = 0, n_layers = 0, n_heads = 0, ffn = 0, vocab = 0, positions = 0;
-  float eps = 1e-5f;
-  std::int32_t bos_id = -1;
-  std::vector<std::int32_t> eos_ids;
-};
 
 struct Gpt2Layer {
   Tensor ln1_w, ln1_b;    // [d]
@@ -50,7 +44,7 @@ class Gpt2Model final : public Model {
     info_.details = {{"heads", fmt::format("{}, head_dim {}", c.n_heads, c.d / c.n_heads)},
                      {"ffn", fmt::format("gelu_new (tanh form), {}", c.ffn)},
                      {"positions", fmt::format("learned, {}", c.positions)},
-                     {"embeddings", "tied to lm_head"},
+                     {"embeddings", c.tie_word_embeddings ? "tied to lm_head" : "separate lm_head"},
                      {"kv cache", kv_cache_ == DType::F8E4M3 ? "fp8 (E4M3, a scale per token and head)" : "float"}};
   }
 
@@ -169,15 +163,8 @@ Gpt2Config gpt2_config(const Json& j, const std::string& path) {
   c.eps = json_optional<float>(j, "layer_norm_epsilon", 1e-5f, path);
   c.bos_id = json_optional<std::int32_t>(j, "bos_token_id", -1, path);
   c.eos_ids = {json_optional<std::int32_t>(j, "eos_token_id", 50256, path)};
-  for (const auto& [key, what] : {std::pair{"n_embd", c.d},
-                                  {"n_layer", c.n_layers},
-                                  {"n_head", c.n_heads},
-                                  {"n_inner", c.ffn},
-                                  {"vocab_size", c.vocab},
-                                  {"n_positions", c.positions}}) {
-    require_size(what, key, path);
-  }
-  if (c.d % c.n_heads != 0) fail("{}: n_embd {} is not a multiple of n_head {}", path, c.d, c.n_heads);
+  c.tie_word_embeddings = json_optional<bool>(j, "tie_word_embeddings", true, path);
+  validate_gpt2_config(c, path);
   const auto act = json_optional<std::string>(j, "activation_function", "gelu_new", path);
   if (act != "gelu_new") fail("{}: activation_function '{}' is not supported for gpt2 (gelu_new is)", path, act);
   if (!json_optional<bool>(j, "scale_attn_weights", true, path) ||
@@ -190,27 +177,36 @@ Gpt2Config gpt2_config(const Json& j, const std::string& path) {
 
 }  // namespace
 
-std::unique_ptr<Model> load_gpt2_hf(const Json& config, const std::string& config_path, const WeightStore& weights,
-                                    const LoadOptions& options) {
-  const Gpt2Config c = gpt2_config(config, config_path);
-  const std::string source = std::filesystem::path(config_path).parent_path().string();
-  // GPT2LMHeadModel saves under "transformer."; the original hub files have no prefix.
-  const std::string prefix = weights.contains("transformer.wte.weight") ? "transformer." : "";
+void validate_gpt2_config(const Gpt2Config& c, const std::string& source) {
+  for (const auto& [key, what] : {std::pair{"n_embd", c.d},
+                                  {"n_layer", c.n_layers},
+                                  {"n_head", c.n_heads},
+                                  {"n_inner", c.ffn},
+                                  {"vocab_size", c.vocab},
+                                  {"n_positions", c.positions}}) {
+    require_size(what, key, source);
+  }
+  if (c.d % c.n_heads != 0) fail("{}: n_embd {} is not a multiple of n_head {}", source, c.d, c.n_heads);
+  if (!(c.eps > 0.0f) || !std::isfinite(c.eps)) fail("{}: layer_norm_epsilon {} is not a positive number", source, c.eps);
+  if (c.bos_id >= c.vocab) fail("{}: bos_token_id {} is outside the vocabulary of {}", source, c.bos_id, c.vocab);
+  for (const std::int32_t eos : c.eos_ids) {
+    if (eos < 0 || eos >= c.vocab) fail("{}: eos_token_id {} is outside the vocabulary of {}", source, eos, c.vocab);
+  }
+}
+
+std::unique_ptr<Model> make_gpt2(const Gpt2Config& c, const WeightLookup& lookup, std::string source,
+                                 const LoadOptions& options) {
+  validate_gpt2_config(c, source);
   const std::int64_t d = c.d;
-  const auto plain = [&](const std::string& name, const Shape& shape) {
-    return to_f32(weights.get(prefix + name, shape));
-  };
-  // Conv1D stores [in, out]: columns [first, first + n) of it, transposed to [n, in].
-  const auto conv_columns = [&](const std::string& name, std::int64_t in, std::int64_t out, std::int64_t first,
-                                std::int64_t n) {
-    const Tensor w = plain(name, {in, out});
+  const auto plain = [&](const std::string& name, const Shape& shape) { return to_f32(lookup(name, shape)); };
+  // Rows [first, first + n) of an [out, in] matrix.
+  const auto rows = [](const Tensor& w, std::int64_t first, std::int64_t n) {
+    const std::int64_t in = w.dim(1);
     Tensor t = Tensor::zeros(DType::F32, {n, in});
-    for (std::int64_t r = 0; r < n; ++r)
-      for (std::int64_t i = 0; i < in; ++i) t.data_mut<float>()[r * in + i] = w.data<float>()[i * out + first + r];
+    std::copy_n(w.data<float>() + first * in, n * in, t.data_mut<float>());
     return t;
   };
-  const auto bias_slice = [&](const std::string& name, std::int64_t out, std::int64_t first, std::int64_t n) {
-    const Tensor b = plain(name, {out});
+  const auto bias_slice = [](const Tensor& b, std::int64_t first, std::int64_t n) {
     Tensor t = Tensor::zeros(DType::F32, {n});
     std::copy_n(b.data<float>() + first, n, t.data_mut<float>());
     return t;
@@ -231,30 +227,55 @@ std::unique_ptr<Model> load_gpt2_hf(const Json& config, const std::string& confi
     Gpt2Layer L;
     L.ln1_w = plain(p + "ln_1.weight", {d});
     L.ln1_b = plain(p + "ln_1.bias", {d});
-    L.wq = quantized(q + "attn.q_proj.weight", conv_columns(p + "attn.c_attn.weight", d, 3 * d, 0, d));
-    L.wk = quantized(q + "attn.k_proj.weight", conv_columns(p + "attn.c_attn.weight", d, 3 * d, d, d));
-    L.wv = quantized(q + "attn.v_proj.weight", conv_columns(p + "attn.c_attn.weight", d, 3 * d, 2 * d, d));
-    L.bq = bias_slice(p + "attn.c_attn.bias", 3 * d, 0, d);
-    L.bk = bias_slice(p + "attn.c_attn.bias", 3 * d, d, d);
-    L.bv = bias_slice(p + "attn.c_attn.bias", 3 * d, 2 * d, d);
-    L.wo = quantized(q + "attn.c_proj.weight", conv_columns(p + "attn.c_proj.weight", d, d, 0, d));
+    const Tensor qkv = plain(p + "attn.c_attn.weight", {3 * d, d});
+    L.wq = quantized(q + "attn.q_proj.weight", rows(qkv, 0, d));
+    L.wk = quantized(q + "attn.k_proj.weight", rows(qkv, d, d));
+    L.wv = quantized(q + "attn.v_proj.weight", rows(qkv, 2 * d, d));
+    const Tensor qkv_bias = plain(p + "attn.c_attn.bias", {3 * d});
+    L.bq = bias_slice(qkv_bias, 0, d);
+    L.bk = bias_slice(qkv_bias, d, d);
+    L.bv = bias_slice(qkv_bias, 2 * d, d);
+    L.wo = quantized(q + "attn.c_proj.weight", plain(p + "attn.c_proj.weight", {d, d}));
     L.bo = plain(p + "attn.c_proj.bias", {d});
     L.ln2_w = plain(p + "ln_2.weight", {d});
     L.ln2_b = plain(p + "ln_2.bias", {d});
-    L.w_fc = quantized(q + "mlp.c_fc.weight", conv_columns(p + "mlp.c_fc.weight", d, c.ffn, 0, c.ffn));
+    L.w_fc = quantized(q + "mlp.c_fc.weight", plain(p + "mlp.c_fc.weight", {c.ffn, d}));
     L.b_fc = plain(p + "mlp.c_fc.bias", {c.ffn});
-    L.w_proj = quantized(q + "mlp.c_proj.weight", conv_columns(p + "mlp.c_proj.weight", c.ffn, d, 0, d));
+    L.w_proj = quantized(q + "mlp.c_proj.weight", plain(p + "mlp.c_proj.weight", {d, c.ffn}));
     L.b_proj = plain(p + "mlp.c_proj.bias", {d});
     layers.push_back(std::move(L));
   }
   Tensor wte = plain("wte.weight", {c.vocab, d});
   Tensor wpe = plain("wpe.weight", {c.positions, d});
-  // A tied float head is the embedding itself; quantized, it is a copy.
+  // A tied float head is the embedding itself; quantized, or untied, its own tensor.
   const QuantScheme head_scheme = options.quant.scheme_for("lm_head.weight");
-  const Tensor head_values = prune_at_load("lm_head.weight", wte, options, source);
+  const Tensor head_values = prune_at_load("lm_head.weight", !c.tie_word_embeddings ? plain("lm_head.weight", {c.vocab, d}) : wte,
+                                           options, source);
   Tensor head = head_scheme == QuantScheme::F32 ? head_values : quantize_weight(head_values, head_scheme);
   return std::make_unique<Gpt2Model>(c, std::move(wte), std::move(wpe), std::move(layers), plain("ln_f.weight", {d}),
-                                     plain("ln_f.bias", {d}), std::move(head), source, options.kv_cache);
+                                     plain("ln_f.bias", {d}), std::move(head), std::move(source), options.kv_cache);
+}
+
+std::unique_ptr<Model> load_gpt2_hf(const Json& config, const std::string& config_path, const WeightStore& weights,
+                                    const LoadOptions& options) {
+  const Gpt2Config c = gpt2_config(config, config_path);
+  // GPT2LMHeadModel saves under "transformer."; the original hub files have no prefix.
+  const std::string prefix = weights.contains("transformer.wte.weight") ? "transformer." : "";
+  // Conv1D stores [in, out]: transposed here to [out, in].
+  const auto lookup = [&](const std::string& name, const Shape& shape) {
+    if (name == "lm_head.weight") return weights.get(name, shape);  // beside "transformer.", not in it
+    const bool conv = shape.size() == 2 && !name.ends_with("wte.weight") && !name.ends_with("wpe.weight");
+    if (!conv) return weights.get(prefix + name, shape);
+    const std::int64_t out = shape[0], in = shape[1];
+    const Tensor w = to_f32(weights.get(prefix + name, {in, out}));
+    Tensor t = Tensor::zeros(DType::F32, {out, in});
+    const float* src = w.data<float>();
+    float* dst = t.data_mut<float>();
+    for (std::int64_t r = 0; r < out; ++r)
+      for (std::int64_t i = 0; i < in; ++i) dst[r * in + i] = src[i * out + r];
+    return t;
+  };
+  return make_gpt2(c, lookup, std::filesystem::path(config_path).parent_path().string(), options);
 }
 
 }  // namespace octet::models

@@ -46,9 +46,6 @@ Json llama_config_to_json(const LlamaConfig& c);
 // Throws if the numbers cannot describe a model (heads not dividing, ...).
 void validate_llama_config(const LlamaConfig& config, const std::string& source);
 
-// Looks a weight up by its Hugging Face name, checking its shape.
-using WeightLookup = std::function<Tensor(const std::string& name, const Shape& shape)>;
-
 // Matmul weights are quantized as `options.quant` says while they load.
 std::unique_ptr<Model> make_llama(const LlamaConfig& config, const WeightLookup& lookup, bool has_lm_head,
                                   std::string source, const LoadOptions& options);

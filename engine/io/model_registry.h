@@ -54,6 +54,10 @@ struct LoadOptions {
 // and the weight when it is stored quantized or Wanda has no norms for it.
 Tensor prune_at_load(const std::string& name, const Tensor& w, const LoadOptions& options, const std::string& source);
 
+// A weight by its Hugging Face name, its shape checked: what a family's
+// model builder reads, whatever the file format.
+using WeightLookup = std::function<Tensor(const std::string& name, const Shape& shape)>;
+
 // Builds a model from a Hugging Face directory's config.json and weights.
 using HfModelFactory = std::function<std::unique_ptr<Model>(const Json& config, const std::string& config_path,
                                                             const WeightStore& weights, const LoadOptions& options)>;

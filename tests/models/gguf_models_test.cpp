@@ -8,6 +8,7 @@
 //    rope_freqs.weight, against the Hugging Face checkpoint's float64 reference;
 //  - tiny_qwen2.gguf, tiny_qwen3.gguf: tests/data/qwen{2,3}-tiny as llama.cpp
 //    writes them (q, k, v biases; per-head q and k norms; rows not permuted);
+//  - tiny_gpt2.gguf: tests/data/gpt2-tiny as llama.cpp writes GPT-2;
 //  - SmolLM2-135M-Instruct (../shared): the greedy chat answer of a float32
 //    numpy forward pass, with the prompt as Hugging Face's tokenizers and the
 //    chat template make it.
@@ -32,30 +33,6 @@
 namespace octet {
 namespace {
 
-TEST(TinyLlamaGguf, ReproducesNumpyReference) {
-  const std::string path = test::test_data("gguf/tiny_llama.gguf");
-  const Json ref = read_json_file(test::test_data("gguf/tiny_llama_reference.json"));
-  auto model = models::builtin_registry().load_model(path);
-  const auto tokenizer = load_tokenizer_for(path, "");
-  const auto prompt = ref["prompt_ids"].get<std::vector<std::int32_t>>();
-  EXPECT_EQ(tokenizer->encode("Once upon a time, there was a little girl named Lily."), prompt);
-  auto backend = make_cpu_backend(0);
-  GenerationSession session(*model, *backend, 0);
-  const Tensor& logits = session.append_all_logits(prompt);
-  const auto want = ref["logits"].get<std::vector<std::vector<double>>>();
-  ASSERT_EQ(logits.numel(), static_cast<std::int64_t>(want.size() * want[0].size()));
-  for (std::size_t t = 0; t < want.size(); ++t) {
-    double err = 0, scale = 1e-30;
-    for (std::size_t j = 0; j < want[t].size(); ++j) {
-      err = std::max(err, std::abs(logits.data<float>()[t * want[t].size() + j] - want[t][j]));
-      scale = std::max(scale, std::abs(want[t][j]));
-    }
-    // The dequantized weights are the reference's exactly; float32 against float64 arithmetic
-    // through two layers stays far below 1e-4 of the row's largest logit.
-    EXPECT_LT(err / scale, 1e-4) << "position " << t;
-  }
-}
-
 // The largest relative error of `model`'s logits for the reference's prompt, per position.
 double worst_logit_error(const Model& model, const Json& ref) {
   const auto prompt = ref["prompt_ids"].get<std::vector<std::int32_t>>();
@@ -63,6 +40,8 @@ double worst_logit_error(const Model& model, const Json& ref) {
   auto backend = make_cpu_backend(0);
   GenerationSession session(model, *backend, 0);
   const Tensor& logits = session.append_all_logits(prompt);
+  EXPECT_EQ(logits.numel(), static_cast<std::int64_t>(want.size() * want[0].size()));
+  if (logits.numel() != static_cast<std::int64_t>(want.size() * want[0].size())) return 1e30;
   double worst = 0;
   for (std::size_t t = 0; t < want.size(); ++t) {
     double err = 0, scale = 1e-30;
@@ -73,6 +52,31 @@ double worst_logit_error(const Model& model, const Json& ref) {
     worst = std::max(worst, err / scale);
   }
   return worst;
+}
+
+// `model`'s own logits for the reference's prompt, as a reference.
+Json own_logits(const Model& model, const Json& ref) {
+  const auto prompt = ref["prompt_ids"].get<std::vector<std::int32_t>>();
+  auto backend = make_cpu_backend(0);
+  GenerationSession session(model, *backend, 0);
+  const Tensor& l = session.append_all_logits(prompt);
+  const auto vocab = static_cast<std::size_t>(model.info().vocab_size);
+  std::vector<std::vector<double>> rows(prompt.size());
+  for (std::size_t t = 0; t < prompt.size(); ++t)
+    rows[t].assign(l.data<float>() + t * vocab, l.data<float>() + (t + 1) * vocab);
+  return {{"prompt_ids", ref["prompt_ids"]}, {"logits", rows}};
+}
+
+TEST(TinyLlamaGguf, ReproducesNumpyReference) {
+  const std::string path = test::test_data("gguf/tiny_llama.gguf");
+  const Json ref = read_json_file(test::test_data("gguf/tiny_llama_reference.json"));
+  auto model = models::builtin_registry().load_model(path);
+  const auto tokenizer = load_tokenizer_for(path, "");
+  const auto prompt = ref["prompt_ids"].get<std::vector<std::int32_t>>();
+  EXPECT_EQ(tokenizer->encode("Once upon a time, there was a little girl named Lily."), prompt);
+  // The dequantized weights are the reference's exactly; float32 against float64 arithmetic
+  // through two layers stays far below 1e-4 of the row's largest logit.
+  EXPECT_LT(worst_logit_error(*model, ref), 1e-4);
 }
 
 // Llama 3.1+ GGUF: rope_freqs.weight read back as Llama 3's rope_scaling
@@ -119,6 +123,41 @@ TEST(QwenGguf, ReproducesTheHuggingFaceReferences) {
   }
 }
 
+// GPT-2 as llama.cpp writes it (Conv1D matrices transposed to [out, in],
+// attn_qkv fused, the head tied): the Hugging Face checkpoint's logits; in
+// int8, the same logits as the Hugging Face checkpoint quantized at load
+// (the same float weights, so the same int8 values). A missing tensor is
+// named with its Hugging Face name.
+TEST(Gpt2Gguf, ReproducesTheHuggingFaceReference) {
+  const std::string path = test::test_data("gguf/tiny_gpt2.gguf");
+  const Json ref = read_json_file(test::test_data("decoder_tiny_reference.json"))["gpt2"];
+  const auto model = models::builtin_registry().load_model(path);
+  EXPECT_EQ(model->info().family, "gpt2");
+  EXPECT_EQ(model->info().context_length, 32);
+  EXPECT_LT(worst_logit_error(*model, ref), 1e-4);
+
+  const QuantRecipe int8{QuantScheme::Int8, {}};
+  const auto hf_int8 = models::builtin_registry().load_model(test::test_data("gpt2-tiny"), {int8});
+  const Json own = own_logits(*hf_int8, ref);
+  const auto gguf_int8 = models::builtin_registry().load_model(path, {int8});
+  EXPECT_LT(worst_logit_error(*gguf_int8, own), 1e-5);
+  EXPECT_GT(worst_logit_error(*gguf_int8, ref), 1e-6);  // it is int8: not the float logits
+
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const std::size_t at = bytes.find("blk.1.ffn_down.bias");
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + 18] = 'x';  // the same length: every offset stays valid
+  test::TempDir dir;
+  const std::string edited = dir.file("edited.gguf");
+  std::ofstream(edited, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  EXPECT_CONTAINS(test::error_of([&] { models::builtin_registry().load_model(edited); }),
+                  "missing tensor 'blk.1.ffn_down.bias' (h.1.mlp.c_proj.bias)");
+}
+
 // A GGUF model written as a Hugging Face checkpoint (what `octet quantize`
 // and `octet prune` do with a GGUF file): config.json from the file's
 // metadata, Llama's q and k rows put back in Hugging Face's order. Reloaded,
@@ -140,18 +179,7 @@ TEST(GgufAsHf, WrittenCheckpointReproducesTheHuggingFaceReference) {
         EXPECT_LT(worst_logit_error(*reloaded, ref), 1e-4) << kind;
       } else {
         // The same int8 values, rows reordered with their scales: float summation order aside, the same logits.
-        const Json own = {{"prompt_ids", ref["prompt_ids"]},
-                          {"logits", [&] {
-                             const auto prompt = ref["prompt_ids"].get<std::vector<std::int32_t>>();
-                             auto backend = make_cpu_backend(0);
-                             GenerationSession session(*gguf, *backend, 0);
-                             const Tensor& l = session.append_all_logits(prompt);
-                             const auto vocab = static_cast<std::size_t>(gguf->info().vocab_size);
-                             std::vector<std::vector<double>> rows(prompt.size());
-                             for (std::size_t t = 0; t < prompt.size(); ++t)
-                               rows[t].assign(l.data<float>() + t * vocab, l.data<float>() + (t + 1) * vocab);
-                             return rows;
-                           }()}};
+        const Json own = own_logits(*gguf, ref);
         EXPECT_LT(worst_logit_error(*reloaded, own), 1e-5) << kind;
       }
     }

@@ -8,10 +8,10 @@
   tests/data/gguf/tiny_llama.gguf  a random Llama (hidden 64, 2 layers, 4 heads, 2 key/value heads) with
                                    matrices in Q8_0, Q4_0, Q4_1, F16 and BF16, q and k rows permuted as
                                    llama.cpp's converter stores them, and the gpt2_style test tokenizer
-  tests/data/gguf/tiny_{llama31,qwen2,qwen3}.gguf
-                                   tests/data/{llama3,qwen2,qwen3}-tiny as llama.cpp's converter writes them (F32;
-                                   Llama 3.1+'s rope_scaling as per-pair factors in rope_freqs.weight); their
-                                   references are decoder_tiny_reference.json's
+  tests/data/gguf/tiny_{llama31,qwen2,qwen3,gpt2}.gguf
+                                   tests/data/{llama3,qwen2,qwen3,gpt2}-tiny as llama.cpp's converter writes them
+                                   (F32; Llama 3.1+'s rope_scaling as per-pair factors in rope_freqs.weight; GPT-2's
+                                   Conv1D matrices transposed); their references are decoder_tiny_reference.json's
   tests/data/gguf/tiny_llama_reference.json
                                    prompt ids (Hugging Face's tokenizers) and float64 logits of an independent
                                    Hugging Face-layout forward pass (q and k un-permuted, half-split rotary)
@@ -283,10 +283,44 @@ def convert_tiny(kind, arch, out_name):
     write(w)
 
 
+def convert_tiny_gpt2():
+    """tests/data/gpt2-tiny as llama.cpp's convert_hf_to_gguf writes GPT-2 (F32): Conv1D matrices transposed to
+    [out, in], the head left tied to token_embd. Its reference is decoder_tiny_reference.json's gpt2."""
+    src = OUT / "gpt2-tiny"
+    cfg = json.loads((src / "config.json").read_text())
+    t = read_safetensors(src / "model.safetensors")
+    prefix = "transformer." if "transformer.wte.weight" in t else ""
+    w = GGUFWriter(str(OUT / "gguf" / "tiny_gpt2.gguf"), "gpt2")
+    w.add_name("octet gpt2-tiny as GGUF")
+    w.add_block_count(cfg["n_layer"])
+    w.add_context_length(cfg["n_ctx"])
+    w.add_embedding_length(cfg["n_embd"])
+    w.add_feed_forward_length(4 * cfg["n_embd"])
+    w.add_head_count(cfg["n_head"])
+    w.add_layer_norm_eps(cfg["layer_norm_epsilon"])
+    w.add_bos_token_id(cfg["bos_token_id"])
+    w.add_eos_token_id(cfg["eos_token_id"])
+    names = {"wte.weight": "token_embd.weight", "wpe.weight": "position_embd.weight",
+             "ln_f.weight": "output_norm.weight", "ln_f.bias": "output_norm.bias"}
+    layer = {"ln_1": "attn_norm", "attn.c_attn": "attn_qkv", "attn.c_proj": "attn_output", "ln_2": "ffn_norm",
+             "mlp.c_fc": "ffn_up", "mlp.c_proj": "ffn_down"}
+    for l in range(cfg["n_layer"]):
+        for hf, g in layer.items():
+            for kind in ("weight", "bias"):
+                names[f"h.{l}.{hf}.{kind}"] = f"blk.{l}.{g}.{kind}"
+    for hf, g in names.items():
+        m = t[prefix + hf]
+        if hf.endswith((".c_attn.weight", ".c_proj.weight", ".c_fc.weight")):
+            m = m.T
+        add(w, g, m, Q.F32)
+    write(w)
+
+
 def make_converted_tinies():
     convert_tiny("llama3", "llama", "tiny_llama31.gguf")
     convert_tiny("qwen2", "qwen2", "tiny_qwen2.gguf")
     convert_tiny("qwen3", "qwen3", "tiny_qwen3.gguf")
+    convert_tiny_gpt2()
 
 
 def make_smollm2_chat():
