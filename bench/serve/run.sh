@@ -16,6 +16,11 @@ parallel=${PARALLEL:-8}
 base_port=${BASE_PORT:-18180}
 out=bench/results
 tag=${TAG:-}
+nginx=$(command -v nginx || echo /usr/sbin/nginx)
+if [ ! -x "$nginx" ]; then
+  echo "run.sh: nginx is not installed (the two-replica run needs it): sudo apt-get install -y nginx" >&2
+  exit 1
+fi
 mkdir -p "$out"
 tmp=$(mktemp -d)
 pids=()
@@ -67,7 +72,6 @@ mkdir -p "$tmp/nginx"
 sed -e "s|@PREFIX@|$tmp/nginx|g" -e "s|@PORT@|$base_port|g" \
     -e "s|@UPSTREAMS@|    server 127.0.0.1:$((base_port + 1));\n    server 127.0.0.1:$((base_port + 2));|" \
     bench/serve/nginx.conf.in > "$tmp/nginx/nginx.conf"
-nginx=$(command -v nginx || echo /usr/sbin/nginx)
 "$nginx" -c "$tmp/nginx/nginx.conf" -p "$tmp/nginx" &
 pids+=($!)
 sleep 1
