@@ -3,6 +3,7 @@
 #include "engine/session/batch_scheduler.h"
 #include "engine/session/encoder_session.h"
 #include "engine/text/tokenizer_config.h"
+#include "kernels/cpu/cpu_backend.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
 #include "tools/serve/server.h"
@@ -139,6 +140,7 @@ int run_serve(int argc, char** argv) {
     stop_http();
     throw;
   }
+  release_cpu_threads();  // loading ran on this thread; requests run on others
   std::cerr << fmt::format("ready: http://{}:{}/v1 (SIGTERM or Ctrl-C drains and exits)\n", o.host, port);
 
   int signal = 0;

@@ -480,4 +480,6 @@ class CpuBackend final : public Backend {
 
 std::unique_ptr<Backend> make_cpu_backend(int n_threads) { return std::make_unique<CpuBackend>(n_threads); }
 
+void release_cpu_threads() { omp_pause_resource_all(omp_pause_soft); }
+
 }  // namespace octet

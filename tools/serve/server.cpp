@@ -1,6 +1,7 @@
 #include "tools/serve/server.h"
 
 #include "engine/core/error.h"
+#include "kernels/cpu/cpu_backend.h"
 #include "tools/classification_json.h"
 #include "tools/serve/answer_reader.h"
 #include "tools/serve/api_request.h"
@@ -395,6 +396,7 @@ std::pair<std::vector<std::vector<float>>, std::int64_t> run_encoder(EncoderSess
   {
     std::lock_guard lock(mutex);
     rows = session.run(framed, batch);
+    release_cpu_threads();  // one HTTP thread's workers at a time, never one pool per thread
   }
   for (const auto& row : rows) {
     for (const float v : row) {
