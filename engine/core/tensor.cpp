@@ -5,6 +5,7 @@
 
 #include <fmt/ranges.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -37,16 +38,33 @@ Tensor Tensor::zeros(DType dtype, Shape shape) {
   t.dtype_ = dtype;
   t.shape_ = std::move(shape);
   const std::size_t bytes = (t.nbytes() + 63) / 64 * 64;
-  if (bytes > 0) {
-    // Large tensors (weights, mostly) start on a 2 MiB boundary and ask for
-    // transparent huge pages, which the kernel grants on request only
-    // ("madvise", Debian's default): a matmul streaming its weights then
-    // misses the TLB once per 2 MiB instead of once per 4 KiB.
-    const bool huge = bytes >= kHugePageBytes;
+  if (bytes >= kHugePageBytes) {
+    // Large tensors (weights, KV caches) are mapped from the kernel on a
+    // 2 MiB boundary and ask for transparent huge pages, which the kernel
+    // grants on request only ("madvise", Debian's default): a matmul
+    // streaming its weights then misses the TLB once per 2 MiB instead of
+    // once per 4 KiB. Fresh anonymous pages read as zero, so nothing is
+    // written here: a page becomes resident when first touched (a server's
+    // KV cache of 8 slots x 8192 positions costs only what its sequences fill).
+    if (bytes > std::numeric_limits<std::size_t>::max() / 2) fail("out of memory allocating {} bytes for a tensor", bytes);
+    static const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    const std::size_t span = bytes + kHugePageBytes;
+    void* raw = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) fail("out of memory allocating {} bytes for a tensor", bytes);
+    const auto start = reinterpret_cast<std::uintptr_t>(raw);
+    const std::uintptr_t aligned = (start + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes;
+    const std::size_t length = (bytes + page - 1) / page * page;
+    if (aligned > start) munmap(raw, aligned - start);  // the slack before and after the aligned span
+    if (const std::uintptr_t end = start + span; end > aligned + length) {
+      munmap(reinterpret_cast<void*>(aligned + length), end - aligned - length);
+    }
+    void* p = reinterpret_cast<void*>(aligned);
+    madvise(p, length, MADV_HUGEPAGE);  // advice: a kernel without THP ignores it
+    t.owned_ = std::shared_ptr<void>(p, [length](void* q) { munmap(q, length); });
+    t.data_ = p;
+  } else if (bytes > 0) {
     void* p = nullptr;
-    if (posix_memalign(&p, huge ? kHugePageBytes : 64, bytes) != 0) p = nullptr;
-    if (p == nullptr) fail("out of memory allocating {} bytes for a tensor", bytes);
-    if (huge) madvise(p, bytes, MADV_HUGEPAGE);  // advice: a kernel without THP ignores it
+    if (posix_memalign(&p, 64, bytes) != 0 || p == nullptr) fail("out of memory allocating {} bytes for a tensor", bytes);
     std::memset(p, 0, bytes);
     t.owned_ = std::shared_ptr<void>(p, std::free);
     t.data_ = p;
