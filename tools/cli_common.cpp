@@ -2,6 +2,7 @@
 
 #include "engine/quant/calibration.h"
 #include "engine/text/bpe_tokenizer.h"
+#include "engine/text/gguf_sentencepiece.h"
 #include "engine/text/sentencepiece_tokenizer.h"
 #include "engine/text/tokenizer_config.h"
 #include "kernels/cpu/cpu_backend.h"
@@ -261,16 +262,25 @@ void copy_tokenizer_files(const std::string& in, const std::string& out) {
     }
   }
   if (!tokenizer && is_gguf_file(in)) {
-    // No tokenizer beside the GGUF file: its own, where octet can write it
-    // (byte-level BPE, as tokenizer.json) and, unless one was copied, its framing.
+    // No tokenizer beside the GGUF file: its own (byte-level BPE as
+    // tokenizer.json, SentencePiece as tokenizer.model) and, unless one was
+    // copied, its framing.
     const GgufFile gguf(in);
-    if (gguf.find_string("tokenizer.ggml.model").value_or("") == "gpt2") {
-      write_json_file((fs::path(out) / "tokenizer.json").string(), gguf_tokenizer_json(gguf));
+    const std::string model = gguf.find_string("tokenizer.ggml.model").value_or("");
+    if (model == "gpt2" || model == "llama") {
+      const fs::path file = fs::path(out) / (model == "gpt2" ? "tokenizer.json" : "tokenizer.model");
+      if (model == "gpt2") {
+        write_json_file(file.string(), gguf_tokenizer_json(gguf));
+      } else {
+        const std::string model_bytes = gguf_sentencepiece_model(gguf);
+        std::ofstream f(file, std::ios::binary | std::ios::trunc);
+        f.write(model_bytes.data(), static_cast<std::streamsize>(model_bytes.size()));
+        if (!f.flush()) fail("{}: cannot write", file.string());
+      }
       if (!fs::exists(fs::path(out) / "tokenizer_config.json")) {
         write_json_file((fs::path(out) / "tokenizer_config.json").string(), gguf_tokenizer_config_json(gguf));
       }
-      std::cerr << fmt::format("note: no tokenizer file beside {}: wrote its own tokenizer to {}/tokenizer.json\n", in,
-                               out);
+      std::cerr << fmt::format("note: no tokenizer file beside {}: wrote its own tokenizer to {}\n", in, file.string());
       return;
     }
   }

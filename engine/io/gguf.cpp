@@ -321,6 +321,10 @@ const std::vector<std::int64_t>& GgufFile::get_ints(const std::string& key) cons
   return expect_array<std::vector<std::int64_t>>(get(key, "an array of integers"), path(), key, "an array of integers");
 }
 
+const std::vector<double>& GgufFile::get_floats(const std::string& key) const {
+  return expect_array<std::vector<double>>(get(key, "an array of floats"), path(), key, "an array of floats");
+}
+
 std::optional<std::string> GgufFile::find_string(const std::string& key) const {
   if (!has(key)) return std::nullopt;
   return get_string(key);

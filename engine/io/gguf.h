@@ -52,6 +52,7 @@ class GgufFile {
   bool get_bool(const std::string& key) const;
   const std::vector<std::string>& get_strings(const std::string& key) const;
   const std::vector<std::int64_t>& get_ints(const std::string& key) const;
+  const std::vector<double>& get_floats(const std::string& key) const;
   std::optional<std::string> find_string(const std::string& key) const;
   std::optional<std::int64_t> find_int(const std::string& key) const;
   std::optional<bool> find_bool(const std::string& key) const;

@@ -244,10 +244,7 @@ struct GgufBpe {
 GgufBpe read_gguf_bpe(const GgufFile& g) {
   const std::string& path = g.path();
   const std::string model = g.get_string("tokenizer.ggml.model");
-  if (model != "gpt2") {
-    fail("{}: tokenizer.ggml.model '{}' is not supported from GGUF (gpt2: byte-level BPE); pass --tokenizer", path,
-         model);
-  }
+  if (model != "gpt2") fail("{}: tokenizer.ggml.model is '{}', not a byte-level BPE ('gpt2') vocabulary", path, model);
   GgufBpe out;
   BpeSpec& spec = out.spec;
   spec.source = path;

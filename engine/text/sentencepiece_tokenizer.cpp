@@ -15,8 +15,9 @@ constexpr std::string_view kSpaceSymbol = "\xE2\x96\x81";  // U+2581, SentencePi
 
 class SentencePieceTokenizer final : public Tokenizer {
  public:
-  explicit SentencePieceTokenizer(const std::string& path) : path_(path) {
-    const auto status = sp_.Load(path);
+  // From the file `path`, or where `serialized` is given, from that model (`path` names its source).
+  SentencePieceTokenizer(const std::string& path, const std::string* serialized) : path_(path) {
+    const auto status = serialized ? sp_.LoadFromSerializedProto(*serialized) : sp_.Load(path);
     if (!status.ok()) fail("{}: cannot load SentencePiece model: {}", path, status.ToString());
     const int n = sp_.GetPieceSize();
     bytes_.resize(static_cast<std::size_t>(n));
@@ -88,7 +89,11 @@ class SentencePieceTokenizer final : public Tokenizer {
 
 std::unique_ptr<Tokenizer> load_sentencepiece(const std::string& path) {
   if (!std::filesystem::is_regular_file(path)) fail("{}: tokenizer file not found", path);
-  return std::make_unique<SentencePieceTokenizer>(path);
+  return std::make_unique<SentencePieceTokenizer>(path, nullptr);
+}
+
+std::unique_ptr<Tokenizer> load_sentencepiece_model(const std::string& serialized, const std::string& source) {
+  return std::make_unique<SentencePieceTokenizer>(source, &serialized);
 }
 
 }  // namespace octet

@@ -4,6 +4,7 @@
 #include "engine/io/gguf.h"
 #include "engine/io/json_file.h"
 #include "engine/text/bpe_tokenizer.h"
+#include "engine/text/gguf_sentencepiece.h"
 #include "engine/text/sentencepiece_tokenizer.h"
 #include "engine/text/tokenizer_config.h"
 #include "engine/text/wordpiece_tokenizer.h"
@@ -88,6 +89,16 @@ std::string StreamDecoder::take_complete(bool final) {
 
 namespace {
 
+// A GGUF file's own vocabulary: byte-level BPE ("gpt2") or SentencePiece ("llama").
+std::unique_ptr<Tokenizer> load_gguf_tokenizer(const GgufFile& g) {
+  const std::string model = g.get_string("tokenizer.ggml.model");
+  if (model == "gpt2") return load_bpe_gguf(g);
+  if (model == "llama") return load_sentencepiece_model(gguf_sentencepiece_model(g), g.path());
+  fail("{}: tokenizer.ggml.model '{}' is not one octet reads (gpt2: byte-level BPE, llama: SentencePiece); pass "
+       "--tokenizer",
+       g.path(), model);
+}
+
 std::unique_ptr<Tokenizer> load_tokenizer_file(const std::string& path, const std::string& model_dir) {
   namespace fs = std::filesystem;
   const std::string name = fs::path(path).filename().string();
@@ -107,7 +118,7 @@ std::unique_ptr<Tokenizer> load_tokenizer_file(const std::string& path, const st
     if (type == "BPE") return load_bpe_json(path, j);
     fail("{}: the tokenizer model is '{}'; octet reads WordPiece and BPE tokenizer.json files", path, type);
   }
-  if (is_gguf_path(path)) return load_bpe_gguf(GgufFile(path));
+  if (is_gguf_path(path)) return load_gguf_tokenizer(GgufFile(path));
   return load_sentencepiece(path);
 }
 
@@ -126,7 +137,7 @@ std::unique_ptr<Tokenizer> load_tokenizer_for(const std::string& model_path, con
         "--tokenizer PATH",
         model_path);
   }
-  if (is_gguf_path(model_path)) return load_bpe_gguf(GgufFile(model_path));
+  if (is_gguf_path(model_path)) return load_gguf_tokenizer(GgufFile(model_path));
   fail("{}: a single-file checkpoint carries no tokenizer; pass --tokenizer PATH/tokenizer.model", model_path);
 }
 

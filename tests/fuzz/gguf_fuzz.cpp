@@ -1,12 +1,14 @@
 // A GGUF file: the reader's validation, every tensor dequantized, then the
 // file as a model (a decoder that loads runs three tokens), its vocabulary as
-// a byte-level BPE tokenizer (and written as tokenizer.json), and its chat template.
+// a byte-level BPE or SentencePiece tokenizer (and written as tokenizer.json or
+// tokenizer.model), and its chat template.
 #include "engine/core/placement.h"
 #include "engine/io/gguf.h"
 #include "engine/session/generation_session.h"
 #include "engine/session/sampler.h"
 #include "engine/text/bpe_tokenizer.h"
 #include "engine/text/chat_format.h"
+#include "engine/text/gguf_sentencepiece.h"
 #include "engine/text/tokenizer.h"
 #include "engine/text/tokenizer_config.h"
 #include "kernels/cpu/cpu_backend.h"
@@ -37,6 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     write_json_file((fuzz::scratch_dir() / "tokenizer.json").string(), gguf_tokenizer_json(g));
     write_json_file((fuzz::scratch_dir() / "tokenizer_config.json").string(), gguf_tokenizer_config_json(g));
   });
+  fuzz::refuse_only_with_octet_error([&] { gguf_sentencepiece_model(GgufFile(path)); });
   fuzz::refuse_only_with_octet_error([&] {
     const TokenizerConfig config = read_tokenizer_config(path);
     if (const auto format = detect_chat_format(config.chat_template)) {

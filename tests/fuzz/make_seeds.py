@@ -198,6 +198,7 @@ def seeds_gguf():
     write(t, "tiny-llama-truncated", tiny[:len(tiny) // 2])
     write(t, "types", (ROOT / "tests/data/gguf/types.gguf").read_bytes())
     write(t, "tiny-gpt2", (ROOT / "tests/data/gguf/tiny_gpt2.gguf").read_bytes())
+    write(t, "tiny-llama-spm", (ROOT / "tests/data/gguf/tiny_llama_spm.gguf").read_bytes())
     write(t, "no-tensors", gguf([("general.architecture", 8, "gpt2"), ("general.alignment", 4, 64)], []))
 
 

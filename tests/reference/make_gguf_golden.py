@@ -12,6 +12,9 @@
                                    tests/data/{llama3,qwen2,qwen3,gpt2}-tiny as llama.cpp's converter writes them
                                    (F32; Llama 3.1+'s rope_scaling as per-pair factors in rope_freqs.weight; GPT-2's
                                    Conv1D matrices transposed); their references are decoder_tiny_reference.json's
+  tests/data/gguf/tiny_llama_spm.gguf
+                                   a random Llama with the shipped tinystories-mini SentencePiece vocabulary as
+                                   llama.cpp writes one (tokenizer.ggml.model "llama")
   tests/data/gguf/tiny_llama_reference.json
                                    prompt ids (Hugging Face's tokenizers) and float64 logits of an independent
                                    Hugging Face-layout forward pass (q and k un-permuted, half-split rotary)
@@ -21,7 +24,7 @@ With SmolLM2 (../shared) it also writes tests/data/smollm2_chat_reference.json: 
 a float32 numpy forward pass over SmolLM2's dequantized GGUF weights, for the ChatML prompt with the
 template's default system message (prompt ids from Hugging Face's tokenizers).
 
-Run from the repository root in a virtual environment with gguf, numpy and tokenizers:
+Run from the repository root in a virtual environment with gguf, numpy, sentencepiece and tokenizers:
   python3 tests/reference/make_gguf_golden.py [SHARED_DIR]
 """
 import json
@@ -209,6 +212,49 @@ def make_tiny_llama(rng):
         {"prompt_ids": ids, "logits": [[round(float(v), 7) for v in row] for row in logits]}))
 
 
+def make_tiny_llama_spm(rng):
+    """tiny_llama_spm.gguf: a random Llama whose vocabulary is the shipped tinystories-mini SentencePiece
+    tokenizer (trained for this project), written as llama.cpp's convert_hf_to_gguf writes a tokenizer.model
+    (_set_vocab_sentencepiece): tokenizer.ggml.model "llama", pieces, scores and piece types, the special ids,
+    add_space_prefix from the normalizer's dummy prefix."""
+    from sentencepiece import sentencepiece_model_pb2 as pb
+    proto = pb.ModelProto()
+    proto.ParseFromString((ROOT / "assets" / "models" / "tinystories-mini" / "tokenizer.model").read_bytes())
+    tokens = [p.piece for p in proto.pieces]
+    cfg = dict(dim=32, ffn=64, n_layers=1, n_heads=2, n_kv=2, head_dim=16, vocab=len(tokens))
+    w = GGUFWriter(str(OUT / "gguf" / "tiny_llama_spm.gguf"), "llama")
+    w.add_name("octet tiny llama with a SentencePiece vocabulary (random weights)")
+    w.add_context_length(64)
+    w.add_embedding_length(cfg["dim"])
+    w.add_block_count(cfg["n_layers"])
+    w.add_feed_forward_length(cfg["ffn"])
+    w.add_head_count(cfg["n_heads"])
+    w.add_head_count_kv(cfg["n_kv"])
+    w.add_rope_dimension_count(cfg["head_dim"])
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_vocab_size(cfg["vocab"])
+    w.add_tokenizer_model("llama")
+    w.add_tokenizer_pre("default")
+    w.add_token_list(tokens)
+    w.add_token_scores([p.score for p in proto.pieces])
+    w.add_token_types([int(p.type) for p in proto.pieces])  # llama.cpp's token types are SentencePiece's
+    w.add_unk_token_id(proto.trainer_spec.unk_id)
+    w.add_bos_token_id(proto.trainer_spec.bos_id)
+    w.add_eos_token_id(proto.trainer_spec.eos_id)
+    w.add_add_bos_token(True)
+    w.add_add_eos_token(False)
+    w.add_add_space_prefix(proto.normalizer_spec.add_dummy_prefix)
+    d, f, V = cfg["dim"], cfg["ffn"], cfg["vocab"]
+    add(w, "token_embd.weight", rng.standard_normal((V, d)) * 0.5, Q.F32)
+    add(w, "output_norm.weight", 1 + 0.1 * rng.standard_normal(d), Q.F32)
+    add(w, "blk.0.attn_norm.weight", 1 + 0.1 * rng.standard_normal(d), Q.F32)
+    add(w, "blk.0.ffn_norm.weight", 1 + 0.1 * rng.standard_normal(d), Q.F32)
+    for name, shape in {"attn_q": (d, d), "attn_k": (d, d), "attn_v": (d, d), "attn_output": (d, d),
+                        "ffn_gate": (f, d), "ffn_up": (f, d), "ffn_down": (d, f)}.items():
+        add(w, f"blk.0.{name}.weight", rng.standard_normal(shape) / np.sqrt(shape[1]), Q.F32)
+    write(w)
+
+
 def llama3_rope_factors(cfg):
     """llama.cpp's convert_hf_to_gguf (LlamaModel.generate_extra_tensors): one factor per rotary pair."""
     r = cfg["rope_scaling"]
@@ -356,6 +402,7 @@ def main():
     make_types(rng)
     make_tiny_llama(rng)
     make_converted_tinies()
+    make_tiny_llama_spm(np.random.default_rng(20261206))
     if (SHARED / "models" / "smollm2-135m-instruct").exists():
         make_smollm2_chat()
 

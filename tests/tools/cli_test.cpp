@@ -246,20 +246,25 @@ TEST(Cli, QuantizeAndPruneReadGgufFiles) {
   const CliRun p = run_octet("prune -m " + gguf + " -o " + dir.file("p") + " --sparsity 2:4 --scheme int8");
   ASSERT_EQ(p.exit_code, 0) << p.output;
   EXPECT_CONTAINS(config_of("p"), "sparse-24-bitmask");
-  // A GGUF with no tokenizer beside it but its own: written as tokenizer.json,
-  // so that the checkpoint runs alone and generates what the GGUF file does.
-  const std::string llama = test::test_data("gguf/tiny_llama.gguf");
-  const CliRun f = run_octet("quantize -m " + llama + " -o " + dir.file("f") + " --scheme w8");
-  ASSERT_EQ(f.exit_code, 0) << f.output;
-  EXPECT_CONTAINS(f.output, "wrote its own tokenizer to " + dir.file("f") + "/tokenizer.json");
-  const std::string generate = " -p 'Hello world' --temp 0 -n 8";
-  const CliRun from_gguf = run_octet("generate -m " + llama + generate + " --quant w8");
-  const CliRun from_checkpoint = run_octet("generate -m " + dir.file("f") + generate);
-  ASSERT_EQ(from_gguf.exit_code, 0) << from_gguf.output;
-  ASSERT_EQ(from_checkpoint.exit_code, 0) << from_checkpoint.output;
-  const auto text = [](const std::string& out) { return out.substr(0, out.find("\n[prompt")); };  // not the timings
-  EXPECT_EQ(text(from_checkpoint.output), text(from_gguf.output));
-  EXPECT_CONTAINS(text(from_gguf.output), "Hello world");
+  // A GGUF with no tokenizer beside it but its own: written as tokenizer.json
+  // (byte-level BPE) or tokenizer.model (SentencePiece), so that the
+  // checkpoint runs alone and generates what the GGUF file does.
+  for (const auto& [file, tokenizer] : {std::pair{"tiny_llama.gguf", "tokenizer.json"},
+                                        {"tiny_llama_spm.gguf", "tokenizer.model"}}) {
+    const std::string llama = test::test_data(std::string("gguf/") + file);
+    const std::string out = dir.file(std::string("f-") + file);
+    const CliRun f = run_octet("quantize -m " + llama + " -o " + out + " --scheme w8");
+    ASSERT_EQ(f.exit_code, 0) << f.output;
+    EXPECT_CONTAINS(f.output, "wrote its own tokenizer to " + out + "/" + tokenizer);
+    const std::string generate = " -p 'Hello world' --temp 0 -n 8";
+    const CliRun from_gguf = run_octet("generate -m " + llama + generate + " --quant w8");
+    const CliRun from_checkpoint = run_octet("generate -m " + out + generate);
+    ASSERT_EQ(from_gguf.exit_code, 0) << from_gguf.output;
+    ASSERT_EQ(from_checkpoint.exit_code, 0) << from_checkpoint.output;
+    const auto text = [](const std::string& o) { return o.substr(0, o.find("\n[prompt")); };  // not the timings
+    EXPECT_EQ(text(from_checkpoint.output), text(from_gguf.output)) << file;
+    EXPECT_CONTAINS(text(from_gguf.output), "Hello world");
+  }
   expect_failure("quantize -m " + test::test_data("gguf/types.gguf") + " -o " + dir.file("x"), 1, "architecture");
   expect_failure("quantize -m " + dir.file("q/config.json") + " -o " + dir.file("x"), 1,
                  "reads a Hugging Face model directory (config.json + safetensors) or a GGUF file");

@@ -1,5 +1,8 @@
 #include "engine/core/error.h"
+#include "engine/io/gguf.h"
+#include "engine/text/gguf_sentencepiece.h"
 #include "engine/text/sentencepiece_tokenizer.h"
+#include "engine/text/tokenizer.h"
 #include "engine/text/utf8.h"
 #include "tests/test_support.h"
 
@@ -22,8 +25,7 @@ std::vector<std::string> read_lines(const std::string& path) {
 
 // Compares encode() with ids that the spm_encode command produced (see
 // tests/reference/make_tokenizer_golden.sh) for tests/data/tokenizer_strings.txt.
-void expect_matches_spm_encode(const std::string& model, const std::string& golden) {
-  const auto tokenizer = load_sentencepiece(model);
+void expect_matches_spm_encode(const Tokenizer& tokenizer, const std::string& golden) {
   const auto strings = read_lines(test::test_data("tokenizer_strings.txt"));
   const auto expected = read_lines(golden);
   ASSERT_EQ(strings.size(), expected.size());
@@ -31,18 +33,69 @@ void expect_matches_spm_encode(const std::string& model, const std::string& gold
     std::vector<std::int32_t> want;
     std::istringstream ids(expected[i]);
     for (std::int32_t id; ids >> id;) want.push_back(id);
-    EXPECT_EQ(tokenizer->encode(strings[i]), want) << "line " << i + 1 << ": " << strings[i];
+    EXPECT_EQ(tokenizer.encode(strings[i]), want) << "line " << i + 1 << ": " << strings[i];
   }
 }
 
 TEST(SentencePiece, MatchesSpmEncodeWithLlama2Tokenizer) {
   OCTET_REQUIRE_SHARED(model, "models/llama2_tokenizer/tokenizer.model");
-  expect_matches_spm_encode(model, test::test_data("llama2_tokenizer_golden.txt"));
+  expect_matches_spm_encode(*load_sentencepiece(model), test::test_data("llama2_tokenizer_golden.txt"));
 }
 
 TEST(SentencePiece, MatchesSpmEncodeWithShippedTokenizer) {
-  expect_matches_spm_encode(test::shipped_model() + "/tokenizer.model",
+  expect_matches_spm_encode(*load_sentencepiece(test::shipped_model() + "/tokenizer.model"),
                             test::test_data("tinystories_mini_tokenizer_golden.txt"));
+}
+
+// A GGUF file's SentencePiece vocabulary (tiny_llama_spm.gguf: the shipped
+// tokenizer.model as llama.cpp's converter writes it, tokenizer.ggml.model
+// "llama"): the model octet builds from the metadata tokenizes the golden
+// strings as spm_encode does with the original file, has the same pieces,
+// bytes and special ids, and written out (what `octet quantize` does) reads
+// back the same. Broken metadata is an error naming the file and the key.
+TEST(SentencePiece, GgufVocabularyTokenizesAsTheOriginalModel) {
+  const std::string path = test::test_data("gguf/tiny_llama_spm.gguf");
+  const auto gguf = load_tokenizer_for(path, "");
+  const auto original = load_sentencepiece(test::shipped_model() + "/tokenizer.model");
+  EXPECT_EQ(gguf->kind(), "SentencePiece");
+  expect_matches_spm_encode(*gguf, test::test_data("tinystories_mini_tokenizer_golden.txt"));
+  ASSERT_EQ(gguf->vocab_size(), original->vocab_size());
+  for (std::int32_t id = 0; id < original->vocab_size(); ++id) {
+    EXPECT_EQ(gguf->piece(id), original->piece(id)) << id;
+    EXPECT_EQ(gguf->token_bytes(id), original->token_bytes(id)) << id;
+  }
+  EXPECT_EQ(gguf->bos_id(), original->bos_id());
+  EXPECT_EQ(gguf->eos_id(), original->eos_id());
+  EXPECT_EQ(gguf->adds_dummy_prefix(), original->adds_dummy_prefix());
+  EXPECT_EQ(gguf->special_tokens(), original->special_tokens());
+
+  test::TempDir dir;
+  const std::string written = dir.file("tokenizer.model");
+  const std::string model = gguf_sentencepiece_model(GgufFile(path));
+  std::ofstream(written, std::ios::binary).write(model.data(), static_cast<std::streamsize>(model.size()));
+  expect_matches_spm_encode(*load_sentencepiece(written), test::test_data("tinystories_mini_tokenizer_golden.txt"));
+
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const auto edited_error = [&](const std::string& from, const std::string& to, std::size_t after = 0) {
+    std::string edited = bytes;
+    const std::size_t at = edited.find(from, after);
+    if (at == std::string::npos) return std::string("'" + from + "' not in the file");
+    edited.replace(at, from.size(), to);  // the same length: every offset stays valid
+    const std::string out = dir.file("edited.gguf");
+    std::ofstream(out, std::ios::binary).write(edited.data(), static_cast<std::streamsize>(edited.size()));
+    return test::error_of([&] { load_tokenizer_for(out, ""); });
+  };
+  EXPECT_CONTAINS(edited_error("tokenizer.ggml.scores", "tokenizer.ggml.scorez"),
+                  "edited.gguf: metadata 'tokenizer.ggml.scores' (an array of floats) is missing");
+  EXPECT_CONTAINS(edited_error("tokenizer.ggml.token_type", "tokenizer.ggml.token_typf"),
+                  "edited.gguf: 0 tokens have token type 2 (unknown); a SentencePiece vocabulary has exactly one "
+                  "(tokenizer.ggml.token_type is missing)");
+  EXPECT_CONTAINS(edited_error("llama", "llamb", bytes.find("tokenizer.ggml.model")),
+                  "edited.gguf: tokenizer.ggml.model 'llamb' is not one octet reads");
 }
 
 TEST(SentencePiece, NewlinesAndUnknownBytesUseByteFallback) {
