@@ -84,40 +84,68 @@ void attention(const float* q, const float* k, const float* v, const KvCache& ca
   float* decoded = scratch.data() + static_cast<std::size_t>(omp_get_max_threads()) * attend_block_scratch(s.n_ctx);
   const std::size_t decoded_per_thread = 2 * static_cast<std::size_t>(s.n_ctx) * s.head_dim;
   const auto batch = static_cast<int>(s.sequences.size());
+  // The keys and values of kv head `kv_head` of sequence b: in the cache, or
+  // decoded from FP8 into this thread's copy (rows 0..n_rows-1).
+  const auto kv_rows = [&](QueryBlock& block, int b, int kv_head, int n_rows) {
+    const std::int64_t first_row = static_cast<std::int64_t>(s.sequences[static_cast<std::size_t>(b)].slot) * s.n_ctx;
+    const std::int64_t head = first_row * kv_dim + static_cast<std::int64_t>(kv_head) * s.head_dim;
+    block.kv_stride = kv_dim;
+    if (!cache.fp8()) {
+      block.k = static_cast<const float*>(cache.k) + head;
+      block.v = static_cast<const float*>(cache.v) + head;
+      return;
+    }
+    float* k_rows = decoded + static_cast<std::size_t>(omp_get_thread_num()) * decoded_per_thread;
+    float* v_rows = k_rows + static_cast<std::size_t>(s.n_ctx) * s.head_dim;
+    const std::int64_t scales = first_row * s.n_kv_heads + kv_head;
+    decode_head(static_cast<const std::uint8_t*>(cache.k) + head, cache.k_scale + scales, kv_dim, s.n_kv_heads, n_rows,
+                s.head_dim, k_rows);
+    decode_head(static_cast<const std::uint8_t*>(cache.v) + head, cache.v_scale + scales, kv_dim, s.n_kv_heads, n_rows,
+                s.head_dim, v_rows);
+    block.k = k_rows;
+    block.v = v_rows;
+    block.kv_stride = s.head_dim;
+  };
+  if (s.n_tokens == 1 && group > 1 && group <= kAttendBlockRows) {
+    // Decode: the `group` query heads that share a key/value head are one
+    // block of rows (adjacent in q, head_dim apart) against the same keys,
+    // which are read, and decoded from FP8, once for them all.
+    attend_blocks(batch, 1, s.n_kv_heads, s.n_ctx, kAttendBlockRows, scratch.data(), [&](int b, int kv_head, int, int) {
+      const std::int64_t q_offset = static_cast<std::int64_t>(b) * q_dim + kv_head * group * s.head_dim;
+      QueryBlock block{.q = q + q_offset,
+                       .q_stride = s.head_dim,
+                       .n_rows = group,
+                       .k = nullptr,
+                       .v = nullptr,
+                       .kv_stride = 0,
+                       .n_keys = s.sequences[static_cast<std::size_t>(b)].pos + 1,
+                       .causal = false,  // every row is the same token: keys 0..pos
+                       .head_dim = s.head_dim,
+                       .scale = scale,
+                       .out = out + q_offset,
+                       .out_stride = s.head_dim};
+      kv_rows(block, b, kv_head, block.n_keys);
+      return block;
+    });
+    return;
+  }
   attend_blocks(
       batch, s.n_tokens, s.n_heads, s.n_ctx, kAttendBlockRows, scratch.data(), [&](int b, int h, int t0, int n_rows) {
         const SequenceStep& seq = s.sequences[static_cast<std::size_t>(b)];
-        const std::int64_t first_row = static_cast<std::int64_t>(seq.slot) * s.n_ctx;
-        const std::int64_t head = first_row * kv_dim + (h / group) * s.head_dim;
         const std::int64_t q_offset = (static_cast<std::int64_t>(b) * s.n_tokens + t0) * q_dim + h * s.head_dim;
         QueryBlock block{.q = q + q_offset,
                          .q_stride = q_dim,
                          .n_rows = n_rows,
                          .k = nullptr,
                          .v = nullptr,
-                         .kv_stride = kv_dim,
+                         .kv_stride = 0,
                          .n_keys = seq.pos + t0 + 1,  // causal: keys 0..pos+t
                          .causal = true,
                          .head_dim = s.head_dim,
                          .scale = scale,
                          .out = out + q_offset,
                          .out_stride = q_dim};
-        if (cache.fp8()) {
-          const int rows = block.n_keys + n_rows - 1;  // what the block's last row sees
-          float* k_rows = decoded + static_cast<std::size_t>(omp_get_thread_num()) * decoded_per_thread;
-          float* v_rows = k_rows + static_cast<std::size_t>(s.n_ctx) * s.head_dim;
-          const std::int64_t scales = first_row * s.n_kv_heads + h / group;
-          decode_head(static_cast<const std::uint8_t*>(cache.k) + head, cache.k_scale + scales, kv_dim, s.n_kv_heads,
-                      rows, s.head_dim, k_rows);
-          decode_head(static_cast<const std::uint8_t*>(cache.v) + head, cache.v_scale + scales, kv_dim, s.n_kv_heads,
-                      rows, s.head_dim, v_rows);
-          block.k = k_rows;
-          block.v = v_rows;
-          block.kv_stride = s.head_dim;
-        } else {
-          block.k = static_cast<const float*>(cache.k) + head;
-          block.v = static_cast<const float*>(cache.v) + head;
-        }
+        kv_rows(block, b, h / group, block.n_keys + n_rows - 1);  // what the block's last row sees
         return block;
       });
 }

@@ -83,32 +83,36 @@ TEST(Attention, MatchesFloat64ReferenceWithGroupedHeadsAndOffsets) {
 // Sequences in one step are independent, each in its own cache slot at its
 // own position (continuous batching): each one, run alone on its slot's rows,
 // gives the same rows bit for bit (the same loop computes them).
+// Decode steps (one token each, grouped heads as one block) and prefill
+// chunks alike.
 TEST(Attention, BatchedSequencesMatchEachRunAlone) {
-  const int batch = 3, n_tokens = 2, heads = 4, kv_heads = 2, hd = 8, n_ctx = 9;
-  const SequenceStep sequences[] = {{2, 5}, {0, 1}, {1, 7}};
-  const int kv_dim = kv_heads * hd, q_dim = heads * hd;
-  const auto floats = [](int n, unsigned seed) { return test::random_floats(static_cast<std::size_t>(n), seed); };
-  auto k_cache = floats(batch * n_ctx * kv_dim, 21), v_cache = floats(batch * n_ctx * kv_dim, 22);
-  const auto q = floats(batch * n_tokens * q_dim, 23), k = floats(batch * n_tokens * kv_dim, 24),
-             v = floats(batch * n_tokens * kv_dim, 25);
-  std::vector<float> scratch(attention_scratch_floats(n_ctx));
-  std::vector<float> out(q.size());
-  const auto alone_k = k_cache, alone_v = v_cache;  // before the batched step appends
-  attention(q.data(), k.data(), v.data(), {k_cache.data(), v_cache.data()},
-            {n_tokens, heads, kv_heads, hd, n_ctx, sequences}, scratch, out.data());
-  for (int b = 0; b < batch; ++b) {
-    const int slot = sequences[b].slot;
-    const auto slice = [](const std::vector<float>& all, int i, int len) {
-      return std::vector<float>(all.begin() + i * len, all.begin() + (i + 1) * len);
-    };
-    auto kc = slice(alone_k, slot, n_ctx * kv_dim), vc = slice(alone_v, slot, n_ctx * kv_dim);
-    std::vector<float> o(static_cast<std::size_t>(n_tokens * q_dim));
-    attention(slice(q, b, n_tokens * q_dim).data(), slice(k, b, n_tokens * kv_dim).data(),
-              slice(v, b, n_tokens * kv_dim).data(), {kc.data(), vc.data()},
-              {n_tokens, heads, kv_heads, hd, n_ctx, at(sequences[b].pos)}, scratch, o.data());
-    EXPECT_EQ(o, slice(out, b, n_tokens * q_dim)) << "sequence " << b;
-    EXPECT_EQ(kc, slice(k_cache, slot, n_ctx * kv_dim)) << "sequence " << b << "'s keys land in its own slot's rows";
-    EXPECT_EQ(vc, slice(v_cache, slot, n_ctx * kv_dim));
+  for (const int n_tokens : {1, 2}) {
+    const int batch = 3, heads = 4, kv_heads = 2, hd = 8, n_ctx = 9;
+    const SequenceStep sequences[] = {{2, 5}, {0, 1}, {1, 7}};
+    const int kv_dim = kv_heads * hd, q_dim = heads * hd;
+    const auto floats = [](int n, unsigned seed) { return test::random_floats(static_cast<std::size_t>(n), seed); };
+    auto k_cache = floats(batch * n_ctx * kv_dim, 21), v_cache = floats(batch * n_ctx * kv_dim, 22);
+    const auto q = floats(batch * n_tokens * q_dim, 23), k = floats(batch * n_tokens * kv_dim, 24),
+               v = floats(batch * n_tokens * kv_dim, 25);
+    std::vector<float> scratch(attention_scratch_floats(n_ctx));
+    std::vector<float> out(q.size());
+    const auto alone_k = k_cache, alone_v = v_cache;  // before the batched step appends
+    attention(q.data(), k.data(), v.data(), {k_cache.data(), v_cache.data()},
+              {n_tokens, heads, kv_heads, hd, n_ctx, sequences}, scratch, out.data());
+    for (int b = 0; b < batch; ++b) {
+      const int slot = sequences[b].slot;
+      const auto slice = [](const std::vector<float>& all, int i, int len) {
+        return std::vector<float>(all.begin() + i * len, all.begin() + (i + 1) * len);
+      };
+      auto kc = slice(alone_k, slot, n_ctx * kv_dim), vc = slice(alone_v, slot, n_ctx * kv_dim);
+      std::vector<float> o(static_cast<std::size_t>(n_tokens * q_dim));
+      attention(slice(q, b, n_tokens * q_dim).data(), slice(k, b, n_tokens * kv_dim).data(),
+                slice(v, b, n_tokens * kv_dim).data(), {kc.data(), vc.data()},
+                {n_tokens, heads, kv_heads, hd, n_ctx, at(sequences[b].pos)}, scratch, o.data());
+      EXPECT_EQ(o, slice(out, b, n_tokens * q_dim)) << "sequence " << b;
+      EXPECT_EQ(kc, slice(k_cache, slot, n_ctx * kv_dim)) << "sequence " << b << "'s keys land in its own slot's rows";
+      EXPECT_EQ(vc, slice(v_cache, slot, n_ctx * kv_dim));
+    }
   }
 }
 
@@ -180,20 +184,20 @@ TEST(Attention, Fp8CacheStoresEachHeadQuantizedAndAttendsOverWhatItStores) {
 
 TEST(Attention, RejectsPositionsPastTheCacheAndBadHeadGroups) {
   std::vector<float> buf(64), scratch(attention_scratch_floats(4));
-  EXPECT_THROW(
-      attention(buf.data(), buf.data(), buf.data(), {buf.data(), buf.data()}, {2, 2, 2, 2, 4, at(3)}, scratch, buf.data()),
-      Error);
-  EXPECT_THROW(
-      attention(buf.data(), buf.data(), buf.data(), {buf.data(), buf.data()}, {1, 3, 2, 2, 4, at(0)}, scratch, buf.data()),
-      Error);
+  EXPECT_THROW(attention(buf.data(), buf.data(), buf.data(), {buf.data(), buf.data()}, {2, 2, 2, 2, 4, at(3)}, scratch,
+                         buf.data()),
+               Error);
+  EXPECT_THROW(attention(buf.data(), buf.data(), buf.data(), {buf.data(), buf.data()}, {1, 3, 2, 2, 4, at(0)}, scratch,
+                         buf.data()),
+               Error);
 }
 
 TEST(Attention, RefusesTooSmallScratchBeforeTouchingTheCache) {
   const std::vector<float> q(8, 1.0f), kv(8, 2.0f);
   std::vector<float> k_cache(32, 0.0f), v_cache(32, 0.0f), out(8);
   std::vector<float> scratch(attention_scratch_floats(8) - 1);
-  EXPECT_THROW(attention(q.data(), kv.data(), kv.data(), {k_cache.data(), v_cache.data()}, {2, 2, 2, 2, 8, at(0)}, scratch,
-                         out.data()),
+  EXPECT_THROW(attention(q.data(), kv.data(), kv.data(), {k_cache.data(), v_cache.data()}, {2, 2, 2, 2, 8, at(0)},
+                         scratch, out.data()),
                Error);
   EXPECT_EQ(k_cache, std::vector<float>(32, 0.0f)) << "nothing appended by a refused call";
   EXPECT_EQ(v_cache, std::vector<float>(32, 0.0f));
