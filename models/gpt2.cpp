@@ -80,7 +80,7 @@ class Gpt2Model final : public Model {
   }
 
   Graph build_graph(const GraphRequest& req) const override {
-    const std::int64_t B = req.batch, T = B * req.n_tokens, d = c_.d;
+    const std::int64_t B = req.batch, T = req.total_rows(), d = c_.d;
     Graph g;
     const int tokens = g.add_input("tokens", DType::I32, {T});
     const int positions = g.add_input("positions", DType::I32, {T});

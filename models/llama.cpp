@@ -115,7 +115,7 @@ class LlamaModel final : public Model {
   Graph build_graph(const GraphRequest& req) const override {
     const LlamaConfig& c = config_;
     const std::int64_t B = req.batch;
-    const std::int64_t T = B * req.n_tokens;  // rows: every sequence's tokens, sequence after sequence
+    const std::int64_t T = req.total_rows();  // rows: every sequence's tokens, sequence after sequence
     const std::int64_t kv_dim = c.n_kv_heads * c.head_dim;
     const std::int64_t q_dim = c.n_heads * c.head_dim;
     Graph g;

@@ -25,12 +25,22 @@ class StepFunction {
   void (*call_)(void*);
 };
 
-// One sequence of a step: the KV-cache slot it reads and extends, and the
-// position of its first token in this step.
+// One sequence of a step: the KV-cache slot it reads and extends, the
+// position of its first token in this step, and its rows among the step's:
+// [first_row, first_row + n_tokens). A caller of the executor may leave
+// n_tokens 0 (the step's tokens shared evenly); backends always see the
+// rows laid out (lay_out_rows).
 struct SequenceStep {
   int slot = 0;
   int pos = 0;
+  int n_tokens = 0;
+  int first_row = 0;
 };
+
+// Fills each sequence's n_tokens (where 0: rows / sequences.size(), which
+// must then divide evenly) and first_row (the sum of those before it);
+// throws octet::Error where the counts do not add up to `rows`.
+void lay_out_rows(std::span<SequenceStep> sequences, std::int64_t rows);
 
 // What changes from step to step without changing the graph.
 struct StepContext {
@@ -40,12 +50,21 @@ struct StepContext {
   // reaches slot s at s * n_ctx rows from their start, inside the executor's
   // allocation of every slot.
   std::span<const SequenceStep> sequences;
-  // Whether every sequence b sits in slot b at the same position, as in a plain batched step.
+  // Whether every sequence b sits in slot b at the same position with as
+  // many tokens as the others, as in a plain batched step.
   bool uniform() const {
     for (std::size_t b = 0; b < sequences.size(); ++b) {
       if (sequences[b].slot != static_cast<int>(b) || sequences[b].pos != sequences[0].pos) return false;
     }
-    return true;
+    return !ragged();
+  }
+  // Whether the sequences feed different numbers of tokens (a prompt chunk
+  // beside decoding sequences).
+  bool ragged() const {
+    for (const SequenceStep& s : sequences) {
+      if (s.n_tokens != sequences[0].n_tokens) return true;
+    }
+    return false;
   }
 };
 
@@ -60,6 +79,9 @@ class Backend {
   // Whether steps whose sequences sit at different positions or cache slots
   // (StepContext::uniform() false) run here; the executor refuses them elsewhere.
   virtual bool runs_mixed_steps() const { return false; }
+  // Whether mixed steps may also be ragged (StepContext::ragged()): every
+  // kernel reads each sequence's rows from its n_tokens and first_row.
+  virtual bool runs_ragged_steps() const { return false; }
   // Called before the nodes of each step run.
   virtual void begin_step(const StepContext& /*ctx*/) {}
   // Runs a step: `enqueue` calls run() for each node in order. The executor

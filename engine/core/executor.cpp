@@ -73,6 +73,11 @@ bool Executor::runs_mixed_steps() const {
                      [](const Backend* b) { return b->runs_mixed_steps(); });
 }
 
+bool Executor::runs_ragged_steps() const {
+  return std::all_of(placement_.backends().begin(), placement_.backends().end(),
+                     [](const Backend* b) { return b->runs_ragged_steps(); });
+}
+
 std::span<const SequenceStep> Executor::uniform_sequences(int batch, int pos) {
   uniform_.resize(static_cast<std::size_t>(batch));  // grows to the largest batch once: a decode step allocates nothing
   for (int b = 0; b < batch; ++b) uniform_[static_cast<std::size_t>(b)] = {b, pos};
@@ -86,24 +91,31 @@ const Tensor& Executor::step(std::span<const std::int32_t> tokens, std::span<con
   if (batch < 1 || batch > max_batch_) {
     fail("forward: {} sequences in one step, the cache holds 1 to {}", batch, max_batch_);
   }
-  if (tokens.size() % sequences.size() != 0) {
-    fail("forward: {} tokens do not split into {} sequences of equal length", tokens.size(), batch);
+  // Each sequence's tokens: as it says (a ragged step), or an even share.
+  laid_out_.assign(sequences.begin(), sequences.end());
+  try {
+    lay_out_rows(laid_out_, static_cast<std::int64_t>(tokens.size()));
+  } catch (const Error& e) {
+    fail("forward: {}", e.what());
   }
-  const auto n = static_cast<int>(tokens.size() / sequences.size());
-  for (std::size_t b = 0; b < sequences.size(); ++b) {
-    const SequenceStep& seq = sequences[b];
+  for (std::size_t b = 0; b < laid_out_.size(); ++b) {
+    const SequenceStep& seq = laid_out_[b];
     if (seq.slot < 0 || seq.slot >= max_batch_) {
       fail("forward: cache slot {} of sequence {}, the cache has slots 0..{}", seq.slot, b, max_batch_ - 1);
     }
     for (std::size_t other = 0; other < b; ++other) {
-      if (sequences[other].slot == seq.slot)
+      if (laid_out_[other].slot == seq.slot)
         fail("forward: sequences {} and {} share cache slot {}", other, b, seq.slot);
     }
-    if (seq.pos < 0 || seq.pos + n > n_ctx_) {
-      fail("forward: positions {}..{} do not fit the context of {} tokens", seq.pos, seq.pos + n - 1, n_ctx_);
+    if (seq.pos < 0 || seq.pos + seq.n_tokens > n_ctx_) {
+      fail("forward: positions {}..{} do not fit the context of {} tokens", seq.pos, seq.pos + seq.n_tokens - 1,
+           n_ctx_);
     }
   }
-  const GraphRequest request{n, n_ctx_, all_logits, batch, argmax};
+  const bool ragged = StepContext{laid_out_}.ragged();
+  if (ragged && all_logits) fail("forward: every token's logits from a ragged step is not supported");
+  const GraphRequest request{ragged ? 1 : laid_out_[0].n_tokens, n_ctx_, all_logits, batch, argmax,
+                             ragged ? static_cast<int>(tokens.size()) : 0};
   // A graph with learned positions (GPT-2) also takes each token's position.
   const Plan& plan = plan_for(request);
   const bool wants_positions = std::any_of(plan.inputs.begin(), plan.inputs.end(), [&](const Plan::InputSlot& s) {
@@ -111,13 +123,12 @@ const Tensor& Executor::step(std::span<const std::int32_t> tokens, std::span<con
   });
   if (wants_positions) {
     positions_.resize(tokens.size());  // grows once per step shape: a decode step allocates nothing
-    for (std::size_t i = 0; i < tokens.size(); ++i) {
-      const std::size_t per_sequence = static_cast<std::size_t>(n);
-      positions_[i] = sequences[i / per_sequence].pos + static_cast<std::int32_t>(i % per_sequence);
+    for (const SequenceStep& seq : laid_out_) {
+      for (int t = 0; t < seq.n_tokens; ++t) positions_[static_cast<std::size_t>(seq.first_row + t)] = seq.pos + t;
     }
   }
   const GraphInput inputs[] = {{"tokens", tokens}, {"positions", positions_}};
-  return run_sequences(request, std::span(inputs, wants_positions ? 2 : 1), sequences);
+  return run_sequences(request, std::span(inputs, wants_positions ? 2 : 1), laid_out_);
 }
 
 const Tensor& Executor::run(const GraphRequest& request, std::span<const GraphInput> inputs, int pos) {
@@ -130,12 +141,17 @@ const Tensor& Executor::run_sequences(const GraphRequest& request, std::span<con
   if (inputs.size() != plan.inputs.size()) {
     fail("step: the graph takes {} inputs, {} given", plan.inputs.size(), inputs.size());
   }
-  const StepContext ctx{sequences};
+  if (sequences.data() != laid_out_.data()) {  // from step() they are laid out already
+    laid_out_.assign(sequences.begin(), sequences.end());
+    lay_out_rows(laid_out_, request.total_rows());
+  }
+  const StepContext ctx{laid_out_};
   if (!ctx.uniform()) {
     for (std::size_t b = 0; b < plan.uses_backend.size(); ++b) {
-      if (plan.uses_backend[b] && !backend(static_cast<int>(b)).runs_mixed_steps()) {
-        fail("the {} backend cannot yet run sequences at different positions or cache slots in one step",
-             backend(static_cast<int>(b)).name());
+      const Backend& on = backend(static_cast<int>(b));
+      if (plan.uses_backend[b] && !(ctx.ragged() ? on.runs_ragged_steps() : on.runs_mixed_steps())) {
+        fail("the {} backend cannot yet run sequences at different positions or cache slots{} in one step", on.name(),
+             ctx.ragged() ? ", feeding different numbers of tokens," : "");
       }
     }
   }
@@ -207,7 +223,7 @@ Executor::Plan& Executor::plan_for(const GraphRequest& request) {
   if (request.n_tokens <= 0 || request.batch <= 0) {
     fail("step: {} sequences of {} tokens is not a step", request.batch, request.n_tokens);
   }
-  auto& slot = plans_[{request.n_tokens, request.all_logits, request.batch, request.argmax}];
+  auto& slot = plans_[{request.n_tokens, request.all_logits, request.batch, request.argmax, request.rows}];
   if (slot) return *slot;
   auto plan = std::make_unique<Plan>();
   GraphRequest full = request;

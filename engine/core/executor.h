@@ -57,15 +57,20 @@ class Executor {
   // are: only the ids cross from a GPU.
   std::span<const std::int32_t> forward_greedy(std::span<const std::int32_t> tokens, int pos, int batch = 1);
   // A step of sequences that each sit in their own cache slot at their own
-  // position (continuous batching): `tokens` is sequences.size() runs of equal
-  // length, the b-th fed to sequences[b] (slot < max_batch, slots distinct,
-  // the cache holding positions 0..pos-1 of that slot). Returns the logits as
+  // position (continuous batching): `tokens` is sequences.size() runs, the
+  // b-th fed to sequences[b] (slot < max_batch, slots distinct, the cache
+  // holding positions 0..pos-1 of that slot), of sequences[b].n_tokens each
+  // where set (a ragged step: a prompt chunk beside decoding sequences; one
+  // logits row per sequence), else of equal length. Returns the logits as
   // forward does. Refused on a backend that cannot run such steps
-  // (Backend::runs_mixed_steps) unless every sequence b is in slot b at one position.
+  // (Backend::runs_mixed_steps, runs_ragged_steps) unless every sequence b
+  // is in slot b at one position with as many tokens as the others.
   const Tensor& forward_sequences(std::span<const std::int32_t> tokens, std::span<const SequenceStep> sequences,
                                   bool all_logits = false);
   // Whether forward_sequences takes any slots and positions on this placement.
   bool runs_mixed_steps() const;
+  // ... and sequences feeding different numbers of tokens.
+  bool runs_ragged_steps() const;
   int max_batch() const { return max_batch_; }
   // The general step: the graph for `request`, every input bound by name
   // (each exactly as long as the graph declares it), the first position `pos`.
@@ -135,12 +140,14 @@ class Executor {
   int n_ctx_;
   int max_batch_;
   bool keep_every_value_ = false;
-  std::map<std::tuple<int, bool, int, bool>, std::unique_ptr<Plan>> plans_;  // by (n_tokens, all_logits, batch, argmax)
+  // by (n_tokens, all_logits, batch, argmax, rows)
+  std::map<std::tuple<int, bool, int, bool, int>, std::unique_ptr<Plan>> plans_;
   std::map<std::string, Tensor> state_;  // KV cache, by value name: max_batch_ sequences' worth
   std::vector<Tensor> arenas_;           // per backend
   Tensor host_output_;                   // the logits copied back, when they end on a device
   std::vector<std::int32_t> positions_;  // each token's position, for graphs with an input "positions"
   std::vector<SequenceStep> uniform_;    // reused by uniform_sequences
+  std::vector<SequenceStep> laid_out_;   // the step's sequences with their rows (what backends see)
   const Plan* last_ = nullptr;
 };
 

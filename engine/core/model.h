@@ -42,6 +42,11 @@ struct GraphRequest {
   // Decoders, without all_logits: each sequence's most likely next token
   // (i32 [batch], OpKind::Argmax) instead of its logits.
   bool argmax = false;
+  // Decoders: the step's tokens, all sequences together, where they feed
+  // different numbers (a ragged step; 0: batch * n_tokens). The graph's
+  // rows are then these; StepContext says whose each is.
+  int rows = 0;
+  int total_rows() const { return rows > 0 ? rows : batch * n_tokens; }
 };
 
 class Model {

@@ -129,8 +129,12 @@ void BatchScheduler::work() {
       admit(lock);
     }
     retire_cancelled();
-    prefill_one_chunk();
-    decode_step();
+    if (executor_.runs_ragged_steps()) {
+      run_step(true, true);  // prompt chunks ride along with the decoding sequences
+    } else {
+      run_step(false, true);
+      run_step(true, false);
+    }
   }
   // Stopping: every request still queued or running ends as interrupted.
   std::unique_lock lock(mutex_);
@@ -171,56 +175,70 @@ void BatchScheduler::retire_cancelled() {
   }
 }
 
-// The oldest sequence still reading its prompt gets one chunk of it.
-void BatchScheduler::prefill_one_chunk() {
-  const auto it = std::find_if(running_.begin(), running_.end(),
-                               [](const auto& s) { return s->prefilled < s->request.prompt.size(); });
-  if (it == running_.end()) return;
-  Sequence& seq = **it;
-  const std::size_t n =
-      std::min(seq.request.prompt.size() - seq.prefilled, static_cast<std::size_t>(options_.prefill_chunk));
-  const std::span<const std::int32_t> chunk = std::span(seq.request.prompt).subspan(seq.prefilled, n);
-  const SequenceStep at{seq.slot, static_cast<int>(seq.history.size())};
-  try {
-    const Tensor& logits = executor_.forward_sequences(chunk, std::span(&at, 1));
-    seq.history.insert(seq.history.end(), chunk.begin(), chunk.end());
-    seq.prefilled += n;
-    if (seq.prefilled < seq.request.prompt.size()) return;
-    seq.stats.prefill_seconds = seconds_between(seq.admitted, Clock::now());
-    seq.first_token = Clock::now();
-    take_token(seq, std::span(logits.data<float>(), logits_.size()));
-  } catch (const std::exception& e) {
-    finish(static_cast<std::size_t>(it - running_.begin()), StopReason::Interrupted, e.what());
-  }
-}
-
-// Every sequence with a token to feed advances by one, together.
-void BatchScheduler::decode_step() {
+// One step of the model: with `decode`, every sequence with a token to feed
+// advances by one; with `prefill`, sequences still reading their prompts,
+// oldest first, read their next chunks, prefill_chunk prompt tokens in all
+// (with `decode` too the step is ragged: the chunks share each weight's pass
+// over memory with the decoding sequences instead of holding them up for
+// steps of their own). Without `decode`, one prompt's chunk alone.
+void BatchScheduler::run_step(bool decode, bool prefill) {
   step_tokens_.clear();
   step_sequences_.clear();
-  for (const auto& seq : running_) {
-    if (seq->pending < 0) continue;
-    step_tokens_.push_back(seq->pending);
-    step_sequences_.push_back({seq->slot, static_cast<int>(seq->history.size())});
+  reading_.clear();
+  if (decode) {
+    for (const auto& seq : running_) {
+      if (seq->pending < 0) continue;
+      step_tokens_.push_back(seq->pending);
+      step_sequences_.push_back({seq->slot, static_cast<int>(seq->history.size()), 1});
+    }
   }
-  if (step_tokens_.empty()) return;
+  const std::size_t decoding = step_sequences_.size();
+  auto budget = static_cast<std::size_t>(options_.prefill_chunk);
+  for (std::size_t i = 0; prefill && i < running_.size() && budget > 0; ++i) {
+    Sequence& seq = *running_[i];
+    if (seq.prefilled >= seq.request.prompt.size()) continue;
+    const std::size_t chunk = std::min(seq.request.prompt.size() - seq.prefilled, budget);
+    const auto tokens = std::span(seq.request.prompt).subspan(seq.prefilled, chunk);
+    step_tokens_.insert(step_tokens_.end(), tokens.begin(), tokens.end());
+    step_sequences_.push_back({seq.slot, static_cast<int>(seq.history.size()), static_cast<int>(chunk)});
+    reading_.push_back(&seq);
+    budget = decode ? budget - chunk : 0;
+  }
+  if (step_sequences_.empty()) return;
   const Tensor* logits = nullptr;
   try {
     logits = &executor_.forward_sequences(step_tokens_, step_sequences_);
   } catch (const std::exception& e) {
-    fail_running(e.what());
+    if (decoding == 0 && reading_.size() == 1) {  // a prompt alone: only its sequence ends
+      finish(static_cast<std::size_t>(std::find_if(running_.begin(), running_.end(),
+                                                   [&](const auto& s) { return s.get() == reading_[0]; }) -
+                                      running_.begin()),
+             StopReason::Interrupted, e.what());
+    } else {
+      fail_running(e.what());
+    }
     return;
   }
   const std::size_t vocab = logits_.size();
-  std::size_t row = 0;
+  const auto row = [&](std::size_t b) { return std::span(logits->data<float>() + b * vocab, vocab); };
   // take_token may finish a sequence (and erase it), so walk the rows by slot.
-  for (const SequenceStep& stepped : step_sequences_) {
-    const auto it = std::find_if(running_.begin(), running_.end(), [&](const auto& s) { return s->slot == stepped.slot; });
-    Sequence& seq = **it;
+  for (std::size_t b = 0; b < decoding; ++b) {
+    const int slot = step_sequences_[b].slot;
+    Sequence& seq = **std::find_if(running_.begin(), running_.end(), [&](const auto& s) { return s->slot == slot; });
     seq.history.push_back(seq.pending);
     seq.pending = -1;
-    take_token(seq, std::span(logits->data<float>() + row * vocab, vocab));
-    ++row;
+    take_token(seq, row(b));
+  }
+  for (std::size_t r = 0; r < reading_.size(); ++r) {  // prefilling sequences are never finished above
+    Sequence& seq = *reading_[r];
+    const auto chunk = static_cast<std::size_t>(step_sequences_[decoding + r].n_tokens);
+    const auto tokens = std::span(seq.request.prompt).subspan(seq.prefilled, chunk);
+    seq.history.insert(seq.history.end(), tokens.begin(), tokens.end());
+    seq.prefilled += chunk;
+    if (seq.prefilled < seq.request.prompt.size()) continue;
+    seq.stats.prefill_seconds = seconds_between(seq.admitted, Clock::now());
+    seq.first_token = Clock::now();
+    take_token(seq, row(decoding + r));
   }
 }
 

@@ -68,7 +68,7 @@ struct SchedulerOptions {
   int parallel = 4;         // KV-cache slots: sequences decoded together
   int n_ctx = 0;            // tokens per slot; <= 0: the model's context length
   int max_queue = 64;       // requests that may wait for a slot; more are refused
-  int prefill_chunk = 256;  // prompt tokens fed per turn of the loop
+  int prefill_chunk = 256;  // prompt tokens fed per turn of the loop (in the decode step, where the backend runs ragged steps)
 };
 
 // submit() when max_queue requests already wait (an HTTP server answers 503).
@@ -103,8 +103,7 @@ class BatchScheduler {
   void work();
   void admit(std::unique_lock<std::mutex>& lock);
   void retire_cancelled();
-  void prefill_one_chunk();
-  void decode_step();
+  void run_step(bool decode, bool prefill);
   void take_token(Sequence& seq, std::span<const float> logits);
   void finish(std::size_t index, StopReason reason, const std::string& error = "");
   void fail_running(const std::string& error);
@@ -125,6 +124,7 @@ class BatchScheduler {
   std::vector<bool> slot_used_;
   std::vector<std::int32_t> step_tokens_;
   std::vector<SequenceStep> step_sequences_;
+  std::vector<Sequence*> reading_;  // the step's prefilling sequences, after the decoding ones
   std::vector<float> logits_;  // one row, for the sampler to modify
   std::thread worker_;
 };

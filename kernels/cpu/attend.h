@@ -51,7 +51,8 @@ void attend_block(const QueryBlock& b, float* scores);
 // rows of `batch` sequences of `rows` query rows and `n_heads` heads, each
 // thread on its own attend_block_scratch(max_keys, block_rows) share of
 // `scratch`. `block_of(b, h, t0, n_rows)` gives the QueryBlock of sequence b,
-// head h, rows t0.. t0 + n_rows - 1. Heads are the innermost work items, so
+// head h, rows t0.. t0 + n_rows - 1 (a block of no rows, where sequence b
+// has fewer than `rows`, is skipped). Heads are the innermost work items, so
 // that threads share the keys they read.
 template <typename BlockOf>
 void attend_blocks(int batch, int rows, int n_heads, int max_keys, int block_rows, float* scratch,
@@ -64,7 +65,9 @@ void attend_blocks(int batch, int rows, int n_heads, int max_keys, int block_row
     const int h = static_cast<int>(item % n_heads);
     const int t0 = static_cast<int>(item / n_heads % blocks) * block_rows;
     const int b = static_cast<int>(item / n_heads / blocks);
-    attend_block(block_of(b, h, t0, std::min(block_rows, rows - t0)),
+    const QueryBlock block = block_of(b, h, t0, std::min(block_rows, rows - t0));
+    if (block.n_rows <= 0) continue;
+    attend_block(block,
                  scratch + static_cast<std::size_t>(omp_get_thread_num()) * attend_block_scratch(max_keys, block_rows));
   }
 }

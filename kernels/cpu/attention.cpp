@@ -20,18 +20,19 @@ void append(const float* k, const float* v, const KvCache& cache, const Attentio
   const std::int64_t kv_dim = static_cast<std::int64_t>(s.n_kv_heads) * s.head_dim;
   for (std::size_t b = 0; b < s.sequences.size(); ++b) {
     const SequenceStep& seq = s.sequences[b];
+    const SequenceRows rows = rows_of(s.sequences, b, s.n_tokens);
     const std::int64_t first_row = static_cast<std::int64_t>(seq.slot) * s.n_ctx + seq.pos;
-    const float* k_new = k + static_cast<std::int64_t>(b) * s.n_tokens * kv_dim;
-    const float* v_new = v + static_cast<std::int64_t>(b) * s.n_tokens * kv_dim;
+    const float* k_new = k + rows.first * kv_dim;
+    const float* v_new = v + rows.first * kv_dim;
     if (!cache.fp8()) {
-      const std::size_t new_floats = static_cast<std::size_t>(s.n_tokens * kv_dim);
+      const std::size_t new_floats = static_cast<std::size_t>(rows.count * kv_dim);
       std::memcpy(static_cast<float*>(cache.k) + first_row * kv_dim, k_new, sizeof(float) * new_floats);
       std::memcpy(static_cast<float*>(cache.v) + first_row * kv_dim, v_new, sizeof(float) * new_floats);
       continue;
     }
     auto* k_codes = static_cast<std::uint8_t*>(cache.k);
     auto* v_codes = static_cast<std::uint8_t*>(cache.v);
-    for (std::int64_t t = 0; t < s.n_tokens; ++t) {
+    for (std::int64_t t = 0; t < rows.count; ++t) {
       for (std::int64_t h = 0; h < s.n_kv_heads; ++h) {
         const std::int64_t at = t * kv_dim + h * s.head_dim, row = first_row + t;
         const std::int64_t to = row * kv_dim + h * s.head_dim, scale_at = row * s.n_kv_heads + h;
@@ -63,11 +64,18 @@ void attention(const float* q, const float* k, const float* v, const KvCache& ca
     fail("attention: {} query heads are not a multiple of {} key/value heads", s.n_heads, s.n_kv_heads);
   }
   if (s.sequences.empty()) fail("attention: no sequences");
-  for (const SequenceStep& seq : s.sequences) {
+  int most_rows = 0;  // of any sequence
+  bool decode = true;  // one token per sequence
+  for (std::size_t b = 0; b < s.sequences.size(); ++b) {
+    const SequenceStep& seq = s.sequences[b];
+    const SequenceRows rows = rows_of(s.sequences, b, s.n_tokens);
     if (seq.slot < 0) fail("attention: cache slot {}", seq.slot);
-    if (seq.pos < 0 || seq.pos + s.n_tokens > s.n_ctx) {
-      fail("attention: positions {}..{} exceed the cache of {}", seq.pos, seq.pos + s.n_tokens - 1, s.n_ctx);
+    if (rows.count < 1) fail("attention: sequence {} has {} tokens", b, rows.count);
+    if (seq.pos < 0 || seq.pos + rows.count > s.n_ctx) {
+      fail("attention: positions {}..{} exceed the cache of {}", seq.pos, seq.pos + rows.count - 1, s.n_ctx);
     }
+    most_rows = std::max(most_rows, static_cast<int>(rows.count));
+    decode = decode && rows.count == 1;
   }
   const int fp8_head_dim = cache.fp8() ? s.head_dim : 0;
   if (scratch.size() < attention_scratch_floats(s.n_ctx, fp8_head_dim)) {
@@ -106,12 +114,13 @@ void attention(const float* q, const float* k, const float* v, const KvCache& ca
     block.v = v_rows;
     block.kv_stride = s.head_dim;
   };
-  if (s.n_tokens == 1 && group > 1 && group <= kAttendBlockRows) {
+  if (decode && group > 1 && group <= kAttendBlockRows) {
     // Decode: the `group` query heads that share a key/value head are one
     // block of rows (adjacent in q, head_dim apart) against the same keys,
     // which are read, and decoded from FP8, once for them all.
     attend_blocks(batch, 1, s.n_kv_heads, s.n_ctx, kAttendBlockRows, scratch.data(), [&](int b, int kv_head, int, int) {
-      const std::int64_t q_offset = static_cast<std::int64_t>(b) * q_dim + kv_head * group * s.head_dim;
+      const std::int64_t q_offset =
+          rows_of(s.sequences, static_cast<std::size_t>(b), s.n_tokens).first * q_dim + kv_head * group * s.head_dim;
       QueryBlock block{.q = q + q_offset,
                        .q_stride = s.head_dim,
                        .n_rows = group,
@@ -130,12 +139,13 @@ void attention(const float* q, const float* k, const float* v, const KvCache& ca
     return;
   }
   attend_blocks(
-      batch, s.n_tokens, s.n_heads, s.n_ctx, kAttendBlockRows, scratch.data(), [&](int b, int h, int t0, int n_rows) {
+      batch, most_rows, s.n_heads, s.n_ctx, kAttendBlockRows, scratch.data(), [&](int b, int h, int t0, int n_rows) {
         const SequenceStep& seq = s.sequences[static_cast<std::size_t>(b)];
-        const std::int64_t q_offset = (static_cast<std::int64_t>(b) * s.n_tokens + t0) * q_dim + h * s.head_dim;
+        const SequenceRows rows = rows_of(s.sequences, static_cast<std::size_t>(b), s.n_tokens);
+        const std::int64_t q_offset = (rows.first + t0) * q_dim + h * s.head_dim;
         QueryBlock block{.q = q + q_offset,
                          .q_stride = q_dim,
-                         .n_rows = n_rows,
+                         .n_rows = static_cast<int>(std::min<std::int64_t>(n_rows, rows.count - t0)),
                          .k = nullptr,
                          .v = nullptr,
                          .kv_stride = 0,
@@ -145,7 +155,7 @@ void attention(const float* q, const float* k, const float* v, const KvCache& ca
                          .scale = scale,
                          .out = out + q_offset,
                          .out_stride = q_dim};
-        kv_rows(block, b, h / group, block.n_keys + n_rows - 1);  // what the block's last row sees
+        if (block.n_rows > 0) kv_rows(block, b, h / group, block.n_keys + block.n_rows - 1);  // its last row's keys
         return block;
       });
 }

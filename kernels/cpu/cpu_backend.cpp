@@ -30,6 +30,7 @@ class CpuBackend final : public Backend {
 
   std::string name() const override { return "cpu"; }
   bool runs_mixed_steps() const override { return true; }
+  bool runs_ragged_steps() const override { return true; }
 
   bool supports(OpKind op, DType dtype) const override {
     return dtype == DType::F32 || (op == OpKind::MatMul && (dtype == DType::I8 || dtype == DType::F8E4M3));
@@ -148,13 +149,13 @@ class CpuBackend final : public Backend {
         return;
       }
       case OpKind::Rope:
-        cpu::rope(in[0]->data<float>(), in[0]->dim(0), per_sequence(node, in[0]->dim(0)),
+        cpu::rope(in[0]->data<float>(), in[0]->dim(0), tokens_per_sequence(node, in[0]->dim(0), ctx),
                   static_cast<int>(in[0]->dim(1) / p.head_dim), p.head_dim, ctx.sequences,
                   RopeFrequencies{p.rope_theta, p.rope_scaling}, p.rope_layout, y);
         return;
       case OpKind::Attention: {
         const cpu::AttentionShape shape{
-            static_cast<int>(per_sequence(node, in[0]->dim(0))), p.n_heads,    p.n_kv_heads, p.head_dim,
+            static_cast<int>(tokens_per_sequence(node, in[0]->dim(0), ctx)), p.n_heads, p.n_kv_heads, p.head_dim,
             static_cast<int>(per_sequence(node, in[3]->dim(0))), ctx.sequences};
         cpu::KvCache cache{in[3]->raw_mut(), in[4]->raw_mut()};
         const DType cache_dtype = in.size() > 5 ? DType::F8E4M3 : DType::F32;
@@ -230,11 +231,16 @@ class CpuBackend final : public Backend {
       }
       case OpKind::FirstRows:
       case OpKind::LastRows: {
-        const std::int64_t cols = in[0]->dim(1), batch = out.dim(0), seq_len = in[0]->dim(0) / batch;
-        const std::int64_t row = node.op == OpKind::FirstRows ? 0 : seq_len - 1;
+        const std::int64_t cols = in[0]->dim(1), batch = out.dim(0);
+        // A decoder's step says where each sequence's rows are (a ragged
+        // step's differ in number); an encoder's batch is padded evenly.
+        const bool laid_out = static_cast<std::int64_t>(ctx.sequences.size()) == batch;
         for (std::int64_t b = 0; b < batch; ++b) {
-          std::memcpy(y + b * cols, in[0]->data<float>() + (b * seq_len + row) * cols,
-                      sizeof(float) * static_cast<std::size_t>(cols));
+          const cpu::SequenceRows rows =
+              laid_out ? cpu::rows_of(ctx.sequences, static_cast<std::size_t>(b), in[0]->dim(0) / batch)
+                       : cpu::SequenceRows{b * (in[0]->dim(0) / batch), in[0]->dim(0) / batch};
+          const std::int64_t row = rows.first + (node.op == OpKind::FirstRows ? 0 : rows.count - 1);
+          std::memcpy(y + b * cols, in[0]->data<float>() + row * cols, sizeof(float) * static_cast<std::size_t>(cols));
         }
         return;
       }
@@ -256,6 +262,12 @@ class CpuBackend final : public Backend {
   static constexpr std::int64_t kDirectRows = 8;
   static constexpr std::int64_t kW8TileRows = 256;
   static constexpr std::size_t kMaxQuantizingProducers = 1 << 16;
+
+  // Tokens of each sequence where a step's sequences feed equally many (a
+  // ragged step's sequences each say theirs: 0).
+  static std::int64_t tokens_per_sequence(const Node& node, std::int64_t rows, const StepContext& ctx) {
+    return ctx.ragged() ? 0 : per_sequence(node, rows);
+  }
 
   // Rows of one of the node's `batch` sequences, out of `rows` in all.
   static std::int64_t per_sequence(const Node& node, std::int64_t rows) {

@@ -21,10 +21,22 @@ void embedding(const float* table, std::int64_t vocab, std::int64_t dim, const s
 void rms_norm(const float* x, const float* w, std::int64_t rows, std::int64_t dim, float eps, float* out,
               std::int8_t* q = nullptr, float* q_scale = nullptr);
 
+// Where sequence b's rows are among a step's: [first, first + count). A
+// sequence laid out by the executor (n_tokens set) says; otherwise every
+// sequence has `uniform` rows, one after another.
+struct SequenceRows {
+  std::int64_t first, count;
+};
+inline SequenceRows rows_of(std::span<const SequenceStep> sequences, std::size_t b, std::int64_t uniform) {
+  const SequenceStep& s = sequences[b];
+  if (s.n_tokens > 0) return {s.first_row, s.n_tokens};
+  return {static_cast<std::int64_t>(b) * uniform, uniform};
+}
+
 // Rotary position embedding of `rows` tokens, each row holding `n_heads` heads
-// of `head_dim` (even) values. The rows are sequences of `seq_len` tokens, one
-// after another, sequence b at positions sequences[b].pos, +1, ...: row r sits
-// at sequences[r / seq_len].pos + r % seq_len.
+// of `head_dim` (even) values. The rows are the sequences' (rows_of, with
+// `seq_len` rows each where they do not say), one after another, sequence b
+// at positions sequences[b].pos, +1, ....
 // Pair i turns by rope_inv_freq(freqs, i, head_dim) radians per position.
 void rope(const float* x, std::int64_t rows, std::int64_t seq_len, int n_heads, int head_dim,
           std::span<const SequenceStep> sequences, const RopeFrequencies& freqs, RopeLayout layout, float* out);
@@ -43,7 +55,7 @@ void relu(const float* x, std::int64_t n, float* out);
 void add_bias(float* y, const float* bias, std::int64_t rows, std::int64_t cols);
 
 struct AttentionShape {
-  int n_tokens;    // new tokens in this step, per sequence
+  int n_tokens;    // new tokens in this step, per sequence, where the sequences do not say (rows_of)
   int n_heads;     // query heads
   int n_kv_heads;  // key/value heads; n_heads is a multiple (grouped-query attention)
   int head_dim;

@@ -240,6 +240,82 @@ TEST(Executor, MixedPositionsAndSlotsEqualEachSequenceAlone) {
   }
 }
 
+// Ragged steps: sequences feeding different numbers of tokens in one step (a
+// prompt read in chunks beside decoding sequences, as `octet serve` runs
+// them) give each sequence the logits it gets alone; a sequence's partial
+// chunk extends its cache as its whole prompt would.
+TEST(Executor, RaggedStepsEqualEachSequenceAlone) {
+  for (const auto& [path, scheme] : {std::pair{test::shipped_model(), QuantScheme::F32},
+                                     {test::shipped_model(), QuantScheme::Int8},
+                                     {test::test_data("gpt2-tiny"), QuantScheme::F32}}) {
+    auto model = models::builtin_registry().load_model(path, {QuantRecipe{scheme, {}}});
+    auto backend = make_cpu_backend(0);
+    const std::int64_t vocab = model->info().vocab_size;
+    const int n_ctx = 24;
+    const std::vector<std::vector<std::int32_t>> prompts{{1, 2, 3, 4, 5, 6, 7}, {1, 9}, {1, 11, 12, 13}};
+    const auto step_token = [](int b, int step) { return static_cast<std::int32_t>(20 + 3 * step + b); };
+    std::vector<std::vector<std::vector<float>>> alone(prompts.size());  // [b][step] last-row logits
+    for (std::size_t b = 0; b < prompts.size(); ++b) {
+      Executor executor(*model, *backend, n_ctx);
+      const Tensor* out = &executor.forward(prompts[b], 0, false);
+      alone[b].emplace_back(out->data<float>(), out->data<float>() + vocab);
+      for (int s = 1; s <= 3; ++s) {
+        const std::int32_t token = step_token(static_cast<int>(b), s);
+        out = &executor.forward(std::span(&token, 1), static_cast<int>(prompts[b].size()) + s - 1, false);
+        alone[b].emplace_back(out->data<float>(), out->data<float>() + vocab);
+      }
+    }
+    Executor executor(*model, *backend, n_ctx, 3);
+    ASSERT_TRUE(executor.runs_ragged_steps());
+    const std::string what = path + " " + std::string(quant_scheme_name(scheme));
+    // Each step: per sequence, the tokens it feeds and which of `alone`'s rows its logits must equal (-1: none, a
+    // partial prompt).
+    struct Feed {
+      int b, pos;
+      std::vector<std::int32_t> tokens;
+      int expect;
+    };
+    const auto prompt_part = [&](int b, std::size_t from, std::size_t n) {
+      return std::vector<std::int32_t>(prompts[b].begin() + static_cast<std::ptrdiff_t>(from),
+                                       prompts[b].begin() + static_cast<std::ptrdiff_t>(from + n));
+    };
+    const std::vector<std::vector<Feed>> steps{
+        {{0, 0, prompts[0], 0}},
+        {{0, 7, {step_token(0, 1)}, 1}, {1, 0, prompts[1], 0}, {2, 0, prompt_part(2, 0, 2), -1}},
+        {{2, 2, prompt_part(2, 2, 2), 0}, {0, 8, {step_token(0, 2)}, 2}, {1, 2, {step_token(1, 1)}, 1}},
+        {{1, 3, {step_token(1, 2)}, 2}, {2, 4, {step_token(2, 1)}, 1}, {0, 9, {step_token(0, 3)}, 3}},
+    };
+    for (std::size_t s = 0; s < steps.size(); ++s) {
+      std::vector<std::int32_t> tokens;
+      std::vector<SequenceStep> sequences;
+      for (const Feed& f : steps[s]) {
+        tokens.insert(tokens.end(), f.tokens.begin(), f.tokens.end());
+        sequences.push_back({2 - f.b, f.pos, static_cast<int>(f.tokens.size())});  // sequence b in slot 2 - b
+      }
+      const Tensor& out = executor.forward_sequences(tokens, sequences);
+      ASSERT_EQ(out.dim(0), static_cast<std::int64_t>(sequences.size()));
+      for (std::size_t row = 0; row < steps[s].size(); ++row) {
+        const Feed& f = steps[s][row];
+        if (f.expect < 0) continue;
+        const auto& want = alone[static_cast<std::size_t>(f.b)][static_cast<std::size_t>(f.expect)];
+        for (std::int64_t j = 0; j < vocab; ++j) {
+          // Different matmul shapes sum in different orders: float rounding only.
+          ASSERT_NEAR(out.data<float>()[static_cast<std::int64_t>(row) * vocab + j], want[static_cast<std::size_t>(j)],
+                      1e-4)
+              << what << " step " << s << " sequence " << f.b;
+        }
+      }
+    }
+    const std::int32_t three[] = {1, 2, 3};
+    const SequenceStep uneven[] = {{0, 0, 1}, {1, 0, 1}};
+    EXPECT_CONTAINS(test::error_of([&] { executor.forward_sequences(three, uneven); }),
+                    "the sequences feed 2 tokens, the step has 3");
+    const SequenceStep ragged[] = {{0, 0, 1}, {1, 0, 2}};
+    EXPECT_CONTAINS(test::error_of([&] { executor.forward_sequences(three, ragged, true); }),
+                    "every token's logits from a ragged step is not supported");
+  }
+}
+
 TEST(Executor, RefusesSharedOrMissingSlots) {
   auto model = models::builtin_registry().load_model(test::shipped_model());
   auto backend = make_cpu_backend(0);
