@@ -5,6 +5,7 @@
 #include "engine/quant/quant.h"
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <map>
 
@@ -339,6 +340,33 @@ Json llama_config_to_json(const LlamaConfig& c) {
       break;
   }
   return j;
+}
+
+HfForm llama_as_hf(const LlamaConfig& c) {
+  HfForm out{llama_config_to_json(c), [](const std::string&, const Tensor& w) { return w; }};
+  if (c.rope_layout != RopeLayout::Interleaved) return out;
+  // Head h's row 2 i + j (pair i, half j) as stored is row j * head_dim / 2 + i in Hugging Face's order.
+  out.to_hf_rows = [head_dim = c.head_dim](const std::string& name, const Tensor& w) {
+    if (!name.ends_with("self_attn.q_proj.weight") && !name.ends_with("self_attn.k_proj.weight")) return w;
+    const auto permuted = [&](const Tensor& t) {
+      const std::int64_t rows = t.dim(0), row_bytes = static_cast<std::int64_t>(t.nbytes()) / rows;
+      Tensor hf = Tensor::zeros(t.dtype(), t.shape());
+      const auto* src = static_cast<const std::uint8_t*>(t.raw());
+      auto* dst = static_cast<std::uint8_t*>(hf.raw_mut());
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const std::int64_t head = r / head_dim, i = r % head_dim / 2, half = r % 2;
+        std::memcpy(dst + (head * head_dim + half * head_dim / 2 + i) * row_bytes, src + r * row_bytes,
+                    static_cast<std::size_t>(row_bytes));
+      }
+      return hf;
+    };
+    const QuantParams* q = w.quant();
+    if (q == nullptr) return permuted(w);
+    auto params = std::make_shared<QuantParams>(*q);
+    params->scale = permuted(q->scale.reshaped({w.dim(0), 1})).reshaped(q->scale.shape());
+    return permuted(w).with_quant(std::move(params));
+  };
+  return out;
 }
 
 std::unique_ptr<Model> make_llama(const LlamaConfig& c, const WeightLookup& lookup, bool has_lm_head,

@@ -46,6 +46,17 @@ Json llama_config_to_json(const LlamaConfig& c);
 // Throws if the numbers cannot describe a model (heads not dividing, ...).
 void validate_llama_config(const LlamaConfig& config, const std::string& source);
 
+// What a Hugging Face checkpoint of a model read from another format holds
+// (`octet quantize` and `octet prune` write one from a GGUF or llama2.c file):
+struct HfForm {
+  Json config;  // config.json
+  // A weight of the loaded model in Hugging Face's row order: Meta's and
+  // llama.cpp's q and k rows put rotary pairs side by side (the interleaved
+  // layout), which this undoes, per-row scales included.
+  std::function<Tensor(const std::string& name, const Tensor& weight)> to_hf_rows;
+};
+HfForm llama_as_hf(const LlamaConfig& c);
+
 // Matmul weights are quantized as `options.quant` says while they load.
 std::unique_ptr<Model> make_llama(const LlamaConfig& config, const WeightLookup& lookup, bool has_lm_head,
                                   std::string source, const LoadOptions& options);

@@ -10,11 +10,13 @@
 
 namespace octet::models {
 
-std::unique_ptr<Model> load_llama2c(const std::string& path, const LoadOptions& options) {
-  auto file = MappedFile::open(path);
-  if (file->size() < 28) fail("{}: too short for a llama2.c header ({} bytes)", path, file->size());
+namespace {
+
+// The header's hyperparameters, checked; `shared_classifier` says whether the head is the embedding.
+LlamaConfig llama2c_config(const MappedFile& file, const std::string& path, bool& shared_classifier) {
+  if (file.size() < 28) fail("{}: too short for a llama2.c header ({} bytes)", path, file.size());
   std::int32_t h[7];
-  std::memcpy(h, file->data(), sizeof h);
+  std::memcpy(h, file.data(), sizeof h);
   if (static_cast<std::uint32_t>(h[0]) == 0x616b3432u) {  // "ak42": llama2.c's version >= 1 exports
     fail("{}: llama2.c export format version >= 1 is not supported; use the legacy (version 0) export", path);
   }
@@ -28,7 +30,7 @@ std::unique_ptr<Model> load_llama2c(const std::string& path, const LoadOptions& 
   c.n_layers = h[2];
   c.n_heads = h[3];
   c.n_kv_heads = h[4];
-  const bool shared_classifier = h[5] > 0;
+  shared_classifier = h[5] > 0;
   c.vocab_size = shared_classifier ? h[5] : -static_cast<std::int64_t>(h[5]);
   c.context_length = h[6];
   c.head_dim = c.n_heads > 0 ? c.hidden_size / c.n_heads : 0;
@@ -38,6 +40,20 @@ std::unique_ptr<Model> load_llama2c(const std::string& path, const LoadOptions& 
   c.tie_word_embeddings = shared_classifier;
   validate_llama_config(c, path);
   if (c.head_dim * c.n_heads != c.hidden_size) fail("{}: dim {} is not a multiple of n_heads {}", path, h[0], h[3]);
+  return c;
+}
+
+}  // namespace
+
+HfForm llama2c_as_hf(const std::string& path) {
+  bool shared_classifier = false;
+  return llama_as_hf(llama2c_config(*MappedFile::open(path), path, shared_classifier));
+}
+
+std::unique_ptr<Model> load_llama2c(const std::string& path, const LoadOptions& options) {
+  auto file = MappedFile::open(path);
+  bool shared_classifier = false;
+  const LlamaConfig c = llama2c_config(*file, path, shared_classifier);
 
   const std::int64_t d = c.hidden_size, L = c.n_layers, q = c.n_heads * c.head_dim, kv = c.n_kv_heads * c.head_dim,
                      ffn = c.intermediate_size, V = c.vocab_size;

@@ -6,6 +6,7 @@
 
 #include "engine/core/model.h"
 #include "engine/io/model_registry.h"
+#include "models/llama.h"
 
 #include <memory>
 #include <string>
@@ -13,5 +14,9 @@
 namespace octet::models {
 
 std::unique_ptr<Model> load_llama2c(const std::string& path, const LoadOptions& options);
+
+// The Hugging Face checkpoint of the llama2.c file `path` (q and k rows put
+// back in Hugging Face's order): what `octet quantize` and `octet prune` write.
+HfForm llama2c_as_hf(const std::string& path);
 
 }  // namespace octet::models

@@ -7,6 +7,7 @@
 #include "engine/text/tokenizer_config.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "models/gguf.h"
+#include "models/llama2c.h"
 #include "models/registry.h"
 
 #include <fmt/format.h>
@@ -208,8 +209,12 @@ LoadOptions read_calibration(const cxxopts::ParseResult& args, const std::string
 
 void add_checkpoint_options(cxxopts::Options& options) {
   auto add = options.add_options();
-  add("m,model", "Hugging Face model directory, or GGUF file (llama, qwen2, qwen3), to read",
+  add("m,model", "Hugging Face model directory, GGUF file (llama, qwen2, qwen3) or llama2.c .bin file, to read",
       cxxopts::value<std::string>());
+  add("tokenizer",
+      "a llama2.c checkpoint's tokenizer.model: used by --calib and copied beside the output (other inputs carry "
+      "theirs)",
+      cxxopts::value<std::string>()->default_value(""));
   add("o,output", "directory to write (created; existing files of the same names are replaced)",
       cxxopts::value<std::string>());
   add("keep-float", "comma-separated weight-name parts to keep in f32 (e.g. lm_head,layers.0.)",
@@ -217,26 +222,31 @@ void add_checkpoint_options(cxxopts::Options& options) {
   add("t,threads", "CPU threads (0 = all cores)", cxxopts::value<int>()->default_value("0"));
 }
 
+namespace {
+
+bool is_gguf_file(const std::string& path) { return path.ends_with(".gguf") && std::filesystem::is_regular_file(path); }
+bool is_llama2c_file(const std::string& path) { return path.ends_with(".bin") && std::filesystem::is_regular_file(path); }
+
+}  // namespace
+
 std::pair<std::string, std::string> read_checkpoint_dirs(const cxxopts::ParseResult& args, const std::string& command) {
   if (!args.count("model") || !args.count("output")) fail("both -m MODEL_DIR and -o OUTPUT_DIR are required");
   const std::string in = args["model"].as<std::string>(), out = args["output"].as<std::string>();
   check_checkpoint_dirs(in, out, command);
+  if (const std::string tokenizer = args["tokenizer"].as<std::string>(); !tokenizer.empty()) {
+    if (!is_llama2c_file(in)) fail("--tokenizer is for llama2.c input; {} carries its own tokenizer", in);
+    load_tokenizer_for(in, tokenizer);  // refused now, before anything is written
+  }
   if (args["threads"].as<int>() > 0) omp_set_num_threads(args["threads"].as<int>());
   return {in, out};
 }
 
-namespace {
-
-bool is_gguf_file(const std::string& path) { return path.ends_with(".gguf") && std::filesystem::is_regular_file(path); }
-
-}  // namespace
-
 void check_checkpoint_dirs(const std::string& in, const std::string& out, const std::string& command) {
   namespace fs = std::filesystem;
-  if (!is_gguf_file(in) && (!fs::is_directory(in) || !fs::exists(fs::path(in) / "config.json"))) {
+  if (!is_gguf_file(in) && !is_llama2c_file(in) && (!fs::is_directory(in) || !fs::exists(fs::path(in) / "config.json"))) {
     fail(
-        "{}: octet {} reads a Hugging Face model directory (config.json + safetensors) or a GGUF file; "
-        "a llama2.c checkpoint is not converted yet",
+        "{}: octet {} reads a Hugging Face model directory (config.json + safetensors), a GGUF file or a llama2.c "
+        ".bin file",
         in, command);
   }
   if (fs::exists(out) && fs::equivalent(in, out)) fail("{}: the output directory must differ from the input", out);
@@ -244,13 +254,26 @@ void check_checkpoint_dirs(const std::string& in, const std::string& out, const 
 }
 
 CheckpointSource read_checkpoint_source(const std::string& in) {
-  if (!is_gguf_file(in)) return {read_json_file((std::filesystem::path(in) / "config.json").string()), {}};
-  models::GgufAsHf hf = models::gguf_as_hf(in);
+  if (!is_gguf_file(in) && !is_llama2c_file(in)) {
+    return {read_json_file((std::filesystem::path(in) / "config.json").string()), {}};
+  }
+  models::HfForm hf = is_gguf_file(in) ? models::gguf_as_hf(in) : models::llama2c_as_hf(in);
   return {std::move(hf.config), std::move(hf.to_hf_rows)};
 }
 
-void copy_tokenizer_files(const std::string& in, const std::string& out) {
+void copy_tokenizer_files(const std::string& in, const std::string& out, const std::string& given_tokenizer) {
   namespace fs = std::filesystem;
+  if (is_llama2c_file(in)) {  // the file holds no tokenizer: the one given
+    if (given_tokenizer.empty()) {
+      std::cerr << fmt::format(
+          "note: {} holds no tokenizer and none was given (--tokenizer): {} has none; give --tokenizer FILE when "
+          "running it\n",
+          in, out);
+      return;
+    }
+    fs::copy_file(given_tokenizer, fs::path(out) / "tokenizer.model", fs::copy_options::overwrite_existing);
+    return;
+  }
   const fs::path dir = is_gguf_file(in) ? fs::path(in).parent_path() : fs::path(in);
   bool tokenizer = false;
   for (const char* f : {"tokenizer.model", "spiece.model", "tokenizer.json", "vocab.txt", "tokenizer_config.json",

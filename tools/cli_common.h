@@ -76,23 +76,25 @@ LoadOptions read_calibration(const cxxopts::ParseResult& args, const std::string
                              const PruneRecipe& prune = {});
 
 // The options of the commands that write checkpoints (quantize, prune):
-// -m MODEL_DIR, -o OUTPUT_DIR, --keep-float and -t.
+// -m MODEL_DIR, -o OUTPUT_DIR, --tokenizer (llama2.c input), --keep-float and -t.
 void add_checkpoint_options(cxxopts::Options& options);
 // -m and -o, both required and checked by check_checkpoint_dirs; sets -t's threads.
 std::pair<std::string, std::string> read_checkpoint_dirs(const cxxopts::ParseResult& args, const std::string& command);
-// `in` must be a Hugging Face model directory or a GGUF file, and `out` another directory.
+// `in` must be a Hugging Face model directory, a GGUF file or a llama2.c file, and `out` another directory.
 void check_checkpoint_dirs(const std::string& in, const std::string& out, const std::string& command);
 // What a checkpoint written from `in` starts from: a Hugging Face
-// directory's config.json, or a GGUF file's as Hugging Face would write it
-// (with the weights' rows put back in Hugging Face's order).
+// directory's config.json, or a GGUF or llama2.c file's as Hugging Face
+// would write it (with the weights' rows put back in Hugging Face's order).
 struct CheckpointSource {
   Json config;
   StoredWeight to_stored;
 };
 CheckpointSource read_checkpoint_source(const std::string& in);
 // The tokenizer and generation files of `in` (a GGUF file's: those beside
-// it), copied unchanged to `out`; says on stderr when there is no tokenizer.
-void copy_tokenizer_files(const std::string& in, const std::string& out);
+// it, else its own vocabulary written out; a llama2.c file's: `tokenizer`,
+// as tokenizer.model), copied unchanged to `out`; says on stderr when there
+// is no tokenizer.
+void copy_tokenizer_files(const std::string& in, const std::string& out, const std::string& tokenizer = "");
 
 // Loads -m (or the default), its tokenizer (--tokenizer) and the --backend
 // (with -t threads); refuses a model of another kind than `kind` (nullopt:

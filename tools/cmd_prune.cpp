@@ -18,7 +18,8 @@ namespace octet::cli {
 int run_prune(int argc, char** argv) {
   cxxopts::Options options(
       "octet prune",
-      "Prune a Hugging Face model directory's (or a GGUF file's) matmul weights (no retraining) and write it as\n"
+      "Prune a Hugging Face model directory's (or a GGUF or llama2.c file's) matmul weights (no retraining) and\n"
+      "  write it as\n"
       "  safetensors with a compressed-tensors sparsity_config in config.json, its weights f32 or 8-bit (--scheme).\n"
       "  2:4 weights are stored in the sparse-24-bitmask format (the kept half and a bitmask: 5/8 of an 8-bit\n"
       "  weight's bytes), and int8 ones run on octet's 2:4 CPU kernels; unstructured sparsity is stored dense.\n"
@@ -34,7 +35,7 @@ int run_prune(int argc, char** argv) {
   const QuantRecipe recipe = read_quant_recipe(args, "scheme");
   const PruneRecipe prune = read_prune_recipe(args, "sparsity", "method");
 
-  const LoadOptions load = read_calibration(args, in, "", recipe, prune);
+  const LoadOptions load = read_calibration(args, in, args["tokenizer"].as<std::string>(), recipe, prune);
   std::cerr << fmt::format("pruning {} to {} by {}...\n", in, sparsity_name(prune), prune_method_name(prune.method));
   const auto model = models::builtin_registry().load_model(in, load);
   if (model->info().family == "gpt2") {
@@ -44,7 +45,7 @@ int run_prune(int argc, char** argv) {
   CheckpointSource source = read_checkpoint_source(in);
   source.config["sparsity_config"] = sparsity_config_json(prune, measured.zero_fraction);
   write_checkpoint(*model, std::move(source.config), recipe, out, source.to_stored);
-  copy_tokenizer_files(in, out);
+  copy_tokenizer_files(in, out, args["tokenizer"].as<std::string>());
   std::cerr << fmt::format(
       "done: {} ({} MiB): {:.1f}% of {} matmul weights are zero ({}{}), {}\n", out,
       std::filesystem::file_size(std::filesystem::path(out) / "model.safetensors") >> 20,

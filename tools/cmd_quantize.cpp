@@ -17,7 +17,8 @@ int run_quantize(int argc, char** argv) {
   cxxopts::Options options(
       "octet quantize",
       "Quantize a Hugging Face model directory (or a GGUF file: its tensors dequantized, then quantized; the\n"
-      "  tokenizer files beside it copied) and write it as safetensors with 8-bit weights\n"
+      "  tokenizer files beside it copied, else its own written; or a llama2.c file with --tokenizer) and write\n"
+      "  it as safetensors with 8-bit weights\n"
       "  (int8 or FP8 E4M3) and *.weight_scale tensors, and a compressed-tensors quantization_config\n"
       "  in config.json.");
   add_checkpoint_options(options);
@@ -33,7 +34,7 @@ int run_quantize(int argc, char** argv) {
   if (recipe.scheme == QuantScheme::F32) fail("--scheme f32 writes nothing new: choose w8, int8 or fp8");
 
   std::cerr << fmt::format("quantizing {} to {}...\n", in, quant_scheme_name(recipe.scheme));
-  const auto model = models::builtin_registry().load_model(in, read_calibration(args, in, "", recipe));
+  const auto model = models::builtin_registry().load_model(in, read_calibration(args, in, args["tokenizer"].as<std::string>(), recipe));
   if (model->info().family == "gpt2") {
     fail(
         "{}: octet quantize does not write GPT-2 checkpoints yet (its fused c_attn is split at load); run it "
@@ -43,7 +44,7 @@ int run_quantize(int argc, char** argv) {
   std::cerr << fmt::format("writing {}/model.safetensors and config.json...\n", out);
   CheckpointSource source = read_checkpoint_source(in);
   write_checkpoint(*model, std::move(source.config), recipe, out, source.to_stored);
-  copy_tokenizer_files(in, out);
+  copy_tokenizer_files(in, out, args["tokenizer"].as<std::string>());
   std::cerr << fmt::format("done: {} ({} MiB)\n", out, fs::file_size(fs::path(out) / "model.safetensors") >> 20);
   return 0;
 }

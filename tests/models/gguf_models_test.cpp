@@ -167,7 +167,7 @@ TEST(GgufAsHf, WrittenCheckpointReproducesTheHuggingFaceReference) {
   for (const std::string kind : {"llama3", "qwen3"}) {
     const std::string path = test::test_data(kind == "llama3" ? "gguf/tiny_llama31.gguf" : "gguf/tiny_qwen3.gguf");
     const Json ref = read_json_file(test::test_data("decoder_tiny_reference.json"))[kind];
-    const models::GgufAsHf hf = models::gguf_as_hf(path);
+    const models::HfForm hf = models::gguf_as_hf(path);
     for (const QuantScheme scheme : {QuantScheme::F32, QuantScheme::Int8}) {
       test::TempDir dir;
       const QuantRecipe recipe{scheme, {}};

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <tuple>
 
 #include <sys/wait.h>
 #include <algorithm>
@@ -78,6 +79,52 @@ TEST(Cli, Llama2cCheckpointAsWritten) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_CONTAINS(r.output, "Once upon a time, there was a little girl named Lily.");
   expect_failure("generate -m " + checkpoint, 1, "--tokenizer");
+}
+
+// octet quantize and prune from a llama2.c file: config.json from its header,
+// q and k rows put back in Hugging Face's order, the --tokenizer copied as
+// tokenizer.model. The int8 checkpoint generates, greedily, what the .bin
+// does quantized at load; the f32 2:4 one has the perplexity the .bin has
+// pruned at load (the same values; rows reordered: float rounding only).
+TEST(Cli, QuantizeAndPruneReadLlama2cFiles) {
+  OCTET_REQUIRE_SHARED(checkpoint, "models/stories260K/stories260K.bin");
+  OCTET_REQUIRE_SHARED(tokenizer, "models/stories260K/tok512.model");
+  test::TempDir dir;
+  const std::string bin = checkpoint + " --tokenizer " + tokenizer;
+  const CliRun q = run_octet("quantize -m " + bin + " -o " + dir.file("q") + " --scheme int8");
+  ASSERT_EQ(q.exit_code, 0) << q.output;
+  const std::string generate = " -p 'Once upon a time' --temp 0 -n 24";
+  const auto text = [](const std::string& o) { return o.substr(0, o.find("\n[prompt")); };  // not the timings
+  const CliRun from_bin = run_octet("generate -m " + bin + generate + " --quant int8");
+  const CliRun from_checkpoint = run_octet("generate -m " + dir.file("q") + generate);
+  ASSERT_EQ(from_bin.exit_code, 0) << from_bin.output;
+  ASSERT_EQ(from_checkpoint.exit_code, 0) << from_checkpoint.output;
+  EXPECT_EQ(text(from_checkpoint.output), text(from_bin.output));
+  EXPECT_CONTAINS(text(from_bin.output), "Once upon a time");
+
+  std::ofstream(dir.file("story.txt"))
+      << "Once upon a time, there was a little girl named Lily. She liked to play in the park with her dog. One "
+         "day, the dog found a big red ball.\n";
+  const CliRun p = run_octet("prune -m " + bin + " -o " + dir.file("p") + " --sparsity 2:4");
+  ASSERT_EQ(p.exit_code, 0) << p.output;
+  const auto perplexity = [](const std::string& out, const std::string& label) {
+    const std::size_t at = out.find("perplexity (" + label + "): ");
+    return at == std::string::npos ? -1.0 : std::stod(out.substr(at + label.size() + 14));
+  };
+  const std::string story = " -f " + dir.file("story.txt") + " --ctx 16";
+  const double pruned_at_load =
+      perplexity(run_octet("perplexity -m " + bin + story + " --compare f32 --prune 2:4").output, "f32 2:4 magnitude");
+  const double written = perplexity(run_octet("perplexity -m " + dir.file("p") + story).output, "f32");
+  ASSERT_GT(pruned_at_load, 0);
+  EXPECT_NEAR(written, pruned_at_load, 1e-4 * pruned_at_load);
+
+  const CliRun none = run_octet("quantize -m " + checkpoint + " -o " + dir.file("none"));
+  EXPECT_EQ(none.exit_code, 0) << none.output;
+  EXPECT_CONTAINS(none.output, "holds no tokenizer and none was given (--tokenizer)");
+  expect_failure("quantize -m " + checkpoint + " --tokenizer " + checkpoint + " -o " + dir.file("x"), 1,
+                 "cannot load SentencePiece model");
+  expect_failure("quantize -m " + test::shipped_model() + " --tokenizer " + tokenizer + " -o " + dir.file("x"), 1,
+                 "--tokenizer is for llama2.c input");
 }
 
 TEST(Cli, InfoDescribesTheModel) {
@@ -267,7 +314,7 @@ TEST(Cli, QuantizeAndPruneReadGgufFiles) {
   }
   expect_failure("quantize -m " + test::test_data("gguf/types.gguf") + " -o " + dir.file("x"), 1, "architecture");
   expect_failure("quantize -m " + dir.file("q/config.json") + " -o " + dir.file("x"), 1,
-                 "reads a Hugging Face model directory (config.json + safetensors) or a GGUF file");
+                 "reads a Hugging Face model directory (config.json + safetensors), a GGUF file or a llama2.c .bin file");
 }
 
 // --kv-cache fp8: a quarter of the cache's bytes plus a float scale per row
