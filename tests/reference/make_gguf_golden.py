@@ -155,17 +155,10 @@ def hf_weights(tensors, cfg):
     return p
 
 
-def make_tiny_llama(rng):
-    tok_path = OUT / "bpe" / "gpt2_style.json"
-    tok = Tokenizer.from_file(str(tok_path))
-    tj = json.loads(tok_path.read_text())
-    vocab = sorted(tj["model"]["vocab"].items(), key=lambda e: e[1])
-    tokens = [t for t, _ in vocab]
-    cfg = dict(dim=64, ffn=96, n_layers=2, n_heads=4, n_kv=2, head_dim=16, vocab=len(tokens), eps=1e-5,
-               theta=10000.0, ctx=128)
-    path = OUT / "gguf" / "tiny_llama.gguf"
+def tiny_llama_writer(path, name, cfg):
+    """A GGUFWriter for a Llama of `cfg`'s hyperparameters, as llama.cpp's converter writes them."""
     w = GGUFWriter(str(path), "llama")
-    w.add_name("octet tiny llama (random weights)")
+    w.add_name(name)
     w.add_context_length(cfg["ctx"])
     w.add_embedding_length(cfg["dim"])
     w.add_block_count(cfg["n_layers"])
@@ -176,6 +169,19 @@ def make_tiny_llama(rng):
     w.add_rope_freq_base(cfg["theta"])
     w.add_layer_norm_rms_eps(cfg["eps"])
     w.add_vocab_size(cfg["vocab"])
+    return w
+
+
+def make_tiny_llama(rng):
+    tok_path = OUT / "bpe" / "gpt2_style.json"
+    tok = Tokenizer.from_file(str(tok_path))
+    tj = json.loads(tok_path.read_text())
+    vocab = sorted(tj["model"]["vocab"].items(), key=lambda e: e[1])
+    tokens = [t for t, _ in vocab]
+    cfg = dict(dim=64, ffn=96, n_layers=2, n_heads=4, n_kv=2, head_dim=16, vocab=len(tokens), eps=1e-5,
+               theta=10000.0, ctx=128)
+    path = OUT / "gguf" / "tiny_llama.gguf"
+    w = tiny_llama_writer(path, "octet tiny llama (random weights)", cfg)
     w.add_tokenizer_model("gpt2")
     w.add_tokenizer_pre("gpt2")
     w.add_token_list(tokens)
@@ -221,18 +227,10 @@ def make_tiny_llama_spm(rng):
     proto = pb.ModelProto()
     proto.ParseFromString((ROOT / "assets" / "models" / "tinystories-mini" / "tokenizer.model").read_bytes())
     tokens = [p.piece for p in proto.pieces]
-    cfg = dict(dim=32, ffn=64, n_layers=1, n_heads=2, n_kv=2, head_dim=16, vocab=len(tokens))
-    w = GGUFWriter(str(OUT / "gguf" / "tiny_llama_spm.gguf"), "llama")
-    w.add_name("octet tiny llama with a SentencePiece vocabulary (random weights)")
-    w.add_context_length(64)
-    w.add_embedding_length(cfg["dim"])
-    w.add_block_count(cfg["n_layers"])
-    w.add_feed_forward_length(cfg["ffn"])
-    w.add_head_count(cfg["n_heads"])
-    w.add_head_count_kv(cfg["n_kv"])
-    w.add_rope_dimension_count(cfg["head_dim"])
-    w.add_layer_norm_rms_eps(1e-5)
-    w.add_vocab_size(cfg["vocab"])
+    cfg = dict(dim=32, ffn=64, n_layers=1, n_heads=2, n_kv=2, head_dim=16, vocab=len(tokens), eps=1e-5,
+               theta=10000.0, ctx=64)
+    w = tiny_llama_writer(OUT / "gguf" / "tiny_llama_spm.gguf",
+                          "octet tiny llama with a SentencePiece vocabulary (random weights)", cfg)
     w.add_tokenizer_model("llama")
     w.add_tokenizer_pre("default")
     w.add_token_list(tokens)

@@ -170,6 +170,30 @@ TEST(Executor, BatchedDecodeEqualsOneSequenceAtATime) {
   }
 }
 
+// Continuous-batching tests' sequences: three prompts, and the token each
+// sequence b feeds at decode step s.
+const std::vector<std::vector<std::int32_t>> kPrompts{{1, 2, 3, 4, 5, 6, 7}, {1, 9}, {1, 11, 12, 13}};
+std::int32_t step_token(int b, int step) { return static_cast<std::int32_t>(20 + 3 * step + b); }
+
+// [b][s]: the last-row logits of kPrompts[b] run alone in its own executor,
+// after its prompt (s = 0), then after feeding step_token(b, s), s = 1..n_steps.
+std::vector<std::vector<std::vector<float>>> logits_alone(const Model& model, Backend& backend, int n_ctx,
+                                                          int n_steps) {
+  const std::int64_t vocab = model.info().vocab_size;
+  std::vector<std::vector<std::vector<float>>> alone(kPrompts.size());
+  for (std::size_t b = 0; b < kPrompts.size(); ++b) {
+    Executor executor(model, backend, n_ctx);
+    const Tensor* out = &executor.forward(kPrompts[b], 0, false);
+    alone[b].emplace_back(out->data<float>(), out->data<float>() + vocab);
+    for (int s = 1; s <= n_steps; ++s) {
+      const std::int32_t token = step_token(static_cast<int>(b), s);
+      out = &executor.forward(std::span(&token, 1), static_cast<int>(kPrompts[b].size()) + s - 1, false);
+      alone[b].emplace_back(out->data<float>(), out->data<float>() + vocab);
+    }
+  }
+  return alone;
+}
+
 // Continuous batching: sequences prefilled one at a time into their own cache
 // slots, then decoded together at their own positions, get the logits each
 // one gets alone. The GPT-2 model takes each token's position as an input.
@@ -184,20 +208,9 @@ TEST(Executor, MixedPositionsAndSlotsEqualEachSequenceAlone) {
     auto backend = make_cpu_backend(0);
     const std::int64_t vocab = model->info().vocab_size;
     const int n_ctx = 24, n_steps = 4;
-    const std::vector<std::vector<std::int32_t>> prompts{{1, 2, 3, 4, 5, 6, 7}, {1, 9}, {1, 11, 12, 13}};
+    const auto& prompts = kPrompts;
     const SequenceStep slots[] = {{2, 0}, {0, 0}, {1, 0}};  // sequence b lives in slots[b].slot
-    const auto step_token = [](int b, int step) { return static_cast<std::int32_t>(20 + 3 * step + b); };
-    std::vector<std::vector<std::vector<float>>> alone(prompts.size());  // [b][step] last-row logits
-    for (std::size_t b = 0; b < prompts.size(); ++b) {
-      Executor executor(*model, *backend, n_ctx);
-      const Tensor* out = &executor.forward(prompts[b], 0, false);
-      alone[b].emplace_back(out->data<float>(), out->data<float>() + vocab);
-      for (int s = 1; s <= n_steps; ++s) {
-        const std::int32_t token = step_token(static_cast<int>(b), s);
-        out = &executor.forward(std::span(&token, 1), static_cast<int>(prompts[b].size()) + s - 1, false);
-        alone[b].emplace_back(out->data<float>(), out->data<float>() + vocab);
-      }
-    }
+    const auto alone = logits_alone(*model, *backend, n_ctx, n_steps);
     Executor executor(*model, *backend, n_ctx, 3);
     ASSERT_TRUE(executor.runs_mixed_steps());
     const std::string what = c.path + " " + std::string(quant_scheme_name(c.scheme));
@@ -252,19 +265,8 @@ TEST(Executor, RaggedStepsEqualEachSequenceAlone) {
     auto backend = make_cpu_backend(0);
     const std::int64_t vocab = model->info().vocab_size;
     const int n_ctx = 24;
-    const std::vector<std::vector<std::int32_t>> prompts{{1, 2, 3, 4, 5, 6, 7}, {1, 9}, {1, 11, 12, 13}};
-    const auto step_token = [](int b, int step) { return static_cast<std::int32_t>(20 + 3 * step + b); };
-    std::vector<std::vector<std::vector<float>>> alone(prompts.size());  // [b][step] last-row logits
-    for (std::size_t b = 0; b < prompts.size(); ++b) {
-      Executor executor(*model, *backend, n_ctx);
-      const Tensor* out = &executor.forward(prompts[b], 0, false);
-      alone[b].emplace_back(out->data<float>(), out->data<float>() + vocab);
-      for (int s = 1; s <= 3; ++s) {
-        const std::int32_t token = step_token(static_cast<int>(b), s);
-        out = &executor.forward(std::span(&token, 1), static_cast<int>(prompts[b].size()) + s - 1, false);
-        alone[b].emplace_back(out->data<float>(), out->data<float>() + vocab);
-      }
-    }
+    const auto& prompts = kPrompts;
+    const auto alone = logits_alone(*model, *backend, n_ctx, 3);
     Executor executor(*model, *backend, n_ctx, 3);
     ASSERT_TRUE(executor.runs_ragged_steps());
     const std::string what = path + " " + std::string(quant_scheme_name(scheme));
