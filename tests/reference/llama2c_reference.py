@@ -3,7 +3,9 @@
 
 Written from the llama2.c file layout and Meta's original model.py math
 (rotary embedding as complex multiplication of adjacent pairs), sharing no
-code with octet. Writes greedy ids from BOS and the logits of the first steps.
+code with octet. Writes greedy ids from BOS, the logits of the first steps, and
+each step's margin between its two largest logits (a float32 engine may choose
+the other at a near-tie).
 With --kv-fp8, every key (after rotation) and value is stored in the cache as
 FP8 E4M3 with one scale per token and key/value head (absmax / 448), the way
 the OCP FP8 spec rounds (nearest even, saturating): octet's --kv-cache fp8.
@@ -90,7 +92,7 @@ def run(cfg, p, steps, logit_steps, kv_fp8=False):
     L, H, KV, hd = cfg["n_layers"], cfg["n_heads"], cfg["n_kv"], cfg["hd"]
     k_cache = np.zeros((L, cfg["seq_len"], KV, hd))
     v_cache = np.zeros((L, cfg["seq_len"], KV, hd))
-    token, ids, logits_out = 1, [], []
+    token, ids, logits_out, margins = 1, [], [], []
     for pos in range(steps):
         x = p["emb"][token].copy()
         for l in range(L):
@@ -117,7 +119,9 @@ def run(cfg, p, steps, logit_steps, kv_fp8=False):
             logits_out.append([float(v) for v in logits])
         token = int(np.argmax(logits))
         ids.append(token)
-    return ids, logits_out
+        top2 = np.sort(logits)[-2:]
+        margins.append(float(top2[1] - top2[0]))
+    return ids, logits_out, margins
 
 
 def main():
@@ -129,11 +133,12 @@ def main():
     ap.add_argument("--kv-fp8", action="store_true")
     a = ap.parse_args()
     cfg, p = load(a.checkpoint)
-    ids, logits = run(cfg, p, a.steps, a.logit_steps, a.kv_fp8)
+    ids, logits, margins = run(cfg, p, a.steps, a.logit_steps, a.kv_fp8)
     source = "tests/reference/llama2c_reference.py (numpy float64{}), greedy from BOS".format(
         ", --kv-fp8" if a.kv_fp8 else "")
     json.dump({"source": source,
-               "checkpoint_sha256": hashlib.sha256(open(a.checkpoint, "rb").read()).hexdigest(), "greedy_ids": ids, "step_logits": logits},
+               "checkpoint_sha256": hashlib.sha256(open(a.checkpoint, "rb").read()).hexdigest(), "greedy_ids": ids, "step_logits": logits,
+               "top2_margins": margins},
               open(a.out, "w"))
 
 
