@@ -162,9 +162,12 @@ TEST(Cli, QuantizeRefusesWhatItCannotWriteBack) {
   test::TempDir dir;
   std::ofstream(dir.file("model.bin"), std::ios::binary) << std::string(64, '\0');
   expect_failure("quantize -m " + dir.file("model.bin") + " -o " + dir.file("out") + " --scheme int8", 1,
-                 "a llama2.c checkpoint is not converted yet");
-  expect_failure("quantize -m " + test::test_data("gpt2-tiny") + " -o " + dir.file("out") + " --scheme int8", 1,
-                 "does not write GPT-2 checkpoints yet");
+                 "model.bin: header field 0 is 0, not a llama2.c checkpoint?");
+  EXPECT_FALSE(std::filesystem::exists(dir.file("out/model.safetensors")));
+  for (const std::string& gpt2 : {test::test_data("gpt2-tiny"), test::test_data("gguf/tiny_gpt2.gguf")}) {
+    expect_failure("quantize -m " + gpt2 + " -o " + dir.file("out") + " --scheme int8", 1,
+                   "does not write GPT-2 checkpoints yet");
+  }
 }
 
 TEST(Cli, ABrokenGgufIsAnErrorNamingTheFile) {
