@@ -18,12 +18,28 @@ namespace octet::models {
 
 namespace {
 
+using NameMap = std::map<std::string, std::string>;
+
+// llama.cpp's name for the Hugging Face weight name `hf`: from `global`, or
+// for "<layer_prefix>N.<rest>", "blk.N." and `layer`'s name for <rest>.
+std::string gguf_name(const std::string& hf, const NameMap& global, const std::string& layer_prefix,
+                      const NameMap& layer) {
+  if (const auto it = global.find(hf); it != global.end()) return it->second;
+  const std::size_t dot = hf.find('.', layer_prefix.size());
+  if (hf.starts_with(layer_prefix) && dot != std::string::npos) {
+    if (const auto it = layer.find(hf.substr(dot + 1)); it != layer.end()) {
+      return "blk." + hf.substr(layer_prefix.size(), dot - layer_prefix.size()) + "." + it->second;
+    }
+  }
+  return hf;
+}
+
 // llama.cpp's tensor names for a Hugging Face Llama weight name.
 std::string gguf_llama_name(const std::string& hf) {
-  static const std::map<std::string, std::string> kGlobal = {{"model.embed_tokens.weight", "token_embd.weight"},
-                                                             {"model.norm.weight", "output_norm.weight"},
-                                                             {"lm_head.weight", "output.weight"}};
-  static const std::map<std::string, std::string> kLayer = {
+  static const NameMap kGlobal = {{"model.embed_tokens.weight", "token_embd.weight"},
+                                  {"model.norm.weight", "output_norm.weight"},
+                                  {"lm_head.weight", "output.weight"}};
+  static const NameMap kLayer = {
       {"input_layernorm.weight", "attn_norm.weight"},    {"self_attn.q_proj.weight", "attn_q.weight"},
       {"self_attn.k_proj.weight", "attn_k.weight"},      {"self_attn.v_proj.weight", "attn_v.weight"},
       {"self_attn.o_proj.weight", "attn_output.weight"}, {"post_attention_layernorm.weight", "ffn_norm.weight"},
@@ -31,15 +47,7 @@ std::string gguf_llama_name(const std::string& hf) {
       {"mlp.down_proj.weight", "ffn_down.weight"},       {"self_attn.q_proj.bias", "attn_q.bias"},
       {"self_attn.k_proj.bias", "attn_k.bias"},          {"self_attn.v_proj.bias", "attn_v.bias"},
       {"self_attn.q_norm.weight", "attn_q_norm.weight"}, {"self_attn.k_norm.weight", "attn_k_norm.weight"}};
-  if (const auto it = kGlobal.find(hf); it != kGlobal.end()) return it->second;
-  const std::string prefix = "model.layers.";
-  const std::size_t dot = hf.find('.', prefix.size());
-  if (hf.starts_with(prefix) && dot != std::string::npos) {
-    if (const auto it = kLayer.find(hf.substr(dot + 1)); it != kLayer.end()) {
-      return "blk." + hf.substr(prefix.size(), dot - prefix.size()) + "." + it->second;
-    }
-  }
-  return hf;
+  return gguf_name(hf, kGlobal, "model.layers.", kLayer);
 }
 
 // The end-of-sequence ids of the file's tokenizer (end of text and end of turn).
@@ -165,26 +173,18 @@ LlamaConfig llama_config_from_gguf(const GgufFile& g, const std::string& arch) {
 
 // llama.cpp's names for GPT-2's tensors (Hugging Face's without "transformer.").
 std::string gguf_gpt2_name(const std::string& hf) {
-  static const std::map<std::string, std::string> kGlobal = {
-      {"wte.weight", "token_embd.weight"},   {"wpe.weight", "position_embd.weight"},
-      {"ln_f.weight", "output_norm.weight"}, {"ln_f.bias", "output_norm.bias"},
-      {"lm_head.weight", "output.weight"}};
-  static const std::map<std::string, std::string> kLayer = {
-      {"ln_1.weight", "attn_norm.weight"},       {"ln_1.bias", "attn_norm.bias"},
-      {"attn.c_attn.weight", "attn_qkv.weight"}, {"attn.c_attn.bias", "attn_qkv.bias"},
-      {"attn.c_proj.weight", "attn_output.weight"}, {"attn.c_proj.bias", "attn_output.bias"},
-      {"ln_2.weight", "ffn_norm.weight"},        {"ln_2.bias", "ffn_norm.bias"},
-      {"mlp.c_fc.weight", "ffn_up.weight"},      {"mlp.c_fc.bias", "ffn_up.bias"},
-      {"mlp.c_proj.weight", "ffn_down.weight"},  {"mlp.c_proj.bias", "ffn_down.bias"}};
-  if (const auto it = kGlobal.find(hf); it != kGlobal.end()) return it->second;
-  const std::string prefix = "h.";
-  const std::size_t dot = hf.find('.', prefix.size());
-  if (hf.starts_with(prefix) && dot != std::string::npos) {
-    if (const auto it = kLayer.find(hf.substr(dot + 1)); it != kLayer.end()) {
-      return "blk." + hf.substr(prefix.size(), dot - prefix.size()) + "." + it->second;
-    }
-  }
-  return hf;
+  static const NameMap kGlobal = {{"wte.weight", "token_embd.weight"},
+                                  {"wpe.weight", "position_embd.weight"},
+                                  {"ln_f.weight", "output_norm.weight"},
+                                  {"ln_f.bias", "output_norm.bias"},
+                                  {"lm_head.weight", "output.weight"}};
+  static const NameMap kLayer = {{"ln_1.weight", "attn_norm.weight"},          {"ln_1.bias", "attn_norm.bias"},
+                                 {"attn.c_attn.weight", "attn_qkv.weight"},    {"attn.c_attn.bias", "attn_qkv.bias"},
+                                 {"attn.c_proj.weight", "attn_output.weight"}, {"attn.c_proj.bias", "attn_output.bias"},
+                                 {"ln_2.weight", "ffn_norm.weight"},           {"ln_2.bias", "ffn_norm.bias"},
+                                 {"mlp.c_fc.weight", "ffn_up.weight"},         {"mlp.c_fc.bias", "ffn_up.bias"},
+                                 {"mlp.c_proj.weight", "ffn_down.weight"},     {"mlp.c_proj.bias", "ffn_down.bias"}};
+  return gguf_name(hf, kGlobal, "h.", kLayer);
 }
 
 // GPT-2's hyperparameters from llama.cpp's metadata; validated by make_gpt2.
