@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <iostream>
 #include <optional>
@@ -143,6 +144,20 @@ int run_matmul_mode(const cxxopts::ParseResult& args) {
   return 0;
 }
 
+// `profile` summed over `repetitions`: each kind of node's share, largest first.
+void print_profile(const NodeProfile& profile, const std::string& title, int repetitions) {
+  std::vector<std::pair<std::string, NodeProfile::Entry>> entries(profile.by_node.begin(), profile.by_node.end());
+  std::sort(entries.begin(), entries.end(),
+            [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
+  const double total = profile.total_seconds();
+  std::cerr << fmt::format("where the time goes, {}: {:.2f} ms per repetition in nodes\n", title,
+                           1e3 * total / repetitions);
+  for (const auto& [node, e] : entries) {
+    std::cerr << fmt::format("  {:>5.1f}%  {:>9.3f} ms  {:>6} calls  {}\n", 100.0 * e.seconds / total,
+                             1e3 * e.seconds / repetitions, e.calls / repetitions, node);
+  }
+}
+
 }  // namespace
 
 int run_bench(int argc, char** argv) {
@@ -180,6 +195,9 @@ int run_bench(int argc, char** argv) {
       cxxopts::value<std::string>()->default_value("0"));
   add("r,repetitions", "timed repetitions of each test", cxxopts::value<int>()->default_value("5"));
   add("o,output", "md (a table), json or csv", cxxopts::value<std::string>()->default_value("md"));
+  add("profile",
+      "print where the time goes (to stderr): wall time of each kind of node per repetition, summed over the "
+      "layers (CPU nodes only)");
   add("matmul",
       "time the matrix product alone instead of a model: comma-separated token counts M, on the Llama-7B shapes "
       "(N x K = 4096x4096, 11008x4096, 4096x11008); reports TFLOP/s",
@@ -290,10 +308,15 @@ int run_bench(int argc, char** argv) {
         }
         if (encoder) {
           for (const int b : batches()) {
-            const EncoderBenchRequest er{b, request.n_prompt, request.repetitions};
+            NodeProfile profile;
+            const EncoderBenchRequest er{b, request.n_prompt, request.repetitions,
+                                         args.count("profile") ? &profile : nullptr};
             std::cerr << fmt::format("bench {} {} threads={}: batch {} of {} tokens, {} repetitions\n", backend_name,
                                      scheme_name, threads, er.batch, er.seq_len, er.repetitions);
             const std::vector<double> s = run_encoder_bench(*model, placement, er);
+            if (er.profile != nullptr) {
+              print_profile(profile, fmt::format("{} {} batch {}", backend_name, scheme_label, b), er.repetitions);
+            }
             rows.push_back({{"backend", backend_name},
                             {"quant", scheme_label},
                             {"threads", threads > 0 ? threads : machine_cores()},
@@ -308,6 +331,11 @@ int run_bench(int argc, char** argv) {
         for (const int b : batches()) {
           DecoderBenchRequest dr = request;
           dr.batch = b;
+          NodeProfile pp_profile, tg_profile;
+          if (args.count("profile")) {
+            dr.pp_profile = &pp_profile;
+            dr.tg_profile = &tg_profile;
+          }
           std::cerr << fmt::format("bench {} {} threads={}: batch {}, pp{} and tg{}, {} repetitions\n", backend_name,
                                    scheme_name, threads, b, dr.n_prompt, dr.n_gen, dr.repetitions);
           DecoderBenchResult r;
@@ -317,6 +345,11 @@ int run_bench(int argc, char** argv) {
             // Refused before anything is timed (a backend without batched decode, a context too short).
             skip(fmt::format("batch {}: {}", b, e.what()));
             continue;
+          }
+          if (args.count("profile")) {
+            const std::string title = fmt::format("{} {} batch {}", backend_name, scheme_label, b);
+            print_profile(pp_profile, fmt::format("{}, pp{}", title, dr.n_prompt), dr.repetitions);
+            print_profile(tg_profile, fmt::format("{}, tg{}", title, dr.n_gen), dr.repetitions);
           }
           const double tg_mean = mean(r.tg_tokens_per_second);
           rows.push_back({{"backend", backend_name},

@@ -76,6 +76,9 @@ class Backend {
   virtual bool supports(OpKind op, DType dtype) const = 0;
   // Called once per planned graph: size scratch space for `n_ctx` positions.
   virtual void reserve(const Graph& graph, int n_ctx) = 0;
+  // A graph reserve() saw is about to die: whatever the backend learned
+  // about its nodes (by address) must not apply to a later graph's.
+  virtual void forget_graph(const Graph& /*graph*/) {}
   // Whether steps whose sequences sit at different positions or cache slots
   // (StepContext::uniform() false) run here; the executor refuses them elsewhere.
   virtual bool runs_mixed_steps() const { return false; }

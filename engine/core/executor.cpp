@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 
 namespace octet {
@@ -39,6 +40,9 @@ Executor::~Executor() {
   for (auto& [key, plan] : plans_) {
     if (!plan) continue;
     for (const Segment& segment : plan->segments) backend(segment.backend).forget_step(segment.step_key);
+    for (std::size_t b = 0; b < plan->uses_backend.size(); ++b) {
+      if (plan->uses_backend[b]) backend(static_cast<int>(b)).forget_graph(plan->graph);
+    }
   }
 }
 
@@ -182,10 +186,16 @@ const Tensor& Executor::run_sequences(const GraphRequest& request, std::span<con
   for (const Segment& segment : plan.segments) {
     for (const Transfer& t : segment.arrivals) transfer(t);
     Backend& on = backend(segment.backend);
+    const bool timed = profile_ != nullptr && on.device() == Device::Cpu;
     auto enqueue = [&] {
       for (std::size_t i = segment.first; i < segment.end; ++i) {
         const Node& node = plan.graph.nodes()[i];
+        const auto start = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
         on.run(node, plan.node_inputs[i], plan.graph.values()[node.output].tensor, ctx);
+        if (timed) {
+          profile_->add(node.op, plan.graph.values()[node.output].name,
+                        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        }
       }
     };
     on.run_step(segment.step_key, enqueue);
@@ -230,6 +240,7 @@ Executor::Plan& Executor::plan_for(const GraphRequest& request) {
   full.n_ctx = n_ctx_;
   plan->batch = request.batch;
   plan->graph = model_.build_graph(full);
+  if (keep_every_value_) plan->graph.keep_values();
   if (plan->graph.output() < 0) fail("graph for {} tokens has no output", request.n_tokens);
   plan->node_backend = placement_.place(plan->graph);
   check_support(*plan);

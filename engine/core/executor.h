@@ -15,6 +15,7 @@
 
 #include "engine/core/backend.h"
 #include "engine/core/model.h"
+#include "engine/core/node_profile.h"
 #include "engine/core/placement.h"
 
 #include <cstdint>
@@ -82,11 +83,14 @@ class Executor {
   // Only values alive at the end of the step (the output, the KV cache, the
   // inputs) still hold their numbers, unless keep_every_value() was called.
   const Tensor* find_value(const std::string& name) const;
-  // Before the first step: no intermediate's arena slot is ever reused, so
+  // Before the first step: no intermediate's arena slot is ever reused, and
+  // no backend skips writing a value it fuses away (Graph::keep_values), so
   // every value of the last step can be read after it (calibration reads every
   // matmul's input), at the cost of an arena as large as all intermediates together.
   void keep_every_value();
   std::size_t arena_bytes() const;  // every backend's arena together
+  // While `profile` is not null, each step adds its host nodes' times to it.
+  void profile_into(NodeProfile* profile) { profile_ = profile; }
   // The graph of the last step, its values bound as the backend holds them.
   const Graph* last_graph() const { return last_ == nullptr ? nullptr : &last_->graph; }
 
@@ -149,6 +153,7 @@ class Executor {
   std::vector<SequenceStep> uniform_;    // reused by uniform_sequences
   std::vector<SequenceStep> laid_out_;   // the step's sequences with their rows (what backends see)
   const Plan* last_ = nullptr;
+  NodeProfile* profile_ = nullptr;
 };
 
 }  // namespace octet

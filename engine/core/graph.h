@@ -60,6 +60,10 @@ struct NodeParams {
   int n_heads = 0;                                 // Attention (query heads), MaskedAttention
   int n_kv_heads = 0;                              // Attention
   int batch = 1;                                   // Rope, Attention: sequences in the step
+  // MaskedAttention: the backend may round q, k, v and the softmax weights to
+  // bf16 for the two products (float sums), where its hardware multiplies
+  // bf16 fast (an int8 model's encoder: the int8 matmuls around it err more).
+  bool bf16_attention = false;
 };
 
 enum class ValueKind {
@@ -99,12 +103,18 @@ class Graph {
   const std::vector<Node>& nodes() const { return nodes_; }
   int output() const { return output_; }
   int find(std::string_view name) const;  // -1 when absent
+  // Every value is read after a step (calibration): a backend then writes
+  // each one, even where it could fuse a producer into its only reader and
+  // skip writing the value between them.
+  void keep_values() { keep_values_ = true; }
+  bool values_kept() const { return keep_values_; }
 
  private:
   int add_value(Value value);
   std::vector<Value> values_;
   std::vector<Node> nodes_;
   int output_ = -1;
+  bool keep_values_ = false;
 };
 
 }  // namespace octet

@@ -61,13 +61,16 @@ DecoderBenchResult run_decoder_bench(const Model& model, const Placement& placem
   run_pp();  // warm-up: plans graphs, creates primitives, faults pages in
   run_tg(nullptr);
   for (int rep = 0; rep < req.repetitions; ++rep) {
+    executor.profile_into(req.pp_profile);
     auto t0 = Clock::now();
     run_pp();
     const double pp_seconds = seconds(t0, Clock::now());
+    executor.profile_into(req.tg_profile);
     r.pp_tokens_per_second.push_back(static_cast<double>(prompts.size()) / pp_seconds);
     r.ttft_ms.push_back(1e3 * pp_seconds);  // the prompt pass ends with the first token's logits
     const std::size_t first = r.tg_token_ms.size();
     run_tg(&r.tg_token_ms);
+    executor.profile_into(nullptr);
     double total_ms = 0;
     for (std::size_t i = first; i < r.tg_token_ms.size(); ++i) total_ms += r.tg_token_ms[i];
     r.tg_tokens_per_second.push_back(static_cast<double>(req.n_gen) * req.batch / (total_ms / 1e3));

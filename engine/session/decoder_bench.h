@@ -10,6 +10,7 @@
 #pragma once
 
 #include "engine/core/model.h"
+#include "engine/core/node_profile.h"
 #include "engine/core/placement.h"
 
 #include <cstdint>
@@ -22,6 +23,9 @@ struct DecoderBenchRequest {
   int n_gen = 128;
   int repetitions = 5;
   int batch = 1;
+  // Where not null, the timed repetitions' nodes are timed into them (pp and tg apart).
+  NodeProfile* pp_profile = nullptr;
+  NodeProfile* tg_profile = nullptr;
 };
 
 struct DecoderBenchResult {

@@ -31,6 +31,7 @@ std::vector<double> run_encoder_bench(const Model& model, const Placement& place
   const GraphRequest step{request.seq_len, 0, false, request.batch};
   executor.run(step, inputs);  // warm-up: plans, primitives, first touch of the arena
   std::vector<double> out;
+  executor.profile_into(request.profile);
   for (int r = 0; r < request.repetitions; ++r) {
     const auto start = std::chrono::steady_clock::now();
     executor.run(step, inputs);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "engine/core/model.h"
+#include "engine/core/node_profile.h"
 #include "engine/core/placement.h"
 
 #include <vector>
@@ -15,6 +16,7 @@ struct EncoderBenchRequest {
   int batch = 32;
   int seq_len = 128;
   int repetitions = 5;
+  NodeProfile* profile = nullptr;  // where not null, the timed repetitions' nodes are timed into it
 };
 
 // Sentences per second, one per repetition.

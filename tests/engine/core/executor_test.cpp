@@ -103,6 +103,30 @@ TEST(Executor, PlannerReusesBuffers) {
   EXPECT_NE(executor.find_value("blk.0.attn_norm"), nullptr) << "intermediates are reachable by name";
 }
 
+// --profile's numbers: every node of a step is timed once, under its op and
+// its name without the block prefix.
+TEST(Executor, ProfileTimesEveryNodeOfAStepByRole) {
+  auto model = models::builtin_registry().load_model(test::shipped_model());
+  auto backend = make_cpu_backend(0);
+  Executor executor(*model, *backend, 32);
+  NodeProfile profile;
+  executor.profile_into(&profile);
+  executor.forward(std::vector<std::int32_t>(4, 5), 0, false);
+  executor.profile_into(nullptr);
+  executor.forward(std::vector<std::int32_t>(4, 5), 4, false);  // not timed
+  const Graph graph = model->build_graph({4, 32, false});
+  std::int64_t calls = 0;
+  for (const auto& [key, entry] : profile.by_node) {
+    calls += entry.calls;
+    EXPECT_EQ(key.find("blk."), std::string::npos) << key;
+    EXPECT_GE(entry.seconds, 0.0) << key;
+  }
+  EXPECT_EQ(calls, static_cast<std::int64_t>(graph.nodes().size()));
+  ASSERT_TRUE(profile.by_node.contains("matmul ffn_down")) << "op names are octet's (op_name)";
+  EXPECT_EQ(profile.by_node.at("matmul ffn_down").calls, model->info().n_layers);
+  EXPECT_GT(profile.total_seconds(), 0.0);
+}
+
 TEST(Executor, PrefillEqualsTokenByToken) {
   auto model = models::builtin_registry().load_model(test::shipped_model());
   auto backend = make_cpu_backend(0);
