@@ -27,8 +27,14 @@ float f8e4m3_to_f32(std::uint8_t bits);
 // f8e4m3_to_f32 of every byte, for decoding many values in a loop.
 const std::array<float, 256>& f8e4m3_table();
 float f8e5m2_to_f32(std::uint8_t bits);
-// Round to nearest even.
-std::uint16_t f32_to_bf16(float value);
+// Round to nearest even; a NaN stays NaN. Inline and branch-free, so that a
+// loop converting rows vectorizes (the bf16 attention's inputs).
+inline std::uint16_t f32_to_bf16(float value) {
+  const std::uint32_t bits = std::bit_cast<std::uint32_t>(value);
+  const std::uint32_t rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
+  const bool nan = (bits & 0x7fffffffu) > 0x7f800000u;
+  return static_cast<std::uint16_t>(nan ? (bits >> 16) | 0x40u : rounded);
+}
 std::uint16_t f32_to_f16(float value);
 
 // |x| rounded to the nearest E4M3 magnitude, ties to even, saturating at 448

@@ -7,6 +7,7 @@
 #include "kernels/cpu/eltwise_f32.h"
 #include "kernels/cpu/gemm_int8.h"
 #include "kernels/cpu/gemm_int8_sparse24.h"
+#include "kernels/cpu/masked_attention_bf16.h"
 #include "kernels/cpu/matmul_f32.h"
 #include "kernels/cpu/matmul_int8_dnnl.h"
 #include "kernels/cpu/ops.h"
@@ -17,6 +18,7 @@
 #include <array>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -41,6 +43,7 @@ class CpuBackend final : public Backend {
     use_threads();  // before the scratch is sized per thread
     grow(attention_scratch_, cpu::attention_scratch_floats(n_ctx));
     find_quantizing_producers(graph);
+    find_gelus_to_fuse(graph);
     for (const Node& node : graph.nodes()) {
       if (node.op == OpKind::Attention && node.inputs.size() > 5) {  // an FP8 KV cache
         grow(attention_scratch_, cpu::attention_scratch_floats(n_ctx, node.params.head_dim));
@@ -48,6 +51,9 @@ class CpuBackend final : public Backend {
       if (node.op == OpKind::MaskedAttention) {
         const auto rows = graph.values()[node.inputs[0]].shape[0], batch = graph.values()[node.inputs[3]].shape[0];
         grow(attention_scratch_, cpu::masked_attention_scratch_floats(static_cast<int>(rows / batch)));
+        if (node.params.bf16_attention) {
+          masked_attention_bf16_.prepare(static_cast<int>(rows / batch), node.params.n_heads, node.params.head_dim);
+        }
       }
       if (node.op != OpKind::MatMul) continue;
       const Shape& x = graph.values()[node.inputs[0]].shape;
@@ -64,8 +70,16 @@ class CpuBackend final : public Backend {
         grow(x_int8_, static_cast<std::size_t>(x[0] * x[1]));
         grow(x_scale_, static_cast<std::size_t>(x[0]));
         if (x[0] > kDirectRows) grow(w_int8_tile_, tile);  // a 2:4 weight's rows expanded
-        // oneDNN's primitive for this shape (no-op on CPUs without VNNI); prepare_weight packs the weight.
+        // oneDNN's primitives for this shape (no-op on CPUs without VNNI); prepare_weight packs the weight.
         matmul_int8_dnnl_.prepare(x[0], x[1], w.shape[0]);
+        if (gelu_after_.contains(&node)) {  // and for matmul_then_gelu's blocks of rows
+          const std::int64_t n = w.shape[0], block_rows = fused_block_rows(n);
+          matmul_int8_dnnl_.prepare(std::min(block_rows, x[0]), x[1], n);
+          if (x[0] % block_rows != 0) matmul_int8_dnnl_.prepare(x[0] % block_rows, x[1], n);
+          grow(fused_block_, static_cast<std::size_t>(std::min(block_rows, x[0]) * n));
+          grow(fused_int8_, static_cast<std::size_t>(x[0] * n));
+          grow(fused_scale_, static_cast<std::size_t>(x[0]));
+        }
       } else if (x[0] > kDirectRows) {
         grow(w_tile_, tile);
       }
@@ -110,9 +124,23 @@ class CpuBackend final : public Backend {
     return weight;
   }
 
+  void forget_graph(const Graph& graph) override {
+    for (const Node& node : graph.nodes()) {
+      quantizing_producers_.erase(&node);
+      gelu_after_.erase(&node);
+    }
+  }
+
   void begin_step(const StepContext& /*ctx*/) override {
     use_threads();
     prequantized_ = {};
+    deferred_.reset();
+  }
+
+  // A matmul deferred to the GELU after it runs alone if the step ends first.
+  void run_step(std::uint64_t /*step_key*/, StepFunction enqueue) override {
+    enqueue();
+    run_deferred_alone();
   }
 
   void run(const Node& node, std::span<Tensor* const> in, Tensor& out, const StepContext& ctx) override {
@@ -122,6 +150,10 @@ class CpuBackend final : public Backend {
       if (t->device() != Device::Cpu) fail("cpu backend: {} reads a value in GPU memory", op_name(node.op));
     }
     if (out.device() != Device::Cpu) fail("cpu backend: {} writes to GPU memory", op_name(node.op));
+    // A deferred matmul waits for the GELU that reads its output; any other node finds it run.
+    if (deferred_ && !(node.op == OpKind::Gelu && &node == deferred_->gelu && in[0]->raw() == deferred_->y)) {
+      run_deferred_alone();
+    }
     const NodeParams& p = node.params;
     float* y = out.data_mut<float>();
     switch (node.op) {
@@ -129,14 +161,22 @@ class CpuBackend final : public Backend {
         cpu::embedding(in[0]->data<float>(), in[0]->dim(0), in[0]->dim(1), in[1]->data<std::int32_t>(), in[1]->dim(0),
                        y);
         return;
-      case OpKind::MatMul:
-        matmul(*in[0], *in[1], in.size() > 2 ? in[2]->data<float>() : nullptr, y, prequantized(node, *in[0]));
+      case OpKind::MatMul: {
+        const float* bias = in.size() > 2 ? in[2]->data<float>() : nullptr;
+        const Prequantized* input = prequantized(node, *in[0]);
+        if (const auto gelu = gelu_after_.find(&node); gelu != gelu_after_.end() && fuses_with_gelu(*in[0], *in[1])) {
+          deferred_ = DeferredMatmul{gelu->second,    in[0], in[1], bias, y, input != nullptr ? *input : Prequantized{},
+                                     input != nullptr};
+          return;
+        }
+        matmul(*in[0], *in[1], bias, y, input);
         return;
+      }
       case OpKind::LayerNorm: {
         const bool quantize = quantizes_output(node, out);
         cpu::layer_norm(in[0]->data<float>(), in[1]->data<float>(), in[2]->data<float>(), in[0]->dim(0), in[0]->dim(1),
                         p.eps, y, quantize ? pre_int8_.data() : nullptr, quantize ? pre_scale_.data() : nullptr);
-        if (quantize) prequantized_ = {node.output, y, out.dim(0), out.dim(1)};
+        if (quantize) prequantized_ = {node.output, y, out.dim(0), out.dim(1), pre_int8_.data(), pre_scale_.data()};
         return;
       }
       case OpKind::RmsNorm: {
@@ -145,7 +185,7 @@ class CpuBackend final : public Backend {
         const bool quantize = quantizes_output(node, out) && in[1]->numel() == out.dim(1);
         cpu::rms_norm(in[0]->data<float>(), in[1]->data<float>(), in[0]->numel() / in[1]->numel(), in[1]->numel(),
                       p.eps, y, quantize ? pre_int8_.data() : nullptr, quantize ? pre_scale_.data() : nullptr);
-        if (quantize) prequantized_ = {node.output, y, out.dim(0), out.dim(1)};
+        if (quantize) prequantized_ = {node.output, y, out.dim(0), out.dim(1), pre_int8_.data(), pre_scale_.data()};
         return;
       }
       case OpKind::Rope:
@@ -154,9 +194,12 @@ class CpuBackend final : public Backend {
                   RopeFrequencies{p.rope_theta, p.rope_scaling}, p.rope_layout, y);
         return;
       case OpKind::Attention: {
-        const cpu::AttentionShape shape{
-            static_cast<int>(tokens_per_sequence(node, in[0]->dim(0), ctx)), p.n_heads, p.n_kv_heads, p.head_dim,
-            static_cast<int>(per_sequence(node, in[3]->dim(0))), ctx.sequences};
+        const cpu::AttentionShape shape{static_cast<int>(tokens_per_sequence(node, in[0]->dim(0), ctx)),
+                                        p.n_heads,
+                                        p.n_kv_heads,
+                                        p.head_dim,
+                                        static_cast<int>(per_sequence(node, in[3]->dim(0))),
+                                        ctx.sequences};
         cpu::KvCache cache{in[3]->raw_mut(), in[4]->raw_mut()};
         const DType cache_dtype = in.size() > 5 ? DType::F8E4M3 : DType::F32;
         if (in[3]->dtype() != cache_dtype || in[4]->dtype() != cache_dtype) {
@@ -178,7 +221,7 @@ class CpuBackend final : public Backend {
           eltwise_and_quantize(out.dim(0), out.dim(1), y, [&](std::int64_t offset, std::int64_t n) {
             eltwise_.silu_mul(gate + offset, up + offset, n, y + offset);
           });
-          prequantized_ = {node.output, y, out.dim(0), out.dim(1)};
+          prequantized_ = {node.output, y, out.dim(0), out.dim(1), pre_int8_.data(), pre_scale_.data()};
         } else {
           eltwise_.silu_mul(in[0]->data<float>(), in[1]->data<float>(), in[0]->numel(), y);
         }
@@ -187,11 +230,17 @@ class CpuBackend final : public Backend {
         cpu::add(in[0]->data<float>(), in[1]->data<float>(), in[0]->numel(), y);
         return;
       case OpKind::Gelu:
+        if (deferred_) {  // its matmul's (run() checked): both run here, and only the int8 rows are written
+          matmul_then_gelu(*deferred_);
+          deferred_.reset();
+          prequantized_ = {node.output, y, out.dim(0), out.dim(1), fused_int8_.data(), fused_scale_.data()};
+          return;
+        }
         if (quantizes_output(node, out)) {
           const float* x = in[0]->data<float>();
           eltwise_and_quantize(out.dim(0), out.dim(1), y,
                                [&](std::int64_t offset, std::int64_t n) { eltwise_.gelu(x + offset, n, y + offset); });
-          prequantized_ = {node.output, y, out.dim(0), out.dim(1)};
+          prequantized_ = {node.output, y, out.dim(0), out.dim(1), pre_int8_.data(), pre_scale_.data()};
         } else {
           eltwise_.gelu(in[0]->data<float>(), in[0]->numel(), y);
         }
@@ -208,6 +257,11 @@ class CpuBackend final : public Backend {
       case OpKind::MaskedAttention: {
         const auto batch = static_cast<int>(in[3]->dim(0));
         const cpu::MaskedAttentionShape shape{batch, static_cast<int>(in[0]->dim(0) / batch), p.n_heads, p.head_dim};
+        if (p.bf16_attention &&
+            masked_attention_bf16_.run(in[0]->data<float>(), in[1]->data<float>(), in[2]->data<float>(),
+                                       in[3]->data<std::int32_t>(), shape, y)) {
+          return;
+        }
         cpu::masked_attention(in[0]->data<float>(), in[1]->data<float>(), in[2]->data<float>(),
                               in[3]->data<std::int32_t>(), shape, attention_scratch_, y);
         return;
@@ -290,6 +344,19 @@ class CpuBackend final : public Backend {
     int value = -1;
     const void* data = nullptr;
     std::int64_t rows = 0, cols = 0;
+    const std::int8_t* q = nullptr;  // the rows quantized [rows, cols]
+    const float* scale = nullptr;    // and their scales [rows]
+  };
+
+  // A matmul waiting for its GELU (find_gelus_to_fuse), with what it reads.
+  struct DeferredMatmul {
+    const Node* gelu;  // compared, never read: the node that may run both
+    const Tensor* x;
+    const Tensor* w;
+    const float* bias;
+    float* y;  // its output, which that GELU must read
+    Prequantized input;
+    bool has_input = false;  // x's int8 rows in `input`
   };
 
   // Producers whose output an int8 matmul with per-token scales reads, with
@@ -320,6 +387,56 @@ class CpuBackend final : public Backend {
     }
   }
 
+  // Int8 matmuls whose output only the GELU right after them reads, where
+  // that GELU quantizes its output for int8 matmuls alone (BERT's ffn_up and
+  // ffn_act): the matmul waits for its GELU and both run in blocks of rows
+  // (matmul_then_gelu), so that neither's float output is written. BERT-base
+  // int8, batch 32: 50 MB of floats per layer and per node went to memory
+  // and came back. Not where the graph keeps every value.
+  void find_gelus_to_fuse(const Graph& graph) {
+    if (gelu_after_.size() > kMaxQuantizingProducers) gelu_after_.clear();
+    if (graph.values_kept()) return;
+    const auto& values = graph.values();
+    const auto& nodes = graph.nodes();
+    std::vector<std::vector<const Node*>> readers(values.size());
+    for (const Node& node : nodes) {
+      for (const int in : node.inputs) readers[static_cast<std::size_t>(in)].push_back(&node);
+    }
+    const auto int8_dynamic = [&](const Node& node) {
+      if (node.op != OpKind::MatMul) return false;
+      const Tensor& w = values[static_cast<std::size_t>(node.inputs[1])].tensor;
+      const QuantParams* q = w.quant();
+      return w.dtype() == DType::I8 && q != nullptr && q->scheme == QuantScheme::Int8 && q->input_scale == 0.0f &&
+             !holds_two_four(w);
+    };
+    for (std::size_t i = 0; i + 1 < nodes.size(); ++i) {
+      const Node& matmul = nodes[i];
+      const Node& gelu = nodes[i + 1];
+      if (!int8_dynamic(matmul) || gelu.op != OpKind::Gelu || !quantizing_producers_.contains(&gelu)) continue;
+      const auto& matmul_readers = readers[static_cast<std::size_t>(matmul.output)];
+      const auto& gelu_readers = readers[static_cast<std::size_t>(gelu.output)];
+      if (matmul_readers.size() != 1 || matmul_readers[0] != &gelu || gelu.inputs[0] != matmul.output) continue;
+      if (matmul.output == graph.output() || gelu.output == graph.output()) continue;
+      if (values[static_cast<std::size_t>(matmul.inputs[0])].shape[0] <= kDirectRows) continue;
+      const bool int8_readers = std::all_of(gelu_readers.begin(), gelu_readers.end(), [&](const Node* r) {
+        return int8_dynamic(*r) && r->inputs[0] == gelu.output;
+      });
+      if (int8_readers) gelu_after_[&matmul] = &gelu;
+    }
+  }
+
+  // Whether the matmul of x and w may wait for its GELU (fused at reserve;
+  // also the run's shapes): a dense int8 weight with per-token activation
+  // scales, a step larger than decode.
+  bool fuses_with_gelu(const Tensor& x, const Tensor& w) const {
+    const QuantParams* q = w.quant();
+    return w.dtype() == DType::I8 && q != nullptr && q->scheme == QuantScheme::Int8 && q->input_scale == 0.0f &&
+           !q->packed_two_four && x.rank() == 2 && x.dim(0) > kDirectRows &&
+           fused_int8_.size() >= static_cast<std::size_t>(x.dim(0) * w.dim(0)) &&
+           fused_scale_.size() >= static_cast<std::size_t>(x.dim(0)) &&
+           fused_block_.size() >= static_cast<std::size_t>(std::min(fused_block_rows(w.dim(0)), x.dim(0)) * w.dim(0));
+  }
+
   // Whether `node` quantizes its output as it writes it. The size check
   // guards against a node of a freed graph whose address a new one reuses.
   bool quantizes_output(const Node& node, const Tensor& out) const {
@@ -329,9 +446,10 @@ class CpuBackend final : public Backend {
   }
 
   // Whether the matmul `node` reads, as `x`, the value its producer quantized this step.
-  bool prequantized(const Node& node, const Tensor& x) const {
-    return prequantized_.value == node.inputs[0] && prequantized_.data == x.raw() && prequantized_.rows == x.dim(0) &&
-           prequantized_.cols == x.dim(1);
+  const Prequantized* prequantized(const Node& node, const Tensor& x) const {
+    const bool made = prequantized_.value == node.inputs[0] && prequantized_.data == x.raw() &&
+                      prequantized_.rows == x.dim(0) && prequantized_.cols == x.dim(1);
+    return made ? &prequantized_ : nullptr;
   }
 
   // An elementwise op over blocks of rows (`op(offset, count)` writes y's
@@ -353,10 +471,10 @@ class CpuBackend final : public Backend {
 
   // The kernel follows the weight's dtype and scheme: one matmul node for all precisions.
   // `bias` (may be null) is fused where the kernel allows (oneDNN float, int8)
-  // and added after the product elsewhere. `prequantized`: x's int8 rows are
-  // in pre_int8_ / pre_scale_ already (used where the weight is int8 with
+  // and added after the product elsewhere. `prequantized` (may be null): x's
+  // int8 rows made by its producer (used where the weight is int8 with
   // per-token activation scales, which is where they were made for).
-  void matmul(const Tensor& x, const Tensor& w, const float* bias, float* y, bool prequantized) {
+  void matmul(const Tensor& x, const Tensor& w, const float* bias, float* y, const Prequantized* prequantized) {
     const std::int64_t m = x.dim(0), k = x.dim(1), n = w.dim(0);
     const float* xf = x.data<float>();
     if (w.dtype() == DType::F32) {
@@ -373,29 +491,12 @@ class CpuBackend final : public Backend {
     } else if (q->scheme == QuantScheme::Int8) {
       // Activation quantization (dynamic per token, or the calibrated static
       // scale), then the fused int8 product.
-      const float static_scale = q->input_scale;
-      const bool reuse = prequantized && static_scale == 0.0f;
-      const std::int8_t* xq = reuse ? pre_int8_.data() : x_int8_.data();
-      const float* xs = reuse ? pre_scale_.data() : x_scale_.data();
-      if (!reuse) {
-#pragma omp parallel for if (m > 4)
-        for (std::int64_t i = 0; i < m; ++i) {
-          if (static_scale > 0.0f) {
-            quantize_row_int8_static(xf + i * k, k, static_scale, x_int8_.data() + i * k);
-            x_scale_[static_cast<std::size_t>(i)] = static_scale;
-          } else {
-            x_scale_[static_cast<std::size_t>(i)] = quantize_row_int8(xf + i * k, k, x_int8_.data() + i * k);
-          }
-        }
-      }
+      const auto [xq, xs] = int8_input(x, *q, prequantized);
       if (q->packed_two_four) {
         matmul_two_four(xq, xs, w, w_scale, bias, y, m, k, n);
         return;
       }
-      // oneDNN's brgemm where the CPU has VNNI, else the own AVX2 kernel.
-      if (!matmul_int8_dnnl_.run(xq, xs, w.data<std::int8_t>(), w_scale, y, m, k, n, bias)) {
-        cpu::gemm_s8s8_f32(xq, xs, w.data<std::int8_t>(), w_scale, y, m, k, n, bias);
-      }
+      int8_product(xq, xs, w.data<std::int8_t>(), w_scale, bias, y, m, k, n);
       return;
     } else if (m <= kDirectRows) {
       cpu::gemm_f32s8_f32(xf, w.data<std::int8_t>(), w_scale, y, m, k, n);
@@ -411,6 +512,71 @@ class CpuBackend final : public Backend {
       }
     }
     if (bias != nullptr) cpu::add_bias(y, bias, m, n);
+  }
+
+  // x's int8 rows and their scales for an int8 weight with parameters q: as
+  // its producer made them, else quantized here (per token, or with the
+  // calibrated static scale).
+  std::pair<const std::int8_t*, const float*> int8_input(const Tensor& x, const QuantParams& q,
+                                                         const Prequantized* prequantized) {
+    const float static_scale = q.input_scale;
+    if (prequantized != nullptr && static_scale == 0.0f) return {prequantized->q, prequantized->scale};
+    const std::int64_t m = x.dim(0), k = x.dim(1);
+    const float* xf = x.data<float>();
+#pragma omp parallel for if (m > 4)
+    for (std::int64_t i = 0; i < m; ++i) {
+      if (static_scale > 0.0f) {
+        quantize_row_int8_static(xf + i * k, k, static_scale, x_int8_.data() + i * k);
+        x_scale_[static_cast<std::size_t>(i)] = static_scale;
+      } else {
+        x_scale_[static_cast<std::size_t>(i)] = quantize_row_int8(xf + i * k, k, x_int8_.data() + i * k);
+      }
+    }
+    return {x_int8_.data(), x_scale_.data()};
+  }
+
+  // A dense int8 weight times quantized rows: oneDNN's brgemm where the CPU
+  // has VNNI, else the own AVX2 kernel (the same floats either way).
+  void int8_product(const std::int8_t* xq, const float* xs, const std::int8_t* w, const float* w_scale,
+                    const float* bias, float* y, std::int64_t m, std::int64_t k, std::int64_t n) {
+    if (!matmul_int8_dnnl_.run(xq, xs, w, w_scale, y, m, k, n, bias)) {
+      cpu::gemm_s8s8_f32(xq, xs, w, w_scale, y, m, k, n, bias);
+    }
+  }
+
+  // Rows of a matmul_then_gelu block: 128 of BERT-base's 3072 floats, 1.5
+  // MiB, which the two cores' L2 caches hold between them.
+  static std::int64_t fused_block_rows(std::int64_t n) { return std::max<std::int64_t>(1, 393216 / n); }
+
+  // The deferred matmul and its GELU, in blocks of rows: each block's
+  // product (into a buffer that stays in cache), GELU and per-row int8
+  // quantization, so that only the GELU's int8 rows are written out
+  // (fused_int8_ / fused_scale_), the same values as the two nodes apart.
+  void matmul_then_gelu(const DeferredMatmul& d) {
+    const std::int64_t m = d.x->dim(0), k = d.x->dim(1), n = d.w->dim(0);
+    const QuantParams& q = *d.w->quant();
+    const auto [xq, xs] = int8_input(*d.x, q, d.has_input ? &d.input : nullptr);
+    const std::int64_t block_rows = fused_block_rows(n);
+    float* block = fused_block_.data();
+    for (std::int64_t r0 = 0; r0 < m; r0 += block_rows) {
+      const std::int64_t rows = std::min(block_rows, m - r0);
+      int8_product(xq + r0 * k, xs + r0, d.w->data<std::int8_t>(), q.scale.data<float>(), d.bias, block, rows, k, n);
+      eltwise_.gelu(block, rows * n, block);
+#pragma omp parallel for if (rows > 4)
+      for (std::int64_t r = 0; r < rows; ++r) {
+        fused_scale_[static_cast<std::size_t>(r0 + r)] =
+            quantize_row_int8(block + r * n, n, fused_int8_.data() + (r0 + r) * n);
+      }
+    }
+  }
+
+  // Runs a deferred matmul on its own, as if it had not waited (the next
+  // node is not its GELU, or the step ends).
+  void run_deferred_alone() {
+    if (!deferred_) return;
+    const DeferredMatmul d = *deferred_;
+    deferred_.reset();
+    matmul(*d.x, *d.w, d.bias, d.y, d.has_input ? &d.input : nullptr);
   }
 
   // A packed 2:4 int8 weight times the quantized activations xq (scales xs):
@@ -474,6 +640,7 @@ class CpuBackend final : public Backend {
   // A packed 2:4 weight's dense int8 values, where oneDNN packed them for prefill.
   std::map<const void*, const std::int8_t*> dense_of_two_four_;
   cpu::EltwiseF32 eltwise_;
+  cpu::MaskedAttentionBf16 masked_attention_bf16_;  // where a node allows it and the CPU multiplies bf16 fast
   const std::array<float, 256>& fp8_lut_ = f8e4m3_table();
   std::vector<std::uint8_t> x_fp8_;       // E4M3 activations [m, k]
   std::vector<float> x_decoded_;          // their values as float [m, k]
@@ -484,8 +651,13 @@ class CpuBackend final : public Backend {
   std::vector<std::int8_t> w_int8_tile_;  // a 2:4 weight's rows expanded [kW8TileRows, k]
   std::set<const Node*> quantizing_producers_;
   Prequantized prequantized_;
-  std::vector<std::int8_t> pre_int8_;  // a producer's output quantized [rows, cols]
-  std::vector<float> pre_scale_;       // its per-row scales [rows]
+  std::map<const Node*, const Node*> gelu_after_;  // matmul node -> the GELU that runs it
+  std::optional<DeferredMatmul> deferred_;
+  std::vector<float> fused_block_;       // matmul_then_gelu's block of rows [block_rows, n]
+  std::vector<std::int8_t> fused_int8_;  // its GELU's rows quantized [rows, n]
+  std::vector<float> fused_scale_;       // and their scales [rows]
+  std::vector<std::int8_t> pre_int8_;    // a producer's output quantized [rows, cols]
+  std::vector<float> pre_scale_;         // its per-row scales [rows]
 };
 
 }  // namespace

@@ -1,8 +1,8 @@
 // y[M, N] = x_scale[m] * w_scale[n] * sum_k x[m, k] * w[n, k] (+ bias[n]) on
 // oneDNN's int8 matmul, for CPUs where oneDNN runs it on its brgemm kernels
-// (AVX-512 VNNI and later): s8 activations x s8 weights, int32 accumulation,
-// the per-channel scale fused as a post-op, the per-token scale and the bias
-// in one pass after. Elsewhere (AVX2 without VNNI)
+// (AVX-512 VNNI and later): s8 activations x s8 weights, int32 sums written
+// into y, then both scales and the bias in one pass over y while it is in
+// cache, the same floats as the own kernel's. Elsewhere (AVX2 without VNNI)
 // oneDNN 2.6 either saturates (gemm:jit) or crawls (ref_int8), so this class
 // declines and the caller runs its own kernel (gemm_int8.h).
 //

@@ -36,16 +36,26 @@ inline float exp_f32(float in) {
   return in == in ? e_r * two_n : in;
 }
 
-// row[0..n) = softmax(row[0..n)), n >= 1.
-inline void softmax_row(float* row, int n) {
+// row[0..n) = e^(scale * (row[0..n) - max)), n >= 1, scale > 0; returns
+// their sum. softmax_row divides by it; the bf16 attention divides as it
+// rounds the weights, in the same pass.
+inline float exp_row(float* row, int n, float scale) {
   float max_value = row[0];
 #pragma omp simd reduction(max : max_value)
   for (int j = 0; j < n; ++j) max_value = row[j] > max_value ? row[j] : max_value;
-  for (int j = 0; j < n; ++j) row[j] = exp_f32(row[j] - max_value);
   float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-  for (int j = 0; j < n; ++j) sum += row[j];
-  const float inv_sum = 1.0f / sum;
+  for (int j = 0; j < n; ++j) {
+    row[j] = exp_f32((row[j] - max_value) * scale);
+    sum += row[j];
+  }
+  return sum;
+}
+
+// row[0..n) = softmax(scale * row[0..n)), n >= 1, scale > 0 (the
+// attention's 1/sqrt(head_dim) where its product did not apply it).
+inline void softmax_row(float* row, int n, float scale = 1.0f) {
+  const float inv_sum = 1.0f / exp_row(row, n, scale);
 #pragma omp simd
   for (int j = 0; j < n; ++j) row[j] *= inv_sum;
 }

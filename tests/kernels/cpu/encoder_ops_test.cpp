@@ -1,12 +1,15 @@
 // The encoder's CPU kernels (LayerNorm, GELU, tanh, masked attention, mean pooling) against
 // float64 references on awkward sizes.
+#include "engine/core/dtype.h"
 #include "kernels/cpu/eltwise_f32.h"
+#include "kernels/cpu/masked_attention_bf16.h"
 #include "kernels/cpu/ops.h"
 #include "tests/kernels/cpu/reference_util.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 namespace octet::cpu {
 namespace {
@@ -74,10 +77,16 @@ TEST(Gelu, MatchesTheErfFormInFloat64) {
 }
 
 // Bidirectional attention within each sequence, over its first lengths[b]
-// keys, in float64.
-std::vector<double> masked_attention_reference(const std::vector<float>& q, const std::vector<float>& k,
-                                               const std::vector<float>& v, const std::vector<std::int32_t>& lengths,
-                                               int seq, int heads, int hd) {
+// keys, in float64. `bf16`: as the bf16 kernel rounds (q, k, v, and each
+// softmax weight once normalized), the rest exact.
+std::vector<double> masked_attention_reference(std::vector<float> q, std::vector<float> k, std::vector<float> v,
+                                               const std::vector<std::int32_t>& lengths, int seq, int heads, int hd,
+                                               bool bf16 = false) {
+  const auto round_bf16 = [](double x) { return static_cast<double>(bf16_to_f32(f32_to_bf16(static_cast<float>(x)))); };
+  if (bf16) {
+    for (auto* values : {&q, &k, &v})
+      for (float& x : *values) x = static_cast<float>(round_bf16(x));
+  }
   const int dim = heads * hd;
   std::vector<double> out(q.size(), 0.0);
   for (std::size_t b = 0; b < lengths.size(); ++b)
@@ -100,8 +109,9 @@ std::vector<double> masked_attention_reference(const std::vector<float>& q, cons
         for (int j = 0; j < lengths[b]; ++j) {
           const auto key = static_cast<std::size_t>(static_cast<int>(b) * seq + j);
           for (int d = 0; d < hd; ++d) {
+            const double weight = s[static_cast<std::size_t>(j)] / sum;
             out[row * dim + static_cast<std::size_t>(h * hd + d)] +=
-                s[static_cast<std::size_t>(j)] / sum * v[key * dim + static_cast<std::size_t>(h * hd + d)];
+                (bf16 ? round_bf16(weight) : weight) * v[key * dim + static_cast<std::size_t>(h * hd + d)];
           }
         }
       }
@@ -145,6 +155,63 @@ TEST(MaskedAttention, MatchesFloat64ReferenceAndIgnoresPadding) {
           ASSERT_EQ(y2[i], y[i]);
         }
   }
+}
+
+// The bf16 kernel against the float64 reference of the same roundings. Its
+// scores are float sums of exact bf16 products, its softmax float: the one
+// larger difference is a weight whose float value sits at a bf16 rounding
+// boundary and rounds the other way, one bf16 step (2^-8 of it at most), so
+// |error| <= 2^-8 max|v| bounds every value, and such flips are rare, so the
+// mean error is far smaller. Padding keys and values hold NaN: the kernel
+// must not multiply them in (0 x NaN is NaN).
+TEST(MaskedAttention, Bf16KernelMatchesItsRoundingInFloat64) {
+  MaskedAttentionBf16 attention;
+  if (!attention.prepare(7, 3, 64)) {
+    GTEST_SKIP() << "oneDNN has no bf16 brgemm kernel on this CPU (it needs AVX-512 BF16 or AMX); "
+                    "int8 encoders run the f32 attention here";
+  }
+  struct Case {
+    int seq, heads, hd;
+    std::vector<std::int32_t> lengths;
+  };
+  // One sequence (its heads split among the threads) and several; 130 keys: not a multiple of any tile.
+  for (const Case& c : {Case{7, 3, 64, {5}}, Case{33, 2, 64, {33, 17, 1}}, Case{130, 12, 64, {130, 70}},
+                        Case{16, 4, 32, {16, 9, 3, 11, 16}}}) {
+    const auto n = static_cast<std::size_t>(c.lengths.size() * static_cast<std::size_t>(c.seq * c.heads * c.hd));
+    const auto q = test::random_floats(n, 15, 2.0f);
+    auto k = test::random_floats(n, 16, 2.0f), v = test::random_floats(n, 17);
+    const auto want = masked_attention_reference(q, k, v, c.lengths, c.seq, c.heads, c.hd, true);
+    float max_v = 0.0f;
+    for (const float x : v) max_v = std::max(max_v, std::abs(x));
+    const int dim = c.heads * c.hd;
+    for (std::size_t b = 0; b < c.lengths.size(); ++b)
+      for (int t = c.lengths[b]; t < c.seq; ++t)
+        for (int d = 0; d < dim; ++d) {
+          const std::size_t i = (b * static_cast<std::size_t>(c.seq) + static_cast<std::size_t>(t)) * dim + d;
+          k[i] = v[i] = std::numeric_limits<float>::quiet_NaN();
+        }
+    std::vector<float> y(n);
+    const MaskedAttentionShape shape{static_cast<int>(c.lengths.size()), c.seq, c.heads, c.hd};
+    ASSERT_TRUE(attention.run(q.data(), k.data(), v.data(), c.lengths.data(), shape, y.data()));
+    double worst = 0.0, total = 0.0;
+    std::size_t counted = 0;
+    for (std::size_t b = 0; b < c.lengths.size(); ++b)
+      for (int t = 0; t < c.lengths[b]; ++t)  // padding rows' outputs are ignored downstream
+        for (int d = 0; d < dim; ++d) {
+          const std::size_t i = (b * static_cast<std::size_t>(c.seq) + static_cast<std::size_t>(t)) * dim + d;
+          const double error = std::abs(y[i] - want[i]);
+          ASSERT_FALSE(std::isnan(y[i])) << "a padding value leaked in";
+          worst = std::max(worst, error);
+          total += error;
+          ++counted;
+        }
+    EXPECT_LE(worst, std::ldexp(max_v, -8) + 1e-6) << c.seq << " tokens, " << c.heads << " heads";
+    EXPECT_LE(total / static_cast<double>(counted), std::ldexp(max_v, -14))
+        << c.seq << " tokens, " << c.heads << " heads";
+  }
+  const std::vector<std::int32_t> too_long{8};
+  std::vector<float> x(7 * 3 * 64), y(x.size());
+  EXPECT_THROW(attention.run(x.data(), x.data(), x.data(), too_long.data(), {1, 7, 3, 64}, y.data()), std::exception);
 }
 
 TEST(MaskedAttention, RefusesALengthOutsideTheSequence) {

@@ -1,5 +1,6 @@
 // The CPU backend quantizes a norm's or an elementwise op's output for the
-// int8 matmuls that read it while writing it (one pass over memory fewer).
+// int8 matmuls that read it while writing it (one pass over memory fewer),
+// and runs an int8 matmul together with the GELU after it in blocks of rows.
 // The products must be exactly those of quantizing in the matmul: whole
 // graphs run node by node as the executor does, against each node run alone
 // (a graph of one node, where nothing is fused).
@@ -10,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 
 namespace octet {
@@ -25,13 +27,22 @@ Tensor int8_weight(std::int64_t n, std::int64_t k, std::uint32_t seed) {
   return quantize_weight(floats(n, k, seed), QuantScheme::Int8);
 }
 
-// The graph's nodes in order on one backend, in one step.
-std::vector<float> run_together(Backend& backend, const Graph& graph, const Tensor& x) {
+// Intermediates start out holding this, so that a value a fused node did not write shows.
+constexpr float kUnwritten = 1234.5f;
+
+// The graph's nodes in order on one backend, in one step; `values` (if not
+// null) gets every value as the step left it.
+std::vector<float> run_together(Backend& backend, const Graph& graph, const Tensor& x,
+                                std::vector<Tensor>* values_out = nullptr) {
   std::vector<Tensor> values(graph.values().size());
   for (std::size_t v = 0; v < values.size(); ++v) {
     const Value& value = graph.values()[v];
-    values[v] = value.kind == ValueKind::Weight ? backend.prepare_weight(value.tensor, OpKind::MatMul)
-                                                : backend.allocate(DType::F32, value.shape);
+    if (value.kind == ValueKind::Weight) {
+      values[v] = backend.prepare_weight(value.tensor, OpKind::MatMul);
+      continue;
+    }
+    values[v] = backend.allocate(DType::F32, value.shape);
+    std::fill_n(values[v].data_mut<float>(), values[v].numel(), kUnwritten);
   }
   std::copy(x.data<float>(), x.data<float>() + x.numel(), values[0].data_mut<float>());  // value 0: the input
   backend.reserve(graph, 1);
@@ -43,7 +54,9 @@ std::vector<float> run_together(Backend& backend, const Graph& graph, const Tens
     backend.run(node, inputs, values[static_cast<std::size_t>(node.output)], ctx);
   }
   const Tensor& out = values[static_cast<std::size_t>(graph.output())];
-  return {out.data<float>(), out.data<float>() + out.numel()};
+  std::vector<float> y(out.data<float>(), out.data<float>() + out.numel());
+  if (values_out != nullptr) *values_out = std::move(values);
+  return y;
 }
 
 // Each node run alone on the outputs of those before it.
@@ -114,6 +127,34 @@ TEST(CpuFusedQuantization, ProductsEqualQuantizingInTheMatmulExactly) {
       EXPECT_EQ(run_together(*together, graph, x), want) << name << ", " << rows << " rows";
       EXPECT_EQ(run_together(*together, graph, x), want) << name << ", " << rows << " rows, a second step";
     }
+  }
+}
+
+// BERT's up projection (N = 3072) runs with its GELU in blocks of 128 rows:
+// 300 rows are two whole blocks and a partial one. Neither node's floats are
+// written (the down projection reads the GELU's int8 rows), and the output
+// is exactly that of the nodes run alone. A graph that keeps every value
+// (calibration) gets both written, with the same numbers.
+TEST(CpuFusedQuantization, AnInt8MatmulAndItsGeluRunTogetherInBlocksOfRows) {
+  for (const std::int64_t rows : {16, 300}) {
+    Graph graph = bert_ffn(rows, 64, 3072);
+    const int h = graph.find("h"), act = graph.find("act");
+    const Tensor x = floats(rows, 64, 9, 4.0f);
+    auto together = make_cpu_backend(0), alone = make_cpu_backend(0);
+    const auto want = run_alone(*alone, graph, x);
+    std::vector<Tensor> values;
+    EXPECT_EQ(run_together(*together, graph, x, &values), want) << rows << " rows";
+    for (const int v : {h, act}) {
+      const Tensor& t = values[static_cast<std::size_t>(v)];
+      EXPECT_EQ(std::count(t.data<float>(), t.data<float>() + t.numel(), kUnwritten), t.numel())
+          << graph.values()[static_cast<std::size_t>(v)].name << " was written: the matmul and its GELU did not fuse";
+    }
+    graph.keep_values();
+    auto keeping = make_cpu_backend(0);
+    EXPECT_EQ(run_together(*keeping, graph, x, &values), want) << rows << " rows, every value kept";
+    const Tensor& h_kept = values[static_cast<std::size_t>(h)];
+    EXPECT_EQ(std::count(h_kept.data<float>(), h_kept.data<float>() + h_kept.numel(), kUnwritten), 0)
+        << "a kept value must be written";
   }
 }
 
