@@ -97,6 +97,9 @@ class Backend {
   virtual void forget_step(std::uint64_t /*step_key*/) {}
   // Runs one node. `inputs` are the node's input tensors in order; state
   // inputs (the KV cache) may be written. Must not allocate in steady state.
+  // The Tensor objects `inputs` points to and `output` stay where they are
+  // until run_step returns: a backend may keep pointers to them for a later
+  // node of the step (the CPU backend lets a node wait for its reader).
   virtual void run(const Node& node, std::span<Tensor* const> inputs, Tensor& output, const StepContext& ctx) = 0;
 
   // Memory. The executor keeps its buffers (arena, KV cache, token ids) where

@@ -43,7 +43,7 @@ class CpuBackend final : public Backend {
     use_threads();  // before the scratch is sized per thread
     grow(attention_scratch_, cpu::attention_scratch_floats(n_ctx));
     find_quantizing_producers(graph);
-    find_gelus_to_fuse(graph);
+    find_nodes_run_by_their_reader(graph);
     for (const Node& node : graph.nodes()) {
       if (node.op == OpKind::Attention && node.inputs.size() > 5) {  // an FP8 KV cache
         grow(attention_scratch_, cpu::attention_scratch_floats(n_ctx, node.params.head_dim));
@@ -72,7 +72,7 @@ class CpuBackend final : public Backend {
         if (x[0] > kDirectRows) grow(w_int8_tile_, tile);  // a 2:4 weight's rows expanded
         // oneDNN's primitives for this shape (no-op on CPUs without VNNI); prepare_weight packs the weight.
         matmul_int8_dnnl_.prepare(x[0], x[1], w.shape[0]);
-        if (gelu_after_.contains(&node)) {  // and for matmul_then_gelu's blocks of rows
+        if (runs_with_reader_.contains(&node)) {  // and for matmul_then_gelu's blocks of rows
           const std::int64_t n = w.shape[0], block_rows = fused_block_rows(n);
           matmul_int8_dnnl_.prepare(std::min(block_rows, x[0]), x[1], n);
           if (x[0] % block_rows != 0) matmul_int8_dnnl_.prepare(x[0] % block_rows, x[1], n);
@@ -127,7 +127,7 @@ class CpuBackend final : public Backend {
   void forget_graph(const Graph& graph) override {
     for (const Node& node : graph.nodes()) {
       quantizing_producers_.erase(&node);
-      gelu_after_.erase(&node);
+      runs_with_reader_.erase(&node);
     }
   }
 
@@ -137,7 +137,7 @@ class CpuBackend final : public Backend {
     deferred_.reset();
   }
 
-  // A matmul deferred to the GELU after it runs alone if the step ends first.
+  // A node deferred to its reader runs alone if the step ends first.
   void run_step(std::uint64_t /*step_key*/, StepFunction enqueue) override {
     enqueue();
     run_deferred_alone();
@@ -150,10 +150,23 @@ class CpuBackend final : public Backend {
       if (t->device() != Device::Cpu) fail("cpu backend: {} reads a value in GPU memory", op_name(node.op));
     }
     if (out.device() != Device::Cpu) fail("cpu backend: {} writes to GPU memory", op_name(node.op));
-    // A deferred matmul waits for the GELU that reads its output; any other node finds it run.
-    if (deferred_ && !(node.op == OpKind::Gelu && &node == deferred_->gelu && in[0]->raw() == deferred_->y)) {
+    // A deferred node waits for the reader that runs both; any other node finds it run.
+    if (deferred_ && !(&node == deferred_->reader && in[0]->raw() == deferred_->out->raw() &&
+                       reads_before_writing(*deferred_, out))) {
       run_deferred_alone();
     }
+    if (const auto reader = runs_with_reader_.find(&node);
+        reader != runs_with_reader_.end() && may_defer(node, in, out, *reader->second)) {
+      deferred_ = Deferred{&node, reader->second, {}, in.size(), &out, &ctx};
+      std::copy(in.begin(), in.end(), deferred_->input_slots.begin());
+      return;
+    }
+    execute(node, in, out, ctx);
+  }
+
+ private:
+  // Runs one node now (run() decides whether it waits for its reader).
+  void execute(const Node& node, std::span<Tensor* const> in, Tensor& out, const StepContext& ctx) {
     const NodeParams& p = node.params;
     float* y = out.data_mut<float>();
     switch (node.op) {
@@ -161,21 +174,18 @@ class CpuBackend final : public Backend {
         cpu::embedding(in[0]->data<float>(), in[0]->dim(0), in[0]->dim(1), in[1]->data<std::int32_t>(), in[1]->dim(0),
                        y);
         return;
-      case OpKind::MatMul: {
-        const float* bias = in.size() > 2 ? in[2]->data<float>() : nullptr;
-        const Prequantized* input = prequantized(node, *in[0]);
-        if (const auto gelu = gelu_after_.find(&node); gelu != gelu_after_.end() && fuses_with_gelu(*in[0], *in[1])) {
-          deferred_ = DeferredMatmul{gelu->second,    in[0], in[1], bias, y, input != nullptr ? *input : Prequantized{},
-                                     input != nullptr};
-          return;
-        }
-        matmul(*in[0], *in[1], bias, y, input);
+      case OpKind::MatMul:
+        matmul(*in[0], *in[1], in.size() > 2 ? in[2]->data<float>() : nullptr, y, prequantized(node, *in[0]));
         return;
-      }
       case OpKind::LayerNorm: {
         const bool quantize = quantizes_output(node, out);
-        cpu::layer_norm(in[0]->data<float>(), in[1]->data<float>(), in[2]->data<float>(), in[0]->dim(0), in[0]->dim(1),
-                        p.eps, y, quantize ? pre_int8_.data() : nullptr, quantize ? pre_scale_.data() : nullptr);
+        // Of the sum of a deferred residual add's two inputs, which that add did not write.
+        const bool of_sum = deferred_.has_value();
+        const float* x = of_sum ? deferred_->inputs()[0]->data<float>() : in[0]->data<float>();
+        const float* x2 = of_sum ? deferred_->inputs()[1]->data<float>() : nullptr;
+        deferred_.reset();
+        cpu::layer_norm(x, in[1]->data<float>(), in[2]->data<float>(), in[0]->dim(0), in[0]->dim(1), p.eps, y,
+                        quantize ? pre_int8_.data() : nullptr, quantize ? pre_scale_.data() : nullptr, x2);
         if (quantize) prequantized_ = {node.output, y, out.dim(0), out.dim(1), pre_int8_.data(), pre_scale_.data()};
         return;
       }
@@ -231,8 +241,9 @@ class CpuBackend final : public Backend {
         return;
       case OpKind::Gelu:
         if (deferred_) {  // its matmul's (run() checked): both run here, and only the int8 rows are written
-          matmul_then_gelu(*deferred_);
+          const Deferred matmul = *deferred_;
           deferred_.reset();
+          matmul_then_gelu(matmul);
           prequantized_ = {node.output, y, out.dim(0), out.dim(1), fused_int8_.data(), fused_scale_.data()};
           return;
         }
@@ -302,7 +313,6 @@ class CpuBackend final : public Backend {
     fail("cpu backend: unhandled op {}", op_name(node.op));
   }
 
- private:
   // OpenMP's thread count is a per-thread setting: a step run from another
   // thread than the one that made the backend (a server's scheduler) sets it again.
   void use_threads() const {
@@ -348,15 +358,15 @@ class CpuBackend final : public Backend {
     const float* scale = nullptr;    // and their scales [rows]
   };
 
-  // A matmul waiting for its GELU (find_gelus_to_fuse), with what it reads.
-  struct DeferredMatmul {
-    const Node* gelu;  // compared, never read: the node that may run both
-    const Tensor* x;
-    const Tensor* w;
-    const float* bias;
-    float* y;  // its output, which that GELU must read
-    Prequantized input;
-    bool has_input = false;  // x's int8 rows in `input`
+  // A node waiting for the one node that reads its output (runs_with_reader_), which runs both.
+  struct Deferred {
+    const Node* node;
+    const Node* reader;                  // compared, never read
+    std::array<Tensor*, 3> input_slots;  // a copy: the caller's span may not outlive run()
+    std::size_t n_inputs;
+    Tensor* out;  // not written: the reader reads the node's inputs instead
+    const StepContext* ctx;
+    std::span<Tensor* const> inputs() const { return std::span(input_slots).first(n_inputs); }
   };
 
   // Producers whose output an int8 matmul with per-token scales reads, with
@@ -387,14 +397,16 @@ class CpuBackend final : public Backend {
     }
   }
 
-  // Int8 matmuls whose output only the GELU right after them reads, where
-  // that GELU quantizes its output for int8 matmuls alone (BERT's ffn_up and
-  // ffn_act): the matmul waits for its GELU and both run in blocks of rows
-  // (matmul_then_gelu), so that neither's float output is written. BERT-base
-  // int8, batch 32: 50 MB of floats per layer and per node went to memory
-  // and came back. Not where the graph keeps every value.
-  void find_gelus_to_fuse(const Graph& graph) {
-    if (gelu_after_.size() > kMaxQuantizingProducers) gelu_after_.clear();
+  // Nodes that wait for the node right after them, their output's only
+  // reader, which then runs both without the first's output ever written:
+  // - an int8 matmul and the GELU that quantizes its output for int8 matmuls
+  //   alone (BERT's ffn_up, ffn_act): matmul_then_gelu, in blocks of rows;
+  // - a residual add and the LayerNorm of its sum (BERT's post-norm
+  //   residuals): layer_norm adds the two rows as it reads them.
+  // BERT-base int8, batch 32: each of these floats (12-50 MB per layer and
+  // node) went to memory and came back. Not where the graph keeps every value.
+  void find_nodes_run_by_their_reader(const Graph& graph) {
+    if (runs_with_reader_.size() > kMaxQuantizingProducers) runs_with_reader_.clear();
     if (graph.values_kept()) return;
     const auto& values = graph.values();
     const auto& nodes = graph.nodes();
@@ -410,29 +422,54 @@ class CpuBackend final : public Backend {
              !holds_two_four(w);
     };
     for (std::size_t i = 0; i + 1 < nodes.size(); ++i) {
-      const Node& matmul = nodes[i];
-      const Node& gelu = nodes[i + 1];
-      if (!int8_dynamic(matmul) || gelu.op != OpKind::Gelu || !quantizing_producers_.contains(&gelu)) continue;
-      const auto& matmul_readers = readers[static_cast<std::size_t>(matmul.output)];
-      const auto& gelu_readers = readers[static_cast<std::size_t>(gelu.output)];
-      if (matmul_readers.size() != 1 || matmul_readers[0] != &gelu || gelu.inputs[0] != matmul.output) continue;
-      if (matmul.output == graph.output() || gelu.output == graph.output()) continue;
-      if (values[static_cast<std::size_t>(matmul.inputs[0])].shape[0] <= kDirectRows) continue;
+      const Node& node = nodes[i];
+      const Node& next = nodes[i + 1];
+      const auto& node_readers = readers[static_cast<std::size_t>(node.output)];
+      if (node_readers.size() != 1 || node_readers[0] != &next || next.inputs[0] != node.output ||
+          node.output == graph.output()) {
+        continue;
+      }
+      if (node.op == OpKind::Add && next.op == OpKind::LayerNorm) {
+        runs_with_reader_[&node] = &next;
+        continue;
+      }
+      if (!int8_dynamic(node) || next.op != OpKind::Gelu || !quantizing_producers_.contains(&next)) continue;
+      if (values[static_cast<std::size_t>(node.inputs[0])].shape[0] <= kDirectRows) continue;
+      const auto& gelu_readers = readers[static_cast<std::size_t>(next.output)];
       const bool int8_readers = std::all_of(gelu_readers.begin(), gelu_readers.end(), [&](const Node* r) {
-        return int8_dynamic(*r) && r->inputs[0] == gelu.output;
+        return int8_dynamic(*r) && r->inputs[0] == next.output;
       });
-      if (int8_readers) gelu_after_[&matmul] = &gelu;
+      if (int8_readers && next.output != graph.output()) runs_with_reader_[&node] = &next;
     }
   }
 
-  // Whether the matmul of x and w may wait for its GELU (fused at reserve;
-  // also the run's shapes): a dense int8 weight with per-token activation
-  // scales, a step larger than decode.
-  bool fuses_with_gelu(const Tensor& x, const Tensor& w) const {
+  // Whether the reader can read the deferred node's inputs while writing
+  // `out`: the arena may give the reader's output the slot of an input whose
+  // last reader was the deferred node. The same rows (an add's row summed
+  // where it lies) are fine; a shifted overlap is not.
+  static bool reads_before_writing(const Deferred& d, const Tensor& out) {
+    const auto* o = static_cast<const unsigned char*>(out.raw());
+    for (const Tensor* t : d.inputs()) {
+      const auto* i = static_cast<const unsigned char*>(t->raw());
+      const bool apart = i + t->nbytes() <= o || o + out.nbytes() <= i;
+      if (!apart && !(i == o && t->nbytes() == out.nbytes())) return false;
+    }
+    return true;
+  }
+
+  // Whether `node` (found by find_nodes_run_by_their_reader) may wait for
+  // `reader` in this run: the shapes and buffers it needs are there.
+  bool may_defer(const Node& node, std::span<Tensor* const> in, const Tensor& out, const Node& reader) const {
+    if (in.size() > 3) return false;  // more than Deferred holds
+    if (node.op == OpKind::Add) {
+      return reader.op == OpKind::LayerNorm && in[0]->numel() == out.numel() && in[1]->numel() == out.numel();
+    }
+    const Tensor& x = *in[0];
+    const Tensor& w = *in[1];
     const QuantParams* q = w.quant();
-    return w.dtype() == DType::I8 && q != nullptr && q->scheme == QuantScheme::Int8 && q->input_scale == 0.0f &&
-           !q->packed_two_four && x.rank() == 2 && x.dim(0) > kDirectRows &&
-           fused_int8_.size() >= static_cast<std::size_t>(x.dim(0) * w.dim(0)) &&
+    return node.op == OpKind::MatMul && reader.op == OpKind::Gelu && w.dtype() == DType::I8 && q != nullptr &&
+           q->scheme == QuantScheme::Int8 && q->input_scale == 0.0f && !q->packed_two_four && x.rank() == 2 &&
+           x.dim(0) > kDirectRows && fused_int8_.size() >= static_cast<std::size_t>(x.dim(0) * w.dim(0)) &&
            fused_scale_.size() >= static_cast<std::size_t>(x.dim(0)) &&
            fused_block_.size() >= static_cast<std::size_t>(std::min(fused_block_rows(w.dim(0)), x.dim(0)) * w.dim(0));
   }
@@ -552,15 +589,19 @@ class CpuBackend final : public Backend {
   // product (into a buffer that stays in cache), GELU and per-row int8
   // quantization, so that only the GELU's int8 rows are written out
   // (fused_int8_ / fused_scale_), the same values as the two nodes apart.
-  void matmul_then_gelu(const DeferredMatmul& d) {
-    const std::int64_t m = d.x->dim(0), k = d.x->dim(1), n = d.w->dim(0);
-    const QuantParams& q = *d.w->quant();
-    const auto [xq, xs] = int8_input(*d.x, q, d.has_input ? &d.input : nullptr);
+  void matmul_then_gelu(const Deferred& d) {
+    const Tensor& x = *d.inputs()[0];
+    const Tensor& w = *d.inputs()[1];
+    const float* bias = d.inputs().size() > 2 ? d.inputs()[2]->data<float>() : nullptr;
+    const std::int64_t m = x.dim(0), k = x.dim(1), n = w.dim(0);
+    const QuantParams& q = *w.quant();
+    // (Its producer's int8 rows, if any, are still there: no node ran in between.)
+    const auto [xq, xs] = int8_input(x, q, prequantized(*d.node, x));
     const std::int64_t block_rows = fused_block_rows(n);
     float* block = fused_block_.data();
     for (std::int64_t r0 = 0; r0 < m; r0 += block_rows) {
       const std::int64_t rows = std::min(block_rows, m - r0);
-      int8_product(xq + r0 * k, xs + r0, d.w->data<std::int8_t>(), q.scale.data<float>(), d.bias, block, rows, k, n);
+      int8_product(xq + r0 * k, xs + r0, w.data<std::int8_t>(), q.scale.data<float>(), bias, block, rows, k, n);
       eltwise_.gelu(block, rows * n, block);
 #pragma omp parallel for if (rows > 4)
       for (std::int64_t r = 0; r < rows; ++r) {
@@ -570,13 +611,13 @@ class CpuBackend final : public Backend {
     }
   }
 
-  // Runs a deferred matmul on its own, as if it had not waited (the next
-  // node is not its GELU, or the step ends).
+  // Runs a deferred node on its own, as if it had not waited (the next node
+  // is not its reader, or the step ends).
   void run_deferred_alone() {
     if (!deferred_) return;
-    const DeferredMatmul d = *deferred_;
+    const Deferred d = *deferred_;
     deferred_.reset();
-    matmul(*d.x, *d.w, d.bias, d.y, d.has_input ? &d.input : nullptr);
+    execute(*d.node, d.inputs(), *d.out, *d.ctx);
   }
 
   // A packed 2:4 int8 weight times the quantized activations xq (scales xs):
@@ -651,8 +692,8 @@ class CpuBackend final : public Backend {
   std::vector<std::int8_t> w_int8_tile_;  // a 2:4 weight's rows expanded [kW8TileRows, k]
   std::set<const Node*> quantizing_producers_;
   Prequantized prequantized_;
-  std::map<const Node*, const Node*> gelu_after_;  // matmul node -> the GELU that runs it
-  std::optional<DeferredMatmul> deferred_;
+  std::map<const Node*, const Node*> runs_with_reader_;  // node -> its reader, which runs both
+  std::optional<Deferred> deferred_;
   std::vector<float> fused_block_;       // matmul_then_gelu's block of rows [block_rows, n]
   std::vector<std::int8_t> fused_int8_;  // its GELU's rows quantized [rows, n]
   std::vector<float> fused_scale_;       // and their scales [rows]

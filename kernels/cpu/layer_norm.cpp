@@ -7,11 +7,17 @@
 namespace octet::cpu {
 
 void layer_norm(const float* x, const float* w, const float* b, std::int64_t rows, std::int64_t dim, float eps,
-                float* out, std::int8_t* q, float* q_scale) {
+                float* out, std::int8_t* q, float* q_scale, const float* x2) {
 #pragma omp parallel for if (rows > 1)
   for (std::int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * dim;
     float* yr = out + r * dim;
+    const float* xr = x + r * dim;
+    if (x2 != nullptr) {  // the sum goes where the output row will be, and is normalized in place
+      const float* x2r = x2 + r * dim;
+#pragma omp simd
+      for (std::int64_t i = 0; i < dim; ++i) yr[i] = xr[i] + x2r[i];
+      xr = yr;
+    }
     // Two passes in double: the mean first, then squares of deviations, so
     // rows with a large mean lose nothing to cancellation (BERT's eps is 1e-12).
     // The sums run in vector lanes (omp simd: another order of additions, in

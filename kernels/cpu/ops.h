@@ -44,9 +44,11 @@ void rope(const float* x, std::int64_t rows, std::int64_t seq_len, int n_heads, 
 // out = (x - mean) / sqrt(var + eps) * w + b, per row of `dim` elements.
 // With `q` and `q_scale`, each output row is also quantized to int8 as
 // quantize_row_int8 does (q [rows, dim], q_scale [rows]) while it is in
-// cache: an int8 matmul's input, without another pass over memory.
+// cache: an int8 matmul's input, without another pass over memory. With
+// `x2`, x is x + x2 (a residual add's, summed in float as add() does),
+// added as each row is read rather than written out by the add first.
 void layer_norm(const float* x, const float* w, const float* b, std::int64_t rows, std::int64_t dim, float eps,
-                float* out, std::int8_t* q = nullptr, float* q_scale = nullptr);
+                float* out, std::int8_t* q = nullptr, float* q_scale = nullptr, const float* x2 = nullptr);
 
 // GELU, tanh and silu * up are in eltwise_f32.h (oneDNN's vectorized kernels).
 void add(const float* a, const float* b, std::int64_t n, float* out);

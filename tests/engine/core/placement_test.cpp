@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <deque>
 #include <set>
 
 namespace octet {
@@ -64,6 +65,11 @@ class StandInDevice : public Backend {
     to_host_bytes += bytes;
     std::memcpy(dst, src.raw(), bytes);
   }
+  void begin_step(const StepContext& ctx) override {
+    host_.clear();
+    cpu_->begin_step(ctx);
+  }
+  void run_step(std::uint64_t step_key, StepFunction enqueue) override { cpu_->run_step(step_key, enqueue); }
   void run(const Node& node, std::span<Tensor* const> inputs, Tensor& output, const StepContext& ctx) override {
     for (const Tensor* in : inputs) {
       if (in->device() != Device::Cuda && weights_.count(in->raw()) == 0) {
@@ -77,12 +83,10 @@ class StandInDevice : public Backend {
                  ? t
                  : Tensor::borrowed(t.dtype(), t.shape(), const_cast<void*>(t.raw()), Device::Cpu);
     };
-    std::vector<Tensor> host;
-    for (const Tensor* in : inputs) host.push_back(as_host(*in));
+    // Host views that live until the step ends, as Backend::run promises the CPU backend.
     std::vector<Tensor*> host_inputs;
-    for (Tensor& t : host) host_inputs.push_back(&t);
-    Tensor host_output = as_host(output);
-    cpu_->run(node, host_inputs, host_output, ctx);
+    for (const Tensor* in : inputs) host_inputs.push_back(&host_.emplace_back(as_host(*in)));
+    cpu_->run(node, host_inputs, host_.emplace_back(as_host(output)), ctx);
   }
 
   std::size_t to_device_bytes = 0, to_host_bytes = 0;
@@ -91,6 +95,7 @@ class StandInDevice : public Backend {
   std::unique_ptr<Backend> cpu_;
   bool int8_;
   std::set<const void*> weights_;
+  std::deque<Tensor> host_;  // this step's host views (a deque: their addresses stay put)
 };
 
 TEST(Placement, SplitsTheBlocksAndKeepsTheEndsWithTheirNeighbours) {

@@ -158,5 +158,93 @@ TEST(CpuFusedQuantization, AnInt8MatmulAndItsGeluRunTogetherInBlocksOfRows) {
   }
 }
 
+// BERT's post-norm residual: Add -> LayerNorm (-> int8 MatMul). The
+// LayerNorm sums the add's two rows as it reads them; the add's output is
+// never written.
+Graph residual_norm(std::int64_t rows, std::int64_t dim) {
+  Graph g;
+  const int x = g.add_input("x", DType::F32, {rows, dim});
+  const int residual = g.add_input("residual", DType::F32, {rows, dim});
+  const int sum = g.add_node(OpKind::Add, "sum", {x, residual}, {rows, dim});
+  NodeParams norm;
+  norm.eps = 1e-12f;
+  const int normed = g.add_node(
+      OpKind::LayerNorm, "normed",
+      {sum, g.add_weight("norm_w", vector_of(dim, 1)), g.add_weight("norm_b", vector_of(dim, 2))}, {rows, dim}, norm);
+  g.set_output(g.add_node(OpKind::MatMul, "y", {normed, g.add_weight("w", int8_weight(dim, dim, 5))}, {rows, dim}));
+  return g;
+}
+
+// Runs residual_norm with the LayerNorm's output at `normed_at` floats into
+// one buffer that holds the residual input at its start: 0 puts it exactly
+// on the residual (the arena may do that: the add was the residual's last
+// reader), a row's worth shifts it, which the LayerNorm must not read while
+// writing (the add then runs alone first).
+std::vector<float> run_residual_norm(const Graph& graph, const Tensor& x, const Tensor& residual,
+                                     std::int64_t normed_at, bool* sum_written) {
+  auto backend = make_cpu_backend(0);
+  const std::int64_t n = x.numel();
+  Tensor shared = backend->allocate(DType::F32, {3 * n});  // the residual, then room for the output
+  std::copy_n(residual.data<float>(), n, shared.data_mut<float>());
+  std::vector<Tensor> values(graph.values().size());
+  for (std::size_t v = 0; v < values.size(); ++v) {
+    const Value& value = graph.values()[v];
+    if (value.kind == ValueKind::Weight) {
+      values[v] = backend->prepare_weight(value.tensor, OpKind::MatMul);
+    } else if (value.name == "residual") {
+      values[v] = Tensor::borrowed(DType::F32, value.shape, shared.data_mut<float>());
+    } else if (value.name == "normed") {
+      values[v] = Tensor::borrowed(DType::F32, value.shape, shared.data_mut<float>() + normed_at);
+    } else {
+      values[v] = backend->allocate(DType::F32, value.shape);
+      std::fill_n(values[v].data_mut<float>(), values[v].numel(), kUnwritten);
+    }
+  }
+  std::copy_n(x.data<float>(), n, values[static_cast<std::size_t>(graph.find("x"))].data_mut<float>());
+  backend->reserve(graph, 1);
+  const StepContext ctx{std::vector<SequenceStep>{{0, 0}}};
+  backend->begin_step(ctx);
+  auto nodes = [&] {
+    for (const Node& node : graph.nodes()) {
+      std::vector<Tensor*> inputs;
+      for (const int i : node.inputs) inputs.push_back(&values[static_cast<std::size_t>(i)]);
+      backend->run(node, inputs, values[static_cast<std::size_t>(node.output)], ctx);
+    }
+  };
+  backend->run_step(1, nodes);
+  const Tensor& sum = values[static_cast<std::size_t>(graph.find("sum"))];
+  *sum_written = sum.data<float>()[0] != kUnwritten;
+  const Tensor& out = values[static_cast<std::size_t>(graph.output())];
+  return {out.data<float>(), out.data<float>() + out.numel()};
+}
+
+TEST(CpuFusedQuantization, AResidualAddRunsInsideItsLayerNorm) {
+  const std::int64_t rows = 40, dim = 96;
+  const Graph graph = residual_norm(rows, dim);
+  const Tensor x = floats(rows, dim, 9, 4.0f), residual = floats(rows, dim, 10, 4.0f);
+  auto alone = make_cpu_backend(0);
+  const auto want = [&] {  // the add written out, then the rest: each node alone
+    const auto sum = test::run_node(*alone, OpKind::Add, {{x}, {residual}}, {rows, dim}).output;
+    const Node& norm = graph.nodes()[1];
+    const auto normed = test::run_node(*alone, OpKind::LayerNorm,
+                                       {{test::tensor_of(sum, {rows, dim})},
+                                        {graph.values()[static_cast<std::size_t>(norm.inputs[1])].tensor},
+                                        {graph.values()[static_cast<std::size_t>(norm.inputs[2])].tensor}},
+                                       {rows, dim}, norm.params)
+                            .output;
+    const Tensor& w = graph.values()[static_cast<std::size_t>(graph.nodes()[2].inputs[1])].tensor;
+    return test::run_node(*alone, OpKind::MatMul, {{test::tensor_of(normed, {rows, dim})}, {w, ValueKind::Weight}},
+                          {rows, dim})
+        .output;
+  }();
+  bool sum_written = true;
+  EXPECT_EQ(run_residual_norm(graph, x, residual, 2 * rows * dim, &sum_written), want) << "apart";
+  EXPECT_FALSE(sum_written) << "the add's output was written: it did not run inside the LayerNorm";
+  EXPECT_EQ(run_residual_norm(graph, x, residual, 0, &sum_written), want) << "on the residual's rows";
+  EXPECT_FALSE(sum_written);
+  EXPECT_EQ(run_residual_norm(graph, x, residual, dim, &sum_written), want) << "a row past the residual's";
+  EXPECT_TRUE(sum_written) << "a shifted overlap must run the add alone first";
+}
+
 }  // namespace
 }  // namespace octet
