@@ -268,9 +268,12 @@ class CpuBackend final : public Backend {
       case OpKind::MaskedAttention: {
         const auto batch = static_cast<int>(in[3]->dim(0));
         const cpu::MaskedAttentionShape shape{batch, static_cast<int>(in[0]->dim(0) / batch), p.n_heads, p.head_dim};
+        const bool quantize = quantizes_output(node, out);
         if (p.bf16_attention &&
             masked_attention_bf16_.run(in[0]->data<float>(), in[1]->data<float>(), in[2]->data<float>(),
-                                       in[3]->data<std::int32_t>(), shape, y)) {
+                                       in[3]->data<std::int32_t>(), shape, y, quantize ? pre_int8_.data() : nullptr,
+                                       quantize ? pre_scale_.data() : nullptr)) {
+          if (quantize) prequantized_ = {node.output, y, out.dim(0), out.dim(1), pre_int8_.data(), pre_scale_.data()};
           return;
         }
         cpu::masked_attention(in[0]->data<float>(), in[1]->data<float>(), in[2]->data<float>(),
@@ -373,9 +376,10 @@ class CpuBackend final : public Backend {
   // more rows than a decode step (there quantizing is cheap either way):
   // they quantize as they write. By node address: run gets the graph's nodes.
   void find_quantizing_producers(const Graph& graph) {
-    // Nodes of graphs that are gone stay in the set (nothing says when a
-    // graph dies); a bound keeps a long-lived backend from collecting them.
-    // Forgetting only costs speed: a live graph's producers then do not fuse.
+    // forget_graph drops a dead graph's nodes; graphs reserved outside an
+    // executor (tests, the matmul bench) are never forgotten, and a bound
+    // keeps a long-lived backend from collecting them. Forgetting only costs
+    // speed: a live graph's producers then do not fuse.
     if (quantizing_producers_.size() > kMaxQuantizingProducers) quantizing_producers_.clear();
     const auto& values = graph.values();
     std::vector<const Node*> producer(values.size(), nullptr);
@@ -387,8 +391,9 @@ class CpuBackend final : public Backend {
       if (q == nullptr || q->scheme != QuantScheme::Int8 || q->input_scale > 0.0f || x.shape[0] <= kDirectRows)
         continue;
       const Node* from = producer[static_cast<std::size_t>(node.inputs[0])];
+      const bool bf16_attention = from != nullptr && from->op == OpKind::MaskedAttention && from->params.bf16_attention;
       if (from == nullptr || (from->op != OpKind::LayerNorm && from->op != OpKind::RmsNorm &&
-                              from->op != OpKind::Gelu && from->op != OpKind::SiluMul)) {
+                              from->op != OpKind::Gelu && from->op != OpKind::SiluMul && !bf16_attention)) {
         continue;
       }
       quantizing_producers_.insert(from);

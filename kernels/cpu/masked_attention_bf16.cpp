@@ -2,6 +2,7 @@
 
 #include "engine/core/dtype.h"
 #include "engine/core/error.h"
+#include "engine/quant/quant.h"
 #include "kernels/cpu/dnnl_check.h"
 #include "kernels/cpu/softmax_f32.h"
 
@@ -153,7 +154,7 @@ bool MaskedAttentionBf16::prepare(int seq_len, int n_heads, int head_dim) {
 }
 
 bool MaskedAttentionBf16::run(const float* q, const float* k, const float* v, const std::int32_t* lengths,
-                              const MaskedAttentionShape& s, float* out) {
+                              const MaskedAttentionShape& s, float* out, std::int8_t* out_q, float* out_scale) {
   if (!prepare(s.seq_len, s.n_heads, s.head_dim)) return false;
   for (int b = 0; b < s.batch; ++b) {
     if (lengths[b] < 1 || lengths[b] > s.seq_len) {
@@ -208,8 +209,20 @@ bool MaskedAttentionBf16::run(const float* q, const float* k, const float* v, co
         for (int d = 0; d < D; ++d) to[d] = from[d];
       }
     }
+    // A whole sequence's rows are complete here, and in this core's cache.
+    if (out_q != nullptr && heads == s.n_heads) {
+      for (std::int64_t row = static_cast<std::int64_t>(b) * T; row < static_cast<std::int64_t>(b + 1) * T; ++row) {
+        out_scale[row] = quantize_row_int8(out + row * dim, dim, out_q + row * dim);
+      }
+    }
   }
   for (Impl::Worker& w : m.workers) w.stream.wait();
+  if (out_q != nullptr && heads < s.n_heads) {  // a sentence's heads were split: its rows are complete only now
+#pragma omp parallel for
+    for (std::int64_t row = 0; row < static_cast<std::int64_t>(s.batch) * T; ++row) {
+      out_scale[row] = quantize_row_int8(out + row * dim, dim, out_q + row * dim);
+    }
+  }
   return true;
 }
 

@@ -33,8 +33,11 @@ class MaskedAttentionBf16 {
   bool prepare(int seq_len, int n_heads, int head_dim);
   // masked_attention with bf16 products; false (nothing written) where
   // prepare declines the shape. Lengths outside 1..seq_len are refused.
+  // With `out_q` and `out_scale`, each output row is also quantized to int8
+  // as quantize_row_int8 does ([rows, dim], [rows]) while it is in cache:
+  // the input of the int8 matmul after it.
   bool run(const float* q, const float* k, const float* v, const std::int32_t* lengths, const MaskedAttentionShape& s,
-           float* out);
+           float* out, std::int8_t* out_q = nullptr, float* out_scale = nullptr);
 
  private:
   struct Impl;

@@ -1,6 +1,7 @@
 // The encoder's CPU kernels (LayerNorm, GELU, tanh, masked attention, mean pooling) against
 // float64 references on awkward sizes.
 #include "engine/core/dtype.h"
+#include "engine/quant/quant.h"
 #include "kernels/cpu/eltwise_f32.h"
 #include "kernels/cpu/masked_attention_bf16.h"
 #include "kernels/cpu/ops.h"
@@ -205,6 +206,17 @@ TEST(MaskedAttention, Bf16KernelMatchesItsRoundingInFloat64) {
           total += error;
           ++counted;
         }
+    // Quantized for the int8 matmul after it as it writes: each row exactly as quantize_row_int8 has it.
+    std::vector<float> y2(n), scales(n / static_cast<std::size_t>(dim)), want_scales(scales.size());
+    std::vector<std::int8_t> rows_q(n), want_q(n);
+    ASSERT_TRUE(
+        attention.run(q.data(), k.data(), v.data(), c.lengths.data(), shape, y2.data(), rows_q.data(), scales.data()));
+    EXPECT_EQ(y2, y) << "quantizing leaves the floats as they were";
+    for (std::size_t r = 0; r < scales.size(); ++r) {
+      want_scales[r] = quantize_row_int8(y.data() + r * static_cast<std::size_t>(dim), dim, want_q.data() + r * dim);
+    }
+    EXPECT_EQ(scales, want_scales);
+    EXPECT_EQ(rows_q, want_q);
     EXPECT_LE(worst, std::ldexp(max_v, -8) + 1e-6) << c.seq << " tokens, " << c.heads << " heads";
     EXPECT_LE(total / static_cast<double>(counted), std::ldexp(max_v, -14))
         << c.seq << " tokens, " << c.heads << " heads";
