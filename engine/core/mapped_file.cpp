@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 namespace octet {
@@ -33,6 +35,17 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path) {
   }
   ::close(fd);  // the mapping keeps the file alive
   return std::shared_ptr<const MappedFile>(new MappedFile(path, data, size));
+}
+
+void MappedFile::release_pages(const void* begin, std::size_t bytes) const {
+  static const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto start = reinterpret_cast<std::uintptr_t>(data_);
+  const auto from = std::max(reinterpret_cast<std::uintptr_t>(begin), start);
+  const auto to = std::min(reinterpret_cast<std::uintptr_t>(begin) + bytes, start + size_);
+  const std::uintptr_t first = (from + page - 1) / page * page, last = to / page * page;
+  // A read-only private mapping never written: its pages are the file's, so
+  // dropping them loses nothing. (Advice: a failure only keeps them resident.)
+  if (first < last) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
 MappedFile::~MappedFile() {

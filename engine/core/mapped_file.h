@@ -18,6 +18,11 @@ class MappedFile {
   const unsigned char* data() const { return data_; }
   std::size_t size() const { return size_; }
   const std::string& path() const { return path_; }
+  // Gives back the resident pages that lie wholly inside [begin, begin +
+  // bytes) of this mapping (a weight a backend has copied into its own
+  // layout): they stop counting in the process's memory, and come back from
+  // the file, unchanged, if read again.
+  void release_pages(const void* begin, std::size_t bytes) const;
 
  private:
   MappedFile(std::string path, const unsigned char* data, std::size_t size)

@@ -46,7 +46,8 @@ Tensor Tensor::zeros(DType dtype, Shape shape) {
     // once per 4 KiB. Fresh anonymous pages read as zero, so nothing is
     // written here: a page becomes resident when first touched (a server's
     // KV cache of 8 slots x 8192 positions costs only what its sequences fill).
-    if (bytes > std::numeric_limits<std::size_t>::max() / 2) fail("out of memory allocating {} bytes for a tensor", bytes);
+    if (bytes > std::numeric_limits<std::size_t>::max() / 2)
+      fail("out of memory allocating {} bytes for a tensor", bytes);
     static const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
     const std::size_t span = bytes + kHugePageBytes;
     void* raw = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -64,7 +65,8 @@ Tensor Tensor::zeros(DType dtype, Shape shape) {
     t.data_ = p;
   } else if (bytes > 0) {
     void* p = nullptr;
-    if (posix_memalign(&p, 64, bytes) != 0 || p == nullptr) fail("out of memory allocating {} bytes for a tensor", bytes);
+    if (posix_memalign(&p, 64, bytes) != 0 || p == nullptr)
+      fail("out of memory allocating {} bytes for a tensor", bytes);
     std::memset(p, 0, bytes);
     t.owned_ = std::shared_ptr<void>(p, std::free);
     t.data_ = p;
@@ -98,6 +100,10 @@ Tensor Tensor::on_device(DType dtype, Shape shape, Device device, std::shared_pt
   Tensor t = borrowed(dtype, std::move(shape), storage.get(), device);
   t.owned_ = std::move(storage);
   return t;
+}
+
+void Tensor::release_file_pages() const {
+  if (file_ != nullptr) file_->release_pages(data_, nbytes());
 }
 
 void* Tensor::raw_mut() {

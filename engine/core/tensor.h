@@ -45,6 +45,10 @@ class Tensor {
   std::int64_t numel() const { return shape_numel(shape_); }
   std::size_t nbytes() const { return static_cast<std::size_t>(numel()) * dtype_size(dtype_); }
   bool is_mapped() const { return file_ != nullptr; }
+  // A mapped tensor's resident pages given back (MappedFile::release_pages):
+  // for a weight a backend has packed into a copy of its own. No effect on
+  // other tensors.
+  void release_file_pages() const;
 
   const void* raw() const { return data_; }
   // Mapped tensors are read-only; asking to write one is a bug caught here.

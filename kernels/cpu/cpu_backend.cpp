@@ -120,6 +120,10 @@ class CpuBackend final : public Backend {
     if (!packed_int8_weights_.contains(data) &&
         matmul_int8_dnnl_.pack(weight.data<std::int8_t>(), weight.dim(1), weight.dim(0))) {
       packed_int8_weights_.emplace(data, weight);  // keeps the address from being reused by another weight
+      // Every product now reads the packed copy: a checkpoint's pages of this
+      // weight leave the process's memory (read again only by a kernel that
+      // declines the packed copy, or another backend, from the file).
+      weight.release_file_pages();
     }
     return weight;
   }

@@ -1,10 +1,16 @@
 #include "engine/core/tensor.h"
 #include "engine/core/error.h"
+#include "engine/core/mapped_file.h"
 #include "tests/test_support.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
 
 namespace octet {
 namespace {
@@ -33,6 +39,49 @@ TEST(Tensor, EmptyTensorsConvertToEmptyFloat) {
     EXPECT_EQ(converted.shape(), (Shape{0, 4}));
     EXPECT_EQ(converted.numel(), 0);
   }
+}
+
+// Resident kilobytes of the mapping that holds `address` (/proc/self/smaps).
+std::int64_t resident_kib_of_mapping(const void* address) {
+  std::ifstream smaps("/proc/self/smaps");
+  const auto at = reinterpret_cast<std::uintptr_t>(address);
+  bool inside = false;
+  for (std::string line; std::getline(smaps, line);) {
+    std::uintptr_t from = 0, to = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &from, &to) == 2 && line.find(':') > line.find(' ')) {
+      inside = from <= at && at < to;
+      continue;
+    }
+    std::int64_t kib = 0;
+    if (inside && std::sscanf(line.c_str(), "Rss: %ld kB", &kib) == 1) return kib;
+  }
+  return -1;
+}
+
+// A backend releases a packed weight's checkpoint pages; reading them again
+// must give the file's bytes, including the partial pages at both ends of
+// the range, which stay resident.
+TEST(Tensor, ReleasedFilePagesReadBackUnchanged) {
+  test::TempDir dir;
+  const std::string path = dir.file("weights.bin");
+  std::vector<std::uint8_t> bytes(5 * 4096 + 123);
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>(i * 131 + (i >> 12));
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  const auto file = MappedFile::open(path);
+  const Tensor t = Tensor::mapped(DType::U8, {4 * 4096}, file, 1000);  // not page-aligned at either end
+  std::uint64_t sum = 0;
+  for (std::size_t i = 0; i < bytes.size(); ++i) sum += file->data()[i];  // every page resident
+  EXPECT_GT(sum, 0u);
+  const std::int64_t resident = resident_kib_of_mapping(file->data());
+  t.release_file_pages();
+  // Pages 1..4 of 0..5 lie wholly inside [1000, 1000 + 16384): 3 of them (4096..16383).
+  EXPECT_EQ(resident - resident_kib_of_mapping(file->data()), 3 * 4) << "resident before: " << resident << " KiB";
+  EXPECT_TRUE(std::equal(bytes.begin(), bytes.end(), file->data()));
+  file->release_pages(file->data(), file->size());  // the whole file, and a range past its end: clipped
+  file->release_pages(file->data() + 4096, 10 * 4096);
+  EXPECT_TRUE(std::equal(bytes.begin(), bytes.end(), file->data()));
+  Tensor::zeros(DType::U8, {100}).release_file_pages();  // not mapped: nothing to give back
 }
 
 }  // namespace
