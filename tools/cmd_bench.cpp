@@ -4,6 +4,7 @@
 #include "engine/session/decoder_bench.h"
 #include "engine/session/encoder_bench.h"
 #include "engine/session/matmul_bench.h"
+#include "engine/session/read_bandwidth.h"
 #include "engine/session/stats.h"
 #include "models/registry.h"
 #include "tools/cli_common.h"
@@ -195,6 +196,9 @@ int run_bench(int argc, char** argv) {
       cxxopts::value<std::string>()->default_value("0"));
   add("r,repetitions", "timed repetitions of each test", cxxopts::value<int>()->default_value("5"));
   add("o,output", "md (a table), json or csv", cxxopts::value<std::string>()->default_value("md"));
+  add("bandwidth",
+      "also measure the machine's streaming read bandwidth (1 GiB summed on the first --threads count) and give "
+      "each decode row's weights-read GB/s as a share of it");
   add("profile",
       "print where the time goes (to stderr): wall time of each kind of node per repetition, summed over the "
       "layers (CPU nodes only)");
@@ -377,12 +381,27 @@ int run_bench(int argc, char** argv) {
     }
   }
   const bool random_weights = path.starts_with("synthetic:");
-  const nlohmann::json header = {{"model", path},
-                                 {"machine", machine_description()},
-                                 {"build", build_description()},
-                                 {"peak_rss_bytes", peak_rss_bytes()},
-                                 {"kv_cache", kv_cache_name(kv_cache)},
-                                 {"note", random_weights ? "random weights" : ""}};
+  std::optional<ReadBandwidth> bandwidth;
+  if (args.count("bandwidth")) {
+    const int threads = cpu_threads.front() > 0 ? cpu_threads.front() : machine_cores();
+    std::cerr << fmt::format("measuring read bandwidth on {} threads...\n", threads);
+    bandwidth = measure_read_bandwidth(std::size_t{1} << 30, threads);
+    for (auto& row : rows) {
+      if (row.contains("decode_weight_gb_s")) {
+        row["decode_share_of_read_bandwidth"] = row["decode_weight_gb_s"].get<double>() / bandwidth->gb_per_s;
+      }
+    }
+  }
+  nlohmann::json header = {{"model", path},
+                           {"machine", machine_description()},
+                           {"build", build_description()},
+                           {"peak_rss_bytes", peak_rss_bytes()},
+                           {"kv_cache", kv_cache_name(kv_cache)},
+                           {"note", random_weights ? "random weights" : ""}};
+  if (bandwidth) {
+    header["read_bandwidth_gb_s"] = bandwidth->gb_per_s;
+    header["read_bandwidth_threads"] = bandwidth->threads;
+  }
   if (format == "json") {
     std::cout << nlohmann::json{{"header", header}, {"results", rows}, {"skipped", skipped}}.dump(2) << std::endl;
     return 0;
@@ -425,6 +444,10 @@ int run_bench(int argc, char** argv) {
                            random_weights ? " (random weights)" : "", machine_description(), build_description(),
                            peak_rss_bytes() / 1048576.0,
                            kv_cache == DType::F8E4M3 ? "KV cache: fp8 (E4M3, a scale per token and head)\n" : "");
+  if (bandwidth) {
+    std::cout << fmt::format("read bandwidth: {:.1f} GB/s ({} threads summing {} MiB, best of 5)\n\n",
+                             bandwidth->gb_per_s, bandwidth->threads, bandwidth->bytes >> 20);
+  }
   if (encoder) {
     std::cout << "| backend | quant | model size | threads | batch | tokens per sequence | sentences/s | tokens/s |\n"
               << "|---|---|---|---|---|---|---|---|\n";
@@ -443,13 +466,16 @@ int run_bench(int argc, char** argv) {
       std::cout << fmt::format(
           "| {} | {} | {:.1f} MiB | {} | {} | {:.1f} ± {:.1f} | {:.2f} ms | {:.1f} ± {:.1f} | {:.2f}, {:.2f} | {:.1f} "
           "MB "
-          "| {:.1f} |\n",
+          "| {:.1f}{} |\n",
           row["backend"].get<std::string>(), row["quant"].get<std::string>(),
           row["model_bytes"].get<double>() / 1048576.0, row["threads"].get<int>(), row["batch"].get<int>(),
           row["pp_tok_s_mean"].get<double>(), row["pp_tok_s_std"].get<double>(), row["ttft_ms_mean"].get<double>(),
           row["tg_tok_s_mean"].get<double>(), row["tg_tok_s_std"].get<double>(), row["tg_ms_median"].get<double>(),
           row["tg_ms_p99"].get<double>(), row["decode_weight_bytes"].get<std::size_t>() / 1e6,
-          row["decode_weight_gb_s"].get<double>());
+          row["decode_weight_gb_s"].get<double>(),
+          row.contains("decode_share_of_read_bandwidth")
+              ? fmt::format(" ({:.0f}% of read)", 100.0 * row["decode_share_of_read_bandwidth"].get<double>())
+              : "");
     }
   }
   for (const auto& s : skipped) {
