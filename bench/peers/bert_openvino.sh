@@ -6,6 +6,7 @@
 # CPU model and octet int8's ratio to each OpenVINO variant; writes the raw
 # results to OUT (JSON lines).
 #   bench/peers/bert_openvino.sh [THREADS [OUT]]   (2 threads; bench/results/peers_bert.jsonl)
+#   OCTET=/path/to/octet bench/peers/bert_openvino.sh  (another build of octet, e.g. an older commit's)
 # Needs pip (PyPI) for the OpenVINO packages, installed into build/peers-venv;
 # nothing in the build or the tests depends on this script.
 set -euo pipefail
@@ -19,7 +20,7 @@ if ! "$venv/bin/python" -c "import openvino, nncf" 2>/dev/null; then
   "$venv/bin/pip" install -q openvino nncf numpy
 fi
 mkdir -p "$(dirname "$out")"
-build/octet bench -m synthetic:bert-base --quant f32,int8 -p 128 -b 1,32 -t "$threads" -r 5 -o json |
+"${OCTET:-build/octet}" bench -m synthetic:bert-base --quant f32,int8 -p 128 -b 1,32 -t "$threads" -r 5 -o json |
   python3 -c '
 import json, sys
 run = json.load(sys.stdin)

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# octet against llama.cpp on the same GGUF file, in one run on this CPU
+# (issue 22): llama.cpp's llama-bench and `octet bench` read the same file,
+# prompt processing (pp) and generation (tg) on THREADS threads each. Prints
+# one table with the CPU model and octet's ratio to llama.cpp; writes the raw
+# results to OUT (JSON lines).
+#   bench/peers/llama_cpp.sh [GGUF [THREADS [OUT]]]
+# The default file is SmolLM2-135M-Instruct from ../shared requantized to
+# Q8_0 by llama-quantize (llama.cpp's 8-bit format; octet reads it as int8).
+# llama.cpp is built once from the llama-cpp-python sdist, which vendors it
+# (pip download: PyPI), into build/peers-llama.cpp. Nothing in the build or
+# the tests depends on this script.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+shared=${OCTET_SHARED_DIR:-../shared}
+threads=${2:-2}
+out=${3:-bench/results/peers_llama_cpp.jsonl}
+octet=${OCTET:-build/octet}
+lcp=build/peers-llama.cpp
+pp=128
+tg=64
+
+if [ ! -x "$lcp/llama-bench" ] || [ ! -x "$lcp/llama-quantize" ]; then
+  echo "building llama.cpp (llama-bench, llama-quantize) from the llama-cpp-python sdist..." >&2
+  tmp=$(mktemp -d)
+  python3 -m pip download -q --no-deps --no-binary :all: llama-cpp-python -d "$tmp"
+  tar -xzf "$tmp"/llama_cpp_python-*.tar.gz -C "$tmp"
+  src=$(echo "$tmp"/llama_cpp_python-*/vendor/llama.cpp)
+  mkdir -p "$lcp"
+  echo "(its compiler output: $lcp/build.log)" >&2
+  cmake -S "$src" -B "$tmp/build" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF -DLLAMA_CURL=OFF \
+    -DGGML_NATIVE=ON >"$lcp/build.log" 2>&1
+  cmake --build "$tmp/build" --target llama-bench llama-quantize -j"$(nproc)" >>"$lcp/build.log" 2>&1
+  cp "$tmp/build/bin/llama-bench" "$tmp/build/bin/llama-quantize" "$lcp/"
+  "$lcp/llama-bench" --version 2>&1 | head -1 > "$lcp/VERSION" || true
+  rm -rf "$tmp"
+fi
+
+model=${1:-}
+if [ -z "$model" ]; then
+  source="$shared/models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"
+  [ -f "$source" ] || { echo "no GGUF given and $source is absent" >&2; exit 1; }
+  model="$lcp/SmolLM2-135M-Instruct.Q8_0.gguf"
+  [ -f "$model" ] || "$lcp/llama-quantize" --allow-requantize "$source" "$model" Q8_0 >/dev/null 2>&1
+fi
+
+# llama.cpp's AMX path for Q8_0 crashed in ggml_backend_amx_mul_mat on a
+# Sapphire Rapids host (issue 22): weights are not repacked for it there.
+repack=()
+if grep -q amx_int8 /proc/cpuinfo && "$lcp/llama-bench" --help 2>&1 | grep -q -- "--no-repack"; then
+  repack=(--no-repack 1)
+fi
+mkdir -p "$(dirname "$out")"
+"$lcp/llama-bench" -m "$model" -p "$pp" -n "$tg" -t "$threads" -r 3 "${repack[@]}" -o jsonl 2>/dev/null |
+  python3 -c '
+import json, sys
+for line in sys.stdin:
+    r = json.loads(line)
+    test = "pp" if r["n_prompt"] > 0 else "tg"
+    print(json.dumps({"engine": "llama.cpp " + r.get("build_commit", ""), "variant": r.get("model_type", ""),
+                      "test": test, "tokens": r["n_prompt"] or r["n_gen"], "threads": r["n_threads"],
+                      "tok_s": round(r["avg_ts"], 2), "cpu": r.get("cpu_info", "")}))' > "$out"
+"$octet" bench -m "$model" --quant int8 -p "$pp" -n "$tg" -t "$threads" -r 3 -o json 2>/dev/null |
+  python3 -c '
+import json, sys
+run = json.load(sys.stdin)
+for r in run["results"]:
+    for test, tokens, key in (("pp", r["pp_tokens"], "pp_tok_s_mean"), ("tg", r["tg_tokens"], "tg_tok_s_mean")):
+        print(json.dumps({"engine": "octet " + run["header"]["build"], "variant": r["quant"], "test": test,
+                          "tokens": tokens, "threads": r["threads"], "tok_s": round(r[key], 2),
+                          "cpu": run["header"]["machine"]}))' >> "$out"
+python3 - "$out" "$model" <<'PY'
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+octet = {r["test"]: r for r in rows if r["engine"].startswith("octet")}
+print(sys.argv[2])
+print(next(r["cpu"] for r in rows if r["engine"].startswith("octet")))
+print("| engine | variant | test | tokens/s | octet / this |")
+print("|---|---|---|---|---|")
+for r in rows:
+    mine = octet.get(r["test"])
+    print(f"| {r['engine'].split(',')[0]} | {r['variant']} | {r['test']}{r['tokens']} | {r['tok_s']:.1f} | "
+          f"{mine['tok_s'] / r['tok_s']:.2f}x |")
+PY
