@@ -47,8 +47,8 @@ fi
 # llama.cpp's AMX path for Q8_0 crashed in ggml_backend_amx_mul_mat on a
 # Sapphire Rapids host (issue 22): weights are not repacked for it there.
 repack=()
-if grep -q amx_int8 /proc/cpuinfo && "$lcp/llama-bench" --help 2>&1 | grep -q -- "--no-repack"; then
-  repack=(--no-repack 1)
+if grep -q amx_int8 /proc/cpuinfo && "$lcp/llama-bench" --help 2>&1 | grep -q -- "--repack <0|1>"; then
+  repack=(--repack 0)
 fi
 mkdir -p "$(dirname "$out")"
 "$lcp/llama-bench" -m "$model" -p "$pp" -n "$tg" -t "$threads" -r 3 "${repack[@]}" -o jsonl 2>/dev/null |
