@@ -1,23 +1,23 @@
 #!/usr/bin/env bash
-# octet against OpenVINO on a BERT-base-shaped encoder (issue 22), in one run
-# on this CPU: octet `bench -m synthetic:bert-base` (f32, int8) and
-# openvino_bert.py (f32, bf16, NNCF int8), the same shapes, sentences of 128
-# tokens, batches 1 and 32, THREADS threads each. Prints one table with the
-# CPU model and octet int8's ratio to each OpenVINO variant; writes the raw
-# results to OUT (JSON lines).
-#   bench/peers/bert_openvino.sh [THREADS [OUT]]   (2 threads; bench/results/peers_bert.jsonl)
-#   OCTET=/path/to/octet bench/peers/bert_openvino.sh  (another build of octet, e.g. an older commit's)
-# Needs pip (PyPI) for the OpenVINO packages, installed into build/peers-venv;
+# octet against OpenVINO and ONNX Runtime on a BERT-base-shaped encoder (issue
+# 22), in one run on this CPU: octet `bench -m synthetic:bert-base` (f32, int8),
+# openvino_bert.py (f32, bf16, NNCF int8) and onnxruntime_bert.py (f32, dynamic
+# int8), the same shapes, sentences of 128 tokens, batches 1 and 32, THREADS
+# threads each. Prints one table with the CPU model and octet int8's ratio to
+# each peer variant; writes the raw results to OUT (JSON lines).
+#   bench/peers/bert_peers.sh [THREADS [OUT]]   (2 threads; bench/results/peers_bert.jsonl)
+#   OCTET=/path/to/octet bench/peers/bert_peers.sh  (another build of octet, e.g. an older commit's)
+# Needs pip (PyPI) for the peers' packages, installed into build/peers-venv;
 # nothing in the build or the tests depends on this script.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 threads=${1:-2}
 out=${2:-bench/results/peers_bert.jsonl}
 venv=build/peers-venv
-if ! "$venv/bin/python" -c "import openvino, nncf" 2>/dev/null; then
-  echo "installing openvino and nncf into $venv (pip)..." >&2
+if ! "$venv/bin/python" -c "import openvino, nncf, onnx, onnxruntime" 2>/dev/null; then
+  echo "installing openvino, nncf, onnx and onnxruntime into $venv (pip)..." >&2
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q openvino nncf numpy
+  "$venv/bin/pip" install -q openvino nncf onnx onnxruntime numpy
 fi
 mkdir -p "$(dirname "$out")"
 "${OCTET:-build/octet}" bench -m synthetic:bert-base --quant f32,int8 -p 128 -b 1,32 -t "$threads" -r 5 -o json |
@@ -30,6 +30,8 @@ for r in run["results"]:
                       "machine": run["header"]["machine"]}))' > "$out"
 # (NNCF draws progress bars on stdout: only the JSON lines are kept.)
 "$venv/bin/python" bench/peers/openvino_bert.py --threads "$threads" --seq 128 --batches 1,32 --seconds 10 \
+  2>/dev/null | grep '^{' >> "$out"
+"$venv/bin/python" bench/peers/onnxruntime_bert.py --threads "$threads" --seq 128 --batches 1,32 --seconds 10 \
   2>/dev/null | grep '^{' >> "$out"
 python3 - "$out" <<'PY'
 import json, sys
