@@ -18,12 +18,13 @@ import argparse
 import json
 import os
 import tempfile
-import time
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
+
+import peer_timing  # beside this script
 
 
 def bert_model(layers=12, hidden=768, heads=12, ffn=3072, vocab=30522, labels=2, seed=0):
@@ -90,15 +91,7 @@ def bert_model(layers=12, hidden=768, heads=12, ffn=3072, vocab=30522, labels=2,
 def sentences_per_second(session, batch, seq, seconds):
     feeds = {"input_ids": np.random.default_rng(2).integers(1000, 30000, (batch, seq), dtype=np.int64),
              "position_ids": np.arange(seq, dtype=np.int64)}
-    for _ in range(2):  # warm-up
-        session.run(None, feeds)
-    runs, start = 0, time.perf_counter()
-    while True:
-        session.run(None, feeds)
-        runs += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds and runs >= 3:
-            return runs * batch / elapsed
+    return peer_timing.sentences_per_second(lambda: session.run(None, feeds), batch, seconds)
 
 
 def main():

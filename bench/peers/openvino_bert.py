@@ -16,11 +16,12 @@ prints one JSON line per (variant, batch) with sentences/s.
 
 import argparse
 import json
-import time
 
 import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
+
+import peer_timing  # beside this script
 
 
 def bert_model(layers=12, hidden=768, heads=12, ffn=3072, vocab=30522, labels=2, seed=0):
@@ -83,15 +84,7 @@ def int8_model(model, seq, seed=1):
 def sentences_per_second(compiled, batch, seq, seconds):
     request = compiled.create_infer_request()
     ids = np.random.default_rng(2).integers(1000, 30000, (batch, seq), dtype=np.int64)
-    for _ in range(2):  # warm-up
-        request.infer({0: ids})
-    runs, start = 0, time.perf_counter()
-    while True:
-        request.infer({0: ids})
-        runs += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds and runs >= 3:
-            return runs * batch / elapsed
+    return peer_timing.sentences_per_second(lambda: request.infer({0: ids}), batch, seconds)
 
 
 def main():

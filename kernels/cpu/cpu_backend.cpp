@@ -391,8 +391,7 @@ class CpuBackend final : public Backend {
     for (const Node& node : graph.nodes()) {
       if (node.op != OpKind::MatMul) continue;
       const Value& x = values[static_cast<std::size_t>(node.inputs[0])];
-      const QuantParams* q = values[static_cast<std::size_t>(node.inputs[1])].tensor.quant();
-      if (q == nullptr || q->scheme != QuantScheme::Int8 || q->input_scale > 0.0f || x.shape[0] <= kDirectRows)
+      if (!int8_per_token(values[static_cast<std::size_t>(node.inputs[1])].tensor) || x.shape[0] <= kDirectRows)
         continue;
       const Node* from = producer[static_cast<std::size_t>(node.inputs[0])];
       const bool bf16_attention = from != nullptr && from->op == OpKind::MaskedAttention && from->params.bf16_attention;
@@ -426,9 +425,7 @@ class CpuBackend final : public Backend {
     const auto int8_dynamic = [&](const Node& node) {
       if (node.op != OpKind::MatMul) return false;
       const Tensor& w = values[static_cast<std::size_t>(node.inputs[1])].tensor;
-      const QuantParams* q = w.quant();
-      return w.dtype() == DType::I8 && q != nullptr && q->scheme == QuantScheme::Int8 && q->input_scale == 0.0f &&
-             !holds_two_four(w);
+      return int8_per_token(w) && !holds_two_four(w);
     };
     for (std::size_t i = 0; i + 1 < nodes.size(); ++i) {
       const Node& node = nodes[i];
@@ -450,6 +447,14 @@ class CpuBackend final : public Backend {
       });
       if (int8_readers && next.output != graph.output()) runs_with_reader_[&node] = &next;
     }
+  }
+
+  // An int8 weight whose activations are quantized per token (no
+  // calibrated static scale): the matmuls whose inputs a producer may
+  // quantize, and which may run inside their GELU.
+  static bool int8_per_token(const Tensor& w) {
+    const QuantParams* q = w.quant();
+    return w.dtype() == DType::I8 && q != nullptr && q->scheme == QuantScheme::Int8 && q->input_scale == 0.0f;
   }
 
   // Whether the reader can read the deferred node's inputs while writing
@@ -475,10 +480,9 @@ class CpuBackend final : public Backend {
     }
     const Tensor& x = *in[0];
     const Tensor& w = *in[1];
-    const QuantParams* q = w.quant();
-    return node.op == OpKind::MatMul && reader.op == OpKind::Gelu && w.dtype() == DType::I8 && q != nullptr &&
-           q->scheme == QuantScheme::Int8 && q->input_scale == 0.0f && !q->packed_two_four && x.rank() == 2 &&
-           x.dim(0) > kDirectRows && fused_int8_.size() >= static_cast<std::size_t>(x.dim(0) * w.dim(0)) &&
+    return node.op == OpKind::MatMul && reader.op == OpKind::Gelu && int8_per_token(w) && !w.quant()->packed_two_four &&
+           x.rank() == 2 && x.dim(0) > kDirectRows &&
+           fused_int8_.size() >= static_cast<std::size_t>(x.dim(0) * w.dim(0)) &&
            fused_scale_.size() >= static_cast<std::size_t>(x.dim(0)) &&
            fused_block_.size() >= static_cast<std::size_t>(std::min(fused_block_rows(w.dim(0)), x.dim(0)) * w.dim(0));
   }
