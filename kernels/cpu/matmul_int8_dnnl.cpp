@@ -1,11 +1,14 @@
 #include "kernels/cpu/matmul_int8_dnnl.h"
 
+#include "engine/core/tensor.h"
 #include "kernels/cpu/dnnl_check.h"
+#include "kernels/cpu/gemv_int8_panels.h"
 
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
 #include <bit>
+#include <cstddef>
 #include <map>
 #include <optional>
 #include <span>
@@ -27,11 +30,39 @@ struct Primitive {
   dnnl::memory src, weights, dst;  // data handles set per call
 };
 
-// One weight's packed copies, one in each layout `Impl::layouts` holds for its (K, N).
+// The layouts a (K, N) weight is packed in, and whether the first is the
+// panels layout the own small-M product reads (gemv_int8_panels.h).
+struct Layouts {
+  std::vector<dnnl::memory::desc> descs;
+  bool panels = false;
+};
+
+// One weight's packed copies, one in each layout `Impl::layouts` holds for its
+// (K, N), in memory the weight owns; with panels, 128 * each column's sum for
+// the small-M product.
 struct PackedWeight {
   std::int64_t k = 0, n = 0;
   std::vector<dnnl::memory> packed;
+  std::vector<Tensor> buffers;  // holding the copies' memory (see Impl::place)
+  std::vector<std::int32_t> offsets;
 };
+
+// Whether oneDNN's layout `md` for a [K, N] s8 weight is the panels layout:
+// dims padded to 64, inner blocks 16 (K) x 64 (N) x 4 (K) (so a 64 x 64 block
+// is [16][64][4]), K blocks of 4096 bytes one after the other within a panel,
+// no offset and no extra data ahead of it (oneDNN's s8s8 compensation, where
+// present, follows the weights and is not read; a scale adjustment is refused).
+bool is_panels_layout(const dnnl::memory::desc& md, std::int64_t k, std::int64_t n) {
+  const dnnl_memory_desc_t& d = md.data;
+  const auto padded = [](std::int64_t v) { return (v + kPanelColumns - 1) / kPanelColumns * kPanelColumns; };
+  if (d.ndims != 2 || d.format_kind != dnnl_blocked || d.data_type != dnnl_s8 || d.offset0 != 0) return false;
+  if ((d.extra.flags & ~static_cast<std::uint64_t>(dnnl_memory_extra_flag_compensation_conv_s8s8)) != 0) return false;
+  if (d.dims[0] != k || d.dims[1] != n || d.padded_dims[0] != padded(k) || d.padded_dims[1] != padded(n)) return false;
+  const dnnl_blocking_desc_t& b = d.format_desc.blocking;
+  return b.inner_nblks == 3 && b.inner_blks[0] == 16 && b.inner_idxs[0] == 0 && b.inner_blks[1] == 64 &&
+         b.inner_idxs[1] == 1 && b.inner_blks[2] == 4 && b.inner_idxs[2] == 0 && b.strides[0] == 4096 &&
+         b.strides[1] == padded(k) * kPanelColumns;
+}
 
 }  // namespace
 
@@ -40,8 +71,10 @@ struct MatmulInt8Dnnl::Impl {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   // (K, N) -> the layouts its weights are packed in (none: oneDNN declines the shape).
-  std::map<std::pair<std::int64_t, std::int64_t>, std::vector<dnnl::memory::desc>> layouts;
+  std::map<std::pair<std::int64_t, std::int64_t>, Layouts> layouts;
   std::map<const std::int8_t*, PackedWeight> weights;
+  Tensor chunk;  // where packed copies under kOwnBytes go, from chunk_used on
+  std::size_t chunk_used = 0;
   // (M, K, N) -> the primitive, or nothing where this M declines.
   std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t>, std::optional<Primitive>> primitives;
 
@@ -68,34 +101,69 @@ struct MatmulInt8Dnnl::Impl {
   }
 
   // The layouts a (K, N) weight is packed in: the one oneDNN picks for a
-  // prefill-sized M where every probed M accepts it (a VNNI CPU), else that
-  // and the one it picks at M = 1 (an AMX CPU: measured on a Sapphire Rapids
-  // host, the M = 1 layout was refused at every larger M).
-  const std::vector<dnnl::memory::desc>& layouts_for(std::int64_t k, std::int64_t n) {
+  // prefill-sized M where the own small-M product reads it and oneDNN takes
+  // it for every larger M probed (an AMX CPU), or where oneDNN takes it for
+  // every M probed (a VNNI CPU); else that and the one it picks at M = 1.
+  // (On a Sapphire Rapids host oneDNN picked the panels layout at M = 1 too
+  // for every shape but tiny ones: K = 100, N = 37 got a VNNI layout.)
+  const Layouts& layouts_for(std::int64_t k, std::int64_t n) {
     const auto key = std::make_pair(k, n);
     if (auto it = layouts.find(key); it != layouts.end()) return it->second;
-    std::vector<dnnl::memory::desc> found;
+    Layouts found;
+    const auto taken_at = [&](std::initializer_list<std::int64_t> ms, const dnnl::memory::desc& md) {
+      return std::all_of(ms.begin(), ms.end(), [&](std::int64_t m) { return describe(m, k, n, md).has_value(); });
+    };
     for (const std::int64_t pick_m : {256, 1}) {
       const auto pd = describe(pick_m, k, n, dnnl::memory::desc({k, n}, dt::s8, tag::any));
       if (!pd) continue;
       const dnnl::memory::desc candidate = pd->weights_desc();
-      if (std::find(found.begin(), found.end(), candidate) != found.end()) continue;
-      bool every_m = true;
-      for (const std::int64_t m : {1, 3, 64, 256}) every_m = every_m && describe(m, k, n, candidate).has_value();
-      if (every_m) {
-        found = {candidate};
+      if (std::find(found.descs.begin(), found.descs.end(), candidate) != found.descs.end()) continue;
+      if (found.descs.empty() && kernels == Kernels::Brgemm && panels_have_vnni() && k <= kPanelMaxK &&
+          is_panels_layout(candidate, k, n) && taken_at({kPanelRows + 1, 64, 256}, candidate)) {
+        found = {{candidate}, true};
         break;
       }
-      found.push_back(candidate);
+      if (taken_at({1, 3, 64, 256}, candidate)) {
+        found = {{candidate}, false};
+        break;
+      }
+      found.descs.push_back(candidate);
     }
     return layouts.emplace(key, std::move(found)).first->second;
+  }
+
+  // Memory for a packed copy of `bytes`, and the Tensor that holds it. Tensor
+  // memory rather than oneDNN's own because a large Tensor is on transparent
+  // huge pages, which a weight stream reads ~1.3x as fast (the panels GEMV on
+  // a Sapphire Rapids host, 2 threads: 25 -> 32 GB/s); copies under 2 MiB
+  // share chunks of 32 MiB so that they are too (SmolLM2-135M's are all under
+  // 1 MiB). An untouched chunk's tail costs no resident memory.
+  std::pair<Tensor, void*> place(std::size_t bytes) {
+    constexpr std::size_t kOwnBytes = 2u << 20, kChunkBytes = 32u << 20;
+    if (bytes >= kOwnBytes) {
+      Tensor own = Tensor::zeros(DType::I8, {static_cast<std::int64_t>(bytes)});
+      void* data = own.raw_mut();
+      return {std::move(own), data};
+    }
+    bytes = (bytes + 63) / 64 * 64;
+    if (chunk.raw() == nullptr || chunk_used + bytes > kChunkBytes) {
+      chunk = Tensor::zeros(DType::I8, {static_cast<std::int64_t>(kChunkBytes)});
+      chunk_used = 0;
+    }
+    void* data = static_cast<std::byte*>(chunk.raw_mut()) + chunk_used;
+    chunk_used += bytes;
+    return {chunk, data};
+  }
+
+  bool runs_on_panels(std::int64_t m, std::int64_t k, std::int64_t n) {
+    return m <= kPanelRows && layouts_for(k, n).panels;
   }
 
   Primitive* primitive(std::int64_t m, std::int64_t k, std::int64_t n) {
     const auto key = std::make_tuple(m, k, n);
     if (auto it = primitives.find(key); it != primitives.end()) return it->second ? &*it->second : nullptr;
     std::optional<Primitive> made;
-    const auto& packed = layouts_for(k, n);
+    const auto& packed = layouts_for(k, n).descs;
     for (std::size_t i = 0; i < packed.size() && !made; ++i) {
       if (const auto pd = describe(m, k, n, packed[i])) {
         Primitive p;
@@ -129,7 +197,8 @@ bool MatmulInt8Dnnl::pack(const std::int8_t* w, std::int64_t k, std::int64_t n, 
   if (impl_->weights.contains(w)) return true;
   if (k <= 0 || n <= 0) return false;
   if (impl_->kernels == Kernels::Brgemm && !cpu_has_vnni()) return false;  // no brgemm int8 kernel here
-  const auto& every_layout = impl_->layouts_for(k, n);
+  const Layouts& found = impl_->layouts_for(k, n);
+  const std::vector<dnnl::memory::desc>& every_layout = found.descs;
   if (every_layout.empty()) return false;
   // The first layout is the one picked for prefill (M = 256) where there is one.
   const std::span<const dnnl::memory::desc> layouts(every_layout.data(),
@@ -137,16 +206,22 @@ bool MatmulInt8Dnnl::pack(const std::int8_t* w, std::int64_t k, std::int64_t n, 
   // w is stored [N, K] row-major (a Hugging Face Linear weight); oneDNN reads
   // it as the [K, N] matrix it wants through transposed strides.
   const dnnl::memory::desc plain_md({k, n}, dt::s8, dnnl::memory::dims{1, k});
-  PackedWeight weight{k, n, {}};
+  PackedWeight weight{k, n, {}, {}, {}};
   try {
     dnnl::memory plain(plain_md, impl_->engine, const_cast<std::int8_t*>(w));
     for (const dnnl::memory::desc& layout : layouts) {
-      weight.packed.emplace_back(layout, impl_->engine);
+      auto [holder, data] = impl_->place(layout.get_size());
+      weight.buffers.push_back(std::move(holder));
+      weight.packed.emplace_back(layout, impl_->engine, data);
       dnnl::reorder(plain, weight.packed.back()).execute(impl_->stream, plain, weight.packed.back());
     }
     impl_->stream.wait();
   } catch (const dnnl::error&) {
     return false;  // no reorder into that layout: the caller's own kernel runs this weight
+  }
+  if (found.panels) {
+    weight.offsets.resize(static_cast<std::size_t>(every_layout[0].data.padded_dims[1]));
+    panel_offsets(static_cast<const std::int8_t*>(weight.packed[0].get_data_handle()), k, n, weight.offsets.data());
   }
   impl_->weights.emplace(w, std::move(weight));
   return true;
@@ -155,13 +230,18 @@ bool MatmulInt8Dnnl::pack(const std::int8_t* w, std::int64_t k, std::int64_t n, 
 bool MatmulInt8Dnnl::prepare(std::int64_t m, std::int64_t k, std::int64_t n) {
   if (impl_->kernels == Kernels::Brgemm && !cpu_has_vnni()) return false;
   if (m <= 0 || k <= 0 || n <= 0) return false;
-  return impl_->primitive(m, k, n) != nullptr;
+  return impl_->runs_on_panels(m, k, n) || impl_->primitive(m, k, n) != nullptr;
 }
 
 bool MatmulInt8Dnnl::run(const std::int8_t* x, const float* x_scale, const std::int8_t* w, const float* w_scale,
                          float* y, std::int64_t m, std::int64_t k, std::int64_t n, const float* bias) {
   const auto it = impl_->weights.find(w);
   if (it == impl_->weights.end() || it->second.k != k || it->second.n != n || m <= 0) return false;
+  if (m <= kPanelRows && !it->second.offsets.empty()) {
+    gemv_s8s8_f32_panels(x, x_scale, static_cast<const std::int8_t*>(it->second.packed[0].get_data_handle()),
+                         it->second.offsets.data(), w_scale, y, m, k, n, bias);
+    return true;
+  }
   Primitive* p = impl_->primitive(m, k, n);
   if (p == nullptr || p->layout >= it->second.packed.size()) return false;
   p->src.set_data_handle(const_cast<std::int8_t*>(x));
@@ -190,6 +270,8 @@ bool MatmulInt8Dnnl::run(const std::int8_t* x, const float* x_scale, const std::
 }
 
 std::string MatmulInt8Dnnl::implementation(std::int64_t m, std::int64_t k, std::int64_t n) {
+  if (impl_->kernels == Kernels::Brgemm && !cpu_has_vnni()) return "";
+  if (impl_->runs_on_panels(m, k, n)) return "octet:gemv_panels_avx512_vnni";
   const Primitive* p = impl_->primitive(m, k, n);
   return p != nullptr ? p->implementation : "";
 }

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
 #include <tuple>
 
 namespace octet::cpu {
@@ -101,8 +102,43 @@ TEST(MatmulInt8Dnnl, BrgemmExactlyWhereTheCpuHasVnni) {
     EXPECT_EQ(ran, vnni) << "M = " << m;
     if (!ran) continue;
     EXPECT_LT(error, 1e-6) << "M = " << m;
-    EXPECT_TRUE(matmul.implementation(m, 520, 300).starts_with("brg"))
-        << "M = " << m << " fell back to " << matmul.implementation(m, 520, 300);
+    const std::string implementation = matmul.implementation(m, 520, 300);
+    EXPECT_TRUE(implementation.starts_with("brg") ||
+                (m <= MatmulInt8Dnnl::kPanelRows && implementation == "octet:gemv_panels_avx512_vnni"))
+        << "M = " << m << " fell back to " << implementation;
+  }
+}
+
+// On a CPU with AMX and AVX-512 VNNI, oneDNN packs int8 weights in the panels
+// layout and products of up to kPanelRows rows run on the own GEMV over that
+// same copy: exact in int32 (unit scales, sums below 2^24) at every M around
+// the switch, K and N not multiples of 64, so a misread layout shows.
+TEST(MatmulInt8Dnnl, SmallProductsReadTheSamePackedCopyWhereTheCpuHasAmx) {
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx512vnni") || !MatmulInt8Dnnl::cpu_has_vnni()) {
+    GTEST_SKIP() << "no AVX-512 VNNI here: oneDNN's M = 1 kernels run every product";
+  }
+  const int k = 520, n = 300;
+  MatmulInt8Dnnl matmul;
+  const auto w = test::random_int8(static_cast<std::size_t>(n * k), 52);
+  ASSERT_TRUE(matmul.pack(w.data(), k, n));
+  if (matmul.implementation(1, k, n) != "octet:gemv_panels_avx512_vnni") {
+    GTEST_SKIP() << "oneDNN's packed layout here is not the panels one (a CPU without AMX): M = 1 runs on "
+                 << matmul.implementation(1, k, n);
+  }
+  for (int m = 1; m <= MatmulInt8Dnnl::kPanelRows + 2; ++m) {
+    const auto x = test::random_int8(static_cast<std::size_t>(m * k), 53u + static_cast<std::uint32_t>(m));
+    const std::vector<float> ones(static_cast<std::size_t>(n), 1.0f);
+    std::vector<float> y(static_cast<std::size_t>(m * n));
+    ASSERT_TRUE(matmul.run(x.data(), ones.data(), w.data(), ones.data(), y.data(), m, k, n)) << "M = " << m;
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j) {
+        std::int64_t want = 0;
+        for (int p = 0; p < k; ++p)
+          want += std::int64_t{x[static_cast<std::size_t>(i * k + p)]} * w[static_cast<std::size_t>(j * k + p)];
+        ASSERT_EQ(y[static_cast<std::size_t>(i * n + j)], static_cast<float>(want))
+            << "M = " << m << " (" << matmul.implementation(m, k, n) << ") at " << i << ", " << j;
+      }
   }
 }
 

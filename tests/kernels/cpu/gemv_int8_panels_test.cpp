@@ -1,0 +1,117 @@
+// The own small-M int8 product over the panels layout (gemv_int8_panels.h):
+// weights laid out here by the layout's definition (independently of oneDNN,
+// whose packed copies the backend hands it; matmul_int8_dnnl_test checks
+// those), products exact in int32 against int64 sums, and the scaled floats
+// against the own AVX2 kernel's expression in float64.
+#include "kernels/cpu/gemv_int8_panels.h"
+#include "tests/kernels/cpu/reference_util.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+namespace octet::cpu {
+namespace {
+
+std::int64_t padded(std::int64_t v) { return (v + kPanelColumns - 1) / kPanelColumns * kPanelColumns; }
+
+// w [n, k] (rows are output channels) in the panels layout: element (kk, j)
+// of the [K, N] matrix at panel j / 64, group kk / 4, column j % 64, byte kk % 4;
+// the padding zero.
+std::vector<std::int8_t> to_panels(const std::vector<std::int8_t>& w, std::int64_t n, std::int64_t k) {
+  const std::int64_t kp = padded(k);
+  std::vector<std::int8_t> p(static_cast<std::size_t>(kp * padded(n)), 0);
+  for (std::int64_t j = 0; j < n; ++j)
+    for (std::int64_t kk = 0; kk < k; ++kk) {
+      const std::int64_t at = (j / 64) * kp * 64 + (kk / 4) * 256 + (j % 64) * 4 + kk % 4;
+      p[static_cast<std::size_t>(at)] = w[static_cast<std::size_t>(j * k + kk)];
+    }
+  return p;
+}
+
+class GemvPanelsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!panels_have_vnni()) GTEST_SKIP() << "this build's CPU has no AVX-512 VNNI: the panels GEMV is not compiled";
+  }
+};
+
+TEST_F(GemvPanelsTest, OffsetsAre128TimesEachColumnsSum) {
+  const std::int64_t n = 70, k = 101;
+  const auto w = test::random_int8(static_cast<std::size_t>(n * k), 5);
+  const auto p = to_panels(w, n, k);
+  std::vector<std::int32_t> offsets(static_cast<std::size_t>(padded(n)), -1);
+  panel_offsets(p.data(), k, n, offsets.data());
+  for (std::int64_t j = 0; j < padded(n); ++j) {
+    std::int64_t sum = 0;
+    for (std::int64_t kk = 0; j < n && kk < k; ++kk) sum += w[static_cast<std::size_t>(j * k + kk)];
+    EXPECT_EQ(offsets[static_cast<std::size_t>(j)], 128 * sum) << "column " << j;
+  }
+}
+
+// With unit scales and no bias every output is its int32 sum, exactly (|sum|
+// < 2^24 here, so the float holds it): M = 1..8 (past one register block of
+// 4 rows), K and N not multiples of 4, 16 or 64, weights and activations at
+// +-127 included (the u8 offset's extremes).
+TEST_F(GemvPanelsTest, ExactInInt32) {
+  for (const auto& [k, n] : std::vector<std::pair<std::int64_t, std::int64_t>>{
+           {1, 1}, {3, 17}, {100, 37}, {257, 70}, {520, 300}, {64, 64}}) {
+    for (std::int64_t m = 1; m <= 8; ++m) {
+      auto w = test::random_int8(static_cast<std::size_t>(n * k), 11);
+      auto x = test::random_int8(static_cast<std::size_t>(m * k), 12);
+      w[0] = 127, x[0] = -127;
+      if (k > 1) w[1] = -127, x[1] = 127;
+      const auto p = to_panels(w, n, k);
+      std::vector<std::int32_t> offsets(static_cast<std::size_t>(padded(n)));
+      panel_offsets(p.data(), k, n, offsets.data());
+      const std::vector<float> ones(static_cast<std::size_t>(std::max(m, n)), 1.0f);
+      std::vector<float> y(static_cast<std::size_t>(m * n + 1), -1.0f);
+      gemv_s8s8_f32_panels(x.data(), ones.data(), p.data(), offsets.data(), ones.data(), y.data(), m, k, n);
+      for (std::int64_t i = 0; i < m; ++i)
+        for (std::int64_t j = 0; j < n; ++j) {
+          std::int64_t want = 0;
+          for (std::int64_t kk = 0; kk < k; ++kk)
+            want += std::int64_t{x[static_cast<std::size_t>(i * k + kk)]} * w[static_cast<std::size_t>(j * k + kk)];
+          ASSERT_EQ(y[static_cast<std::size_t>(i * n + j)], static_cast<float>(want))
+              << "M " << m << " K " << k << " N " << n << " at " << i << ", " << j;
+        }
+      EXPECT_EQ(y.back(), -1.0f) << "wrote past y";
+    }
+  }
+}
+
+// Scales and bias: within a few float roundings of float64.
+TEST_F(GemvPanelsTest, ScalesAndBiasAgainstFloat64) {
+  const std::int64_t m = 3, k = 300, n = 130;
+  const auto w = test::random_int8(static_cast<std::size_t>(n * k), 21);
+  const auto x = test::random_int8(static_cast<std::size_t>(m * k), 22);
+  auto x_scale = test::random_floats(static_cast<std::size_t>(m), 23, 0.01f);
+  auto w_scale = test::random_floats(static_cast<std::size_t>(n), 24, 0.01f);
+  for (auto& s : x_scale) s = std::abs(s) + 1e-3f;
+  for (auto& s : w_scale) s = std::abs(s) + 1e-3f;
+  const auto bias = test::random_floats(static_cast<std::size_t>(n), 25);
+  const auto p = to_panels(w, n, k);
+  std::vector<std::int32_t> offsets(static_cast<std::size_t>(padded(n)));
+  panel_offsets(p.data(), k, n, offsets.data());
+  std::vector<float> y(static_cast<std::size_t>(m * n));
+  gemv_s8s8_f32_panels(x.data(), x_scale.data(), p.data(), offsets.data(), w_scale.data(), y.data(), m, k, n,
+                       bias.data());
+  std::vector<double> want(y.size());
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t j = 0; j < n; ++j) {
+      std::int64_t acc = 0;
+      for (std::int64_t kk = 0; kk < k; ++kk)
+        acc += std::int64_t{x[static_cast<std::size_t>(i * k + kk)]} * w[static_cast<std::size_t>(j * k + kk)];
+      want[static_cast<std::size_t>(i * n + j)] =
+          static_cast<double>(acc) * x_scale[static_cast<std::size_t>(i)] * w_scale[static_cast<std::size_t>(j)] +
+          bias[static_cast<std::size_t>(j)];
+    }
+  EXPECT_LT(test::max_relative_error(y, want), 1e-6);
+}
+
+}  // namespace
+}  // namespace octet::cpu
