@@ -4,9 +4,10 @@
 # prompt processing (pp) and generation (tg) on THREADS threads each. Prints
 # one table with the CPU model and octet's ratio to llama.cpp; writes the raw
 # results to OUT (JSON lines).
-#   bench/peers/llama_cpp.sh [GGUF [THREADS [OUT]]]
-# The default file is SmolLM2-135M-Instruct from ../shared requantized to
-# Q8_0 by llama-quantize (llama.cpp's 8-bit format; octet reads it as int8).
+#   [QUANT=f32] bench/peers/llama_cpp.sh [GGUF [THREADS [OUT]]]
+# The default files are SmolLM2-135M-Instruct from ../shared requantized by
+# llama-quantize to Q8_0 (llama.cpp's 8-bit format; octet runs it as int8)
+# and to F32 (octet runs it as f32).
 # llama.cpp is built once from the llama-cpp-python sdist, which vendors it
 # (pip download: PyPI), into build/peers-llama.cpp. Nothing in the build or
 # the tests depends on this script.
@@ -36,12 +37,20 @@ if [ ! -x "$lcp/llama-bench" ] || [ ! -x "$lcp/llama-quantize" ]; then
   rm -rf "$tmp"
 fi
 
-model=${1:-}
-if [ -z "$model" ]; then
+# Each pair: a GGUF file and the scheme octet runs it with. Given a file,
+# that file with int8 (QUANT= another scheme); by default SmolLM2 twice: Q8_0
+# (octet int8) and F32 (octet f32), both requantized by llama-quantize.
+pairs=()
+if [ -n "${1:-}" ]; then
+  pairs=("$1:${QUANT:-int8}")
+else
   source="$shared/models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"
   [ -f "$source" ] || { echo "no GGUF given and $source is absent" >&2; exit 1; }
-  model="$lcp/SmolLM2-135M-Instruct.Q8_0.gguf"
-  [ -f "$model" ] || "$lcp/llama-quantize" --allow-requantize "$source" "$model" Q8_0 >/dev/null 2>&1
+  for type in Q8_0:int8 F32:f32; do
+    file="$lcp/SmolLM2-135M-Instruct.${type%%:*}.gguf"
+    [ -f "$file" ] || "$lcp/llama-quantize" --allow-requantize "$source" "$file" "${type%%:*}" >/dev/null 2>&1
+    pairs+=("$file:${type##*:}")
+  done
 fi
 
 # llama.cpp's AMX path for Q8_0 crashed in ggml_backend_amx_mul_mat on a
@@ -51,34 +60,37 @@ if grep -q amx_int8 /proc/cpuinfo && "$lcp/llama-bench" --help 2>&1 | grep -q --
   repack=(--repack 0)
 fi
 mkdir -p "$(dirname "$out")"
-"$lcp/llama-bench" -m "$model" -p "$pp" -n "$tg" -t "$threads" -r 3 "${repack[@]}" -o jsonl 2>/dev/null |
-  python3 -c '
-import json, sys
+: > "$out"
+for pair in "${pairs[@]}"; do
+  model=${pair%:*} quant=${pair##*:}
+  "$lcp/llama-bench" -m "$model" -p "$pp" -n "$tg" -t "$threads" -r 3 "${repack[@]}" -o jsonl 2>/dev/null |
+    PAIR="$model" python3 -c '
+import json, os, sys
 for line in sys.stdin:
     r = json.loads(line)
     test = "pp" if r["n_prompt"] > 0 else "tg"
-    print(json.dumps({"engine": "llama.cpp " + r.get("build_commit", ""), "variant": r.get("model_type", ""),
-                      "test": test, "tokens": r["n_prompt"] or r["n_gen"], "threads": r["n_threads"],
-                      "tok_s": round(r["avg_ts"], 2), "cpu": r.get("cpu_info", "")}))' > "$out"
-"$octet" bench -m "$model" --quant int8 -p "$pp" -n "$tg" -t "$threads" -r 3 -o json 2>/dev/null |
-  python3 -c '
-import json, sys
+    print(json.dumps({"pair": os.environ["PAIR"], "engine": "llama.cpp " + r.get("build_commit", ""),
+                      "variant": r.get("model_type", ""), "test": test, "tokens": r["n_prompt"] or r["n_gen"],
+                      "threads": r["n_threads"], "tok_s": round(r["avg_ts"], 2), "cpu": r.get("cpu_info", "")}))' >> "$out"
+  "$octet" bench -m "$model" --quant "$quant" -p "$pp" -n "$tg" -t "$threads" -r 3 -o json 2>/dev/null |
+    PAIR="$model" python3 -c '
+import json, os, sys
 run = json.load(sys.stdin)
 for r in run["results"]:
     for test, tokens, key in (("pp", r["pp_tokens"], "pp_tok_s_mean"), ("tg", r["tg_tokens"], "tg_tok_s_mean")):
-        print(json.dumps({"engine": "octet " + run["header"]["build"], "variant": r["quant"], "test": test,
-                          "tokens": tokens, "threads": r["threads"], "tok_s": round(r[key], 2),
-                          "cpu": run["header"]["machine"]}))' >> "$out"
-python3 - "$out" "$model" <<'PY'
+        print(json.dumps({"pair": os.environ["PAIR"], "engine": "octet " + run["header"]["build"],
+                          "variant": r["quant"], "test": test, "tokens": tokens, "threads": r["threads"],
+                          "tok_s": round(r[key], 2), "cpu": run["header"]["machine"]}))' >> "$out"
+done
+python3 - "$out" <<'PY'
 import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
-octet = {r["test"]: r for r in rows if r["engine"].startswith("octet")}
-print(sys.argv[2])
+octet = {(r["pair"], r["test"]): r for r in rows if r["engine"].startswith("octet")}
 print(next(r["cpu"] for r in rows if r["engine"].startswith("octet")))
-print("| engine | variant | test | tokens/s | octet / this |")
-print("|---|---|---|---|---|")
+print("| file | engine | variant | test | tokens/s | octet / this |")
+print("|---|---|---|---|---|---|")
 for r in rows:
-    mine = octet.get(r["test"])
-    print(f"| {r['engine'].split(',')[0]} | {r['variant']} | {r['test']}{r['tokens']} | {r['tok_s']:.1f} | "
-          f"{mine['tok_s'] / r['tok_s']:.2f}x |")
+    mine = octet.get((r["pair"], r["test"]))
+    print(f"| {r['pair'].split('/')[-1]} | {r['engine'].split(',')[0]} | {r['variant']} | {r['test']}{r['tokens']} | "
+          f"{r['tok_s']:.1f} | {mine['tok_s'] / r['tok_s']:.2f}x |")
 PY

@@ -1,6 +1,7 @@
 #include "kernels/cpu/matmul_f32.h"
 
 #include "kernels/cpu/dnnl_check.h"
+#include "kernels/cpu/gemv_f32.h"
 
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -61,6 +62,10 @@ MatmulF32::~MatmulF32() = default;
 
 void MatmulF32::run(const float* x, const float* w, float* y, std::int64_t m, std::int64_t k, std::int64_t n,
                     std::int64_t ldy, const float* bias) {
+  if (m <= kGemvF32MaxRows && gemv_f32_available()) {
+    gemv_f32(x, w, y, m, k, n, ldy > 0 ? ldy : n, bias);
+    return;
+  }
   Primitive& p = impl_->get(m, k, n, ldy > 0 ? ldy : n, bias != nullptr);
   p.src.set_data_handle(const_cast<float*>(x));
   p.weights.set_data_handle(const_cast<float*>(w));
@@ -76,6 +81,7 @@ void MatmulF32::run(const float* x, const float* w, float* y, std::int64_t m, st
 }
 
 std::string MatmulF32::implementation(std::int64_t m, std::int64_t k, std::int64_t n) {
+  if (m <= kGemvF32MaxRows && gemv_f32_available()) return "octet:gemv_f32_avx512";
   Primitive& p = impl_->get(m, k, n, n, false);
   const char* info = nullptr;
   OCTET_DNNL_STATUS(dnnl_primitive_desc_query(p.matmul.get_primitive_desc(), dnnl_query_impl_info_str, 0, &info));

@@ -1,4 +1,6 @@
-// y[M, N] = x[M, K] * w[N, K]^T (+ bias[N]) in float32 through oneDNN's matmul primitive.
+// y[M, N] = x[M, K] * w[N, K]^T (+ bias[N]) in float32 through oneDNN's matmul
+// primitive; up to 4 rows (decode) on the own GEMV where the build has
+// AVX-512 (gemv_f32.h).
 // Primitives are created once per (M, K, N) and reused; a call with a known
 // shape allocates nothing. No oneDNN type appears in this header.
 #pragma once

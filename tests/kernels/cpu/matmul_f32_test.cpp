@@ -50,8 +50,36 @@ TEST_P(MatmulF32Test, AddsTheBiasInThePrimitive) {
 
 INSTANTIATE_TEST_SUITE_P(AwkwardSizes, MatmulF32Test,
                          ::testing::Values(Shape3{1, 1, 1}, Shape3{1, 64, 64}, Shape3{1, 67, 33}, Shape3{3, 17, 5},
+                                           Shape3{2, 2048, 33}, Shape3{4, 200, 70}, Shape3{5, 130, 9},
                                            Shape3{7, 129, 255}, Shape3{16, 128, 352}, Shape3{33, 100, 1},
                                            Shape3{64, 513, 130}));
+
+// Rows of y a stride apart (a tile of weight rows writing its columns of a
+// wider y), at every M the own GEMV takes and one past: the columns between
+// stay untouched.
+TEST(MatmulF32, WritesRowsAStrideApart) {
+  const int k = 75, n = 20, ldy = 31;
+  MatmulF32 matmul;
+  for (int m = 1; m <= 5; ++m) {
+    const auto x = test::random_floats(static_cast<std::size_t>(m * k), 6);
+    const auto w = test::random_floats(static_cast<std::size_t>(n * k), 7);
+    const auto bias = test::random_floats(static_cast<std::size_t>(n), 8);
+    std::vector<float> y(static_cast<std::size_t>(m * ldy), -9.0f);
+    matmul.run(x.data(), w.data(), y.data(), m, k, n, ldy, bias.data());
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < ldy; ++j) {
+        const float got = y[static_cast<std::size_t>(i * ldy + j)];
+        if (j >= n) {
+          EXPECT_EQ(got, -9.0f) << "M " << m << ": wrote past row " << i;
+          continue;
+        }
+        double want = bias[static_cast<std::size_t>(j)];
+        for (int p = 0; p < k; ++p) want += static_cast<double>(x[i * k + p]) * w[j * k + p];
+        EXPECT_NEAR(got, want, 1e-4) << "M " << m << " (" << matmul.implementation(m, k, n) << ") at " << i << ", "
+                                     << j;
+      }
+  }
+}
 
 // A hot matmul must never land on oneDNN's reference (plain loop) kernels.
 TEST(MatmulF32, NeverFallsBackToReferenceImplementation) {
