@@ -18,21 +18,6 @@ namespace octet::cpu {
 
 namespace {
 
-// As in gemv_int8_panels.cpp: into L1 1 KiB ahead and into L2 4 KiB ahead
-// (the hardware prefetcher alone left a single stream short of the read
-// bandwidth). Near a row's end this reaches into the next row, which is
-// where the stream goes; past the matrix a prefetch is dropped, never a fault.
-constexpr std::uintptr_t kPrefetchL1Bytes = 1024, kPrefetchL2Bytes = 4096;
-
-inline void prefetch_line(const float* w, std::uintptr_t ahead, int hint) {
-  const auto* p = reinterpret_cast<const char*>(reinterpret_cast<std::uintptr_t>(w) + ahead);
-  if (hint == 0) {
-    _mm_prefetch(p, _MM_HINT_T0);
-  } else {
-    _mm_prefetch(p, _MM_HINT_T1);
-  }
-}
-
 // sums[i] = dot(x row i, w row) for MB rows of x, 64 floats (4 lines) a turn.
 template <int MB>
 void dot_row(const float* x, const float* w, std::int64_t k, float (&sums)[MB]) {
@@ -42,10 +27,7 @@ void dot_row(const float* x, const float* w, std::int64_t k, float (&sums)[MB]) 
   std::int64_t kk = 0;
   for (; kk + 64 <= k; kk += 64) {
 #pragma GCC unroll 4
-    for (int line = 0; line < 4; ++line) {
-      prefetch_line(w + kk + 16 * line, kPrefetchL1Bytes, 0);
-      prefetch_line(w + kk + 16 * line, kPrefetchL2Bytes, 1);
-    }
+    for (int line = 0; line < 4; ++line) int8_dot::prefetch_stream_line(w + kk + 16 * line);
 #pragma GCC unroll 4
     for (int v = 0; v < 4; ++v) {
       const __m512 wv = _mm512_loadu_ps(w + kk + 16 * v);

@@ -29,13 +29,6 @@ constexpr std::int64_t padded(std::int64_t size) { return (size + kPanelColumns 
 
 namespace {
 
-// How far ahead of the group it multiplies a panel asks for its bytes: into
-// L2 from 4 KiB ahead, into L1 from 1 KiB ahead. Measured on a Sapphire
-// Rapids host (2 threads, 24 weights of 2048 x 5632 on huge pages, against a
-// plain sum of the same bytes in the same run): the hardware prefetcher alone
-// 80%, L1 only (1 to 4 KiB ahead) 82-86%, both 92-96%; NTA hints 0.6x.
-constexpr std::int64_t kPrefetchL1Groups = 4, kPrefetchL2Groups = 16;
-
 // The 4 activations of row x facing group g, offset to unsigned (x ^ 0x80),
 // as 16 copies; the last group of a K that is not a multiple of 4 is padded
 // (its weights there are zero, so the padding's value does not matter).
@@ -62,10 +55,7 @@ void panel_sums(const std::int8_t* x, std::int64_t ldx, const std::int8_t* panel
   std::int64_t g = 0;
   for (; g < full_groups; ++g, w += kGroupBytes) {
 #pragma GCC unroll 4
-    for (int line = 0; line < 4; ++line) {
-      _mm_prefetch(reinterpret_cast<const char*>(w + kPrefetchL1Groups * kGroupBytes + 64 * line), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(w + kPrefetchL2Groups * kGroupBytes + 64 * line), _MM_HINT_T1);
-    }
+    for (int line = 0; line < 4; ++line) int8_dot::prefetch_stream_line(w + 64 * line);
     __m512i wv[4];
 #pragma GCC unroll 4
     for (int c = 0; c < 4; ++c) wv[c] = _mm512_loadu_si512(w + 64 * c);

@@ -1,5 +1,6 @@
 // The AVX2 pieces the int8 kernels share (gemm_int8.cpp, gemm_int8_sparse24.cpp):
-// the exact int8 dot product, its horizontal sum and the weight prefetch.
+// the exact int8 dot product, its horizontal sum and the weight prefetch; and
+// the AVX-512 GEMVs' stream prefetch.
 #pragma once
 
 #include <cstdint>
@@ -53,6 +54,18 @@ inline __m256i dot32(__m256i abs_x, __m256i x, __m256i w, __m256i acc) {
 // fault). Integer arithmetic, since a pointer may not point beyond its array.
 inline void prefetch_ahead(const void* p) {
   _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<std::uintptr_t>(p) + kPrefetchBytes), _MM_HINT_T0);
+}
+
+// How far ahead the AVX-512 GEMVs (gemv_int8_panels.h, gemv_f32.h) ask for
+// the line of their weight stream at `p`: into L1 1 KiB ahead and into L2 4
+// KiB ahead. Measured on a Sapphire Rapids host (2 threads, 24 int8 weights
+// of 2048 x 5632 on huge pages, against a plain sum of the same bytes in the
+// same run): the hardware prefetcher alone 80%, L1 only (1 to 4 KiB ahead)
+// 82-86%, both 92-96%; NTA hints 0.6x. Dropped past the matrix, as above.
+inline void prefetch_stream_line(const void* p) {
+  const auto at = reinterpret_cast<std::uintptr_t>(p);
+  _mm_prefetch(reinterpret_cast<const char*>(at + 1024), _MM_HINT_T0);
+  _mm_prefetch(reinterpret_cast<const char*>(at + 4096), _MM_HINT_T1);
 }
 
 inline std::int32_t hsum(__m256i v) {
