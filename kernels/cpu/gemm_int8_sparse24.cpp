@@ -118,8 +118,8 @@ std::int64_t block_sparse24_avx512(const std::int8_t* x, std::int64_t ldx, const
   __m512i weight_sum = _mm512_setzero_si512();  // 128 * sum(w), as the offset adds it
   std::int64_t kk = 0;
   for (const std::uint8_t* chunk = row; kk + 2 * kChunk <= k; kk += 2 * kChunk, chunk += 2 * kChunkBytes) {
-    int8_dot::prefetch_ahead(chunk);
-    int8_dot::prefetch_ahead(chunk + 64);
+    int8_dot::prefetch_stream_line(chunk);
+    int8_dot::prefetch_stream_line(chunk + 64);
     const __m128i patterns =
         _mm_shuffle_epi8(_mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(chunk)),
                                             _mm_loadl_epi64(reinterpret_cast<const __m128i*>(chunk + kChunkBytes))),

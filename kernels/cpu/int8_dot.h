@@ -56,9 +56,9 @@ inline void prefetch_ahead(const void* p) {
   _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<std::uintptr_t>(p) + kPrefetchBytes), _MM_HINT_T0);
 }
 
-// How far ahead the AVX-512 GEMVs (gemv_int8_panels.h, gemv_f32.h) ask for
-// the line of their weight stream at `p`: into L1 1 KiB ahead and into L2 4
-// KiB ahead. Measured on a Sapphire Rapids host (2 threads, 24 int8 weights
+// How far ahead the AVX-512 GEMVs (gemv_int8_panels.h, gemv_f32.h, the 2:4
+// product) ask for the line of their weight stream at `p`: into L1 1 KiB
+// ahead and into L2 4 KiB ahead. Measured on a Sapphire Rapids host (2 threads, 24 int8 weights
 // of 2048 x 5632 on huge pages, against a plain sum of the same bytes in the
 // same run): the hardware prefetcher alone 80%, L1 only (1 to 4 KiB ahead)
 // 82-86%, both 92-96%; NTA hints 0.6x. Dropped past the matrix, as above.
