@@ -36,15 +36,16 @@ bool Sampler::is_greedy() const {
 }
 
 std::int32_t argmax(std::span<const float> values) {
+  // Two passes, the first vectorized: the largest value (a NaN fails every
+  // comparison, so it never wins), then its first position. One branchy pass
+  // took 0.6 ms per step for 8 rows of SmolLM2's 49152 logits.
+  const float* v = values.data();
+  const std::size_t n = values.size();
   float best = -std::numeric_limits<float>::infinity();
-  std::size_t at = values.size();  // none yet
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (values[i] > best || (at == values.size() && values[i] == best)) {
-      best = values[i];
-      at = i;
-    }
-  }
-  return at < values.size() ? static_cast<std::int32_t>(at) : -1;
+#pragma omp simd reduction(max : best)
+  for (std::size_t i = 0; i < n; ++i) best = v[i] > best ? v[i] : best;
+  const auto at = std::find(values.begin(), values.end(), best);  // none: only NaNs
+  return at != values.end() ? static_cast<std::int32_t>(at - values.begin()) : -1;
 }
 
 Sampler::Sampler(const SamplerOptions& options, std::int64_t vocab_size) : options_(options), rng_(options.seed) {

@@ -8,8 +8,8 @@
 //
 // Weights are packed once into the layout oneDNN picks (format_tag::any plus
 // a reorder, s8s8 compensation included). Where one layout serves decode and
-// prefill alike (VNNI), one copy serves every M; where oneDNN's kernels for
-// one token and for many want different layouts (AMX), each gets its copy.
+// prefill alike, one copy serves every M; where oneDNN's kernels for one token
+// and for many want different layouts, each gets its copy.
 // Primitives are created once per (M, K, N) and reused: a decode step creates
 // none. Where oneDNN's prefill layout is the panels one (AMX CPUs) and this
 // build has AVX-512 VNNI, products of up to kPanelRows rows run on the own
@@ -30,10 +30,12 @@ class MatmulInt8Dnnl {
     Any,     // whatever oneDNN picks: lets tests check the packing and post-ops on any CPU
   };
   explicit MatmulInt8Dnnl(Kernels kernels = Kernels::Brgemm);
-  // The most rows a product runs on the own panels GEMV (where it runs at all).
-  // (At 8, two passes over each panel, batch 8 decode of the 1.1B shape ran
-  // no faster than on oneDNN: 145.6 vs 148.5 tok/s, Sapphire Rapids, 2 threads.)
-  static constexpr std::int64_t kPanelRows = 4;
+  // The most rows a product runs on the own panels GEMV (where it runs at
+  // all); past 4 it passes over each panel twice, the second time from cache.
+  // Batch 8 decode against oneDNN's kernel at 8 rows, one session on a
+  // Sapphire Rapids host (2 threads): SmolLM2-135M 679 -> 747 tok/s (its small
+  // matrices pay oneDNN's per-call cost), the 1.1B shape 157 -> 163.
+  static constexpr std::int64_t kPanelRows = 8;
   ~MatmulInt8Dnnl();
   MatmulInt8Dnnl(const MatmulInt8Dnnl&) = delete;
   MatmulInt8Dnnl& operator=(const MatmulInt8Dnnl&) = delete;

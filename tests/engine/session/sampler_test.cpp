@@ -30,6 +30,11 @@ TEST(Sampler, ArgmaxTakesTheFirstLargestAndNeverANan) {
   EXPECT_EQ(argmax(logits_of({nan, -inf, nan, 4.0f})), 3);
   EXPECT_EQ(argmax(logits_of({nan, nan})), -1);
   EXPECT_EQ(argmax(logits_of({-inf, inf, inf})), 1);
+  // A row longer than any vector, NaNs scattered, the maximum twice: the first.
+  std::vector<float> row(1001);
+  for (std::size_t i = 0; i < row.size(); ++i) row[i] = i % 7 == 3 ? nan : static_cast<float>(i % 97) - 50.0f;
+  row[555] = 60.0f, row[999] = 60.0f, row[1000] = nan;
+  EXPECT_EQ(argmax(row), 555);
 }
 
 // A NaN or +inf logit is refused before anything sorts it (a NaN breaks the
