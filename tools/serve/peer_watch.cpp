@@ -32,28 +32,52 @@ bool endpoint(const sockaddr_storage& a, std::string& host, int& port) {
   return true;
 }
 
-}  // namespace
-
-PeerWatch::PeerWatch(const httplib::Request& request) {
+// Calls found(fd, local) for each descriptor of this process that is a
+// socket with a local address, until found returns true.
+template <typename Found>
+void find_socket(const Found& found) {
   DIR* dir = opendir("/proc/self/fd");
   if (dir == nullptr) return;
   while (const dirent* entry = readdir(dir)) {
     char* end = nullptr;
     const long fd = std::strtol(entry->d_name, &end, 10);
     if (end == entry->d_name || *end != '\0' || fd == dirfd(dir)) continue;
-    sockaddr_storage peer{}, local{};
-    socklen_t peer_len = sizeof peer, local_len = sizeof local;
-    if (getpeername(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) continue;
+    sockaddr_storage local{};
+    socklen_t local_len = sizeof local;
     if (getsockname(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&local), &local_len) != 0) continue;
-    std::string peer_host, local_host;
-    int peer_port = -1, local_port = -1;
-    if (!endpoint(peer, peer_host, peer_port) || !endpoint(local, local_host, local_port)) continue;
-    if (peer_host == request.remote_addr && peer_port == request.remote_port && local_port == request.local_port) {
-      fd_ = static_cast<int>(fd);
-      break;
-    }
+    if (found(static_cast<int>(fd), local)) break;
   }
   closedir(dir);
+}
+
+}  // namespace
+
+PeerWatch::PeerWatch(const httplib::Request& request) {
+  find_socket([&](int fd, const sockaddr_storage& local) {
+    sockaddr_storage peer{};
+    socklen_t peer_len = sizeof peer;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) return false;
+    std::string peer_host, local_host;
+    int peer_port = -1, local_port = -1;
+    if (!endpoint(peer, peer_host, peer_port) || !endpoint(local, local_host, local_port)) return false;
+    if (peer_host != request.remote_addr || peer_port != request.remote_port || local_port != request.local_port) {
+      return false;
+    }
+    fd_ = fd;
+    return true;
+  });
+}
+
+void deepen_listen_backlog(int port) {
+  find_socket([&](int fd, const sockaddr_storage& local) {
+    std::string host;
+    int local_port = -1, listening = 0;
+    socklen_t len = sizeof listening;
+    if (!endpoint(local, host, local_port) || local_port != port) return false;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || listening == 0) return false;
+    listen(fd, SOMAXCONN);  // again on a listening socket: only its backlog changes
+    return true;
+  });
 }
 
 bool PeerWatch::closed() {

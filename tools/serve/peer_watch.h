@@ -19,4 +19,11 @@ class PeerWatch {
   int fd_ = -1;  // -1: not found (then closed() is false: the request runs to its end or timeout)
 };
 
+// Raises the accept backlog of this process's listening socket on `port` to
+// SOMAXCONN. Debian's cpp-httplib 0.11 is a compiled library that listens with
+// a backlog of 5: a burst of connections faster than its accept loop (16
+// clients at once in Serve.ConcurrentChatsEqualEachRunAlone) then waited for a
+// SYN retry (1 s), or now and then had its request answered by a reset.
+void deepen_listen_backlog(int port);
+
 }  // namespace octet::serve

@@ -84,6 +84,7 @@ int Server::bind() {
   const int port = options_.port == 0 ? http_.bind_to_any_port(options_.host)
                                       : (http_.bind_to_port(options_.host, options_.port) ? options_.port : -1);
   if (port <= 0) fail("cannot listen on {}:{} (in use, or not an address of this machine)", options_.host, options_.port);
+  deepen_listen_backlog(port);
   return port;
 }
 
