@@ -14,7 +14,6 @@ prints one JSON line per (variant, batch) with sentences/s.
   python onnxruntime_bert.py --threads 2 --seq 128 --batches 1,32 --seconds 10
 """
 
-import argparse
 import json
 import os
 import tempfile
@@ -95,13 +94,7 @@ def sentences_per_second(session, batch, seq, seconds):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seq", type=int, default=128)
-    parser.add_argument("--batches", default="1,32")
-    parser.add_argument("--seconds", type=float, default=10.0, help="timed seconds per (variant, batch)")
-    parser.add_argument("--variants", default="f32,int8")
-    args = parser.parse_args()
+    args = peer_timing.parse_arguments(__doc__, "f32,int8")
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,6 +1,19 @@
-"""Timing shared by the peer scripts: sentences per second of one inference call."""
+"""What the BERT peer scripts share: their command line, and sentences per second of one inference call."""
 
+import argparse
 import time
+
+
+def parse_arguments(doc, variants):
+    """The peer scripts' options (threads, sequence length, batches, timed
+    seconds, variants; `variants` the default list), parsed."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seq", type=int, default=128)
+    parser.add_argument("--batches", default="1,32")
+    parser.add_argument("--seconds", type=float, default=10.0, help="timed seconds per (variant, batch)")
+    parser.add_argument("--variants", default=variants)
+    return parser.parse_args()
 
 
 def sentences_per_second(infer, batch, seconds):

@@ -75,7 +75,7 @@ TEST(MatmulF32, WritesRowsAStrideApart) {
         }
         double want = bias[static_cast<std::size_t>(j)];
         for (int p = 0; p < k; ++p) want += static_cast<double>(x[i * k + p]) * w[j * k + p];
-        EXPECT_NEAR(got, want, 1e-4) << "M " << m << " (" << matmul.implementation(m, k, n) << ") at " << i << ", "
+        EXPECT_NEAR(got, want, 1e-5) << "M " << m << " (" << matmul.implementation(m, k, n) << ") at " << i << ", "
                                      << j;
       }
   }
