@@ -3,19 +3,18 @@
 // product. A packed row of k columns is ceil(k / 64) chunks of 40 bytes, one
 // per 64 columns (16 groups), zero-padded:
 //
-//   patterns  4 little-endian uint16, one per 4 groups, saying which 2 of each
-//             group's 4 columns are kept (6 choices per group, the 4 groups as
-//             digits in base 6, the first group lowest)
-//   values    32 bytes: the 2 kept weights of each group, in column order
-//             within each pattern's 8, the patterns' 8-byte runs in the
-//             order 0, 2, 1, 3 (the order the product's registers want them)
+//   mask    8 bytes, a little-endian uint64: bit c set where column c of the
+//           chunk is kept; exactly 2 bits in each group's 4 (a group with
+//           fewer nonzeros keeps zeros to make 2; padding groups keep columns
+//           0 and 1)
+//   values  32 bytes: the 32 kept weights in column order
 //
-// 5/8 of the dense bytes, in one stream. The product gathers, for each
-// activation row, the 32 activations facing a chunk's 32 values (two byte
-// shuffles, their control looked up by the 4 patterns) and runs the exact
-// int8 dot product of gemm_int8.h on those 32 lanes: it reads 5/8 of the bytes
-// and multiplies half the lanes a dense product does. With AVX-512 VBMI and
-// VNNI, one two-table byte permute gathers two chunks' 64 activations.
+// 5/8 of the dense bytes, in one stream. With AVX-512 VBMI2 and VNNI the
+// product expands each chunk's 32 values to their 64 columns with one
+// vpexpandb under the mask and multiplies them with the activations
+// (vpdpbusd); with AVX2 it gathers, for each activation row, the 32
+// activations facing the values (byte shuffles whose control it derives from
+// the mask) and runs the exact int8 dot product of gemm_int8.h on 32 lanes.
 #pragma once
 
 #include <cstdint>
@@ -30,16 +29,16 @@ std::int64_t sparse24_row_bytes(std::int64_t k);
 // or some group of 4 holds more than 2 nonzeros.
 bool pack_sparse24(const std::int8_t* w, std::int64_t n, std::int64_t k, std::uint8_t* packed);
 
-// Dense rows [n0, n0 + rows) of a packed weight into `dense` [rows, k]
-// (prefill expands tiles and runs the dense kernel on them).
-void unpack_sparse24(const std::uint8_t* packed, std::int64_t k, std::int64_t n0, std::int64_t rows,
-                     std::int8_t* dense);
-
-// Which product runs: the best this build has (AVX-512 VBMI + VNNI where the
-// build's CPU has them: a byte permute and vpdpbusd on 64 values a turn, else
+// Which code runs: the best this build has (AVX-512 VBMI2 + VNNI where the
+// build's CPU has them: vpexpandb and vpdpbusd on 64 columns a turn, else
 // AVX2), or the AVX2 one, so that tests check both where both exist.
 enum class Sparse24Kernel { Best, Avx2 };
 bool sparse24_has_avx512();
+
+// Dense rows [n0, n0 + rows) of a packed weight into `dense` [rows, k]
+// (prefill expands tiles and runs the dense kernel on them).
+void unpack_sparse24(const std::uint8_t* packed, std::int64_t k, std::int64_t n0, std::int64_t rows, std::int8_t* dense,
+                     Sparse24Kernel kernel = Sparse24Kernel::Best);
 
 // acc[m, n] = sum_k x[m, k] * w[n, k], exactly, in int32; w packed. |x| <= 127.
 void gemm_s8s8_s32_sparse24(const std::int8_t* x, const std::uint8_t* w, std::int32_t* acc, std::int64_t m,

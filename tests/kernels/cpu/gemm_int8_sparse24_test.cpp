@@ -46,18 +46,48 @@ TEST(Sparse24, PackedRowIsFiveEighthsOfTheDenseBytes) {
   EXPECT_EQ(sparse24_row_bytes(36), 40) << "k padded to a multiple of 64";
 }
 
-TEST(Sparse24, UnpackGivesBackTheDenseWeights) {
+void expect_unpack_gives_back_the_dense_weights(Sparse24Kernel kernel) {
   for (const int k : {4, 36, 100, 2048}) {
     const int n = 5;
     const auto w = random_two_four(n, k, 7u + static_cast<std::uint32_t>(k));
     const auto p = packed(w, n, k);
     std::vector<std::int8_t> back(w.size(), 99);
-    unpack_sparse24(p.data(), k, 0, n, back.data());
+    unpack_sparse24(p.data(), k, 0, n, back.data(), kernel);
     EXPECT_EQ(back, w) << "k " << k;
     std::vector<std::int8_t> tail(static_cast<std::size_t>(2 * k));
-    unpack_sparse24(p.data(), k, 3, 2, tail.data());
+    unpack_sparse24(p.data(), k, 3, 2, tail.data(), kernel);
     EXPECT_TRUE(std::equal(tail.begin(), tail.end(), w.begin() + 3 * k)) << "rows 3..4 of k " << k;
   }
+}
+
+TEST(Sparse24, UnpackGivesBackTheDenseWeights) { expect_unpack_gives_back_the_dense_weights(Sparse24Kernel::Avx2); }
+
+TEST(Sparse24, Avx512UnpackGivesBackTheDenseWeights) {
+  if (!sparse24_has_avx512()) GTEST_SKIP() << "no AVX-512 VBMI2 + VNNI code on this CPU (it lacks them)";
+  expect_unpack_gives_back_the_dense_weights(Sparse24Kernel::Best);
+}
+
+// The layout the header states, from its definition: a chunk's mask, then its
+// kept values in column order; a group with fewer than 2 nonzeros keeps its
+// lowest zero columns to make 2, a padding group columns 0 and 1.
+TEST(Sparse24, ChunkIsTheMaskThenTheKeptValues) {
+  std::vector<std::int8_t> w(8, 0);  // k = 8: groups 0, 1; groups 2..15 are padding
+  w[1] = 5;
+  w[3] = -7;  // group 0 keeps columns 1 and 3
+  w[6] = 9;   // group 1 keeps its lowest zero column 0 (column 4) and column 2 (column 6)
+  const auto p = packed(w, 1, 8);
+  ASSERT_EQ(p.size(), 40u);
+  std::uint64_t mask = 0;
+  for (int b = 0; b < 8; ++b) mask |= std::uint64_t{p[static_cast<std::size_t>(b)]} << (8 * b);
+  std::uint64_t expected = 0b1010 | 0b0101 << 4;
+  for (int g = 2; g < 16; ++g) expected |= std::uint64_t{0b0011} << (4 * g);
+  EXPECT_EQ(mask, expected);
+  const std::vector<std::uint8_t> values(p.begin() + 8, p.end());
+  std::vector<std::uint8_t> expected_values(32, 0);
+  expected_values[0] = 5;
+  expected_values[1] = static_cast<std::uint8_t>(-7);
+  expected_values[3] = 9;
+  EXPECT_EQ(values, expected_values);
 }
 
 TEST(Sparse24, PackRefusesWhatIsNotTwoFour) {
@@ -96,7 +126,7 @@ TEST_P(Sparse24GemmTest, EqualsTheDenseProductExactlyInInt32) {
 }
 
 TEST_P(Sparse24GemmTest, Avx512EqualsTheDenseProductExactlyInInt32) {
-  if (!sparse24_has_avx512()) GTEST_SKIP() << "no AVX-512 VBMI + VNNI product on this CPU (it lacks them)";
+  if (!sparse24_has_avx512()) GTEST_SKIP() << "no AVX-512 VBMI2 + VNNI product on this CPU (it lacks them)";
   expect_exact_product(GetParam(), Sparse24Kernel::Best);
 }
 
