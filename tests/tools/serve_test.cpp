@@ -558,43 +558,82 @@ TEST(Serve, ClassifyAndEmbeddingsAnswerAsTheEncoderDoes) {
 namespace octet::serve {
 namespace {
 
-// The whole binary: `octet serve` says where it listens, serves, and on
-// SIGTERM finishes the stream in flight before it exits with status 0.
-TEST(ServeCli, SigtermDrainsAndExitsCleanly) {
-  test::TempDir dir;
-  const std::string log = dir.file("serve.log");
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
+// `octet serve` on the shipped model as a child process, its stderr in `log`;
+// the port it says it listens on once the model is loaded.
+struct ServeProcess {
+  pid_t pid = -1;
+  int port = 0;
+  std::string log_text;
+};
+ServeProcess start_octet_serve(const std::string& log) {
+  ServeProcess p;
+  p.pid = fork();
+  if (p.pid == 0) {
     if (!freopen(log.c_str(), "w", stderr)) _exit(127);
     execl(OCTET_BINARY, OCTET_BINARY, "serve", "--port", "0", "--parallel", "2", static_cast<char*>(nullptr));
     _exit(127);
   }
   // "ready: http://127.0.0.1:PORT/v1" once the model is loaded.
-  int port = 0;
-  std::string text;
-  for (const auto until = Clock::now() + std::chrono::seconds(60); Clock::now() < until && port == 0;) {
+  for (const auto until = Clock::now() + std::chrono::seconds(60); p.pid > 0 && Clock::now() < until && p.port == 0;) {
     std::ifstream in(log);
-    text.assign(std::istreambuf_iterator<char>(in), {});
-    const std::size_t at = text.find("ready: http://127.0.0.1:");
-    if (at != std::string::npos) port = std::stoi(text.substr(at + 24));
+    p.log_text.assign(std::istreambuf_iterator<char>(in), {});
+    const std::size_t at = p.log_text.find("ready: http://127.0.0.1:");
+    if (at != std::string::npos) p.port = std::stoi(p.log_text.substr(at + 24));
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  ASSERT_GT(port, 0) << text;
-  RawConnection raw(port);
+  if (p.pid > 0 && p.port == 0) {  // not ready in time: no child left behind
+    kill(p.pid, SIGKILL);
+    waitpid(p.pid, nullptr, 0);
+  }
+  return p;
+}
+
+// The whole binary: `octet serve` says where it listens, serves, and on
+// SIGTERM finishes the stream in flight before it exits with status 0.
+TEST(ServeCli, SigtermDrainsAndExitsCleanly) {
+  test::TempDir dir;
+  const std::string log = dir.file("serve.log");
+  const ServeProcess serve = start_octet_serve(log);
+  ASSERT_GE(serve.pid, 0);
+  ASSERT_GT(serve.port, 0) << serve.log_text;
+  RawConnection raw(serve.port);
   raw.send(post_request("/v1/completions",
                         Json{{"prompt", "Once upon a time"}, {"max_tokens", 150}, {"stream", true}}.dump()));
   raw.read_until("data: ");
-  kill(pid, SIGTERM);
+  kill(serve.pid, SIGTERM);
   EXPECT_CONTAINS(raw.read_until("data: [DONE]"), "data: [DONE]");
   raw.close();  // else the server waits out the keep-alive timeout (5 s) before it exits
   int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_EQ(waitpid(serve.pid, &status, 0), serve.pid);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
   std::ifstream in(log);
-  text.assign(std::istreambuf_iterator<char>(in), {});
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_CONTAINS(text, "SIGTERM: finishing 1 request(s) in flight");
   EXPECT_CONTAINS(text, "octet serve: stopped");
+}
+
+// A CPU run never maps cuBLASLt (about 200 MB resident once mapped): builds
+// with the CUDA backend open it only when a GPU product needs it
+// (kernels/cuda/cublaslt_library.h). Checked in the serving process itself,
+// after it has answered.
+TEST(ServeCli, ACpuRunDoesNotMapCublasLt) {
+  test::TempDir dir;
+  const ServeProcess serve = start_octet_serve(dir.file("serve.log"));
+  ASSERT_GE(serve.pid, 0);
+  ASSERT_GT(serve.port, 0) << serve.log_text;
+  httplib::Client client("127.0.0.1", serve.port);
+  const auto answer =
+      client.Post("/v1/completions", Json{{"prompt", "Once"}, {"max_tokens", 4}}.dump(), "application/json");
+  ASSERT_TRUE(answer) << httplib::to_string(answer.error());
+  EXPECT_EQ(answer->status, 200);
+  std::ifstream maps("/proc/" + std::to_string(serve.pid) + "/maps");
+  const std::string text((std::istreambuf_iterator<char>(maps)), std::istreambuf_iterator<char>());
+  EXPECT_FALSE(text.empty()) << "the server's memory map could not be read";
+  EXPECT_EQ(text.find("libcublasLt"), std::string::npos);
+  kill(serve.pid, SIGTERM);
+  int status = 0;
+  ASSERT_EQ(waitpid(serve.pid, &status, 0), serve.pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
 }
 
 }  // namespace
