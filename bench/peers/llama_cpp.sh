@@ -5,9 +5,13 @@
 # one table with the CPU model and octet's ratio to llama.cpp; writes the raw
 # results to OUT (JSON lines).
 #   [QUANT=f32] bench/peers/llama_cpp.sh [GGUF [THREADS [OUT]]]
-# The default files are SmolLM2-135M-Instruct from ../shared requantized by
-# llama-quantize to Q8_0 (llama.cpp's 8-bit format; octet runs it as int8)
-# and to F32 (octet runs it as f32).
+#   [MODEL=llama-1.1b] bench/peers/llama_cpp.sh "" [THREADS [OUT]]
+# Without a file, a model twice: as Q8_0 (llama.cpp's 8-bit format; octet runs
+# it as int8) and as F32 (octet runs it as f32), both made by llama-quantize:
+# MODEL=smollm2 (the default) from SmolLM2-135M-Instruct's GGUF in ../shared;
+# MODEL=llama-1.1b from an F32 file of the TinyLlama-1.1B shape with random
+# weights and the Llama 2 tokenizer from ../shared (make_llama_1b_gguf.py,
+# run once with gguf and sentencepiece from pip in build/peers-venv).
 # llama.cpp is built once from the llama-cpp-python sdist, which vendors it
 # (pip download: PyPI), into build/peers-llama.cpp. Nothing in the build or
 # the tests depends on this script.
@@ -44,10 +48,35 @@ pairs=()
 if [ -n "${1:-}" ]; then
   pairs=("$1:${QUANT:-int8}")
 else
-  source="$shared/models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"
-  [ -f "$source" ] || { echo "no GGUF given and $source is absent" >&2; exit 1; }
+  case "${MODEL:-smollm2}" in
+    smollm2)
+      name=SmolLM2-135M-Instruct
+      source="$shared/models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"
+      [ -f "$source" ] || { echo "no GGUF given and $source is absent" >&2; exit 1; }
+      ;;
+    llama-1.1b)
+      name=llama-1.1b
+      source="$lcp/llama-1.1b.source.F32.gguf"
+      if [ ! -f "$source" ]; then
+        tokenizer="$shared/models/llama2_tokenizer/tokenizer.model"
+        [ -f "$tokenizer" ] || { echo "MODEL=llama-1.1b needs $tokenizer" >&2; exit 1; }
+        venv=build/peers-venv
+        if ! "$venv/bin/python" -c "import gguf, sentencepiece, numpy" 2>/dev/null; then
+          echo "installing gguf, sentencepiece and numpy into $venv (pip)..." >&2
+          python3 -m venv "$venv"
+          "$venv/bin/pip" install -q gguf sentencepiece numpy
+        fi
+        echo "writing the 1.1B-shaped F32 file $source (4.4 GB)..." >&2
+        "$venv/bin/python" bench/peers/make_llama_1b_gguf.py "$tokenizer" "$source"
+      fi
+      ;;
+    *)
+      echo "MODEL must be smollm2 or llama-1.1b" >&2
+      exit 1
+      ;;
+  esac
   for type in Q8_0:int8 F32:f32; do
-    file="$lcp/SmolLM2-135M-Instruct.${type%%:*}.gguf"
+    file="$lcp/$name.${type%%:*}.gguf"
     [ -f "$file" ] || "$lcp/llama-quantize" --allow-requantize "$source" "$file" "${type%%:*}" >/dev/null 2>&1
     pairs+=("$file:${type##*:}")
   done
