@@ -219,6 +219,9 @@ class BertModel final : public Model {
 
   const ModelInfo& info() const override { return info_; }
   std::vector<std::pair<std::string, Tensor>> weights() const override { return weights_; }
+  void replace_weights(const WeightReplacement& replacement) override {
+    for (auto& [name, w] : weights_) w = replacement(name, w);
+  }
 
   Graph build_graph(const GraphRequest& req) const override {
     const BertConfig& c = config_;

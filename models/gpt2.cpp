@@ -53,30 +53,13 @@ class Gpt2Model final : public Model {
   // Names of the Hugging Face checkpoint where a tensor is one of its own;
   // c_attn's thirds as q/k/v, transposed to [out, in] like every matrix here.
   std::vector<std::pair<std::string, Tensor>> weights() const override {
-    std::vector<std::pair<std::string, Tensor>> out{{"transformer.wte.weight", wte_}, {"transformer.wpe.weight", wpe_}};
-    for (std::size_t l = 0; l < layers_.size(); ++l) {
-      const auto p = fmt::format("transformer.h.{}.", l);
-      const Gpt2Layer& L = layers_[l];
-      out.insert(out.end(), {{p + "ln_1.weight", L.ln1_w},
-                             {p + "ln_1.bias", L.ln1_b},
-                             {p + "attn.q_proj.weight", L.wq},
-                             {p + "attn.q_proj.bias", L.bq},
-                             {p + "attn.k_proj.weight", L.wk},
-                             {p + "attn.k_proj.bias", L.bk},
-                             {p + "attn.v_proj.weight", L.wv},
-                             {p + "attn.v_proj.bias", L.bv},
-                             {p + "attn.c_proj.weight", L.wo},
-                             {p + "attn.c_proj.bias", L.bo},
-                             {p + "ln_2.weight", L.ln2_w},
-                             {p + "ln_2.bias", L.ln2_b},
-                             {p + "mlp.c_fc.weight", L.w_fc},
-                             {p + "mlp.c_fc.bias", L.b_fc},
-                             {p + "mlp.c_proj.weight", L.w_proj},
-                             {p + "mlp.c_proj.bias", L.b_proj}});
-    }
-    out.insert(out.end(), {{"transformer.ln_f.weight", lnf_w_}, {"transformer.ln_f.bias", lnf_b_}});
-    if (head_.raw() != wte_.raw()) out.emplace_back("lm_head.weight", head_);
+    std::vector<std::pair<std::string, Tensor>> out;
+    visit_weights(*this, [&](const std::string& name, const Tensor& w) { out.emplace_back(name, w); });
     return out;
+  }
+
+  void replace_weights(const WeightReplacement& replacement) override {
+    visit_weights(*this, [&](const std::string& name, Tensor& w) { w = replacement(name, w); });
   }
 
   Graph build_graph(const GraphRequest& req) const override {
@@ -142,6 +125,36 @@ class Gpt2Model final : public Model {
   }
 
  private:
+  // f(Hugging Face name, weight) for every weight; `Self` is Gpt2Model or const Gpt2Model.
+  template <typename Self, typename F>
+  static void visit_weights(Self& self, const F& f) {
+    f("transformer.wte.weight", self.wte_);
+    f("transformer.wpe.weight", self.wpe_);
+    for (std::size_t l = 0; l < self.layers_.size(); ++l) {
+      const auto p = fmt::format("transformer.h.{}.", l);
+      auto& L = self.layers_[l];
+      f(p + "ln_1.weight", L.ln1_w);
+      f(p + "ln_1.bias", L.ln1_b);
+      f(p + "attn.q_proj.weight", L.wq);
+      f(p + "attn.q_proj.bias", L.bq);
+      f(p + "attn.k_proj.weight", L.wk);
+      f(p + "attn.k_proj.bias", L.bk);
+      f(p + "attn.v_proj.weight", L.wv);
+      f(p + "attn.v_proj.bias", L.bv);
+      f(p + "attn.c_proj.weight", L.wo);
+      f(p + "attn.c_proj.bias", L.bo);
+      f(p + "ln_2.weight", L.ln2_w);
+      f(p + "ln_2.bias", L.ln2_b);
+      f(p + "mlp.c_fc.weight", L.w_fc);
+      f(p + "mlp.c_fc.bias", L.b_fc);
+      f(p + "mlp.c_proj.weight", L.w_proj);
+      f(p + "mlp.c_proj.bias", L.b_proj);
+    }
+    f("transformer.ln_f.weight", self.lnf_w_);
+    f("transformer.ln_f.bias", self.lnf_b_);
+    if (self.head_.raw() != self.wte_.raw()) f("lm_head.weight", self.head_);
+  }
+
   Gpt2Config c_;
   ModelInfo info_;
   Tensor wte_;                     // [vocab, d]
@@ -187,7 +200,8 @@ void validate_gpt2_config(const Gpt2Config& c, const std::string& source) {
     require_size(what, key, source);
   }
   if (c.d % c.n_heads != 0) fail("{}: n_embd {} is not a multiple of n_head {}", source, c.d, c.n_heads);
-  if (!(c.eps > 0.0f) || !std::isfinite(c.eps)) fail("{}: layer_norm_epsilon {} is not a positive number", source, c.eps);
+  if (!(c.eps > 0.0f) || !std::isfinite(c.eps))
+    fail("{}: layer_norm_epsilon {} is not a positive number", source, c.eps);
   if (c.bos_id >= c.vocab) fail("{}: bos_token_id {} is outside the vocabulary of {}", source, c.bos_id, c.vocab);
   for (const std::int32_t eos : c.eos_ids) {
     if (eos < 0 || eos >= c.vocab) fail("{}: eos_token_id {} is outside the vocabulary of {}", source, eos, c.vocab);
@@ -249,8 +263,8 @@ std::unique_ptr<Model> make_gpt2(const Gpt2Config& c, const WeightLookup& lookup
   Tensor wpe = plain("wpe.weight", {c.positions, d});
   // A tied float head is the embedding itself; quantized, or untied, its own tensor.
   const QuantScheme head_scheme = options.quant.scheme_for("lm_head.weight");
-  const Tensor head_values = prune_at_load("lm_head.weight", !c.tie_word_embeddings ? plain("lm_head.weight", {c.vocab, d}) : wte,
-                                           options, source);
+  const Tensor head_values = prune_at_load(
+      "lm_head.weight", !c.tie_word_embeddings ? plain("lm_head.weight", {c.vocab, d}) : wte, options, source);
   Tensor head = head_scheme == QuantScheme::F32 ? head_values : quantize_weight(head_values, head_scheme);
   return std::make_unique<Gpt2Model>(c, std::move(wte), std::move(wpe), std::move(layers), plain("ln_f.weight", {d}),
                                      plain("ln_f.bias", {d}), std::move(head), std::move(source), options.kv_cache);

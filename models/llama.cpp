@@ -75,31 +75,13 @@ class LlamaModel final : public Model {
   const ModelInfo& info() const override { return info_; }
 
   std::vector<std::pair<std::string, Tensor>> weights() const override {
-    std::vector<std::pair<std::string, Tensor>> out{{"model.embed_tokens.weight", embed_}};
-    for (std::size_t l = 0; l < layers_.size(); ++l) {
-      const auto p = fmt::format("model.layers.{}.", l);
-      const LlamaLayer& L = layers_[l];
-      out.insert(out.end(), {{p + "input_layernorm.weight", L.attn_norm},
-                             {p + "self_attn.q_proj.weight", L.wq},
-                             {p + "self_attn.k_proj.weight", L.wk},
-                             {p + "self_attn.v_proj.weight", L.wv},
-                             {p + "self_attn.o_proj.weight", L.wo},
-                             {p + "post_attention_layernorm.weight", L.ffn_norm},
-                             {p + "mlp.gate_proj.weight", L.w_gate},
-                             {p + "mlp.up_proj.weight", L.w_up},
-                             {p + "mlp.down_proj.weight", L.w_down}});
-      if (config_.qkv_bias) {
-        out.insert(out.end(), {{p + "self_attn.q_proj.bias", L.bq},
-                               {p + "self_attn.k_proj.bias", L.bk},
-                               {p + "self_attn.v_proj.bias", L.bv}});
-      }
-      if (config_.qk_norm) {
-        out.insert(out.end(), {{p + "self_attn.q_norm.weight", L.q_norm}, {p + "self_attn.k_norm.weight", L.k_norm}});
-      }
-    }
-    out.emplace_back("model.norm.weight", norm_);
-    if (!head_is_embedding()) out.emplace_back("lm_head.weight", lm_head_);
+    std::vector<std::pair<std::string, Tensor>> out;
+    visit_weights(*this, [&](const std::string& name, const Tensor& w) { out.emplace_back(name, w); });
     return out;
+  }
+
+  void replace_weights(const WeightReplacement& replacement) override {
+    visit_weights(*this, [&](const std::string& name, Tensor& w) { w = replacement(name, w); });
   }
 
   std::vector<NormFeeds> smoothable() const override {
@@ -201,6 +183,37 @@ class LlamaModel final : public Model {
 
   LlamaConfig config_;
   ModelInfo info_;
+  // f(Hugging Face name, weight) for every weight, in checkpoint order;
+  // `Self` is LlamaModel or const LlamaModel.
+  template <typename Self, typename F>
+  static void visit_weights(Self& self, const F& f) {
+    f("model.embed_tokens.weight", self.embed_);
+    for (std::size_t l = 0; l < self.layers_.size(); ++l) {
+      const auto p = fmt::format("model.layers.{}.", l);
+      auto& L = self.layers_[l];
+      f(p + "input_layernorm.weight", L.attn_norm);
+      f(p + "self_attn.q_proj.weight", L.wq);
+      f(p + "self_attn.k_proj.weight", L.wk);
+      f(p + "self_attn.v_proj.weight", L.wv);
+      f(p + "self_attn.o_proj.weight", L.wo);
+      f(p + "post_attention_layernorm.weight", L.ffn_norm);
+      f(p + "mlp.gate_proj.weight", L.w_gate);
+      f(p + "mlp.up_proj.weight", L.w_up);
+      f(p + "mlp.down_proj.weight", L.w_down);
+      if (self.config_.qkv_bias) {
+        f(p + "self_attn.q_proj.bias", L.bq);
+        f(p + "self_attn.k_proj.bias", L.bk);
+        f(p + "self_attn.v_proj.bias", L.bv);
+      }
+      if (self.config_.qk_norm) {
+        f(p + "self_attn.q_norm.weight", L.q_norm);
+        f(p + "self_attn.k_norm.weight", L.k_norm);
+      }
+    }
+    f("model.norm.weight", self.norm_);
+    if (!self.head_is_embedding()) f("lm_head.weight", self.lm_head_);
+  }
+
   Tensor embed_;                    // [vocab, d]
   std::vector<LlamaLayer> layers_;  // n_layers
   Tensor norm_;                     // [d]

@@ -114,7 +114,13 @@ DType read_kv_cache(const cxxopts::ParseResult& args, const std::string& option)
 
 std::string_view kv_cache_name(DType cache) { return cache == DType::F8E4M3 ? "fp8" : "f32"; }
 
-LoadedModel load_model(const cxxopts::ParseResult& args, std::optional<ModelKind> kind) {
+void hold_packed_weights(Model& model, const Backends& backends) {
+  if (backends.rest == nullptr && backends.main != nullptr && backends.main->name() == "cpu") {
+    pack_matmul_weights(model);
+  }
+}
+
+LoadedModel load_model(const cxxopts::ParseResult& args, std::optional<ModelKind> kind, LoadFor purpose) {
   LoadedModel loaded;
   loaded.path = args["model"].as<std::string>();
   if (loaded.path.empty()) loaded.path = shipped_model_path(kind.value_or(ModelKind::Decoder));
@@ -137,6 +143,7 @@ LoadedModel load_model(const cxxopts::ParseResult& args, std::optional<ModelKind
          loaded.model->info().vocab_size);
   }
   loaded.backends = make_backends(args);
+  if (purpose == LoadFor::Running) hold_packed_weights(*loaded.model, loaded.backends);
   return loaded;
 }
 
@@ -225,7 +232,9 @@ void add_checkpoint_options(cxxopts::Options& options) {
 namespace {
 
 bool is_gguf_file(const std::string& path) { return path.ends_with(".gguf") && std::filesystem::is_regular_file(path); }
-bool is_llama2c_file(const std::string& path) { return path.ends_with(".bin") && std::filesystem::is_regular_file(path); }
+bool is_llama2c_file(const std::string& path) {
+  return path.ends_with(".bin") && std::filesystem::is_regular_file(path);
+}
 
 }  // namespace
 
@@ -243,7 +252,8 @@ std::pair<std::string, std::string> read_checkpoint_dirs(const cxxopts::ParseRes
 
 void check_checkpoint_dirs(const std::string& in, const std::string& out, const std::string& command) {
   namespace fs = std::filesystem;
-  if (!is_gguf_file(in) && !is_llama2c_file(in) && (!fs::is_directory(in) || !fs::exists(fs::path(in) / "config.json"))) {
+  if (!is_gguf_file(in) && !is_llama2c_file(in) &&
+      (!fs::is_directory(in) || !fs::exists(fs::path(in) / "config.json"))) {
     fail(
         "{}: octet {} reads a Hugging Face model directory (config.json + safetensors), a GGUF file or a llama2.c "
         ".bin file",

@@ -96,10 +96,19 @@ CheckpointSource read_checkpoint_source(const std::string& in);
 // is no tokenizer.
 void copy_tokenizer_files(const std::string& in, const std::string& out, const std::string& tokenizer = "");
 
+// What a loaded model is for: running it, or reading its weights (octet info).
+enum class LoadFor { Running, Reading };
 // Loads -m (or the default), its tokenizer (--tokenizer) and the --backend
 // (with -t threads); refuses a model of another kind than `kind` (nullopt:
-// any kind) with a clear message.
-LoadedModel load_model(const cxxopts::ParseResult& args, std::optional<ModelKind> kind = ModelKind::Decoder);
+// any kind) with a clear message. To run on the CPU backend alone, the
+// model's int8 matmul weights become that backend's packed copies
+// (hold_packed_weights).
+LoadedModel load_model(const cxxopts::ParseResult& args, std::optional<ModelKind> kind = ModelKind::Decoder,
+                       LoadFor purpose = LoadFor::Running);
+// Where `backends` is the CPU backend alone: the model holds the backend's
+// packed copy of each int8 matmul weight instead of its rows
+// (pack_matmul_weights in kernels/cpu/cpu_backend.h): one copy, not two.
+void hold_packed_weights(Model& model, const Backends& backends);
 
 // Sampling options: the model's generation_config.json gives the defaults,
 // flags override them. A seed is drawn when none is given (and said on

@@ -6,6 +6,7 @@
 #include "engine/session/matmul_bench.h"
 #include "engine/session/read_bandwidth.h"
 #include "engine/session/stats.h"
+#include "kernels/cpu/cpu_backend.h"
 #include "models/registry.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
@@ -271,6 +272,8 @@ int run_bench(int argc, char** argv) {
     const auto model = models::builtin_registry().load_model(path, load);
     encoder = model->info().kind == ModelKind::Encoder;
     const ModelSize size = model_size(model->weights());
+    // Run by the CPU backend alone: one packed copy of each weight (cli_common.h).
+    if (backends == std::vector<std::string>{"cpu"} && gpu_layers < 0) pack_matmul_weights(*model);
     const std::size_t first_row = rows.size();
     for (const auto& device_name : backends) {
       const bool split_cuda = device_name == "cuda" && gpu_layers >= 0;

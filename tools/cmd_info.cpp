@@ -28,7 +28,7 @@ int run_info(int argc, char** argv) {
   cxxopts::Options options("octet info", "Show a model's architecture, parameter count, dtypes and memory.");
   add_model_options(options);
   const auto args = parse_or_help(options, argc, argv);
-  const LoadedModel loaded = load_model(args, std::nullopt);
+  const LoadedModel loaded = load_model(args, std::nullopt, LoadFor::Reading);
   const ModelInfo& info = loaded.model->info();
 
   const auto weights = loaded.model->weights();

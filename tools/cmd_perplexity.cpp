@@ -85,6 +85,7 @@ int run_perplexity(int argc, char** argv) {
     compared = models::builtin_registry().load_model(loaded.path, compared_options);
     compared_kv = compared_options.kv_cache;
     compared_backends = make_backends(args);
+    hold_packed_weights(*compared, compared_backends);
   }
   const bool tty = isatty(STDERR_FILENO);
   const PerplexityRequest request{n_ctx, args["windows"].as<int>(), loaded.model->info().bos_id};

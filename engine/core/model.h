@@ -8,6 +8,7 @@
 #include "engine/core/graph.h"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -63,6 +64,13 @@ class Model {
   virtual Graph build_graph(const GraphRequest& request) const = 0;
   // Every weight, for parameter and memory counts.
   virtual std::vector<std::pair<std::string, Tensor>> weights() const = 0;
+  // Puts `replacement(name, weight)` in place of each weight, one after the
+  // other, so that each old form can be freed before the next new one is
+  // made: the same values in another form (a backend's packed copy, see
+  // pack_matmul_weights in kernels/cpu/cpu_backend.h). A model without it
+  // keeps its weights.
+  using WeightReplacement = std::function<Tensor(const std::string& name, const Tensor& weight)>;
+  virtual void replace_weights(const WeightReplacement& /*replacement*/) {}
   // The norms whose output feeds matmuls directly, with those matmuls'
   // weight names: where SmoothQuant can move scale (engine/quant/calibration.h).
   struct NormFeeds {

@@ -132,6 +132,19 @@ Tensor Tensor::reshaped(Shape shape) const {
   return t;
 }
 
+Tensor Tensor::view(DType dtype, Shape shape, std::size_t byte_offset) const {
+  const auto bytes = static_cast<std::size_t>(shape_numel(shape)) * dtype_size(dtype);
+  if (byte_offset > nbytes() || bytes > nbytes() - byte_offset) {
+    fail("a view of {} bytes at offset {} runs past a tensor of {} bytes", bytes, byte_offset, nbytes());
+  }
+  Tensor t = *this;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.data_ = static_cast<unsigned char*>(data_) + byte_offset;
+  t.quant_ = nullptr;
+  return t;
+}
+
 Tensor Tensor::with_quant(std::shared_ptr<const QuantParams> params) const {
   Tensor t = *this;
   t.quant_ = std::move(params);

@@ -67,6 +67,9 @@ class Tensor {
 
   // Same bytes, another shape with the same element count.
   Tensor reshaped(Shape shape) const;
+  // Part of this tensor's storage, `byte_offset` bytes in, as `dtype` and
+  // `shape` (which must fit); it keeps the whole storage alive. No quant().
+  Tensor view(DType dtype, Shape shape, std::size_t byte_offset) const;
 
   // Scales of a quantized tensor (see engine/quant/quant.h); null for plain tensors.
   const QuantParams* quant() const { return quant_.get(); }

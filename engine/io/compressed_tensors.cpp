@@ -128,6 +128,8 @@ void write_checkpoint(const Model& model, Json hf_config, const QuantRecipe& rec
     const Tensor t = to_stored ? to_stored(name, weight) : weight;
     writes_lm_head |= name == "lm_head.weight";
     if (const QuantParams* q = t.quant()) {
+      if (q->packed_panels || q->packed_two_four)
+        fail("'{}' is held in the CPU backend's packed form: not writable", name);
       push_values(name, t);
       tensors.push_back({scale_name(name), q->scale.reshaped({t.dim(0), 1})});
       ++quantized;

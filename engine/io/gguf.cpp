@@ -348,6 +348,8 @@ const GgufTensorInfo* GgufFile::find_tensor(const std::string& name) const {
 Tensor GgufFile::dequantize(const GgufTensorInfo& info) const {
   Tensor out = Tensor::zeros(DType::F32, info.shape);
   dequantize_ggml(info.type, file_->data() + info.offset, out.numel(), out.data_mut<float>());
+  // The stored bytes are read once, at load: their pages go back (read again from the file if asked).
+  file_->release_pages(file_->data() + info.offset, info.nbytes);
   return out;
 }
 

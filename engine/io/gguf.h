@@ -59,7 +59,8 @@ class GgufFile {
 
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
   const GgufTensorInfo* find_tensor(const std::string& name) const;
-  // The tensor as float32 (owned), whatever its stored type.
+  // The tensor as float32 (owned), whatever its stored type; the file's
+  // pages of its stored bytes are given back (MappedFile::release_pages).
   Tensor dequantize(const GgufTensorInfo& info) const;
 
  private:

@@ -1,6 +1,7 @@
 #include "engine/quant/pruning.h"
 
 #include "engine/core/error.h"
+#include "engine/quant/quant.h"
 
 #include <algorithm>
 #include <charconv>
@@ -113,6 +114,7 @@ bool groups_hold_two_zeros(const T* v, std::int64_t n) {
 
 bool holds_two_four(const Tensor& w) {
   if (w.rank() != 2 || w.dim(1) % 4 != 0) return false;
+  if (w.quant() != nullptr && (w.quant()->packed_panels || w.quant()->packed_two_four)) return false;  // not rows
   if (w.dtype() == DType::F32) return groups_hold_two_zeros(w.data<float>(), w.numel());
   if (w.dtype() == DType::I8) return groups_hold_two_zeros(w.data<std::int8_t>(), w.numel());
   return false;

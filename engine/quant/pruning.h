@@ -51,7 +51,8 @@ void prune_matrix(Tensor& w, const PruneRecipe& recipe, std::span<const float> i
 
 // Whether every group of 4 in every row of `w` [rows, cols] (float32 or int8,
 // cols a multiple of 4) holds at least 2 zeros. Stops at the first group that
-// does not, so a dense weight costs next to nothing.
+// does not, so a dense weight costs next to nothing. False for a weight held
+// in a backend's packed form (its bytes are not rows).
 bool holds_two_four(const Tensor& w);
 
 }  // namespace octet

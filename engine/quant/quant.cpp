@@ -149,8 +149,7 @@ float quantize_row_int8(const float* x, std::int64_t n, std::int8_t* q) {
 
 void quantize_row_int8_static(const float* x, std::int64_t n, float scale, std::int8_t* q) {
   const float inv = 1.0f / scale;
-  for (std::int64_t i = 0; i < n; ++i)
-    q[i] = clamp_to_int8(std::nearbyint(x[i] * inv));
+  for (std::int64_t i = 0; i < n; ++i) q[i] = clamp_to_int8(std::nearbyint(x[i] * inv));
 }
 
 float quantize_row_fp8(const float* x, std::int64_t n, std::uint8_t* q) {
@@ -255,6 +254,10 @@ Tensor quantize_weight(const Tensor& weight, QuantScheme scheme) {
       }
     }
   }
+  // The float weight is read once, here: a mapped checkpoint's pages of it go
+  // back (read again from the file if anything asks), so that loading does
+  // not hold the float checkpoint beside its quantized copy.
+  weight.release_file_pages();
   return q.with_quant(std::make_shared<const QuantParams>(QuantParams{scheme, scale}));
 }
 

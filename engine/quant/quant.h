@@ -60,6 +60,11 @@ struct QuantParams {
   // (kernels/cpu/gemm_int8_sparse24.h), [rows, packed bytes per row], not
   // [rows, cols] values. Only that backend's prepare_weight makes such a tensor.
   bool packed_two_four = false;
+  // int8 only: the bytes are oneDNN's packed copy in the panels layout the
+  // CPU backend reads for every M (kernels/cpu/matmul_int8_dnnl.h), [rows,
+  // cols] by shape only, with padding after; made by pack_matmul_weights
+  // (kernels/cpu/cpu_backend.h) so that a model holds one copy of each weight.
+  bool packed_panels = false;
 };
 
 // Quantizes one row; returns its scale (absmax / 127; 0 for an all-zero row).

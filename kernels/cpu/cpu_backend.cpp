@@ -98,6 +98,16 @@ class CpuBackend final : public Backend {
       return weight;
     }
     const void* data = weight.raw();
+    if (q->packed_panels) {  // the model holds oneDNN's copy itself (pack_matmul_weights)
+      if (!packed_int8_weights_.contains(data)) {
+        if (!matmul_int8_dnnl_.adopt_panels(weight)) {
+          fail("cpu backend: a weight [{}, {}] packed for another CPU's layout cannot run here", weight.dim(0),
+               weight.dim(1));
+        }
+        packed_int8_weights_.emplace(data, weight);
+      }
+      return weight;
+    }
     if (const auto it = two_four_weights_.find(data); it != two_four_weights_.end()) return it->second.packed;
     if (holds_two_four(weight)) {
       const std::int64_t n = weight.dim(0), k = weight.dim(1);
@@ -546,7 +556,7 @@ class CpuBackend final : public Backend {
         matmul_two_four(xq, xs, w, w_scale, bias, y, m, k, n);
         return;
       }
-      int8_product(xq, xs, w.data<std::int8_t>(), w_scale, bias, y, m, k, n);
+      int8_product(xq, xs, w, w_scale, bias, y, m, k, n);
       return;
     } else if (m <= kDirectRows) {
       cpu::gemm_f32s8_f32(xf, w.data<std::int8_t>(), w_scale, y, m, k, n);
@@ -587,11 +597,14 @@ class CpuBackend final : public Backend {
 
   // A dense int8 weight times quantized rows: oneDNN's brgemm where the CPU
   // has VNNI, else the own AVX2 kernel (the same floats either way).
-  void int8_product(const std::int8_t* xq, const float* xs, const std::int8_t* w, const float* w_scale,
-                    const float* bias, float* y, std::int64_t m, std::int64_t k, std::int64_t n) {
-    if (!matmul_int8_dnnl_.run(xq, xs, w, w_scale, y, m, k, n, bias)) {
-      cpu::gemm_s8s8_f32(xq, xs, w, w_scale, y, m, k, n, bias);
-    }
+  // (A weight the model holds packed has no rows for the own kernel to read.)
+  void int8_product(const std::int8_t* xq, const float* xs, const Tensor& w, const float* w_scale, const float* bias,
+                    float* y, std::int64_t m, std::int64_t k, std::int64_t n) {
+    const auto* wq = w.data<std::int8_t>();
+    if (matmul_int8_dnnl_.run(xq, xs, wq, w_scale, y, m, k, n, bias)) return;
+    if (w.quant()->packed_panels)
+      fail("cpu matmul: oneDNN declined a [{}, {}] x [{}, {}]^T product of a packed weight", m, k, n, k);
+    cpu::gemm_s8s8_f32(xq, xs, wq, w_scale, y, m, k, n, bias);
   }
 
   // Rows of a matmul_then_gelu block: 128 of BERT-base's 3072 floats, 1.5
@@ -614,7 +627,7 @@ class CpuBackend final : public Backend {
     float* block = fused_block_.data();
     for (std::int64_t r0 = 0; r0 < m; r0 += block_rows) {
       const std::int64_t rows = std::min(block_rows, m - r0);
-      int8_product(xq + r0 * k, xs + r0, w.data<std::int8_t>(), q.scale.data<float>(), bias, block, rows, k, n);
+      int8_product(xq + r0 * k, xs + r0, w, q.scale.data<float>(), bias, block, rows, k, n);
       eltwise_.gelu(block, rows * n, block);
 #pragma omp parallel for if (rows > 4)
       for (std::int64_t r = 0; r < rows; ++r) {
@@ -717,6 +730,25 @@ class CpuBackend final : public Backend {
 }  // namespace
 
 std::unique_ptr<Backend> make_cpu_backend(int n_threads) { return std::make_unique<CpuBackend>(n_threads); }
+
+std::size_t pack_matmul_weights(Model& model) {
+  std::size_t replaced = 0;
+  model.replace_weights([&](const std::string& /*name*/, const Tensor& w) {
+    const QuantParams* q = w.quant();
+    if (w.dtype() != DType::I8 || w.rank() != 2 || q == nullptr || q->scheme != QuantScheme::Int8 || q->packed_panels ||
+        q->packed_two_four || holds_two_four(w)) {
+      return w;
+    }
+    Tensor packed = cpu::MatmulInt8Dnnl::panels_copy(w.data<std::int8_t>(), w.dim(1), w.dim(0));
+    if (packed.raw() == nullptr) return w;
+    auto params = std::make_shared<QuantParams>(*q);
+    params->packed_panels = true;
+    w.release_file_pages();
+    replaced += w.nbytes();
+    return packed.with_quant(std::move(params));
+  });
+  return replaced;
+}
 
 void release_cpu_threads() { omp_pause_resource_all(omp_pause_soft); }
 

@@ -227,6 +227,43 @@ bool MatmulInt8Dnnl::pack(const std::int8_t* w, std::int64_t k, std::int64_t n, 
   return true;
 }
 
+Tensor MatmulInt8Dnnl::panels_copy(const std::int8_t* w, std::int64_t k, std::int64_t n) {
+  static MatmulInt8Dnnl packer;  // its layouts and chunks serve every copy made
+  Impl& impl = *packer.impl_;
+  if (k <= 0 || n <= 0 || !cpu_has_vnni()) return {};
+  const Layouts& found = impl.layouts_for(k, n);
+  if (!found.panels) return {};
+  const dnnl::memory::desc& layout = found.descs[0];
+  auto [holder, data] = impl.place(layout.get_size());
+  try {
+    dnnl::memory plain(dnnl::memory::desc({k, n}, dt::s8, dnnl::memory::dims{1, k}), impl.engine,
+                       const_cast<std::int8_t*>(w));
+    dnnl::memory packed(layout, impl.engine, data);
+    dnnl::reorder(plain, packed).execute(impl.stream, plain, packed);
+    impl.stream.wait();
+  } catch (const dnnl::error&) {
+    return {};
+  }
+  const auto offset =
+      static_cast<std::size_t>(static_cast<std::byte*>(data) - static_cast<std::byte*>(holder.raw_mut()));
+  return holder.view(DType::I8, {n, k}, offset);
+}
+
+bool MatmulInt8Dnnl::adopt_panels(const Tensor& packed) {
+  const auto* key = packed.data<std::int8_t>();
+  if (impl_->weights.contains(key)) return true;
+  if (packed.dtype() != DType::I8 || packed.rank() != 2 || !cpu_has_vnni()) return false;
+  const std::int64_t n = packed.dim(0), k = packed.dim(1);
+  const Layouts& found = impl_->layouts_for(k, n);
+  if (!found.panels) return false;
+  PackedWeight weight{k, n, {}, {packed}, {}};
+  weight.packed.emplace_back(found.descs[0], impl_->engine, const_cast<std::int8_t*>(key));
+  weight.offsets.resize(static_cast<std::size_t>(found.descs[0].data.padded_dims[1]));
+  panel_offsets(key, k, n, weight.offsets.data());
+  impl_->weights.emplace(key, std::move(weight));
+  return true;
+}
+
 bool MatmulInt8Dnnl::prepare(std::int64_t m, std::int64_t k, std::int64_t n) {
   if (impl_->kernels == Kernels::Brgemm && !cpu_has_vnni()) return false;
   if (m <= 0 || k <= 0 || n <= 0) return false;

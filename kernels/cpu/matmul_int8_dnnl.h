@@ -17,6 +17,8 @@
 // the memory's speed. No oneDNN type appears in this header.
 #pragma once
 
+#include "engine/core/tensor.h"
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -51,6 +53,17 @@ class MatmulInt8Dnnl {
   // Packs the weight w [n, k] (rows are output channels, |w| <= 127) for the
   // later runs; false where it cannot run on the kernels asked for.
   bool pack(const std::int8_t* w, std::int64_t k, std::int64_t n, PackFor runs = PackFor::EveryM);
+  // A packed copy of the weight w [n, k] that serves every M on its own,
+  // for a model to hold in place of w: where this CPU's layout for (K, N)
+  // is the panels layout (AMX CPUs with AVX-512 VNNI), an I8 tensor of shape
+  // [n, k] whose bytes are that copy (with padding and oneDNN's data after
+  // them: not the values of w in rows), else an empty tensor. Safe to call
+  // from one thread at a time (model loading).
+  static Tensor panels_copy(const std::int8_t* w, std::int64_t k, std::int64_t n);
+  // Takes a panels_copy tensor (made in this process) as a packed weight,
+  // under its own address, without copying it; false where this instance's
+  // layout for its (K, N) is not the panels layout.
+  bool adopt_panels(const Tensor& packed);
   // Creates the primitive for a shape ahead of its first run (the backend
   // does so when it plans a step, so that running one creates nothing);
   // false where it declines.

@@ -85,4 +85,17 @@ TEST(Tensor, ReleasedFilePagesReadBackUnchanged) {
 }
 
 }  // namespace
+TEST(Tensor, AViewReadsPartOfTheStorageAndKeepsItAlive) {
+  Tensor view;
+  {
+    Tensor whole = Tensor::zeros(DType::I8, {64});
+    for (int i = 0; i < 64; ++i) whole.data_mut<std::int8_t>()[i] = static_cast<std::int8_t>(i);
+    view = whole.view(DType::I8, {2, 8}, 40);
+    EXPECT_THROW(whole.view(DType::I8, {4, 8}, 40), Error) << "past the end";
+    EXPECT_THROW(whole.view(DType::F32, {1}, 65), Error) << "an offset past the end";
+  }
+  ASSERT_EQ(view.shape(), (Shape{2, 8}));
+  for (int i = 0; i < 16; ++i) EXPECT_EQ(view.data<std::int8_t>()[i], 40 + i);
+}
+
 }  // namespace octet

@@ -142,5 +142,32 @@ TEST(MatmulInt8Dnnl, SmallProductsReadTheSamePackedCopyWhereTheCpuHasAmx) {
   }
 }
 
+// A panels copy made for a model to hold (panels_copy), adopted by another
+// instance under its own address, gives the products of the instance that
+// packed the weight itself, exactly, for decode-sized and prefill-sized M.
+TEST(MatmulInt8Dnnl, AnAdoptedPanelsCopyGivesTheSameProducts) {
+  const int k = 520, n = 300;
+  const auto w = test::random_int8(static_cast<std::size_t>(n * k), 54);
+  const Tensor copy = MatmulInt8Dnnl::panels_copy(w.data(), k, n);
+  if (copy.raw() == nullptr) {
+    GTEST_SKIP() << "oneDNN's layout here is not the panels one (a CPU without AMX and AVX-512 VNNI): "
+                    "the model keeps its int8 rows";
+  }
+  ASSERT_EQ(copy.shape(), (Shape{n, k}));
+  MatmulInt8Dnnl packing, adopting;
+  ASSERT_TRUE(packing.pack(w.data(), k, n));
+  ASSERT_TRUE(adopting.adopt_panels(copy));
+  const auto w_scale = test::random_floats(static_cast<std::size_t>(n), 55);
+  for (const int m : {1, 2, 5, 8, 9, 64, 200}) {
+    const auto x = test::random_int8(static_cast<std::size_t>(m * k), 56u + static_cast<std::uint32_t>(m));
+    const auto x_scale = test::random_floats(static_cast<std::size_t>(m), 57);
+    std::vector<float> want(static_cast<std::size_t>(m * n)), got(want.size());
+    ASSERT_TRUE(packing.run(x.data(), x_scale.data(), w.data(), w_scale.data(), want.data(), m, k, n));
+    ASSERT_TRUE(adopting.run(x.data(), x_scale.data(), copy.data<std::int8_t>(), w_scale.data(), got.data(), m, k, n))
+        << "M = " << m;
+    EXPECT_EQ(got, want) << "M = " << m;
+  }
+}
+
 }  // namespace
 }  // namespace octet::cpu
