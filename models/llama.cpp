@@ -428,6 +428,20 @@ std::unique_ptr<Model> make_llama(const LlamaConfig& c, const WeightLookup& look
                              quantize_weight(prune_at_load(name, w, options, source), options.quant.scheme_for(name)));
   };
   Tensor embed = get("model.embed_tokens.weight", {c.vocab_size, d});
+  // The head before the blocks: its float form (the largest tensor, as big as the embedding
+  // table) is then made while little else is in memory, not on top of every quantized block.
+  LlamaConfig config = c;
+  Tensor lm_head;
+  if (has_lm_head) {
+    lm_head = linear("lm_head.weight", {c.vocab_size, d});
+    config.tie_word_embeddings = false;
+  } else {
+    if (!c.tie_word_embeddings) fail("{}: missing tensor 'lm_head.weight' (tie_word_embeddings is false)", source);
+    // A tied head quantizes into its own copy; the embedding lookup stays float.
+    lm_head =
+        with_static_scale("lm_head.weight", quantize_weight(prune_at_load("lm_head.weight", embed, options, source),
+                                                            options.quant.scheme_for("lm_head.weight")));
+  }
   std::vector<LlamaLayer> layers;
   for (std::int64_t l = 0; l < c.n_layers; ++l) {
     const auto p = fmt::format("model.layers.{}.", l);
@@ -450,18 +464,6 @@ std::unique_ptr<Model> make_llama(const LlamaConfig& c, const WeightLookup& look
     }
   }
   Tensor norm = get("model.norm.weight", {d});
-  LlamaConfig config = c;
-  Tensor lm_head;
-  if (has_lm_head) {
-    lm_head = linear("lm_head.weight", {c.vocab_size, d});
-    config.tie_word_embeddings = false;
-  } else {
-    if (!c.tie_word_embeddings) fail("{}: missing tensor 'lm_head.weight' (tie_word_embeddings is false)", source);
-    // A tied head quantizes into its own copy; the embedding lookup stays float.
-    lm_head =
-        with_static_scale("lm_head.weight", quantize_weight(prune_at_load("lm_head.weight", embed, options, source),
-                                                            options.quant.scheme_for("lm_head.weight")));
-  }
   if (options.kv_cache != DType::F32 && options.kv_cache != DType::F8E4M3) {
     fail("{}: a KV cache of {} is not supported (f32 or fp8)", source, dtype_name(options.kv_cache));
   }
