@@ -3,8 +3,8 @@
 # (matmul weights pruned by magnitude at load, lm_head kept dense, run on the
 # packed 2:4 CPU kernels) on the TinyLlama-1.1B shape with random weights, in
 # one run so that both see the same machine. Batch 1 and 4; the table gives
-# tokens/s, the weight bytes each decode step reads, and the peak resident
-# memory of the whole run. Writes OUT (bench/results/sparse24_decode.json by
+# tokens/s, the weight bytes each decode step reads, the resident memory with
+# each variant loaded (between its runs) and the peak of the whole run. Writes OUT (bench/results/sparse24_decode.json by
 # default; name the CPU in it when keeping results, e.g. sparse24_decode_xeon_spr.json).
 #   bench/sparse24_decode.sh [THREADS [OUT]]      (2 threads by default, as the issue asks)
 set -euo pipefail
@@ -23,5 +23,7 @@ for b in sorted({r["batch"] for r in run["results"]}):
     print(f"batch {b}: tg {d['tg_tok_s_mean']:.1f} -> {s['tg_tok_s_mean']:.1f} tok/s ({s['tg_tok_s_mean'] / d['tg_tok_s_mean']:.2f}x), "
           f"pp {d['pp_tok_s_mean']:.1f} -> {s['pp_tok_s_mean']:.1f} tok/s ({s['pp_tok_s_mean'] / d['pp_tok_s_mean']:.2f}x), "
           f"weights read per step {d['decode_weight_bytes'] / 1e6:.1f} -> {s['decode_weight_bytes'] / 1e6:.1f} MB "
-          f"({s['decode_weight_bytes'] / d['decode_weight_bytes']:.3f}x)")
+          f"({s['decode_weight_bytes'] / d['decode_weight_bytes']:.3f}x), "
+          f"resident with the model loaded {d['resident_bytes_loaded'] / 1e6:.0f} -> "
+          f"{s['resident_bytes_loaded'] / 1e6:.0f} MB ({s['resident_bytes_loaded'] / d['resident_bytes_loaded']:.3f}x)")
 PY

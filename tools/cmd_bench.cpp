@@ -373,7 +373,8 @@ int run_bench(int argc, char** argv) {
                           {"tg_ms_median", percentile(r.tg_token_ms, 50)},
                           {"tg_ms_p99", percentile(r.tg_token_ms, 99)},
                           {"decode_weight_bytes", r.decode_weight_bytes},
-                          {"decode_weight_gb_s", static_cast<double>(r.decode_weight_bytes) * tg_mean / b / 1e9}});
+                          {"decode_weight_gb_s", static_cast<double>(r.decode_weight_bytes) * tg_mean / b / 1e9},
+                          {"resident_bytes_loaded", resident_bytes()}});
         }
       }
     }

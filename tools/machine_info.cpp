@@ -38,6 +38,13 @@ std::string build_description() {
   return fmt::format("git {}, {}, g++ {}.{}", OCTET_GIT_COMMIT, OCTET_BUILD_TYPE, __GNUC__, __GNUC_MINOR__);
 }
 
+std::size_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::size_t size_pages = 0, resident_pages = 0;
+  if (!(statm >> size_pages >> resident_pages)) return 0;
+  return resident_pages * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+}
+
 std::size_t peak_rss_bytes() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);

@@ -231,9 +231,14 @@ Tensor WeightStore::get(const std::string& name) const {
     const SafetensorsFile& file = file_of(base + ".shape");
     const std::vector<std::int64_t> shape = file.integers(base + ".shape");
     if (shape.size() != 2) fail("{}: '{}.shape' holds {} values, expected 2", file.path(), base, shape.size());
-    return decompress_sparse24_bitmask(file_of(base + ".compressed").tensor(base + ".compressed"),
-                                       file_of(base + ".bitmask").tensor(base + ".bitmask"), shape[0], shape[1],
-                                       fmt::format("{}: '{}' (sparse-24-bitmask)", file.path(), base));
+    const Tensor compressed = file_of(base + ".compressed").tensor(base + ".compressed");
+    const Tensor bitmask = file_of(base + ".bitmask").tensor(base + ".bitmask");
+    Tensor dense = decompress_sparse24_bitmask(compressed, bitmask, shape[0], shape[1],
+                                               fmt::format("{}: '{}' (sparse-24-bitmask)", file.path(), base));
+    // Read once, here: their pages go back (read again from the file if asked).
+    compressed.release_file_pages();
+    bitmask.release_file_pages();
+    return dense;
   }
   return file_of(name).tensor(name);
 }

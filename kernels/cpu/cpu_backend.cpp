@@ -26,6 +26,20 @@ namespace octet {
 
 namespace {
 
+// A 2:4 int8 weight (holds_two_four) as the backend's compressed rows
+// (kernels/cpu/gemm_int8_sparse24.h): [rows, packed bytes per row], its
+// scales kept, QuantParams::packed_two_four set.
+Tensor packed_two_four_rows(const Tensor& weight) {
+  const std::int64_t n = weight.dim(0), k = weight.dim(1);
+  Tensor packed = Tensor::zeros(DType::I8, {n, cpu::sparse24_row_bytes(k)});
+  if (!cpu::pack_sparse24(weight.data<std::int8_t>(), n, k, packed.data_mut<std::uint8_t>())) {
+    fail("cpu backend: a 2:4 weight [{}, {}] did not pack", n, k);  // holds_two_four said it would
+  }
+  auto params = std::make_shared<QuantParams>(*weight.quant());
+  params->packed_two_four = true;
+  return packed.with_quant(std::move(params));
+}
+
 class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(int n_threads) : n_threads_(n_threads) { use_threads(); }
@@ -60,7 +74,7 @@ class CpuBackend final : public Backend {
       const Value& w = graph.values()[node.inputs[1]];
       if (w.dtype == DType::F32) continue;  // float matmuls need no scratch
       const auto rows = static_cast<std::size_t>(x[0]),
-                 tile = static_cast<std::size_t>(std::min<std::int64_t>(kW8TileRows, w.shape[0]) * w.shape[1]);
+                 tile = static_cast<std::size_t>(std::min<std::int64_t>(kW8TileRows, w.shape[0]) * x[1]);
       if (w.dtype == DType::F8E4M3) {
         grow(x_fp8_, rows * static_cast<std::size_t>(x[1]));
         grow(x_decoded_, rows * static_cast<std::size_t>(x[1]));
@@ -87,11 +101,12 @@ class CpuBackend final : public Backend {
   }
 
   // An int8 matmul weight with 2:4 sparsity is packed once into compressed
-  // rows (5/8 of the bytes, which is what a memory-bound decode step costs)
-  // and, where the CPU has VNNI, once more for oneDNN's prefill kernels;
-  // another int8 weight is packed once for oneDNN's brgemm kernels where the
-  // CPU has VNNI (the product finds the packed copy by the weight's address);
-  // every other weight is read where it is.
+  // rows (5/8 of the bytes, which is what a memory-bound decode step costs;
+  // prefill expands them); another int8 weight is packed once for oneDNN's
+  // brgemm kernels where the CPU has VNNI (the product finds the packed copy
+  // by the weight's address); a weight the model already holds in either
+  // packed form is taken as it is (pack_matmul_weights); every other weight
+  // is read where it is.
   Tensor prepare_weight(const Tensor& weight, OpKind op) override {
     const QuantParams* q = weight.quant();
     if (op != OpKind::MatMul || weight.dtype() != DType::I8 || q == nullptr || q->scheme != QuantScheme::Int8) {
@@ -108,23 +123,11 @@ class CpuBackend final : public Backend {
       }
       return weight;
     }
+    if (q->packed_two_four) return weight;  // the model holds the packed rows itself (pack_matmul_weights)
     if (const auto it = two_four_weights_.find(data); it != two_four_weights_.end()) return it->second.packed;
     if (holds_two_four(weight)) {
-      const std::int64_t n = weight.dim(0), k = weight.dim(1);
-      Tensor packed = Tensor::zeros(DType::I8, {n, cpu::sparse24_row_bytes(k)});
-      if (!cpu::pack_sparse24(weight.data<std::int8_t>(), n, k, packed.data_mut<std::uint8_t>())) {
-        fail("cpu backend: a 2:4 weight [{}, {}] did not pack", n, k);  // holds_two_four said it would
-      }
-      auto params = std::make_shared<QuantParams>(*q);
-      params->packed_two_four = true;
-      packed = packed.with_quant(std::move(params));
+      const Tensor packed = packed_two_four_rows(weight);
       two_four_weights_.emplace(data, TwoFourWeight{weight, packed});
-      // Prefill on oneDNN's dense kernels where the CPU has VNNI (they beat
-      // expanding tiles for the own AVX2 kernel several times over there).
-      const auto* dense = weight.data<std::int8_t>();
-      if (matmul_int8_dnnl_.pack(dense, k, n, cpu::MatmulInt8Dnnl::PackFor::Prefill)) {
-        dense_of_two_four_.emplace(packed.raw(), dense);
-      }
       return packed;
     }
     if (!packed_int8_weights_.contains(data) &&
@@ -647,8 +650,9 @@ class CpuBackend final : public Backend {
   }
 
   // A packed 2:4 int8 weight times the quantized activations xq (scales xs):
-  // decode on the packed rows; prefill on oneDNN where it packed the dense
-  // weight, else on dense tiles expanded for the own kernel.
+  // decode on the packed rows; prefill on its rows expanded, by oneDNN where
+  // the CPU has VNNI (which reads them as they are: no dense copy is kept, a
+  // 2:4 model is for less memory), else tile by tile by the own kernel.
   void matmul_two_four(const std::int8_t* xq, const float* xs, const Tensor& w, const float* w_scale, const float* bias,
                        float* y, std::int64_t m, std::int64_t k, std::int64_t n) {
     const auto* packed = w.data<std::uint8_t>();
@@ -656,8 +660,11 @@ class CpuBackend final : public Backend {
       cpu::gemm_s8s8_f32_sparse24(xq, xs, packed, w_scale, y, m, k, n, bias);
       return;
     }
-    if (const auto it = dense_of_two_four_.find(packed);
-        it != dense_of_two_four_.end() && matmul_int8_dnnl_.run(xq, xs, it->second, w_scale, y, m, k, n, bias)) {
+    if (matmul_int8_dnnl_.plain_runs(m, k, n)) {
+      // Scratch for the largest 2:4 weight's rows, grown at its first prefill (11.5 MB on the 1.1B shape).
+      if (w_int8_dense_.size() < static_cast<std::size_t>(n * k)) w_int8_dense_.resize(static_cast<std::size_t>(n * k));
+      cpu::unpack_sparse24(packed, k, 0, n, w_int8_dense_.data());
+      matmul_int8_dnnl_.run_plain(xq, xs, w_int8_dense_.data(), w_scale, y, m, k, n, bias);
       return;
     }
     for (std::int64_t n0 = 0; n0 < n; n0 += kW8TileRows) {
@@ -704,18 +711,17 @@ class CpuBackend final : public Backend {
     Tensor weight, packed;
   };
   std::map<const void*, TwoFourWeight> two_four_weights_;
-  // A packed 2:4 weight's dense int8 values, where oneDNN packed them for prefill.
-  std::map<const void*, const std::int8_t*> dense_of_two_four_;
   cpu::EltwiseF32 eltwise_;
   cpu::MaskedAttentionBf16 masked_attention_bf16_;  // where a node allows it and the CPU multiplies bf16 fast
   const std::array<float, 256>& fp8_lut_ = f8e4m3_table();
-  std::vector<std::uint8_t> x_fp8_;       // E4M3 activations [m, k]
-  std::vector<float> x_decoded_;          // their values as float [m, k]
-  std::vector<float> attention_scratch_;  // attention scores: cpu::(masked_)attention_scratch_floats
-  std::vector<std::int8_t> x_int8_;       // quantized activations [m, k]
-  std::vector<float> x_scale_;            // their per-token scales [m]
-  std::vector<float> w_tile_;             // a dequantized w8 tile [kW8TileRows, k]
-  std::vector<std::int8_t> w_int8_tile_;  // a 2:4 weight's rows expanded [kW8TileRows, k]
+  std::vector<std::uint8_t> x_fp8_;        // E4M3 activations [m, k]
+  std::vector<float> x_decoded_;           // their values as float [m, k]
+  std::vector<float> attention_scratch_;   // attention scores: cpu::(masked_)attention_scratch_floats
+  std::vector<std::int8_t> x_int8_;        // quantized activations [m, k]
+  std::vector<float> x_scale_;             // their per-token scales [m]
+  std::vector<float> w_tile_;              // a dequantized w8 tile [kW8TileRows, k]
+  std::vector<std::int8_t> w_int8_tile_;   // a 2:4 weight's rows expanded [kW8TileRows, k]
+  std::vector<std::int8_t> w_int8_dense_;  // a 2:4 weight's rows all expanded [n, k], for oneDNN's prefill
   std::set<const Node*> quantizing_producers_;
   Prequantized prequantized_;
   std::map<const Node*, const Node*> runs_with_reader_;  // node -> its reader, which runs both
@@ -736,8 +742,13 @@ std::size_t pack_matmul_weights(Model& model) {
   model.replace_weights([&](const std::string& /*name*/, const Tensor& w) {
     const QuantParams* q = w.quant();
     if (w.dtype() != DType::I8 || w.rank() != 2 || q == nullptr || q->scheme != QuantScheme::Int8 || q->packed_panels ||
-        q->packed_two_four || holds_two_four(w)) {
+        q->packed_two_four) {
       return w;
+    }
+    if (holds_two_four(w)) {  // the backend's compressed rows, on every CPU
+      w.release_file_pages();
+      replaced += w.nbytes();
+      return packed_two_four_rows(w);
     }
     Tensor packed = cpu::MatmulInt8Dnnl::panels_copy(w.data<std::int8_t>(), w.dim(1), w.dim(0));
     if (packed.raw() == nullptr) return w;

@@ -13,16 +13,16 @@ namespace octet {
 // `n_threads` <= 0 keeps OpenMP's default (all cores).
 std::unique_ptr<Backend> make_cpu_backend(int n_threads);
 
-// Puts oneDNN's packed copy in place of each dense int8 matmul weight of
-// `model` where one copy serves every M on this CPU (the panels layout of
-// AMX CPUs, kernels/cpu/matmul_int8_dnnl.h), one weight after the other, so
-// that the model holds one copy of each weight instead of its int8 rows
-// beside the backend's copy (a mapped checkpoint's pages of each weight are
-// given back). Elsewhere, and for 2:4 weights (packed by the backend in
-// their own form), nothing changes. Only for a model that the CPU backend
-// alone runs: a packed weight has no rows for another backend, a checkpoint
-// writer or a sparsity count to read. Returns the bytes of int8 rows
-// replaced.
+// Puts the CPU backend's packed form in place of each int8 matmul weight of
+// `model`, one weight after the other, so that the model holds one copy of
+// each weight instead of its int8 rows beside the backend's copy: a 2:4
+// weight becomes its compressed rows (every CPU: 5/8 of its bytes); a dense
+// one oneDNN's packed copy where one copy serves every M on this CPU (the
+// panels layout of AMX CPUs, kernels/cpu/matmul_int8_dnnl.h; elsewhere it
+// stays). A mapped checkpoint's pages of each weight are given back. Only for
+// a model that the CPU backend alone runs: a packed weight has no rows for
+// another backend, a checkpoint writer or a sparsity count to read. Returns
+// the bytes of int8 rows replaced.
 std::size_t pack_matmul_weights(Model& model);
 
 // Frees the calling thread's OpenMP workers (its next parallel region makes

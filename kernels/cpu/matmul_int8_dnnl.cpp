@@ -11,7 +11,6 @@
 #include <cstddef>
 #include <map>
 #include <optional>
-#include <span>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -75,8 +74,9 @@ struct MatmulInt8Dnnl::Impl {
   std::map<const std::int8_t*, PackedWeight> weights;
   Tensor chunk;  // where packed copies under kOwnBytes go, from chunk_used on
   std::size_t chunk_used = 0;
-  // (M, K, N) -> the primitive, or nothing where this M declines.
-  std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t>, std::optional<Primitive>> primitives;
+  // (M, K, N) -> the primitive, or nothing where this M declines; for packed
+  // weights, and for plain rows (run_plain).
+  std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t>, std::optional<Primitive>> primitives, plain_primitives;
 
   bool acceptable(const std::string& implementation) const {
     return kernels == Kernels::Any || implementation.starts_with("brg");
@@ -159,6 +159,55 @@ struct MatmulInt8Dnnl::Impl {
     return m <= kPanelRows && layouts_for(k, n).panels;
   }
 
+  // w [n, k] row-major, read as the [K, N] matrix oneDNN wants through transposed strides.
+  static dnnl::memory::desc plain_desc(std::int64_t k, std::int64_t n) {
+    return dnnl::memory::desc({k, n}, dt::s8, dnnl::memory::dims{1, k});
+  }
+
+  Primitive* plain_primitive(std::int64_t m, std::int64_t k, std::int64_t n) {
+    const auto key = std::make_tuple(m, k, n);
+    if (auto it = plain_primitives.find(key); it != plain_primitives.end()) return it->second ? &*it->second : nullptr;
+    std::optional<Primitive> made;
+    if (const auto pd = describe(m, k, n, plain_desc(k, n))) {
+      Primitive p;
+      OCTET_DNNL_CHECK(p.matmul = dnnl::matmul(*pd));
+      p.implementation = pd->impl_info_str();
+      p.src = dnnl::memory(pd->src_desc(), engine, DNNL_MEMORY_NONE);
+      p.weights = dnnl::memory(plain_desc(k, n), engine, DNNL_MEMORY_NONE);
+      p.dst = dnnl::memory(pd->dst_desc(), engine, DNNL_MEMORY_NONE);
+      made = std::move(p);
+    }
+    auto& slot = plain_primitives.emplace(key, std::move(made)).first->second;
+    return slot ? &*slot : nullptr;
+  }
+
+  // Runs p on x and the weights at `w` into y's int32 sums, then turns each
+  // into its float in place, scaled as the own kernel (gemm_int8.h) scales
+  // it, so that both give the same floats.
+  void execute(Primitive& p, const std::int8_t* x, const void* w, const float* x_scale, const float* w_scale, float* y,
+               std::int64_t m, std::int64_t n, const float* bias) {
+    p.src.set_data_handle(const_cast<std::int8_t*>(x));
+    p.weights.set_data_handle(const_cast<void*>(w));
+    p.dst.set_data_handle(y);
+    // The C entry point takes a plain array; the C++ one builds an unordered_map per call.
+    dnnl_exec_arg_t args[] = {
+        {DNNL_ARG_SRC, p.src.get()}, {DNNL_ARG_WEIGHTS, p.weights.get()}, {DNNL_ARG_DST, p.dst.get()}};
+    OCTET_DNNL_STATUS(dnnl_primitive_execute(p.matmul.get(), stream.get(), 3, args));
+    OCTET_DNNL_STATUS(dnnl_stream_wait(stream.get()));
+#pragma omp parallel for if (m * n > (1 << 16))
+    for (std::int64_t i = 0; i < m; ++i) {
+      float* row = y + i * n;
+      const float s = x_scale[i];
+      if (bias != nullptr) {
+        for (std::int64_t j = 0; j < n; ++j)
+          row[j] = static_cast<float>(std::bit_cast<std::int32_t>(row[j])) * (s * w_scale[j]) + bias[j];
+      } else {
+        for (std::int64_t j = 0; j < n; ++j)
+          row[j] = static_cast<float>(std::bit_cast<std::int32_t>(row[j])) * (s * w_scale[j]);
+      }
+    }
+  }
+
   Primitive* primitive(std::int64_t m, std::int64_t k, std::int64_t n) {
     const auto key = std::make_tuple(m, k, n);
     if (auto it = primitives.find(key); it != primitives.end()) return it->second ? &*it->second : nullptr;
@@ -193,23 +242,16 @@ bool MatmulInt8Dnnl::cpu_has_vnni() {
   return has(dnnl::cpu_isa::avx512_core_vnni) || has(dnnl::cpu_isa::avx2_vnni);
 }
 
-bool MatmulInt8Dnnl::pack(const std::int8_t* w, std::int64_t k, std::int64_t n, PackFor runs) {
+bool MatmulInt8Dnnl::pack(const std::int8_t* w, std::int64_t k, std::int64_t n) {
   if (impl_->weights.contains(w)) return true;
   if (k <= 0 || n <= 0) return false;
   if (impl_->kernels == Kernels::Brgemm && !cpu_has_vnni()) return false;  // no brgemm int8 kernel here
   const Layouts& found = impl_->layouts_for(k, n);
-  const std::vector<dnnl::memory::desc>& every_layout = found.descs;
-  if (every_layout.empty()) return false;
-  // The first layout is the one picked for prefill (M = 256) where there is one.
-  const std::span<const dnnl::memory::desc> layouts(every_layout.data(),
-                                                    runs == PackFor::Prefill ? 1 : every_layout.size());
-  // w is stored [N, K] row-major (a Hugging Face Linear weight); oneDNN reads
-  // it as the [K, N] matrix it wants through transposed strides.
-  const dnnl::memory::desc plain_md({k, n}, dt::s8, dnnl::memory::dims{1, k});
+  if (found.descs.empty()) return false;
   PackedWeight weight{k, n, {}, {}, {}};
   try {
-    dnnl::memory plain(plain_md, impl_->engine, const_cast<std::int8_t*>(w));
-    for (const dnnl::memory::desc& layout : layouts) {
+    dnnl::memory plain(Impl::plain_desc(k, n), impl_->engine, const_cast<std::int8_t*>(w));
+    for (const dnnl::memory::desc& layout : found.descs) {
       auto [holder, data] = impl_->place(layout.get_size());
       weight.buffers.push_back(std::move(holder));
       weight.packed.emplace_back(layout, impl_->engine, data);
@@ -220,7 +262,7 @@ bool MatmulInt8Dnnl::pack(const std::int8_t* w, std::int64_t k, std::int64_t n, 
     return false;  // no reorder into that layout: the caller's own kernel runs this weight
   }
   if (found.panels) {
-    weight.offsets.resize(static_cast<std::size_t>(every_layout[0].data.padded_dims[1]));
+    weight.offsets.resize(static_cast<std::size_t>(found.descs[0].data.padded_dims[1]));
     panel_offsets(static_cast<const std::int8_t*>(weight.packed[0].get_data_handle()), k, n, weight.offsets.data());
   }
   impl_->weights.emplace(w, std::move(weight));
@@ -236,8 +278,7 @@ Tensor MatmulInt8Dnnl::panels_copy(const std::int8_t* w, std::int64_t k, std::in
   const dnnl::memory::desc& layout = found.descs[0];
   auto [holder, data] = impl.place(layout.get_size());
   try {
-    dnnl::memory plain(dnnl::memory::desc({k, n}, dt::s8, dnnl::memory::dims{1, k}), impl.engine,
-                       const_cast<std::int8_t*>(w));
+    dnnl::memory plain(Impl::plain_desc(k, n), impl.engine, const_cast<std::int8_t*>(w));
     dnnl::memory packed(layout, impl.engine, data);
     dnnl::reorder(plain, packed).execute(impl.stream, plain, packed);
     impl.stream.wait();
@@ -281,28 +322,19 @@ bool MatmulInt8Dnnl::run(const std::int8_t* x, const float* x_scale, const std::
   }
   Primitive* p = impl_->primitive(m, k, n);
   if (p == nullptr || p->layout >= it->second.packed.size()) return false;
-  p->src.set_data_handle(const_cast<std::int8_t*>(x));
-  p->weights.set_data_handle(it->second.packed[p->layout].get_data_handle());
-  p->dst.set_data_handle(y);
-  // The C entry point takes a plain array; the C++ one builds an unordered_map per call.
-  dnnl_exec_arg_t args[] = {
-      {DNNL_ARG_SRC, p->src.get()}, {DNNL_ARG_WEIGHTS, p->weights.get()}, {DNNL_ARG_DST, p->dst.get()}};
-  OCTET_DNNL_STATUS(dnnl_primitive_execute(p->matmul.get(), impl_->stream.get(), 3, args));
-  OCTET_DNNL_STATUS(dnnl_stream_wait(impl_->stream.get()));
-  // y holds the int32 sums: each becomes its float in place, scaled as the
-  // own kernel (gemm_int8.h) scales it, so that both give the same floats.
-#pragma omp parallel for if (m * n > (1 << 16))
-  for (std::int64_t i = 0; i < m; ++i) {
-    float* row = y + i * n;
-    const float s = x_scale[i];
-    if (bias != nullptr) {
-      for (std::int64_t j = 0; j < n; ++j)
-        row[j] = static_cast<float>(std::bit_cast<std::int32_t>(row[j])) * (s * w_scale[j]) + bias[j];
-    } else {
-      for (std::int64_t j = 0; j < n; ++j)
-        row[j] = static_cast<float>(std::bit_cast<std::int32_t>(row[j])) * (s * w_scale[j]);
-    }
-  }
+  impl_->execute(*p, x, it->second.packed[p->layout].get_data_handle(), x_scale, w_scale, y, m, n, bias);
+  return true;
+}
+
+bool MatmulInt8Dnnl::plain_runs(std::int64_t m, std::int64_t k, std::int64_t n) {
+  if (impl_->kernels == Kernels::Brgemm && !cpu_has_vnni()) return false;
+  return m > 0 && k > 0 && n > 0 && impl_->plain_primitive(m, k, n) != nullptr;
+}
+
+bool MatmulInt8Dnnl::run_plain(const std::int8_t* x, const float* x_scale, const std::int8_t* w, const float* w_scale,
+                               float* y, std::int64_t m, std::int64_t k, std::int64_t n, const float* bias) {
+  if (!plain_runs(m, k, n)) return false;
+  impl_->execute(*impl_->plain_primitive(m, k, n), x, w, x_scale, w_scale, y, m, n, bias);
   return true;
 }
 

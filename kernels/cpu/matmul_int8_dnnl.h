@@ -46,13 +46,9 @@ class MatmulInt8Dnnl {
   // oneDNN's brgemm int8 kernels need, as oneDNN sees it.
   static bool cpu_has_vnni();
 
-  // Which runs a packed weight serves: every M, or only prefill-sized ones
-  // (a weight whose decode runs elsewhere, such as a 2:4 one: where oneDNN
-  // wants another layout for M = 1 (AMX), that copy is not made).
-  enum class PackFor { EveryM, Prefill };
   // Packs the weight w [n, k] (rows are output channels, |w| <= 127) for the
   // later runs; false where it cannot run on the kernels asked for.
-  bool pack(const std::int8_t* w, std::int64_t k, std::int64_t n, PackFor runs = PackFor::EveryM);
+  bool pack(const std::int8_t* w, std::int64_t k, std::int64_t n);
   // A packed copy of the weight w [n, k] that serves every M on its own,
   // for a model to hold in place of w: where this CPU's layout for (K, N)
   // is the panels layout (AMX CPUs with AVX-512 VNNI), an I8 tensor of shape
@@ -74,6 +70,15 @@ class MatmulInt8Dnnl {
   // |x| <= 127; `bias` may be null.
   bool run(const std::int8_t* x, const float* x_scale, const std::int8_t* w, const float* w_scale, float* y,
            std::int64_t m, std::int64_t k, std::int64_t n, const float* bias = nullptr);
+  // The product with w [n, k] read as it is, rows of k values (no packed
+  // copy: oneDNN's brgemm packs blocks of it as it goes, 1.05-1.35x the time
+  // of the product from a packed copy at 64-256 rows, 1.1B FFN shape,
+  // Sapphire Rapids, 2 threads): for a weight kept in another form whose rows
+  // the caller expands (2:4 prefill). plain_runs says whether a shape runs so
+  // (before expanding anything); run_plain is false, nothing written, where not.
+  bool plain_runs(std::int64_t m, std::int64_t k, std::int64_t n);
+  bool run_plain(const std::int8_t* x, const float* x_scale, const std::int8_t* w, const float* w_scale, float* y,
+                 std::int64_t m, std::int64_t k, std::int64_t n, const float* bias = nullptr);
   // The oneDNN implementation that `run` uses for this shape ("" if none), for tests.
   std::string implementation(std::int64_t m, std::int64_t k, std::int64_t n);
 
