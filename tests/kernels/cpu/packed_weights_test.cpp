@@ -36,6 +36,22 @@ std::size_t packed_bytes(const Model& model) {
 constexpr const char* kNoPanels =
     "oneDNN's layout here is not the panels one (a CPU without AMX and AVX-512 VNNI): models keep their int8 rows";
 
+// Two decoders, each on its own CPU backend, give the same logits for a
+// prompt of 20 tokens (prefill) and then for `steps` single tokens (decode).
+void expect_same_logits(const Model& rows, const Model& packed, int steps) {
+  auto backend_rows = make_cpu_backend(0), backend_packed = make_cpu_backend(0);
+  Executor a(rows, *backend_rows, 64), b(packed, *backend_packed, 64);
+  std::vector<std::int32_t> prompt(20);
+  std::iota(prompt.begin(), prompt.end(), 5);
+  const auto logits = [](const Tensor& t) { return std::vector<float>(t.data<float>(), t.data<float>() + t.numel()); };
+  EXPECT_EQ(logits(b.forward(prompt, 0, true)), logits(a.forward(prompt, 0, true))) << "prefill, 20 rows";
+  for (int step = 0; step < steps; ++step) {
+    const std::vector<std::int32_t> token{7 + step};
+    EXPECT_EQ(logits(b.forward(token, 20 + step, false)), logits(a.forward(token, 20 + step, false)))
+        << "decode step " << step;
+  }
+}
+
 TEST(PackedWeights, ADecoderHoldingPackedCopiesGivesTheSameLogits) {
   const auto rows = load_int8("synthetic:llama-15m");
   const auto packed = load_int8("synthetic:llama-15m");
@@ -43,17 +59,7 @@ TEST(PackedWeights, ADecoderHoldingPackedCopiesGivesTheSameLogits) {
   if (replaced == 0) GTEST_SKIP() << kNoPanels;
   EXPECT_EQ(replaced, packed_bytes(*packed));
   EXPECT_EQ(pack_matmul_weights(*packed), 0u) << "packed once";
-  auto backend_rows = make_cpu_backend(0), backend_packed = make_cpu_backend(0);
-  Executor a(*rows, *backend_rows, 64), b(*packed, *backend_packed, 64);
-  std::vector<std::int32_t> prompt(20);
-  std::iota(prompt.begin(), prompt.end(), 5);
-  const auto logits = [](const Tensor& t) { return std::vector<float>(t.data<float>(), t.data<float>() + t.numel()); };
-  EXPECT_EQ(logits(b.forward(prompt, 0, true)), logits(a.forward(prompt, 0, true))) << "prefill, 20 rows";
-  for (int step = 0; step < 3; ++step) {
-    const std::vector<std::int32_t> token{7 + step};
-    EXPECT_EQ(logits(b.forward(token, 20 + step, false)), logits(a.forward(token, 20 + step, false)))
-        << "decode step " << step;
-  }
+  expect_same_logits(*rows, *packed, 3);
 }
 
 // A 2:4 model (pruned at load) holds its compressed rows on every CPU, 5/8 of
@@ -75,14 +81,7 @@ TEST(PackedWeights, APrunedDecoderHoldingItsCompressedRowsGivesTheSameLogits) {
   ASSERT_GT(two_four_bytes, 0u) << "the blocks' weights are 2:4";
   // 5/8 of each row, rows padded to 64 columns (288 -> 320: 200 bytes, 0.69x; 768: 480, 0.625x).
   EXPECT_LT(static_cast<double>(two_four_bytes), 0.7 * static_cast<double>(dense_bytes));
-  auto backend_rows = make_cpu_backend(0), backend_packed = make_cpu_backend(0);
-  Executor a(*rows, *backend_rows, 64), b(*packed, *backend_packed, 64);
-  std::vector<std::int32_t> prompt(20);
-  std::iota(prompt.begin(), prompt.end(), 9);
-  const auto logits = [](const Tensor& t) { return std::vector<float>(t.data<float>(), t.data<float>() + t.numel()); };
-  EXPECT_EQ(logits(b.forward(prompt, 0, true)), logits(a.forward(prompt, 0, true))) << "prefill, 20 rows";
-  const std::vector<std::int32_t> token{11};
-  EXPECT_EQ(logits(b.forward(token, 20, false)), logits(a.forward(token, 20, false))) << "decode";
+  expect_same_logits(*rows, *packed, 2);
 }
 
 TEST(PackedWeights, AnEncoderHoldingPackedCopiesGivesTheSameOutput) {
