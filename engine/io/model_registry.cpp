@@ -123,6 +123,7 @@ Tensor prune_at_load(const std::string& name, const Tensor& w, const LoadOptions
   } catch (const Error& e) {
     fail("{}: '{}': {}", source, name, e.what());
   }
+  w.release_file_pages();  // read once, as quantize_weight reads an unpruned weight
   return pruned;
 }
 

@@ -202,12 +202,15 @@ void block_sparse24(const std::int8_t* x, const std::uint8_t* xu, std::int64_t l
 template <typename Emit>
 void for_each_dot(const std::int8_t* x, const std::uint8_t* w, std::int64_t m, std::int64_t k, std::int64_t n,
                   Sparse24Kernel kernel, const Emit& emit) {
-  std::vector<std::uint8_t> flipped;
+  // Per thread and kept between calls: a decode step makes ~150 of them.
+  thread_local std::vector<std::uint8_t> flipped;
+  const std::uint8_t* xu = nullptr;
   if (kernel == Sparse24Kernel::Best && sparse24_has_avx512()) {
-    flipped.resize(static_cast<std::size_t>(m * k));
-    for (std::size_t i = 0; i < flipped.size(); ++i) flipped[i] = static_cast<std::uint8_t>(x[i]) ^ 0x80u;
+    const auto size = static_cast<std::size_t>(m * k);
+    if (flipped.size() < size) flipped.resize(size);
+    for (std::size_t i = 0; i < size; ++i) flipped[i] = static_cast<std::uint8_t>(x[i]) ^ 0x80u;
+    xu = flipped.data();
   }
-  const std::uint8_t* xu = flipped.empty() ? nullptr : flipped.data();
   const std::int64_t row_bytes = sparse24_row_bytes(k);
 #pragma omp parallel for schedule(static) if (n > 1 && m * n * k > 32768)
   for (std::int64_t j = 0; j < n; ++j) {
