@@ -1,12 +1,15 @@
 #include "engine/session/batch_scheduler.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace octet {
 
 namespace {
 using Clock = std::chrono::steady_clock;
-double seconds_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+double seconds_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
 }  // namespace
 
 std::optional<StreamEvent> RequestStream::next(Clock::time_point deadline) {
@@ -210,9 +213,9 @@ void BatchScheduler::run_step(bool decode, bool prefill) {
     logits = &executor_.forward_sequences(step_tokens_, step_sequences_);
   } catch (const std::exception& e) {
     if (decoding == 0 && reading_.size() == 1) {  // a prompt alone: only its sequence ends
-      finish(static_cast<std::size_t>(std::find_if(running_.begin(), running_.end(),
-                                                   [&](const auto& s) { return s.get() == reading_[0]; }) -
-                                      running_.begin()),
+      finish(static_cast<std::size_t>(
+                 std::find_if(running_.begin(), running_.end(), [&](const auto& s) { return s.get() == reading_[0]; }) -
+                 running_.begin()),
              StopReason::Interrupted, e.what());
     } else {
       fail_running(e.what());
@@ -247,15 +250,21 @@ void BatchScheduler::take_token(Sequence& seq, std::span<const float> logits) {
   const auto index = static_cast<std::size_t>(
       std::find_if(running_.begin(), running_.end(), [&](const auto& s) { return s.get() == &seq; }) -
       running_.begin());
+  const auto& eos = model_.info().eos_ids;
   std::int32_t id = -1;
   try {
     std::copy(logits.begin(), logits.end(), logits_.begin());
+    if (seq.request.ignore_eos) {
+      for (const std::int32_t e : eos) {
+        if (e >= 0 && static_cast<std::size_t>(e) < logits_.size())
+          logits_[static_cast<std::size_t>(e)] = -std::numeric_limits<float>::infinity();
+      }
+    }
     id = seq.sampler.sample(logits_, seq.history);
   } catch (const std::exception& e) {
     finish(index, StopReason::Interrupted, e.what());
     return;
   }
-  const auto& eos = model_.info().eos_ids;
   if (std::find(eos.begin(), eos.end(), id) != eos.end()) {
     finish(index, StopReason::Eos);
     return;
@@ -275,7 +284,8 @@ void BatchScheduler::finish(std::size_t index, StopReason reason, const std::str
   std::unique_ptr<Sequence> seq = std::move(running_[index]);
   running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(index));
   seq->stats.reason = reason;
-  if (seq->first_token != Clock::time_point{}) seq->stats.decode_seconds = seconds_between(seq->first_token, Clock::now());
+  if (seq->first_token != Clock::time_point{})
+    seq->stats.decode_seconds = seconds_between(seq->first_token, Clock::now());
   seq->stream->push({StreamEvent::Kind::Done, -1, seq->stats, error});
   {
     std::lock_guard lock(mutex_);

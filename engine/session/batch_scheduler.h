@@ -35,6 +35,7 @@ struct GenerationRequest {
   std::vector<std::int32_t> prompt;  // BOS and chat template already applied
   int max_tokens = 16;               // at most this many tokens generated (EOS not counted)
   SamplerOptions sampling;
+  bool ignore_eos = false;  // EOS is never sampled: the answer runs to max_tokens (fixed-length load tests)
 };
 
 // What a request's stream yields: its tokens, then one Done.
@@ -65,10 +66,11 @@ class RequestStream {
 };
 
 struct SchedulerOptions {
-  int parallel = 4;         // KV-cache slots: sequences decoded together
-  int n_ctx = 0;            // tokens per slot; <= 0: the model's context length
-  int max_queue = 64;       // requests that may wait for a slot; more are refused
-  int prefill_chunk = 256;  // prompt tokens fed per turn of the loop (in the decode step, where the backend runs ragged steps)
+  int parallel = 4;    // KV-cache slots: sequences decoded together
+  int n_ctx = 0;       // tokens per slot; <= 0: the model's context length
+  int max_queue = 64;  // requests that may wait for a slot; more are refused
+  int prefill_chunk =
+      256;  // prompt tokens fed per turn of the loop (in the decode step, where the backend runs ragged steps)
 };
 
 // submit() when max_queue requests already wait (an HTTP server answers 503).
@@ -125,7 +127,7 @@ class BatchScheduler {
   std::vector<std::int32_t> step_tokens_;
   std::vector<SequenceStep> step_sequences_;
   std::vector<Sequence*> reading_;  // the step's prefilling sequences, after the decoding ones
-  std::vector<float> logits_;  // one row, for the sampler to modify
+  std::vector<float> logits_;       // one row, for the sampler to modify
   std::thread worker_;
 };
 

@@ -125,6 +125,10 @@ GenerationFields generation_fields(const Json& j, const SamplerOptions& defaults
       if (s.empty()) bad("stop", "'stop' strings must not be empty");
     }
   }
+  if (const Json* v = field(j, "ignore_eos")) {
+    if (!v->is_boolean()) bad("ignore_eos", "'ignore_eos' must be true or false");
+    f.ignore_eos = v->get<bool>();
+  }
   if (const Json* v = field(j, "stream")) {
     if (!v->is_boolean()) bad("stream", "'stream' must be true or false");
     f.stream = v->get<bool>();
@@ -145,7 +149,8 @@ std::vector<std::string> texts(const Json& j, const char* name) {
     out.push_back(j.get<std::string>());
   } else if (j.is_array()) {
     if (j.empty()) bad(name, fmt::format("'{}' holds no texts", name));
-    if (j.size() > kMaxTexts) bad(name, fmt::format("'{}' holds {} texts, at most {} per request", name, j.size(), kMaxTexts));
+    if (j.size() > kMaxTexts)
+      bad(name, fmt::format("'{}' holds {} texts, at most {} per request", name, j.size(), kMaxTexts));
     for (std::size_t i = 0; i < j.size(); ++i) out.push_back(text(j[i], fmt::format("{}[{}]", name, i)));
   } else {
     bad(name, fmt::format("'{}' must be a string or an array of strings", name));

@@ -44,6 +44,7 @@ struct GenerationFields {
   std::vector<std::string> stop;  // up to 4 non-empty strings that end the answer (not included)
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage: a last chunk with the token counts
+  bool ignore_eos = false;     // EOS never sampled: the answer runs to max_tokens (as vLLM and llama.cpp's server)
 };
 
 struct ChatCompletionRequest {

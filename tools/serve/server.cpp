@@ -13,8 +13,8 @@
 #include <cmath>
 #include <ctime>
 #include <functional>
-#include <random>
 #include <iostream>
+#include <random>
 #include <thread>
 
 namespace octet::serve {
@@ -83,7 +83,8 @@ Server::Server(ServeOptions options) : options_(std::move(options)) {
 int Server::bind() {
   const int port = options_.port == 0 ? http_.bind_to_any_port(options_.host)
                                       : (http_.bind_to_port(options_.host, options_.port) ? options_.port : -1);
-  if (port <= 0) fail("cannot listen on {}:{} (in use, or not an address of this machine)", options_.host, options_.port);
+  if (port <= 0)
+    fail("cannot listen on {}:{} (in use, or not an address of this machine)", options_.host, options_.port);
   deepen_listen_backlog(port);
   return port;
 }
@@ -122,10 +123,9 @@ void Server::route() {
   // httplib's own refusals (unknown path, a body over the limit) as JSON too.
   http_.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
-    const std::string message =
-        res.status == 404   ? fmt::format("no endpoint {} {}", req.method, req.path)
-        : res.status == 413 ? "the request body is larger than the server accepts (--max-body)"
-                            : fmt::format("HTTP {}", res.status);
+    const std::string message = res.status == 404   ? fmt::format("no endpoint {} {}", req.method, req.path)
+                                : res.status == 413 ? "the request body is larger than the server accepts (--max-body)"
+                                                    : fmt::format("HTTP {}", res.status);
     reply_error(res, ApiError(res.status, message));
   });
   http_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
@@ -280,7 +280,7 @@ void Server::respond_generation(const httplib::Request& req, httplib::Response& 
   if (!g.fields.seeded && !options_.fixed_seed) g.fields.sampling.seed = std::random_device{}();
   std::shared_ptr<RequestStream> stream;
   try {
-    stream = scheduler.submit({std::move(g.prompt), max_tokens, g.fields.sampling});
+    stream = scheduler.submit({std::move(g.prompt), max_tokens, g.fields.sampling, g.fields.ignore_eos});
   } catch (const QueueFullError& e) {
     throw ApiError(503, fmt::format("the server is busy ({}); retry later", e.what()), "", "server_error");
   } catch (const Error& e) {
@@ -290,8 +290,8 @@ void Server::respond_generation(const httplib::Request& req, httplib::Response& 
       arrived + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.timeout_seconds));
   const AnswerFormat format{g.api, fmt::format("{}-{}", g.api == Api::Chat ? "chatcmpl" : "cmpl", next_id_++),
                             options_.model_id, static_cast<std::int64_t>(std::time(nullptr))};
-  const std::string timeout_message = fmt::format("the request ran past the server's --timeout of {} s",
-                                                  options_.timeout_seconds);
+  const std::string timeout_message =
+      fmt::format("the request ran past the server's --timeout of {} s", options_.timeout_seconds);
   if (!g.fields.stream) {
     InFlight counted(in_flight_);
     AnswerReader reader(stream, *served_.tokenizer, g.fields.stop, deadline);

@@ -137,6 +137,30 @@ TEST(BatchScheduler, FullQueueIsRefusedAndBadRequestsNamed) {
   EXPECT_CONTAINS(test::error_of([&] { scheduler.submit({{1, 5}, 3, bad}); }), "top-p");
 }
 
+// ignore_eos: the same seeded request that stops at EOS runs to its token
+// limit instead, through the same tokens up to where EOS was drawn.
+TEST(BatchScheduler, IgnoringEosRunsToTheTokenLimit) {
+  auto model = models::builtin_registry().load_model(test::shipped_model());
+  auto backend = make_cpu_backend(0);
+  BatchScheduler scheduler(*model, *backend, {.parallel = 2, .n_ctx = 256});
+  SamplerOptions sampled;
+  sampled.temperature = 0.8f;
+  sampled.seed = 3;
+  const Finished ends = read_all(*scheduler.submit({prompt_of(1, 0), 200, sampled}));
+  ASSERT_EQ(ends.done.stats.reason, StopReason::Eos) << "the shipped model ends a story within 200 tokens";
+  const Finished runs_on = read_all(*scheduler.submit({prompt_of(1, 0), 200, sampled, true}));
+  EXPECT_EQ(runs_on.done.stats.reason, StopReason::Length);
+  ASSERT_EQ(runs_on.tokens.size(), 200u);
+  const auto& eos = model->info().eos_ids;
+  for (const std::int32_t id : runs_on.tokens) EXPECT_EQ(std::count(eos.begin(), eos.end(), id), 0) << id;
+  // Greedy is unchanged by masking EOS until EOS would have been the argmax.
+  const Finished greedy_ends = read_all(*scheduler.submit({prompt_of(1, 0), 200, greedy()}));
+  const Finished greedy_runs_on = read_all(*scheduler.submit({prompt_of(1, 0), 200, greedy(), true}));
+  ASSERT_EQ(greedy_ends.done.stats.reason, StopReason::Eos);
+  ASSERT_GT(greedy_runs_on.tokens.size(), greedy_ends.tokens.size());
+  EXPECT_TRUE(std::equal(greedy_ends.tokens.begin(), greedy_ends.tokens.end(), greedy_runs_on.tokens.begin()));
+}
+
 // A sequence that fills its slot's context stops there; the others go on.
 TEST(BatchScheduler, ContextFullEndsOnlyThatSequence) {
   auto model = models::builtin_registry().load_model(test::shipped_model());
