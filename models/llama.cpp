@@ -214,7 +214,7 @@ class LlamaModel final : public Model {
     if (!self.head_is_embedding()) f("lm_head.weight", self.lm_head_);
   }
 
-  Tensor embed_;                    // [vocab, d]
+  Tensor embed_;                    // [vocab, d]: float, or int8 rows (quantize_embedding)
   std::vector<LlamaLayer> layers_;  // n_layers
   Tensor norm_;                     // [d]
   Tensor lm_head_;                  // [vocab, d]; the embedding table when tied and float
@@ -427,7 +427,9 @@ std::unique_ptr<Model> make_llama(const LlamaConfig& c, const WeightLookup& look
     return with_static_scale(name,
                              quantize_weight(prune_at_load(name, w, options, source), options.quant.scheme_for(name)));
   };
-  Tensor embed = get("model.embed_tokens.weight", {c.vocab_size, d});
+  const std::string embed_name = "model.embed_tokens.weight";
+  const Tensor embed_read = lookup(embed_name, {c.vocab_size, d});  // int8 in an int8 octet checkpoint
+  Tensor embed = embed_read.quant() != nullptr ? embed_read : to_f32(embed_read);
   // The head before the blocks: its float form (the largest tensor, as big as the embedding
   // table) is then made while little else is in memory, not on top of every quantized block.
   LlamaConfig config = c;
@@ -437,11 +439,13 @@ std::unique_ptr<Model> make_llama(const LlamaConfig& c, const WeightLookup& look
     config.tie_word_embeddings = false;
   } else {
     if (!c.tie_word_embeddings) fail("{}: missing tensor 'lm_head.weight' (tie_word_embeddings is false)", source);
-    // A tied head quantizes into its own copy; the embedding lookup stays float.
+    // A tied head quantizes into its own copy (a float one is the table itself).
     lm_head =
         with_static_scale("lm_head.weight", quantize_weight(prune_at_load("lm_head.weight", embed, options, source),
                                                             options.quant.scheme_for("lm_head.weight")));
   }
+  // A float head tied to the table is the table itself: then the table stays float.
+  if (lm_head.raw() != embed.raw()) embed = quantize_embedding(embed, options.quant.table_scheme_for(embed_name));
   std::vector<LlamaLayer> layers;
   for (std::int64_t l = 0; l < c.n_layers; ++l) {
     const auto p = fmt::format("model.layers.{}.", l);
@@ -505,7 +509,10 @@ std::unique_ptr<Model> make_llama_hf(const LlamaConfig& config_in, const Json& c
   const std::optional<CheckpointQuant> stored = checkpoint_scheme(config, config_path);
   const auto lookup = [&](const std::string& name, const Shape& shape) {
     const Tensor t = weights.get(name, shape);
-    return stored ? with_checkpoint_scales(weights, name, t, *stored) : t;
+    if (!stored) return t;
+    CheckpointQuant quant = *stored;
+    quant.static_activations &= name != "model.embed_tokens.weight";  // a table has no activations to scale
+    return with_checkpoint_scales(weights, name, t, quant);
   };
   // Some tied checkpoints still store lm_head.weight; using it is equivalent.
   return make_llama(c, lookup, weights.contains("lm_head.weight"),

@@ -42,6 +42,25 @@ bool is_8bit(const Json& block, const std::string& type, const std::string& stra
          json_optional<std::string>(block, "strategy", "", path) == strategy;
 }
 
+// The config group of int8 embedding tables (quantize_embedding): int8 rows
+// with a scale each, looked up as floats.
+Json embedding_group() {
+  return {{"targets", {"Embedding"}}, {"weights", channel_weights("int")}, {"input_activations", nullptr}};
+}
+bool is_embedding_group(const Json& group) {
+  return group.is_object() && group.value("targets", Json()) == Json{"Embedding"};
+}
+
+// The weights the model's Embedding ops look up.
+std::vector<std::string> embedding_table_names(const Model& model) {
+  std::vector<std::string> names;
+  const Graph graph = model.build_graph({1, 8, false});
+  for (const Node& node : graph.nodes()) {
+    if (node.op == OpKind::Embedding) names.push_back(graph.values()[node.inputs[0]].name);
+  }
+  return names;
+}
+
 }  // namespace
 
 std::optional<CheckpointQuant> checkpoint_scheme(const Json& config, const std::string& path) {
@@ -59,8 +78,28 @@ std::optional<CheckpointQuant> checkpoint_scheme(const Json& config, const std::
   }
   const std::string type = format == "int-quantized" ? "int" : "float";
   const auto groups = json_optional<Json>(q, "config_groups", Json::object(), path);
-  if (!groups.is_object() || groups.size() != 1) fail("{}: expected exactly one config group", path);
-  const Json& group = groups.begin().value();
+  // One group of Linear layers, and one of int8 embedding tables beside it (octet writes it: engine/quant/quant.h).
+  if (!groups.is_object() || groups.empty() || groups.size() > 2) {
+    fail("{}: expected one config group (and one of Embedding tables), found {}", path, groups.size());
+  }
+  const Json* linear = nullptr;
+  for (const auto& [name, group] : groups.items()) {
+    if (!is_embedding_group(group)) {
+      if (linear != nullptr) fail("{}: expected one config group of Linear layers, found two", path);
+      linear = &group;
+      continue;
+    }
+    const Json table = json_optional<Json>(group, "weights", Json(), path);
+    if (type != "int" || !is_8bit(table, "int", "channel", path) ||
+        !json_optional<Json>(group, "input_activations", Json(), path).is_null()) {
+      fail(
+          "{}: config group '{}' of Embedding tables: only int8 per-channel weights without activations are "
+          "supported (in an int-quantized checkpoint), found {}",
+          path, name, group.dump());
+    }
+  }
+  if (linear == nullptr) return CheckpointQuant{QuantScheme::W8};  // only the tables are quantized
+  const Json& group = *linear;
   const Json weights = json_optional<Json>(group, "weights", Json(), path);
   if (!is_8bit(weights, type, "channel", path)) {
     fail("{}: only 8-bit symmetric per-channel {} weights are supported, found {}", path, type, weights.dump());
@@ -123,7 +162,8 @@ void write_checkpoint(const Model& model, Json hf_config, const QuantRecipe& rec
     tensors.push_back({base + ".shape", std::move(parts.shape)});
   };
   bool writes_lm_head = false;
-  int static_inputs = 0, quantized = 0;
+  int static_inputs = 0, quantized = 0, tables = 0;
+  const std::vector<std::string> embeddings = embedding_table_names(model);
   for (const auto& [name, weight] : model.weights()) {
     const Tensor t = to_stored ? to_stored(name, weight) : weight;
     writes_lm_head |= name == "lm_head.weight";
@@ -132,6 +172,10 @@ void write_checkpoint(const Model& model, Json hf_config, const QuantRecipe& rec
         fail("'{}' is held in the CPU backend's packed form: not writable", name);
       push_values(name, t);
       tensors.push_back({scale_name(name), q->scale.reshaped({t.dim(0), 1})});
+      if (std::find(embeddings.begin(), embeddings.end(), name) != embeddings.end()) {
+        ++tables;
+        continue;
+      }
       ++quantized;
       if (q->input_scale > 0.0f) {
         Tensor s = Tensor::zeros(DType::F32, {1});
@@ -153,10 +197,13 @@ void write_checkpoint(const Model& model, Json hf_config, const QuantRecipe& rec
       fail("{} of {} int8 weights have static activation scales", static_inputs, quantized);
     group["input_activations"] = kStaticInt8Activations;
   }
-  if (quantized > 0) {
+  if (quantized > 0 || tables > 0) {
+    Json groups = Json::object();
+    if (quantized > 0) groups["group_0"] = group;
+    if (tables > 0) groups["group_1"] = embedding_group();
     hf_config["quantization_config"] = {{"quant_method", "compressed-tensors"},
                                         {"format", fp8 ? "float-quantized" : "int-quantized"},
-                                        {"config_groups", {{"group_0", group}}},
+                                        {"config_groups", groups},
                                         {"ignore", recipe.keep_float}};
   } else {
     hf_config.erase("quantization_config");

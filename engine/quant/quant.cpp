@@ -50,6 +50,12 @@ QuantScheme QuantRecipe::scheme_for(std::string_view weight_name) const {
   return scheme;
 }
 
+QuantScheme QuantRecipe::table_scheme_for(std::string_view table_name) const {
+  QuantRecipe unsplit = *this;
+  unsplit.rest_from = -1;
+  return unsplit.scheme_for(table_name);
+}
+
 std::string recipe_name(const QuantRecipe& recipe) {
   std::string name(quant_scheme_name(recipe.scheme));
   if (recipe.rest_from >= 0) {
@@ -259,6 +265,18 @@ Tensor quantize_weight(const Tensor& weight, QuantScheme scheme) {
   // not hold the float checkpoint beside its quantized copy.
   weight.release_file_pages();
   return q.with_quant(std::make_shared<const QuantParams>(QuantParams{scheme, scale}));
+}
+
+Tensor quantize_embedding(const Tensor& table, QuantScheme scheme) {
+  if (const QuantParams* q = table.quant()) {
+    if (table.dtype() != DType::I8 || table.rank() != 2) {
+      fail("an embedding table of {} {} is not supported (float, or int8 with a scale per row)",
+           dtype_name(table.dtype()), shape_str(table.shape()));
+    }
+    return table.with_quant(std::make_shared<const QuantParams>(QuantParams{QuantScheme::W8, q->scale}));
+  }
+  if (scheme != QuantScheme::Int8 && scheme != QuantScheme::W8) return to_f32(table);
+  return quantize_weight(table, QuantScheme::W8);
 }
 
 Tensor with_input_scale(const Tensor& quantized, float input_scale) {

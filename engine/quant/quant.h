@@ -42,6 +42,9 @@ struct QuantRecipe {
   int rest_from = -1;  // the first block of `rest_scheme`; -1: `scheme` everywhere
   QuantScheme rest_scheme = QuantScheme::F32;
   QuantScheme scheme_for(std::string_view weight_name) const;
+  // An embedding table's: the lookup runs with block 0 (engine/core/placement.h),
+  // so a split recipe gives the table `scheme`; keep_float applies as above.
+  QuantScheme table_scheme_for(std::string_view table_name) const;
 };
 // The scheme's name, or for a split recipe "fp8, int8 from block 11".
 std::string recipe_name(const QuantRecipe& recipe);
@@ -83,6 +86,13 @@ DType weight_dtype(QuantScheme scheme);
 // The result is an I8 (F8E4M3 for fp8) tensor carrying QuantParams{scheme, scales}. A tensor
 // that is already quantized (read from a quantized checkpoint) is returned as is.
 Tensor quantize_weight(const Tensor& weight_f32, QuantScheme scheme);
+// A token embedding table as the lookup reads it. Under the int8 schemes
+// (int8, w8) its rows are int8 with a scale each, as a weight's rows are: a
+// quarter of the float bytes, and a looked-up row is q * scale in float, what
+// dequantize() gives. The table is tagged w8 (read as floats, never multiplied
+// in int8), so nothing packs it for a product. A table read quantized from a
+// checkpoint keeps its values; under the other schemes the table is float.
+Tensor quantize_embedding(const Tensor& table, QuantScheme scheme);
 // `quantized` (int8) with a static activation scale attached.
 Tensor with_input_scale(const Tensor& quantized, float input_scale);
 // The float tensor a quantized one stands for (q * scale).

@@ -49,7 +49,8 @@ class CpuBackend final : public Backend {
   bool runs_ragged_steps() const override { return true; }
 
   bool supports(OpKind op, DType dtype) const override {
-    return dtype == DType::F32 || (op == OpKind::MatMul && (dtype == DType::I8 || dtype == DType::F8E4M3));
+    return dtype == DType::F32 || (op == OpKind::MatMul && (dtype == DType::I8 || dtype == DType::F8E4M3)) ||
+           (op == OpKind::Embedding && dtype == DType::I8);
   }
 
   // Scratch for the largest step of `graph`, so that running it allocates nothing.
@@ -188,8 +189,13 @@ class CpuBackend final : public Backend {
     float* y = out.data_mut<float>();
     switch (node.op) {
       case OpKind::Embedding:
-        cpu::embedding(in[0]->data<float>(), in[0]->dim(0), in[0]->dim(1), in[1]->data<std::int32_t>(), in[1]->dim(0),
-                       y);
+        if (const QuantParams* q = in[0]->quant()) {  // an int8 table (quantize_embedding)
+          cpu::embedding_int8(in[0]->data<std::int8_t>(), q->scale.data<float>(), in[0]->dim(0), in[0]->dim(1),
+                              in[1]->data<std::int32_t>(), in[1]->dim(0), y);
+        } else {
+          cpu::embedding(in[0]->data<float>(), in[0]->dim(0), in[0]->dim(1), in[1]->data<std::int32_t>(), in[1]->dim(0),
+                         y);
+        }
         return;
       case OpKind::MatMul:
         matmul(*in[0], *in[1], in.size() > 2 ? in[2]->data<float>() : nullptr, y, prequantized(node, *in[0]));

@@ -15,6 +15,10 @@ namespace octet::cpu {
 // out[t] = table[ids[t]]; throws octet::Error for an id outside [0, vocab).
 void embedding(const float* table, std::int64_t vocab, std::int64_t dim, const std::int32_t* ids, std::int64_t n,
                float* out);
+// The same from an int8 table with a scale per row: out[t] = table[ids[t]] *
+// scale[ids[t]], in float, as dequantize() computes it.
+void embedding_int8(const std::int8_t* table, const float* scale, std::int64_t vocab, std::int64_t dim,
+                    const std::int32_t* ids, std::int64_t n, float* out);
 
 // out = x / sqrt(mean(x^2) + eps) * w, per row of `dim` elements; with `q`
 // and `q_scale`, each output row also quantized to int8 as layer_norm does.

@@ -83,7 +83,7 @@ class CudaBackend final : public Backend {
   // Every op of the decoders and encoders; matmuls in bf16 or FP8.
   bool supports(OpKind op, DType dtype) const override {
     if (op == OpKind::MatMul) return dtype == DType::F32 || (dtype == DType::F8E4M3 && info_.supports_fp8());
-    return dtype == DType::F32;
+    return dtype == DType::F32 || (op == OpKind::Embedding && dtype == DType::I8);  // an int8 table goes up as floats
   }
 
   Device device() const override { return Device::Cuda; }
@@ -297,7 +297,7 @@ class CudaBackend final : public Backend {
   }
 
   Tensor upload_f32(const Tensor& weight) {
-    const Tensor w = to_f32(weight);
+    const Tensor w = weight.quant() != nullptr ? dequantize(weight) : to_f32(weight);  // an int8 embedding table
     Tensor d = allocate(DType::F32, w.shape());
     OCTET_CUDA_CHECK(cudaMemcpy(d.raw_mut(), w.raw(), w.nbytes(), cudaMemcpyHostToDevice));
     return d;

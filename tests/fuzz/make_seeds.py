@@ -86,6 +86,9 @@ def seeds_hf_config():
                                       "input_activations": None}},
         "ignore": ["lm_head"]}
     write(t, "llama-int8-config", b"\x00" + json.dumps(quantized).encode())
+    tables = dict(quantized["quantization_config"]["config_groups"]["group_0"], targets=["Embedding"])
+    quantized["quantization_config"]["config_groups"]["group_1"] = tables
+    write(t, "llama-int8-embedding-config", b"\x00" + json.dumps(quantized).encode())
     write(t, "not-json", b"\x00{\"model_type\": \"llama\", ")
 
 

@@ -6,15 +6,18 @@
 // numpy forward pass, and octet perplexity over the same window.
 #include "engine/core/executor.h"
 #include "engine/io/json_file.h"
+#include "engine/quant/quant.h"
 #include "engine/session/generation_session.h"
 #include "engine/session/perplexity.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "models/registry.h"
+#include "tests/engine/prompt_logits.h"
 #include "tests/test_support.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -67,6 +70,26 @@ TEST_P(DecoderFamily, LogitsAndPerplexityMatchNumpy) {
       measure_perplexity(*model, *backend, text, {static_cast<int>(prompt.size()), 0, prompt[0]}, nullptr, nullptr);
   ASSERT_EQ(r.windows, 1);
   EXPECT_NEAR(r.perplexity, std::exp(nll / static_cast<double>(text.size())), 1e-4 * r.perplexity);
+}
+
+// Under int8 the token embedding table is int8 rows (engine/quant/quant.h):
+// the model computes exactly what it computes with those rows dequantized
+// into a float table, and the table holds a quarter of the float bytes.
+TEST(DecoderFamilies, AnInt8EmbeddingTableLooksUpItsDequantizedRows) {
+  const auto int8 = models::builtin_registry().load_model(test::shipped_model(), {QuantRecipe{QuantScheme::Int8, {}}});
+  auto with_float_table =
+      models::builtin_registry().load_model(test::shipped_model(), {QuantRecipe{QuantScheme::Int8, {}}});
+  std::size_t table_bytes = 0;
+  with_float_table->replace_weights([&](const std::string& name, const Tensor& w) {
+    if (name != "model.embed_tokens.weight") return w;
+    EXPECT_EQ(w.dtype(), DType::I8);
+    table_bytes = w.nbytes();
+    return dequantize(w);
+  });
+  EXPECT_EQ(table_bytes, static_cast<std::size_t>(1024 * 128));
+  const auto a = test::prompt_logits(*int8), b = test::prompt_logits(*with_float_table);
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
 }
 
 // Llama 3 Instruct names <|eot_id|> as an end only in generation_config.json.

@@ -39,9 +39,24 @@ TEST(CompressedTensors, SavedCheckpointReloadsBitIdentical) {
     EXPECT_EQ(store.get("model.layers.0.mlp.up_proj.weight").dtype(), fp8 ? DType::F8E4M3 : DType::I8);
     EXPECT_EQ(store.get("model.layers.0.mlp.up_proj.weight_scale").shape(), (Shape{352, 1}));
     EXPECT_EQ(store.get("model.norm.weight").dtype(), DType::F32);
+    // Under int8 and w8 the embedding table is int8 rows too, in a group of its own.
+    EXPECT_EQ(q["config_groups"].contains("group_1"), !fp8);
+    EXPECT_EQ(store.get("model.embed_tokens.weight").dtype(), fp8 ? DType::F32 : DType::I8);
+    if (!fp8) {
+      const Json& tables = q["config_groups"]["group_1"];
+      EXPECT_EQ(tables["targets"], Json({"Embedding"}));
+      EXPECT_TRUE(tables["input_activations"].is_null());
+      EXPECT_EQ(store.get("model.embed_tokens.weight_scale").shape(), (Shape{1024, 1}));
+    }
 
     // Reloading needs no recipe: the checkpoint says what it is.
     const auto reloaded = models::builtin_registry().load_model(dir.path());
+    for (const auto& [name, t] : reloaded->weights()) {
+      if (name == "model.embed_tokens.weight" && !fp8) {
+        ASSERT_NE(t.quant(), nullptr);
+        EXPECT_EQ(t.quant()->scheme, QuantScheme::W8);
+      }
+    }
     const auto a = test::prompt_logits(*at_load), b = test::prompt_logits(*reloaded);
     ASSERT_EQ(a.size(), b.size());
     EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << quant_scheme_name(scheme);
@@ -68,7 +83,7 @@ TEST(CompressedTensors, StaticActivationScalesRoundTrip) {
   EXPECT_EQ(store.get("model.layers.1.mlp.down_proj.input_scale").numel(), 1);
   const auto reloaded = models::builtin_registry().load_model(dir.path());
   for (const auto& [name, t] : reloaded->weights()) {
-    if (t.quant() != nullptr) {
+    if (t.quant() != nullptr && name != "model.embed_tokens.weight") {  // the table has no activations
       EXPECT_EQ(t.quant()->input_scale, scales.at(name)) << name;
     }
   }
@@ -97,6 +112,21 @@ TEST(CompressedTensors, RefusesWhatItCannotRead) {
   config["quantization_config"] = {{"quant_method", "compressed-tensors"}, {"format", "float-quantized"}};
   EXPECT_THROW(checkpoint_scheme(config, path), Error);
   EXPECT_FALSE(checkpoint_scheme(Json::object(), path).has_value());
+  const Json linear = {{"targets", {"Linear"}},
+                       {"weights", {{"num_bits", 8}, {"type", "int"}, {"symmetric", true}, {"strategy", "channel"}}},
+                       {"input_activations", nullptr}};
+  Json tables = linear;
+  tables["targets"] = {"Embedding"};
+  config["quantization_config"] = {
+      {"quant_method", "compressed-tensors"}, {"format", "int-quantized"}, {"config_groups", {{"g0", linear}}}};
+  EXPECT_EQ(checkpoint_scheme(config, path)->scheme, QuantScheme::W8);
+  config["quantization_config"]["config_groups"]["g1"] = tables;
+  EXPECT_EQ(checkpoint_scheme(config, path)->scheme, QuantScheme::W8);
+  config["quantization_config"]["config_groups"]["g1"]["weights"]["num_bits"] = 4;
+  EXPECT_CONTAINS(test::error_of([&] { checkpoint_scheme(config, path); }),
+                  "config.json: config group 'g1' of Embedding tables: only int8 per-channel weights");
+  config["quantization_config"]["config_groups"]["g1"] = linear;
+  EXPECT_CONTAINS(test::error_of([&] { checkpoint_scheme(config, path); }), "one config group of Linear layers");
 
   // An int8 weight whose scale is missing.
   test::TempDir dir;

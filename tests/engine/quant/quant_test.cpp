@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace octet {
 namespace {
@@ -178,6 +179,33 @@ TEST(Quant, BlockOfWeightReadsLlamaAndBertNames) {
 // --gpu-layers 2 --quant fp8 --cpu-quant int8: blocks 0 and 1 in FP8, the
 // later blocks and everything outside the blocks (the head) in int8, and
 // --keep-float still wins.
+// Under int8 and w8 a table becomes int8 rows as a weight does, tagged w8
+// (looked up as floats); under f32 and fp8 it stays float; a table read
+// quantized from a checkpoint keeps its bytes and scales.
+TEST(Quant, AnEmbeddingTableIsInt8RowsUnderTheInt8Schemes) {
+  Tensor table = Tensor::zeros(DType::F32, {6, 10});
+  const auto values = test::random_floats(60, 11, 3.0f);
+  std::copy(values.begin(), values.end(), table.data_mut<float>());
+  const Tensor weight = quantize_weight(table, QuantScheme::Int8);
+  for (const QuantScheme scheme : {QuantScheme::Int8, QuantScheme::W8}) {
+    const Tensor t = quantize_embedding(table, scheme);
+    ASSERT_EQ(t.dtype(), DType::I8);
+    ASSERT_NE(t.quant(), nullptr);
+    EXPECT_EQ(t.quant()->scheme, QuantScheme::W8);
+    EXPECT_EQ(std::memcmp(t.raw(), weight.raw(), 60), 0);
+    EXPECT_EQ(std::memcmp(t.quant()->scale.raw(), weight.quant()->scale.raw(), 6 * sizeof(float)), 0);
+  }
+  for (const QuantScheme scheme : {QuantScheme::F32, QuantScheme::Fp8}) {
+    const Tensor t = quantize_embedding(table, scheme);
+    EXPECT_EQ(t.dtype(), DType::F32);
+    EXPECT_EQ(t.quant(), nullptr);
+  }
+  const Tensor read = quantize_embedding(weight, QuantScheme::F32);  // as with_checkpoint_scales gives it
+  EXPECT_EQ(read.raw(), weight.raw());
+  EXPECT_EQ(read.quant()->scheme, QuantScheme::W8);
+  EXPECT_THROW(quantize_embedding(quantize_weight(table, QuantScheme::Fp8), QuantScheme::Fp8), Error);
+}
+
 TEST(Quant, SplitRecipeGivesTheCpusBlocksTheirOwnScheme) {
   QuantRecipe recipe{QuantScheme::Fp8, {"layers.3.mlp"}};
   recipe.rest_from = 2;
@@ -189,6 +217,9 @@ TEST(Quant, SplitRecipeGivesTheCpusBlocksTheirOwnScheme) {
   EXPECT_EQ(recipe.scheme_for("lm_head.weight"), QuantScheme::Int8);
   EXPECT_EQ(recipe.scheme_for("model.layers.3.mlp.up_proj.weight"), QuantScheme::F32);
   EXPECT_EQ(recipe_name(recipe), "fp8, int8 from block 2");
+  EXPECT_EQ(recipe.table_scheme_for("model.embed_tokens.weight"), QuantScheme::Fp8) << "the table runs with block 0";
+  EXPECT_EQ(QuantRecipe({QuantScheme::Int8, {"embed"}}).table_scheme_for("model.embed_tokens.weight"),
+            QuantScheme::F32);
   EXPECT_EQ(recipe_name(QuantRecipe{QuantScheme::W8, {}}), "w8");
 }
 

@@ -1,7 +1,9 @@
 #include "engine/core/error.h"
+#include "engine/quant/quant.h"
 #include "kernels/cpu/eltwise_f32.h"
 #include "kernels/cpu/ops.h"
 #include "tests/kernels/cpu/reference_util.h"
+#include "tests/test_support.h"
 
 #include <gtest/gtest.h>
 
@@ -40,6 +42,25 @@ TEST(Embedding, CopiesRowsAndRejectsBadIds) {
   EXPECT_THROW(embedding(table.data(), 5, 3, bad, 1, y.data()), Error);
   const std::int32_t negative[] = {-1};
   EXPECT_THROW(embedding(table.data(), 5, 3, negative, 1, y.data()), Error);
+}
+
+// An int8 table's rows come out as q * scale in float: what dequantize() gives.
+TEST(Embedding, Int8RowsComeOutAsDequantizeGivesThem) {
+  const auto values = test::random_floats(7 * 5, 8, 2.0f);
+  Tensor table = Tensor::zeros(DType::F32, {7, 5});
+  std::copy(values.begin(), values.end(), table.data_mut<float>());
+  const Tensor q = quantize_weight(table, QuantScheme::W8);
+  const Tensor want = dequantize(q);
+  const std::int32_t ids[] = {6, 0, 3, 6};
+  std::vector<float> y(4 * 5);
+  embedding_int8(q.data<std::int8_t>(), q.quant()->scale.data<float>(), 7, 5, ids, 4, y.data());
+  for (int t = 0; t < 4; ++t)
+    for (int d = 0; d < 5; ++d) EXPECT_EQ(y[static_cast<std::size_t>(t * 5 + d)], want.data<float>()[ids[t] * 5 + d]);
+  const std::int32_t bad[] = {7};
+  EXPECT_CONTAINS(test::error_of([&] {
+                    embedding_int8(q.data<std::int8_t>(), q.quant()->scale.data<float>(), 7, 5, bad, 1, y.data());
+                  }),
+                  "token id 7 at position 0 is outside the vocabulary of 7 tokens");
 }
 
 }  // namespace
