@@ -428,8 +428,8 @@ std::unique_ptr<Model> make_llama(const LlamaConfig& c, const WeightLookup& look
                              quantize_weight(prune_at_load(name, w, options, source), options.quant.scheme_for(name)));
   };
   const std::string embed_name = "model.embed_tokens.weight";
-  const Tensor embed_read = lookup(embed_name, {c.vocab_size, d});  // int8 in an int8 octet checkpoint
-  Tensor embed = embed_read.quant() != nullptr ? embed_read : to_f32(embed_read);
+  Tensor embed = lookup(embed_name, {c.vocab_size, d});  // int8 in an int8 octet checkpoint
+  if (embed.quant() == nullptr) embed = to_f32(embed);
   // The head before the blocks: its float form (the largest tensor, as big as the embedding
   // table) is then made while little else is in memory, not on top of every quantized block.
   LlamaConfig config = c;
