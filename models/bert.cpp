@@ -327,7 +327,8 @@ std::unique_ptr<Model> make_bert(const Json& config, const std::string& config_p
   if (!options.smoothing.empty()) fail("{}: SmoothQuant is not implemented for encoders", source);
   const std::int64_t d = c.hidden_size, ffn = c.intermediate_size;
   std::vector<std::pair<std::string, Tensor>> weights;
-  // Embeddings, norms and biases stay float.
+  // Position and type embeddings, norms and biases stay float; the word
+  // embedding table is int8 rows under the int8 schemes (quantize_embedding).
   const auto plain = [&](const std::string& name, const Shape& shape) {
     weights.emplace_back(name, to_f32(store.get(name, shape)));
   };
@@ -347,7 +348,9 @@ std::unique_ptr<Model> make_bert(const Json& config, const std::string& config_p
     plain(prefix + ".weight", {d});
     plain(prefix + ".bias", {d});
   };
-  plain(n.word + ".weight", {c.vocab_size, d});
+  const std::string word = n.word + ".weight";
+  weights.emplace_back(word,
+                       quantize_embedding(store.get(word, {c.vocab_size, d}), options.quant.table_scheme_for(word)));
   plain(n.position + ".weight", {c.max_positions, d});
   if (c.type_vocab_size > 0) plain(n.type + ".weight", {c.type_vocab_size, d});
   norm(n.embed_norm);
@@ -375,7 +378,10 @@ std::unique_ptr<Model> load_bert_hf(const Json& config, const std::string& confi
   const BertWeights weights{[&](const std::string& name) { return store.contains(name); },
                             [&](const std::string& name, const Shape& shape) {
                               const Tensor t = store.get(name, shape);
-                              return stored ? with_checkpoint_scales(store, name, t, *stored) : t;
+                              if (!stored) return t;
+                              CheckpointQuant quant = *stored;  // a table has no activations to scale
+                              quant.static_activations &= !name.ends_with("word_embeddings.weight");
+                              return with_checkpoint_scales(store, name, t, quant);
                             }};
   const std::string dir = std::filesystem::path(config_path).parent_path().string();
   return make_bert(config, config_path, weights, dir, options, read_sentence_transformers(dir));

@@ -157,7 +157,7 @@ class Gpt2Model final : public Model {
 
   Gpt2Config c_;
   ModelInfo info_;
-  Tensor wte_;                     // [vocab, d]
+  Tensor wte_;                     // [vocab, d]: float, or int8 rows (quantize_embedding)
   Tensor wpe_;                     // [positions, d]
   std::vector<Gpt2Layer> layers_;  // n_layers
   Tensor lnf_w_, lnf_b_;           // [d]
@@ -266,6 +266,8 @@ std::unique_ptr<Model> make_gpt2(const Gpt2Config& c, const WeightLookup& lookup
   const Tensor head_values = prune_at_load(
       "lm_head.weight", !c.tie_word_embeddings ? plain("lm_head.weight", {c.vocab, d}) : wte, options, source);
   Tensor head = head_scheme == QuantScheme::F32 ? head_values : quantize_weight(head_values, head_scheme);
+  // A float head tied to the table is the table itself: then the table stays float.
+  if (head.raw() != wte.raw()) wte = quantize_embedding(wte, options.quant.table_scheme_for("transformer.wte.weight"));
   return std::make_unique<Gpt2Model>(c, std::move(wte), std::move(wpe), std::move(layers), plain("ln_f.weight", {d}),
                                      plain("ln_f.bias", {d}), std::move(head), std::move(source), options.kv_cache);
 }

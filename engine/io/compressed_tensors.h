@@ -11,8 +11,8 @@
 // and F8_E4M3 weights. An int8 checkpoint's token embedding table is int8
 // too, with its scales (engine/quant/quant.h, quantize_embedding), in a second
 // group: {"targets": ["Embedding"], "weights": {int8 channel},
-// "input_activations": null}; `--keep-float embed_tokens` writes it float, for
-// runtimes that read quantized Linear layers only. octet reads the 8-bit
+// "input_activations": null}; `--keep-float embed_tokens` (word_embeddings for
+// BERT) writes it float, for runtimes that read quantized Linear layers only. octet reads the 8-bit
 // channel-symmetric subset of it; anything else gets an error that names what
 // is not supported.
 #pragma once

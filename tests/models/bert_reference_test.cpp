@@ -131,9 +131,10 @@ TEST(Sst2Mini, DevAccuracyMatchesTheReferenceInF32AndInt8) {
 TEST(Sst2Mini, Int8CheckpointReloadsBitIdentical) {
   test::TempDir dir;
   Sst2 at_load(QuantScheme::Int8);
-  write_checkpoint(*at_load.model, read_json_file(sst2_model() + "/config.json"),
-                             with_scheme(QuantScheme::Int8).quant, dir.path());
+  write_checkpoint(*at_load.model, read_json_file(sst2_model() + "/config.json"), with_scheme(QuantScheme::Int8).quant,
+                   dir.path());
   std::filesystem::copy_file(sst2_model() + "/tokenizer.model", dir.file("tokenizer.model"));
+  EXPECT_EQ(WeightStore::open_dir(dir.path()).get("bert.embeddings.word_embeddings.weight").dtype(), DType::I8);
   const auto reloaded = models::builtin_registry().load_model(dir.path());
   auto backend = make_cpu_backend(0);
   EncoderSession session(*reloaded, *backend, *at_load.tokenizer, read_tokenizer_config(sst2_model()));
@@ -141,6 +142,24 @@ TEST(Sst2Mini, Int8CheckpointReloadsBitIdentical) {
   for (const Example& e : reference_examples()) framed.push_back(at_load.session.frame(e.text));
   const auto a = at_load.session.run(framed, 8), b = session.run(framed, 8);
   for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]);
+}
+
+// Under int8 the word embedding table is int8 rows (engine/quant/quant.h):
+// the encoder gives exactly what it gives with those rows dequantized.
+TEST(Sst2Mini, AnInt8WordTableLooksUpItsDequantizedRows) {
+  Sst2 int8(QuantScheme::Int8), with_float_table(QuantScheme::Int8);
+  const std::string table = "bert.embeddings.word_embeddings.weight";
+  std::size_t table_bytes = 0;
+  with_float_table.model->replace_weights([&](const std::string& name, const Tensor& w) {
+    if (name != table) return w;
+    EXPECT_EQ(w.dtype(), DType::I8);
+    table_bytes = w.nbytes();
+    return dequantize(w);
+  });
+  EXPECT_EQ(table_bytes, static_cast<std::size_t>(8000 * 128));
+  std::vector<FramedText> framed;
+  for (const Example& e : reference_examples()) framed.push_back(int8.session.frame(e.text));
+  EXPECT_EQ(int8.session.run(framed, 8), with_float_table.session.run(framed, 8));
 }
 
 TEST(Sst2Mini, RefusesAnUnsupportedArchitectureAndActivation) {

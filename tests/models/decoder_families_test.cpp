@@ -11,7 +11,6 @@
 #include "engine/session/perplexity.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "models/registry.h"
-#include "tests/engine/prompt_logits.h"
 #include "tests/test_support.h"
 
 #include <gtest/gtest.h>
@@ -75,21 +74,32 @@ TEST_P(DecoderFamily, LogitsAndPerplexityMatchNumpy) {
 // Under int8 the token embedding table is int8 rows (engine/quant/quant.h):
 // the model computes exactly what it computes with those rows dequantized
 // into a float table, and the table holds a quarter of the float bytes.
+// Llama (the shipped model) and GPT-2.
 TEST(DecoderFamilies, AnInt8EmbeddingTableLooksUpItsDequantizedRows) {
-  const auto int8 = models::builtin_registry().load_model(test::shipped_model(), {QuantRecipe{QuantScheme::Int8, {}}});
-  auto with_float_table =
-      models::builtin_registry().load_model(test::shipped_model(), {QuantRecipe{QuantScheme::Int8, {}}});
-  std::size_t table_bytes = 0;
-  with_float_table->replace_weights([&](const std::string& name, const Tensor& w) {
-    if (name != "model.embed_tokens.weight") return w;
-    EXPECT_EQ(w.dtype(), DType::I8);
-    table_bytes = w.nbytes();
-    return dequantize(w);
-  });
-  EXPECT_EQ(table_bytes, static_cast<std::size_t>(1024 * 128));
-  const auto a = test::prompt_logits(*int8), b = test::prompt_logits(*with_float_table);
-  ASSERT_EQ(a.size(), b.size());
-  EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
+  for (const auto& [dir, table] : {std::pair{test::shipped_model(), "model.embed_tokens.weight"},
+                                   std::pair{test::test_data("gpt2-tiny"), "transformer.wte.weight"}}) {
+    const LoadOptions int8{QuantRecipe{QuantScheme::Int8, {}}};
+    const auto model = models::builtin_registry().load_model(dir, int8);
+    auto with_float_table = models::builtin_registry().load_model(dir, int8);
+    std::size_t table_bytes = 0;
+    with_float_table->replace_weights([&](const std::string& name, const Tensor& w) {
+      if (name != table) return w;
+      EXPECT_EQ(w.dtype(), DType::I8) << dir;
+      table_bytes = w.nbytes();
+      return dequantize(w);
+    });
+    EXPECT_EQ(table_bytes, static_cast<std::size_t>(model->info().vocab_size * model->info().hidden_size)) << dir;
+    auto backend = make_cpu_backend(0);
+    const std::vector<std::int32_t> ids{1, 95, 15, 61, 75, 68, 79};
+    const auto logits = [&](const Model& m) {
+      Executor executor(m, *backend, 16);
+      const Tensor& out = executor.forward(ids, 0, true);
+      return std::vector<float>(out.data<float>(), out.data<float>() + out.numel());
+    };
+    const auto a = logits(*model), b = logits(*with_float_table);
+    ASSERT_EQ(a.size(), b.size());
+    EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << dir;
+  }
 }
 
 // Llama 3 Instruct names <|eot_id|> as an end only in generation_config.json.
