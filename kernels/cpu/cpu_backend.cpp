@@ -7,6 +7,7 @@
 #include "kernels/cpu/eltwise_f32.h"
 #include "kernels/cpu/gemm_int8.h"
 #include "kernels/cpu/gemm_int8_sparse24.h"
+#include "kernels/cpu/gemv_int8_panels.h"
 #include "kernels/cpu/masked_attention_bf16.h"
 #include "kernels/cpu/matmul_f32.h"
 #include "kernels/cpu/matmul_int8_dnnl.h"
@@ -59,6 +60,7 @@ class CpuBackend final : public Backend {
     grow(attention_scratch_, cpu::attention_scratch_floats(n_ctx));
     find_quantizing_producers(graph);
     find_nodes_run_by_their_reader(graph);
+    find_sibling_matmuls(graph);
     for (const Node& node : graph.nodes()) {
       if (node.op == OpKind::Attention && node.inputs.size() > 5) {  // an FP8 KV cache
         grow(attention_scratch_, cpu::attention_scratch_floats(n_ctx, node.params.head_dim));
@@ -146,6 +148,7 @@ class CpuBackend final : public Backend {
     for (const Node& node : graph.nodes()) {
       quantizing_producers_.erase(&node);
       runs_with_reader_.erase(&node);
+      runs_with_siblings_.erase(&node);
     }
   }
 
@@ -153,12 +156,14 @@ class CpuBackend final : public Backend {
     use_threads();
     prequantized_ = {};
     deferred_.reset();
+    siblings_.clear();
   }
 
   // A node deferred to its reader runs alone if the step ends first.
   void run_step(std::uint64_t /*step_key*/, StepFunction enqueue) override {
     enqueue();
     run_deferred_alone();
+    run_siblings_alone();
   }
 
   void run(const Node& node, std::span<Tensor* const> in, Tensor& out, const StepContext& ctx) override {
@@ -173,11 +178,28 @@ class CpuBackend final : public Backend {
                        reads_before_writing(*deferred_, out))) {
       run_deferred_alone();
     }
+    // Sibling matmuls wait for the last of their group, which runs them all;
+    // any other node finds them run.
+    const auto sibling = runs_with_siblings_.find(&node);
+    const Node* last = sibling != runs_with_siblings_.end() ? sibling->second : &node;
+    if (!siblings_.empty() &&
+        !(last == siblings_.front().reader && in.size() >= 2 && in[0]->raw() == siblings_.front().inputs()[0]->raw())) {
+      run_siblings_alone();
+    }
     if (const auto reader = runs_with_reader_.find(&node);
         reader != runs_with_reader_.end() && may_defer(node, in, out, *reader->second)) {
       deferred_ = Deferred{&node, reader->second, {}, in.size(), &out, &ctx};
       std::copy(in.begin(), in.end(), deferred_->input_slots.begin());
       return;
+    }
+    if (sibling != runs_with_siblings_.end() && in.size() <= 3 && siblings_.size() + 1 < cpu::kMaxPanelsProducts) {
+      siblings_.push_back(Deferred{&node, last, {}, in.size(), &out, &ctx});
+      std::copy(in.begin(), in.end(), siblings_.back().input_slots.begin());
+      return;
+    }
+    if (!siblings_.empty()) {
+      if (run_with_siblings(node, in, out)) return;
+      run_siblings_alone();
     }
     execute(node, in, out, ctx);
   }
@@ -655,6 +677,64 @@ class CpuBackend final : public Backend {
     execute(*d.node, d.inputs(), *d.out, *d.ctx);
   }
 
+  // Matmuls of the same input, one after the other in the graph, whose
+  // int8 weights take per-token activations, in steps of up to
+  // kPanelRows rows (decode): each waits for the group's last node
+  // (runs_with_siblings_), which runs them all in one parallel loop over
+  // the panels of every weight (MatmulInt8Dnnl::run_together): a layer's q,
+  // k and v, its gate and up. The 1.1B shape's GEMVs alone, 2 threads on a
+  // Sapphire Rapids host: 2.4-4.2% faster than one loop per weight.
+  void find_sibling_matmuls(const Graph& graph) {
+    if (runs_with_siblings_.size() > kMaxQuantizingProducers) runs_with_siblings_.clear();
+    if (graph.values_kept()) return;
+    const auto& values = graph.values();
+    const auto& nodes = graph.nodes();
+    const auto joins = [&](const Node& node, int x) {
+      if (node.op != OpKind::MatMul || node.inputs[0] != x) return false;
+      const Tensor& w = values[static_cast<std::size_t>(node.inputs[1])].tensor;
+      const Shape& rows = values[static_cast<std::size_t>(x)].shape;
+      return int8_per_token(w) && !w.quant()->packed_two_four && !holds_two_four(w) && rows.size() == 2 &&
+             rows[0] <= cpu::MatmulInt8Dnnl::kPanelRows;
+    };
+    for (std::size_t i = 0; i < nodes.size();) {
+      const int x = nodes[i].op == OpKind::MatMul ? nodes[i].inputs[0] : -1;
+      std::size_t end = i + 1;
+      if (x >= 0 && joins(nodes[i], x)) {
+        while (end < nodes.size() && end - i < cpu::kMaxPanelsProducts && joins(nodes[end], x)) ++end;
+      }
+      for (std::size_t s = i; s + 1 < end; ++s) runs_with_siblings_[&nodes[s]] = &nodes[end - 1];
+      i = end;
+    }
+  }
+
+  // The last of a group of siblings with those waiting for it, together;
+  // false (nothing written) where the products do not run together.
+  bool run_with_siblings(const Node& node, std::span<Tensor* const> in, Tensor& out) {
+    const Tensor& x = *in[0];
+    if (in.size() < 2 || x.rank() != 2 || !int8_per_token(*in[1])) return false;
+    std::array<cpu::MatmulInt8Dnnl::Product, cpu::kMaxPanelsProducts> products{};
+    std::size_t count = 0;
+    const auto add = [&](std::span<Tensor* const> operands, Tensor& y) {
+      const Tensor& w = *operands[1];
+      products[count++] = {w.data<std::int8_t>(), w.quant()->scale.data<float>(), y.data_mut<float>(), w.dim(0),
+                           operands.size() > 2 ? operands[2]->data<float>() : nullptr};
+    };
+    for (const Deferred& d : siblings_) {
+      if (d.inputs().size() < 2 || !int8_per_token(*d.inputs()[1])) return false;
+      add(d.inputs(), *d.out);
+    }
+    add(in, out);
+    const auto [xq, xs] = int8_input(x, *in[1]->quant(), prequantized(node, x));
+    if (!matmul_int8_dnnl_.run_together(xq, xs, std::span(products).first(count), x.dim(0), x.dim(1))) return false;
+    siblings_.clear();
+    return true;
+  }
+
+  void run_siblings_alone() {
+    for (const Deferred& d : siblings_) execute(*d.node, d.inputs(), *d.out, *d.ctx);
+    siblings_.clear();
+  }
+
   // A packed 2:4 int8 weight times the quantized activations xq (scales xs):
   // decode on the packed rows; prefill on its rows expanded, by oneDNN where
   // the CPU has VNNI (which reads them as they are: no dense copy is kept, a
@@ -732,11 +812,13 @@ class CpuBackend final : public Backend {
   Prequantized prequantized_;
   std::map<const Node*, const Node*> runs_with_reader_;  // node -> its reader, which runs both
   std::optional<Deferred> deferred_;
-  std::vector<float> fused_block_;       // matmul_then_gelu's block of rows [block_rows, n]
-  std::vector<std::int8_t> fused_int8_;  // its GELU's rows quantized [rows, n]
-  std::vector<float> fused_scale_;       // and their scales [rows]
-  std::vector<std::int8_t> pre_int8_;    // a producer's output quantized [rows, cols]
-  std::vector<float> pre_scale_;         // its per-row scales [rows]
+  std::map<const Node*, const Node*> runs_with_siblings_;  // node -> the last of its siblings, which runs them all
+  std::vector<Deferred> siblings_;                         // those waiting for it now (Deferred::reader: the last)
+  std::vector<float> fused_block_;                         // matmul_then_gelu's block of rows [block_rows, n]
+  std::vector<std::int8_t> fused_int8_;                    // its GELU's rows quantized [rows, n]
+  std::vector<float> fused_scale_;                         // and their scales [rows]
+  std::vector<std::int8_t> pre_int8_;                      // a producer's output quantized [rows, cols]
+  std::vector<float> pre_scale_;                           // its per-row scales [rows]
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include "kernels/cpu/int8_dot.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #if defined(__AVX512F__)
@@ -94,15 +95,27 @@ void panel_offsets(const std::int8_t* packed, std::int64_t k, std::int64_t n, st
   }
 }
 
-void gemv_s8s8_f32_panels(const std::int8_t* x, const float* x_scale, const std::int8_t* packed,
-                          const std::int32_t* offsets, const float* w_scale, float* y, std::int64_t m, std::int64_t k,
-                          std::int64_t n, const float* bias) {
-  const std::int64_t panels = padded(n) / kPanelColumns, panel_bytes = padded(k) * kPanelColumns;
+void gemv_s8s8_f32_panels(const std::int8_t* x, const float* x_scale, std::span<const PanelsProduct> products,
+                          std::int64_t m, std::int64_t k) {
+  if (products.size() > kMaxPanelsProducts)
+    fail("gemv_s8s8_f32_panels: {} products, at most {}", products.size(), kMaxPanelsProducts);
+  // first[i]: product i's first panel in the loop over every product's panels.
+  std::array<std::int64_t, kMaxPanelsProducts + 1> first{};
+  std::int64_t columns = 0;
+  for (std::size_t i = 0; i < products.size(); ++i) {
+    first[i + 1] = first[i] + padded(products[i].n) / kPanelColumns;
+    columns += products[i].n;
+  }
+  const std::int64_t panels = first[products.size()], panel_bytes = padded(k) * kPanelColumns;
   // Static shares: each thread streams its own contiguous run of panels.
-#pragma omp parallel for schedule(static) if (panels > 1 && m * n * k > 32768)
+#pragma omp parallel for schedule(static) if (panels > 1 && m * columns * k > 32768)
   for (std::int64_t p = 0; p < panels; ++p) {
-    const std::int8_t* panel = packed + p * panel_bytes;
-    const std::int64_t j0 = p * kPanelColumns;
+    std::size_t which = 0;
+    while (p >= first[which + 1]) ++which;
+    const PanelsProduct& product = products[which];
+    const std::int64_t n = product.n;
+    const std::int8_t* panel = product.packed + (p - first[which]) * panel_bytes;
+    const std::int64_t j0 = (p - first[which]) * kPanelColumns;
     for (std::int64_t i0 = 0; i0 < m; i0 += int8_dot::kRowBlock) {
       // Rows past the first block read the panel again from cache.
       int8_dot::with_row_block(m - i0, [&]<int MB>() {
@@ -112,15 +125,16 @@ void gemv_s8s8_f32_panels(const std::int8_t* x, const float* x_scale, const std:
           const std::int64_t j = j0 + 16 * c;
           if (j >= n) break;
           const __mmask16 valid = n - j >= 16 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << (n - j)) - 1);
-          const __m512i offset = _mm512_loadu_si512(offsets + j);
-          const __m512 ws = _mm512_maskz_loadu_ps(valid, w_scale + j);
+          const __m512i offset = _mm512_loadu_si512(product.offsets + j);
+          const __m512 ws = _mm512_maskz_loadu_ps(valid, product.w_scale + j);
+          const float* bias = product.bias;
           const __m512 b = bias != nullptr ? _mm512_maskz_loadu_ps(valid, bias + j) : _mm512_setzero_ps();
           for (int i = 0; i < MB; ++i) {
             const __m512 sums = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[i][c], offset));
             const __m512 scale = _mm512_mul_ps(_mm512_set1_ps(x_scale[i0 + i]), ws);
             // As the scalar kernels write it: sum * (x_scale * w_scale) (+ bias).
             const __m512 out = bias != nullptr ? _mm512_fmadd_ps(sums, scale, b) : _mm512_mul_ps(sums, scale);
-            _mm512_mask_storeu_ps(y + (i0 + i) * n + j, valid, out);
+            _mm512_mask_storeu_ps(product.y + (i0 + i) * n + j, valid, out);
           }
         }
       });
@@ -138,11 +152,18 @@ void panel_offsets(const std::int8_t*, std::int64_t, std::int64_t, std::int32_t*
   fail("panel_offsets: this build has no AVX-512 VNNI");
 }
 
-void gemv_s8s8_f32_panels(const std::int8_t*, const float*, const std::int8_t*, const std::int32_t*, const float*,
-                          float*, std::int64_t, std::int64_t, std::int64_t, const float*) {
+void gemv_s8s8_f32_panels(const std::int8_t*, const float*, std::span<const PanelsProduct>, std::int64_t,
+                          std::int64_t) {
   fail("gemv_s8s8_f32_panels: this build has no AVX-512 VNNI");
 }
 
 #endif
+
+void gemv_s8s8_f32_panels(const std::int8_t* x, const float* x_scale, const std::int8_t* packed,
+                          const std::int32_t* offsets, const float* w_scale, float* y, std::int64_t m, std::int64_t k,
+                          std::int64_t n, const float* bias) {
+  const PanelsProduct product{packed, offsets, w_scale, y, n, bias};
+  gemv_s8s8_f32_panels(x, x_scale, std::span(&product, 1), m, k);
+}
 
 }  // namespace octet::cpu

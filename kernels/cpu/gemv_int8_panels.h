@@ -16,7 +16,9 @@
 // panel_offsets) is taken off: exact in int32 for K up to 65536.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace octet::cpu {
 
@@ -37,5 +39,21 @@ void panel_offsets(const std::int8_t* packed, std::int64_t k, std::int64_t n, st
 void gemv_s8s8_f32_panels(const std::int8_t* x, const float* x_scale, const std::int8_t* packed,
                           const std::int32_t* offsets, const float* w_scale, float* y, std::int64_t m, std::int64_t k,
                           std::int64_t n, const float* bias = nullptr);
+
+// Products of the same x with several packed weights of the same K (a
+// layer's q, k and v; its gate and up) in one parallel loop over all their
+// panels: one fork and join instead of one each, and the threads' shares
+// balanced over the whole. Each y is what the single product writes.
+struct PanelsProduct {
+  const std::int8_t* packed;
+  const std::int32_t* offsets;
+  const float* w_scale;
+  float* y;
+  std::int64_t n;
+  const float* bias = nullptr;
+};
+constexpr std::size_t kMaxPanelsProducts = 8;
+void gemv_s8s8_f32_panels(const std::int8_t* x, const float* x_scale, std::span<const PanelsProduct> products,
+                          std::int64_t m, std::int64_t k);
 
 }  // namespace octet::cpu

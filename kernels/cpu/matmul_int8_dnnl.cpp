@@ -7,6 +7,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstddef>
 #include <map>
@@ -323,6 +324,27 @@ bool MatmulInt8Dnnl::run(const std::int8_t* x, const float* x_scale, const std::
   Primitive* p = impl_->primitive(m, k, n);
   if (p == nullptr || p->layout >= it->second.packed.size()) return false;
   impl_->execute(*p, x, it->second.packed[p->layout].get_data_handle(), x_scale, w_scale, y, m, n, bias);
+  return true;
+}
+
+bool MatmulInt8Dnnl::run_together(const std::int8_t* x, const float* x_scale, std::span<const Product> products,
+                                  std::int64_t m, std::int64_t k) {
+  if (m <= 0 || m > kPanelRows || products.empty() || products.size() > kMaxPanelsProducts) return false;
+  std::array<PanelsProduct, kMaxPanelsProducts> panels;
+  for (std::size_t i = 0; i < products.size(); ++i) {
+    const Product& p = products[i];
+    const auto it = impl_->weights.find(p.w);
+    if (it == impl_->weights.end() || it->second.k != k || it->second.n != p.n || it->second.offsets.empty()) {
+      return false;
+    }
+    panels[i] = {static_cast<const std::int8_t*>(it->second.packed[0].get_data_handle()),
+                 it->second.offsets.data(),
+                 p.w_scale,
+                 p.y,
+                 p.n,
+                 p.bias};
+  }
+  gemv_s8s8_f32_panels(x, x_scale, std::span(panels).first(products.size()), m, k);
   return true;
 }
 

@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 namespace octet::cpu {
@@ -70,6 +71,20 @@ class MatmulInt8Dnnl {
   // |x| <= 127; `bias` may be null.
   bool run(const std::int8_t* x, const float* x_scale, const std::int8_t* w, const float* w_scale, float* y,
            std::int64_t m, std::int64_t k, std::int64_t n, const float* bias = nullptr);
+  // Products of the same x with several weights `pack` accepted (a layer's
+  // q, k and v; its gate and up) in one parallel loop, where every one runs
+  // on the own panels GEMV at this M (gemv_int8_panels.h); false, nothing
+  // written, otherwise (the caller runs them one by one). Each y gets what
+  // run writes.
+  struct Product {
+    const std::int8_t* w;
+    const float* w_scale;
+    float* y;
+    std::int64_t n;
+    const float* bias = nullptr;
+  };
+  bool run_together(const std::int8_t* x, const float* x_scale, std::span<const Product> products, std::int64_t m,
+                    std::int64_t k);
   // The product with w [n, k] read as it is, rows of k values (no packed
   // copy: oneDNN's brgemm packs blocks of it as it goes, 1.05-1.35x the time
   // of the product from a packed copy at 64-256 rows, 1.1B FFN shape,

@@ -113,5 +113,50 @@ TEST_F(GemvPanelsTest, ScalesAndBiasAgainstFloat64) {
   EXPECT_LT(test::max_relative_error(y, want), 1e-6);
 }
 
+// Several weights of the same K in one loop (a layer's q, k, v): each y is
+// bit for bit what its product alone writes, bias or none, M = 1..8, panel
+// counts of 1, 2 and 3 (N = 37, 70, 130) so that the threads' shares straddle
+// the products.
+TEST_F(GemvPanelsTest, ProductsTogetherEqualEachAlone) {
+  const std::int64_t k = 300;
+  const std::int64_t ns[] = {130, 37, 70};
+  struct Weight {
+    std::vector<std::int8_t> panels;
+    std::vector<std::int32_t> offsets;
+    std::vector<float> scale, bias;
+  };
+  std::vector<Weight> weights;
+  for (std::size_t i = 0; i < 3; ++i) {
+    const std::int64_t n = ns[i];
+    Weight w{to_panels(test::random_int8(static_cast<std::size_t>(n * k), 30 + static_cast<std::uint32_t>(i)), n, k),
+             std::vector<std::int32_t>(static_cast<std::size_t>(padded(n))),
+             test::random_floats(static_cast<std::size_t>(n), 40 + static_cast<std::uint32_t>(i), 0.01f),
+             i == 1 ? std::vector<float>{} : test::random_floats(static_cast<std::size_t>(n), 50)};
+    panel_offsets(w.panels.data(), k, n, w.offsets.data());
+    weights.push_back(std::move(w));
+  }
+  for (std::int64_t m = 1; m <= 8; ++m) {
+    const auto x = test::random_int8(static_cast<std::size_t>(m * k), 60);
+    auto x_scale = test::random_floats(static_cast<std::size_t>(m), 61, 0.02f);
+    std::vector<std::vector<float>> alone, together;
+    std::vector<PanelsProduct> products;
+    for (std::size_t i = 0; i < 3; ++i) {
+      const Weight& w = weights[i];
+      const float* bias = w.bias.empty() ? nullptr : w.bias.data();
+      alone.emplace_back(static_cast<std::size_t>(m * ns[i]));
+      gemv_s8s8_f32_panels(x.data(), x_scale.data(), w.panels.data(), w.offsets.data(), w.scale.data(),
+                           alone.back().data(), m, k, ns[i], bias);
+      together.emplace_back(static_cast<std::size_t>(m * ns[i]), -1.0f);
+    }
+    for (std::size_t i = 0; i < 3; ++i) {
+      const Weight& w = weights[i];
+      products.push_back({w.panels.data(), w.offsets.data(), w.scale.data(), together[i].data(), ns[i],
+                          w.bias.empty() ? nullptr : w.bias.data()});
+    }
+    gemv_s8s8_f32_panels(x.data(), x_scale.data(), products, m, k);
+    for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(together[i], alone[i]) << "M " << m << ", product " << i;
+  }
+}
+
 }  // namespace
 }  // namespace octet::cpu
