@@ -444,8 +444,11 @@ std::unique_ptr<Model> make_llama(const LlamaConfig& c, const WeightLookup& look
         with_static_scale("lm_head.weight", quantize_weight(prune_at_load("lm_head.weight", embed, options, source),
                                                             options.quant.scheme_for("lm_head.weight")));
   }
-  // A float head tied to the table is the table itself: then the table stays float.
-  if (lm_head.raw() != embed.raw()) embed = quantize_embedding(embed, options.quant.table_scheme_for(embed_name));
+  // A float head tied to the table is the table itself: then the table stays float. (A
+  // checkpoint's int8 table is tagged w8 either way: nothing may pack it for a product.)
+  if (embed.quant() != nullptr || lm_head.raw() != embed.raw()) {
+    embed = quantize_embedding(embed, options.quant.table_scheme_for(embed_name));
+  }
   std::vector<LlamaLayer> layers;
   for (std::int64_t l = 0; l < c.n_layers; ++l) {
     const auto p = fmt::format("model.layers.{}.", l);

@@ -69,8 +69,8 @@ struct SchedulerOptions {
   int parallel = 4;    // KV-cache slots: sequences decoded together
   int n_ctx = 0;       // tokens per slot; <= 0: the model's context length
   int max_queue = 64;  // requests that may wait for a slot; more are refused
-  int prefill_chunk =
-      256;  // prompt tokens fed per turn of the loop (in the decode step, where the backend runs ragged steps)
+  // Prompt tokens fed per turn of the loop (in the decode step, where the backend runs ragged steps).
+  int prefill_chunk = 256;
 };
 
 // submit() when max_queue requests already wait (an HTTP server answers 503).

@@ -330,7 +330,7 @@ bool MatmulInt8Dnnl::run(const std::int8_t* x, const float* x_scale, const std::
 bool MatmulInt8Dnnl::run_together(const std::int8_t* x, const float* x_scale, std::span<const Product> products,
                                   std::int64_t m, std::int64_t k) {
   if (m <= 0 || m > kPanelRows || products.empty() || products.size() > kMaxPanelsProducts) return false;
-  std::array<PanelsProduct, kMaxPanelsProducts> panels;
+  std::array<PanelsProduct, kMaxPanelsProducts> panels{};
   for (std::size_t i = 0; i < products.size(); ++i) {
     const Product& p = products[i];
     const auto it = impl_->weights.find(p.w);
