@@ -28,11 +28,12 @@ namespace octet {
 namespace {
 
 // A 2:4 int8 weight (holds_two_four) as the backend's compressed rows
-// (kernels/cpu/gemm_int8_sparse24.h): [rows, packed bytes per row], its
-// scales kept, QuantParams::packed_two_four set.
+// (kernels/cpu/gemm_int8_sparse24.h): [rows, the packed bytes over the rows,
+// rounded up] (dim 0 stays the row count the matmul reads), its scales kept,
+// QuantParams::packed_two_four set.
 Tensor packed_two_four_rows(const Tensor& weight) {
   const std::int64_t n = weight.dim(0), k = weight.dim(1);
-  Tensor packed = Tensor::zeros(DType::I8, {n, cpu::sparse24_row_bytes(k)});
+  Tensor packed = Tensor::zeros(DType::I8, {n, (cpu::sparse24_packed_bytes(n, k) + n - 1) / n});
   if (!cpu::pack_sparse24(weight.data<std::int8_t>(), n, k, packed.data_mut<std::uint8_t>())) {
     fail("cpu backend: a 2:4 weight [{}, {}] did not pack", n, k);  // holds_two_four said it would
   }

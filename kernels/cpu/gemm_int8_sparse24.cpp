@@ -2,6 +2,7 @@
 
 #include "kernels/cpu/int8_dot.h"
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstring>
@@ -11,91 +12,110 @@ namespace octet::cpu {
 
 namespace {
 
-// A chunk: 64 columns (16 groups) as kChunkBytes bytes, the mask then the
-// 32 values (see the header).
-constexpr std::int64_t kChunk = 64, kChunkBytes = 8 + 32;
+// A chunk: 64 columns (16 groups), a mask and 32 values (see the header); a
+// step: the chunks of a quad's 4 rows at the same columns, masks first.
+constexpr std::int64_t kChunk = 64, kChunkBytes = 8 + 32, kQuad = 4, kStepBytes = kQuad * kChunkBytes;
 
 std::int64_t chunks(std::int64_t k) { return (k + kChunk - 1) / kChunk; }
+std::int64_t quads(std::int64_t n) { return (n + kQuad - 1) / kQuad; }
+std::int64_t quad_bytes(std::int64_t k) { return chunks(k) * kStepBytes; }
 
-// The mask of the chunk at `p` (little-endian, maybe unaligned).
-inline std::uint64_t mask_at(const std::uint8_t* p) {
+// Row r's mask and values in the step at `step`.
+inline std::uint64_t mask_at(const std::uint8_t* step, std::int64_t r) {
   std::uint64_t v;
-  std::memcpy(&v, p, 8);
+  std::memcpy(&v, step + 8 * r, 8);
   return v;
+}
+inline const std::uint8_t* values_at(const std::uint8_t* step, std::int64_t r) { return step + 8 * kQuad + 32 * r; }
+
+// Where row j's offsets live: after the last quad.
+inline const std::int32_t* offsets_of(const std::uint8_t* packed, std::int64_t n, std::int64_t k) {
+  return reinterpret_cast<const std::int32_t*>(packed + quads(n) * quad_bytes(k));
 }
 
 // A group's 4 mask bits, and the two kept columns they name (lowest first).
-inline unsigned group_bits(const std::uint8_t* chunk, std::int64_t g) {
-  return static_cast<unsigned>(mask_at(chunk) >> (4 * (g % 16))) & 0xfu;
+inline unsigned group_bits(std::uint64_t mask, std::int64_t g) {
+  return static_cast<unsigned>(mask >> (4 * (g % 16))) & 0xfu;
 }
 inline int first_kept(unsigned bits) { return std::countr_zero(bits); }
 inline int second_kept(unsigned bits) { return std::bit_width(bits) - 1; }
 
-// Adds columns [kk, k) of a packed row, group by group: what the vector
-// loops leave (a partial last chunk) and everything without AVX2.
+// Adds columns [kk, k) of row r of a quad, group by group: what the AVX2 loop
+// leaves (a partial last chunk) and everything without AVX2.
 template <int MB>
-void finish_sparse24(const std::int8_t* x, std::int64_t ldx, const std::uint8_t* row, std::int64_t k, std::int64_t kk,
-                     std::int32_t (&out)[MB]) {
+void finish_row(const std::int8_t* x, std::int64_t ldx, const std::uint8_t* quad, std::int64_t r, std::int64_t k,
+                std::int64_t kk, std::int32_t (&out)[MB][kQuad]) {
   for (std::int64_t g = kk / 4; g < k / 4; ++g) {
-    const std::uint8_t* chunk = row + g / 16 * kChunkBytes;
-    const unsigned bits = group_bits(chunk, g);
+    const std::uint8_t* step = quad + g / 16 * kStepBytes;
+    const unsigned bits = group_bits(mask_at(step, r), g);
     const int c0 = first_kept(bits), c1 = second_kept(bits);
-    const auto* values = reinterpret_cast<const std::int8_t*>(chunk + 8 + 2 * (g % 16));
+    const auto* values = reinterpret_cast<const std::int8_t*>(values_at(step, r) + 2 * (g % 16));
     for (int i = 0; i < MB; ++i) {
       const std::int8_t* xg = x + i * ldx + 4 * g;
-      out[i] += static_cast<std::int32_t>(xg[c0]) * values[0] + static_cast<std::int32_t>(xg[c1]) * values[1];
+      out[i][r] += static_cast<std::int32_t>(xg[c0]) * values[0] + static_cast<std::int32_t>(xg[c1]) * values[1];
     }
   }
 }
 
 #if defined(__AVX512VBMI2__) && defined(__AVX512VNNI__)
 // GCC 12's AVX-512 intrinsics start some results from _mm512_undefined_*(),
-// which -Wmaybe-uninitialized takes for a read of an uninitialized value.
+// which -W(maybe-)uninitialized takes for a read of an uninitialized value.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-// A chunk's 64 columns: its 32 values put in place by the mask, zeros between.
-inline __m512i expand_chunk(const std::uint8_t* chunk) {
-  return _mm512_maskz_expandloadu_epi8(mask_at(chunk), chunk + 8);
+#pragma GCC diagnostic ignored "-Wuninitialized"
+// Row r's 64 columns of a step: its 32 values put in place by the mask, zeros
+// between. (The register form: vpexpandb from memory was slower, 15-30% at 4
+// activation rows with the weights in cache.)
+inline __m512i expand_chunk(const std::uint8_t* step, std::int64_t r) {
+  const __m256i values = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(values_at(step, r)));
+  return _mm512_maskz_expand_epi8(_cvtu64_mask64(mask_at(step, r)), _mm512_castsi256_si512(values));
 }
 
-// The dot products of MB activation rows with one packed row, two chunks a
-// turn (two accumulators each, so that vpdpbusd's latency overlaps), one
-// chunk more if k leaves one. vpdpbusd takes unsigned activations, so `xu` is
-// x offset by 128 (x ^ 0x80, made once per call: 1.27x in cache at 4 rows
-// against flipping each load) and 128 * sum(w) is taken off at the end: exact.
-// Streaming a 2048 x 5632 weight from memory on 2 Sapphire Rapids cores this
-// reads 32.6 GB/s against 27.5 for a gather of the activations instead (the
-// format before this one). Returns the columns done; the caller does the rest.
+// The 16 lanes of a, b, c, d summed: {sum a, sum b, sum c, sum d}.
+inline __m128i sum_lanes(__m512i a, __m512i b, __m512i c, __m512i d) {
+  const __m512i ab = _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
+  const __m512i cd = _mm512_add_epi32(_mm512_unpacklo_epi32(c, d), _mm512_unpackhi_epi32(c, d));
+  const __m512i abcd = _mm512_add_epi32(_mm512_unpacklo_epi64(ab, cd), _mm512_unpackhi_epi64(ab, cd));
+  const __m256i half = _mm256_add_epi32(_mm512_castsi512_si256(abcd), _mm512_extracti64x4_epi64(abcd, 1));
+  return _mm_add_epi32(_mm256_castsi256_si128(half), _mm256_extracti128_si256(half, 1));
+}
+
+// The dot products of MB activation rows with a quad's 4 rows, step by step:
+// each row's chunk expanded once, each load of 64 activations used for the 4
+// rows. vpdpbusd takes unsigned activations, so `xu` is x offset by 128 (x ^
+// 0x80, made once per call) and the rows' offsets (128 * sum(w)) are taken
+// off: exact. A partial last chunk reads its activations under a mask (the
+// weights there are zero). Streaming a 2048 x 5632 weight from memory on 2
+// Sapphire Rapids cores this reads 31-33 GB/s at 1 activation row (as the
+// one-row-at-a-time layout before it; the dense panels kernel 33-35 and a plain
+// read of the same bytes 38-39 in the same runs), and 27 against 22 GB/s at 4
+// rows, where the kernel's work is the limit.
 template <int MB>
-std::int64_t block_sparse24_avx512(const std::uint8_t* xu, std::int64_t ldx, const std::uint8_t* row, std::int64_t k,
-                                   std::int32_t (&out)[MB]) {
-  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
-  __m512i acc0[MB], acc1[MB];
-  for (int i = 0; i < MB; ++i) acc0[i] = acc1[i] = _mm512_setzero_si512();
-  __m512i weight_sum0 = _mm512_setzero_si512(), weight_sum1 = weight_sum0;  // 128 * sum(w), as the offset adds it
-  const auto activations = [&](int i, std::int64_t column) { return _mm512_loadu_si512(xu + i * ldx + column); };
-  std::int64_t kk = 0;
-  const std::uint8_t* chunk = row;
-  for (; kk + 2 * kChunk <= k; kk += 2 * kChunk, chunk += 2 * kChunkBytes) {
-    int8_dot::prefetch_stream_line(chunk);
-    int8_dot::prefetch_stream_line(chunk + 64);
-    const __m512i w0 = expand_chunk(chunk), w1 = expand_chunk(chunk + kChunkBytes);
-    weight_sum0 = _mm512_dpbusd_epi32(weight_sum0, flip, w0);
-    weight_sum1 = _mm512_dpbusd_epi32(weight_sum1, flip, w1);
+void quad_dots_avx512(const std::uint8_t* xu, std::int64_t ldx, const std::uint8_t* quad, const std::int32_t* offsets,
+                      std::int64_t k, std::int32_t (&out)[MB][kQuad]) {
+  __m512i acc[MB][kQuad];
+  for (int i = 0; i < MB; ++i)
+    for (int r = 0; r < kQuad; ++r) acc[i][r] = _mm512_setzero_si512();
+  const auto add_step = [&](const std::uint8_t* step, std::int64_t column, __mmask64 columns) {
+    __m512i w[kQuad];
+    for (int r = 0; r < kQuad; ++r) w[r] = expand_chunk(step, r);
     for (int i = 0; i < MB; ++i) {
-      acc0[i] = _mm512_dpbusd_epi32(acc0[i], activations(i, kk), w0);
-      acc1[i] = _mm512_dpbusd_epi32(acc1[i], activations(i, kk + kChunk), w1);
+      const __m512i a = _mm512_maskz_loadu_epi8(columns, xu + i * ldx + column);
+      for (int r = 0; r < kQuad; ++r) acc[i][r] = _mm512_dpbusd_epi32(acc[i][r], a, w[r]);
     }
+  };
+  const std::uint8_t* step = quad;
+  std::int64_t kk = 0;
+  for (; kk + kChunk <= k; kk += kChunk, step += kStepBytes) {
+    for (int line = 0; line < 3; ++line) int8_dot::prefetch_stream_line(step + 64 * line);  // 160 bytes: 2.5 lines
+    add_step(step, kk, ~__mmask64{0});
   }
-  if (kk + kChunk <= k) {
-    const __m512i w = expand_chunk(chunk);
-    weight_sum0 = _mm512_dpbusd_epi32(weight_sum0, flip, w);
-    for (int i = 0; i < MB; ++i) acc0[i] = _mm512_dpbusd_epi32(acc0[i], activations(i, kk), w);
-    kk += kChunk;
+  if (kk < k) add_step(step, kk, (__mmask64{1} << (k - kk)) - 1);
+  const __m128i offset = _mm_loadu_si128(reinterpret_cast<const __m128i*>(offsets));
+  for (int i = 0; i < MB; ++i) {
+    const __m128i sums = _mm_sub_epi32(sum_lanes(acc[i][0], acc[i][1], acc[i][2], acc[i][3]), offset);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out[i]), sums);
   }
-  const std::int32_t offset = _mm512_reduce_add_epi32(_mm512_add_epi32(weight_sum0, weight_sum1));
-  for (int i = 0; i < MB; ++i) out[i] = _mm512_reduce_add_epi32(_mm512_add_epi32(acc0[i], acc1[i])) - offset;
-  return kk;
 }
 #pragma GCC diagnostic pop
 #endif
@@ -123,9 +143,7 @@ alignas(16) constexpr std::array<std::uint8_t, 16> kSecondKept = kept_column_tab
 struct GatherControls {
   __m256i control0, control1;
 };
-inline GatherControls gather_controls(const std::uint8_t* chunk) {
-  std::uint64_t mask;
-  std::memcpy(&mask, chunk, 8);
+inline GatherControls gather_controls(std::uint64_t mask) {
   const __m256i both = _mm256_set1_epi64x(static_cast<long long>(mask));  // the mask in both lanes
   const __m256i low4 = _mm256_set1_epi8(0x0f);
   const __m256i bits =  // group g's 4 bits in byte g of each lane
@@ -144,84 +162,99 @@ inline GatherControls gather_controls(const std::uint8_t* chunk) {
 
 // A chunk's 32 values in the order the gathered activations come in:
 // 0..7, 16..23 | 24..31, 8..15.
-inline __m256i values_in_gather_order(const std::uint8_t* chunk) {
-  return _mm256_permute4x64_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(chunk + 8)), 0x78);
+inline __m256i values_in_gather_order(const std::uint8_t* values) {
+  return _mm256_permute4x64_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(values)), 0x78);
+}
+
+// A quad's 4 rows against MB activation rows, one pass over its steps (so
+// that the stream from memory overlaps the work). Returns the columns done;
+// finish_row does the rest.
+template <int MB>
+std::int64_t quad_dots_avx2(const std::int8_t* x, std::int64_t ldx, const std::uint8_t* quad, std::int64_t k,
+                            std::int32_t (&out)[MB][kQuad]) {
+  __m256i acc[MB][kQuad];
+  for (int i = 0; i < MB; ++i)
+    for (int r = 0; r < kQuad; ++r) acc[i][r] = _mm256_setzero_si256();
+  std::int64_t kk = 0;
+  const std::uint8_t* step = quad;
+  for (; kk + kChunk <= k; kk += kChunk, step += kStepBytes) {
+    for (int line = 0; line < 3; ++line) int8_dot::prefetch_ahead(step + 64 * line);  // 160 bytes: 2.5 lines
+    for (int r = 0; r < kQuad; ++r) {
+      const GatherControls controls = gather_controls(mask_at(step, r));
+      const __m256i w = values_in_gather_order(values_at(step, r));
+      for (int i = 0; i < MB; ++i) {
+        const std::int8_t* xi = x + i * ldx + kk;
+        const __m256i low =
+            _mm256_shuffle_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xi)), controls.control0);
+        const __m256i high =
+            _mm256_shuffle_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xi + 32)), controls.control1);
+        const __m256i xv = _mm256_blend_epi32(low, high, 0x3c);
+        acc[i][r] = int8_dot::dot32(_mm256_sign_epi8(xv, xv), xv, w, acc[i][r]);
+      }
+    }
+  }
+  for (int i = 0; i < MB; ++i)
+    for (int r = 0; r < kQuad; ++r) out[i][r] = int8_dot::hsum(acc[i][r]);
+  return kk;
 }
 #endif
 
+// The dot products of MB activation rows with a quad's 4 rows into out.
 // `xu`: x ^ 0x80 where the AVX-512 product runs, else null.
 template <int MB>
-void block_sparse24(const std::int8_t* x, const std::uint8_t* xu, std::int64_t ldx, const std::uint8_t* row,
-                    std::int64_t k, std::int32_t (&out)[MB]) {
-  std::int64_t kk = 0;
+void quad_dots(const std::int8_t* x, const std::uint8_t* xu, std::int64_t ldx, const std::uint8_t* quad,
+               const std::int32_t* offsets, std::int64_t k, std::int32_t (&out)[MB][kQuad]) {
 #if defined(__AVX512VBMI2__) && defined(__AVX512VNNI__)
   if (xu != nullptr) {
-    kk = block_sparse24_avx512<MB>(xu, ldx, row, k, out);
-    finish_sparse24<MB>(x, ldx, row, k, kk, out);
+    quad_dots_avx512<MB>(xu, ldx, quad, offsets, k, out);
     return;
   }
 #else
   (void)xu;
+  (void)offsets;
 #endif
+  std::int64_t kk = 0;
 #if defined(__AVX2__)
-  // One chunk into `sums`: the controls first, then each row's gathered activations.
-  const auto step = [&](const std::uint8_t* chunk, std::int64_t column, __m256i(&sums)[MB]) {
-    const GatherControls controls = gather_controls(chunk);
-    const __m256i w = values_in_gather_order(chunk);
-    for (int i = 0; i < MB; ++i) {
-      const std::int8_t* xi = x + i * ldx + column;
-      const __m256i low =
-          _mm256_shuffle_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xi)), controls.control0);
-      const __m256i high =
-          _mm256_shuffle_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xi + 32)), controls.control1);
-      const __m256i xv = _mm256_blend_epi32(low, high, 0x3c);
-      sums[i] = int8_dot::dot32(_mm256_sign_epi8(xv, xv), xv, w, sums[i]);
-    }
-  };
-  // Two chunks a turn into two sums: the second's loads and shuffles overlap the first's multiplies.
-  __m256i acc[MB], acc2[MB];
-  for (int i = 0; i < MB; ++i) acc[i] = acc2[i] = _mm256_setzero_si256();
-  const std::uint8_t* chunk = row;
-  for (; kk + 2 * kChunk <= k; kk += 2 * kChunk, chunk += 2 * kChunkBytes) {
-    int8_dot::prefetch_ahead(chunk);
-    int8_dot::prefetch_ahead(chunk + 64);
-    step(chunk, kk, acc);
-    step(chunk + kChunkBytes, kk + kChunk, acc2);
-  }
-  for (; kk + kChunk <= k; kk += kChunk, chunk += kChunkBytes) step(chunk, kk, acc);
-  for (int i = 0; i < MB; ++i) out[i] = int8_dot::hsum(_mm256_add_epi32(acc[i], acc2[i]));
+  kk = quad_dots_avx2<MB>(x, ldx, quad, k, out);
 #else
-  for (int i = 0; i < MB; ++i) out[i] = 0;
+  for (int i = 0; i < MB; ++i)
+    for (int r = 0; r < kQuad; ++r) out[i][r] = 0;
 #endif
-  finish_sparse24<MB>(x, ldx, row, k, kk, out);
+  for (std::int64_t r = 0; r < kQuad; ++r) finish_row<MB>(x, ldx, quad, r, k, kk, out);
 }
 
-// Runs `emit(m, n, int32 dot)` for every output: weight rows spread over
-// threads, one row stream at a time (as the dense decode kernel), the
-// activation rows in register blocks of kRowBlock sharing each expanded chunk.
+// Runs `emit(m, n, int32 dot)` for every output: quads spread over threads
+// (each thread streams its contiguous share), the activation rows in register
+// blocks of kRowBlock sharing each expanded step (a quad's rows, 14 KiB at k =
+// 5632, are read again from L1 for the blocks after the first).
 template <typename Emit>
 void for_each_dot(const std::int8_t* x, const std::uint8_t* w, std::int64_t m, std::int64_t k, std::int64_t n,
                   Sparse24Kernel kernel, const Emit& emit) {
   // Per thread and kept between calls: a decode step makes ~150 of them.
+  // Aligned to 64 bytes, so that each load of 64 activations is one line.
   thread_local std::vector<std::uint8_t> flipped;
   const std::uint8_t* xu = nullptr;
   if (kernel == Sparse24Kernel::Best && sparse24_has_avx512()) {
     const auto size = static_cast<std::size_t>(m * k);
-    if (flipped.size() < size) flipped.resize(size);
-    for (std::size_t i = 0; i < size; ++i) flipped[i] = static_cast<std::uint8_t>(x[i]) ^ 0x80u;
-    xu = flipped.data();
+    if (flipped.size() < size + 64) flipped.resize(size + 64);
+    const auto misalignment = reinterpret_cast<std::uintptr_t>(flipped.data()) % 64;
+    std::uint8_t* aligned = flipped.data() + (misalignment == 0 ? 0 : 64 - misalignment);
+    for (std::size_t i = 0; i < size; ++i) aligned[i] = static_cast<std::uint8_t>(x[i]) ^ 0x80u;
+    xu = aligned;
   }
-  const std::int64_t row_bytes = sparse24_row_bytes(k);
-#pragma omp parallel for schedule(static) if (n > 1 && m * n * k > 32768)
-  for (std::int64_t j = 0; j < n; ++j) {
-    const std::uint8_t* row = w + j * row_bytes;
+  const std::int32_t* offsets = offsets_of(w, n, k);
+  const std::int64_t stride = quad_bytes(k);
+#pragma omp parallel for schedule(static) if (n > kQuad && m * n * k > 32768)
+  for (std::int64_t q = 0; q < quads(n); ++q) {
+    const std::uint8_t* quad = w + q * stride;
+    const std::int64_t j0 = kQuad * q, rows = std::min(kQuad, n - j0);
     for (std::int64_t m0 = 0; m0 < m; m0 += int8_dot::kRowBlock) {
-      const auto emit_block = [&]<int MB>() {
-        std::int32_t out[MB];
-        block_sparse24<MB>(x + m0 * k, xu != nullptr ? xu + m0 * k : nullptr, k, row, k, out);
-        for (int i = 0; i < MB; ++i) emit(m0 + i, j, out[i]);
-      };
-      int8_dot::with_row_block(m - m0, emit_block);
+      int8_dot::with_row_block(m - m0, [&]<int MB>() {
+        std::int32_t out[MB][kQuad];
+        quad_dots<MB>(x + m0 * k, xu != nullptr ? xu + m0 * k : nullptr, k, quad, offsets + j0, k, out);
+        for (int i = 0; i < MB; ++i)
+          for (std::int64_t r = 0; r < rows; ++r) emit(m0 + i, j0 + r, out[i][r]);
+      });
     }
   }
 }
@@ -246,36 +279,37 @@ struct ExpandTable {
 const ExpandTable kExpand;
 #endif
 
-// Columns [0, k) of one packed row into `out`.
-void unpack_row(const std::uint8_t* row, std::int64_t k, std::int8_t* out, bool avx512) {
+// Columns [0, k) of row r of a quad into `out`.
+void unpack_row(const std::uint8_t* quad, std::int64_t r, std::int64_t k, std::int8_t* out, bool avx512) {
   std::int64_t kk = 0;
+  const std::uint8_t* step = quad;
 #if defined(__AVX512VBMI2__) && defined(__AVX512VNNI__)
   if (avx512) {
-    for (const std::uint8_t* chunk = row; kk + kChunk <= k; kk += kChunk, chunk += kChunkBytes) {
-      _mm512_storeu_si512(out + kk, expand_chunk(chunk));
-    }
+    for (; kk + kChunk <= k; kk += kChunk, step += kStepBytes) _mm512_storeu_si512(out + kk, expand_chunk(step, r));
   }
 #else
   (void)avx512;
 #endif
 #if defined(__AVX2__)
-  for (const std::uint8_t* chunk = row + kk / kChunk * kChunkBytes; kk + kChunk <= k;
-       kk += kChunk, chunk += kChunkBytes) {
+  for (; kk + kChunk <= k; kk += kChunk, step += kStepBytes) {
+    const std::uint64_t mask = mask_at(step, r);
+    const std::uint8_t* values = values_at(step, r);
     for (std::int64_t q = 0; q < 4; ++q) {  // 16 columns (2 mask bytes, 8 values) a turn
       // Each mask byte holds 4 groups' 8 bits, so 4 values: the second byte's start at value 4.
-      const __m128i control =
-          _mm_set_epi64x(static_cast<long long>(kExpand.control[chunk[2 * q + 1]] + 0x0404040404040404u),
-                         static_cast<long long>(kExpand.control[chunk[2 * q]]));
-      const __m128i kept = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(chunk + 8 + 8 * q));
+      const auto low = static_cast<std::uint8_t>(mask >> (16 * q)),
+                 high = static_cast<std::uint8_t>(mask >> (16 * q + 8));
+      const __m128i control = _mm_set_epi64x(static_cast<long long>(kExpand.control[high] + 0x0404040404040404u),
+                                             static_cast<long long>(kExpand.control[low]));
+      const __m128i kept = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(values + 8 * q));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(out + kk + 16 * q), _mm_shuffle_epi8(kept, control));
     }
   }
 #endif
   std::memset(out + kk, 0, static_cast<std::size_t>(k - kk));
   for (std::int64_t g = kk / 4; g < k / 4; ++g) {
-    const std::uint8_t* chunk = row + g / 16 * kChunkBytes;
-    const unsigned bits = group_bits(chunk, g);
-    const std::uint8_t* values = chunk + 8 + 2 * (g % 16);
+    const std::uint8_t* at = quad + g / 16 * kStepBytes;
+    const unsigned bits = group_bits(mask_at(at, r), g);
+    const std::uint8_t* values = values_at(at, r) + 2 * (g % 16);
     out[4 * g + first_kept(bits)] = static_cast<std::int8_t>(values[0]);
     out[4 * g + second_kept(bits)] = static_cast<std::int8_t>(values[1]);
   }
@@ -285,43 +319,57 @@ void unpack_row(const std::uint8_t* row, std::int64_t k, std::int8_t* out, bool 
 
 std::int64_t sparse24_row_bytes(std::int64_t k) { return chunks(k) * kChunkBytes; }
 
+std::int64_t sparse24_packed_bytes(std::int64_t n, std::int64_t k) {
+  return quads(n) * (quad_bytes(k) + kQuad * static_cast<std::int64_t>(sizeof(std::int32_t)));
+}
+
 bool pack_sparse24(const std::int8_t* w, std::int64_t n, std::int64_t k, std::uint8_t* packed) {
-  if (k % 4 != 0) return false;
-  const std::int64_t row_bytes = sparse24_row_bytes(k);
-  for (std::int64_t j = 0; j < n; ++j) {
-    const std::int8_t* src = w + j * k;
-    std::uint8_t* row = packed + j * row_bytes;
-    std::memset(row, 0, static_cast<std::size_t>(row_bytes));
+  if (k % 4 != 0 || k > kSparse24MaxK) return false;
+  std::memset(packed, 0, static_cast<std::size_t>(sparse24_packed_bytes(n, k)));
+  auto* offsets = reinterpret_cast<std::int32_t*>(packed + quads(n) * quad_bytes(k));
+  for (std::int64_t j = 0; j < kQuad * quads(n); ++j) {  // rows past n are padding: zeros
+    const std::int8_t* src = j < n ? w + j * k : nullptr;
+    std::uint8_t* quad = packed + j / kQuad * quad_bytes(k);
+    const std::int64_t r = j % kQuad;
+    std::int32_t sum = 0;
     for (std::int64_t c = 0; c < chunks(k); ++c) {
-      std::uint8_t* chunk = row + c * kChunkBytes;
+      std::uint8_t* step = quad + c * kStepBytes;
+      auto* values = const_cast<std::uint8_t*>(values_at(step, r));
       std::uint64_t mask = 0;
       for (std::int64_t group = 0; group < 16; ++group) {
         const std::int64_t g = 16 * c + group;
+        const bool real = src != nullptr && g < k / 4;
         unsigned bits = 0;
-        if (g < k / 4) {
+        if (real) {
           for (unsigned column = 0; column < 4; ++column) bits |= (src[4 * g + column] != 0 ? 1u : 0u) << column;
           if (std::popcount(bits) > 2) return false;
         }
         // Zeros kept to make 2: the lowest columns not yet kept (padding groups keep 0 and 1).
         for (unsigned column = 0; std::popcount(bits) < 2; ++column) bits |= 1u << column;
         mask |= std::uint64_t{bits} << (4 * group);
-        if (g < k / 4) {
-          chunk[8 + 2 * group] = static_cast<std::uint8_t>(src[4 * g + first_kept(bits)]);
-          chunk[8 + 2 * group + 1] = static_cast<std::uint8_t>(src[4 * g + second_kept(bits)]);
+        if (real) {
+          const std::int8_t v0 = src[4 * g + first_kept(bits)], v1 = src[4 * g + second_kept(bits)];
+          values[2 * group] = static_cast<std::uint8_t>(v0);
+          values[2 * group + 1] = static_cast<std::uint8_t>(v1);
+          sum += v0 + v1;
         }
       }
-      std::memcpy(chunk, &mask, 8);
+      std::memcpy(step + 8 * r, &mask, 8);
     }
+    offsets[j] = 128 * sum;
   }
   return true;
 }
 
 void unpack_sparse24(const std::uint8_t* packed, std::int64_t k, std::int64_t n0, std::int64_t rows, std::int8_t* dense,
                      Sparse24Kernel kernel) {
-  const std::int64_t row_bytes = sparse24_row_bytes(k);
   const bool avx512 = kernel == Sparse24Kernel::Best;
+  const std::int64_t stride = quad_bytes(k);
 #pragma omp parallel for schedule(static) if (rows * k > 65536)
-  for (std::int64_t r = 0; r < rows; ++r) unpack_row(packed + (n0 + r) * row_bytes, k, dense + r * k, avx512);
+  for (std::int64_t i = 0; i < rows; ++i) {
+    const std::int64_t j = n0 + i;
+    unpack_row(packed + j / kQuad * stride, j % kQuad, k, dense + i * k, avx512);
+  }
 }
 
 bool sparse24_has_avx512() {

@@ -1,7 +1,7 @@
 // Int8 weights with 2:4 sparsity (in every group of 4 consecutive weights of a
 // row at most 2 are nonzero), stored compressed for the memory-bound decode
-// product. A packed row of k columns is ceil(k / 64) chunks of 40 bytes, one
-// per 64 columns (16 groups), zero-padded:
+// product. Each row's k columns are ceil(k / 64) chunks of 64 columns (16
+// groups), zero-padded; a chunk is
 //
 //   mask    8 bytes, a little-endian uint64: bit c set where column c of the
 //           chunk is kept; exactly 2 bits in each group's 4 (a group with
@@ -9,24 +9,35 @@
 //           0 and 1)
 //   values  32 bytes: the 32 kept weights in column order
 //
-// 5/8 of the dense bytes, in one stream. With AVX-512 VBMI2 and VNNI the
-// product expands each chunk's 32 values to their 64 columns with one
-// vpexpandb under the mask and multiplies them with the activations
-// (vpdpbusd); with AVX2 it gathers, for each activation row, the 32
-// activations facing the values (byte shuffles whose control it derives from
-// the mask) and runs the exact int8 dot product of gemm_int8.h on 32 lanes.
+// 5/8 of the dense bytes. The rows go in quads (4 rows; the last quad padded
+// with zero rows), and a quad is one stream of 160-byte steps, one per chunk:
+// the 4 rows' masks (4 x 8 bytes), then their values (4 x 32 bytes). After the
+// last quad: an int32 per row (padding rows included), 128 * the sum of its
+// weights. With AVX-512 VBMI2 and VNNI the product expands each chunk's 32
+// values to their 64 columns with one vpexpandb under the mask, and one load
+// of 64 activations serves the quad's 4 rows (vpdpbusd); with AVX2 it gathers,
+// for each activation row, the 32 activations facing a chunk's values (byte
+// shuffles whose control it derives from the mask) and runs the exact int8 dot
+// product of gemm_int8.h on 32 lanes.
 #pragma once
 
 #include <cstdint>
 
 namespace octet::cpu {
 
-// Bytes of one packed row of k columns.
+// Int32 sums of 255 * 127 * k / 2 (the offset activations times the kept
+// weights) stay exact up to this k.
+constexpr std::int64_t kSparse24MaxK = 131072;
+
+// A row's share of the packed bytes: its chunks, 5/8 of k (k padded to 64).
 std::int64_t sparse24_row_bytes(std::int64_t k);
 
-// Packs w [n, k] (k a multiple of 4) into `packed` (n * sparse24_row_bytes(k)
-// bytes). False, with `packed` partly written, where k is not a multiple of 4
-// or some group of 4 holds more than 2 nonzeros.
+// Bytes of a packed [n, k] weight: its quads and the rows' offsets.
+std::int64_t sparse24_packed_bytes(std::int64_t n, std::int64_t k);
+
+// Packs w [n, k] (k a multiple of 4, at most kSparse24MaxK) into `packed`
+// (sparse24_packed_bytes(n, k) bytes). False, with `packed` partly written,
+// where k is not such, or some group of 4 holds more than 2 nonzeros.
 bool pack_sparse24(const std::int8_t* w, std::int64_t n, std::int64_t k, std::uint8_t* packed);
 
 // Which code runs: the best this build has (AVX-512 VBMI2 + VNNI where the

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <random>
 #include <tuple>
 
@@ -28,7 +29,7 @@ std::vector<std::int8_t> random_two_four(int n, int k, std::uint32_t seed) {
 }
 
 std::vector<std::uint8_t> packed(const std::vector<std::int8_t>& w, int n, int k) {
-  std::vector<std::uint8_t> p(static_cast<std::size_t>(n * sparse24_row_bytes(k)));
+  std::vector<std::uint8_t> p(static_cast<std::size_t>(sparse24_packed_bytes(n, k)));
   EXPECT_TRUE(pack_sparse24(w.data(), n, k, p.data()));
   return p;
 }
@@ -44,6 +45,8 @@ std::int64_t dense_dot(const std::vector<std::int8_t>& x, const std::vector<std:
 TEST(Sparse24, PackedRowIsFiveEighthsOfTheDenseBytes) {
   EXPECT_EQ(sparse24_row_bytes(2048), 2048 * 5 / 8);
   EXPECT_EQ(sparse24_row_bytes(36), 40) << "k padded to a multiple of 64";
+  EXPECT_EQ(sparse24_packed_bytes(8, 2048), 8 * (2048 * 5 / 8 + 4)) << "the rows and an int32 offset each";
+  EXPECT_EQ(sparse24_packed_bytes(5, 36), 8 * (40 + 4)) << "rows padded to a multiple of 4";
 }
 
 void expect_unpack_gives_back_the_dense_weights(Sparse24Kernel kernel) {
@@ -67,37 +70,57 @@ TEST(Sparse24, Avx512UnpackGivesBackTheDenseWeights) {
   expect_unpack_gives_back_the_dense_weights(Sparse24Kernel::Best);
 }
 
-// The layout the header states, from its definition: a chunk's mask, then its
-// kept values in column order; a group with fewer than 2 nonzeros keeps its
-// lowest zero columns to make 2, a padding group columns 0 and 1.
-TEST(Sparse24, ChunkIsTheMaskThenTheKeptValues) {
-  std::vector<std::int8_t> w(8, 0);  // k = 8: groups 0, 1; groups 2..15 are padding
+// The layout the header states, from its definition: rows in quads, a step
+// per 64 columns holding the quad's 4 masks then their kept values in column
+// order; a group with fewer than 2 nonzeros keeps its lowest zero columns to
+// make 2, a padding group (and a padding row) columns 0 and 1; after the
+// quads, 128 * each row's weight sum.
+TEST(Sparse24, QuadStepsAreTheMasksThenTheKeptValuesThenTheOffsets) {
+  const int n = 2, k = 68;  // 2 steps (the second with 1 group of 16), rows 2 and 3 padding
+  std::vector<std::int8_t> w(static_cast<std::size_t>(n * k), 0);
   w[1] = 5;
-  w[3] = -7;  // group 0 keeps columns 1 and 3
-  w[6] = 9;   // group 1 keeps its lowest zero column 0 (column 4) and column 2 (column 6)
-  const auto p = packed(w, 1, 8);
-  ASSERT_EQ(p.size(), 40u);
-  std::uint64_t mask = 0;
-  for (int b = 0; b < 8; ++b) mask |= std::uint64_t{p[static_cast<std::size_t>(b)]} << (8 * b);
-  std::uint64_t expected = 0b1010 | 0b0101 << 4;
-  for (int g = 2; g < 16; ++g) expected |= std::uint64_t{0b0011} << (4 * g);
-  EXPECT_EQ(mask, expected);
-  const std::vector<std::uint8_t> values(p.begin() + 8, p.end());
-  std::vector<std::uint8_t> expected_values(32, 0);
-  expected_values[0] = 5;
-  expected_values[1] = static_cast<std::uint8_t>(-7);
-  expected_values[3] = 9;
-  EXPECT_EQ(values, expected_values);
+  w[3] = -7;          // row 0, group 0 keeps columns 1 and 3
+  w[6] = 9;           // row 0, group 1 keeps its lowest zero column 0 (column 4) and column 2 (column 6)
+  w[k + 64 + 2] = 3;  // row 1, group 16 (the second step's group 0) keeps columns 0 and 2
+  const auto p = packed(w, n, k);
+  ASSERT_EQ(p.size(), 2u * 160 + 4 * 4);
+  const auto mask_of = [&](int step, int row) {
+    std::uint64_t mask = 0;
+    for (int b = 0; b < 8; ++b) mask |= std::uint64_t{p[static_cast<std::size_t>(160 * step + 8 * row + b)]} << (8 * b);
+    return mask;
+  };
+  const auto value_of = [&](int step, int row, int v) {
+    return static_cast<std::int8_t>(p[static_cast<std::size_t>(160 * step + 32 + 32 * row + v)]);
+  };
+  std::uint64_t padding = 0;
+  for (int g = 0; g < 16; ++g) padding |= std::uint64_t{0b0011} << (4 * g);
+  EXPECT_EQ(mask_of(0, 0), (padding & ~std::uint64_t{0xff}) | 0b1010 | 0b0101 << 4);
+  EXPECT_EQ(mask_of(0, 1), padding) << "row 1's first 64 columns are zero";
+  EXPECT_EQ(mask_of(1, 1), (padding & ~std::uint64_t{0xf}) | 0b0101);
+  EXPECT_EQ(mask_of(0, 2), padding) << "a padding row";
+  EXPECT_EQ(mask_of(1, 3), padding) << "a padding row";
+  EXPECT_EQ(value_of(0, 0, 0), 5);
+  EXPECT_EQ(value_of(0, 0, 1), -7);
+  EXPECT_EQ(value_of(0, 0, 2), 0);
+  EXPECT_EQ(value_of(0, 0, 3), 9);
+  EXPECT_EQ(value_of(1, 1, 1), 3);
+  std::int32_t offsets[4];
+  std::memcpy(offsets, p.data() + 320, sizeof offsets);
+  EXPECT_EQ(offsets[0], 128 * (5 - 7 + 9));
+  EXPECT_EQ(offsets[1], 128 * 3);
+  EXPECT_EQ(offsets[2], 0);
+  EXPECT_EQ(offsets[3], 0);
 }
 
 TEST(Sparse24, PackRefusesWhatIsNotTwoFour) {
   std::vector<std::int8_t> w(16, 0);
-  std::vector<std::uint8_t> p(static_cast<std::size_t>(sparse24_row_bytes(16)));
+  std::vector<std::uint8_t> p(static_cast<std::size_t>(sparse24_packed_bytes(1, 16)));
   w[4] = w[5] = 1;
   EXPECT_TRUE(pack_sparse24(w.data(), 1, 16, p.data()));
   w[7] = 1;  // group 1 keeps 3
   EXPECT_FALSE(pack_sparse24(w.data(), 1, 16, p.data()));
   EXPECT_FALSE(pack_sparse24(w.data(), 1, 6, p.data())) << "a row length that is not a multiple of 4";
+  EXPECT_FALSE(pack_sparse24(w.data(), 1, kSparse24MaxK + 4, p.data())) << "a row too long for exact int32 sums";
 }
 
 using Shape3 = std::tuple<int, int, int>;  // M, K, N

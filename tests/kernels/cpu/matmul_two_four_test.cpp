@@ -45,7 +45,8 @@ TEST(CpuTwoFour, PreparationPacksPrunedInt8WeightsAndOnlyThose) {
   const Tensor packed = backend->prepare_weight(pruned, OpKind::MatMul);
   ASSERT_NE(packed.quant(), nullptr);
   EXPECT_TRUE(packed.quant()->packed_two_four);
-  EXPECT_EQ(packed.nbytes(), 12u * 128 * 5 / 8) << "rows of 100 padded to 128, 5/8 of their bytes";
+  EXPECT_EQ(packed.nbytes(), 12u * (128 * 5 / 8 + 4))
+      << "rows of 100 padded to 128, 5/8 of their bytes, an int32 offset each";
   EXPECT_EQ(backend->prepare_weight(pruned, OpKind::MatMul).raw(), packed.raw()) << "packed once";
   const Tensor dense = quantize_weight(test::tensor_of(test::random_floats(1200, 4), {12, 100}), QuantScheme::Int8);
   EXPECT_FALSE(backend->prepare_weight(dense, OpKind::MatMul).quant()->packed_two_four);
