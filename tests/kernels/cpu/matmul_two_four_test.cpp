@@ -68,14 +68,15 @@ TEST_P(CpuTwoFourMatmulTest, EqualsTheDenseInt8Product) {
   EXPECT_LT(test::max_relative_error(got.output, reference(x, m, k, w, bias)), 1e-6);
 }
 
-// Decode (M <= 8 reads the packed rows) and prefill: on oneDNN's dense
-// kernels where the CPU has VNNI, else expanded tiles of 256 weight rows
+// Decode and short prompts (M <= 20 reads the packed rows) and prefill: on
+// oneDNN's dense kernels where the CPU has VNNI, else expanded tiles of 256 weight rows
 // (N = 300 is a full tile and a partial one; their pieces, unpack_sparse24 and
 // gemm_s8s8_f32 with an output stride, are tested on every CPU in
 // gemm_int8_sparse24_test.cpp).
 INSTANTIATE_TEST_SUITE_P(DecodeAndPrefill, CpuTwoFourMatmulTest,
                          ::testing::Values(Shape3{1, 100, 130}, Shape3{3, 260, 7}, Shape3{8, 64, 300},
-                                           Shape3{9, 36, 21}, Shape3{64, 300, 300}));
+                                           Shape3{9, 36, 21}, Shape3{20, 68, 37}, Shape3{21, 100, 13},
+                                           Shape3{64, 300, 300}));
 
 }  // namespace
 }  // namespace octet
