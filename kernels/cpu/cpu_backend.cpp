@@ -685,29 +685,43 @@ class CpuBackend final : public Backend {
   }
 
   // Matmuls of the same input, one after the other in the graph, whose
-  // int8 weights take per-token activations, in steps of up to
-  // kPanelRows rows (decode): each waits for the group's last node
-  // (runs_with_siblings_), which runs them all in one parallel loop over
-  // the panels of every weight (MatmulInt8Dnnl::run_together): a layer's q,
-  // k and v, its gate and up. The 1.1B shape's GEMVs alone, 2 threads on a
-  // Sapphire Rapids host: 2.4-4.2% faster than one loop per weight.
+  // int8 weights take per-token activations, in steps of few rows (decode):
+  // each waits for the group's last node (runs_with_siblings_), which runs
+  // them all in one parallel loop: a layer's q, k and v, its gate and up.
+  // Dense weights up to kPanelRows rows, over the panels of every weight
+  // (MatmulInt8Dnnl::run_together; the 1.1B shape's GEMVs alone, 2 threads on
+  // a Sapphire Rapids host: 2.4-4.2% faster than one loop per weight); packed
+  // 2:4 ones up to kTwoFourDirectRows, over their quads
+  // (gemm_s8s8_f32_sparse24). A group holds one kind.
+  enum class SiblingKind { None, Panels, TwoFour };
+  static_assert(cpu::kMaxPanelsProducts == cpu::kMaxSparse24Products, "one limit on a group's size");
+  static SiblingKind sibling_kind(const Tensor& w, std::int64_t rows) {
+    if (!int8_per_token(w)) return SiblingKind::None;
+    if (w.quant()->packed_two_four) return rows <= kTwoFourDirectRows ? SiblingKind::TwoFour : SiblingKind::None;
+    if (holds_two_four(w)) return SiblingKind::None;  // packed for the backend at its first run
+    return rows <= cpu::MatmulInt8Dnnl::kPanelRows ? SiblingKind::Panels : SiblingKind::None;
+  }
+
   void find_sibling_matmuls(const Graph& graph) {
     if (runs_with_siblings_.size() > kMaxQuantizingProducers) runs_with_siblings_.clear();
     if (graph.values_kept()) return;
     const auto& values = graph.values();
     const auto& nodes = graph.nodes();
-    const auto joins = [&](const Node& node, int x) {
-      if (node.op != OpKind::MatMul || node.inputs[0] != x) return false;
-      const Tensor& w = values[static_cast<std::size_t>(node.inputs[1])].tensor;
-      const Shape& rows = values[static_cast<std::size_t>(x)].shape;
-      return int8_per_token(w) && !w.quant()->packed_two_four && !holds_two_four(w) && rows.size() == 2 &&
-             rows[0] <= cpu::MatmulInt8Dnnl::kPanelRows;
+    const auto kind_of = [&](const Node& node) {
+      if (node.op != OpKind::MatMul || node.inputs.size() < 2) return SiblingKind::None;
+      const Shape& x = values[static_cast<std::size_t>(node.inputs[0])].shape;
+      if (x.size() != 2) return SiblingKind::None;
+      return sibling_kind(values[static_cast<std::size_t>(node.inputs[1])].tensor, x[0]);
     };
     for (std::size_t i = 0; i < nodes.size();) {
-      const int x = nodes[i].op == OpKind::MatMul ? nodes[i].inputs[0] : -1;
+      const SiblingKind kind = kind_of(nodes[i]);
+      const int x = kind != SiblingKind::None ? nodes[i].inputs[0] : -1;
       std::size_t end = i + 1;
-      if (x >= 0 && joins(nodes[i], x)) {
-        while (end < nodes.size() && end - i < cpu::kMaxPanelsProducts && joins(nodes[end], x)) ++end;
+      if (kind != SiblingKind::None) {
+        while (end < nodes.size() && end - i < cpu::kMaxPanelsProducts && kind_of(nodes[end]) == kind &&
+               nodes[end].inputs[0] == x) {
+          ++end;
+        }
       }
       for (std::size_t s = i; s + 1 < end; ++s) runs_with_siblings_[&nodes[s]] = &nodes[end - 1];
       i = end;
@@ -718,21 +732,34 @@ class CpuBackend final : public Backend {
   // false (nothing written) where the products do not run together.
   bool run_with_siblings(const Node& node, std::span<Tensor* const> in, Tensor& out) {
     const Tensor& x = *in[0];
-    if (in.size() < 2 || x.rank() != 2 || !int8_per_token(*in[1])) return false;
-    std::array<cpu::MatmulInt8Dnnl::Product, cpu::kMaxPanelsProducts> products{};
+    if (in.size() < 2 || x.rank() != 2) return false;
+    const SiblingKind kind = sibling_kind(*in[1], x.dim(0));
+    if (kind == SiblingKind::None) return false;
+    std::array<cpu::MatmulInt8Dnnl::Product, cpu::kMaxPanelsProducts> panels{};
+    std::array<cpu::Sparse24Product, cpu::kMaxSparse24Products> two_four{};
     std::size_t count = 0;
     const auto add = [&](std::span<Tensor* const> operands, Tensor& y) {
+      if (operands.size() < 2 || sibling_kind(*operands[1], x.dim(0)) != kind || count == panels.size()) return false;
       const Tensor& w = *operands[1];
-      products[count++] = {w.data<std::int8_t>(), w.quant()->scale.data<float>(), y.data_mut<float>(), w.dim(0),
-                           operands.size() > 2 ? operands[2]->data<float>() : nullptr};
+      const float* bias = operands.size() > 2 ? operands[2]->data<float>() : nullptr;
+      const float* w_scale = w.quant()->scale.data<float>();
+      if (kind == SiblingKind::TwoFour) {
+        two_four[count++] = {w.data<std::uint8_t>(), w_scale, y.data_mut<float>(), w.dim(0), bias};
+      } else {
+        panels[count++] = {w.data<std::int8_t>(), w_scale, y.data_mut<float>(), w.dim(0), bias};
+      }
+      return true;
     };
     for (const Deferred& d : siblings_) {
-      if (d.inputs().size() < 2 || !int8_per_token(*d.inputs()[1])) return false;
-      add(d.inputs(), *d.out);
+      if (!add(d.inputs(), *d.out)) return false;
     }
-    add(in, out);
+    if (!add(in, out)) return false;
     const auto [xq, xs] = int8_input(x, *in[1]->quant(), prequantized(node, x));
-    if (!matmul_int8_dnnl_.run_together(xq, xs, std::span(products).first(count), x.dim(0), x.dim(1))) return false;
+    if (kind == SiblingKind::TwoFour) {
+      cpu::gemm_s8s8_f32_sparse24(xq, xs, std::span(two_four).first(count), x.dim(0), x.dim(1));
+    } else if (!matmul_int8_dnnl_.run_together(xq, xs, std::span(panels).first(count), x.dim(0), x.dim(1))) {
+      return false;
+    }
     siblings_.clear();
     return true;
   }

@@ -1,11 +1,13 @@
 #include "kernels/cpu/gemm_int8_sparse24.h"
 
+#include "engine/core/error.h"
 #include "kernels/cpu/int8_dot.h"
 
 #include <algorithm>
 #include <array>
 #include <bit>
 #include <cstring>
+#include <span>
 #include <vector>
 
 namespace octet::cpu {
@@ -223,14 +225,29 @@ void quad_dots(const std::int8_t* x, const std::uint8_t* xu, std::int64_t ldx, c
   for (std::int64_t r = 0; r < kQuad; ++r) finish_row<MB>(x, ldx, quad, r, k, kk, out);
 }
 
-// Runs `emit(m, n, int32 dot)` for every output: quads spread over threads
-// (each thread streams its contiguous share), the activation rows in register
-// blocks of kRowBlock sharing each expanded step (a quad's rows, 14 KiB at k =
-// 5632, are read again from L1 for the blocks after the first).
+// A packed weight and its row count, as for_each_dot reads it.
+struct PackedWeight {
+  const std::uint8_t* w;
+  std::int64_t n;
+};
+
+// Runs `emit(p, m, n, int32 dot)` for every output of x times each packed
+// weight p (all of k columns): the quads of every weight spread over threads
+// in one loop (each thread streams its contiguous share), the activation rows
+// in register blocks of kRowBlock sharing each expanded step (a quad's rows,
+// 14 KiB at k = 5632, are read again from L1 for the blocks after the first).
+// At most kMaxSparse24Products weights.
 template <typename Emit>
-void for_each_dot(const std::int8_t* x, const std::uint8_t* w, std::int64_t m, std::int64_t k, std::int64_t n,
+void for_each_dot(const std::int8_t* x, std::span<const PackedWeight> weights, std::int64_t m, std::int64_t k,
                   Sparse24Kernel kernel, const Emit& emit) {
-  // Per thread and kept between calls: a decode step makes ~150 of them.
+  // first[p]: weight p's first quad in the loop over every weight's quads.
+  std::array<std::int64_t, kMaxSparse24Products + 1> first{};
+  std::int64_t outputs = 0;
+  for (std::size_t p = 0; p < weights.size(); ++p) {
+    first[p + 1] = first[p] + quads(weights[p].n);
+    outputs += weights[p].n;
+  }
+  // Per thread and kept between calls: a decode step makes ~100 of them.
   // Aligned to 64 bytes, so that each load of 64 activations is one line.
   thread_local std::vector<std::uint8_t> flipped;
   const std::uint8_t* xu = nullptr;
@@ -242,18 +259,21 @@ void for_each_dot(const std::int8_t* x, const std::uint8_t* w, std::int64_t m, s
     for (std::size_t i = 0; i < size; ++i) aligned[i] = static_cast<std::uint8_t>(x[i]) ^ 0x80u;
     xu = aligned;
   }
-  const std::int32_t* offsets = offsets_of(w, n, k);
-  const std::int64_t stride = quad_bytes(k);
-#pragma omp parallel for schedule(static) if (n > kQuad && m * n * k > 32768)
-  for (std::int64_t q = 0; q < quads(n); ++q) {
-    const std::uint8_t* quad = w + q * stride;
-    const std::int64_t j0 = kQuad * q, rows = std::min(kQuad, n - j0);
+  const std::int64_t stride = quad_bytes(k), all = first[weights.size()];
+#pragma omp parallel for schedule(static) if (all > 1 && m * outputs * k > 32768)
+  for (std::int64_t q = 0; q < all; ++q) {
+    std::size_t p = 0;
+    while (q >= first[p + 1]) ++p;
+    const auto [w, n] = weights[p];
+    const std::uint8_t* quad = w + (q - first[p]) * stride;
+    const std::int64_t j0 = kQuad * (q - first[p]), rows = std::min(kQuad, n - j0);
+    const std::int32_t* offsets = offsets_of(w, n, k) + j0;
     for (std::int64_t m0 = 0; m0 < m; m0 += int8_dot::kRowBlock) {
       int8_dot::with_row_block(m - m0, [&]<int MB>() {
         std::int32_t out[MB][kQuad];
-        quad_dots<MB>(x + m0 * k, xu != nullptr ? xu + m0 * k : nullptr, k, quad, offsets + j0, k, out);
+        quad_dots<MB>(x + m0 * k, xu != nullptr ? xu + m0 * k : nullptr, k, quad, offsets, k, out);
         for (int i = 0; i < MB; ++i)
-          for (std::int64_t r = 0; r < rows; ++r) emit(m0 + i, j0 + r, out[i][r]);
+          for (std::int64_t r = 0; r < rows; ++r) emit(p, m0 + i, j0 + r, out[i][r]);
       });
     }
   }
@@ -382,14 +402,29 @@ bool sparse24_has_avx512() {
 
 void gemm_s8s8_s32_sparse24(const std::int8_t* x, const std::uint8_t* w, std::int32_t* acc, std::int64_t m,
                             std::int64_t k, std::int64_t n, Sparse24Kernel kernel) {
-  for_each_dot(x, w, m, k, n, kernel, [&](std::int64_t i, std::int64_t j, std::int32_t v) { acc[i * n + j] = v; });
+  const PackedWeight weight{w, n};
+  for_each_dot(x, std::span(&weight, 1), m, k, kernel,
+               [&](std::size_t, std::int64_t i, std::int64_t j, std::int32_t v) { acc[i * n + j] = v; });
+}
+
+void gemm_s8s8_f32_sparse24(const std::int8_t* x, const float* x_scale, std::span<const Sparse24Product> products,
+                            std::int64_t m, std::int64_t k) {
+  if (products.size() > kMaxSparse24Products)
+    fail("gemm_s8s8_f32_sparse24: {} products, at most {}", products.size(), kMaxSparse24Products);
+  std::array<PackedWeight, kMaxSparse24Products> weights{};
+  for (std::size_t p = 0; p < products.size(); ++p) weights[p] = {products[p].packed, products[p].n};
+  for_each_dot(x, std::span(weights).first(products.size()), m, k, Sparse24Kernel::Best,
+               [&](std::size_t p, std::int64_t i, std::int64_t j, std::int32_t v) {
+                 const Sparse24Product& product = products[p];
+                 product.y[i * product.n + j] = static_cast<float>(v) * (x_scale[i] * product.w_scale[j]) +
+                                                (product.bias != nullptr ? product.bias[j] : 0.0f);
+               });
 }
 
 void gemm_s8s8_f32_sparse24(const std::int8_t* x, const float* x_scale, const std::uint8_t* w, const float* w_scale,
                             float* y, std::int64_t m, std::int64_t k, std::int64_t n, const float* bias) {
-  for_each_dot(x, w, m, k, n, Sparse24Kernel::Best, [&](std::int64_t i, std::int64_t j, std::int32_t v) {
-    y[i * n + j] = static_cast<float>(v) * (x_scale[i] * w_scale[j]) + (bias != nullptr ? bias[j] : 0.0f);
-  });
+  const Sparse24Product product{w, w_scale, y, n, bias};
+  gemm_s8s8_f32_sparse24(x, x_scale, std::span(&product, 1), m, k);
 }
 
 }  // namespace octet::cpu

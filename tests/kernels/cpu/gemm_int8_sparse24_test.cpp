@@ -181,6 +181,43 @@ INSTANTIATE_TEST_SUITE_P(Decode, Sparse24GemmTest,
                                            Shape3{8, 2052, 37}, Shape3{8, 64, 5}));
 INSTANTIATE_TEST_SUITE_P(Prefill, Sparse24GemmTest, ::testing::Values(Shape3{33, 300, 70}));
 
+// Several packed weights of the same K against the same x in one loop (a
+// layer's q, k and v): each output bit for bit what its product alone gives,
+// at M = 1..20 (the rows that read packed rows), N not a multiple of 4, with
+// and without a bias.
+TEST(Sparse24, ProductsTogetherEqualEachAlone) {
+  const int k = 300;
+  const int ns[] = {130, 37, 70};
+  std::vector<std::vector<std::uint8_t>> packs;
+  std::vector<std::vector<float>> scales, biases;
+  for (int i = 0; i < 3; ++i) {
+    packs.push_back(packed(random_two_four(ns[i], k, 70u + static_cast<std::uint32_t>(i)), ns[i], k));
+    scales.push_back(test::random_floats(static_cast<std::size_t>(ns[i]), 80u + static_cast<std::uint32_t>(i), 0.01f));
+    biases.push_back(i == 1 ? std::vector<float>{} : test::random_floats(static_cast<std::size_t>(ns[i]), 90));
+  }
+  for (int m = 1; m <= 20; ++m) {
+    const auto x = test::random_int8(static_cast<std::size_t>(m * k), 60);
+    const auto x_scale = test::random_floats(static_cast<std::size_t>(m), 61, 0.02f);
+    std::vector<std::vector<float>> alone, together;
+    std::vector<Sparse24Product> products;
+    for (int i = 0; i < 3; ++i) {
+      const float* bias =
+          biases[static_cast<std::size_t>(i)].empty() ? nullptr : biases[static_cast<std::size_t>(i)].data();
+      alone.emplace_back(static_cast<std::size_t>(m * ns[i]));
+      gemm_s8s8_f32_sparse24(x.data(), x_scale.data(), packs[static_cast<std::size_t>(i)].data(),
+                             scales[static_cast<std::size_t>(i)].data(), alone.back().data(), m, k, ns[i], bias);
+      together.emplace_back(static_cast<std::size_t>(m * ns[i]), -1.0f);
+    }
+    for (int i = 0; i < 3; ++i) {
+      const auto at = static_cast<std::size_t>(i);
+      products.push_back({packs[at].data(), scales[at].data(), together[at].data(), ns[i],
+                          biases[at].empty() ? nullptr : biases[at].data()});
+    }
+    gemm_s8s8_f32_sparse24(x.data(), x_scale.data(), products, m, k);
+    for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(together[i], alone[i]) << "M " << m << ", product " << i;
+  }
+}
+
 TEST(GemmInt8, OutputStrideWritesColumnsOfAWiderResult) {
   const int m = 5, k = 40, n = 6, ldy = 11;
   const auto x = test::random_int8(static_cast<std::size_t>(m * k), 61),
