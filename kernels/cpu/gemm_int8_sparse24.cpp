@@ -66,11 +66,10 @@ void finish_row(const std::int8_t* x, std::int64_t ldx, const std::uint8_t* quad
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 // Row r's 64 columns of a step: its 32 values put in place by the mask, zeros
-// between. (The register form: vpexpandb from memory was slower, 15-30% at 4
-// activation rows with the weights in cache.)
+// between. (From memory: with a separate load of the values, the 1-row
+// product streamed 1-2% slower and the 4-row one 8% slower.)
 inline __m512i expand_chunk(const std::uint8_t* step, std::int64_t r) {
-  const __m256i values = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(values_at(step, r)));
-  return _mm512_maskz_expand_epi8(_cvtu64_mask64(mask_at(step, r)), _mm512_castsi256_si512(values));
+  return _mm512_maskz_expandloadu_epi8(_cvtu64_mask64(mask_at(step, r)), values_at(step, r));
 }
 
 // The 16 lanes of a, b, c, d summed: {sum a, sum b, sum c, sum d}.
@@ -87,11 +86,12 @@ inline __m128i sum_lanes(__m512i a, __m512i b, __m512i c, __m512i d) {
 // rows. vpdpbusd takes unsigned activations, so `xu` is x offset by 128 (x ^
 // 0x80, made once per call) and the rows' offsets (128 * sum(w)) are taken
 // off: exact. A partial last chunk reads its activations under a mask (the
-// weights there are zero). Streaming a 2048 x 5632 weight from memory on 2
-// Sapphire Rapids cores this reads 31-33 GB/s at 1 activation row (as the
-// one-row-at-a-time layout before it; the dense panels kernel 33-35 and a plain
-// read of the same bytes 38-39 in the same runs), and 27 against 22 GB/s at 4
-// rows, where the kernel's work is the limit.
+// weights there are zero). Streaming weights from memory on 2 Sapphire Rapids
+// cores, against the one-row-at-a-time layout before it (same harness, same
+// run): at 4 activation rows, where the kernel's work is the limit, 17-35%
+// faster; at 1 row 7% faster for 2048 x 2048, 1-5% slower for 5632 x 2048 and
+// 2048 x 5632 (31-33 GB/s; the dense panels GEMV 33-35, a plain read of the
+// same bytes 38-39).
 template <int MB>
 void quad_dots_avx512(const std::uint8_t* xu, std::int64_t ldx, const std::uint8_t* quad, const std::int32_t* offsets,
                       std::int64_t k, std::int32_t (&out)[MB][kQuad]) {
@@ -108,10 +108,12 @@ void quad_dots_avx512(const std::uint8_t* xu, std::int64_t ldx, const std::uint8
   };
   const std::uint8_t* step = quad;
   std::int64_t kk = 0;
-  for (; kk + kChunk <= k; kk += kChunk, step += kStepBytes) {
-    for (int line = 0; line < 3; ++line) int8_dot::prefetch_stream_line(step + 64 * line);  // 160 bytes: 2.5 lines
+  for (; kk + 2 * kChunk <= k; kk += 2 * kChunk, step += 2 * kStepBytes) {
+    for (int line = 0; line < 5; ++line) int8_dot::prefetch_stream_line(step + 64 * line);  // 2 steps: 5 lines
     add_step(step, kk, ~__mmask64{0});
+    add_step(step + kStepBytes, kk + kChunk, ~__mmask64{0});
   }
+  for (; kk + kChunk <= k; kk += kChunk, step += kStepBytes) add_step(step, kk, ~__mmask64{0});
   if (kk < k) add_step(step, kk, (__mmask64{1} << (k - kk)) - 1);
   const __m128i offset = _mm_loadu_si128(reinterpret_cast<const __m128i*>(offsets));
   for (int i = 0; i < MB; ++i) {
