@@ -193,7 +193,7 @@ class CpuBackend final : public Backend {
       std::copy(in.begin(), in.end(), deferred_->input_slots.begin());
       return;
     }
-    if (sibling != runs_with_siblings_.end() && in.size() <= 3 && siblings_.size() + 1 < cpu::kMaxPanelsProducts) {
+    if (sibling != runs_with_siblings_.end() && in.size() <= 3 && siblings_.size() + 1 < cpu::kMaxInt8Products) {
       siblings_.push_back(Deferred{&node, last, {}, in.size(), &out, &ctx});
       std::copy(in.begin(), in.end(), siblings_.back().input_slots.begin());
       return;
@@ -694,7 +694,6 @@ class CpuBackend final : public Backend {
   // 2:4 ones up to kTwoFourDirectRows, over their quads
   // (gemm_s8s8_f32_sparse24). A group holds one kind.
   enum class SiblingKind { None, Panels, TwoFour };
-  static_assert(cpu::kMaxPanelsProducts == cpu::kMaxSparse24Products, "one limit on a group's size");
   static SiblingKind sibling_kind(const Tensor& w, std::int64_t rows) {
     if (!int8_per_token(w)) return SiblingKind::None;
     if (w.quant()->packed_two_four) return rows <= kTwoFourDirectRows ? SiblingKind::TwoFour : SiblingKind::None;
@@ -723,7 +722,7 @@ class CpuBackend final : public Backend {
       const int x = kind != SiblingKind::None ? nodes[i].inputs[0] : -1;
       std::size_t end = i + 1;
       if (kind != SiblingKind::None) {
-        while (end < nodes.size() && end - i < cpu::kMaxPanelsProducts && kind_of(nodes[end]) == kind &&
+        while (end < nodes.size() && end - i < cpu::kMaxInt8Products && kind_of(nodes[end]) == kind &&
                nodes[end].inputs[0] == x &&
                (kind != SiblingKind::TwoFour || rows_of(nodes[end]) == rows_of(nodes[i]))) {
           ++end;
@@ -741,19 +740,13 @@ class CpuBackend final : public Backend {
     if (in.size() < 2 || x.rank() != 2) return false;
     const SiblingKind kind = sibling_kind(*in[1], x.dim(0));
     if (kind == SiblingKind::None) return false;
-    std::array<cpu::MatmulInt8Dnnl::Product, cpu::kMaxPanelsProducts> panels{};
-    std::array<cpu::Sparse24Product, cpu::kMaxSparse24Products> two_four{};
+    std::array<cpu::Int8Product, cpu::kMaxInt8Products> products{};
     std::size_t count = 0;
     const auto add = [&](std::span<Tensor* const> operands, Tensor& y) {
-      if (operands.size() < 2 || sibling_kind(*operands[1], x.dim(0)) != kind || count == panels.size()) return false;
+      if (operands.size() < 2 || sibling_kind(*operands[1], x.dim(0)) != kind || count == products.size()) return false;
       const Tensor& w = *operands[1];
-      const float* bias = operands.size() > 2 ? operands[2]->data<float>() : nullptr;
-      const float* w_scale = w.quant()->scale.data<float>();
-      if (kind == SiblingKind::TwoFour) {
-        two_four[count++] = {w.data<std::uint8_t>(), w_scale, y.data_mut<float>(), w.dim(0), bias};
-      } else {
-        panels[count++] = {w.data<std::int8_t>(), w_scale, y.data_mut<float>(), w.dim(0), bias};
-      }
+      products[count++] = {w.data<std::int8_t>(), w.quant()->scale.data<float>(), y.data_mut<float>(), w.dim(0),
+                           operands.size() > 2 ? operands[2]->data<float>() : nullptr};
       return true;
     };
     for (const Deferred& d : siblings_) {
@@ -761,9 +754,10 @@ class CpuBackend final : public Backend {
     }
     if (!add(in, out)) return false;
     const auto [xq, xs] = int8_input(x, *in[1]->quant(), prequantized(node, x));
+    const auto group = std::span(products).first(count);
     if (kind == SiblingKind::TwoFour) {
-      cpu::gemm_s8s8_f32_sparse24(xq, xs, std::span(two_four).first(count), x.dim(0), x.dim(1));
-    } else if (!matmul_int8_dnnl_.run_together(xq, xs, std::span(panels).first(count), x.dim(0), x.dim(1))) {
+      cpu::gemm_s8s8_f32_sparse24(xq, xs, group, x.dim(0), x.dim(1));
+    } else if (!matmul_int8_dnnl_.run_together(xq, xs, group, x.dim(0), x.dim(1))) {
       return false;
     }
     siblings_.clear();

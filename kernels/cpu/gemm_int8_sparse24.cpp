@@ -238,12 +238,12 @@ struct PackedWeight {
 // in one loop (each thread streams its contiguous share), the activation rows
 // in register blocks of kRowBlock sharing each expanded step (a quad's rows,
 // 14 KiB at k = 5632, are read again from L1 for the blocks after the first).
-// At most kMaxSparse24Products weights.
+// At most kMaxInt8Products weights.
 template <typename Emit>
 void for_each_dot(const std::int8_t* x, std::span<const PackedWeight> weights, std::int64_t m, std::int64_t k,
                   Sparse24Kernel kernel, const Emit& emit) {
   // first[p]: weight p's first quad in the loop over every weight's quads.
-  std::array<std::int64_t, kMaxSparse24Products + 1> first{};
+  std::array<std::int64_t, kMaxInt8Products + 1> first{};
   std::int64_t outputs = 0;
   for (std::size_t p = 0; p < weights.size(); ++p) {
     first[p + 1] = first[p] + quads(weights[p].n);
@@ -409,15 +409,17 @@ void gemm_s8s8_s32_sparse24(const std::int8_t* x, const std::uint8_t* w, std::in
                [&](std::size_t, std::int64_t i, std::int64_t j, std::int32_t v) { acc[i * n + j] = v; });
 }
 
-void gemm_s8s8_f32_sparse24(const std::int8_t* x, const float* x_scale, std::span<const Sparse24Product> products,
+void gemm_s8s8_f32_sparse24(const std::int8_t* x, const float* x_scale, std::span<const Int8Product> products,
                             std::int64_t m, std::int64_t k) {
-  if (products.size() > kMaxSparse24Products)
-    fail("gemm_s8s8_f32_sparse24: {} products, at most {}", products.size(), kMaxSparse24Products);
-  std::array<PackedWeight, kMaxSparse24Products> weights{};
-  for (std::size_t p = 0; p < products.size(); ++p) weights[p] = {products[p].packed, products[p].n};
+  if (products.size() > kMaxInt8Products)
+    fail("gemm_s8s8_f32_sparse24: {} products, at most {}", products.size(), kMaxInt8Products);
+  std::array<PackedWeight, kMaxInt8Products> weights{};
+  for (std::size_t p = 0; p < products.size(); ++p) {
+    weights[p] = {reinterpret_cast<const std::uint8_t*>(products[p].w), products[p].n};
+  }
   for_each_dot(x, std::span(weights).first(products.size()), m, k, Sparse24Kernel::Best,
                [&](std::size_t p, std::int64_t i, std::int64_t j, std::int32_t v) {
-                 const Sparse24Product& product = products[p];
+                 const Int8Product& product = products[p];
                  product.y[i * product.n + j] = static_cast<float>(v) * (x_scale[i] * product.w_scale[j]) +
                                                 (product.bias != nullptr ? product.bias[j] : 0.0f);
                });
@@ -425,7 +427,7 @@ void gemm_s8s8_f32_sparse24(const std::int8_t* x, const float* x_scale, std::spa
 
 void gemm_s8s8_f32_sparse24(const std::int8_t* x, const float* x_scale, const std::uint8_t* w, const float* w_scale,
                             float* y, std::int64_t m, std::int64_t k, std::int64_t n, const float* bias) {
-  const Sparse24Product product{w, w_scale, y, n, bias};
+  const Int8Product product{reinterpret_cast<const std::int8_t*>(w), w_scale, y, n, bias};
   gemm_s8s8_f32_sparse24(x, x_scale, std::span(&product, 1), m, k);
 }
 

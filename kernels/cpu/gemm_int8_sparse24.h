@@ -21,7 +21,8 @@
 // product of gemm_int8.h on 32 lanes.
 #pragma once
 
-#include <cstddef>
+#include "kernels/cpu/int8_product.h"
+
 #include <cstdint>
 #include <span>
 
@@ -63,19 +64,10 @@ void gemm_s8s8_s32_sparse24(const std::int8_t* x, const std::uint8_t* w, std::in
 void gemm_s8s8_f32_sparse24(const std::int8_t* x, const float* x_scale, const std::uint8_t* w, const float* w_scale,
                             float* y, std::int64_t m, std::int64_t k, std::int64_t n, const float* bias = nullptr);
 
-// Products of the same x with several packed weights of the same k (a layer's
-// q, k and v; its gate and up) in one parallel loop over all their quads: one
-// fork and join instead of one each, the threads' shares balanced over the
-// whole. Each y is what the single product writes.
-struct Sparse24Product {
-  const std::uint8_t* packed;
-  const float* w_scale;
-  float* y;
-  std::int64_t n;
-  const float* bias = nullptr;
-};
-constexpr std::size_t kMaxSparse24Products = 8;
-void gemm_s8s8_f32_sparse24(const std::int8_t* x, const float* x_scale, std::span<const Sparse24Product> products,
+// Products of the same x with several packed weights (each product's w) of
+// the same k in one parallel loop over all their quads (int8_product.h), at
+// most kMaxInt8Products. Each y is what the single product writes.
+void gemm_s8s8_f32_sparse24(const std::int8_t* x, const float* x_scale, std::span<const Int8Product> products,
                             std::int64_t m, std::int64_t k);
 
 }  // namespace octet::cpu

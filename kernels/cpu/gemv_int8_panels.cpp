@@ -97,14 +97,14 @@ void panel_offsets(const std::int8_t* packed, std::int64_t k, std::int64_t n, st
 
 void gemv_s8s8_f32_panels(const std::int8_t* x, const float* x_scale, std::span<const PanelsProduct> products,
                           std::int64_t m, std::int64_t k) {
-  if (products.size() > kMaxPanelsProducts)
-    fail("gemv_s8s8_f32_panels: {} products, at most {}", products.size(), kMaxPanelsProducts);
+  if (products.size() > kMaxInt8Products)
+    fail("gemv_s8s8_f32_panels: {} products, at most {}", products.size(), kMaxInt8Products);
   // first[i]: product i's first panel in the loop over every product's panels.
-  std::array<std::int64_t, kMaxPanelsProducts + 1> first{};
+  std::array<std::int64_t, kMaxInt8Products + 1> first{};
   std::int64_t columns = 0;
   for (std::size_t i = 0; i < products.size(); ++i) {
-    first[i + 1] = first[i] + padded(products[i].n) / kPanelColumns;
-    columns += products[i].n;
+    first[i + 1] = first[i] + padded(products[i].product.n) / kPanelColumns;
+    columns += products[i].product.n;
   }
   const std::int64_t panels = first[products.size()], panel_bytes = padded(k) * kPanelColumns;
   // Static shares: each thread streams its own contiguous run of panels.
@@ -112,9 +112,10 @@ void gemv_s8s8_f32_panels(const std::int8_t* x, const float* x_scale, std::span<
   for (std::int64_t p = 0; p < panels; ++p) {
     std::size_t which = 0;
     while (p >= first[which + 1]) ++which;
-    const PanelsProduct& product = products[which];
+    const Int8Product& product = products[which].product;
+    const std::int32_t* offsets = products[which].offsets;
     const std::int64_t n = product.n;
-    const std::int8_t* panel = product.packed + (p - first[which]) * panel_bytes;
+    const std::int8_t* panel = product.w + (p - first[which]) * panel_bytes;
     const std::int64_t j0 = (p - first[which]) * kPanelColumns;
     for (std::int64_t i0 = 0; i0 < m; i0 += int8_dot::kRowBlock) {
       // Rows past the first block read the panel again from cache.
@@ -125,7 +126,7 @@ void gemv_s8s8_f32_panels(const std::int8_t* x, const float* x_scale, std::span<
           const std::int64_t j = j0 + 16 * c;
           if (j >= n) break;
           const __mmask16 valid = n - j >= 16 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << (n - j)) - 1);
-          const __m512i offset = _mm512_loadu_si512(product.offsets + j);
+          const __m512i offset = _mm512_loadu_si512(offsets + j);
           const __m512 ws = _mm512_maskz_loadu_ps(valid, product.w_scale + j);
           const float* bias = product.bias;
           const __m512 b = bias != nullptr ? _mm512_maskz_loadu_ps(valid, bias + j) : _mm512_setzero_ps();
@@ -162,7 +163,7 @@ void gemv_s8s8_f32_panels(const std::int8_t*, const float*, std::span<const Pane
 void gemv_s8s8_f32_panels(const std::int8_t* x, const float* x_scale, const std::int8_t* packed,
                           const std::int32_t* offsets, const float* w_scale, float* y, std::int64_t m, std::int64_t k,
                           std::int64_t n, const float* bias) {
-  const PanelsProduct product{packed, offsets, w_scale, y, n, bias};
+  const PanelsProduct product{{packed, w_scale, y, n, bias}, offsets};
   gemv_s8s8_f32_panels(x, x_scale, std::span(&product, 1), m, k);
 }
 

@@ -16,7 +16,8 @@
 // panel_offsets) is taken off: exact in int32 for K up to 65536.
 #pragma once
 
-#include <cstddef>
+#include "kernels/cpu/int8_product.h"
+
 #include <cstdint>
 #include <span>
 
@@ -40,19 +41,14 @@ void gemv_s8s8_f32_panels(const std::int8_t* x, const float* x_scale, const std:
                           const std::int32_t* offsets, const float* w_scale, float* y, std::int64_t m, std::int64_t k,
                           std::int64_t n, const float* bias = nullptr);
 
-// Products of the same x with several packed weights of the same K (a
-// layer's q, k and v; its gate and up) in one parallel loop over all their
-// panels: one fork and join instead of one each, and the threads' shares
-// balanced over the whole. Each y is what the single product writes.
+// Products of the same x with several packed weights (each product's w) of
+// the same K in one parallel loop over all their panels (int8_product.h), at
+// most kMaxInt8Products, each with its weight's offsets. Each y is what the
+// single product writes.
 struct PanelsProduct {
-  const std::int8_t* packed;
+  Int8Product product;
   const std::int32_t* offsets;
-  const float* w_scale;
-  float* y;
-  std::int64_t n;
-  const float* bias = nullptr;
 };
-constexpr std::size_t kMaxPanelsProducts = 8;
 void gemv_s8s8_f32_panels(const std::int8_t* x, const float* x_scale, std::span<const PanelsProduct> products,
                           std::int64_t m, std::int64_t k);
 

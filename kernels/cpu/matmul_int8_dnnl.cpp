@@ -327,22 +327,18 @@ bool MatmulInt8Dnnl::run(const std::int8_t* x, const float* x_scale, const std::
   return true;
 }
 
-bool MatmulInt8Dnnl::run_together(const std::int8_t* x, const float* x_scale, std::span<const Product> products,
+bool MatmulInt8Dnnl::run_together(const std::int8_t* x, const float* x_scale, std::span<const Int8Product> products,
                                   std::int64_t m, std::int64_t k) {
-  if (m <= 0 || m > kPanelRows || products.empty() || products.size() > kMaxPanelsProducts) return false;
-  std::array<PanelsProduct, kMaxPanelsProducts> panels{};
+  if (m <= 0 || m > kPanelRows || products.empty() || products.size() > kMaxInt8Products) return false;
+  std::array<PanelsProduct, kMaxInt8Products> panels{};
   for (std::size_t i = 0; i < products.size(); ++i) {
-    const Product& p = products[i];
+    const Int8Product& p = products[i];
     const auto it = impl_->weights.find(p.w);
     if (it == impl_->weights.end() || it->second.k != k || it->second.n != p.n || it->second.offsets.empty()) {
       return false;
     }
-    panels[i] = {static_cast<const std::int8_t*>(it->second.packed[0].get_data_handle()),
-                 it->second.offsets.data(),
-                 p.w_scale,
-                 p.y,
-                 p.n,
-                 p.bias};
+    panels[i] = {{static_cast<const std::int8_t*>(it->second.packed[0].get_data_handle()), p.w_scale, p.y, p.n, p.bias},
+                 it->second.offsets.data()};
   }
   gemv_s8s8_f32_panels(x, x_scale, std::span(panels).first(products.size()), m, k);
   return true;

@@ -18,6 +18,7 @@
 #pragma once
 
 #include "engine/core/tensor.h"
+#include "kernels/cpu/int8_product.h"
 
 #include <cstdint>
 #include <memory>
@@ -71,19 +72,12 @@ class MatmulInt8Dnnl {
   // |x| <= 127; `bias` may be null.
   bool run(const std::int8_t* x, const float* x_scale, const std::int8_t* w, const float* w_scale, float* y,
            std::int64_t m, std::int64_t k, std::int64_t n, const float* bias = nullptr);
-  // Products of the same x with several weights `pack` accepted (a layer's
-  // q, k and v; its gate and up) in one parallel loop, where every one runs
-  // on the own panels GEMV at this M (gemv_int8_panels.h); false, nothing
-  // written, otherwise (the caller runs them one by one). Each y gets what
-  // run writes.
-  struct Product {
-    const std::int8_t* w;
-    const float* w_scale;
-    float* y;
-    std::int64_t n;
-    const float* bias = nullptr;
-  };
-  bool run_together(const std::int8_t* x, const float* x_scale, std::span<const Product> products, std::int64_t m,
+  // Products of the same x with several weights `pack` accepted (each
+  // product's w: the weight as given to pack) in one parallel loop
+  // (int8_product.h), where every one runs on the own panels GEMV at this M
+  // (gemv_int8_panels.h); false, nothing written, otherwise (the caller runs
+  // them one by one). Each y gets what run writes.
+  bool run_together(const std::int8_t* x, const float* x_scale, std::span<const Int8Product> products, std::int64_t m,
                     std::int64_t k);
   // The product with w [n, k] read as it is, rows of k values (no packed
   // copy: oneDNN's brgemm packs blocks of it as it goes, 1.05-1.35x the time

@@ -199,7 +199,7 @@ TEST(Sparse24, ProductsTogetherEqualEachAlone) {
     const auto x = test::random_int8(static_cast<std::size_t>(m * k), 60);
     const auto x_scale = test::random_floats(static_cast<std::size_t>(m), 61, 0.02f);
     std::vector<std::vector<float>> alone, together;
-    std::vector<Sparse24Product> products;
+    std::vector<Int8Product> products;
     for (int i = 0; i < 3; ++i) {
       const float* bias =
           biases[static_cast<std::size_t>(i)].empty() ? nullptr : biases[static_cast<std::size_t>(i)].data();
@@ -210,8 +210,8 @@ TEST(Sparse24, ProductsTogetherEqualEachAlone) {
     }
     for (int i = 0; i < 3; ++i) {
       const auto at = static_cast<std::size_t>(i);
-      products.push_back({packs[at].data(), scales[at].data(), together[at].data(), ns[i],
-                          biases[at].empty() ? nullptr : biases[at].data()});
+      products.push_back({reinterpret_cast<const std::int8_t*>(packs[at].data()), scales[at].data(),
+                          together[at].data(), ns[i], biases[at].empty() ? nullptr : biases[at].data()});
     }
     gemm_s8s8_f32_sparse24(x.data(), x_scale.data(), products, m, k);
     for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(together[i], alone[i]) << "M " << m << ", product " << i;

@@ -150,8 +150,9 @@ TEST_F(GemvPanelsTest, ProductsTogetherEqualEachAlone) {
     }
     for (std::size_t i = 0; i < 3; ++i) {
       const Weight& w = weights[i];
-      products.push_back({w.panels.data(), w.offsets.data(), w.scale.data(), together[i].data(), ns[i],
-                          w.bias.empty() ? nullptr : w.bias.data()});
+      products.push_back(
+          {{w.panels.data(), w.scale.data(), together[i].data(), ns[i], w.bias.empty() ? nullptr : w.bias.data()},
+           w.offsets.data()});
     }
     gemv_s8s8_f32_panels(x.data(), x_scale.data(), products, m, k);
     for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(together[i], alone[i]) << "M " << m << ", product " << i;
