@@ -770,9 +770,10 @@ class CpuBackend final : public Backend {
   }
 
   // A packed 2:4 int8 weight times the quantized activations xq (scales xs):
-  // decode and short prompts on the packed rows; prefill on its rows expanded, by oneDNN where
-  // the CPU has VNNI (which reads them as they are: no dense copy is kept, a
-  // 2:4 model is for less memory), else tile by tile by the own kernel.
+  // decode and short prompts on the packed rows; longer prompts on its rows
+  // expanded, by oneDNN where the CPU has VNNI (which reads them as they are:
+  // no dense copy is kept, a 2:4 model is for less memory), else tile by tile
+  // by the own kernel.
   void matmul_two_four(const std::int8_t* xq, const float* xs, const Tensor& w, const float* w_scale, const float* bias,
                        float* y, std::int64_t m, std::int64_t k, std::int64_t n) {
     const auto* packed = w.data<std::uint8_t>();

@@ -28,7 +28,8 @@ inline std::uint64_t mask_at(const std::uint8_t* step, std::int64_t r) {
   std::memcpy(&v, step + 8 * r, 8);
   return v;
 }
-inline const std::uint8_t* values_at(const std::uint8_t* step, std::int64_t r) { return step + 8 * kQuad + 32 * r; }
+constexpr std::int64_t values_offset(std::int64_t r) { return 8 * kQuad + 32 * r; }
+inline const std::uint8_t* values_at(const std::uint8_t* step, std::int64_t r) { return step + values_offset(r); }
 
 // Where row j's offsets live: after the last quad.
 inline const std::int32_t* offsets_of(const std::uint8_t* packed, std::int64_t n, std::int64_t k) {
@@ -356,7 +357,7 @@ bool pack_sparse24(const std::int8_t* w, std::int64_t n, std::int64_t k, std::ui
     std::int32_t sum = 0;
     for (std::int64_t c = 0; c < chunks(k); ++c) {
       std::uint8_t* step = quad + c * kStepBytes;
-      auto* values = const_cast<std::uint8_t*>(values_at(step, r));
+      std::uint8_t* values = step + values_offset(r);
       std::uint64_t mask = 0;
       for (std::int64_t group = 0; group < 16; ++group) {
         const std::int64_t g = 16 * c + group;
