@@ -27,7 +27,12 @@ namespace octet {
 
 namespace {
 
-// A 2:4 int8 weight (holds_two_four) as the backend's compressed rows
+// A weight the backend holds as compressed 2:4 rows: int8 with 2:4 sparsity
+// (holds_two_four) and rows short enough for exact int32 sums; longer ones
+// run dense.
+bool packs_as_two_four(const Tensor& w) { return holds_two_four(w) && w.dim(1) <= cpu::kSparse24MaxK; }
+
+// A 2:4 int8 weight (packs_as_two_four) as the backend's compressed rows
 // (kernels/cpu/gemm_int8_sparse24.h): [rows, the packed bytes over the rows,
 // rounded up] (dim 0 stays the row count the matmul reads), its scales kept,
 // QuantParams::packed_two_four set.
@@ -35,7 +40,7 @@ Tensor packed_two_four_rows(const Tensor& weight) {
   const std::int64_t n = weight.dim(0), k = weight.dim(1);
   Tensor packed = Tensor::zeros(DType::I8, {n, (cpu::sparse24_packed_bytes(n, k) + n - 1) / n});
   if (!cpu::pack_sparse24(weight.data<std::int8_t>(), n, k, packed.data_mut<std::uint8_t>())) {
-    fail("cpu backend: a 2:4 weight [{}, {}] did not pack", n, k);  // holds_two_four said it would
+    fail("cpu backend: a 2:4 weight [{}, {}] did not pack", n, k);  // packs_as_two_four said it would
   }
   auto params = std::make_shared<QuantParams>(*weight.quant());
   params->packed_two_four = true;
@@ -129,7 +134,7 @@ class CpuBackend final : public Backend {
     }
     if (q->packed_two_four) return weight;  // the model holds the packed rows itself (pack_matmul_weights)
     if (const auto it = two_four_weights_.find(data); it != two_four_weights_.end()) return it->second.packed;
-    if (holds_two_four(weight)) {
+    if (packs_as_two_four(weight)) {
       const Tensor packed = packed_two_four_rows(weight);
       two_four_weights_.emplace(data, TwoFourWeight{weight, packed});
       return packed;
@@ -473,7 +478,7 @@ class CpuBackend final : public Backend {
     const auto int8_dynamic = [&](const Node& node) {
       if (node.op != OpKind::MatMul) return false;
       const Tensor& w = values[static_cast<std::size_t>(node.inputs[1])].tensor;
-      return int8_per_token(w) && !holds_two_four(w);
+      return int8_per_token(w) && !packs_as_two_four(w);
     };
     for (std::size_t i = 0; i + 1 < nodes.size(); ++i) {
       const Node& node = nodes[i];
@@ -697,7 +702,7 @@ class CpuBackend final : public Backend {
   static SiblingKind sibling_kind(const Tensor& w, std::int64_t rows) {
     if (!int8_per_token(w)) return SiblingKind::None;
     if (w.quant()->packed_two_four) return rows <= kTwoFourDirectRows ? SiblingKind::TwoFour : SiblingKind::None;
-    if (holds_two_four(w)) return SiblingKind::None;  // packed for the backend at its first run
+    if (packs_as_two_four(w)) return SiblingKind::None;  // packed for the backend at its first run
     return rows <= cpu::MatmulInt8Dnnl::kPanelRows ? SiblingKind::Panels : SiblingKind::None;
   }
 
@@ -868,7 +873,7 @@ std::size_t pack_matmul_weights(Model& model) {
         q->packed_two_four) {
       return w;
     }
-    if (holds_two_four(w)) {  // the backend's compressed rows, on every CPU
+    if (packs_as_two_four(w)) {  // the backend's compressed rows, on every CPU
       w.release_file_pages();
       replaced += w.nbytes();
       return packed_two_four_rows(w);

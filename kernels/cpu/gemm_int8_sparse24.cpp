@@ -89,10 +89,9 @@ inline __m128i sum_lanes(__m512i a, __m512i b, __m512i c, __m512i d) {
 // off: exact. A partial last chunk reads its activations under a mask (the
 // weights there are zero). Streaming weights from memory on 2 Sapphire Rapids
 // cores, against the one-row-at-a-time layout before it (same harness, same
-// run): at 4 activation rows, where the kernel's work is the limit, 17-35%
-// faster; at 1 row 7% faster for 2048 x 2048, 1-5% slower for 5632 x 2048 and
-// 2048 x 5632 (31-33 GB/s; the dense panels GEMV 33-35, a plain read of the
-// same bytes 38-39).
+// run): at 4 activation rows, where the kernel's work is the limit,
+// 1.07-1.35x as fast (1.20-1.28x for the FFN shapes); at 1 row 7% faster for 2048 x 2048, 1-5% slower for 5632 x 2048
+// and 2048 x 5632 (31-33 GB/s; the dense panels GEMV 33-35, a plain read of the same bytes 38-39).
 template <int MB>
 void quad_dots_avx512(const std::uint8_t* xu, std::int64_t ldx, const std::uint8_t* quad, const std::int32_t* offsets,
                       std::int64_t k, std::int32_t (&out)[MB][kQuad]) {

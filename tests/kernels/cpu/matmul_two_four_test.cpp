@@ -4,6 +4,7 @@
 #include "engine/quant/pruning.h"
 #include "engine/quant/quant.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/gemm_int8_sparse24.h"
 #include "tests/kernels/backend_harness.h"
 #include "tests/kernels/cpu/reference_util.h"
 
@@ -50,6 +51,20 @@ TEST(CpuTwoFour, PreparationPacksPrunedInt8WeightsAndOnlyThose) {
   EXPECT_EQ(backend->prepare_weight(pruned, OpKind::MatMul).raw(), packed.raw()) << "packed once";
   const Tensor dense = quantize_weight(test::tensor_of(test::random_floats(1200, 4), {12, 100}), QuantScheme::Int8);
   EXPECT_FALSE(backend->prepare_weight(dense, OpKind::MatMul).quant()->packed_two_four);
+}
+
+// Rows longer than the packed product's exact int32 sums allow stay dense,
+// and their product is still the int8 one.
+TEST(CpuTwoFour, RowsTooLongForExactSumsRunDense) {
+  auto backend = make_cpu_backend(0);
+  const std::int64_t m = 1, k = cpu::kSparse24MaxK + 4, n = 2;
+  const Tensor w = pruned_int8_weight(n, k, 8);
+  EXPECT_FALSE(backend->prepare_weight(w, OpKind::MatMul).quant()->packed_two_four);
+  const auto x = test::random_floats(static_cast<std::size_t>(m * k), 9);
+  const auto got =
+      test::run_node(*backend, OpKind::MatMul, {{test::tensor_of(x, {m, k})}, {w, ValueKind::Weight}}, {m, n});
+  // Exact int32 sums; the scales add float roundings.
+  EXPECT_LT(test::max_relative_error(got.output, reference(x, m, k, w, {})), 1e-6);
 }
 
 using Shape3 = std::tuple<int, int, int>;  // M, K, N
