@@ -43,9 +43,15 @@ void MappedFile::release_pages(const void* begin, std::size_t bytes) const {
   const auto from = std::max(reinterpret_cast<std::uintptr_t>(begin), start);
   const auto to = std::min(reinterpret_cast<std::uintptr_t>(begin) + bytes, start + size_);
   const std::uintptr_t first = (from + page - 1) / page * page, last = to / page * page;
+  if (first >= last) return;
+  auto* range = reinterpret_cast<void*>(first);
+  // The range becomes a mapping of its own, without huge pages: a kernel that
+  // maps a file's large folios whole (2 MiB at a fault) would otherwise map
+  // these pages back when a neighbouring tensor is read.
+  ::madvise(range, last - first, MADV_NOHUGEPAGE);
   // A read-only private mapping never written: its pages are the file's, so
   // dropping them loses nothing. (Advice: a failure only keeps them resident.)
-  if (first < last) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+  ::madvise(range, last - first, MADV_DONTNEED);
 }
 
 MappedFile::~MappedFile() {

@@ -21,7 +21,8 @@ class MappedFile {
   // Gives back the resident pages that lie wholly inside [begin, begin +
   // bytes) of this mapping (a weight a backend has copied into its own
   // layout): they stop counting in the process's memory, and come back from
-  // the file, unchanged, if read again.
+  // the file, unchanged, if read again (they alone: the range becomes a
+  // mapping of its own, so reading a neighbour does not map them back).
   void release_pages(const void* begin, std::size_t bytes) const;
 
  private:
