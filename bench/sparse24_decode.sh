@@ -1,18 +1,33 @@
 #!/usr/bin/env bash
 # What 2:4 sparsity buys at decode (issue 25): dense int8 against 2:4 int8
 # (matmul weights pruned by magnitude at load, lm_head kept dense, run on the
-# packed 2:4 CPU kernels) on the TinyLlama-1.1B shape with random weights, in
-# one run so that both see the same machine. Batch 1 and 4; the table gives
-# tokens/s, the weight bytes each decode step reads, the resident memory with
-# each variant loaded (between its runs) and the peak of the whole run. Writes OUT (bench/results/sparse24_decode.json by
-# default; name the CPU in it when keeping results, e.g. sparse24_decode_xeon_spr.json).
+# packed 2:4 CPU kernels) on the TinyLlama-1.1B shape with random weights,
+# one after the other in one run of this script so that both see the same
+# machine. Batch 1 and 4; the table gives tokens/s, the weight bytes each
+# decode step reads, the resident memory with each variant loaded (each in a
+# process of its own: a process that ran the dense model first keeps some of
+# its memory, oneDNN's caches among it) and the peak of each process. Writes
+# OUT (bench/results/sparse24_decode.json by default; name the CPU in it when
+# keeping results, e.g. sparse24_decode_xeon_spr.json).
 #   bench/sparse24_decode.sh [THREADS [OUT]]      (2 threads by default, as the issue asks)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/results
-args=(-m synthetic:llama-1.1b --quant int8 --sparsity dense,2:4 -t "${1:-2}" -b 1,4 -p 64 -n 64 -r 5)
+args=(-m synthetic:llama-1.1b --quant int8 -t "${1:-2}" -b 1,4 -p 64 -n 64 -r 5)
 out=${2:-bench/results/sparse24_decode.json}
-build/octet bench "${args[@]}" -o json > "$out"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+build/octet bench "${args[@]}" --sparsity dense -o json > "$tmp/dense.json"
+build/octet bench "${args[@]}" --sparsity 2:4 -o json > "$tmp/sparse.json"
+python3 - "$tmp/dense.json" "$tmp/sparse.json" "$out" <<'PY'
+import json, sys
+dense, sparse = (json.load(open(f)) for f in sys.argv[1:3])
+# One file: the first run's header, each run's peak, both runs' rows.
+run = {"header": dense["header"], "results": dense["results"] + sparse["results"]}
+run["header"]["peak_rss_bytes"] = {"int8": dense["header"]["peak_rss_bytes"],
+                                   "int8, 2:4": sparse["header"]["peak_rss_bytes"]}
+json.dump(run, open(sys.argv[3], "w"), indent=1)
+PY
 python3 - "$out" <<'PY'
 import json, sys
 run = json.load(open(sys.argv[1]))
@@ -26,4 +41,6 @@ for b in sorted({r["batch"] for r in run["results"]}):
           f"({s['decode_weight_bytes'] / d['decode_weight_bytes']:.3f}x), "
           f"resident with the model loaded {d['resident_bytes_loaded'] / 1e6:.0f} -> "
           f"{s['resident_bytes_loaded'] / 1e6:.0f} MB ({s['resident_bytes_loaded'] / d['resident_bytes_loaded']:.3f}x)")
+peak = run["header"]["peak_rss_bytes"]
+print(f"peak resident: {peak['int8'] / 1e6:.0f} -> {peak['int8, 2:4'] / 1e6:.0f} MB ({peak['int8, 2:4'] / peak['int8']:.3f}x)")
 PY

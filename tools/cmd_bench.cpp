@@ -15,6 +15,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <charconv>
 #include <iostream>
@@ -257,6 +259,9 @@ int run_bench(int argc, char** argv) {
       variants.push_back({scheme_name, prune});
   }
   for (const auto& [scheme_name, prune] : variants) {
+    // The previous variant's model is gone; glibc keeps its freed heap pages
+    // unless asked, and they would count in this variant's resident memory.
+    malloc_trim(0);
     const auto scheme = quant_scheme_from_name(scheme_name);
     if (!scheme) fail("--quant: unknown scheme '{}'", scheme_name);
     LoadOptions load{QuantRecipe{*scheme, {}}};
