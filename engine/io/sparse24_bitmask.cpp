@@ -3,6 +3,7 @@
 #include "engine/core/error.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 
@@ -12,6 +13,30 @@ namespace {
 
 bool is_zero(const std::uint8_t* element, std::size_t bytes) {
   return std::all_of(element, element + bytes, [](std::uint8_t b) { return b == 0; });
+}
+
+// Each row's kept values (two per group of 4 columns) put where the bitmask
+// says into `out` (zeros), as values of kBytes bytes (copied by a memcpy of a
+// constant size, a single move: a mapped tensor need not be aligned). Group
+// g's 4 bits are bits 4 * (g % 2).. of mask byte g / 2.
+template <std::size_t kBytes>
+void expand_kept_values(const std::uint8_t* values, const std::uint8_t* mask, std::int64_t rows, std::int64_t cols,
+                        std::uint8_t* out, const std::string& what) {
+  const std::int64_t mask_cols = (cols + 7) / 8;
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const std::uint8_t* row_mask = mask + r * mask_cols;
+    const std::uint8_t* v = values + static_cast<std::size_t>(r * (cols / 2)) * kBytes;
+    std::uint8_t* row = out + static_cast<std::size_t>(r * cols) * kBytes;
+    for (std::int64_t g = 0; g < cols / 4; ++g, v += 2 * kBytes) {
+      const unsigned bits = static_cast<unsigned>(row_mask[g / 2] >> (4 * (g % 2))) & 0xfu;
+      if (std::popcount(bits) != 2) {
+        fail("{}: the bitmask keeps {} of the 4 weights of row {} from column {}, not 2", what, std::popcount(bits), r,
+             4 * g);
+      }
+      std::memcpy(row + static_cast<std::size_t>(4 * g + std::countr_zero(bits)) * kBytes, v, kBytes);
+      std::memcpy(row + static_cast<std::size_t>(4 * g + std::bit_width(bits) - 1) * kBytes, v + kBytes, kBytes);
+    }
+  }
 }
 
 }  // namespace
@@ -71,25 +96,22 @@ Tensor decompress_sparse24_bitmask(const Tensor& compressed, const Tensor& bitma
     fail("{}: the bitmask is {} {}, expected U8 [{}, {}]", what, dtype_name(bitmask.dtype()),
          shape_str(bitmask.shape()), rows, mask_cols);
   }
-  const std::size_t es = dtype_size(compressed.dtype());
   Tensor dense = Tensor::zeros(compressed.dtype(), {rows, cols});
   const auto* values = static_cast<const std::uint8_t*>(compressed.raw());
   const auto* mask = bitmask.data<std::uint8_t>();
   auto* out = static_cast<std::uint8_t*>(dense.raw_mut());
-  for (std::int64_t r = 0; r < rows; ++r) {
-    const std::uint8_t* v = values + static_cast<std::size_t>(r * (cols / 2)) * es;
-    for (std::int64_t g = 0; g < cols / 4; ++g) {
-      int kept = 0;
-      for (std::int64_t c = 4 * g; c < 4 * g + 4; ++c) {
-        if ((mask[r * mask_cols + c / 8] >> (c % 8) & 1) == 0) continue;
-        if (++kept > 2) break;
-        std::memcpy(out + static_cast<std::size_t>(r * cols + c) * es, v, es);
-        v += es;
-      }
-      if (kept != 2) {
-        fail("{}: the bitmask keeps {} of the 4 weights of row {} from column {}, not 2", what, kept, r, 4 * g);
-      }
-    }
+  switch (dtype_size(compressed.dtype())) {
+    case 1:
+      expand_kept_values<1>(values, mask, rows, cols, out, what);
+      break;
+    case 2:
+      expand_kept_values<2>(values, mask, rows, cols, out, what);
+      break;
+    case 4:
+      expand_kept_values<4>(values, mask, rows, cols, out, what);
+      break;
+    default:
+      fail("{}: values of {} bytes cannot be 2:4 compressed", what, dtype_size(compressed.dtype()));
   }
   return dense;
 }

@@ -50,7 +50,7 @@ Tensor random_two_four(DType dtype, std::int64_t rows, std::int64_t cols, std::u
 }
 
 TEST(Sparse24Bitmask, RoundTripsEveryWeightDtypeAndKeepsFiveEighthsOfEightBitBytes) {
-  for (const DType dtype : {DType::I8, DType::F8E4M3, DType::F32}) {
+  for (const DType dtype : {DType::I8, DType::F8E4M3, DType::BF16, DType::F32}) {  // values of 1, 2 and 4 bytes
     const Tensor dense = random_two_four(dtype, 5, 28, 3);
     const Sparse24Bitmask parts = compress_sparse24_bitmask(dense, "t");
     EXPECT_EQ(parts.compressed.shape(), (Shape{5, 14}));
