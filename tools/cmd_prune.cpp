@@ -19,8 +19,8 @@ int run_prune(int argc, char** argv) {
   cxxopts::Options options(
       "octet prune",
       "Prune a Hugging Face model directory's (or a GGUF or llama2.c file's) matmul weights (no retraining) and\n"
-      "  write it as\n"
-      "  safetensors with a compressed-tensors sparsity_config in config.json, its weights f32 or 8-bit (--scheme).\n"
+      "  write it as safetensors with a compressed-tensors sparsity_config in config.json, its weights f32 or\n"
+      "  8-bit (--scheme).\n"
       "  2:4 weights are stored in the sparse-24-bitmask format (the kept half and a bitmask: 5/8 of an 8-bit\n"
       "  weight's bytes), and int8 ones run on octet's 2:4 CPU kernels; unstructured sparsity is stored dense.\n"
       "  What pruning costs: octet perplexity -m MODEL -f TEXT --compare f32 --prune 2:4 (the same options).");
