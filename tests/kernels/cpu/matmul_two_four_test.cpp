@@ -21,25 +21,6 @@ Tensor pruned_int8_weight(std::int64_t n, std::int64_t k, std::uint32_t seed) {
   return quantize_weight(w, QuantScheme::Int8);
 }
 
-// x quantized per row as the backend does, times the int8 weight, in float64 (+ bias).
-std::vector<double> reference(const std::vector<float>& x, std::int64_t m, std::int64_t k, const Tensor& w,
-                              const std::vector<float>& bias) {
-  const std::int64_t n = w.dim(0);
-  std::vector<double> y(static_cast<std::size_t>(m * n));
-  std::vector<std::int8_t> xq(static_cast<std::size_t>(k));
-  for (std::int64_t i = 0; i < m; ++i) {
-    const float xs = quantize_row_int8(x.data() + i * k, k, xq.data());
-    for (std::int64_t j = 0; j < n; ++j) {
-      double acc = 0;
-      for (std::int64_t c = 0; c < k; ++c)
-        acc += static_cast<double>(xq[static_cast<std::size_t>(c)]) * w.data<std::int8_t>()[j * k + c];
-      y[static_cast<std::size_t>(i * n + j)] =
-          acc * xs * w.quant()->scale.data<float>()[j] + (bias.empty() ? 0.0 : bias[static_cast<std::size_t>(j)]);
-    }
-  }
-  return y;
-}
-
 TEST(CpuTwoFour, PreparationPacksPrunedInt8WeightsAndOnlyThose) {
   auto backend = make_cpu_backend(0);
   const Tensor pruned = pruned_int8_weight(12, 100, 3);
@@ -64,7 +45,7 @@ TEST(CpuTwoFour, RowsTooLongForExactSumsRunDense) {
   const auto got =
       test::run_node(*backend, OpKind::MatMul, {{test::tensor_of(x, {m, k})}, {w, ValueKind::Weight}}, {m, n});
   // Exact int32 sums; the scales add float roundings.
-  EXPECT_LT(test::max_relative_error(got.output, reference(x, m, k, w, {})), 1e-6);
+  EXPECT_LT(test::max_relative_error(got.output, test::int8_product_reference(x, m, k, w, {})), 1e-6);
 }
 
 using Shape3 = std::tuple<int, int, int>;  // M, K, N
@@ -80,7 +61,7 @@ TEST_P(CpuTwoFourMatmulTest, EqualsTheDenseInt8Product) {
       test::run_node(*backend, OpKind::MatMul,
                      {{test::tensor_of(x, {m, k})}, {w, ValueKind::Weight}, {test::tensor_of(bias, {n})}}, {m, n});
   // Exact int32 products; the scales and the bias add three float roundings.
-  EXPECT_LT(test::max_relative_error(got.output, reference(x, m, k, w, bias)), 1e-6);
+  EXPECT_LT(test::max_relative_error(got.output, test::int8_product_reference(x, m, k, w, bias)), 1e-6);
 }
 
 // Decode and short prompts (M <= 20 reads the packed rows) and prefill: on

@@ -1,6 +1,9 @@
 // Random inputs and a float64 comparison shared by the kernel tests.
 #pragma once
 
+#include "engine/core/tensor.h"
+#include "engine/quant/quant.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -36,6 +39,26 @@ inline double max_relative_error(const std::vector<float>& got, const std::vecto
     scale = std::max(scale, std::abs(want[i]));
   }
   return max_err / scale;
+}
+
+// x quantized per row as the CPU backend does, times the int8 weight w [n,
+// k] with its scales, in float64 (+ bias, when not empty).
+inline std::vector<double> int8_product_reference(const std::vector<float>& x, std::int64_t m, std::int64_t k,
+                                                  const Tensor& w, const std::vector<float>& bias) {
+  const std::int64_t n = w.dim(0);
+  std::vector<double> y(static_cast<std::size_t>(m * n));
+  std::vector<std::int8_t> xq(static_cast<std::size_t>(k));
+  for (std::int64_t i = 0; i < m; ++i) {
+    const float xs = quantize_row_int8(x.data() + i * k, k, xq.data());
+    for (std::int64_t j = 0; j < n; ++j) {
+      double acc = 0;
+      for (std::int64_t c = 0; c < k; ++c)
+        acc += static_cast<double>(xq[static_cast<std::size_t>(c)]) * w.data<std::int8_t>()[j * k + c];
+      y[static_cast<std::size_t>(i * n + j)] =
+          acc * xs * w.quant()->scale.data<float>()[j] + (bias.empty() ? 0.0 : bias[static_cast<std::size_t>(j)]);
+    }
+  }
+  return y;
 }
 
 }  // namespace octet::test
