@@ -262,6 +262,8 @@ Json sparsity_config_json(const PruneRecipe& recipe, double global_sparsity) {
 namespace {
 
 // A weight's zeros, and whether each group of 4 values holds 2 of them.
+// (holds_two_four, engine/quant/pruning.h, asks only the second and stops at
+// the first group that breaks it: a packing decision for every weight.)
 struct ZeroCount {
   std::int64_t zeros = 0;
   bool two_four = true;

@@ -1,4 +1,4 @@
-// Random inputs and a float64 comparison shared by the kernel tests.
+// Random inputs, a float64 comparison and the int8 product reference shared by the kernel tests.
 #pragma once
 
 #include "engine/core/tensor.h"
