@@ -27,6 +27,7 @@ struct Primitive {
   dnnl::matmul matmul;
   std::string implementation;
   std::size_t layout = 0;          // which of the (K, N) layouts it reads
+  bool shifted = false;            // reads x + 128 as u8 (Activations::Shifted)
   dnnl::memory src, weights, dst;  // data handles set per call
 };
 
@@ -38,8 +39,8 @@ struct Layouts {
 };
 
 // One weight's packed copies, one in each layout `Impl::layouts` holds for its
-// (K, N), in memory the weight owns; with panels, 128 * each column's sum for
-// the small-M product.
+// (K, N), in memory the weight owns; 128 * each column's sum, for the
+// small-M product on panels and for products of shifted activations.
 struct PackedWeight {
   std::int64_t k = 0, n = 0;
   std::vector<dnnl::memory> packed;
@@ -68,15 +69,18 @@ bool is_panels_layout(const dnnl::memory::desc& md, std::int64_t k, std::int64_t
 
 struct MatmulInt8Dnnl::Impl {
   Kernels kernels;
+  Activations activations;
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   // (K, N) -> the layouts its weights are packed in (none: oneDNN declines the shape).
   std::map<std::pair<std::int64_t, std::int64_t>, Layouts> layouts;
   std::map<const std::int8_t*, PackedWeight> weights;
-  Tensor chunk;  // where packed copies under kOwnBytes go, from chunk_used on
+  std::vector<std::uint8_t> shifted_x;  // x + 128 for the product (Activations::Shifted)
+  Tensor chunk;                         // where packed copies under kOwnBytes go, from chunk_used on
   std::size_t chunk_used = 0;
   // (M, K, N) -> the primitive, or nothing where this M declines; for packed
-  // weights, and for plain rows (run_plain).
+  // weights, and for plain rows (run_plain, always signed: a plain weight
+  // has no column sums at hand).
   std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t>, std::optional<Primitive>> primitives, plain_primitives;
 
   bool acceptable(const std::string& implementation) const {
@@ -89,9 +93,10 @@ struct MatmulInt8Dnnl::Impl {
   // the per-column scale as a binary post-op cost up to 3x the product:
   // 4096x768x768 2.8 vs 0.93 ms on a Sapphire Rapids host, 2 threads.)
   std::optional<dnnl::matmul::primitive_desc> describe(std::int64_t m, std::int64_t k, std::int64_t n,
-                                                       const dnnl::memory::desc& weights_md) const {
+                                                       const dnnl::memory::desc& weights_md, bool shifted) const {
     try {
-      dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(dnnl::memory::desc({m, k}, dt::s8, tag::ab), weights_md,
+      const dt src = shifted ? dt::u8 : dt::s8;
+      dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(dnnl::memory::desc({m, k}, src, tag::ab), weights_md,
                                                          dnnl::memory::desc({m, n}, dt::s32, tag::ab)),
                                       engine);
       if (!acceptable(pd.impl_info_str())) return std::nullopt;
@@ -112,10 +117,11 @@ struct MatmulInt8Dnnl::Impl {
     if (auto it = layouts.find(key); it != layouts.end()) return it->second;
     Layouts found;
     const auto taken_at = [&](std::initializer_list<std::int64_t> ms, const dnnl::memory::desc& md) {
-      return std::all_of(ms.begin(), ms.end(), [&](std::int64_t m) { return describe(m, k, n, md).has_value(); });
+      return std::all_of(ms.begin(), ms.end(),
+                         [&](std::int64_t m) { return describe(m, k, n, md, shifted()).has_value(); });
     };
     for (const std::int64_t pick_m : {256, 1}) {
-      const auto pd = describe(pick_m, k, n, dnnl::memory::desc({k, n}, dt::s8, tag::any));
+      const auto pd = describe(pick_m, k, n, dnnl::memory::desc({k, n}, dt::s8, tag::any), shifted());
       if (!pd) continue;
       const dnnl::memory::desc candidate = pd->weights_desc();
       if (std::find(found.descs.begin(), found.descs.end(), candidate) != found.descs.end()) continue;
@@ -169,7 +175,7 @@ struct MatmulInt8Dnnl::Impl {
     const auto key = std::make_tuple(m, k, n);
     if (auto it = plain_primitives.find(key); it != plain_primitives.end()) return it->second ? &*it->second : nullptr;
     std::optional<Primitive> made;
-    if (const auto pd = describe(m, k, n, plain_desc(k, n))) {
+    if (const auto pd = describe(m, k, n, plain_desc(k, n), false)) {
       Primitive p;
       OCTET_DNNL_CHECK(p.matmul = dnnl::matmul(*pd));
       p.implementation = pd->impl_info_str();
@@ -182,12 +188,26 @@ struct MatmulInt8Dnnl::Impl {
     return slot ? &*slot : nullptr;
   }
 
-  // Runs p on x and the weights at `w` into y's int32 sums, then turns each
-  // into its float in place, scaled as the own kernel (gemm_int8.h) scales
-  // it, so that both give the same floats.
+  bool shifted() const { return activations == Activations::Shifted; }
+
+  // Runs p on x [m, k] and the weights at `w` into y's int32 sums, then
+  // turns each into its float in place, scaled as the own kernel
+  // (gemm_int8.h) scales it, so that both give the same floats. `shift`:
+  // 128 * each weight column's sum, where p reads shifted activations.
   void execute(Primitive& p, const std::int8_t* x, const void* w, const float* x_scale, const float* w_scale, float* y,
-               std::int64_t m, std::int64_t n, const float* bias) {
-    p.src.set_data_handle(const_cast<std::int8_t*>(x));
+               std::int64_t m, std::int64_t k, std::int64_t n, const float* bias, const std::int32_t* shift) {
+    if (p.shifted) {
+      const std::int64_t bytes = m * k;
+      if (shifted_x.size() < static_cast<std::size_t>(bytes)) shifted_x.resize(static_cast<std::size_t>(bytes));
+      std::uint8_t* to = shifted_x.data();
+#pragma omp parallel for if (bytes > (1 << 18))
+      for (std::int64_t i = 0; i < m; ++i)
+        for (std::int64_t c = 0; c < k; ++c)
+          to[i * k + c] = static_cast<std::uint8_t>(static_cast<std::uint8_t>(x[i * k + c]) ^ 0x80u);
+      p.src.set_data_handle(to);
+    } else {
+      p.src.set_data_handle(const_cast<std::int8_t*>(x));
+    }
     p.weights.set_data_handle(const_cast<void*>(w));
     p.dst.set_data_handle(y);
     // The C entry point takes a plain array; the C++ one builds an unordered_map per call.
@@ -195,6 +215,23 @@ struct MatmulInt8Dnnl::Impl {
         {DNNL_ARG_SRC, p.src.get()}, {DNNL_ARG_WEIGHTS, p.weights.get()}, {DNNL_ARG_DST, p.dst.get()}};
     OCTET_DNNL_STATUS(dnnl_primitive_execute(p.matmul.get(), stream.get(), 3, args));
     OCTET_DNNL_STATUS(dnnl_stream_wait(stream.get()));
+    if (p.shifted) {
+      // The same pass, with each column's shift taken off the exact int32 sum first.
+#pragma omp parallel for if (m * n > (1 << 16))
+      for (std::int64_t i = 0; i < m; ++i) {
+        float* row = y + i * n;
+        const float s = x_scale[i];
+        const auto sum = [&](std::int64_t j) {
+          return static_cast<float>(std::bit_cast<std::int32_t>(row[j]) - shift[j]);
+        };
+        if (bias != nullptr) {
+          for (std::int64_t j = 0; j < n; ++j) row[j] = sum(j) * (s * w_scale[j]) + bias[j];
+        } else {
+          for (std::int64_t j = 0; j < n; ++j) row[j] = sum(j) * (s * w_scale[j]);
+        }
+      }
+      return;
+    }
 #pragma omp parallel for if (m * n > (1 << 16))
     for (std::int64_t i = 0; i < m; ++i) {
       float* row = y + i * n;
@@ -215,11 +252,12 @@ struct MatmulInt8Dnnl::Impl {
     std::optional<Primitive> made;
     const auto& packed = layouts_for(k, n).descs;
     for (std::size_t i = 0; i < packed.size() && !made; ++i) {
-      if (const auto pd = describe(m, k, n, packed[i])) {
+      if (const auto pd = describe(m, k, n, packed[i], shifted())) {
         Primitive p;
         OCTET_DNNL_CHECK(p.matmul = dnnl::matmul(*pd));
         p.implementation = pd->impl_info_str();
         p.layout = i;
+        p.shifted = shifted();
         p.src = dnnl::memory(pd->src_desc(), engine, DNNL_MEMORY_NONE);
         p.weights = dnnl::memory(packed[i], engine, DNNL_MEMORY_NONE);
         p.dst = dnnl::memory(pd->dst_desc(), engine, DNNL_MEMORY_NONE);
@@ -231,7 +269,10 @@ struct MatmulInt8Dnnl::Impl {
   }
 };
 
-MatmulInt8Dnnl::MatmulInt8Dnnl(Kernels kernels) : impl_(std::make_unique<Impl>()) { impl_->kernels = kernels; }
+MatmulInt8Dnnl::MatmulInt8Dnnl(Kernels kernels, Activations activations) : impl_(std::make_unique<Impl>()) {
+  impl_->kernels = kernels;
+  impl_->activations = activations;
+}
 MatmulInt8Dnnl::~MatmulInt8Dnnl() = default;
 
 bool MatmulInt8Dnnl::cpu_has_vnni() {
@@ -241,6 +282,12 @@ bool MatmulInt8Dnnl::cpu_has_vnni() {
     return (isa & bits) == bits;
   };
   return has(dnnl::cpu_isa::avx512_core_vnni) || has(dnnl::cpu_isa::avx2_vnni);
+}
+
+MatmulInt8Dnnl::Activations MatmulInt8Dnnl::fastest_activations() {
+  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  const auto amx = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_amx);
+  return cpu_has_vnni() && (isa & amx) != amx ? Activations::Shifted : Activations::Signed;
 }
 
 bool MatmulInt8Dnnl::pack(const std::int8_t* w, std::int64_t k, std::int64_t n) {
@@ -265,6 +312,13 @@ bool MatmulInt8Dnnl::pack(const std::int8_t* w, std::int64_t k, std::int64_t n) 
   if (found.panels) {
     weight.offsets.resize(static_cast<std::size_t>(found.descs[0].data.padded_dims[1]));
     panel_offsets(static_cast<const std::int8_t*>(weight.packed[0].get_data_handle()), k, n, weight.offsets.data());
+  } else if (impl_->shifted()) {
+    weight.offsets.resize(static_cast<std::size_t>(n));
+    for (std::int64_t j = 0; j < n; ++j) {
+      std::int32_t sum = 0;
+      for (std::int64_t c = 0; c < k; ++c) sum += w[j * k + c];
+      weight.offsets[static_cast<std::size_t>(j)] = 128 * sum;
+    }
   }
   impl_->weights.emplace(w, std::move(weight));
   return true;
@@ -316,14 +370,15 @@ bool MatmulInt8Dnnl::run(const std::int8_t* x, const float* x_scale, const std::
                          float* y, std::int64_t m, std::int64_t k, std::int64_t n, const float* bias) {
   const auto it = impl_->weights.find(w);
   if (it == impl_->weights.end() || it->second.k != k || it->second.n != n || m <= 0) return false;
-  if (m <= kPanelRows && !it->second.offsets.empty()) {
+  if (m <= kPanelRows && impl_->runs_on_panels(m, k, n)) {
     gemv_s8s8_f32_panels(x, x_scale, static_cast<const std::int8_t*>(it->second.packed[0].get_data_handle()),
                          it->second.offsets.data(), w_scale, y, m, k, n, bias);
     return true;
   }
   Primitive* p = impl_->primitive(m, k, n);
   if (p == nullptr || p->layout >= it->second.packed.size()) return false;
-  impl_->execute(*p, x, it->second.packed[p->layout].get_data_handle(), x_scale, w_scale, y, m, n, bias);
+  impl_->execute(*p, x, it->second.packed[p->layout].get_data_handle(), x_scale, w_scale, y, m, k, n, bias,
+                 it->second.offsets.data());
   return true;
 }
 
@@ -334,7 +389,7 @@ bool MatmulInt8Dnnl::run_together(const std::int8_t* x, const float* x_scale, st
   for (std::size_t i = 0; i < products.size(); ++i) {
     const Int8Product& p = products[i];
     const auto it = impl_->weights.find(p.w);
-    if (it == impl_->weights.end() || it->second.k != k || it->second.n != p.n || it->second.offsets.empty()) {
+    if (it == impl_->weights.end() || it->second.k != k || it->second.n != p.n || !impl_->runs_on_panels(m, k, p.n)) {
       return false;
     }
     panels[i] = {{static_cast<const std::int8_t*>(it->second.packed[0].get_data_handle()), p.w_scale, p.y, p.n, p.bias},
@@ -352,7 +407,7 @@ bool MatmulInt8Dnnl::plain_runs(std::int64_t m, std::int64_t k, std::int64_t n) 
 bool MatmulInt8Dnnl::run_plain(const std::int8_t* x, const float* x_scale, const std::int8_t* w, const float* w_scale,
                                float* y, std::int64_t m, std::int64_t k, std::int64_t n, const float* bias) {
   if (!plain_runs(m, k, n)) return false;
-  impl_->execute(*impl_->plain_primitive(m, k, n), x, w, x_scale, w_scale, y, m, n, bias);
+  impl_->execute(*impl_->plain_primitive(m, k, n), x, w, x_scale, w_scale, y, m, k, n, bias, nullptr);
   return true;
 }
 

@@ -1,20 +1,22 @@
 // y[M, N] = x_scale[m] * w_scale[n] * sum_k x[m, k] * w[n, k] (+ bias[n]) on
 // oneDNN's int8 matmul, for CPUs where oneDNN runs it on its brgemm kernels
-// (AVX-512 VNNI and later): s8 activations x s8 weights, int32 sums written
-// into y, then both scales and the bias in one pass over y while it is in
-// cache, the same floats as the own kernel's. Elsewhere (AVX2 without VNNI)
-// oneDNN 2.6 either saturates (gemm:jit) or crawls (ref_int8), so this class
-// declines and the caller runs its own kernel (gemm_int8.h).
+// (AVX-512 VNNI and later): int8 activations (as s8, or shifted into u8: see
+// Activations) x s8 weights, int32 sums written into y, then both scales and
+// the bias in one pass over y while it is in cache, the same floats as the
+// own kernel's. Elsewhere (AVX2 without VNNI) oneDNN 2.6 either saturates
+// (gemm:jit) or crawls (ref_int8), so this class declines and the caller runs
+// its own kernel (gemm_int8.h).
 //
 // Weights are packed once into the layout oneDNN picks (format_tag::any plus
-// a reorder, s8s8 compensation included). Where one layout serves decode and
-// prefill alike, one copy serves every M; where oneDNN's kernels for one token
-// and for many want different layouts, each gets its copy.
-// Primitives are created once per (M, K, N) and reused: a decode step creates
-// none. Where oneDNN's prefill layout is the panels one (AMX CPUs) and this
-// build has AVX-512 VNNI, products of up to kPanelRows rows run on the own
-// GEMV over that same copy (gemv_int8_panels.h): one copy for every M, read at
-// the memory's speed. No oneDNN type appears in this header.
+// a reorder, s8s8 compensation included where the activations are s8). Where
+// one layout serves decode and prefill alike, one copy serves every M; where
+// oneDNN's kernels for one token and for many want different layouts, each
+// gets its copy. Primitives are created once per (M, K, N) and reused: a
+// decode step creates none. Where oneDNN's prefill layout is the panels one
+// (AMX CPUs; also an Emerald Rapids host with AVX-512 VNNI and no AMX) and
+// this build has AVX-512 VNNI, products of up to kPanelRows rows run on the
+// own GEMV over that same copy (gemv_int8_panels.h): one copy for every M,
+// read at the memory's speed. No oneDNN type appears in this header.
 #pragma once
 
 #include "engine/core/tensor.h"
@@ -33,7 +35,21 @@ class MatmulInt8Dnnl {
     Brgemm,  // only oneDNN's brgemm kernels: decline everything else (what the backend uses)
     Any,     // whatever oneDNN picks: lets tests check the packing and post-ops on any CPU
   };
-  explicit MatmulInt8Dnnl(Kernels kernels = Kernels::Brgemm);
+  // How the int8 activations reach oneDNN's product. VNNI's dot product
+  // multiplies unsigned by signed bytes: given s8 activations, oneDNN's
+  // brgemm without AMX shifts them into u8 in its inner loop, where handing
+  // it u8 from the start ran 1.25x as fast (4096 x 768 x 768 and 4096 x 768 x
+  // 3072, an Emerald Rapids host without AMX, 2 threads). Shifted: x + 128 as
+  // u8 (one pass flipping each byte's top bit), and 128 * each weight
+  // column's sum taken off the int32 sums in the scale pass: the same sums,
+  // so the same floats. AMX multiplies s8 by s8 itself.
+  enum class Activations {
+    Signed,
+    Shifted,
+  };
+  // Shifted where this CPU's brgemm runs on VNNI without AMX; else Signed.
+  static Activations fastest_activations();
+  explicit MatmulInt8Dnnl(Kernels kernels = Kernels::Brgemm, Activations activations = fastest_activations());
   // The most rows a product runs on the own panels GEMV (where it runs at
   // all); past 4 it passes over each panel twice, the second time from cache.
   // Batch 8 decode against oneDNN's kernel at 8 rows, one session on a

@@ -7,8 +7,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <tuple>
+#include <utility>
 
 namespace octet::cpu {
 namespace {
@@ -139,6 +141,47 @@ TEST(MatmulInt8Dnnl, SmallProductsReadTheSamePackedCopyWhereTheCpuHasAmx) {
         ASSERT_EQ(y[static_cast<std::size_t>(i * n + j)], static_cast<float>(want))
             << "M = " << m << " (" << matmul.implementation(m, k, n) << ") at " << i << ", " << j;
       }
+  }
+}
+
+// Activations handed to oneDNN as they are (s8) and shifted into u8 with each
+// column's shift taken off after (the faster form on VNNI without AMX) give
+// the exact int32 sums, so the same floats, on whichever form this CPU's
+// backend does not use too. Full weight range, K and N not multiples of 64;
+// K = 66000 is past what the panels layout takes, so its shifts are the
+// ones pack computes from the weight's rows.
+TEST(MatmulInt8Dnnl, ShiftedActivationsGiveTheSignedProductsExactly) {
+  if (!MatmulInt8Dnnl::cpu_has_vnni()) GTEST_SKIP() << "no VNNI here: the backend runs its own AVX2 kernel";
+  for (const auto& [k, n] : {std::pair{520, 300}, std::pair{66000, 20}}) {
+    const auto w = test::random_int8(static_cast<std::size_t>(n * k), 58);
+    const auto w_scale = positive_scales(static_cast<std::size_t>(n), 59);
+    const auto bias = test::random_floats(static_cast<std::size_t>(n), 60);
+    const std::vector<float> ones(static_cast<std::size_t>(std::max(n, 300)), 1.0f);  // x's scales and w's
+    MatmulInt8Dnnl is_signed(MatmulInt8Dnnl::Kernels::Brgemm, MatmulInt8Dnnl::Activations::Signed);
+    MatmulInt8Dnnl shifted(MatmulInt8Dnnl::Kernels::Brgemm, MatmulInt8Dnnl::Activations::Shifted);
+    ASSERT_TRUE(is_signed.pack(w.data(), k, n));
+    ASSERT_TRUE(shifted.pack(w.data(), k, n));
+    for (const int m : {9, 64, 300}) {
+      auto x = test::random_int8(static_cast<std::size_t>(m * k), 61u + static_cast<std::uint32_t>(m));
+      x[0] = -127;  // the contract's ends, which the shift maps to 1 and 255
+      x[1] = 127;
+      // Unit scales: every float is its int32 sum rounded to float, checked against int64.
+      std::vector<float> sums(static_cast<std::size_t>(m * n));
+      ASSERT_TRUE(shifted.run(x.data(), ones.data(), w.data(), ones.data(), sums.data(), m, k, n)) << "M = " << m;
+      for (int i = 0; i < m; ++i)
+        for (int j = 0; j < n; ++j) {
+          std::int64_t want = 0;
+          for (int p = 0; p < k; ++p)
+            want += std::int64_t{x[static_cast<std::size_t>(i * k + p)]} * w[static_cast<std::size_t>(j * k + p)];
+          ASSERT_EQ(sums[static_cast<std::size_t>(i * n + j)], static_cast<float>(want))
+              << m << "x" << k << "x" << n << " (" << shifted.implementation(m, k, n) << ") at " << i << ", " << j;
+        }
+      const auto x_scale = positive_scales(static_cast<std::size_t>(m), 62);
+      std::vector<float> want(static_cast<std::size_t>(m * n)), got(want.size());
+      ASSERT_TRUE(is_signed.run(x.data(), x_scale.data(), w.data(), w_scale.data(), want.data(), m, k, n, bias.data()));
+      ASSERT_TRUE(shifted.run(x.data(), x_scale.data(), w.data(), w_scale.data(), got.data(), m, k, n, bias.data()));
+      EXPECT_EQ(got, want) << m << "x" << k << "x" << n;
+    }
   }
 }
 
