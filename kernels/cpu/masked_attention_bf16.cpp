@@ -51,13 +51,18 @@ struct Operands {
   }
 };
 
-std::optional<Product> brgemm_product(const dnnl::engine& engine, const dnnl::memory::desc& a,
-                                      const dnnl::memory::desc& b, const dnnl::memory::desc& c) {
+std::optional<Product> brgemm_product(const dnnl::engine& engine, MaskedAttentionBf16::Kernels kernels,
+                                      const dnnl::memory::desc& a, const dnnl::memory::desc& b,
+                                      const dnnl::memory::desc& c) {
   try {
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), attr, engine);
-    if (!std::string(pd.impl_info_str()).starts_with("brg")) return std::nullopt;
+    const std::string implementation = pd.impl_info_str();
+    const bool amx = implementation.starts_with("brg:avx512_core_amx");
+    if (!implementation.starts_with("brg") || (kernels == MaskedAttentionBf16::Kernels::Amx && !amx)) {
+      return std::nullopt;
+    }
     return Product{dnnl::matmul(pd), a, b, c, pd.scratchpad_desc()};
   } catch (const dnnl::error&) {
     return std::nullopt;
@@ -69,12 +74,13 @@ struct Products {
   Product scores, output;
 };
 
-std::optional<Products> make_products(const dnnl::engine& engine, int heads, int tokens, int head_dim) {
+std::optional<Products> make_products(const dnnl::engine& engine, MaskedAttentionBf16::Kernels kernels, int heads,
+                                      int tokens, int head_dim) {
   const dnnl::memory::dim H = heads, T = tokens, D = head_dim;
   // scores = q k^T: k^T [heads, head_dim, tokens] read from k's [heads, tokens, head_dim] (acb).
-  auto scores = brgemm_product(engine, {{H, T, D}, dt::bf16, tag::abc}, {{H, D, T}, dt::bf16, tag::acb},
+  auto scores = brgemm_product(engine, kernels, {{H, T, D}, dt::bf16, tag::abc}, {{H, D, T}, dt::bf16, tag::acb},
                                {{H, T, T}, dt::f32, tag::abc});
-  auto output = brgemm_product(engine, {{H, T, T}, dt::bf16, tag::abc}, {{H, T, D}, dt::bf16, tag::abc},
+  auto output = brgemm_product(engine, kernels, {{H, T, T}, dt::bf16, tag::abc}, {{H, T, D}, dt::bf16, tag::abc},
                                {{H, T, D}, dt::f32, tag::abc});
   if (!scores || !output) return std::nullopt;
   return Products{std::move(*scores), std::move(*output)};
@@ -94,6 +100,7 @@ int heads_per_item(int n_heads, int batch, int threads) {
 }  // namespace
 
 struct MaskedAttentionBf16::Impl {
+  Kernels kernels = Kernels::Amx;
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   int seq_len = 0, n_heads = 0, head_dim = 0;       // the prepared shape (0: none)
   std::map<int, std::optional<Products>> products;  // by heads per item
@@ -111,7 +118,8 @@ struct MaskedAttentionBf16::Impl {
 
   const Products* products_for(int heads) {
     auto it = products.find(heads);
-    if (it == products.end()) it = products.emplace(heads, make_products(engine, heads, seq_len, head_dim)).first;
+    if (it == products.end())
+      it = products.emplace(heads, make_products(engine, kernels, heads, seq_len, head_dim)).first;
     return it->second ? &*it->second : nullptr;
   }
 
@@ -136,14 +144,18 @@ struct MaskedAttentionBf16::Impl {
   }
 };
 
-MaskedAttentionBf16::MaskedAttentionBf16() : impl_(std::make_unique<Impl>()) {}
+MaskedAttentionBf16::MaskedAttentionBf16(Kernels kernels) : impl_(std::make_unique<Impl>()) {
+  impl_->kernels = kernels;
+}
 MaskedAttentionBf16::~MaskedAttentionBf16() = default;
 
 bool MaskedAttentionBf16::prepare(int seq_len, int n_heads, int head_dim) {
   Impl& m = *impl_;
   if (seq_len <= 0 || n_heads <= 0 || head_dim <= 0) return false;
   if (seq_len != m.seq_len || n_heads != m.n_heads || head_dim != m.head_dim) {
+    const Kernels kernels = m.kernels;
     m = Impl{};
+    m.kernels = kernels;
     m.seq_len = seq_len;
     m.n_heads = n_heads;
     m.head_dim = head_dim;

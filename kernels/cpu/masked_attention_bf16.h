@@ -1,8 +1,11 @@
 // Encoder attention (masked_attention's contract, ops.h) with its two
 // products in bf16 on oneDNN's brgemm kernels: AMX on Sapphire Rapids and
 // later, AVX-512 BF16 on Cooper Lake and Zen 4. An int8 model's attention
-// runs here where the CPU has them (NodeParams::bf16_attention); the f32
-// kernel's many small sgemms took a fifth of BERT-base int8's time.
+// runs here where the CPU has AMX (NodeParams::bf16_attention), where the f32
+// kernel's many small sgemms took a fifth of BERT-base int8's time. Without
+// AMX the f32 kernel is the faster: on an Emerald Rapids host with AVX-512
+// BF16 and no AMX, BERT-base int8's attention took 115-118 ms a batch of 32
+// there against 200-204 ms here (2 threads).
 //
 // Each sequence in turn: q, k and v rounded to bf16 head by head ([heads,
 // tokens, head_dim], the layout oneDNN's batched brgemm reads), scores =
@@ -22,14 +25,18 @@ namespace octet::cpu {
 
 class MaskedAttentionBf16 {
  public:
-  MaskedAttentionBf16();
+  enum class Kernels {
+    Amx,        // oneDNN's AMX brgemm only: declines elsewhere (what the backend uses)
+    AnyBrgemm,  // AVX-512 BF16 too: lets tests check this kernel on CPUs without AMX
+  };
+  explicit MaskedAttentionBf16(Kernels kernels = Kernels::Amx);
   ~MaskedAttentionBf16();
   MaskedAttentionBf16(const MaskedAttentionBf16&) = delete;
   MaskedAttentionBf16& operator=(const MaskedAttentionBf16&) = delete;
 
   // Makes the primitives for sequences of `seq_len` tokens and `n_heads`
-  // heads of `head_dim`; false where oneDNN would not run them on its bf16
-  // brgemm kernels here (the caller runs the f32 kernel instead).
+  // heads of `head_dim`; false where oneDNN would not run them on the bf16
+  // brgemm kernels asked for here (the caller runs the f32 kernel instead).
   bool prepare(int seq_len, int n_heads, int head_dim);
   // masked_attention with bf16 products; false (nothing written) where
   // prepare declines the shape. Lengths outside 1..seq_len are refused.

@@ -10,7 +10,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 #include <limits>
+#include <string>
 
 namespace octet::cpu {
 namespace {
@@ -158,6 +160,24 @@ TEST(MaskedAttention, MatchesFloat64ReferenceAndIgnoresPadding) {
   }
 }
 
+// What the backend gets: the bf16 kernel where the CPU has AMX (the kernel
+// flag Linux shows in /proc/cpuinfo, apart from oneDNN), the f32 one
+// elsewhere, where it is the faster.
+TEST(MaskedAttention, Bf16KernelRunsForTheBackendExactlyWhereTheCpuHasAmx) {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  if (!cpuinfo) GTEST_SKIP() << "no /proc/cpuinfo to read the CPU's flags from";
+  std::string line;
+  bool amx = false;
+  while (std::getline(cpuinfo, line)) {
+    if (line.starts_with("flags")) {
+      amx = (line + " ").find(" amx_bf16 ") != std::string::npos;
+      break;
+    }
+  }
+  MaskedAttentionBf16 attention;
+  EXPECT_EQ(attention.prepare(128, 12, 64), amx) << (amx ? "AMX here, yet declined" : "no AMX here, yet taken");
+}
+
 // The bf16 kernel against the float64 reference of the same roundings. Its
 // scores are float sums of exact bf16 products, its softmax float: the one
 // larger difference is a weight whose float value sits at a bf16 rounding
@@ -165,8 +185,9 @@ TEST(MaskedAttention, MatchesFloat64ReferenceAndIgnoresPadding) {
 // |error| <= 2^-8 max|v| bounds every value, and such flips are rare, so the
 // mean error is far smaller. Padding keys and values hold NaN: the kernel
 // must not multiply them in (0 x NaN is NaN).
+// (On AVX-512 BF16 without AMX too, though the backend takes it with AMX only.)
 TEST(MaskedAttention, Bf16KernelMatchesItsRoundingInFloat64) {
-  MaskedAttentionBf16 attention;
+  MaskedAttentionBf16 attention(MaskedAttentionBf16::Kernels::AnyBrgemm);
   if (!attention.prepare(7, 3, 64)) {
     GTEST_SKIP() << "oneDNN has no bf16 brgemm kernel on this CPU (it needs AVX-512 BF16 or AMX); "
                     "int8 encoders run the f32 attention here";
