@@ -71,6 +71,7 @@ class CpuBackend final : public Backend {
       if (node.op == OpKind::Attention && node.inputs.size() > 5) {  // an FP8 KV cache
         grow(attention_scratch_, cpu::attention_scratch_floats(n_ctx, node.params.head_dim));
       }
+      if (node.op == OpKind::Rope) rope_angles_.reserve(n_ctx, node.params.head_dim);
       if (node.op == OpKind::MaskedAttention) {
         const auto rows = graph.values()[node.inputs[0]].shape[0], batch = graph.values()[node.inputs[3]].shape[0];
         grow(attention_scratch_, cpu::masked_attention_scratch_floats(static_cast<int>(rows / batch)));
@@ -252,7 +253,7 @@ class CpuBackend final : public Backend {
       case OpKind::Rope:
         cpu::rope(in[0]->data<float>(), in[0]->dim(0), tokens_per_sequence(node, in[0]->dim(0), ctx),
                   static_cast<int>(in[0]->dim(1) / p.head_dim), p.head_dim, ctx.sequences,
-                  RopeFrequencies{p.rope_theta, p.rope_scaling}, p.rope_layout, y);
+                  RopeFrequencies{p.rope_theta, p.rope_scaling}, rope_angles_, p.rope_layout, y);
         return;
       case OpKind::Attention: {
         const cpu::AttentionShape shape{static_cast<int>(tokens_per_sequence(node, in[0]->dim(0), ctx)),
@@ -850,6 +851,7 @@ class CpuBackend final : public Backend {
   std::vector<std::int8_t> w_int8_dense_;  // a 2:4 weight's rows all expanded [n, k], for oneDNN's prefill
   std::set<const Node*> quantizing_producers_;
   Prequantized prequantized_;
+  cpu::RopeAngles rope_angles_;  // every rope node's cosines and sines (one model's frequencies)
   std::map<const Node*, const Node*> runs_with_reader_;  // node -> its reader, which runs both
   std::optional<Deferred> deferred_;
   std::map<const Node*, const Node*> runs_with_siblings_;  // node -> the last of its siblings, which runs them all

@@ -2,19 +2,61 @@
 
 #include "engine/core/error.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace octet::cpu {
 
+namespace {
+
+bool same_frequencies(const RopeFrequencies& a, const RopeFrequencies& b) {
+  const RopeScaling &x = a.scaling, &y = b.scaling;
+  return a.theta == b.theta && x.type == y.type && x.factor == y.factor && x.low_freq_factor == y.low_freq_factor &&
+         x.high_freq_factor == y.high_freq_factor && x.original_context == y.original_context;
+}
+
+}  // namespace
+
+void RopeAngles::cover(const RopeFrequencies& freqs, int head_dim, std::int64_t positions) {
+  if (head_dim != head_dim_ || !same_frequencies(freqs, freqs_)) {
+    freqs_ = freqs;
+    head_dim_ = head_dim;
+    positions_ = 0;
+    table_.clear();
+    inv_freq_.resize(static_cast<std::size_t>(head_dim / 2));
+    for (int i = 0; i < head_dim / 2; ++i) inv_freq_[static_cast<std::size_t>(i)] = rope_inv_freq(freqs, i, head_dim);
+  }
+  if (positions <= positions_) return;
+  const int half = head_dim / 2;
+  table_.resize(static_cast<std::size_t>(positions * head_dim));
+#pragma omp parallel for if (positions - positions_ > 64)
+  for (std::int64_t pos = positions_; pos < positions; ++pos) {
+    float* row = table_.data() + pos * head_dim;
+    for (int i = 0; i < half; ++i) {
+      // Angles in double, as both reference implementations agree to float precision.
+      const double angle = static_cast<double>(pos) * inv_freq_[static_cast<std::size_t>(i)];
+      row[2 * i] = static_cast<float>(std::cos(angle));
+      row[2 * i + 1] = static_cast<float>(std::sin(angle));
+    }
+  }
+  positions_ = positions;
+}
+
 void rope(const float* x, std::int64_t rows, std::int64_t seq_len, int n_heads, int head_dim,
-          std::span<const SequenceStep> sequences, const RopeFrequencies& freqs, RopeLayout layout, float* out) {
-  std::int64_t total = 0;
+          std::span<const SequenceStep> sequences, const RopeFrequencies& freqs, RopeAngles& angles, RopeLayout layout,
+          float* out) {
+  std::int64_t total = 0, positions = 0;
   for (std::size_t b = 0; b < sequences.size(); ++b) {
     const SequenceRows r = rows_of(sequences, b, seq_len);
     if (r.count <= 0 || r.first != total) fail("rope: sequence {} has rows {}..+{}", b, r.first, r.count);
+    if (sequences[b].pos < 0) fail("rope: sequence {} starts at position {}", b, sequences[b].pos);
     total += r.count;
+    positions = std::max(positions, sequences[b].pos + r.count);
   }
-  if (sequences.empty() || total != rows) fail("rope: {} rows are not the {} sequences' {}", rows, sequences.size(), total);
+  if (sequences.empty() || total != rows)
+    fail("rope: {} rows are not the {} sequences' {}", rows, sequences.size(), total);
+  angles.cover(freqs, head_dim, positions);
   // The sequence row r belongs to: the last whose first row is at or before it.
   const auto position_of = [&](std::int64_t r) {
     std::size_t lo = 0, hi = sequences.size();
@@ -22,18 +64,15 @@ void rope(const float* x, std::int64_t rows, std::int64_t seq_len, int n_heads, 
       const std::size_t mid = (lo + hi) / 2;
       (rows_of(sequences, mid, seq_len).first <= r ? lo : hi) = mid;
     }
-    return sequences[lo].pos + static_cast<double>(r - rows_of(sequences, lo, seq_len).first);
+    return sequences[lo].pos + (r - rows_of(sequences, lo, seq_len).first);
   };
   const int half = head_dim / 2;
   const std::int64_t row_len = static_cast<std::int64_t>(n_heads) * head_dim;
 #pragma omp parallel for if (rows > 1)
   for (std::int64_t r = 0; r < rows; ++r) {
-    const double pos = position_of(r);
+    const float* cos_sin = angles.at(position_of(r));
     for (int i = 0; i < half; ++i) {
-      // Angles in double, as both reference implementations agree to float precision.
-      const double freq = rope_inv_freq(freqs, i, head_dim);
-      const auto c = static_cast<float>(std::cos(pos * freq));
-      const auto s = static_cast<float>(std::sin(pos * freq));
+      const float c = cos_sin[2 * i], s = cos_sin[2 * i + 1];
       // The two elements this frequency rotates, per layout.
       const int a = layout == RopeLayout::HalfSplit ? i : 2 * i;
       const int b = layout == RopeLayout::HalfSplit ? i + half : 2 * i + 1;

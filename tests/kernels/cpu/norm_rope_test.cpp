@@ -45,13 +45,16 @@ std::vector<double> rope_reference(const std::vector<float>& x, int rows, int he
   return out;
 }
 
+// One RopeAngles through every case: it grows (positions 0 .. 4001) and starts
+// afresh for each head_dim, as a backend's does.
 TEST(Rope, BothLayoutsMatchFloat64Reference) {
+  RopeAngles angles;
   for (auto layout : {RopeLayout::HalfSplit, RopeLayout::Interleaved}) {
     for (auto [rows, heads, hd, pos0] : {std::tuple{1, 1, 2, 0}, {3, 4, 8, 5}, {5, 3, 18, 250}, {2, 2, 128, 4000}}) {
       const auto x = test::random_floats(static_cast<std::size_t>(rows * heads * hd), 10);
       std::vector<float> y(x.size());
       const SequenceStep sequence[] = {{0, pos0}};
-      rope(x.data(), rows, rows, heads, hd, sequence, RopeFrequencies{10000.0}, layout, y.data());
+      rope(x.data(), rows, rows, heads, hd, sequence, RopeFrequencies{10000.0}, angles, layout, y.data());
       // Angles are computed in double, then cos/sin rounded to float: a few ulps.
       EXPECT_LT(test::max_relative_error(y, rope_reference(x, rows, heads, hd, pos0, 10000.0, layout)), 1e-6);
     }
@@ -65,7 +68,8 @@ TEST(Rope, BatchedSequencesEachStartAtTheirPosition) {
   const SequenceStep sequences[] = {{0, 9}, {1, 0}, {2, 301}};
   const auto x = test::random_floats(static_cast<std::size_t>(seqs * seq_len * heads * hd), 12);
   std::vector<float> y(x.size());
-  rope(x.data(), seqs * seq_len, seq_len, heads, hd, sequences, RopeFrequencies{10000.0}, RopeLayout::HalfSplit,
+  RopeAngles angles;
+  rope(x.data(), seqs * seq_len, seq_len, heads, hd, sequences, RopeFrequencies{10000.0}, angles, RopeLayout::HalfSplit,
        y.data());
   const std::size_t per_seq = static_cast<std::size_t>(seq_len * heads * hd);
   for (std::size_t b = 0; b < seqs; ++b) {
@@ -73,11 +77,25 @@ TEST(Rope, BatchedSequencesEachStartAtTheirPosition) {
                                 x.begin() + static_cast<std::ptrdiff_t>((b + 1) * per_seq));
     const std::vector<float> yb(y.begin() + static_cast<std::ptrdiff_t>(b * per_seq),
                                 y.begin() + static_cast<std::ptrdiff_t>((b + 1) * per_seq));
-    EXPECT_LT(
-        test::max_relative_error(
-            yb, rope_reference(xb, seq_len, heads, hd, sequences[b].pos, 10000.0, RopeLayout::HalfSplit)),
-        1e-6)
+    EXPECT_LT(test::max_relative_error(
+                  yb, rope_reference(xb, seq_len, heads, hd, sequences[b].pos, 10000.0, RopeLayout::HalfSplit)),
+              1e-6)
         << "sequence " << b;
+  }
+}
+
+// A table made for one theta gives way to another's: the angles follow the
+// frequencies asked for, not the first ones the table held.
+TEST(Rope, AnglesFollowTheFrequenciesAskedFor) {
+  const int rows = 3, heads = 2, hd = 16, pos0 = 40;
+  const auto x = test::random_floats(static_cast<std::size_t>(rows * heads * hd), 13);
+  const SequenceStep sequence[] = {{0, pos0}};
+  RopeAngles angles;
+  for (const double theta : {10000.0, 500000.0, 10000.0}) {
+    std::vector<float> y(x.size());
+    rope(x.data(), rows, rows, heads, hd, sequence, RopeFrequencies{theta}, angles, RopeLayout::HalfSplit, y.data());
+    EXPECT_LT(test::max_relative_error(y, rope_reference(x, rows, heads, hd, pos0, theta, RopeLayout::HalfSplit)), 1e-6)
+        << "theta " << theta;
   }
 }
 
@@ -85,10 +103,11 @@ TEST(Rope, LayoutsDifferAndPositionZeroIsIdentity) {
   const auto x = test::random_floats(8, 11);
   std::vector<float> a(8), b(8), z(8);
   const SequenceStep at3[] = {{0, 3}}, at0[] = {{0, 0}};
-  rope(x.data(), 1, 1, 1, 8, at3, RopeFrequencies{10000.0}, RopeLayout::HalfSplit, a.data());
-  rope(x.data(), 1, 1, 1, 8, at3, RopeFrequencies{10000.0}, RopeLayout::Interleaved, b.data());
+  RopeAngles angles;
+  rope(x.data(), 1, 1, 1, 8, at3, RopeFrequencies{10000.0}, angles, RopeLayout::HalfSplit, a.data());
+  rope(x.data(), 1, 1, 1, 8, at3, RopeFrequencies{10000.0}, angles, RopeLayout::Interleaved, b.data());
   EXPECT_NE(a, b);
-  rope(x.data(), 1, 1, 1, 8, at0, RopeFrequencies{10000.0}, RopeLayout::Interleaved, z.data());
+  rope(x.data(), 1, 1, 1, 8, at0, RopeFrequencies{10000.0}, angles, RopeLayout::Interleaved, z.data());
   EXPECT_EQ(z, x);
 }
 
