@@ -329,7 +329,9 @@ class CpuBackend final : public Backend {
           return;
         }
         cpu::masked_attention(in[0]->data<float>(), in[1]->data<float>(), in[2]->data<float>(),
-                              in[3]->data<std::int32_t>(), shape, attention_scratch_, y);
+                              in[3]->data<std::int32_t>(), shape, attention_scratch_, y,
+                              quantize ? pre_int8_.data() : nullptr, quantize ? pre_scale_.data() : nullptr);
+        if (quantize) prequantized_ = {node.output, y, out.dim(0), out.dim(1), pre_int8_.data(), pre_scale_.data()};
         return;
       }
       case OpKind::MeanRows: {
@@ -448,9 +450,9 @@ class CpuBackend final : public Backend {
       if (!int8_per_token(values[static_cast<std::size_t>(node.inputs[1])].tensor) || x.shape[0] <= kDirectRows)
         continue;
       const Node* from = producer[static_cast<std::size_t>(node.inputs[0])];
-      const bool bf16_attention = from != nullptr && from->op == OpKind::MaskedAttention && from->params.bf16_attention;
-      if (from == nullptr || (from->op != OpKind::LayerNorm && from->op != OpKind::RmsNorm &&
-                              from->op != OpKind::Gelu && from->op != OpKind::SiluMul && !bf16_attention)) {
+      if (from == nullptr ||
+          (from->op != OpKind::LayerNorm && from->op != OpKind::RmsNorm && from->op != OpKind::Gelu &&
+           from->op != OpKind::SiluMul && from->op != OpKind::MaskedAttention)) {
         continue;
       }
       quantizing_producers_.insert(from);

@@ -1,14 +1,18 @@
 #include "engine/core/error.h"
+#include "engine/quant/quant.h"
 #include "kernels/cpu/attend.h"
 #include "kernels/cpu/ops.h"
 
 #include <algorithm>
 #include <cmath>
 
+#include <omp.h>
+
 namespace octet::cpu {
 
 void masked_attention(const float* q, const float* k, const float* v, const std::int32_t* lengths,
-                      const MaskedAttentionShape& s, std::span<float> scratch, float* out) {
+                      const MaskedAttentionShape& s, std::span<float> scratch, float* out, std::int8_t* out_q,
+                      float* out_scale) {
   if (scratch.size() < masked_attention_scratch_floats(s.seq_len)) {
     fail("masked attention: scratch of {} floats is too small", scratch.size());
   }
@@ -20,22 +24,47 @@ void masked_attention(const float* q, const float* k, const float* v, const std:
   const std::int64_t dim = static_cast<std::int64_t>(s.n_heads) * s.head_dim;
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
   // Padding rows (t >= length) are computed like the others and ignored by what follows.
-  attend_blocks(s.batch, s.seq_len, s.n_heads, s.seq_len, kMaskedAttendBlockRows, scratch.data(),
-                [&](int b, int h, int t0, int n_rows) {
-                  const std::int64_t head = static_cast<std::int64_t>(b) * s.seq_len * dim + h * s.head_dim;
-                  return QueryBlock{.q = q + head + t0 * dim,
-                                    .q_stride = dim,
-                                    .n_rows = n_rows,
-                                    .k = k + head,
-                                    .v = v + head,
-                                    .kv_stride = dim,
-                                    .n_keys = lengths[b],
-                                    .causal = false,
-                                    .head_dim = s.head_dim,
-                                    .scale = scale,
-                                    .out = out + head + t0 * dim,
-                                    .out_stride = dim};
-                });
+  const auto block_of = [&](int b, int h, int t0, int n_rows) {
+    const std::int64_t head = static_cast<std::int64_t>(b) * s.seq_len * dim + h * s.head_dim;
+    return QueryBlock{.q = q + head + t0 * dim,
+                      .q_stride = dim,
+                      .n_rows = n_rows,
+                      .k = k + head,
+                      .v = v + head,
+                      .kv_stride = dim,
+                      .n_keys = lengths[b],
+                      .causal = false,
+                      .head_dim = s.head_dim,
+                      .scale = scale,
+                      .out = out + head + t0 * dim,
+                      .out_stride = dim};
+  };
+  const auto quantize_rows = [&](std::int64_t first, std::int64_t count) {
+    for (std::int64_t row = first; row < first + count; ++row) {
+      out_scale[row] = quantize_row_int8(out + row * dim, dim, out_q + row * dim);
+    }
+  };
+  if (out_q != nullptr && s.batch >= omp_get_max_threads()) {
+    // Whole sequences per thread: every head of one, then its rows quantized
+    // while they are in this core's cache (not in a pass over all of them).
+#pragma omp parallel for schedule(dynamic)
+    for (int b = 0; b < s.batch; ++b) {
+      float* scores = scratch.data() + static_cast<std::size_t>(omp_get_thread_num()) *
+                                           attend_block_scratch(s.seq_len, kMaskedAttendBlockRows);
+      for (int h = 0; h < s.n_heads; ++h) {
+        for (int t0 = 0; t0 < s.seq_len; t0 += kMaskedAttendBlockRows) {
+          attend_block(block_of(b, h, t0, std::min(kMaskedAttendBlockRows, s.seq_len - t0)), scores);
+        }
+      }
+      quantize_rows(static_cast<std::int64_t>(b) * s.seq_len, s.seq_len);
+    }
+    return;
+  }
+  attend_blocks(s.batch, s.seq_len, s.n_heads, s.seq_len, kMaskedAttendBlockRows, scratch.data(), block_of);
+  if (out_q == nullptr) return;
+  const std::int64_t rows = static_cast<std::int64_t>(s.batch) * s.seq_len;
+#pragma omp parallel for if (rows > 4)
+  for (std::int64_t row = 0; row < rows; ++row) quantize_rows(row, 1);
 }
 
 }  // namespace octet::cpu

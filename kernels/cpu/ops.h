@@ -129,9 +129,14 @@ struct MaskedAttentionShape {
 // Bidirectional attention within each sequence over its first lengths[b]
 // tokens (1 <= lengths[b] <= seq_len). q, k, v, out: [batch * seq_len,
 // n_heads * head_dim]. `scratch` holds masked_attention_scratch_floats(seq_len).
+// With `out_q` and `out_scale`, each output row is also quantized to int8 as
+// quantize_row_int8 does ([rows, dim], [rows]), the input of the int8 matmul
+// after it: where there are sequences for every thread, each thread's
+// sequence while its rows are in that core's cache.
 std::size_t masked_attention_scratch_floats(int seq_len);
 void masked_attention(const float* q, const float* k, const float* v, const std::int32_t* lengths,
-                      const MaskedAttentionShape& shape, std::span<float> scratch, float* out);
+                      const MaskedAttentionShape& shape, std::span<float> scratch, float* out,
+                      std::int8_t* out_q = nullptr, float* out_scale = nullptr);
 
 // Mean pooling: out[b] = the mean of the first lengths[b] (1..seq_len) rows
 // of sequence b in x [batch * seq_len, dim].

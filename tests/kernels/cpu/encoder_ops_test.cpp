@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -157,6 +158,32 @@ TEST(MaskedAttention, MatchesFloat64ReferenceAndIgnoresPadding) {
                          static_cast<std::size_t>(d);
           ASSERT_EQ(y2[i], y[i]);
         }
+  }
+}
+
+// The int8 rows it writes for the matmul after it are quantize_row_int8's of
+// its own output, and the output is that of a run without them: one sequence
+// (fewer than the threads: quantized after) and five (per sequence, in cache).
+TEST(MaskedAttention, QuantizesItsOutputRowsAsTheMatmulWould) {
+  const int seq = 40, heads = 3, hd = 16, dim = heads * hd;
+  for (const std::vector<std::int32_t>& lengths : {std::vector<std::int32_t>{29}, {40, 1, 17, 40, 8}}) {
+    const auto rows = static_cast<std::size_t>(lengths.size()) * seq;
+    const auto n = rows * dim;
+    const auto q = test::random_floats(n, 18, 2.0f), k = test::random_floats(n, 19, 2.0f),
+               v = test::random_floats(n, 20);
+    std::vector<float> scratch(masked_attention_scratch_floats(seq)), plain(n), y(n), scale(rows);
+    std::vector<std::int8_t> y_q(n);
+    const MaskedAttentionShape shape{static_cast<int>(lengths.size()), seq, heads, hd};
+    masked_attention(q.data(), k.data(), v.data(), lengths.data(), shape, scratch, plain.data());
+    masked_attention(q.data(), k.data(), v.data(), lengths.data(), shape, scratch, y.data(), y_q.data(), scale.data());
+    EXPECT_EQ(y, plain) << lengths.size() << " sequences";
+    for (std::size_t r = 0; r < rows; ++r) {
+      std::vector<std::int8_t> want(static_cast<std::size_t>(dim));
+      const float want_scale = quantize_row_int8(y.data() + r * dim, dim, want.data());
+      ASSERT_EQ(scale[r], want_scale) << "row " << r << " of " << lengths.size() << " sequences";
+      ASSERT_TRUE(std::equal(want.begin(), want.end(), y_q.begin() + static_cast<std::ptrdiff_t>(r * dim)))
+          << "row " << r << " of " << lengths.size() << " sequences";
+    }
   }
 }
 
