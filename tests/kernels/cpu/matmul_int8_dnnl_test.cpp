@@ -57,6 +57,23 @@ bool product(MatmulInt8Dnnl& matmul, int m, int k, int n, int weight_limit, bool
   return true;
 }
 
+// With unit scales every float y[i, j] is its int32 sum rounded to float:
+// equal to the int64 sum of x [m, k] and w [n, k] rounded the same way.
+::testing::AssertionResult exact_sums(const std::vector<float>& y, const std::vector<std::int8_t>& x,
+                                      const std::vector<std::int8_t>& w, int m, int k, int n) {
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      std::int64_t want = 0;
+      for (int p = 0; p < k; ++p)
+        want += std::int64_t{x[static_cast<std::size_t>(i * k + p)]} * w[static_cast<std::size_t>(j * k + p)];
+      if (y[static_cast<std::size_t>(i * n + j)] != static_cast<float>(want)) {
+        return ::testing::AssertionFailure()
+               << "at " << i << ", " << j << ": " << y[static_cast<std::size_t>(i * n + j)] << " for the sum " << want;
+      }
+    }
+  return ::testing::AssertionSuccess();
+}
+
 using Shape3 = std::tuple<int, int, int>;  // M, K, N
 class MatmulInt8DnnlTest : public ::testing::TestWithParam<Shape3> {};
 
@@ -133,14 +150,7 @@ TEST(MatmulInt8Dnnl, SmallProductsReadTheSamePackedCopyWhereTheCpuHasAmx) {
     const std::vector<float> ones(static_cast<std::size_t>(n), 1.0f);
     std::vector<float> y(static_cast<std::size_t>(m * n));
     ASSERT_TRUE(matmul.run(x.data(), ones.data(), w.data(), ones.data(), y.data(), m, k, n)) << "M = " << m;
-    for (int i = 0; i < m; ++i)
-      for (int j = 0; j < n; ++j) {
-        std::int64_t want = 0;
-        for (int p = 0; p < k; ++p)
-          want += std::int64_t{x[static_cast<std::size_t>(i * k + p)]} * w[static_cast<std::size_t>(j * k + p)];
-        ASSERT_EQ(y[static_cast<std::size_t>(i * n + j)], static_cast<float>(want))
-            << "M = " << m << " (" << matmul.implementation(m, k, n) << ") at " << i << ", " << j;
-      }
+    ASSERT_TRUE(exact_sums(y, x, w, m, k, n)) << "M = " << m << " (" << matmul.implementation(m, k, n) << ")";
   }
 }
 
@@ -165,17 +175,10 @@ TEST(MatmulInt8Dnnl, ShiftedActivationsGiveTheSignedProductsExactly) {
       auto x = test::random_int8(static_cast<std::size_t>(m * k), 61u + static_cast<std::uint32_t>(m));
       x[0] = -127;  // the contract's ends, which the shift maps to 1 and 255
       x[1] = 127;
-      // Unit scales: every float is its int32 sum rounded to float, checked against int64.
       std::vector<float> sums(static_cast<std::size_t>(m * n));
       ASSERT_TRUE(shifted.run(x.data(), ones.data(), w.data(), ones.data(), sums.data(), m, k, n)) << "M = " << m;
-      for (int i = 0; i < m; ++i)
-        for (int j = 0; j < n; ++j) {
-          std::int64_t want = 0;
-          for (int p = 0; p < k; ++p)
-            want += std::int64_t{x[static_cast<std::size_t>(i * k + p)]} * w[static_cast<std::size_t>(j * k + p)];
-          ASSERT_EQ(sums[static_cast<std::size_t>(i * n + j)], static_cast<float>(want))
-              << m << "x" << k << "x" << n << " (" << shifted.implementation(m, k, n) << ") at " << i << ", " << j;
-        }
+      ASSERT_TRUE(exact_sums(sums, x, w, m, k, n))
+          << m << "x" << k << "x" << n << " (" << shifted.implementation(m, k, n) << ")";
       const auto x_scale = positive_scales(static_cast<std::size_t>(m), 62);
       std::vector<float> want(static_cast<std::size_t>(m * n)), got(want.size());
       ASSERT_TRUE(is_signed.run(x.data(), x_scale.data(), w.data(), w_scale.data(), want.data(), m, k, n, bias.data()));
