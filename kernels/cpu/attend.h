@@ -18,9 +18,10 @@ namespace octet::cpu {
 // few enough that the causal triangle inside a block (computed, then masked)
 // costs little (64 rather than 32: the 110M shape's prefill of 512 tokens
 // spent 37.4-38.4 ms in attention instead of 42.8-44.4 on an Emerald Rapids
-// host, 2 threads; 128 gave no more). Bidirectional (encoder) attention has no triangle: its blocks
-// are 4x taller, so the two products run as fewer, larger sgemms (BERT-base
-// int8, batch 32 on Sapphire Rapids, 2 threads: 60 -> 63 sentences/s).
+// host, 2 threads; 128 gave no more). Bidirectional (encoder) attention has
+// no triangle: its blocks are taller, so the two products run as fewer,
+// larger sgemms (BERT-base int8, batch 32 on Sapphire Rapids, 2 threads: 60
+// -> 63 sentences/s).
 constexpr int kAttendBlockRows = 64;
 constexpr int kMaskedAttendBlockRows = 128;
 

@@ -198,7 +198,8 @@ struct MatmulInt8Dnnl::Impl {
                std::int64_t m, std::int64_t k, std::int64_t n, const float* bias, const std::int32_t* shift) {
     if (p.shifted) {
       const std::int64_t bytes = m * k;
-      if (shifted_x.size() < static_cast<std::size_t>(bytes)) shifted_x.resize(static_cast<std::size_t>(bytes));
+      if (shifted_x.size() < static_cast<std::size_t>(bytes))
+        shifted_x.resize(static_cast<std::size_t>(bytes));  // unprepared M
       std::uint8_t* to = shifted_x.data();
 #pragma omp parallel for if (bytes > (1 << 18))
       for (std::int64_t i = 0; i < m; ++i)
@@ -215,26 +216,13 @@ struct MatmulInt8Dnnl::Impl {
         {DNNL_ARG_SRC, p.src.get()}, {DNNL_ARG_WEIGHTS, p.weights.get()}, {DNNL_ARG_DST, p.dst.get()}};
     OCTET_DNNL_STATUS(dnnl_primitive_execute(p.matmul.get(), stream.get(), 3, args));
     OCTET_DNNL_STATUS(dnnl_stream_wait(stream.get()));
-    if (p.shifted) {
-      // The same pass, with each column's shift taken off the exact int32 sum first.
-#pragma omp parallel for if (m * n > (1 << 16))
-      for (std::int64_t i = 0; i < m; ++i) {
-        float* row = y + i * n;
-        const float s = x_scale[i];
-        const auto sum = [&](std::int64_t j) {
-          return static_cast<float>(std::bit_cast<std::int32_t>(row[j]) - shift[j]);
-        };
-        if (bias != nullptr) {
-          for (std::int64_t j = 0; j < n; ++j) row[j] = sum(j) * (s * w_scale[j]) + bias[j];
-        } else {
-          for (std::int64_t j = 0; j < n; ++j) row[j] = sum(j) * (s * w_scale[j]);
-        }
-      }
-      return;
-    }
 #pragma omp parallel for if (m * n > (1 << 16))
     for (std::int64_t i = 0; i < m; ++i) {
       float* row = y + i * n;
+      if (p.shifted) {  // each column's shift off its exact int32 sum first, while the row is in cache
+        for (std::int64_t j = 0; j < n; ++j)
+          row[j] = std::bit_cast<float>(std::bit_cast<std::int32_t>(row[j]) - shift[j]);
+      }
       const float s = x_scale[i];
       if (bias != nullptr) {
         for (std::int64_t j = 0; j < n; ++j)
@@ -363,7 +351,13 @@ bool MatmulInt8Dnnl::adopt_panels(const Tensor& packed) {
 bool MatmulInt8Dnnl::prepare(std::int64_t m, std::int64_t k, std::int64_t n) {
   if (impl_->kernels == Kernels::Brgemm && !cpu_has_vnni()) return false;
   if (m <= 0 || k <= 0 || n <= 0) return false;
-  return impl_->runs_on_panels(m, k, n) || impl_->primitive(m, k, n) != nullptr;
+  if (impl_->runs_on_panels(m, k, n)) return true;
+  const Primitive* p = impl_->primitive(m, k, n);
+  if (p == nullptr) return false;
+  // Room for the shifted rows now, so that running the product allocates nothing.
+  if (p->shifted && impl_->shifted_x.size() < static_cast<std::size_t>(m * k))
+    impl_->shifted_x.resize(static_cast<std::size_t>(m * k));
+  return true;
 }
 
 bool MatmulInt8Dnnl::run(const std::int8_t* x, const float* x_scale, const std::int8_t* w, const float* w_scale,

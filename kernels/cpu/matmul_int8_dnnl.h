@@ -78,9 +78,9 @@ class MatmulInt8Dnnl {
   // under its own address, without copying it; false where this instance's
   // layout for its (K, N) is not the panels layout.
   bool adopt_panels(const Tensor& packed);
-  // Creates the primitive for a shape ahead of its first run (the backend
-  // does so when it plans a step, so that running one creates nothing);
-  // false where it declines.
+  // Creates the primitive and buffers for a shape ahead of its first run
+  // (the backend does so when it plans a step, so that running one creates
+  // nothing); false where it declines.
   bool prepare(std::int64_t m, std::int64_t k, std::int64_t n);
   // The product with a weight `pack` accepted; false (nothing written) where
   // the weight was not packed (for this M's layout) or this M does not run on
