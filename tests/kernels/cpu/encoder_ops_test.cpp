@@ -8,6 +8,7 @@
 #include "tests/kernels/cpu/reference_util.h"
 
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -163,10 +164,14 @@ TEST(MaskedAttention, MatchesFloat64ReferenceAndIgnoresPadding) {
 
 // The int8 rows it writes for the matmul after it are quantize_row_int8's of
 // its own output, and the output is that of a run without them: one sequence
-// (fewer than the threads: quantized after) and five (per sequence, in cache).
+// (fewer than the threads, where there are several: quantized after) and one
+// more than the threads (per sequence, in cache).
 TEST(MaskedAttention, QuantizesItsOutputRowsAsTheMatmulWould) {
   const int seq = 40, heads = 3, hd = 16, dim = heads * hd;
-  for (const std::vector<std::int32_t>& lengths : {std::vector<std::int32_t>{29}, {40, 1, 17, 40, 8}}) {
+  std::vector<std::int32_t> many;
+  for (int b = 0; b <= omp_get_max_threads(); ++b) many.push_back(1 + (b * 17) % seq);
+  many[0] = seq;
+  for (const std::vector<std::int32_t>& lengths : {std::vector<std::int32_t>{29}, many}) {
     const auto rows = static_cast<std::size_t>(lengths.size()) * seq;
     const auto n = rows * dim;
     const auto q = test::random_floats(n, 18, 2.0f), k = test::random_floats(n, 19, 2.0f),
