@@ -5,6 +5,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <algorithm>
 #include <map>
 #include <utility>
 
@@ -16,6 +17,37 @@ struct Primitive {
   dnnl::eltwise_forward eltwise;
   dnnl::memory src, dst;  // data handles set per call
 };
+
+// x * Phi(x), Phi the standard normal CDF, for `omp simd` to vectorize (no
+// libm call, no table). Phi(x) = 1/2 + x P(x^2) / Q(x^2) for |x| <= 5.5, the
+// rational function tests/reference/fit_gelu_rational.py fits to
+// erf(x / sqrt 2) / 2 (within 7.2e-9); past 5.5 Phi is 1 or 0 to within
+// 1.9e-8. Within 1.8e-7 max(1, |x|) of the float64 GELU; 1.9x as fast as
+// oneDNN's gelu_erf, which computes erf with an exp and a reciprocal (a block
+// of 128 x 3072 values in cache, 2 threads, Emerald Rapids: 0.070-0.082 ms
+// against 0.127-0.162).
+inline float gelu_value(float x) {
+  constexpr float kClamp = 5.5f;
+  // A NaN becomes a number here and comes back as NaN from x * phi; x = -inf
+  // gives -0, as every x below -5.5 does (x * 0 would be NaN).
+  // (Not std::clamp: its references keep GCC from vectorizing.)
+  const float z = x >= -kClamp ? (x <= kClamp ? x : kClamp) : -kClamp;
+  const float s = z * z;
+  float p = 2.2749383e-08f;
+  p = p * s + 6.352128e-06f;
+  p = p * s + 0.00016882643f;
+  p = p * s + 0.0046772654f;
+  p = p * s + 0.033852715f;
+  p = p * s + 0.39894223f;
+  float q = 1.1975052e-06f;
+  q = q * s + 7.3647774e-05f;
+  q = q * s + 0.0018844492f;
+  q = q * s + 0.028645912f;
+  q = q * s + 0.2515221f;
+  q = q * s + 1.0f;
+  const float phi = 0.5f + z * p / q;
+  return x < -kClamp ? -0.0f : x * phi;
+}
 
 }  // namespace
 
@@ -56,7 +88,19 @@ EltwiseF32::EltwiseF32() : impl_(std::make_unique<Impl>()) {}
 EltwiseF32::~EltwiseF32() = default;
 
 void EltwiseF32::gelu(const float* x, std::int64_t n, float* out) {
-  impl_->run(dnnl::algorithm::eltwise_gelu_erf, x, n, out);
+  // Short arrays (a row, from the body of a caller's parallel loop) open no
+  // parallel region, not even an empty one.
+  constexpr std::int64_t kChunk = 16384;
+  const auto values = [](const float* from, std::int64_t count, float* to) {
+#pragma omp simd
+    for (std::int64_t i = 0; i < count; ++i) to[i] = gelu_value(from[i]);
+  };
+  if (n <= kChunk) {
+    values(x, n, out);
+    return;
+  }
+#pragma omp parallel for
+  for (std::int64_t i0 = 0; i0 < n; i0 += kChunk) values(x + i0, std::min(kChunk, n - i0), out + i0);
 }
 
 void EltwiseF32::gelu_tanh(const float* x, std::int64_t n, float* out) {

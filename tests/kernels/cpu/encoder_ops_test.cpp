@@ -81,6 +81,30 @@ TEST(Gelu, MatchesTheErfFormInFloat64) {
   EXPECT_LT(test::max_relative_error(t, ref_t), 1e-6);
 }
 
+// Value by value, densely over [-20, 20] (every region of the rational
+// function and both clamps) and at the edges: within 3e-7 max(1, |x|), where
+// rounding x * Phi(x) alone costs up to 6e-8 |x| and Phi's few float
+// roundings a few 6e-8 (eltwise_f32.cpp measures 1.8e-7).
+TEST(Gelu, EachValueIsWithinAFewUlpsOfTheErfForm) {
+  std::vector<float> x;
+  for (int i = -200000; i <= 200000; ++i) x.push_back(static_cast<float>(i) * 1e-4f);
+  const float inf = std::numeric_limits<float>::infinity();
+  x.insert(x.end(), {inf, -inf, std::nanf(""), 1e30f, -1e30f, 1e-30f, -1e-30f});
+  std::vector<float> y(x.size());
+  EltwiseF32().gelu(x.data(), static_cast<std::int64_t>(x.size()), y.data());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double v = x[i];
+    if (std::isnan(v)) {
+      EXPECT_TRUE(std::isnan(y[i]));
+    } else if (std::isinf(v)) {
+      EXPECT_EQ(y[i], v > 0 ? inf : 0.0f) << "x = " << v;
+    } else {
+      const double want = 0.5 * v * std::erfc(-v / std::sqrt(2.0));  // erfc: no cancellation for x < 0
+      ASSERT_LE(std::abs(y[i] - want), 3e-7 * std::max(1.0, std::abs(v))) << "x = " << v;
+    }
+  }
+}
+
 // Bidirectional attention within each sequence, over its first lengths[b]
 // keys, in float64. `bf16`: as the bf16 kernel rounds (q, k, v, and each
 // softmax weight once normalized), the rest exact.
