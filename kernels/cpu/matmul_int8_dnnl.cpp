@@ -192,10 +192,12 @@ struct MatmulInt8Dnnl::Impl {
 
   // Runs p on x [m, k] and the weights at `w` into y's int32 sums, then
   // turns each into its float in place, scaled as the own kernel
-  // (gemm_int8.h) scales it, so that both give the same floats. `shift`:
-  // 128 * each weight column's sum, where p reads shifted activations.
+  // (gemm_int8.h) scales it, so that both give the same floats, and runs
+  // `then` on the row. `shift`: 128 * each weight column's sum, where p reads
+  // shifted activations.
   void execute(Primitive& p, const std::int8_t* x, const void* w, const float* x_scale, const float* w_scale, float* y,
-               std::int64_t m, std::int64_t k, std::int64_t n, const float* bias, const std::int32_t* shift) {
+               std::int64_t m, std::int64_t k, std::int64_t n, const float* bias, const std::int32_t* shift,
+               const RowEpilogue& then) {
     if (p.shifted) {
       const std::int64_t bytes = m * k;
       if (shifted_x.size() < static_cast<std::size_t>(bytes))
@@ -231,6 +233,7 @@ struct MatmulInt8Dnnl::Impl {
         for (std::int64_t j = 0; j < n; ++j)
           row[j] = static_cast<float>(std::bit_cast<std::int32_t>(row[j])) * (s * w_scale[j]);
       }
+      if (then) then(i, row);
     }
   }
 
@@ -361,18 +364,22 @@ bool MatmulInt8Dnnl::prepare(std::int64_t m, std::int64_t k, std::int64_t n) {
 }
 
 bool MatmulInt8Dnnl::run(const std::int8_t* x, const float* x_scale, const std::int8_t* w, const float* w_scale,
-                         float* y, std::int64_t m, std::int64_t k, std::int64_t n, const float* bias) {
+                         float* y, std::int64_t m, std::int64_t k, std::int64_t n, const float* bias,
+                         const RowEpilogue& then) {
   const auto it = impl_->weights.find(w);
   if (it == impl_->weights.end() || it->second.k != k || it->second.n != n || m <= 0) return false;
   if (m <= kPanelRows && impl_->runs_on_panels(m, k, n)) {
     gemv_s8s8_f32_panels(x, x_scale, static_cast<const std::int8_t*>(it->second.packed[0].get_data_handle()),
                          it->second.offsets.data(), w_scale, y, m, k, n, bias);
+    if (then) {
+      for (std::int64_t i = 0; i < m; ++i) then(i, y + i * n);
+    }
     return true;
   }
   Primitive* p = impl_->primitive(m, k, n);
   if (p == nullptr || p->layout >= it->second.packed.size()) return false;
   impl_->execute(*p, x, it->second.packed[p->layout].get_data_handle(), x_scale, w_scale, y, m, k, n, bias,
-                 it->second.offsets.data());
+                 it->second.offsets.data(), then);
   return true;
 }
 
@@ -401,7 +408,7 @@ bool MatmulInt8Dnnl::plain_runs(std::int64_t m, std::int64_t k, std::int64_t n) 
 bool MatmulInt8Dnnl::run_plain(const std::int8_t* x, const float* x_scale, const std::int8_t* w, const float* w_scale,
                                float* y, std::int64_t m, std::int64_t k, std::int64_t n, const float* bias) {
   if (!plain_runs(m, k, n)) return false;
-  impl_->execute(*impl_->plain_primitive(m, k, n), x, w, x_scale, w_scale, y, m, k, n, bias, nullptr);
+  impl_->execute(*impl_->plain_primitive(m, k, n), x, w, x_scale, w_scale, y, m, k, n, bias, nullptr, {});
   return true;
 }
 

@@ -23,6 +23,7 @@
 #include "kernels/cpu/int8_product.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -82,12 +83,18 @@ class MatmulInt8Dnnl {
   // (the backend does so when it plans a step, so that running one creates
   // nothing); false where it declines.
   bool prepare(std::int64_t m, std::int64_t k, std::int64_t n);
+  // Work on each row of y once its floats are there (its index in this
+  // product, the row), in the scale pass's parallel loop while the row is in
+  // cache: an elementwise function and the row's quantization for the next
+  // product (the backend's matmul_then_gelu). Called from several threads at
+  // once, each row once.
+  using RowEpilogue = std::function<void(std::int64_t row, float* y)>;
   // The product with a weight `pack` accepted; false (nothing written) where
   // the weight was not packed (for this M's layout) or this M does not run on
   // the kernels asked for.
-  // |x| <= 127; `bias` may be null.
+  // |x| <= 127; `bias` may be null; `then`, if set, runs on each row.
   bool run(const std::int8_t* x, const float* x_scale, const std::int8_t* w, const float* w_scale, float* y,
-           std::int64_t m, std::int64_t k, std::int64_t n, const float* bias = nullptr);
+           std::int64_t m, std::int64_t k, std::int64_t n, const float* bias = nullptr, const RowEpilogue& then = {});
   // Products of the same x with several weights `pack` accepted (each
   // product's w: the weight as given to pack) in one parallel loop
   // (int8_product.h), where every one runs on the own panels GEMV at this M

@@ -188,6 +188,40 @@ TEST(MatmulInt8Dnnl, ShiftedActivationsGiveTheSignedProductsExactly) {
   }
 }
 
+// `then` sees each row once, after its floats are final (the product's
+// floats exactly, bias included), and what it writes into the row stays:
+// for M of the own panels GEMV (where this CPU has that layout) and of
+// oneDNN's kernels, the shifted and the signed activations alike.
+TEST(MatmulInt8Dnnl, TheRowEpilogueSeesEachFinishedRowOnce) {
+  const int k = 520, n = 300;
+  const auto w = test::random_int8(static_cast<std::size_t>(n * k), 63);
+  const auto w_scale = positive_scales(static_cast<std::size_t>(n), 64);
+  const auto bias = test::random_floats(static_cast<std::size_t>(n), 65);
+  for (const auto activations : {MatmulInt8Dnnl::Activations::Signed, MatmulInt8Dnnl::Activations::Shifted}) {
+    MatmulInt8Dnnl matmul(MatmulInt8Dnnl::Kernels::Any, activations);
+    ASSERT_TRUE(matmul.pack(w.data(), k, n));
+    for (const int m : {1, 5, 9, 300}) {
+      const auto x = test::random_int8(static_cast<std::size_t>(m * k), 66u + static_cast<std::uint32_t>(m));
+      const auto x_scale = positive_scales(static_cast<std::size_t>(m), 67);
+      std::vector<float> want(static_cast<std::size_t>(m * n)), seen(want.size()), got(want.size());
+      ASSERT_TRUE(matmul.run(x.data(), x_scale.data(), w.data(), w_scale.data(), want.data(), m, k, n, bias.data()));
+      std::vector<int> calls(static_cast<std::size_t>(m), 0);  // one slot per row: no two threads share one
+      const auto then = [&](std::int64_t row, float* y) {
+        ASSERT_TRUE(row >= 0 && row < m) << row;
+        ++calls[static_cast<std::size_t>(row)];
+        std::copy(y, y + n, seen.begin() + row * n);
+        for (int j = 0; j < n; ++j) y[j] = -y[j];
+      };
+      ASSERT_TRUE(
+          matmul.run(x.data(), x_scale.data(), w.data(), w_scale.data(), got.data(), m, k, n, bias.data(), then));
+      EXPECT_EQ(calls, std::vector<int>(static_cast<std::size_t>(m), 1)) << "M = " << m;
+      EXPECT_EQ(seen, want) << "M = " << m << " (" << matmul.implementation(m, k, n) << ")";
+      for (float& v : want) v = -v;
+      EXPECT_EQ(got, want) << "M = " << m;
+    }
+  }
+}
+
 // A panels copy made for a model to hold (panels_copy), adopted by another
 // instance under its own address, gives the products of the instance that
 // packed the weight itself, exactly, for decode-sized and prefill-sized M.
