@@ -6,6 +6,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
+#include <cstddef>
 #include <map>
 #include <utility>
 
@@ -17,6 +18,17 @@ struct Primitive {
   dnnl::eltwise_forward eltwise;
   dnnl::memory src, dst;  // data handles set per call
 };
+
+// P and Q of gelu_value, highest power first (as fit_gelu_rational.py prints them).
+constexpr float kGeluP[] = {2.2749383e-08f, 6.352128e-06f, 0.00016882643f, 0.0046772654f, 0.033852715f, 0.39894223f};
+constexpr float kGeluQ[] = {1.1975052e-06f, 7.3647774e-05f, 0.0018844492f, 0.028645912f, 0.2515221f, 1.0f};
+
+template <std::size_t N>
+inline float polynomial(const float (&coefficients)[N], float s) {
+  float value = coefficients[0];
+  for (std::size_t i = 1; i < N; ++i) value = value * s + coefficients[i];
+  return value;
+}
 
 // x * Phi(x), Phi the standard normal CDF, for `omp simd` to vectorize (no
 // libm call, no table). Phi(x) = 1/2 + x P(x^2) / Q(x^2) for |x| <= 5.5, the
@@ -33,19 +45,7 @@ inline float gelu_value(float x) {
   // (Not std::clamp: its references keep GCC from vectorizing.)
   const float z = x >= -kClamp ? (x <= kClamp ? x : kClamp) : -kClamp;
   const float s = z * z;
-  float p = 2.2749383e-08f;
-  p = p * s + 6.352128e-06f;
-  p = p * s + 0.00016882643f;
-  p = p * s + 0.0046772654f;
-  p = p * s + 0.033852715f;
-  p = p * s + 0.39894223f;
-  float q = 1.1975052e-06f;
-  q = q * s + 7.3647774e-05f;
-  q = q * s + 0.0018844492f;
-  q = q * s + 0.028645912f;
-  q = q * s + 0.2515221f;
-  q = q * s + 1.0f;
-  const float phi = 0.5f + z * p / q;
+  const float phi = 0.5f + z * polynomial(kGeluP, s) / polynomial(kGeluQ, s);
   return x < -kClamp ? -0.0f : x * phi;
 }
 
