@@ -1,15 +1,83 @@
 #include "engine/core/dtype.h"
 #include "engine/core/error.h"
 #include "engine/quant/quant.h"
+#include "kernels/cpu/attend.h"
 #include "kernels/cpu/ops.h"
 #include "tests/kernels/cpu/reference_util.h"
 
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cmath>
 
 namespace octet::cpu {
 namespace {
+
+// One block of query rows against its keys (attend_block, the step both
+// attention kernels share) in float64: head dims of one vector, a few and not
+// a whole number of them; row counts of one, a few and a block; key counts
+// inside a 16-key vector, across one, and across 64 keys; causal or not; rows
+// 3 head dims + 5 floats apart. Columns past the head's must stay as they
+// were.
+TEST(AttendBlock, MatchesFloat64) {
+  for (const int head_dim : {16, 40, 64, 80, 128}) {
+    const int stride = 3 * head_dim + 5;
+    for (const int n_rows : {1, 7, 17, 64}) {
+      for (const int n_keys : {1, 17, 64, 65, 130}) {
+        for (const bool causal : {false, true}) {
+          const int keys = n_keys + (causal ? n_rows - 1 : 0);
+          const auto q = test::random_floats(static_cast<std::size_t>(n_rows * stride), 81, 2.0f);
+          const auto k = test::random_floats(static_cast<std::size_t>(keys * stride), 82, 2.0f);
+          const auto v = test::random_floats(static_cast<std::size_t>(keys * stride), 83);
+          const float untouched = 12345.0f;
+          std::vector<float> out(static_cast<std::size_t>(n_rows * stride), untouched);
+          std::vector<float> scores(attend_block_scratch(keys, n_rows));
+          const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+          attend_block({.q = q.data(),
+                        .q_stride = stride,
+                        .n_rows = n_rows,
+                        .k = k.data(),
+                        .v = v.data(),
+                        .kv_stride = stride,
+                        .n_keys = n_keys,
+                        .causal = causal,
+                        .head_dim = head_dim,
+                        .scale = scale,
+                        .out = out.data(),
+                        .out_stride = stride},
+                       scores.data());
+          std::vector<float> got;
+          std::vector<double> want;
+          for (int r = 0; r < n_rows; ++r) {
+            const int seen = n_keys + (causal ? r : 0);
+            std::vector<double> p(static_cast<std::size_t>(seen));
+            double top = -1e300, sum = 0;
+            for (int j = 0; j < seen; ++j) {
+              double dot = 0;
+              for (int d = 0; d < head_dim; ++d)
+                dot += static_cast<double>(q[static_cast<std::size_t>(r * stride + d)]) *
+                       k[static_cast<std::size_t>(j * stride + d)];
+              p[static_cast<std::size_t>(j)] = dot * scale;
+              top = std::max(top, p[static_cast<std::size_t>(j)]);
+            }
+            for (double& x : p) sum += (x = std::exp(x - top));
+            for (int d = 0; d < head_dim; ++d) {
+              double acc = 0;
+              for (int j = 0; j < seen; ++j)
+                acc += p[static_cast<std::size_t>(j)] / sum * v[static_cast<std::size_t>(j * stride + d)];
+              want.push_back(acc);
+              got.push_back(out[static_cast<std::size_t>(r * stride + d)]);
+            }
+            for (int c = head_dim; c < stride; ++c) ASSERT_EQ(out[static_cast<std::size_t>(r * stride + c)], untouched);
+          }
+          // Float sums of up to 130 terms, each a few roundings: well inside 1e-5.
+          EXPECT_LT(test::max_relative_error(got, want), 1e-5)
+              << "head_dim " << head_dim << ", " << n_rows << " rows, " << n_keys << " keys, causal " << causal;
+        }
+      }
+    }
+  }
+}
 
 struct Case {
   int n_tokens, n_heads, n_kv_heads, head_dim, pos0, n_ctx;
