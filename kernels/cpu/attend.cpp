@@ -1,27 +1,39 @@
 #include "kernels/cpu/attend.h"
 
+#include "engine/core/error.h"
 #include "kernels/cpu/dnnl_check.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/softmax_f32.h"
 
 #include <algorithm>
+#include <array>
 
 namespace octet::cpu {
 
 void attend_block(const QueryBlock& b, float* scores) {
+  if (b.n_rows < 1 || b.n_rows > kMaxAttendBlockRows) fail("attend_block: {} rows in a block", b.n_rows);
   // Keys of the last row: the width of the score block. A causal block
   // computes the scores above its diagonal too and zeroes their weights.
   const int width = b.n_keys + (b.causal ? b.n_rows - 1 : 0);
   OCTET_DNNL_STATUS(dnnl_sgemm('N', 'T', b.n_rows, width, b.head_dim, b.scale, b.q, b.q_stride, b.k, b.kv_stride, 0.0f,
                                scores, width));
+  // The weights stay unnormalized: each output row is divided by its sum
+  // after the second product (head_dim values, not a pass over the row's keys).
+  std::array<float, kMaxAttendBlockRows> inv_sum;
   for (int r = 0; r < b.n_rows; ++r) {
     float* row = scores + static_cast<std::int64_t>(r) * width;
     const int n = b.n_keys + (b.causal ? r : 0);
-    softmax_row(row, n);
+    inv_sum[static_cast<std::size_t>(r)] = 1.0f / exp_row(row, n, 1.0f);
     std::fill(row + n, row + width, 0.0f);
   }
   OCTET_DNNL_STATUS(dnnl_sgemm('N', 'N', b.n_rows, b.head_dim, width, 1.0f, scores, width, b.v, b.kv_stride, 0.0f,
                                b.out, b.out_stride));
+  for (int r = 0; r < b.n_rows; ++r) {
+    float* out = b.out + static_cast<std::int64_t>(r) * b.out_stride;
+    const float s = inv_sum[static_cast<std::size_t>(r)];
+#pragma omp simd
+    for (int d = 0; d < b.head_dim; ++d) out[d] *= s;
+  }
 }
 
 std::size_t attention_scratch_floats(int max_keys, int fp8_head_dim) {

@@ -24,6 +24,7 @@ namespace octet::cpu {
 // -> 63 sentences/s).
 constexpr int kAttendBlockRows = 64;
 constexpr int kMaskedAttendBlockRows = 128;
+constexpr int kMaxAttendBlockRows = std::max(kAttendBlockRows, kMaskedAttendBlockRows);
 
 struct QueryBlock {
   const float* q;  // n_rows rows, q_stride floats apart
@@ -47,7 +48,8 @@ constexpr std::size_t attend_block_scratch(int max_keys, int block_rows = kAtten
 }
 
 // Runs on the calling thread (oneDNN's sgemm uses one thread inside an OpenMP
-// region); `scores` holds attend_block_scratch(keys of the last row, b.n_rows).
+// region); `scores` holds attend_block_scratch(keys of the last row, b.n_rows);
+// 1 <= b.n_rows <= kMaxAttendBlockRows.
 void attend_block(const QueryBlock& b, float* scores);
 
 // Runs attend_block on OpenMP threads for every block of `block_rows` query

@@ -36,6 +36,54 @@ TEST(ExpF32, UnderflowsToATinyNonNegativeValue) {
   }
 }
 
+// Each exp_row kernel this build has, against float64 e^(scale * (x - max)):
+// every length up to 40 (AVX-512's tails under a mask), longer rows, masked
+// (-inf) scores, a NaN, and a scale other than 1.
+void expect_exp_row_matches_float64(float (*exp_row_kernel)(float*, int, float)) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> score(0.0f, 8.0f);
+  std::vector<int> lengths;
+  for (int n = 1; n <= 40; ++n) lengths.push_back(n);
+  for (const int n : {127, 128, 129, 1000}) lengths.push_back(n);
+  for (const int n : lengths) {
+    for (const float scale : {1.0f, 0.125f}) {
+      std::vector<float> row(static_cast<std::size_t>(n) + 1);
+      for (auto& v : row) v = score(rng);
+      if (n > 3) row[2] = -INFINITY;  // a masked key
+      row.back() = 1e30f;             // past the row: neither read nor written
+      const std::vector<float> in = row;
+      double max_value = in[0];
+      for (int j = 0; j < n; ++j) max_value = std::max(max_value, static_cast<double>(in[static_cast<std::size_t>(j)]));
+      const float sum = exp_row_kernel(row.data(), n, scale);
+      double want_sum = 0.0;
+      for (int j = 0; j < n; ++j) {
+        const auto at = static_cast<std::size_t>(j);
+        const double d = (in[at] - max_value) * scale;
+        const double want = std::exp(std::max(d, -87.33654));
+        want_sum += want;
+        // A few ulps, plus the float rounding of x - max (see SoftmaxRow below).
+        EXPECT_NEAR(row[at], want, want * (3e-7 + std::fabs(d) * 6e-8)) << "n " << n << " j " << j;
+      }
+      EXPECT_NEAR(sum, want_sum, want_sum * 1e-6) << "n " << n;
+      EXPECT_EQ(row.back(), 1e30f) << "n " << n;
+    }
+  }
+  std::vector<float> with_nan = {1.0f, NAN, 2.0f};
+  EXPECT_TRUE(std::isnan(exp_row_kernel(with_nan.data(), 3, 1.0f)));
+  EXPECT_TRUE(std::isnan(with_nan[1]));
+  EXPECT_FLOAT_EQ(with_nan[2], 1.0f);
+}
+
+TEST(ExpRow, PortableMatchesFloat64) { expect_exp_row_matches_float64(exp_row_portable); }
+
+TEST(ExpRow, Avx512MatchesFloat64) {
+#ifdef __AVX512F__
+  expect_exp_row_matches_float64(exp_row_avx512);
+#else
+  GTEST_SKIP() << "this build targets no AVX-512 (exp_row runs exp_row_portable)";
+#endif
+}
+
 TEST(SoftmaxRow, MatchesFloat64OnRowsOfEveryLengthAndSpread) {
   std::mt19937 rng(3);
   for (const int n : {1, 7, 16, 33, 128, 1000}) {
