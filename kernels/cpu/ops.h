@@ -50,7 +50,7 @@ class RopeAngles {
   // Room for `positions` of head_dim, so that covering up to them allocates
   // nothing (a decode step); untouched, the room costs no resident memory.
   void reserve(std::int64_t positions, int head_dim) { table_.reserve(static_cast<std::size_t>(positions * head_dim)); }
-  // [head_dim / 2][cos, sin] at `position` (< the positions covered).
+  // The head_dim / 2 pairs' cosines, then their sines, at `position` (< the positions covered).
   const float* at(std::int64_t position) const { return table_.data() + position * head_dim_; }
 
  private:

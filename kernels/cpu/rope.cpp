@@ -36,8 +36,8 @@ void RopeAngles::cover(const RopeFrequencies& freqs, int head_dim, std::int64_t 
     for (int i = 0; i < half; ++i) {
       // Angles in double, as both reference implementations agree to float precision.
       const double angle = static_cast<double>(pos) * inv_freq_[static_cast<std::size_t>(i)];
-      row[2 * i] = static_cast<float>(std::cos(angle));
-      row[2 * i + 1] = static_cast<float>(std::sin(angle));
+      row[i] = static_cast<float>(std::cos(angle));
+      row[half + i] = static_cast<float>(std::sin(angle));
     }
   }
   positions_ = positions;
@@ -68,21 +68,30 @@ void rope(const float* x, std::int64_t rows, std::int64_t seq_len, int n_heads, 
   };
   const int half = head_dim / 2;
   const std::int64_t row_len = static_cast<std::int64_t>(n_heads) * head_dim;
+  // Head by head, the pairs in a vectorized loop (frequency-major with the
+  // heads inside, the loop ran scalar: 4 ms of the 110M shape's int8 prefill
+  // of 512 tokens, 2 threads on Emerald Rapids, 8% of its time).
 #pragma omp parallel for if (rows > 1)
   for (std::int64_t r = 0; r < rows; ++r) {
-    const float* cos_sin = angles.at(position_of(r));
-    for (int i = 0; i < half; ++i) {
-      const float c = cos_sin[2 * i], s = cos_sin[2 * i + 1];
-      // The two elements this frequency rotates, per layout.
-      const int a = layout == RopeLayout::HalfSplit ? i : 2 * i;
-      const int b = layout == RopeLayout::HalfSplit ? i + half : 2 * i + 1;
-      for (int h = 0; h < n_heads; ++h) {
-        const float* xh = x + r * row_len + static_cast<std::int64_t>(h) * head_dim;
-        float* yh = out + r * row_len + static_cast<std::int64_t>(h) * head_dim;
-        const float x0 = xh[a];
-        const float x1 = xh[b];
-        yh[a] = x0 * c - x1 * s;
-        yh[b] = x0 * s + x1 * c;
+    const float* cosines = angles.at(position_of(r));
+    const float* sines = cosines + half;
+    for (int h = 0; h < n_heads; ++h) {
+      const float* xh = x + r * row_len + static_cast<std::int64_t>(h) * head_dim;
+      float* yh = out + r * row_len + static_cast<std::int64_t>(h) * head_dim;
+      if (layout == RopeLayout::HalfSplit) {  // pair i: elements i and i + half
+#pragma omp simd
+        for (int i = 0; i < half; ++i) {
+          const float x0 = xh[i], x1 = xh[i + half];
+          yh[i] = x0 * cosines[i] - x1 * sines[i];
+          yh[i + half] = x0 * sines[i] + x1 * cosines[i];
+        }
+      } else {  // pair i: elements 2i and 2i + 1
+#pragma omp simd
+        for (int i = 0; i < half; ++i) {
+          const float x0 = xh[2 * i], x1 = xh[2 * i + 1];
+          yh[2 * i] = x0 * cosines[i] - x1 * sines[i];
+          yh[2 * i + 1] = x0 * sines[i] + x1 * cosines[i];
+        }
       }
     }
   }
