@@ -14,6 +14,8 @@
 
 namespace octet::cpu {
 
+struct Int8Keys;
+
 // Query rows per block: enough that each key, once loaded, serves many rows;
 // few enough that the causal triangle inside a block (computed, then masked)
 // costs little (64 rather than 32: the 110M shape's prefill of 512 tokens
@@ -39,7 +41,25 @@ struct QueryBlock {
   float scale;
   float* out;  // n_rows rows, out_stride floats apart
   std::int64_t out_stride;
+  // The keys quantized (scores_int8.h), at least the last row's: q . k in
+  // int8 instead of float. Null: float.
+  const Int8Keys* int8_keys = nullptr;
 };
+
+// Query rows of a sequence from which the kernel takes its scores in int8,
+// where asked (AttentionShape::int8_scores): a prompt's, not a decode step's
+// (whose keys would be quantized for one row).
+constexpr int kInt8ScoreRows = 16;
+
+// Rows t0.. t0 + n_rows - 1 of block b (causal: each sees t0 keys more).
+inline QueryBlock rows_of_block(const QueryBlock& b, int t0, int n_rows) {
+  QueryBlock rows = b;
+  rows.q = b.q + t0 * b.q_stride;
+  rows.out = b.out + t0 * b.out_stride;
+  rows.n_rows = n_rows;
+  if (b.causal) rows.n_keys = b.n_keys + t0;
+  return rows;
+}
 
 // Floats of `scores` scratch attend_block needs for blocks of `block_rows`
 // rows that see at most `max_keys` keys.
@@ -51,6 +71,13 @@ constexpr std::size_t attend_block_scratch(int max_keys, int block_rows = kAtten
 // region); `scores` holds attend_block_scratch(keys of the last row, b.n_rows);
 // 1 <= b.n_rows <= kMaxAttendBlockRows.
 void attend_block(const QueryBlock& b, float* scores);
+
+// attend_block over all of `rows` (one sequence's rows of one head, any
+// number) in blocks of `block_rows`, on the calling thread. With
+// `int8_scratch` (int8_keys_bytes(keys of the last row, head_dim) bytes,
+// where int8_scores_built) and kInt8ScoreRows rows or more, the keys are
+// quantized once for every block and the scores taken in int8.
+void attend_rows(const QueryBlock& rows, int block_rows, float* scores, std::byte* int8_scratch);
 
 // Runs attend_block on OpenMP threads for every block of `block_rows` query
 // rows of `batch` sequences of `rows` query rows and `n_heads` heads, each

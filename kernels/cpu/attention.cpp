@@ -3,6 +3,7 @@
 #include "engine/quant/quant.h"
 #include "kernels/cpu/attend.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/scores_int8.h"
 
 #include <omp.h>
 
@@ -64,7 +65,7 @@ void attention(const float* q, const float* k, const float* v, const KvCache& ca
     fail("attention: {} query heads are not a multiple of {} key/value heads", s.n_heads, s.n_kv_heads);
   }
   if (s.sequences.empty()) fail("attention: no sequences");
-  int most_rows = 0;  // of any sequence
+  int most_rows = 0;   // of any sequence
   bool decode = true;  // one token per sequence
   for (std::size_t b = 0; b < s.sequences.size(); ++b) {
     const SequenceStep& seq = s.sequences[b];
@@ -78,7 +79,7 @@ void attention(const float* q, const float* k, const float* v, const KvCache& ca
     decode = decode && rows.count == 1;
   }
   const int fp8_head_dim = cache.fp8() ? s.head_dim : 0;
-  if (scratch.size() < attention_scratch_floats(s.n_ctx, fp8_head_dim)) {
+  if (scratch.size() < attention_scratch_floats(s.n_ctx, fp8_head_dim, s.int8_scores ? s.head_dim : 0)) {
     fail("attention: scratch of {} floats is too small", scratch.size());
   }
   append(k, v, cache, s);
@@ -138,26 +139,44 @@ void attention(const float* q, const float* k, const float* v, const KvCache& ca
     });
     return;
   }
-  attend_blocks(
-      batch, most_rows, s.n_heads, s.n_ctx, kAttendBlockRows, scratch.data(), [&](int b, int h, int t0, int n_rows) {
-        const SequenceStep& seq = s.sequences[static_cast<std::size_t>(b)];
-        const SequenceRows rows = rows_of(s.sequences, static_cast<std::size_t>(b), s.n_tokens);
-        const std::int64_t q_offset = (rows.first + t0) * q_dim + h * s.head_dim;
-        QueryBlock block{.q = q + q_offset,
-                         .q_stride = q_dim,
-                         .n_rows = static_cast<int>(std::min<std::int64_t>(n_rows, rows.count - t0)),
-                         .k = nullptr,
-                         .v = nullptr,
-                         .kv_stride = 0,
-                         .n_keys = seq.pos + t0 + 1,  // causal: keys 0..pos+t
-                         .causal = true,
-                         .head_dim = s.head_dim,
-                         .scale = scale,
-                         .out = out + q_offset,
-                         .out_stride = q_dim};
-        if (block.n_rows > 0) kv_rows(block, b, h / group, block.n_keys + block.n_rows - 1);  // its last row's keys
-        return block;
-      });
+  // Rows t0.. t0 + n_rows - 1 of sequence b, head h (n_rows cut to the sequence's).
+  const auto block_of = [&](int b, int h, int t0, int n_rows) {
+    const SequenceStep& seq = s.sequences[static_cast<std::size_t>(b)];
+    const SequenceRows rows = rows_of(s.sequences, static_cast<std::size_t>(b), s.n_tokens);
+    const std::int64_t q_offset = (rows.first + t0) * q_dim + h * s.head_dim;
+    QueryBlock block{.q = q + q_offset,
+                     .q_stride = q_dim,
+                     .n_rows = static_cast<int>(std::min<std::int64_t>(n_rows, rows.count - t0)),
+                     .k = nullptr,
+                     .v = nullptr,
+                     .kv_stride = 0,
+                     .n_keys = seq.pos + t0 + 1,  // causal: keys 0..pos+t
+                     .causal = true,
+                     .head_dim = s.head_dim,
+                     .scale = scale,
+                     .out = out + q_offset,
+                     .out_stride = q_dim};
+    if (block.n_rows > 0) kv_rows(block, b, h / group, block.n_keys + block.n_rows - 1);  // its last row's keys
+    return block;
+  };
+  if (!s.int8_scores || !int8_scores_built()) {
+    attend_blocks(batch, most_rows, s.n_heads, s.n_ctx, kAttendBlockRows, scratch.data(), block_of);
+    return;
+  }
+  // Int8 scores: each (sequence, head) on one thread, which quantizes the
+  // head's keys once for all its blocks of rows (per block, the keys of a
+  // prompt of 512 would be quantized 4.5 times over).
+  auto* int8_scratch = reinterpret_cast<std::byte*>(decoded + static_cast<std::size_t>(omp_get_max_threads()) *
+                                                                  (cache.fp8() ? decoded_per_thread : 0));
+  const std::size_t int8_per_thread = int8_keys_bytes(s.n_ctx, s.head_dim);
+  const std::int64_t work = static_cast<std::int64_t>(batch) * s.n_heads;
+#pragma omp parallel for schedule(dynamic) if (work > 1)
+  for (std::int64_t item = 0; item < work; ++item) {
+    const int b = static_cast<int>(item / s.n_heads), h = static_cast<int>(item % s.n_heads);
+    const auto thread = static_cast<std::size_t>(omp_get_thread_num());
+    attend_rows(block_of(b, h, 0, most_rows), kAttendBlockRows, scratch.data() + thread * attend_block_scratch(s.n_ctx),
+                int8_scratch + thread * int8_per_thread);
+  }
 }
 
 }  // namespace octet::cpu

@@ -3,6 +3,7 @@
 #include "engine/quant/quant.h"
 #include "kernels/cpu/attend.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/scores_int8.h"
 #include "tests/kernels/cpu/reference_util.h"
 
 #include <gtest/gtest.h>
@@ -147,6 +148,47 @@ TEST(Attention, MatchesFloat64ReferenceWithGroupedHeadsAndOffsets) {
     // float32 dot products and softmax: ~1e-6 relative; 1e-5 leaves room for 64 keys.
     EXPECT_LT(test::max_relative_error(out, ref), 1e-5)
         << "tokens " << c.n_tokens << " heads " << c.n_heads << "/" << c.n_kv_heads << " pos0 " << c.pos0;
+  }
+}
+
+// With int8 scores, a prompt's rows (kInt8ScoreRows or more) attend as the
+// float64 attention over their queries and centred keys quantized per row and head:
+// the int8 sums are exact, so what is left is float rounding, as in the
+// float test above. Fewer rows (a decode step, a short chunk) attend in float.
+// Grouped heads, cache rows from earlier steps, several blocks of rows, head
+// dims of a whole 4-byte group and not.
+TEST(Attention, Int8ScoresMatchFloat64OverTheQuantizedQueriesAndKeys) {
+  if (!int8_scores_built()) GTEST_SKIP() << "this build has no AVX-512 VNNI (int8 scores run as float)";
+  for (const Case c :
+       {Case{17, 4, 2, 32, 3, 64}, Case{70, 2, 1, 16, 0, 80}, Case{65, 3, 3, 8, 9, 90}, Case{40, 2, 2, 6, 0, 40},
+        Case{130, 2, 1, 64, 0, 130}, Case{5, 4, 4, 16, 0, 5}, Case{15, 2, 1, 16, 4, 19}}) {
+    const int kv_dim = c.n_kv_heads * c.head_dim, q_dim = c.n_heads * c.head_dim;
+    auto k_cache = test::random_floats(static_cast<std::size_t>(c.n_ctx * kv_dim), 32, 2.0f);
+    auto v_cache = test::random_floats(static_cast<std::size_t>(c.n_ctx * kv_dim), 33);
+    const auto q = test::random_floats(static_cast<std::size_t>(c.n_tokens * q_dim), 34, 2.0f);
+    const auto k = test::random_floats(static_cast<std::size_t>(c.n_tokens * kv_dim), 35, 2.0f);
+    const auto v = test::random_floats(static_cast<std::size_t>(c.n_tokens * kv_dim), 36);
+    std::vector<float> scratch(attention_scratch_floats(c.n_ctx, 0, c.head_dim));
+    std::vector<float> out(static_cast<std::size_t>(c.n_tokens * q_dim));
+    auto keys = k_cache, values = v_cache;
+    std::copy(k.begin(), k.end(), keys.begin() + c.pos0 * kv_dim);
+    std::copy(v.begin(), v.end(), values.begin() + c.pos0 * kv_dim);
+    keys.resize(static_cast<std::size_t>((c.pos0 + c.n_tokens) * kv_dim));  // the rows attended to
+
+    attention(q.data(), k.data(), v.data(), {k_cache.data(), v_cache.data()},
+              {c.n_tokens, c.n_heads, c.n_kv_heads, c.head_dim, c.n_ctx, at(c.pos0), true}, scratch, out.data());
+
+    const bool int8 = c.n_tokens >= kInt8ScoreRows;
+    // The keys as the kernel quantizes them: centred on their mean over the
+    // rows attended to (which shifts each query's scores by one constant).
+    auto centred = keys;
+    test::centre_heads(centred, 0, static_cast<std::size_t>(c.pos0 + c.n_tokens), c.n_kv_heads, c.head_dim);
+    const auto ref = int8 ? reference_attention(test::dequantized_heads(q, c.head_dim),
+                                                test::dequantized_heads(centred, c.head_dim), values, c)
+                          : reference_attention(q, keys, values, c);
+    EXPECT_LT(test::max_relative_error(out, ref), 1e-5)
+        << "tokens " << c.n_tokens << " heads " << c.n_heads << "/" << c.n_kv_heads << " head_dim " << c.head_dim
+        << " pos0 " << c.pos0;
   }
 }
 

@@ -2,9 +2,11 @@
 // float64 references on awkward sizes.
 #include "engine/core/dtype.h"
 #include "engine/quant/quant.h"
+#include "kernels/cpu/attend.h"
 #include "kernels/cpu/eltwise_f32.h"
 #include "kernels/cpu/masked_attention_bf16.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/scores_int8.h"
 #include "tests/kernels/cpu/reference_util.h"
 
 #include <gtest/gtest.h>
@@ -212,6 +214,51 @@ TEST(MaskedAttention, QuantizesItsOutputRowsAsTheMatmulWould) {
       ASSERT_EQ(scale[r], want_scale) << "row " << r << " of " << lengths.size() << " sequences";
       ASSERT_TRUE(std::equal(want.begin(), want.end(), y_q.begin() + static_cast<std::ptrdiff_t>(r * dim)))
           << "row " << r << " of " << lengths.size() << " sequences";
+    }
+  }
+}
+
+// With int8 scores, sequences of kInt8ScoreRows tokens or more attend as the
+// float64 attention over their queries and centred keys quantized per row and head
+// (the int8 sums are exact: float rounding is left, as in the float test);
+// shorter ones in float. Fewer sequences than threads (per head) and more
+// (whole sequences, output rows quantized as they finish), padding, blocks
+// of 128 rows.
+TEST(MaskedAttention, Int8ScoresMatchFloat64OverTheQuantizedQueriesAndKeys) {
+  if (!int8_scores_built()) GTEST_SKIP() << "this build has no AVX-512 VNNI (int8 scores run as float)";
+  struct Case {
+    int seq, heads, hd;
+    std::vector<std::int32_t> lengths;
+  };
+  std::vector<std::int32_t> many;
+  for (int b = 0; b <= omp_get_max_threads(); ++b) many.push_back(1 + (b * 17) % 40);
+  for (const Case& c : {Case{7, 3, 8, {7, 1}}, Case{33, 2, 64, {33, 17}}, Case{128, 4, 64, {128, 3}},
+                        Case{300, 2, 32, {300, 129}}, Case{40, 3, 18, many}}) {
+    const auto rows = c.lengths.size() * static_cast<std::size_t>(c.seq);
+    const int dim = c.heads * c.hd;
+    const auto n = rows * static_cast<std::size_t>(dim);
+    const auto q = test::random_floats(n, 25, 2.0f), k = test::random_floats(n, 26, 2.0f),
+               v = test::random_floats(n, 27);
+    std::vector<float> scratch(masked_attention_scratch_floats(c.seq, c.hd)), y(n), scale(rows);
+    std::vector<std::int8_t> y_q(n);
+    const MaskedAttentionShape shape{static_cast<int>(c.lengths.size()), c.seq, c.heads, c.hd, true};
+    masked_attention(q.data(), k.data(), v.data(), c.lengths.data(), shape, scratch, y.data(), y_q.data(),
+                     scale.data());
+    const bool int8 = c.seq >= kInt8ScoreRows;
+    auto centred = k;  // each sequence's real keys centred on their mean, as the kernel quantizes them
+    for (std::size_t b = 0; b < c.lengths.size(); ++b) {
+      test::centre_heads(centred, b * static_cast<std::size_t>(c.seq), static_cast<std::size_t>(c.lengths[b]), c.heads,
+                         c.hd);
+    }
+    const auto want =
+        int8 ? masked_attention_reference(test::dequantized_heads(q, c.hd), test::dequantized_heads(centred, c.hd), v,
+                                          c.lengths, c.seq, c.heads, c.hd)
+             : masked_attention_reference(q, k, v, c.lengths, c.seq, c.heads, c.hd);
+    // Padding rows attend too (ignored by what follows): compared as well.
+    EXPECT_LT(test::max_relative_error(y, want), 1e-5) << c.seq << " tokens, " << c.lengths.size() << " sequences";
+    for (std::size_t r = 0; r < rows; ++r) {
+      std::vector<std::int8_t> row(static_cast<std::size_t>(dim));
+      ASSERT_EQ(scale[r], quantize_row_int8(y.data() + r * static_cast<std::size_t>(dim), dim, row.data()));
     }
   }
 }

@@ -30,6 +30,36 @@ inline std::vector<std::int8_t> random_int8(std::size_t n, std::uint32_t seed, i
   return v;
 }
 
+// Each head_dim values of x (each head of each row) as quantize_row_int8
+// quantizes them, back in float: what int8 attention scores multiply (of the
+// keys, once centred: centre_heads).
+inline std::vector<float> dequantized_heads(const std::vector<float>& x, int head_dim) {
+  std::vector<float> out(x.size());
+  std::vector<std::int8_t> q(static_cast<std::size_t>(head_dim));
+  for (std::size_t at = 0; at < x.size(); at += static_cast<std::size_t>(head_dim)) {
+    const float scale = quantize_row_int8(x.data() + at, head_dim, q.data());
+    for (int d = 0; d < head_dim; ++d) out[at + static_cast<std::size_t>(d)] = q[static_cast<std::size_t>(d)] * scale;
+  }
+  return out;
+}
+
+// Rows first_row.. first_row + n_rows - 1 of x (rows of `heads` heads of
+// head_dim values), each head less its mean over those rows, summed in float
+// in row order and divided by n_rows, as quantize_keys centres the keys it
+// quantizes.
+inline void centre_heads(std::vector<float>& x, std::size_t first_row, std::size_t n_rows, int heads, int head_dim) {
+  const auto dim = static_cast<std::size_t>(heads * head_dim);
+  for (std::size_t h = 0; h < static_cast<std::size_t>(heads); ++h) {
+    for (std::size_t d = 0; d < static_cast<std::size_t>(head_dim); ++d) {
+      const std::size_t at = first_row * dim + h * static_cast<std::size_t>(head_dim) + d;
+      float mean = 0.0f;
+      for (std::size_t r = 0; r < n_rows; ++r) mean += x[at + r * dim];
+      mean /= static_cast<float>(n_rows);
+      for (std::size_t r = 0; r < n_rows; ++r) x[at + r * dim] -= mean;
+    }
+  }
+}
+
 // Largest |got - want| relative to the largest |want| (the scale of the output).
 inline double max_relative_error(const std::vector<float>& got, const std::vector<double>& want) {
   EXPECT_EQ(got.size(), want.size());
