@@ -6,6 +6,8 @@
 // speed of the matmuls around it).
 #pragma once
 
+#include "kernels/cpu/scores_int8.h"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -13,8 +15,6 @@
 #include <cstdint>
 
 namespace octet::cpu {
-
-struct Int8Keys;
 
 // Query rows per block: enough that each key, once loaded, serves many rows;
 // few enough that the causal triangle inside a block (computed, then masked)
@@ -101,6 +101,26 @@ void attend_blocks(int batch, int rows, int n_heads, int max_keys, int block_row
     if (block.n_rows <= 0) continue;
     attend_block(block,
                  scratch + static_cast<std::size_t>(omp_get_thread_num()) * attend_block_scratch(max_keys, block_rows));
+  }
+}
+
+// Runs attend_rows on OpenMP threads for all of each (sequence, head)'s
+// `rows` query rows, `batch` sequences of `n_heads` heads, with the keys
+// quantized once per sequence and head and the scores in int8 (where
+// int8_scores_built): each thread on its own attend_block_scratch(max_keys,
+// block_rows) share of `scratch` and int8_keys_bytes(max_keys, head_dim)
+// share of `int8_scratch`. `block_of(b, h, 0, rows)` gives sequence b's rows
+// of head h.
+template <typename BlockOf>
+void attend_heads_int8(int batch, int rows, int n_heads, int max_keys, int head_dim, int block_rows, float* scratch,
+                       std::byte* int8_scratch, const BlockOf& block_of) {
+  const std::size_t int8_bytes = int8_keys_bytes(max_keys, head_dim);
+  const std::int64_t work = static_cast<std::int64_t>(batch) * n_heads;
+#pragma omp parallel for schedule(dynamic) if (work > 1)
+  for (std::int64_t item = 0; item < work; ++item) {
+    const auto thread = static_cast<std::size_t>(omp_get_thread_num());
+    attend_rows(block_of(static_cast<int>(item / n_heads), static_cast<int>(item % n_heads), 0, rows), block_rows,
+                scratch + thread * attend_block_scratch(max_keys, block_rows), int8_scratch + thread * int8_bytes);
   }
 }
 

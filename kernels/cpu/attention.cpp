@@ -3,7 +3,6 @@
 #include "engine/quant/quant.h"
 #include "kernels/cpu/attend.h"
 #include "kernels/cpu/ops.h"
-#include "kernels/cpu/scores_int8.h"
 
 #include <omp.h>
 
@@ -168,15 +167,8 @@ void attention(const float* q, const float* k, const float* v, const KvCache& ca
   // prompt of 512 would be quantized 4.5 times over).
   auto* int8_scratch = reinterpret_cast<std::byte*>(decoded + static_cast<std::size_t>(omp_get_max_threads()) *
                                                                   (cache.fp8() ? decoded_per_thread : 0));
-  const std::size_t int8_per_thread = int8_keys_bytes(s.n_ctx, s.head_dim);
-  const std::int64_t work = static_cast<std::int64_t>(batch) * s.n_heads;
-#pragma omp parallel for schedule(dynamic) if (work > 1)
-  for (std::int64_t item = 0; item < work; ++item) {
-    const int b = static_cast<int>(item / s.n_heads), h = static_cast<int>(item % s.n_heads);
-    const auto thread = static_cast<std::size_t>(omp_get_thread_num());
-    attend_rows(block_of(b, h, 0, most_rows), kAttendBlockRows, scratch.data() + thread * attend_block_scratch(s.n_ctx),
-                int8_scratch + thread * int8_per_thread);
-  }
+  attend_heads_int8(batch, most_rows, s.n_heads, s.n_ctx, s.head_dim, kAttendBlockRows, scratch.data(), int8_scratch,
+                    block_of);
 }
 
 }  // namespace octet::cpu

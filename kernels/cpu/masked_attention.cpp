@@ -2,7 +2,6 @@
 #include "engine/quant/quant.h"
 #include "kernels/cpu/attend.h"
 #include "kernels/cpu/ops.h"
-#include "kernels/cpu/scores_int8.h"
 
 #include <algorithm>
 #include <cmath>
@@ -45,43 +44,30 @@ void masked_attention(const float* q, const float* k, const float* v, const std:
       out_scale[row] = quantize_row_int8(out + row * dim, dim, out_q + row * dim);
     }
   };
-  // Each thread's scores, then (with int8 scores) its quantized keys.
+  // With int8 scores, each thread's quantized keys after every thread's scores.
   const std::size_t score_floats = attend_block_scratch(s.seq_len, kMaskedAttendBlockRows);
   const bool int8 = s.int8_scores && int8_scores_built();
-  const std::size_t int8_bytes = int8 ? int8_keys_bytes(s.seq_len, s.head_dim) : 0;
-  const auto thread_scratch = [&](float*& scores, std::byte*& int8_keys) {
-    const auto thread = static_cast<std::size_t>(omp_get_thread_num());
-    scores = scratch.data() + thread * score_floats;
-    int8_keys = int8 ? reinterpret_cast<std::byte*>(scratch.data() +
-                                                    static_cast<std::size_t>(omp_get_max_threads()) * score_floats) +
-                           thread * int8_bytes
-                     : nullptr;
-  };
+  auto* int8_scratch = int8 ? reinterpret_cast<std::byte*>(
+                                  scratch.data() + static_cast<std::size_t>(omp_get_max_threads()) * score_floats)
+                            : nullptr;
   if (out_q != nullptr && s.batch >= omp_get_max_threads()) {
     // Whole sequences per thread: every head of one, then its rows quantized
     // while they are in this core's cache (not in a pass over all of them).
 #pragma omp parallel for schedule(dynamic)
     for (int b = 0; b < s.batch; ++b) {
-      float* scores;
-      std::byte* int8_keys;
-      thread_scratch(scores, int8_keys);
-      for (int h = 0; h < s.n_heads; ++h)
+      const auto thread = static_cast<std::size_t>(omp_get_thread_num());
+      float* scores = scratch.data() + thread * score_floats;
+      std::byte* int8_keys = int8 ? int8_scratch + thread * int8_keys_bytes(s.seq_len, s.head_dim) : nullptr;
+      for (int h = 0; h < s.n_heads; ++h) {
         attend_rows(block_of(b, h, 0, s.seq_len), kMaskedAttendBlockRows, scores, int8_keys);
+      }
       quantize_rows(static_cast<std::int64_t>(b) * s.seq_len, s.seq_len);
     }
     return;
   }
   if (int8) {
-    // Each (sequence, head) on one thread, which quantizes its keys once.
-    const std::int64_t work = static_cast<std::int64_t>(s.batch) * s.n_heads;
-#pragma omp parallel for schedule(dynamic) if (work > 1)
-    for (std::int64_t item = 0; item < work; ++item) {
-      float* scores;
-      std::byte* int8_keys;
-      thread_scratch(scores, int8_keys);
-      attend_rows(block_of(static_cast<int>(item / s.n_heads), static_cast<int>(item % s.n_heads), 0, s.seq_len),
-                  kMaskedAttendBlockRows, scores, int8_keys);
-    }
+    attend_heads_int8(s.batch, s.seq_len, s.n_heads, s.seq_len, s.head_dim, kMaskedAttendBlockRows, scratch.data(),
+                      int8_scratch, block_of);
   } else {
     attend_blocks(s.batch, s.seq_len, s.n_heads, s.seq_len, kMaskedAttendBlockRows, scratch.data(), block_of);
   }
