@@ -130,7 +130,7 @@ void score_tile_rows(const std::uint8_t* q, std::int64_t row_bytes, const float*
       const __m512i offset = _mm512_loadu_si512(keys.offset + j);
       const __m512 key_scale = _mm512_loadu_ps(keys.scale + j);
       for (int r = 0; r < R; ++r) {
-        // Exact: |sum| <= head_dim * 127 * 255, far below 2^24.
+        // Exact: |q8 . k8| <= head_dim * 127 * 127 < 2^24 (head_dim <= kMaxHeadDim).
         const __m512 dot = _mm512_cvtepi32_ps(_mm512_sub_epi32(sum[r][c], offset));
         _mm512_mask_storeu_ps(scores + r * score_stride + j, mask,
                               _mm512_mul_ps(_mm512_mul_ps(dot, _mm512_set1_ps(row_scale[r])), key_scale));
@@ -142,6 +142,7 @@ void score_tile_rows(const std::uint8_t* q, std::int64_t row_bytes, const float*
 }  // namespace
 
 Int8Keys quantize_keys(const float* k, std::int64_t stride, int n_keys, int head_dim, std::byte* scratch) {
+  if (head_dim > kMaxHeadDim) fail("int8 scores: head_dim {} is over {}", head_dim, kMaxHeadDim);
   const Layout l = layout_of(n_keys, head_dim);
   auto* packed = reinterpret_cast<std::int8_t*>(scratch + l.packed);
   auto* scale = reinterpret_cast<float*>(scratch + l.scale);
@@ -151,7 +152,6 @@ Int8Keys quantize_keys(const float* k, std::int64_t stride, int n_keys, int head
   std::memset(packed, 0, static_cast<std::size_t>(keys) * static_cast<std::size_t>(groups) * 4);
   std::fill(scale, scale + keys, 0.0f);
   std::fill(offset, offset + keys, 0);
-  if (head_dim > kMaxHeadDim) fail("int8 scores: head_dim {} is over {}", head_dim, kMaxHeadDim);
   // The keys centred on their mean first: each row's scores then lose the
   // same q . mean, which the softmax cannot see, and each key's 8 bits go to
   // what sets it apart from the others rather than to what all share
