@@ -267,12 +267,12 @@ class BertModel final : public Model {
       const int q = linear(name("attn_q"), p + n.q, x, BT, d);
       const int k = linear(name("attn_k"), p + n.k, x, BT, d);
       const int v = linear(name("attn_v"), p + n.v, x, BT, d);
-      // An int8 layer's attention may run its products in bf16, or its
-      // scores in int8, where the CPU has neither (NodeParams).
+      // An int8 layer's attention may run its products in bf16, or in
+      // integers where the CPU has no bf16 (NodeParams).
       const QuantParams* q_quant = weight(p + n.q + ".weight").quant();
       NodeParams layer_attn = attn;
       layer_attn.bf16_attention = q_quant != nullptr && q_quant->scheme == QuantScheme::Int8;
-      layer_attn.int8_scores = layer_attn.bf16_attention;
+      layer_attn.integer_attention = layer_attn.bf16_attention;
       int a = g.add_node(OpKind::MaskedAttention, name("attn"), {q, k, v, lengths}, {BT, d}, layer_attn);
       // After the last attention only the first token of each sequence feeds
       // the output (unless it is the mean of all of them): the rest of the

@@ -147,9 +147,9 @@ class LlamaModel final : public Model {
         attn_in.push_back(g.add_state(n("k_cache_scale"), DType::F32, {B * req.n_ctx, c.n_kv_heads}));
         attn_in.push_back(g.add_state(n("v_cache_scale"), DType::F32, {B * req.n_ctx, c.n_kv_heads}));
       }
-      // An int8 layer's attention may take its scores in int8 (NodeParams).
+      // An int8 layer's attention may take its products in integers (NodeParams).
       NodeParams layer_attn = attn;
-      layer_attn.int8_scores = L.wq.quant() != nullptr && L.wq.quant()->scheme == QuantScheme::Int8;
+      layer_attn.integer_attention = L.wq.quant() != nullptr && L.wq.quant()->scheme == QuantScheme::Int8;
       const int a = g.add_node(OpKind::Attention, n("attn"), attn_in, {T, q_dim}, layer_attn);
       const int o =
           g.add_node(OpKind::MatMul, n("attn_out"), {a, w("self_attn.o_proj.weight", L.wo)}, {T, c.hidden_size});

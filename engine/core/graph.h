@@ -64,11 +64,11 @@ struct NodeParams {
   // bf16 for the two products (float sums), where its hardware multiplies
   // bf16 fast (an int8 model's encoder: the int8 matmuls around it err more).
   bool bf16_attention = false;
-  // Attention, MaskedAttention: the backend may take a prompt's scores q . k
-  // in int8, each query row and key quantized per head, where it has such a
-  // kernel (an int8 model: the softmax and its product with v stay float;
-  // bf16_attention first where the hardware has both).
-  bool int8_scores = false;
+  // Attention, MaskedAttention: the backend may take a prompt's two products
+  // in integers, where it has such kernels (an int8 model): the scores q . k
+  // in int8, each query row and key quantized per head, and the weights . v
+  // in int16 (bf16_attention first where the hardware has both).
+  bool integer_attention = false;
 };
 
 enum class ValueKind {

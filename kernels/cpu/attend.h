@@ -7,6 +7,7 @@
 #pragma once
 
 #include "kernels/cpu/scores_int8.h"
+#include "kernels/cpu/values_int16.h"
 
 #include <omp.h>
 
@@ -44,12 +45,21 @@ struct QueryBlock {
   // The keys quantized (scores_int8.h), at least the last row's: q . k in
   // int8 instead of float. Null: float.
   const Int8Keys* int8_keys = nullptr;
+  // The values quantized (values_int16.h), at least the last row's: the
+  // weights . v in int16 instead of float. Null: float.
+  const Int16Values* int16_values = nullptr;
 };
 
 // Query rows of a sequence from which the kernel takes its scores in int8,
-// where asked (AttentionShape::int8_scores): a prompt's, not a decode step's
+// where asked (AttentionShape::integer_attention): a prompt's, not a decode step's
 // (whose keys would be quantized for one row).
 constexpr int kInt8ScoreRows = 16;
+
+// Bytes of scratch attend_rows takes for keys and values of up to
+// `max_keys` keys of head_dim in integers (int8 scores, int16 values).
+inline std::size_t integer_attention_bytes(int max_keys, int head_dim) {
+  return int8_keys_bytes(max_keys, head_dim) + int16_values_bytes(max_keys, head_dim);
+}
 
 // Rows t0.. t0 + n_rows - 1 of block b (causal: each sees t0 keys more).
 inline QueryBlock rows_of_block(const QueryBlock& b, int t0, int n_rows) {
@@ -74,9 +84,10 @@ void attend_block(const QueryBlock& b, float* scores);
 
 // attend_block over all of `rows` (one sequence's rows of one head, any
 // number) in blocks of `block_rows`, on the calling thread. With
-// `int8_scratch` (int8_keys_bytes(keys of the last row, head_dim) bytes,
-// where int8_scores_built) and kInt8ScoreRows rows or more, the keys are
-// quantized once for every block and the scores taken in int8.
+// `int8_scratch` (integer_attention_bytes(keys of the last row, head_dim)
+// bytes, where int8_scores_built) and kInt8ScoreRows rows or more, the keys
+// are quantized once for every block and the scores taken in int8, and
+// where int16_values_fit the values too, for weights . v in int16.
 void attend_rows(const QueryBlock& rows, int block_rows, float* scores, std::byte* int8_scratch);
 
 // Runs attend_block on OpenMP threads for every block of `block_rows` query
@@ -108,13 +119,13 @@ void attend_blocks(int batch, int rows, int n_heads, int max_keys, int block_row
 // `rows` query rows, `batch` sequences of `n_heads` heads, with the keys
 // quantized once per sequence and head and the scores in int8 (where
 // int8_scores_built): each thread on its own attend_block_scratch(max_keys,
-// block_rows) share of `scratch` and int8_keys_bytes(max_keys, head_dim)
-// share of `int8_scratch`. `block_of(b, h, 0, rows)` gives sequence b's rows
+// block_rows) share of `scratch` and integer_attention_bytes(max_keys,
+// head_dim) share of `int8_scratch`. `block_of(b, h, 0, rows)` gives sequence b's rows
 // of head h.
 template <typename BlockOf>
 void attend_heads_int8(int batch, int rows, int n_heads, int max_keys, int head_dim, int block_rows, float* scratch,
                        std::byte* int8_scratch, const BlockOf& block_of) {
-  const std::size_t int8_bytes = int8_keys_bytes(max_keys, head_dim);
+  const std::size_t int8_bytes = integer_attention_bytes(max_keys, head_dim);
   const std::int64_t work = static_cast<std::int64_t>(batch) * n_heads;
 #pragma omp parallel for schedule(dynamic) if (work > 1)
   for (std::int64_t item = 0; item < work; ++item) {

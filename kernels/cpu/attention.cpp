@@ -78,7 +78,7 @@ void attention(const float* q, const float* k, const float* v, const KvCache& ca
     decode = decode && rows.count == 1;
   }
   const int fp8_head_dim = cache.fp8() ? s.head_dim : 0;
-  if (scratch.size() < attention_scratch_floats(s.n_ctx, fp8_head_dim, s.int8_scores ? s.head_dim : 0)) {
+  if (scratch.size() < attention_scratch_floats(s.n_ctx, fp8_head_dim, s.integer_attention ? s.head_dim : 0)) {
     fail("attention: scratch of {} floats is too small", scratch.size());
   }
   append(k, v, cache, s);
@@ -158,13 +158,13 @@ void attention(const float* q, const float* k, const float* v, const KvCache& ca
     if (block.n_rows > 0) kv_rows(block, b, h / group, block.n_keys + block.n_rows - 1);  // its last row's keys
     return block;
   };
-  if (!s.int8_scores || !int8_scores_built()) {
+  if (!s.integer_attention || !int8_scores_built()) {
     attend_blocks(batch, most_rows, s.n_heads, s.n_ctx, kAttendBlockRows, scratch.data(), block_of);
     return;
   }
-  // Int8 scores: each (sequence, head) on one thread, which quantizes the
-  // head's keys once for all its blocks of rows (per block, the keys of a
-  // prompt of 512 would be quantized 4.5 times over).
+  // Integer products: each (sequence, head) on one thread, which quantizes
+  // the head's keys and values once for all its blocks of rows (per block,
+  // those of a prompt of 512 would be quantized 4.5 times over).
   auto* int8_scratch = reinterpret_cast<std::byte*>(decoded + static_cast<std::size_t>(omp_get_max_threads()) *
                                                                   (cache.fp8() ? decoded_per_thread : 0));
   attend_heads_int8(batch, most_rows, s.n_heads, s.n_ctx, s.head_dim, kAttendBlockRows, scratch.data(), int8_scratch,

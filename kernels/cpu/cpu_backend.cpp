@@ -70,7 +70,7 @@ class CpuBackend final : public Backend {
     for (const Node& node : graph.nodes()) {
       if (node.op == OpKind::Attention) {
         const int fp8_head_dim = node.inputs.size() > 5 ? node.params.head_dim : 0;  // an FP8 KV cache
-        const int int8_head_dim = node.params.int8_scores ? node.params.head_dim : 0;
+        const int int8_head_dim = node.params.integer_attention ? node.params.head_dim : 0;
         grow(attention_scratch_, cpu::attention_scratch_floats(n_ctx, fp8_head_dim, int8_head_dim));
       }
       if (node.op == OpKind::Rope) rope_angles_.reserve(n_ctx, node.params.head_dim);
@@ -78,7 +78,7 @@ class CpuBackend final : public Backend {
         const auto rows = graph.values()[node.inputs[0]].shape[0], batch = graph.values()[node.inputs[3]].shape[0];
         grow(attention_scratch_,
              cpu::masked_attention_scratch_floats(static_cast<int>(rows / batch),
-                                                  node.params.int8_scores ? node.params.head_dim : 0));
+                                                  node.params.integer_attention ? node.params.head_dim : 0));
         if (node.params.bf16_attention) {
           masked_attention_bf16_.prepare(static_cast<int>(rows / batch), node.params.n_heads, node.params.head_dim);
         }
@@ -266,7 +266,7 @@ class CpuBackend final : public Backend {
                                         p.head_dim,
                                         static_cast<int>(per_sequence(node, in[3]->dim(0))),
                                         ctx.sequences,
-                                        p.int8_scores};
+                                        p.integer_attention};
         cpu::KvCache cache{in[3]->raw_mut(), in[4]->raw_mut()};
         const DType cache_dtype = in.size() > 5 ? DType::F8E4M3 : DType::F32;
         if (in[3]->dtype() != cache_dtype || in[4]->dtype() != cache_dtype) {
@@ -325,7 +325,7 @@ class CpuBackend final : public Backend {
       case OpKind::MaskedAttention: {
         const auto batch = static_cast<int>(in[3]->dim(0));
         const cpu::MaskedAttentionShape shape{batch, static_cast<int>(in[0]->dim(0) / batch), p.n_heads, p.head_dim,
-                                              p.int8_scores};
+                                              p.integer_attention};
         const bool quantize = quantizes_output(node, out);
         if (p.bf16_attention &&
             masked_attention_bf16_.run(in[0]->data<float>(), in[1]->data<float>(), in[2]->data<float>(),

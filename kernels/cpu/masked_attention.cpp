@@ -13,7 +13,7 @@ namespace octet::cpu {
 void masked_attention(const float* q, const float* k, const float* v, const std::int32_t* lengths,
                       const MaskedAttentionShape& s, std::span<float> scratch, float* out, std::int8_t* out_q,
                       float* out_scale) {
-  if (scratch.size() < masked_attention_scratch_floats(s.seq_len, s.int8_scores ? s.head_dim : 0)) {
+  if (scratch.size() < masked_attention_scratch_floats(s.seq_len, s.integer_attention ? s.head_dim : 0)) {
     fail("masked attention: scratch of {} floats is too small", scratch.size());
   }
   for (int b = 0; b < s.batch; ++b) {
@@ -44,9 +44,9 @@ void masked_attention(const float* q, const float* k, const float* v, const std:
       out_scale[row] = quantize_row_int8(out + row * dim, dim, out_q + row * dim);
     }
   };
-  // With int8 scores, each thread's quantized keys after every thread's scores.
+  // With integer products, each thread's quantized keys and values after every thread's scores.
   const std::size_t score_floats = attend_block_scratch(s.seq_len, kMaskedAttendBlockRows);
-  const bool int8 = s.int8_scores && int8_scores_built();
+  const bool int8 = s.integer_attention && int8_scores_built();
   auto* int8_scratch = int8 ? reinterpret_cast<std::byte*>(
                                   scratch.data() + static_cast<std::size_t>(omp_get_max_threads()) * score_floats)
                             : nullptr;
@@ -57,7 +57,7 @@ void masked_attention(const float* q, const float* k, const float* v, const std:
     for (int b = 0; b < s.batch; ++b) {
       const auto thread = static_cast<std::size_t>(omp_get_thread_num());
       float* scores = scratch.data() + thread * score_floats;
-      std::byte* int8_keys = int8 ? int8_scratch + thread * int8_keys_bytes(s.seq_len, s.head_dim) : nullptr;
+      std::byte* int8_keys = int8 ? int8_scratch + thread * integer_attention_bytes(s.seq_len, s.head_dim) : nullptr;
       for (int h = 0; h < s.n_heads; ++h) {
         attend_rows(block_of(b, h, 0, s.seq_len), kMaskedAttendBlockRows, scores, int8_keys);
       }

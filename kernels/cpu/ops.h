@@ -94,11 +94,12 @@ struct AttentionShape {
   int n_ctx;  // cache rows per slot
   // Per sequence: its cache slot (rows slot * n_ctx ..) and the position of its first new token.
   std::span<const SequenceStep> sequences;
-  // The scores q . k of sequences with a prompt's rows (kInt8ScoreRows or
-  // more) in int8, each query row and key quantized per head
-  // (scores_int8.h), where the build has the kernel (int8_scores_built):
-  // an int8 model's prefill. The softmax and the product with v stay float.
-  bool int8_scores = false;
+  // The products of sequences with a prompt's rows (kInt8ScoreRows or more)
+  // in integers, where the build has the kernels (int8_scores_built): the
+  // scores q . k in int8, each query row and key quantized per head
+  // (scores_int8.h), and with head_dim 64 or 128 the weights . v in int16
+  // (values_int16.h). An int8 model's prefill; the softmax stays float.
+  bool integer_attention = false;
 };
 // One attention's keys and values, rows [slots * n_ctx, n_kv_heads * head_dim]:
 // float (no scales), or the FP8 cache: E4M3 codes standing for code * scale,
@@ -123,8 +124,8 @@ void attention(const float* q, const float* k, const float* v, const KvCache& ca
 // Floats of scratch either attention kernel needs for rows that see at most
 // `max_keys` keys, on this many OpenMP threads; `fp8_head_dim`: an FP8
 // cache's head width (each thread decodes a head's keys and values), 0 for
-// float; `int8_head_dim`: the head width where AttentionShape::int8_scores
-// may be set (each thread quantizes a head's keys), else 0.
+// float; `int8_head_dim`: the head width where AttentionShape::integer_attention
+// may be set (each thread quantizes a head's keys and values), else 0.
 std::size_t attention_scratch_floats(int max_keys, int fp8_head_dim = 0, int int8_head_dim = 0);
 
 struct MaskedAttentionShape {
@@ -132,14 +133,14 @@ struct MaskedAttentionShape {
   int seq_len;  // tokens per sequence, padding included
   int n_heads;
   int head_dim;
-  // The scores q . k in int8 as AttentionShape::int8_scores says (sequences
-  // of kInt8ScoreRows tokens or more).
-  bool int8_scores = false;
+  // The products in integers as AttentionShape::integer_attention says
+  // (sequences of kInt8ScoreRows tokens or more).
+  bool integer_attention = false;
 };
 // Bidirectional attention within each sequence over its first lengths[b]
 // tokens (1 <= lengths[b] <= seq_len). q, k, v, out: [batch * seq_len,
 // n_heads * head_dim]. `scratch` holds masked_attention_scratch_floats(seq_len,
-// head_dim where shape.int8_scores, else 0).
+// head_dim where shape.integer_attention, else 0).
 // With `out_q` and `out_scale`, each output row is also quantized to int8 as
 // quantize_row_int8 does ([rows, dim], [rows]), the input of the int8 matmul
 // after it: where there are sequences for every thread, each thread's

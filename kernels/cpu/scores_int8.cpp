@@ -2,6 +2,7 @@
 
 #include "engine/core/error.h"
 #include "kernels/cpu/attend.h"
+#include "kernels/cpu/int8_dot.h"
 
 #include <algorithm>
 #include <cstring>
@@ -120,7 +121,7 @@ void score_tile_rows(const std::uint8_t* q, std::int64_t row_bytes, const float*
         std::int32_t four;
         std::memcpy(&four, q + r * row_bytes + g * 4, sizeof(four));
         const __m512i qr = _mm512_set1_epi32(four);
-        for (int c = 0; c < kVectorsPerTile; ++c) sum[r][c] = _mm512_dpbusd_epi32(sum[r][c], qr, k[c]);
+        for (int c = 0; c < kVectorsPerTile; ++c) sum[r][c] = int8_dot::dpbusd(sum[r][c], qr, k[c]);
       }
     }
     for (int c = 0; c < kVectorsPerTile; ++c) {

@@ -6,8 +6,9 @@
 // reduction of 64 per score written runs below the FMA peak); the int8
 // kernel takes about a third of its time (110M shape, one layer on one
 // Emerald Rapids thread: ~0.7 against ~2.3 ms), and the whole attention,
-// quantizing included, 18% less on 2 threads. The softmax and the product
-// with v stay float (weights in [0, 1] lose too much as 8 bits).
+// quantizing included, 18% less on 2 threads. The softmax stays float; the
+// product with v runs in int16 (values_int16.h: weights in [0, 1] lose too
+// much as 8 bits).
 #pragma once
 
 #include <cstddef>

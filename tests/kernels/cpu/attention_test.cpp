@@ -4,6 +4,7 @@
 #include "kernels/cpu/attend.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/scores_int8.h"
+#include "kernels/cpu/values_int16.h"
 #include "tests/kernels/cpu/reference_util.h"
 
 #include <gtest/gtest.h>
@@ -91,8 +92,11 @@ std::array<SequenceStep, 1> at(int pos) { return {SequenceStep{0, pos}}; }
 
 // Causal attention of q's rows over cache rows 0..pos0 + t, in float64.
 template <typename Cache>
+// With `value_scale` (int16_value_heads' scales of the cache rows), `bound`
+// gets each output's most change from its weights' rounding to int16.
 std::vector<double> reference_attention(const std::vector<float>& q, const Cache& keys, const Cache& values,
-                                        const Case& c) {
+                                        const Case& c, const std::vector<double>* value_scale = nullptr,
+                                        std::vector<double>* bound = nullptr) {
   const int kv_dim = c.n_kv_heads * c.head_dim, q_dim = c.n_heads * c.head_dim;
   std::vector<double> ref(q.size());
   for (int t = 0; t < c.n_tokens; ++t)
@@ -109,12 +113,19 @@ std::vector<double> reference_attention(const std::vector<float>& q, const Cache
         mx = std::max(mx, p[static_cast<std::size_t>(j)]);
       }
       for (auto& s : p) sum += (s = std::exp(s - mx));
+      std::vector<double> scale(static_cast<std::size_t>(n_keys)), value(static_cast<std::size_t>(n_keys));
+      for (int j = 0; j < n_keys && value_scale != nullptr; ++j)
+        scale[static_cast<std::size_t>(j)] = (*value_scale)[static_cast<std::size_t>(j * c.n_kv_heads + kvh)];
       for (int d = 0; d < c.head_dim; ++d) {
         double acc = 0;
-        for (int j = 0; j < n_keys; ++j)
-          acc += p[static_cast<std::size_t>(j)] / sum *
-                 values[static_cast<std::size_t>(j * kv_dim + kvh * c.head_dim + d)];
-        ref[static_cast<std::size_t>(t * q_dim + h * c.head_dim + d)] = acc;
+        for (int j = 0; j < n_keys; ++j) {
+          value[static_cast<std::size_t>(j)] = values[static_cast<std::size_t>(j * kv_dim + kvh * c.head_dim + d)];
+          acc += p[static_cast<std::size_t>(j)] / sum * value[static_cast<std::size_t>(j)];
+        }
+        const auto at = static_cast<std::size_t>(t * q_dim + h * c.head_dim + d);
+        ref[at] = acc;
+        if (value_scale != nullptr && bound != nullptr)
+          (*bound)[at] = test::weight_rounding_bound(p, scale, value, sum);
       }
     }
   return ref;
@@ -154,9 +165,11 @@ TEST(Attention, MatchesFloat64ReferenceWithGroupedHeadsAndOffsets) {
 // With int8 scores, a prompt's rows (kInt8ScoreRows or more) attend as the
 // float64 attention over their queries and centred keys quantized per row and head:
 // the int8 sums are exact, so what is left is float rounding, as in the
-// float test above. Fewer rows (a decode step, a short chunk) attend in float.
-// Grouped heads, cache rows from earlier steps, several blocks of rows, head
-// dims of a whole 4-byte group and not.
+// float test above. With head_dim 64 or 128 the values are quantized too
+// (int16_value_heads) and each weight rounds to an int16 unit: the outputs
+// may move by up to half a unit per key (weight_rounding_bound), no more. Fewer rows (a
+// decode step, a short chunk) attend in float. Grouped heads, cache rows from
+// earlier steps, several blocks of rows, head dims of a whole 4-byte group and not.
 TEST(Attention, Int8ScoresMatchFloat64OverTheQuantizedQueriesAndKeys) {
   if (!int8_scores_built()) GTEST_SKIP() << "this build has no AVX-512 VNNI (int8 scores run as float)";
   for (const Case c :
@@ -179,14 +192,20 @@ TEST(Attention, Int8ScoresMatchFloat64OverTheQuantizedQueriesAndKeys) {
               {c.n_tokens, c.n_heads, c.n_kv_heads, c.head_dim, c.n_ctx, at(c.pos0), true}, scratch, out.data());
 
     const bool int8 = c.n_tokens >= kInt8ScoreRows;
+    const bool int16 = int8 && int16_values_fit(c.head_dim);
+    const auto rows = static_cast<std::size_t>(c.pos0 + c.n_tokens);
     // The keys as the kernel quantizes them: centred on their mean over the
     // rows attended to (which shifts each query's scores by one constant).
     auto centred = keys;
-    test::centre_heads(centred, 0, static_cast<std::size_t>(c.pos0 + c.n_tokens), c.n_kv_heads, c.head_dim);
-    const auto ref = int8 ? reference_attention(test::dequantized_heads(q, c.head_dim),
-                                                test::dequantized_heads(centred, c.head_dim), values, c)
-                          : reference_attention(q, keys, values, c);
-    EXPECT_LT(test::max_relative_error(out, ref), 1e-5)
+    test::centre_heads(centred, 0, rows, c.n_kv_heads, c.head_dim);
+    std::vector<double> value_scale(rows * static_cast<std::size_t>(c.n_kv_heads)), bound(out.size(), 0.0);
+    values.resize(rows * static_cast<std::size_t>(kv_dim));
+    if (int16) test::int16_value_heads(values, 0, rows, c.n_kv_heads, c.head_dim, value_scale);
+    const auto ref =
+        int8 ? reference_attention(test::dequantized_heads(q, c.head_dim), test::dequantized_heads(centred, c.head_dim),
+                                   values, c, int16 ? &value_scale : nullptr, &bound)
+             : reference_attention(q, keys, values, c);
+    EXPECT_LE(test::excess_over_bound(out, ref, bound, 1e-5), 0.0)
         << "tokens " << c.n_tokens << " heads " << c.n_heads << "/" << c.n_kv_heads << " head_dim " << c.head_dim
         << " pos0 " << c.pos0;
   }

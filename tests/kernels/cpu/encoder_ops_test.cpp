@@ -7,6 +7,7 @@
 #include "kernels/cpu/masked_attention_bf16.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/scores_int8.h"
+#include "kernels/cpu/values_int16.h"
 #include "tests/kernels/cpu/reference_util.h"
 
 #include <gtest/gtest.h>
@@ -109,10 +110,13 @@ TEST(Gelu, EachValueIsWithinAFewUlpsOfTheErfForm) {
 
 // Bidirectional attention within each sequence, over its first lengths[b]
 // keys, in float64. `bf16`: as the bf16 kernel rounds (q, k, v, and each
-// softmax weight once normalized), the rest exact.
+// softmax weight once normalized), the rest exact. With `value_scale`
+// (int16_value_heads' scales of v's rows), `bound` gets each output's most
+// change from its weights' rounding to int16.
 std::vector<double> masked_attention_reference(std::vector<float> q, std::vector<float> k, std::vector<float> v,
                                                const std::vector<std::int32_t>& lengths, int seq, int heads, int hd,
-                                               bool bf16 = false) {
+                                               bool bf16 = false, const std::vector<double>* value_scale = nullptr,
+                                               std::vector<double>* bound = nullptr) {
   const auto round_bf16 = [](double x) { return static_cast<double>(bf16_to_f32(f32_to_bf16(static_cast<float>(x)))); };
   if (bf16) {
     for (auto* values : {&q, &k, &v})
@@ -137,13 +141,20 @@ std::vector<double> masked_attention_reference(std::vector<float> q, std::vector
           top = std::max(top, s[static_cast<std::size_t>(j)]);
         }
         for (double& x : s) sum += x = std::exp(x - top);
-        for (int j = 0; j < lengths[b]; ++j) {
-          const auto key = static_cast<std::size_t>(static_cast<int>(b) * seq + j);
-          for (int d = 0; d < hd; ++d) {
-            const double weight = s[static_cast<std::size_t>(j)] / sum;
-            out[row * dim + static_cast<std::size_t>(h * hd + d)] +=
-                (bf16 ? round_bf16(weight) : weight) * v[key * dim + static_cast<std::size_t>(h * hd + d)];
+        const auto n_keys = static_cast<std::size_t>(lengths[b]);
+        std::vector<double> scale(n_keys), value(n_keys);
+        for (std::size_t j = 0; j < n_keys && value_scale != nullptr; ++j)
+          scale[j] = (*value_scale)[(b * static_cast<std::size_t>(seq) + j) * static_cast<std::size_t>(heads) +
+                                    static_cast<std::size_t>(h)];
+        for (int d = 0; d < hd; ++d) {
+          const auto at = row * dim + static_cast<std::size_t>(h * hd + d);
+          for (std::size_t j = 0; j < n_keys; ++j) {
+            const double weight = s[j] / sum;
+            value[j] = v[(b * static_cast<std::size_t>(seq) + j) * dim + static_cast<std::size_t>(h * hd + d)];
+            out[at] += (bf16 ? round_bf16(weight) : weight) * value[j];
           }
+          if (value_scale != nullptr && bound != nullptr)
+            (*bound)[at] = test::weight_rounding_bound(s, scale, value, sum);
         }
       }
   return out;
@@ -220,8 +231,10 @@ TEST(MaskedAttention, QuantizesItsOutputRowsAsTheMatmulWould) {
 
 // With int8 scores, sequences of kInt8ScoreRows tokens or more attend as the
 // float64 attention over their queries and centred keys quantized per row and head
-// (the int8 sums are exact: float rounding is left, as in the float test);
-// shorter ones in float. Fewer sequences than threads (per head) and more
+// (the int8 sums are exact: float rounding is left, as in the float test),
+// and with head_dim 64 or 128 over their values quantized too, each weight
+// rounded to an int16 unit (up to half a unit per key: the bound); shorter
+// ones in float. Fewer sequences than threads (per head) and more
 // (whole sequences, output rows quantized as they finish), padding, blocks
 // of 128 rows.
 TEST(MaskedAttention, Int8ScoresMatchFloat64OverTheQuantizedQueriesAndKeys) {
@@ -245,17 +258,22 @@ TEST(MaskedAttention, Int8ScoresMatchFloat64OverTheQuantizedQueriesAndKeys) {
     masked_attention(q.data(), k.data(), v.data(), c.lengths.data(), shape, scratch, y.data(), y_q.data(),
                      scale.data());
     const bool int8 = c.seq >= kInt8ScoreRows;
+    const bool int16 = int8 && int16_values_fit(c.hd);
     auto centred = k;  // each sequence's real keys centred on their mean, as the kernel quantizes them
+    auto values = v;   // and its values quantized, where int16 (the weights then round: `bound`)
+    std::vector<double> value_scale(rows * static_cast<std::size_t>(c.heads)), bound(n, 0.0);
     for (std::size_t b = 0; b < c.lengths.size(); ++b) {
-      test::centre_heads(centred, b * static_cast<std::size_t>(c.seq), static_cast<std::size_t>(c.lengths[b]), c.heads,
-                         c.hd);
+      const auto first = b * static_cast<std::size_t>(c.seq), count = static_cast<std::size_t>(c.lengths[b]);
+      test::centre_heads(centred, first, count, c.heads, c.hd);
+      if (int16) test::int16_value_heads(values, first, count, c.heads, c.hd, value_scale);
     }
-    const auto want =
-        int8 ? masked_attention_reference(test::dequantized_heads(q, c.hd), test::dequantized_heads(centred, c.hd), v,
-                                          c.lengths, c.seq, c.heads, c.hd)
-             : masked_attention_reference(q, k, v, c.lengths, c.seq, c.heads, c.hd);
+    const auto want = int8 ? masked_attention_reference(
+                                 test::dequantized_heads(q, c.hd), test::dequantized_heads(centred, c.hd), values,
+                                 c.lengths, c.seq, c.heads, c.hd, false, int16 ? &value_scale : nullptr, &bound)
+                           : masked_attention_reference(q, k, v, c.lengths, c.seq, c.heads, c.hd);
     // Padding rows attend too (ignored by what follows): compared as well.
-    EXPECT_LT(test::max_relative_error(y, want), 1e-5) << c.seq << " tokens, " << c.lengths.size() << " sequences";
+    EXPECT_LE(test::excess_over_bound(y, want, bound, 1e-5), 0.0)
+        << c.seq << " tokens, " << c.lengths.size() << " sequences";
     for (std::size_t r = 0; r < rows; ++r) {
       std::vector<std::int8_t> row(static_cast<std::size_t>(dim));
       ASSERT_EQ(scale[r], quantize_row_int8(y.data() + r * static_cast<std::size_t>(dim), dim, row.data()));

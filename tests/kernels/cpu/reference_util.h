@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -58,6 +59,61 @@ inline void centre_heads(std::vector<float>& x, std::size_t first_row, std::size
       for (std::size_t r = 0; r < n_rows; ++r) x[at + r * dim] -= mean;
     }
   }
+}
+
+// Rows first_row.. first_row + n_rows - 1 of x (rows of `heads` heads of
+// head_dim values) as quantize_values (values_int16.h) quantizes each head's
+// values over those rows: each row to +-511 against its absmax / 511, round
+// half to even, and back. scale[row * heads + head] (sized by the caller)
+// gets that row's scale: a query's int16 weights are its e_j * scale_j in
+// units of at most (the largest of them) / (32767 * 2^-0.011), each rounded
+// by at most half a unit (weight_rounding_bound).
+inline void int16_value_heads(std::vector<float>& x, std::size_t first_row, std::size_t n_rows, int heads, int head_dim,
+                              std::vector<double>& scale) {
+  const auto dim = static_cast<std::size_t>(heads * head_dim);
+  for (std::size_t h = 0; h < static_cast<std::size_t>(heads); ++h) {
+    for (std::size_t r = 0; r < n_rows; ++r) {
+      float* row = x.data() + (first_row + r) * dim + h * static_cast<std::size_t>(head_dim);
+      float absmax = 0.0f;
+      for (int d = 0; d < head_dim; ++d) absmax = std::fmax(absmax, std::fabs(row[d]));
+      const float s = absmax / 511.0f, inv = s > 0.0f ? 1.0f / s : 0.0f;
+      for (int d = 0; d < head_dim; ++d) {
+        const float q = std::fmax(-511.0f, std::fmin(511.0f, std::nearbyint(row[d] * inv)));
+        row[d] = static_cast<float>(static_cast<double>(q) * s);
+      }
+      scale[(first_row + r) * static_cast<std::size_t>(heads) + h] = s;
+    }
+  }
+}
+
+// How far a query's weights . v (over keys with softmax numerators e_j, sum
+// `sum`, and value `value_j` of one dim) may move when each e_j * scale_j is
+// rounded to a unit of the row's int16 weights: half a unit per key,
+// unit <= max_j(e_j * scale_j) / (32767 * 2^-0.011), so each key's weight
+// e_j / sum moves by at most 0.5 * unit / scale_j / sum.
+inline double weight_rounding_bound(const std::vector<double>& e, const std::vector<double>& scale,
+                                    const std::vector<double>& value, double sum) {
+  double top = 0.0, bound = 0.0;
+  for (std::size_t j = 0; j < e.size(); ++j) top = std::max(top, e[j] * scale[j]);
+  const double unit = top / (32767.0 * std::exp2(-0.011));
+  for (std::size_t j = 0; j < e.size(); ++j) {
+    if (scale[j] > 0.0) bound += 0.5 * unit / scale[j] / sum * std::abs(value[j]);
+  }
+  return bound;
+}
+
+// Largest amount by which |got - want| exceeds rel * (the largest |want|) +
+// bound[i] (0 where every element is within).
+inline double excess_over_bound(const std::vector<float>& got, const std::vector<double>& want,
+                                const std::vector<double>& bound, double rel) {
+  EXPECT_EQ(got.size(), want.size());
+  EXPECT_EQ(bound.size(), want.size());
+  double scale = 1e-30, excess = 0.0;
+  for (double w : want) scale = std::max(scale, std::abs(w));
+  for (std::size_t i = 0; i < want.size() && i < got.size() && i < bound.size(); ++i) {
+    excess = std::max(excess, std::abs(static_cast<double>(got[i]) - want[i]) - rel * scale - bound[i]);
+  }
+  return excess;
 }
 
 // Largest |got - want| relative to the largest |want| (the scale of the output).

@@ -1,0 +1,252 @@
+#include "kernels/cpu/values_int16.h"
+
+#include "engine/core/error.h"
+#include "kernels/cpu/attend.h"
+#include "kernels/cpu/int8_dot.h"
+#include "kernels/cpu/softmax_f32.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+#include <immintrin.h>
+#define OCTET_INT16_VALUES 1
+#endif
+
+namespace octet::cpu {
+
+namespace {
+
+constexpr int kMaxWeight = 32767;  // weights in 0..32767: int16
+constexpr int kMaxValue = 511;     // values in -511..511
+// Pairs of keys whose int32 sums the kernel adds into floats at once:
+// 2 * kFlushPairs * kMaxWeight * kMaxValue < 2^31.
+constexpr int kFlushPairs = 64;
+static_assert(2.0 * kFlushPairs * kMaxWeight * kMaxValue < 2147483648.0);
+
+int pairs_of(int n_keys) { return (n_keys + 1) / 2; }
+std::size_t aligned(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+// The scratch's parts, in this order: packed values, scales, their log2 bounds.
+struct Layout {
+  std::size_t packed, scale, log2_scale, total;
+};
+Layout layout_of(int max_keys, int head_dim) {
+  const auto keys = static_cast<std::size_t>(2 * pairs_of(max_keys));
+  Layout l{};
+  l.packed = 0;
+  l.scale = aligned(keys * static_cast<std::size_t>(head_dim) * sizeof(std::int16_t));
+  l.log2_scale = l.scale + aligned(keys * sizeof(float));
+  l.total = l.log2_scale + aligned(keys * sizeof(float));
+  return l;
+}
+
+}  // namespace
+
+bool int16_values_fit(int head_dim) {
+#ifdef OCTET_INT16_VALUES
+  return head_dim == 64 || head_dim == 128;
+#else
+  (void)head_dim;
+  return false;
+#endif
+}
+
+std::size_t int16_values_bytes(int max_keys, int head_dim) { return layout_of(max_keys, head_dim).total; }
+
+#ifdef OCTET_INT16_VALUES
+
+// (GCC 12 takes the undefined operand inside its own AVX-512 intrinsics for
+// an uninitialized read.)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
+namespace {
+
+// 16 dims of one key quantized to +-511 against `inv` (511 / absmax), round
+// half to even; a NaN converts to INT_MIN and clamps to -511.
+__m512i quantize16(const float* v, __m512 inv) {
+  const __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(v), inv));
+  return _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(-kMaxValue)), _mm512_set1_epi32(kMaxValue));
+}
+
+// absmax / kMaxValue of one key's head_dim values (a NaN counts for nothing).
+float value_scale(const float* v, int head_dim) {
+  __m512 absmax16 = _mm512_setzero_ps();
+  // max(|x|, m) gives m where x is a NaN (vmaxps returns its second operand then).
+  for (int d = 0; d < head_dim; d += 16) absmax16 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(v + d)), absmax16);
+  return _mm512_reduce_max_ps(absmax16) / static_cast<float>(kMaxValue);
+}
+
+// R weight rows (int16, w_stride apart) against all `pairs` pairs of keys:
+// NV vectors of 16 int32 sums per row, added into floats every kFlushPairs.
+template <int NV, int R>
+void weighted_rows(const std::int16_t* w, std::int64_t w_stride, const Int16Values& values, int pairs,
+                   const float* row_scale, float* out, std::int64_t out_stride) {
+  __m512 total[R][NV];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < NV; ++c) total[r][c] = _mm512_setzero_ps();
+  for (int p0 = 0; p0 < pairs; p0 += kFlushPairs) {
+    __m512i sum[R][NV];
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < NV; ++c) sum[r][c] = _mm512_setzero_si512();
+    const int p1 = std::min(pairs, p0 + kFlushPairs);
+    for (int p = p0; p < p1; ++p) {
+      const std::int16_t* pair = values.packed + static_cast<std::int64_t>(p) * NV * 32;
+      __m512i v[NV];
+      for (int c = 0; c < NV; ++c) v[c] = _mm512_loadu_si512(pair + c * 32);
+      for (int r = 0; r < R; ++r) {
+        std::int32_t two;  // the row's weights of keys 2p and 2p + 1
+        std::memcpy(&two, w + r * w_stride + 2 * p, sizeof(two));
+        const __m512i wr = _mm512_set1_epi32(two);
+        for (int c = 0; c < NV; ++c) sum[r][c] = int8_dot::dpwssd(sum[r][c], wr, v[c]);
+      }
+    }
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < NV; ++c) total[r][c] = _mm512_add_ps(total[r][c], _mm512_cvtepi32_ps(sum[r][c]));
+  }
+  for (int r = 0; r < R; ++r) {
+    const __m512 s = _mm512_set1_ps(row_scale[r]);
+    for (int c = 0; c < NV; ++c) _mm512_storeu_ps(out + r * out_stride + c * 16, _mm512_mul_ps(total[r][c], s));
+  }
+}
+
+// weighted_rows over all n_rows rows, R at a time, then the rest.
+template <int NV, int R>
+void weighted_all_rows(const std::int16_t* w, std::int64_t w_stride, int n_rows, const Int16Values& values, int pairs,
+                       const float* row_scale, float* out, std::int64_t out_stride) {
+  int r = 0;
+  for (; r + R <= n_rows; r += R)
+    weighted_rows<NV, R>(w + r * w_stride, w_stride, values, pairs, row_scale + r, out + r * out_stride, out_stride);
+  if constexpr (R > 1) {
+    if (r < n_rows)
+      weighted_all_rows<NV, R - 1>(w + r * w_stride, w_stride, n_rows - r, values, pairs, row_scale + r,
+                                   out + r * out_stride, out_stride);
+  }
+}
+
+}  // namespace
+
+Int16Values quantize_values(const float* v, std::int64_t stride, int n_keys, int head_dim, std::byte* scratch) {
+  if (!int16_values_fit(head_dim) || n_keys < 1) fail("int16 values: {} keys of head_dim {}", n_keys, head_dim);
+  const Layout l = layout_of(n_keys, head_dim);
+  auto* packed = reinterpret_cast<std::int16_t*>(scratch + l.packed);
+  auto* scale = reinterpret_cast<float*>(scratch + l.scale);
+  auto* log2_scale = reinterpret_cast<float*>(scratch + l.log2_scale);
+  const int pairs = pairs_of(n_keys);
+  for (int j = 0; j < n_keys; ++j) scale[j] = value_scale(v + j * stride, head_dim);
+  if (n_keys % 2 != 0) scale[n_keys] = 0.0f;  // a zero key to make the last pair
+  const __m512i low16 = _mm512_set1_epi32(0xFFFF);
+  for (int p = 0; p < pairs; ++p) {
+    const int j = 2 * p;
+    const float* even = v + j * stride;
+    const float* odd = j + 1 < n_keys ? even + stride : nullptr;
+    const __m512 inv_even = _mm512_set1_ps(scale[j] > 0.0f ? 1.0f / scale[j] : 0.0f);
+    const __m512 inv_odd = _mm512_set1_ps(scale[j + 1] > 0.0f ? 1.0f / scale[j + 1] : 0.0f);
+    std::int16_t* to = packed + static_cast<std::int64_t>(p) * head_dim * 2;
+    for (int d = 0; d < head_dim; d += 16) {
+      // Each int32 lane holds dim d of key j in its low half and of key j + 1 in its high half.
+      const __m512i lo = _mm512_and_si512(quantize16(even + d, inv_even), low16);
+      const __m512i hi = odd != nullptr ? _mm512_slli_epi32(quantize16(odd + d, inv_odd), 16) : _mm512_setzero_si512();
+      _mm512_storeu_si512(to + 2 * d, _mm512_or_si512(lo, hi));
+    }
+  }
+  // log2(scale) from above, 16 keys at a time: the exponent plus log2 of the
+  // mantissa m in [1, 2) by the quadratic -0.34484843 m^2 + 2.02466578 m -
+  // 1.67487759 (within 0.0050 of it), raised by 0.0051. A zero scale gives
+  // -inf (vgetexpps of 0).
+  for (int j = 0; j < 2 * pairs; j += 16) {
+    const auto m = static_cast<__mmask16>(2 * pairs - j >= 16 ? 0xFFFF : (1u << (2 * pairs - j)) - 1);
+    const __m512 x = _mm512_maskz_loadu_ps(m, scale + j);
+    const __m512 mant = _mm512_getmant_ps(x, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_zero);
+    __m512 log2_mant = _mm512_fmadd_ps(_mm512_set1_ps(-0.34484843f), mant, _mm512_set1_ps(2.02466578f));
+    log2_mant = _mm512_fmadd_ps(log2_mant, mant, _mm512_set1_ps(-1.67487759f + 0.0051f));
+    _mm512_mask_storeu_ps(log2_scale + j, m, _mm512_add_ps(_mm512_getexp_ps(x), log2_mant));
+  }
+  return Int16Values{packed, scale, log2_scale, n_keys, head_dim};
+}
+
+RowWeights weights_int16(float* row, int n, int width, const Int16Values& values) {
+  if (n < 1 || n > width || width > values.n_keys) {
+    fail("int16 values: weights of {} keys in a row of {} ({} keys)", n, width, values.n_keys);
+  }
+  const auto below = [](int end, int j) {
+    return static_cast<__mmask16>(end - j >= 16 ? 0xFFFF : end - j <= 0 ? 0 : (1u << (end - j)) - 1);
+  };
+  const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
+  // The largest score, and the largest score * log2(e) + log2(scale): a
+  // bound, from above, on the log2 of the largest weight * scale (at most
+  // 0.01 above it), against which the weights are rounded.
+  const __m512 minus_inf = _mm512_set1_ps(-INFINITY);
+  __m512 max16 = _mm512_set1_ps(row[0]), top16 = minus_inf;
+  for (int j = 0; j < n; j += 16) {
+    const __mmask16 m = below(n, j);
+    const __m512 x = _mm512_maskz_loadu_ps(m, row + j);
+    max16 = _mm512_mask_max_ps(max16, m, x, max16);
+    top16 =
+        _mm512_mask_max_ps(top16, m, _mm512_fmadd_ps(x, log2e, _mm512_maskz_loadu_ps(m, values.log2_scale + j)), top16);
+  }
+  const float max_score = _mm512_reduce_max_ps(max16), top = _mm512_reduce_max_ps(top16);
+  // weight_j = e_j * scale_j * to_weight <= 32767, e_j = e^(s_j - max).
+  const float to_weight = std::isfinite(top) ? kMaxWeight * std::exp2(max_score * 1.44269504088896341f - top) : 0.0f;
+  const __m512 max_value = _mm512_set1_ps(max_score), to_weight16 = _mm512_set1_ps(to_weight);
+  const __m512 lowest = _mm512_set1_ps(kExpLowest);
+  const __m512i zero = _mm512_setzero_si512(), most = _mm512_set1_epi32(kMaxWeight);
+  // The int16 weights go over the row's floats as they are read: the store
+  // of 16 weights covers 8 floats, all read before it.
+  auto* weights = reinterpret_cast<std::int16_t*>(row);
+  __m512 sum16 = _mm512_setzero_ps();
+  for (int j = 0; j < n; j += 16) {
+    const __mmask16 m = below(n, j);
+    // max(lowest, x) gives x where x is a NaN (vmaxps returns its second operand then).
+    const __m512 e = exp_avx512(_mm512_max_ps(lowest, _mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + j), max_value)));
+    sum16 = _mm512_mask_add_ps(sum16, m, sum16, e);
+    // A NaN weight converts to INT_MIN and clamps to 0.
+    const __m512 scaled = _mm512_mul_ps(e, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, values.scale + j), to_weight16));
+    const __m512i w = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(scaled), zero), most);
+    _mm256_mask_storeu_epi16(weights + j, m, _mm512_cvtepi32_epi16(w));
+  }
+  // Keys n.. (a causal block's rows past their own) to a whole pair weigh nothing.
+  std::memset(weights + n, 0, sizeof(std::int16_t) * static_cast<std::size_t>(2 * pairs_of(width) - n));
+  return {_mm512_reduce_add_ps(sum16), to_weight > 0.0f ? 1.0f / to_weight : 0.0f};
+}
+
+void weighted_values_int16(const float* weight_rows, int n_rows, int width, const Int16Values& values,
+                           const float* row_scale, float* out, std::int64_t out_stride) {
+  if (n_rows < 1 || n_rows > kMaxAttendBlockRows || width < 1 || width > values.n_keys ||
+      !int16_values_fit(values.head_dim)) {
+    fail("int16 values: {} rows, width {} of {} keys, head_dim {}", n_rows, width, values.n_keys, values.head_dim);
+  }
+  const auto* w = reinterpret_cast<const std::int16_t*>(weight_rows);
+  const std::int64_t w_stride = 2 * static_cast<std::int64_t>(width);  // int16s a row of floats holds
+  const int pairs = pairs_of(width);
+  // Rows at a time: 4 x 4 (head_dim 64) or 3 x 8 (128) vectors of sums, with
+  // the head's pair of keys in 4 or 8 more, fill the 32 registers.
+  if (values.head_dim == 64) {
+    weighted_all_rows<4, 4>(w, w_stride, n_rows, values, pairs, row_scale, out, out_stride);
+  } else {
+    weighted_all_rows<8, 3>(w, w_stride, n_rows, values, pairs, row_scale, out, out_stride);
+  }
+}
+
+#pragma GCC diagnostic pop
+
+#else
+
+Int16Values quantize_values(const float*, std::int64_t, int, int, std::byte*) {
+  fail("int16 values: this build has no AVX-512 VNNI kernel (int16_values_fit)");
+}
+
+RowWeights weights_int16(float*, int, int, const Int16Values&) {
+  fail("int16 values: this build has no AVX-512 VNNI kernel (int16_values_fit)");
+}
+
+void weighted_values_int16(const float*, int, int, const Int16Values&, const float*, float*, std::int64_t) {
+  fail("int16 values: this build has no AVX-512 VNNI kernel (int16_values_fit)");
+}
+
+#endif
+
+}  // namespace octet::cpu
