@@ -50,9 +50,9 @@ struct QueryBlock {
   const Int16Values* int16_values = nullptr;
 };
 
-// Query rows of a sequence from which the kernel takes its scores in int8,
-// where asked (AttentionShape::integer_attention): a prompt's, not a decode step's
-// (whose keys would be quantized for one row).
+// Query rows of a sequence from which the kernel takes its products in
+// integers, where asked (AttentionShape::integer_attention): a prompt's, not
+// a decode step's (whose keys and values would be quantized for one row).
 constexpr int kInt8ScoreRows = 16;
 
 // Bytes of scratch attend_rows takes for keys and values of up to
@@ -117,8 +117,8 @@ void attend_blocks(int batch, int rows, int n_heads, int max_keys, int block_row
 
 // Runs attend_rows on OpenMP threads for all of each (sequence, head)'s
 // `rows` query rows, `batch` sequences of `n_heads` heads, with the keys
-// quantized once per sequence and head and the scores in int8 (where
-// int8_scores_built): each thread on its own attend_block_scratch(max_keys,
+// (and values) quantized once per sequence and head and the products in
+// integers (where int8_scores_built): each thread on its own attend_block_scratch(max_keys,
 // block_rows) share of `scratch` and integer_attention_bytes(max_keys,
 // head_dim) share of `int8_scratch`. `block_of(b, h, 0, rows)` gives sequence b's rows
 // of head h.

@@ -1,6 +1,7 @@
 // The AVX2 pieces the int8 kernels share (gemm_int8.cpp, gemm_int8_sparse24.cpp):
-// the exact int8 dot product, its horizontal sum and the weight prefetch; and
-// the AVX-512 GEMVs' stream prefetch.
+// the exact int8 dot product, its horizontal sum and the weight prefetch; the
+// AVX-512 GEMVs' stream prefetch; and the VNNI dot products the attention's
+// integer kernels accumulate with (scores_int8.cpp, values_int16.cpp).
 #pragma once
 
 #include <cstdint>
