@@ -17,7 +17,7 @@ void attend_block(const QueryBlock& b, float* scores) {
   // computes the scores above its diagonal too and zeroes their weights.
   const int width = b.n_keys + (b.causal ? b.n_rows - 1 : 0);
   if (b.int8_keys != nullptr) {
-    score_rows_int8(b.q, b.q_stride, b.n_rows, *b.int8_keys, width, b.scale, scores);
+    score_rows_int8(b.q, b.q_stride, b.n_rows, *b.int8_keys, width, b.causal, b.scale, scores);
   } else {
     OCTET_DNNL_STATUS(dnnl_sgemm('N', 'T', b.n_rows, width, b.head_dim, b.scale, b.q, b.q_stride, b.k, b.kv_stride,
                                  0.0f, scores, width));
@@ -31,7 +31,7 @@ void attend_block(const QueryBlock& b, float* scores) {
       const RowWeights w = weights_int16(scores + static_cast<std::int64_t>(r) * width, n, width, *b.int16_values);
       row_scale[static_cast<std::size_t>(r)] = w.unit / w.sum;
     }
-    weighted_values_int16(scores, b.n_rows, width, *b.int16_values, row_scale.data(), b.out, b.out_stride);
+    weighted_values_int16(scores, b.n_rows, width, b.causal, *b.int16_values, row_scale.data(), b.out, b.out_stride);
     return;
   }
   for (int r = 0; r < b.n_rows; ++r) {

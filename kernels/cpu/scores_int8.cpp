@@ -188,9 +188,10 @@ Int8Keys quantize_keys(const float* k, std::int64_t stride, int n_keys, int head
                   reinterpret_cast<float*>(scratch + l.query_scale)};
 }
 
-void score_rows_int8(const float* q, std::int64_t q_stride, int n_rows, const Int8Keys& keys, int width, float scale,
-                     float* scores) {
-  if (n_rows < 1 || n_rows > kMaxAttendBlockRows || width < 1 || width > keys.n_keys || keys.head_dim > kMaxHeadDim) {
+void score_rows_int8(const float* q, std::int64_t q_stride, int n_rows, const Int8Keys& keys, int width, bool causal,
+                     float scale, float* scores) {
+  if (n_rows < 1 || n_rows > kMaxAttendBlockRows || width < 1 || width > keys.n_keys || keys.head_dim > kMaxHeadDim ||
+      (causal && width < n_rows)) {
     fail("int8 scores: {} rows, width {} of {} keys", n_rows, width, keys.n_keys);
   }
   const std::int64_t row_bytes = static_cast<std::int64_t>(dim_groups(keys.head_dim)) * 4;
@@ -204,23 +205,26 @@ void score_rows_int8(const float* q, std::int64_t q_stride, int n_rows, const In
     for (int d = 0; d < keys.head_dim; ++d) to[d] = static_cast<std::uint8_t>(row[d] + 128);
     for (std::int64_t d = keys.head_dim; d < row_bytes; ++d) to[d] = 128;  // zero dims (the keys' are zero too)
   }
+  // Each group of rows up to the keys its last row sees.
+  const auto keys_seen = [&](int row) { return causal ? width - (n_rows - 1 - row) : width; };
   constexpr int kRows = 4;
   int r = 0;
   for (; r + kRows <= n_rows; r += kRows) {
-    score_tile_rows<kRows>(keys.query_rows + r * row_bytes, row_bytes, keys.query_scale + r, keys, width,
-                           scores + static_cast<std::int64_t>(r) * width, width);
+    score_tile_rows<kRows>(keys.query_rows + r * row_bytes, row_bytes, keys.query_scale + r, keys,
+                           keys_seen(r + kRows - 1), scores + static_cast<std::int64_t>(r) * width, width);
   }
   const std::uint8_t* rest = keys.query_rows + r * row_bytes;
   float* rest_scores = scores + static_cast<std::int64_t>(r) * width;
+  const int rest_width = keys_seen(n_rows - 1);
   switch (n_rows - r) {
     case 3:
-      score_tile_rows<3>(rest, row_bytes, keys.query_scale + r, keys, width, rest_scores, width);
+      score_tile_rows<3>(rest, row_bytes, keys.query_scale + r, keys, rest_width, rest_scores, width);
       break;
     case 2:
-      score_tile_rows<2>(rest, row_bytes, keys.query_scale + r, keys, width, rest_scores, width);
+      score_tile_rows<2>(rest, row_bytes, keys.query_scale + r, keys, rest_width, rest_scores, width);
       break;
     case 1:
-      score_tile_rows<1>(rest, row_bytes, keys.query_scale + r, keys, width, rest_scores, width);
+      score_tile_rows<1>(rest, row_bytes, keys.query_scale + r, keys, rest_width, rest_scores, width);
       break;
     default:
       break;
@@ -235,7 +239,7 @@ Int8Keys quantize_keys(const float*, std::int64_t, int, int, std::byte*) {
   fail("int8 scores: this build has no AVX-512 VNNI kernel (int8_scores_built)");
 }
 
-void score_rows_int8(const float*, std::int64_t, int, const Int8Keys&, int, float, float*) {
+void score_rows_int8(const float*, std::int64_t, int, const Int8Keys&, int, bool, float, float*) {
   fail("int8 scores: this build has no AVX-512 VNNI kernel (int8_scores_built)");
 }
 

@@ -46,8 +46,9 @@ Int8Keys quantize_keys(const float* k, std::int64_t stride, int n_keys, int head
 // scores[r * width + j] = scale * q8_r . k8_j * (q_r's scale) * (k_j's scale)
 // for r < n_rows (q rows q_stride floats apart, quantized here), j < width
 // <= keys.n_keys: the float product's scores less scale * q_r . mean, up to
-// the two quantizations.
-void score_rows_int8(const float* q, std::int64_t q_stride, int n_rows, const Int8Keys& keys, int width, float scale,
-                     float* scores);
+// the two quantizations. `causal`: row r needs only its first width - (n_rows - 1 - r) scores (a
+// causal block's rows), and those past them may be left as they were.
+void score_rows_int8(const float* q, std::int64_t q_stride, int n_rows, const Int8Keys& keys, int width, bool causal,
+                     float scale, float* scores);
 
 }  // namespace octet::cpu

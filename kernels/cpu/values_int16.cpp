@@ -113,17 +113,18 @@ void weighted_rows(const std::int16_t* w, std::int64_t w_stride, const Int16Valu
   }
 }
 
-// weighted_rows over all n_rows rows, R at a time, then the rest.
-template <int NV, int R>
-void weighted_all_rows(const std::int16_t* w, std::int64_t w_stride, int n_rows, const Int16Values& values, int pairs,
-                       const float* row_scale, float* out, std::int64_t out_stride) {
-  int r = 0;
-  for (; r + R <= n_rows; r += R)
-    weighted_rows<NV, R>(w + r * w_stride, w_stride, values, pairs, row_scale + r, out + r * out_stride, out_stride);
+// weighted_rows over rows first.. n_rows - 1, R at a time, then the rest,
+// each group over the pairs of keys its last row sees (`keys_seen`).
+template <int NV, int R, typename KeysSeen>
+void weighted_all_rows(const std::int16_t* w, std::int64_t w_stride, int first, int n_rows, const Int16Values& values,
+                       const KeysSeen& keys_seen, const float* row_scale, float* out, std::int64_t out_stride) {
+  int r = first;
+  for (; r + R <= n_rows; r += R) {
+    weighted_rows<NV, R>(w + r * w_stride, w_stride, values, pairs_of(keys_seen(r + R - 1)), row_scale + r,
+                         out + r * out_stride, out_stride);
+  }
   if constexpr (R > 1) {
-    if (r < n_rows)
-      weighted_all_rows<NV, R - 1>(w + r * w_stride, w_stride, n_rows - r, values, pairs, row_scale + r,
-                                   out + r * out_stride, out_stride);
+    if (r < n_rows) weighted_all_rows<NV, R - 1>(w, w_stride, r, n_rows, values, keys_seen, row_scale, out, out_stride);
   }
 }
 
@@ -213,21 +214,21 @@ RowWeights weights_int16(float* row, int n, int width, const Int16Values& values
   return {_mm512_reduce_add_ps(sum16), to_weight > 0.0f ? 1.0f / to_weight : 0.0f};
 }
 
-void weighted_values_int16(const float* weight_rows, int n_rows, int width, const Int16Values& values,
+void weighted_values_int16(const float* weight_rows, int n_rows, int width, bool causal, const Int16Values& values,
                            const float* row_scale, float* out, std::int64_t out_stride) {
-  if (n_rows < 1 || n_rows > kMaxAttendBlockRows || width < 1 || width > values.n_keys ||
+  if (n_rows < 1 || n_rows > kMaxAttendBlockRows || width < 1 || width > values.n_keys || (causal && width < n_rows) ||
       !int16_values_fit(values.head_dim)) {
     fail("int16 values: {} rows, width {} of {} keys, head_dim {}", n_rows, width, values.n_keys, values.head_dim);
   }
   const auto* w = reinterpret_cast<const std::int16_t*>(weight_rows);
   const std::int64_t w_stride = 2 * static_cast<std::int64_t>(width);  // int16s a row of floats holds
-  const int pairs = pairs_of(width);
+  const auto keys_seen = [&](int row) { return causal ? width - (n_rows - 1 - row) : width; };
   // Rows at a time: 4 x 4 (head_dim 64) or 3 x 8 (128) vectors of sums, with
   // the head's pair of keys in 4 or 8 more, fill the 32 registers.
   if (values.head_dim == 64) {
-    weighted_all_rows<4, 4>(w, w_stride, n_rows, values, pairs, row_scale, out, out_stride);
+    weighted_all_rows<4, 4>(w, w_stride, 0, n_rows, values, keys_seen, row_scale, out, out_stride);
   } else {
-    weighted_all_rows<8, 3>(w, w_stride, n_rows, values, pairs, row_scale, out, out_stride);
+    weighted_all_rows<8, 3>(w, w_stride, 0, n_rows, values, keys_seen, row_scale, out, out_stride);
   }
 }
 
@@ -243,7 +244,7 @@ RowWeights weights_int16(float*, int, int, const Int16Values&) {
   fail("int16 values: this build has no AVX-512 VNNI kernel (int16_values_fit)");
 }
 
-void weighted_values_int16(const float*, int, int, const Int16Values&, const float*, float*, std::int64_t) {
+void weighted_values_int16(const float*, int, int, bool, const Int16Values&, const float*, float*, std::int64_t) {
   fail("int16 values: this build has no AVX-512 VNNI kernel (int16_values_fit)");
 }
 

@@ -60,8 +60,9 @@ RowWeights weights_int16(float* row, int n, int width, const Int16Values& values
 // out[r * out_stride + d] = row_scale[r] * sum_j w_rj * v8_jd for r <
 // n_rows, d < head_dim, j < width <= values.n_keys: w the rows weights_int16
 // wrote (`width` floats apart); row_scale[r] = unit_r / sum_r gives the
-// softmax's weights . v.
-void weighted_values_int16(const float* weight_rows, int n_rows, int width, const Int16Values& values,
+// softmax's weights . v. `causal`: row r's weights past its first width -
+// (n_rows - 1 - r) are zero (a causal block's rows), so the kernel may skip them.
+void weighted_values_int16(const float* weight_rows, int n_rows, int width, bool causal, const Int16Values& values,
                            const float* row_scale, float* out, std::int64_t out_stride);
 
 }  // namespace octet::cpu

@@ -19,8 +19,9 @@ namespace {
 // exact, so only the two float multiplies by the scales round (2 float ulps).
 // Head dims of a whole 4-byte group and not (6, 18), row counts of the
 // kernel's tile of 4 and not, widths inside one 16-key vector, across one and
-// across a tile of 64 keys; rows 2 head dims + 3 floats apart. Scores past
-// `width` stay as they were. A key with a NaN and an all-zero one quantize as
+// across a tile of 64 keys; rows 2 head dims + 3 floats apart; every row
+// all `width` keys, or causal, row r its first width - (n_rows - 1 - r).
+// Scores past `width` stay as they were. A key with a NaN and an all-zero one quantize as
 // quantize_row_int8 quantizes them.
 TEST(ScoresInt8, EqualTheFloat64SumsOfTheQuantizedValues) {
   if (!int8_scores_built()) GTEST_SKIP() << "this build has no AVX-512 VNNI (the float scores run instead)";
@@ -46,26 +47,30 @@ TEST(ScoresInt8, EqualTheFloat64SumsOfTheQuantizedValues) {
         }
         std::vector<std::byte> scratch(int8_keys_bytes(n_keys, head_dim));
         const Int8Keys keys = quantize_keys(k.data(), stride, n_keys, head_dim, scratch.data());
-        for (const int width : {1, n_keys / 2 + 1, n_keys}) {
-          const float scale = 0.125f, untouched = 12345.0f;
-          std::vector<float> scores(static_cast<std::size_t>(n_rows * width) + 1, untouched);
-          score_rows_int8(q.data(), stride, n_rows, keys, width, scale, scores.data());
-          std::vector<std::int8_t> q8(static_cast<std::size_t>(head_dim)), k8(static_cast<std::size_t>(head_dim));
-          for (int r = 0; r < n_rows; ++r) {
-            const float sq = quantize_row_int8(q.data() + r * stride, head_dim, q8.data());
-            for (int j = 0; j < width; ++j) {
-              const float sk = quantize_row_int8(centred.data() + j * head_dim, head_dim, k8.data());
-              std::int64_t dot = 0;
-              for (int d = 0; d < head_dim; ++d)
-                dot += q8[static_cast<std::size_t>(d)] * k8[static_cast<std::size_t>(d)];
-              const double want = static_cast<double>(dot) * sq * scale * sk;
-              const float got = scores[static_cast<std::size_t>(r * width + j)];
-              ASSERT_NEAR(got, want, std::fabs(want) * 2.5e-7 + 1e-30)
-                  << "head_dim " << head_dim << ", row " << r << " of " << n_rows << ", key " << j << " of " << width;
+        for (const int width : {1, n_keys / 2 + 1, n_keys})
+          for (const bool causal : {false, true}) {
+            if (causal && width < n_rows) continue;  // a row would see no key
+            const float scale = 0.125f, untouched = 12345.0f;
+            std::vector<float> scores(static_cast<std::size_t>(n_rows * width) + 1, untouched);
+            score_rows_int8(q.data(), stride, n_rows, keys, width, causal, scale, scores.data());
+            std::vector<std::int8_t> q8(static_cast<std::size_t>(head_dim)), k8(static_cast<std::size_t>(head_dim));
+            for (int r = 0; r < n_rows; ++r) {
+              const float sq = quantize_row_int8(q.data() + r * stride, head_dim, q8.data());
+              const int seen = causal ? width - (n_rows - 1 - r) : width;
+              for (int j = 0; j < seen; ++j) {
+                const float sk = quantize_row_int8(centred.data() + j * head_dim, head_dim, k8.data());
+                std::int64_t dot = 0;
+                for (int d = 0; d < head_dim; ++d)
+                  dot += q8[static_cast<std::size_t>(d)] * k8[static_cast<std::size_t>(d)];
+                const double want = static_cast<double>(dot) * sq * scale * sk;
+                const float got = scores[static_cast<std::size_t>(r * width + j)];
+                ASSERT_NEAR(got, want, std::fabs(want) * 2.5e-7 + 1e-30)
+                    << "head_dim " << head_dim << ", row " << r << " of " << n_rows << ", key " << j << " of " << width
+                    << (causal ? ", causal" : "");
+              }
             }
+            ASSERT_EQ(scores.back(), untouched) << "past the last row's width";
           }
-          ASSERT_EQ(scores.back(), untouched) << "past the last row's width";
-        }
       }
     }
   }
@@ -78,8 +83,9 @@ TEST(ScoresInt8, RefusesWidthsPastTheKeysAndTooManyRows) {
   std::vector<std::byte> scratch(int8_keys_bytes(10, 8));
   const Int8Keys keys = quantize_keys(k.data(), 8, 10, 8, scratch.data());
   std::vector<float> scores(static_cast<std::size_t>(kMaxAttendBlockRows + 1) * 11);
-  EXPECT_THROW(score_rows_int8(q.data(), 8, 1, keys, 11, 1.0f, scores.data()), Error);
-  EXPECT_THROW(score_rows_int8(q.data(), 8, kMaxAttendBlockRows + 1, keys, 10, 1.0f, scores.data()), Error);
+  EXPECT_THROW(score_rows_int8(q.data(), 8, 1, keys, 11, false, 1.0f, scores.data()), Error);
+  EXPECT_THROW(score_rows_int8(q.data(), 8, kMaxAttendBlockRows + 1, keys, 10, false, 1.0f, scores.data()), Error);
+  EXPECT_THROW(score_rows_int8(q.data(), 8, 5, keys, 4, true, 1.0f, scores.data()), Error);  // a row would see no key
 }
 
 }  // namespace

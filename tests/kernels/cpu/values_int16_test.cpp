@@ -138,7 +138,8 @@ TEST(ValuesInt16, WeightsAreTheScaledExpsRounded) {
 // |w * v8|. Row counts of the kernel's blocks (4 rows at head_dim 64, 3 at
 // 128) and not; widths within one pair, across the 128 keys of a flush, and
 // weights all 32767 against values all +-511 over 300 keys (whose sum would
-// overflow int32 without the flushes).
+// overflow int32 without the flushes); every row all `width` keys, or
+// causal, row r its first width - (n_rows - 1 - r) (the rest zero).
 TEST(ValuesInt16, WeightedValuesEqualFloat64SumsOfTheIntegers) {
   if (!int16_values_fit(64)) GTEST_SKIP() << kNoKernel;
   for (const int head_dim : {64, 128}) {
@@ -151,42 +152,47 @@ TEST(ValuesInt16, WeightedValuesEqualFloat64SumsOfTheIntegers) {
       std::vector<std::byte> scratch(int16_values_bytes(n_keys, head_dim));
       const Int16Values values = quantize_values(v.data(), head_dim, n_keys, head_dim, scratch.data());
       for (const int n_rows : {1, 2, 3, 4, 5, 7, 64, kMaxAttendBlockRows}) {
-        for (const int width : {1, 2, 127, 128, 129, 300}) {
-          // Rows of `width` floats holding int16 weights at their start, as weights_int16 leaves them.
-          std::vector<float> rows(static_cast<std::size_t>(n_rows * width));
-          std::vector<std::int16_t> w(static_cast<std::size_t>(n_rows) * (width + 1));
-          std::mt19937 rng(static_cast<std::uint32_t>(65 + width));
-          std::uniform_int_distribution<int> weight(0, 32767);
-          for (int r = 0; r < n_rows; ++r) {
-            std::int16_t* row = w.data() + static_cast<std::size_t>(r) * (width + 1);
-            for (int j = 0; j < width; ++j) row[j] = static_cast<std::int16_t>(extreme ? 32767 : weight(rng));
-            row[width] = 0;  // a pair's missing key
-            std::memcpy(rows.data() + static_cast<std::size_t>(r) * width, row,
-                        static_cast<std::size_t>(width + width % 2) * sizeof(std::int16_t));
-          }
-          std::vector<float> row_scale(static_cast<std::size_t>(n_rows));
-          for (int r = 0; r < n_rows; ++r) row_scale[static_cast<std::size_t>(r)] = 1.0f / static_cast<float>(r + 3);
-          const int out_stride = head_dim + 3;
-          std::vector<float> out(static_cast<std::size_t>(n_rows * out_stride), 555.0f);
-          weighted_values_int16(rows.data(), n_rows, width, values, row_scale.data(), out.data(), out_stride);
-          for (int r = 0; r < n_rows; ++r) {
-            const std::int16_t* row = w.data() + static_cast<std::size_t>(r) * (width + 1);
-            for (int d = 0; d < head_dim; ++d) {
-              double sum = 0.0, magnitude = 0.0;
-              for (int j = 0; j < width; ++j) {
-                const int v8 = values.packed[(static_cast<std::size_t>(j / 2) * head_dim + d) * 2 + j % 2];
-                sum += static_cast<double>(row[j]) * v8;
-                magnitude += std::fabs(static_cast<double>(row[j]) * v8);
-              }
-              const double scale = row_scale[static_cast<std::size_t>(r)];
-              ASSERT_NEAR(out[static_cast<std::size_t>(r * out_stride + d)], sum * scale, magnitude * scale * 1e-6)
-                  << "head_dim " << head_dim << ", row " << r << " of " << n_rows << ", width " << width << ", dim "
-                  << d << (extreme ? ", extreme" : "");
+        for (const int width : {1, 2, 127, 128, 129, 300})
+          for (const bool causal : {false, true}) {
+            if (causal && width < n_rows) continue;  // a row would see no key
+            // Rows of `width` floats holding int16 weights at their start, as
+            // weights_int16 leaves them: causal, zero past each row's keys.
+            std::vector<float> rows(static_cast<std::size_t>(n_rows * width));
+            std::vector<std::int16_t> w(static_cast<std::size_t>(n_rows) * (width + 1));
+            std::mt19937 rng(static_cast<std::uint32_t>(65 + width));
+            std::uniform_int_distribution<int> weight(0, 32767);
+            for (int r = 0; r < n_rows; ++r) {
+              std::int16_t* row = w.data() + static_cast<std::size_t>(r) * (width + 1);
+              const int seen = causal ? width - (n_rows - 1 - r) : width;
+              for (int j = 0; j < width; ++j)
+                row[j] = static_cast<std::int16_t>(j >= seen ? 0 : extreme ? 32767 : weight(rng));
+              row[width] = 0;  // a pair's missing key
+              std::memcpy(rows.data() + static_cast<std::size_t>(r) * width, row,
+                          static_cast<std::size_t>(width + width % 2) * sizeof(std::int16_t));
             }
-            for (int d = head_dim; d < out_stride; ++d)
-              ASSERT_EQ(out[static_cast<std::size_t>(r * out_stride + d)], 555.0f) << "past head_dim";
+            std::vector<float> row_scale(static_cast<std::size_t>(n_rows));
+            for (int r = 0; r < n_rows; ++r) row_scale[static_cast<std::size_t>(r)] = 1.0f / static_cast<float>(r + 3);
+            const int out_stride = head_dim + 3;
+            std::vector<float> out(static_cast<std::size_t>(n_rows * out_stride), 555.0f);
+            weighted_values_int16(rows.data(), n_rows, width, causal, values, row_scale.data(), out.data(), out_stride);
+            for (int r = 0; r < n_rows; ++r) {
+              const std::int16_t* row = w.data() + static_cast<std::size_t>(r) * (width + 1);
+              for (int d = 0; d < head_dim; ++d) {
+                double sum = 0.0, magnitude = 0.0;
+                for (int j = 0; j < width; ++j) {
+                  const int v8 = values.packed[(static_cast<std::size_t>(j / 2) * head_dim + d) * 2 + j % 2];
+                  sum += static_cast<double>(row[j]) * v8;
+                  magnitude += std::fabs(static_cast<double>(row[j]) * v8);
+                }
+                const double scale = row_scale[static_cast<std::size_t>(r)];
+                ASSERT_NEAR(out[static_cast<std::size_t>(r * out_stride + d)], sum * scale, magnitude * scale * 1e-6)
+                    << "head_dim " << head_dim << ", row " << r << " of " << n_rows << ", width " << width << ", dim "
+                    << d << (extreme ? ", extreme" : "") << (causal ? ", causal" : "");
+              }
+              for (int d = head_dim; d < out_stride; ++d)
+                ASSERT_EQ(out[static_cast<std::size_t>(r * out_stride + d)], 555.0f) << "past head_dim";
+            }
           }
-        }
       }
     }
   }
@@ -205,9 +211,11 @@ TEST(ValuesInt16, RefusesShapesItDoesNotRun) {
   std::vector<float> out(static_cast<std::size_t>(kMaxAttendBlockRows + 1) * 64);
   EXPECT_THROW(weights_int16(rows.data(), 11, 11, values), Error);  // more keys than quantized
   EXPECT_THROW(weights_int16(rows.data(), 5, 4, values), Error);    // more keys than the row's width
-  EXPECT_THROW(weighted_values_int16(rows.data(), 1, 11, values, scale.data(), out.data(), 64), Error);
-  EXPECT_THROW(weighted_values_int16(rows.data(), kMaxAttendBlockRows + 1, 10, values, scale.data(), out.data(), 64),
-               Error);
+  EXPECT_THROW(weighted_values_int16(rows.data(), 1, 11, false, values, scale.data(), out.data(), 64), Error);
+  EXPECT_THROW(
+      weighted_values_int16(rows.data(), kMaxAttendBlockRows + 1, 10, false, values, scale.data(), out.data(), 64),
+      Error);
+  EXPECT_THROW(weighted_values_int16(rows.data(), 5, 4, true, values, scale.data(), out.data(), 64), Error);
 }
 
 }  // namespace
