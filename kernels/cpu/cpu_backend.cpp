@@ -66,6 +66,7 @@ class CpuBackend final : public Backend {
     grow(attention_scratch_, cpu::attention_scratch_floats(n_ctx));
     find_quantizing_producers(graph);
     find_nodes_run_by_their_reader(graph);
+    find_outputs_read_as_int8_only(graph);
     find_sibling_matmuls(graph);
     for (const Node& node : graph.nodes()) {
       if (node.op == OpKind::Attention) {
@@ -158,6 +159,7 @@ class CpuBackend final : public Backend {
   void forget_graph(const Graph& graph) override {
     for (const Node& node : graph.nodes()) {
       quantizing_producers_.erase(&node);
+      read_as_int8_only_.erase(&node);
       runs_with_reader_.erase(&node);
       runs_with_siblings_.erase(&node);
     }
@@ -282,7 +284,11 @@ class CpuBackend final : public Backend {
         return;
       }
       case OpKind::SiluMul:
-        if (quantizes_output(node, out)) {
+        if (quantizes_output(node, out) && read_as_int8_only_.contains(&node) &&
+            row_scratch_.size() >= static_cast<std::size_t>(omp_get_max_threads() * out.dim(1))) {
+          silu_mul_int8_rows(in[0]->data<float>(), in[1]->data<float>(), out.dim(0), out.dim(1));
+          prequantized_ = {node.output, y, out.dim(0), out.dim(1), pre_int8_.data(), pre_scale_.data()};
+        } else if (quantizes_output(node, out)) {
           const float* gate = in[0]->data<float>();
           const float* up = in[1]->data<float>();
           eltwise_and_quantize(out.dim(0), out.dim(1), y, [&](std::int64_t offset, std::int64_t n) {
@@ -511,6 +517,33 @@ class CpuBackend final : public Backend {
     }
   }
 
+  // Quantizing producers (SiLU * up) whose floats nobody reads: every reader
+  // an int8 matmul of per-token activations, which reads the int8 rows, and
+  // the value not the graph's output nor kept. They write only the int8 rows.
+  void find_outputs_read_as_int8_only(const Graph& graph) {
+    if (read_as_int8_only_.size() > kMaxQuantizingProducers) read_as_int8_only_.clear();
+    if (graph.values_kept()) return;
+    const auto& values = graph.values();
+    std::vector<std::vector<const Node*>> readers(values.size());
+    for (const Node& node : graph.nodes()) {
+      for (const int in : node.inputs) readers[static_cast<std::size_t>(in)].push_back(&node);
+    }
+    for (const Node& node : graph.nodes()) {
+      if (node.op != OpKind::SiluMul || !quantizing_producers_.contains(&node) || node.output == graph.output())
+        continue;
+      const auto& node_readers = readers[static_cast<std::size_t>(node.output)];
+      const bool int8_only =
+          !node_readers.empty() && std::all_of(node_readers.begin(), node_readers.end(), [&](const Node* r) {
+            return r->op == OpKind::MatMul && r->inputs[0] == node.output && r->inputs[1] != node.output &&
+                   int8_per_token(values[static_cast<std::size_t>(r->inputs[1])].tensor);
+          });
+      if (!int8_only) continue;
+      read_as_int8_only_.insert(&node);
+      grow(row_scratch_, static_cast<std::size_t>(omp_get_max_threads()) *
+                             static_cast<std::size_t>(values[static_cast<std::size_t>(node.output)].shape[1]));
+    }
+  }
+
   // An int8 weight whose activations are quantized per token (no
   // calibrated static scale): the matmuls whose inputs a producer may
   // quantize, and which may run inside their GELU.
@@ -562,6 +595,19 @@ class CpuBackend final : public Backend {
     const bool made = prequantized_.value == node.inputs[0] && prequantized_.data == x.raw() &&
                       prequantized_.rows == x.dim(0) && prequantized_.cols == x.dim(1);
     return made ? &prequantized_ : nullptr;
+  }
+
+  // silu(gate) * up quantized row by row into pre_int8_ / pre_scale_, each
+  // row's floats in this thread's row of row_scratch_ only (nothing reads
+  // them: read_as_int8_only_). Written to the output and read back, they were
+  // 4 MiB a layer of the 110M shape's prompt of 512 going to memory and back.
+  void silu_mul_int8_rows(const float* gate, const float* up, std::int64_t rows, std::int64_t cols) {
+#pragma omp parallel for if (rows > 4)
+    for (std::int64_t r = 0; r < rows; ++r) {
+      float* row = row_scratch_.data() + static_cast<std::size_t>(omp_get_thread_num() * cols);
+      eltwise_.silu_mul(gate + r * cols, up + r * cols, cols, row);
+      pre_scale_[static_cast<std::size_t>(r)] = quantize_row_int8(row, cols, pre_int8_.data() + r * cols);
+    }
   }
 
   // An elementwise op over blocks of rows (`op(offset, count)` writes y's
@@ -866,6 +912,8 @@ class CpuBackend final : public Backend {
   std::vector<std::int8_t> w_int8_tile_;   // a 2:4 weight's rows expanded [kW8TileRows, k]
   std::vector<std::int8_t> w_int8_dense_;  // a 2:4 weight's rows all expanded [n, k], for oneDNN's prefill
   std::set<const Node*> quantizing_producers_;
+  std::set<const Node*> read_as_int8_only_;  // of those, the ones whose floats nobody reads
+  std::vector<float> row_scratch_;           // a row of floats per thread [threads, cols]
   Prequantized prequantized_;
   cpu::RopeAngles rope_angles_;  // every rope node's cosines and sines (one model's frequencies)
   std::map<const Node*, const Node*> runs_with_reader_;  // node -> its reader, which runs both

@@ -158,6 +158,49 @@ TEST(CpuFusedQuantization, AnInt8MatmulAndItsGeluRunTogetherInBlocksOfRows) {
   }
 }
 
+// Llama's SiLU * up, read by the down projection alone, writes only its
+// int8 rows (its floats would go to memory and back for nothing), and the
+// output is exactly that of the nodes run alone. Where another node reads
+// its floats too (here an Add), or the graph keeps every value, they are
+// written, with the same output.
+TEST(CpuFusedQuantization, SiluMulReadAsInt8OnlyWritesOnlyItsInt8Rows) {
+  const std::int64_t rows = 100, dim = 96, hidden = 200;
+  const Tensor x = floats(rows, dim, 9, 4.0f);
+  for (const bool float_reader : {false, true}) {
+    for (const bool kept : {false, true}) {
+      Graph graph = llama_ffn(rows, dim, hidden);
+      if (float_reader) {  // y + act's first dim columns, as a second reader of act's floats
+        Graph with_add;
+        const int in = with_add.add_input("x", DType::F32, {rows, dim});
+        NodeParams norm;
+        norm.eps = 1e-5f;
+        const int normed = with_add.add_node(OpKind::RmsNorm, "normed",
+                                             {in, with_add.add_weight("norm_w", vector_of(dim, 1))}, {rows, dim}, norm);
+        const int gate =
+            with_add.add_node(OpKind::MatMul, "gate",
+                              {normed, with_add.add_weight("gate_w", int8_weight(hidden, dim, 3))}, {rows, hidden});
+        const int up = with_add.add_node(
+            OpKind::MatMul, "up", {normed, with_add.add_weight("up_w", int8_weight(hidden, dim, 4))}, {rows, hidden});
+        const int a = with_add.add_node(OpKind::SiluMul, "act", {gate, up}, {rows, hidden});
+        const int y = with_add.add_node(
+            OpKind::MatMul, "y", {a, with_add.add_weight("down", int8_weight(hidden, hidden, 5))}, {rows, hidden});
+        with_add.set_output(with_add.add_node(OpKind::Add, "sum", {y, a}, {rows, hidden}));
+        graph = std::move(with_add);
+      }
+      if (kept) graph.keep_values();
+      auto together = make_cpu_backend(0), alone = make_cpu_backend(0);
+      const auto want = run_alone(*alone, graph, x);
+      std::vector<Tensor> values;
+      EXPECT_EQ(run_together(*together, graph, x, &values), want)
+          << "float reader " << float_reader << ", kept " << kept;
+      const Tensor& a = values[static_cast<std::size_t>(graph.find("act"))];
+      const auto unwritten = std::count(a.data<float>(), a.data<float>() + a.numel(), kUnwritten);
+      EXPECT_EQ(unwritten, float_reader || kept ? 0 : a.numel())
+          << "float reader " << float_reader << ", kept " << kept;
+    }
+  }
+}
+
 // BERT's post-norm residual: Add -> LayerNorm (-> int8 MatMul). The
 // LayerNorm sums the add's two rows as it reads them; the add's output is
 // never written.
