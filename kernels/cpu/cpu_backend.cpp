@@ -486,10 +486,7 @@ class CpuBackend final : public Backend {
     if (graph.values_kept()) return;
     const auto& values = graph.values();
     const auto& nodes = graph.nodes();
-    std::vector<std::vector<const Node*>> readers(values.size());
-    for (const Node& node : nodes) {
-      for (const int in : node.inputs) readers[static_cast<std::size_t>(in)].push_back(&node);
-    }
+    const auto readers = readers_of(graph);
     const auto int8_dynamic = [&](const Node& node) {
       if (node.op != OpKind::MatMul) return false;
       const Tensor& w = values[static_cast<std::size_t>(node.inputs[1])].tensor;
@@ -517,6 +514,15 @@ class CpuBackend final : public Backend {
     }
   }
 
+  // For each of the graph's values, the nodes that read it.
+  static std::vector<std::vector<const Node*>> readers_of(const Graph& graph) {
+    std::vector<std::vector<const Node*>> readers(graph.values().size());
+    for (const Node& node : graph.nodes()) {
+      for (const int in : node.inputs) readers[static_cast<std::size_t>(in)].push_back(&node);
+    }
+    return readers;
+  }
+
   // Quantizing producers (SiLU * up) whose floats nobody reads: every reader
   // an int8 matmul of per-token activations, which reads the int8 rows, and
   // the value not the graph's output nor kept. They write only the int8 rows.
@@ -524,10 +530,7 @@ class CpuBackend final : public Backend {
     if (read_as_int8_only_.size() > kMaxQuantizingProducers) read_as_int8_only_.clear();
     if (graph.values_kept()) return;
     const auto& values = graph.values();
-    std::vector<std::vector<const Node*>> readers(values.size());
-    for (const Node& node : graph.nodes()) {
-      for (const int in : node.inputs) readers[static_cast<std::size_t>(in)].push_back(&node);
-    }
+    const auto readers = readers_of(graph);
     for (const Node& node : graph.nodes()) {
       if (node.op != OpKind::SiluMul || !quantizing_producers_.contains(&node) || node.output == graph.output())
         continue;

@@ -179,7 +179,7 @@ RowWeights weights_int16(float* row, int n, int width, const Int16Values& values
   const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
   // The largest score, and the largest score * log2(e) + log2(scale): a
   // bound, from above, on the log2 of the largest weight * scale (at most
-  // 0.01 above it), against which the weights are rounded.
+  // 0.011 above it), against which the weights are rounded.
   const __m512 minus_inf = _mm512_set1_ps(-INFINITY);
   __m512 max16 = _mm512_set1_ps(row[0]), top16 = minus_inf;
   for (int j = 0; j < n; j += 16) {
