@@ -85,11 +85,12 @@ inline __m512 gelu16(__m512 x) {
   return _mm512_mask_blend_ps(below, _mm512_mul_ps(x, phi), _mm512_set1_ps(-0.0f));
 }
 
-// silu(gate) * up of 16 floats: gate / (1 + e^-gate) with e^-gate <= e^88
-// (past it, the product is within a float of 0 either way).
+// silu(gate) * up of 16 floats: gate / (1 + e^-gate) with e^-gate <= e^87
+// (below 2^126, as reciprocal16 needs; past it, gate * e^gate is within a
+// float of 0 either way).
 inline __m512 silu_mul16(__m512 gate, __m512 up) {
   // max(lowest, x) gives x where x is a NaN (vmaxps returns its second operand then): a NaN stays NaN.
-  const __m512 minus = _mm512_min_ps(_mm512_sub_ps(_mm512_setzero_ps(), gate), _mm512_set1_ps(88.0f));
+  const __m512 minus = _mm512_min_ps(_mm512_sub_ps(_mm512_setzero_ps(), gate), _mm512_set1_ps(87.0f));
   const __m512 e = exp_avx512(_mm512_max_ps(_mm512_set1_ps(kExpLowest), minus));
   return _mm512_mul_ps(_mm512_mul_ps(gate, reciprocal16(_mm512_add_ps(e, _mm512_set1_ps(1.0f)))), up);
 }
@@ -179,7 +180,7 @@ void EltwiseF32::silu_mul(const float* gate, const float* up, std::int64_t n, fl
   // row: 17 us for 5632 values (1.1B shape, Sapphire Rapids, 2 threads), and
   // a binary_mul post-op drops oneDNN 2.6 to its reference kernel.
 #ifdef __AVX512F__
-  constexpr std::int64_t kChunk = 16384;  // short rows (a decode step's) open no parallel region
+  constexpr std::int64_t kChunk = 16384;
   const auto values = [&](std::int64_t first, std::int64_t count) {
     for_vectors(count, [&](std::int64_t i, __mmask16 m) {
       const std::int64_t at = first + i;
@@ -187,7 +188,7 @@ void EltwiseF32::silu_mul(const float* gate, const float* up, std::int64_t n, fl
                             silu_mul16(_mm512_maskz_loadu_ps(m, gate + at), _mm512_maskz_loadu_ps(m, up + at)));
     });
   };
-  if (n <= 65536) {
+  if (n <= 65536) {  // short rows (a decode step's) open no parallel region
     values(0, n);
     return;
   }
