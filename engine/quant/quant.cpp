@@ -89,7 +89,46 @@ inline std::int8_t clamp_to_int8(float r) {
   return static_cast<std::int8_t>(above < 127.0f ? above : 127.0f);
 }
 
-#if defined(__AVX2__)
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+// The two passes of quantize_row_int8 with AVX-512, 16 values a vector, the
+// row's tail under a mask: half the instructions of the AVX2 passes below
+// (every int8 matmul's input goes through them: a LayerNorm's, a GELU's, an
+// attention's rows; 64 rows in L2, one Emerald Rapids core: 0.18 instead of
+// 0.21-0.25 ns a value at 768, 0.16-0.19 instead of 0.20 at 3072). Same
+// results, bit for bit: max is exact in any order, and the conversion rounds
+// to nearest even as nearbyint does, then clamps.
+// (GCC 12 warns of the undefined operand inside its own AVX-512 intrinsics.)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+inline __mmask16 tail_mask(std::int64_t n, std::int64_t i) {
+  return static_cast<__mmask16>(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
+}
+
+float absmax_avx512(const float* x, std::int64_t n) {
+  __m512 m[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  std::int64_t i = 0;
+  // max_ps gives its second operand where either is NaN: a NaN value is skipped.
+  for (; i + 64 <= n; i += 64) {
+    for (int j = 0; j < 4; ++j) m[j] = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + i + 16 * j)), m[j]);
+  }
+  for (; i < n; i += 16) m[0] = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(tail_mask(n, i), x + i)), m[0]);
+  return _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(m[0], m[1]), _mm512_max_ps(m[2], m[3])));
+}
+
+void quantize_avx512(const float* x, std::int64_t n, float inv, std::int8_t* q) {
+  const __m512 scale = _mm512_set1_ps(inv);
+  const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+  for (std::int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n, i);
+    // A NaN converts to INT_MIN and clamps to -127, as clamp_to_int8 takes it.
+    const __m512i v = _mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), scale),
+                                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    _mm512_mask_cvtepi32_storeu_epi8(q + i, m, _mm512_min_epi32(_mm512_max_epi32(v, lo), hi));
+  }
+}
+#pragma GCC diagnostic pop
+#elif defined(__AVX2__)
 // The two passes of quantize_row_int8 on 32 values a turn: every int8
 // matmul's input goes through them (they were a tenth of an int8 BERT-base's
 // time as the compiler vectorized them: one max chain, mask-register
@@ -133,6 +172,12 @@ std::int64_t quantize_avx2(const float* x, std::int64_t n, float inv, std::int8_
 }  // namespace
 
 float quantize_row_int8(const float* x, std::int64_t n, std::int8_t* q) {
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+  const float absmax = n > 0 ? absmax_avx512(x, n) : 0.0f;
+  const float inv = absmax > 0.0f ? 127.0f / absmax : 0.0f;
+  quantize_avx512(x, n, inv, q);
+  return absmax / 127.0f;
+#else
   float absmax = 0.0f;
   std::int64_t i = 0;
 #if defined(__AVX2__)
@@ -151,6 +196,7 @@ float quantize_row_int8(const float* x, std::int64_t n, std::int8_t* q) {
     q[i] = clamp_to_int8(std::nearbyint(x[i] * inv));
   }
   return scale;
+#endif
 }
 
 void quantize_row_int8_static(const float* x, std::int64_t n, float scale, std::int8_t* q) {
