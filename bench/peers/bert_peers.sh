@@ -13,21 +13,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 threads=${1:-2}
 out=${2:-bench/results/peers_bert.jsonl}
-venv=build/peers-venv
-if ! "$venv/bin/python" -c "import openvino, nncf, onnx, onnxruntime" 2>/dev/null; then
-  echo "installing openvino, nncf, onnx and onnxruntime into $venv (pip)..." >&2
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q openvino nncf onnx onnxruntime numpy
-fi
+. bench/peers/bert_venv.sh
 mkdir -p "$(dirname "$out")"
 "${OCTET:-build/octet}" bench -m synthetic:bert-base --quant f32,int8 -p 128 -b 1,32 -t "$threads" -r 5 -o json |
-  python3 -c '
-import json, sys
-run = json.load(sys.stdin)
-for r in run["results"]:
-    print(json.dumps({"engine": "octet " + run["header"]["build"], "variant": r["quant"], "batch": r["batch"],
-                      "seq": r["seq_len"], "threads": r["threads"], "sent_s": round(r["sent_s_mean"], 2),
-                      "machine": run["header"]["machine"]}))' > "$out"
+  python3 bench/peers/octet_bert_json.py > "$out"
 # (NNCF draws progress bars on stdout: only the JSON lines are kept.)
 "$venv/bin/python" bench/peers/openvino_bert.py --threads "$threads" --seq 128 --batches 1,32 --seconds 10 \
   2>/dev/null | grep '^{' >> "$out"

@@ -9,7 +9,8 @@ the same work: speed does not depend on the weights' values. Three variants:
   int8  NNCF post-training quantization (static activation scales from 32
         random calibration sentences), the int8 path OpenVINO users take
 Sentences of SEQ tokens, batches of 1 and 32, a fixed number of threads;
-prints one JSON line per (variant, batch) with sentences/s.
+prints one JSON line per (variant, batch) with sentences/s; --rounds R times
+each R times, running --between's command after each (bert_head_to_head.sh).
 
   python openvino_bert.py --threads 2 --seq 128 --batches 1,32 --seconds 10
 """
@@ -87,7 +88,7 @@ def sentences_per_second(compiled, batch, seq, seconds):
 
 
 def main():
-    args = peer_timing.parse_arguments(__doc__, "f32,bf16,int8")
+    args = peer_timing.parse_arguments(__doc__, "f32,bf16,int8", rounds=True)
     core = ov.Core()
     model = bert_model()
     for variant in args.variants.split(","):
@@ -102,11 +103,13 @@ def main():
             compiled = core.compile_model(int8_model(model, args.seq), "CPU", config)
         else:
             raise SystemExit(f"unknown variant {variant!r}: f32, bf16 or int8")
-        for batch in (int(b) for b in args.batches.split(",")):
-            rate = sentences_per_second(compiled, batch, args.seq, args.seconds)
-            print(json.dumps({"engine": f"OpenVINO {ov.__version__.split('-')[0]}", "variant": variant,
-                              "batch": batch, "seq": args.seq, "threads": args.threads,
-                              "sent_s": round(rate, 2)}), flush=True)
+        for _ in range(args.rounds):
+            for batch in (int(b) for b in args.batches.split(",")):
+                rate = sentences_per_second(compiled, batch, args.seq, args.seconds)
+                print(json.dumps({"engine": f"OpenVINO {ov.__version__.split('-')[0]}", "variant": variant,
+                                  "batch": batch, "seq": args.seq, "threads": args.threads,
+                                  "sent_s": round(rate, 2)}), flush=True)
+                peer_timing.between_rounds(args, batch)
 
 
 if __name__ == "__main__":
