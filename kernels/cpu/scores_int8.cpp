@@ -71,12 +71,12 @@ namespace {
 // even, clamped to +-127; a NaN counts for nothing in absmax and becomes
 // -127), 16 values at a time; returns the scale. Each 16 values' int32s go to
 // `put(i, q, mask)` in a register (lanes past n zero), to be stored where
-// they go. (Through a buffer on the stack, the loads that copied them on
-// waited for the masked byte stores to retire: no store forwarding. Without
-// it, with the keys' means summed in registers, BERT-base's masked attention
-// at batch 32 took 6.5-6.7 ms a layer instead of 7.6-7.8, the 110M shape's
-// causal attention of 512 tokens 1.66-1.71 instead of 1.90-1.97, an Emerald
-// Rapids host, 2 threads.)
+// they go. (Written into a buffer on the stack and copied on from there, the
+// copy's loads waited for the masked byte stores to retire: no store
+// forwarding. Stored from registers, with the keys' means summed in
+// registers too, BERT-base's masked attention at batch 32 took 6.5-6.7 ms a
+// layer instead of 7.6-7.8, the 110M shape's causal attention of 512 tokens
+// 1.66-1.71 instead of 1.90-1.97, an Emerald Rapids host, 2 threads.)
 template <typename Put>
 float quantize_head_row(const float* x, const float* mean, int n, const Put& put) {
   const auto tail = [n](int i) { return static_cast<__mmask16>(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1); };
