@@ -130,13 +130,13 @@ TEST(CpuFusedQuantization, ProductsEqualQuantizingInTheMatmulExactly) {
   }
 }
 
-// BERT's up projection (N = 3072) runs with its GELU in blocks of 128 rows:
-// 300 rows are two whole blocks and a partial one. Neither node's floats are
+// BERT's up projection (N = 3072) runs with its GELU in blocks of 512 rows:
+// 1100 rows are two whole blocks and a partial one. Neither node's floats are
 // written (the down projection reads the GELU's int8 rows), and the output
 // is exactly that of the nodes run alone. A graph that keeps every value
 // (calibration) gets both written, with the same numbers.
 TEST(CpuFusedQuantization, AnInt8MatmulAndItsGeluRunTogetherInBlocksOfRows) {
-  for (const std::int64_t rows : {16, 300}) {
+  for (const std::int64_t rows : {16, 1100}) {
     Graph graph = bert_ffn(rows, 64, 3072);
     const int h = graph.find("h"), act = graph.find("act");
     const Tensor x = floats(rows, 64, 9, 4.0f);
