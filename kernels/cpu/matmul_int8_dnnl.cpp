@@ -2,6 +2,7 @@
 
 #include "engine/core/tensor.h"
 #include "kernels/cpu/dnnl_check.h"
+#include "kernels/cpu/gemm_int8_panels.h"
 #include "kernels/cpu/gemv_int8_panels.h"
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -166,6 +167,14 @@ struct MatmulInt8Dnnl::Impl {
     return m <= kPanelRows && layouts_for(k, n).panels;
   }
 
+  // Larger products on the own GEMM over the same copy (gemm_int8_panels.h)
+  // where oneDNN's brgemm would run on VNNI without AMX (shifted
+  // activations): there oneDNN's products plus the passes that shift their
+  // activations and scale their sums took as long as the own GEMM's or longer.
+  bool runs_on_own_gemm(std::int64_t m, std::int64_t k, std::int64_t n) {
+    return m > kPanelRows && shifted() && layouts_for(k, n).panels;
+  }
+
   // w [n, k] row-major, read as the [K, N] matrix oneDNN wants through transposed strides.
   static dnnl::memory::desc plain_desc(std::int64_t k, std::int64_t n) {
     return dnnl::memory::desc({k, n}, dt::s8, dnnl::memory::dims{1, k});
@@ -190,6 +199,12 @@ struct MatmulInt8Dnnl::Impl {
 
   bool shifted() const { return activations == Activations::Shifted; }
 
+  // Room for `bytes` of shifted activations: made by prepare, grown here for an unprepared M.
+  std::uint8_t* shifted_rows(std::int64_t bytes) {
+    if (shifted_x.size() < static_cast<std::size_t>(bytes)) shifted_x.resize(static_cast<std::size_t>(bytes));
+    return shifted_x.data();
+  }
+
   // Runs p on x [m, k] and the weights at `w` into y's int32 sums, then
   // turns each into its float in place, scaled as the own kernel
   // (gemm_int8.h) scales it, so that both give the same floats, and runs
@@ -200,9 +215,7 @@ struct MatmulInt8Dnnl::Impl {
                const RowEpilogue& then) {
     if (p.shifted) {
       const std::int64_t bytes = m * k;
-      if (shifted_x.size() < static_cast<std::size_t>(bytes))
-        shifted_x.resize(static_cast<std::size_t>(bytes));  // unprepared M
-      std::uint8_t* to = shifted_x.data();
+      std::uint8_t* to = shifted_rows(bytes);
 #pragma omp parallel for if (bytes > (1 << 18))
       for (std::int64_t i = 0; i < m; ++i)
         for (std::int64_t c = 0; c < k; ++c)
@@ -355,11 +368,14 @@ bool MatmulInt8Dnnl::prepare(std::int64_t m, std::int64_t k, std::int64_t n) {
   if (impl_->kernels == Kernels::Brgemm && !cpu_has_vnni()) return false;
   if (m <= 0 || k <= 0 || n <= 0) return false;
   if (impl_->runs_on_panels(m, k, n)) return true;
+  if (impl_->runs_on_own_gemm(m, k, n)) {
+    impl_->shifted_rows(gemm_panels_scratch_bytes(m, k));
+    return true;
+  }
   const Primitive* p = impl_->primitive(m, k, n);
   if (p == nullptr) return false;
   // Room for the shifted rows now, so that running the product allocates nothing.
-  if (p->shifted && impl_->shifted_x.size() < static_cast<std::size_t>(m * k))
-    impl_->shifted_x.resize(static_cast<std::size_t>(m * k));
+  if (p->shifted) impl_->shifted_rows(m * k);
   return true;
 }
 
@@ -374,6 +390,12 @@ bool MatmulInt8Dnnl::run(const std::int8_t* x, const float* x_scale, const std::
     if (then) {
       for (std::int64_t i = 0; i < m; ++i) then(i, y + i * n);
     }
+    return true;
+  }
+  if (impl_->runs_on_own_gemm(m, k, n)) {
+    gemm_s8s8_f32_panels(x, x_scale, static_cast<const std::int8_t*>(it->second.packed[0].get_data_handle()),
+                         it->second.offsets.data(), w_scale, y, m, k, n, bias,
+                         impl_->shifted_rows(gemm_panels_scratch_bytes(m, k)), then);
     return true;
   }
   Primitive* p = impl_->primitive(m, k, n);
@@ -415,6 +437,7 @@ bool MatmulInt8Dnnl::run_plain(const std::int8_t* x, const float* x_scale, const
 std::string MatmulInt8Dnnl::implementation(std::int64_t m, std::int64_t k, std::int64_t n) {
   if (impl_->kernels == Kernels::Brgemm && !cpu_has_vnni()) return "";
   if (impl_->runs_on_panels(m, k, n)) return "octet:gemv_panels_avx512_vnni";
+  if (impl_->runs_on_own_gemm(m, k, n)) return "octet:gemm_panels_avx512_vnni";
   const Primitive* p = impl_->primitive(m, k, n);
   return p != nullptr ? p->implementation : "";
 }

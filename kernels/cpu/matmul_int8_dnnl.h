@@ -16,7 +16,9 @@
 // (AMX CPUs; also an Emerald Rapids host with AVX-512 VNNI and no AMX) and
 // this build has AVX-512 VNNI, products of up to kPanelRows rows run on the
 // own GEMV over that same copy (gemv_int8_panels.h): one copy for every M,
-// read at the memory's speed. No oneDNN type appears in this header.
+// read at the memory's speed; and where that CPU has no AMX, larger products
+// run on the own GEMM over it (gemm_int8_panels.h), scaled in registers. No
+// oneDNN type appears in this header.
 #pragma once
 
 #include "engine/core/tensor.h"

@@ -4,6 +4,7 @@
 // those), products exact in int32 against int64 sums, and the scaled floats
 // against the own AVX2 kernel's expression in float64.
 #include "kernels/cpu/gemv_int8_panels.h"
+#include "tests/kernels/cpu/panels_layout.h"
 #include "tests/kernels/cpu/reference_util.h"
 
 #include <gtest/gtest.h>
@@ -17,22 +18,6 @@
 namespace octet::cpu {
 namespace {
 
-std::int64_t padded(std::int64_t v) { return (v + kPanelColumns - 1) / kPanelColumns * kPanelColumns; }
-
-// w [n, k] (rows are output channels) in the panels layout: element (kk, j)
-// of the [K, N] matrix at panel j / 64, group kk / 4, column j % 64, byte kk % 4;
-// the padding zero.
-std::vector<std::int8_t> to_panels(const std::vector<std::int8_t>& w, std::int64_t n, std::int64_t k) {
-  const std::int64_t kp = padded(k);
-  std::vector<std::int8_t> p(static_cast<std::size_t>(kp * padded(n)), 0);
-  for (std::int64_t j = 0; j < n; ++j)
-    for (std::int64_t kk = 0; kk < k; ++kk) {
-      const std::int64_t at = (j / 64) * kp * 64 + (kk / 4) * 256 + (j % 64) * 4 + kk % 4;
-      p[static_cast<std::size_t>(at)] = w[static_cast<std::size_t>(j * k + kk)];
-    }
-  return p;
-}
-
 class GemvPanelsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -43,10 +28,10 @@ class GemvPanelsTest : public ::testing::Test {
 TEST_F(GemvPanelsTest, OffsetsAre128TimesEachColumnsSum) {
   const std::int64_t n = 70, k = 101;
   const auto w = test::random_int8(static_cast<std::size_t>(n * k), 5);
-  const auto p = to_panels(w, n, k);
-  std::vector<std::int32_t> offsets(static_cast<std::size_t>(padded(n)), -1);
+  const auto p = test::to_panels(w, n, k);
+  std::vector<std::int32_t> offsets(static_cast<std::size_t>(test::padded(n)), -1);
   panel_offsets(p.data(), k, n, offsets.data());
-  for (std::int64_t j = 0; j < padded(n); ++j) {
+  for (std::int64_t j = 0; j < test::padded(n); ++j) {
     std::int64_t sum = 0;
     for (std::int64_t kk = 0; j < n && kk < k; ++kk) sum += w[static_cast<std::size_t>(j * k + kk)];
     EXPECT_EQ(offsets[static_cast<std::size_t>(j)], 128 * sum) << "column " << j;
@@ -65,8 +50,8 @@ TEST_F(GemvPanelsTest, ExactInInt32) {
       auto x = test::random_int8(static_cast<std::size_t>(m * k), 12);
       w[0] = 127, x[0] = -127;
       if (k > 1) w[1] = -127, x[1] = 127;
-      const auto p = to_panels(w, n, k);
-      std::vector<std::int32_t> offsets(static_cast<std::size_t>(padded(n)));
+      const auto p = test::to_panels(w, n, k);
+      std::vector<std::int32_t> offsets(static_cast<std::size_t>(test::padded(n)));
       panel_offsets(p.data(), k, n, offsets.data());
       const std::vector<float> ones(static_cast<std::size_t>(std::max(m, n)), 1.0f);
       std::vector<float> y(static_cast<std::size_t>(m * n + 1), -1.0f);
@@ -94,8 +79,8 @@ TEST_F(GemvPanelsTest, ScalesAndBiasAgainstFloat64) {
   for (auto& s : x_scale) s = std::abs(s) + 1e-3f;
   for (auto& s : w_scale) s = std::abs(s) + 1e-3f;
   const auto bias = test::random_floats(static_cast<std::size_t>(n), 25);
-  const auto p = to_panels(w, n, k);
-  std::vector<std::int32_t> offsets(static_cast<std::size_t>(padded(n)));
+  const auto p = test::to_panels(w, n, k);
+  std::vector<std::int32_t> offsets(static_cast<std::size_t>(test::padded(n)));
   panel_offsets(p.data(), k, n, offsets.data());
   std::vector<float> y(static_cast<std::size_t>(m * n));
   gemv_s8s8_f32_panels(x.data(), x_scale.data(), p.data(), offsets.data(), w_scale.data(), y.data(), m, k, n,
@@ -128,10 +113,11 @@ TEST_F(GemvPanelsTest, ProductsTogetherEqualEachAlone) {
   std::vector<Weight> weights;
   for (std::size_t i = 0; i < 3; ++i) {
     const std::int64_t n = ns[i];
-    Weight w{to_panels(test::random_int8(static_cast<std::size_t>(n * k), 30 + static_cast<std::uint32_t>(i)), n, k),
-             std::vector<std::int32_t>(static_cast<std::size_t>(padded(n))),
-             test::random_floats(static_cast<std::size_t>(n), 40 + static_cast<std::uint32_t>(i), 0.01f),
-             i == 1 ? std::vector<float>{} : test::random_floats(static_cast<std::size_t>(n), 50)};
+    Weight w{
+        test::to_panels(test::random_int8(static_cast<std::size_t>(n * k), 30 + static_cast<std::uint32_t>(i)), n, k),
+        std::vector<std::int32_t>(static_cast<std::size_t>(test::padded(n))),
+        test::random_floats(static_cast<std::size_t>(n), 40 + static_cast<std::uint32_t>(i), 0.01f),
+        i == 1 ? std::vector<float>{} : test::random_floats(static_cast<std::size_t>(n), 50)};
     panel_offsets(w.panels.data(), k, n, w.offsets.data());
     weights.push_back(std::move(w));
   }
