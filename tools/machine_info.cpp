@@ -29,9 +29,13 @@ std::string machine_description() {
       }
     }
   }
-  // Which int8 kernel the CPU backend runs here: the numbers differ by far more than the ISA line suggests.
+  // Which int8 kernel the CPU backend runs a prompt's products on here (oneDNN's
+  // brgemm on AMX or VNNI, octet's GEMM over its packed copy on VNNI without
+  // AMX, or octet's AVX2 kernel): the numbers differ by far more than the ISA
+  // line suggests.
+  const std::string kernel = cpu::MatmulInt8Dnnl().implementation(256, 768, 768);
   return fmt::format("{}, {} cores, {}; int8 matmuls on {}", model, machine_cores(), isa.empty() ? "no AVX2" : isa,
-                     cpu::MatmulInt8Dnnl::cpu_has_vnni() ? "oneDNN brgemm (VNNI)" : "octet's AVX2 kernel (no VNNI)");
+                     kernel.empty() ? "octet's AVX2 kernel (no VNNI)" : kernel);
 }
 
 std::string build_description() {
