@@ -11,8 +11,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -71,15 +73,8 @@ TEST_F(GemmPanelsTest, ExactInInt32) {
       x[0] = -127;
       if (k > 1) x[1] = 127;
       const std::vector<float> ones(static_cast<std::size_t>(std::max(m, n)), 1.0f);
-      const auto y = gemm(x, ones, packed, ones, nullptr, m, k, n);
-      for (std::int64_t i = 0; i < m; ++i)
-        for (std::int64_t j = 0; j < n; ++j) {
-          std::int64_t want = 0;
-          for (std::int64_t kk = 0; kk < k; ++kk)
-            want += std::int64_t{x[static_cast<std::size_t>(i * k + kk)]} * w[static_cast<std::size_t>(j * k + kk)];
-          ASSERT_EQ(y[static_cast<std::size_t>(i * n + j)], static_cast<float>(want))
-              << "M " << m << " K " << k << " N " << n << " at " << i << ", " << j;
-        }
+      ASSERT_TRUE(test::exact_sums(gemm(x, ones, packed, ones, nullptr, m, k, n), x, w, m, k, n))
+          << "M " << m << " K " << k << " N " << n;
     }
   }
 }
@@ -96,22 +91,15 @@ TEST_F(GemmPanelsTest, ScaledLikeTheGemvAndFloat64) {
   for (const std::int64_t m : {9, 47, 300}) {
     const auto x = test::random_int8(static_cast<std::size_t>(m * k), 24);
     const auto x_scale = positive_scales(static_cast<std::size_t>(m), 25);
-    for (const float* b : {static_cast<const float*>(nullptr), bias.data()}) {
+    for (const bool with_bias : {false, true}) {
+      const float* b = with_bias ? bias.data() : nullptr;
       const auto y = gemm(x, x_scale, packed, w_scale, b, m, k, n);
       std::vector<float> want(y.size());
       gemv_s8s8_f32_panels(x.data(), x_scale.data(), packed.panels.data(), packed.offsets.data(), w_scale.data(),
                            want.data(), m, k, n, b);
-      EXPECT_EQ(y, want) << "M " << m << (b != nullptr ? " with bias" : "");
-      std::vector<double> exact(y.size());
-      for (std::int64_t i = 0; i < m; ++i)
-        for (std::int64_t j = 0; j < n; ++j) {
-          std::int64_t acc = 0;
-          for (std::int64_t kk = 0; kk < k; ++kk)
-            acc += std::int64_t{x[static_cast<std::size_t>(i * k + kk)]} * w[static_cast<std::size_t>(j * k + kk)];
-          exact[static_cast<std::size_t>(i * n + j)] =
-              static_cast<double>(acc) * x_scale[static_cast<std::size_t>(i)] * w_scale[static_cast<std::size_t>(j)] +
-              (b != nullptr ? b[j] : 0.0);
-        }
+      EXPECT_EQ(y, want) << "M " << m << (with_bias ? " with bias" : "");
+      const auto exact =
+          test::scaled_int8_product(x, x_scale, w, w_scale, with_bias ? bias : std::vector<float>{}, m, k, n);
       EXPECT_LT(test::max_relative_error(y, exact), 1e-6) << "M " << m;
     }
   }

@@ -15,23 +15,6 @@
 namespace octet::cpu {
 namespace {
 
-// y = x_scale[i] * w_scale[j] * sum_k x[i, k] w[j, k] + bias[j], in float64.
-std::vector<double> reference(const std::vector<std::int8_t>& x, const std::vector<float>& x_scale,
-                              const std::vector<std::int8_t>& w, const std::vector<float>& w_scale,
-                              const std::vector<float>& bias, int m, int k, int n) {
-  std::vector<double> y(static_cast<std::size_t>(m * n));
-  for (int i = 0; i < m; ++i)
-    for (int j = 0; j < n; ++j) {
-      std::int64_t acc = 0;
-      for (int p = 0; p < k; ++p)
-        acc += x[static_cast<std::size_t>(i * k + p)] * w[static_cast<std::size_t>(j * k + p)];
-      y[static_cast<std::size_t>(i * n + j)] =
-          static_cast<double>(acc) * x_scale[static_cast<std::size_t>(i)] * w_scale[static_cast<std::size_t>(j)] +
-          (bias.empty() ? 0.0 : bias[static_cast<std::size_t>(j)]);
-    }
-  return y;
-}
-
 std::vector<float> positive_scales(std::size_t n, std::uint32_t seed) {
   auto s = test::random_floats(n, seed, 0.01f);
   for (auto& v : s) v = std::abs(v) + 1e-3f;
@@ -53,25 +36,8 @@ bool product(MatmulInt8Dnnl& matmul, int m, int k, int n, int weight_limit, bool
     return false;
   }
   // The int32 sum is exact; two float scalings and a bias add are a few roundings.
-  *error = test::max_relative_error(y, reference(x, x_scale, w, w_scale, bias, m, k, n));
+  *error = test::max_relative_error(y, test::scaled_int8_product(x, x_scale, w, w_scale, bias, m, k, n));
   return true;
-}
-
-// With unit scales every float y[i, j] is its int32 sum rounded to float:
-// equal to the int64 sum of x [m, k] and w [n, k] rounded the same way.
-::testing::AssertionResult exact_sums(const std::vector<float>& y, const std::vector<std::int8_t>& x,
-                                      const std::vector<std::int8_t>& w, int m, int k, int n) {
-  for (int i = 0; i < m; ++i)
-    for (int j = 0; j < n; ++j) {
-      std::int64_t want = 0;
-      for (int p = 0; p < k; ++p)
-        want += std::int64_t{x[static_cast<std::size_t>(i * k + p)]} * w[static_cast<std::size_t>(j * k + p)];
-      if (y[static_cast<std::size_t>(i * n + j)] != static_cast<float>(want)) {
-        return ::testing::AssertionFailure()
-               << "at " << i << ", " << j << ": " << y[static_cast<std::size_t>(i * n + j)] << " for the sum " << want;
-      }
-    }
-  return ::testing::AssertionSuccess();
 }
 
 using Shape3 = std::tuple<int, int, int>;  // M, K, N
@@ -155,7 +121,7 @@ TEST(MatmulInt8Dnnl, SmallProductsReadTheSamePackedCopyWhereTheCpuHasAmx) {
     const std::vector<float> ones(static_cast<std::size_t>(n), 1.0f);
     std::vector<float> y(static_cast<std::size_t>(m * n));
     ASSERT_TRUE(matmul.run(x.data(), ones.data(), w.data(), ones.data(), y.data(), m, k, n)) << "M = " << m;
-    ASSERT_TRUE(exact_sums(y, x, w, m, k, n)) << "M = " << m << " (" << matmul.implementation(m, k, n) << ")";
+    ASSERT_TRUE(test::exact_sums(y, x, w, m, k, n)) << "M = " << m << " (" << matmul.implementation(m, k, n) << ")";
   }
 }
 
@@ -182,7 +148,7 @@ TEST(MatmulInt8Dnnl, ShiftedActivationsGiveTheSignedProductsExactly) {
       x[1] = 127;
       std::vector<float> sums(static_cast<std::size_t>(m * n));
       ASSERT_TRUE(shifted.run(x.data(), ones.data(), w.data(), ones.data(), sums.data(), m, k, n)) << "M = " << m;
-      ASSERT_TRUE(exact_sums(sums, x, w, m, k, n))
+      ASSERT_TRUE(test::exact_sums(sums, x, w, m, k, n))
           << m << "x" << k << "x" << n << " (" << shifted.implementation(m, k, n) << ")";
       const auto x_scale = positive_scales(static_cast<std::size_t>(m), 62);
       std::vector<float> want(static_cast<std::size_t>(m * n)), got(want.size());

@@ -127,6 +127,45 @@ inline double max_relative_error(const std::vector<float>& got, const std::vecto
   return max_err / scale;
 }
 
+// With unit scales every float y[i, j] of an int8 product is its int32 sum
+// rounded to float: equal to the int64 sum of x [m, k] and w [n, k] rounded
+// the same way.
+inline ::testing::AssertionResult exact_sums(const std::vector<float>& y, const std::vector<std::int8_t>& x,
+                                             const std::vector<std::int8_t>& w, std::int64_t m, std::int64_t k,
+                                             std::int64_t n) {
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t j = 0; j < n; ++j) {
+      std::int64_t want = 0;
+      for (std::int64_t p = 0; p < k; ++p)
+        want += std::int64_t{x[static_cast<std::size_t>(i * k + p)]} * w[static_cast<std::size_t>(j * k + p)];
+      if (y[static_cast<std::size_t>(i * n + j)] != static_cast<float>(want)) {
+        return ::testing::AssertionFailure()
+               << "at " << i << ", " << j << ": " << y[static_cast<std::size_t>(i * n + j)] << " for the sum " << want;
+      }
+    }
+  return ::testing::AssertionSuccess();
+}
+
+// Int8 rows x [m, k] times an int8 weight w [n, k] with their scales, in
+// float64: x_scale[i] * w_scale[j] * sum_k x[i, k] w[j, k] (+ bias[j], when
+// not empty).
+inline std::vector<double> scaled_int8_product(const std::vector<std::int8_t>& x, const std::vector<float>& x_scale,
+                                               const std::vector<std::int8_t>& w, const std::vector<float>& w_scale,
+                                               const std::vector<float>& bias, std::int64_t m, std::int64_t k,
+                                               std::int64_t n) {
+  std::vector<double> y(static_cast<std::size_t>(m * n));
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t j = 0; j < n; ++j) {
+      std::int64_t acc = 0;
+      for (std::int64_t p = 0; p < k; ++p)
+        acc += std::int64_t{x[static_cast<std::size_t>(i * k + p)]} * w[static_cast<std::size_t>(j * k + p)];
+      y[static_cast<std::size_t>(i * n + j)] =
+          static_cast<double>(acc) * x_scale[static_cast<std::size_t>(i)] * w_scale[static_cast<std::size_t>(j)] +
+          (bias.empty() ? 0.0 : bias[static_cast<std::size_t>(j)]);
+    }
+  return y;
+}
+
 // x quantized per row as the CPU backend does, times the int8 weight w [n,
 // k] with its scales, in float64 (+ bias, when not empty).
 inline std::vector<double> int8_product_reference(const std::vector<float>& x, std::int64_t m, std::int64_t k,
