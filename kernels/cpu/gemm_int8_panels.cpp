@@ -3,6 +3,7 @@
 #include "engine/core/error.h"
 #include "kernels/cpu/gemv_int8_panels.h"
 #include "kernels/cpu/int8_dot.h"
+#include "kernels/cpu/panels_epilogue.h"
 
 #include <omp.h>
 
@@ -65,8 +66,7 @@ void shift_rows(const std::int8_t* x, std::int64_t k, std::int64_t row_bytes, st
 }
 
 // Rows i0 .. i0 + R - 1 against panel `panel`: their 64 columns' sums over
-// all of K in registers, then scaled and stored as gemv_s8s8_f32_panels
-// scales them (sum * (x_scale * w_scale) (+ bias)).
+// all of K in registers, then scaled and stored as the GEMV stores them.
 template <int R>
 void tile(const Product& p, std::int64_t i0, std::int64_t panel) {
   __m512i acc[R][4];
@@ -84,21 +84,7 @@ void tile(const Product& p, std::int64_t i0, std::int64_t panel) {
       for (int c = 0; c < 4; ++c) acc[i][c] = int8_dot::dpbusd(acc[i][c], xv, wv[c]);
     }
   }
-  const std::int64_t n = p.n;
-  for (int c = 0; c < 4; ++c) {
-    const std::int64_t j = panel * kPanelColumns + 16 * c;
-    if (j >= n) break;
-    const __mmask16 valid = n - j >= 16 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << (n - j)) - 1);
-    const __m512i offset = _mm512_loadu_si512(p.offsets + j);
-    const __m512 ws = _mm512_maskz_loadu_ps(valid, p.w_scale + j);
-    const __m512 b = p.bias != nullptr ? _mm512_maskz_loadu_ps(valid, p.bias + j) : _mm512_setzero_ps();
-    for (int i = 0; i < R; ++i) {
-      const __m512 sums = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[i][c], offset));
-      const __m512 scale = _mm512_mul_ps(_mm512_set1_ps(p.x_scale[i0 + i]), ws);
-      const __m512 out = p.bias != nullptr ? _mm512_fmadd_ps(sums, scale, b) : _mm512_mul_ps(sums, scale);
-      _mm512_mask_storeu_ps(p.y + (i0 + i) * n + j, valid, out);
-    }
-  }
+  store_panel_tile<R>(acc, i0, panel * kPanelColumns, p.n, p.offsets, p.x_scale, p.w_scale, p.bias, p.y);
 }
 
 template <int R>

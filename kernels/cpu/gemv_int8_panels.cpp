@@ -2,6 +2,7 @@
 
 #include "engine/core/error.h"
 #include "kernels/cpu/int8_dot.h"
+#include "kernels/cpu/panels_epilogue.h"
 
 #include <algorithm>
 #include <array>
@@ -122,22 +123,7 @@ void gemv_s8s8_f32_panels(const std::int8_t* x, const float* x_scale, std::span<
       int8_dot::with_row_block(m - i0, [&]<int MB>() {
         __m512i acc[MB][4];
         panel_sums<MB>(x + i0 * k, k, panel, k, acc);
-        for (int c = 0; c < 4; ++c) {
-          const std::int64_t j = j0 + 16 * c;
-          if (j >= n) break;
-          const __mmask16 valid = n - j >= 16 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << (n - j)) - 1);
-          const __m512i offset = _mm512_loadu_si512(offsets + j);
-          const __m512 ws = _mm512_maskz_loadu_ps(valid, product.w_scale + j);
-          const float* bias = product.bias;
-          const __m512 b = bias != nullptr ? _mm512_maskz_loadu_ps(valid, bias + j) : _mm512_setzero_ps();
-          for (int i = 0; i < MB; ++i) {
-            const __m512 sums = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[i][c], offset));
-            const __m512 scale = _mm512_mul_ps(_mm512_set1_ps(x_scale[i0 + i]), ws);
-            // As the scalar kernels write it: sum * (x_scale * w_scale) (+ bias).
-            const __m512 out = bias != nullptr ? _mm512_fmadd_ps(sums, scale, b) : _mm512_mul_ps(sums, scale);
-            _mm512_mask_storeu_ps(product.y + (i0 + i) * n + j, valid, out);
-          }
-        }
+        store_panel_tile<MB>(acc, i0, j0, n, offsets, x_scale, product.w_scale, product.bias, product.y);
       });
     }
   }
