@@ -1,6 +1,7 @@
 #include "kernels/cpu/gemm_int8.h"
 
 #include "kernels/cpu/int8_dot.h"
+#include "kernels/cpu/int8_product.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -119,7 +120,7 @@ void gemm_s8s8_f32(const std::int8_t* x, const float* x_scale, const std::int8_t
     });
   } else {
     for_each_dot(x, w, m, k, n, [&](std::int64_t i, std::int64_t j, std::int32_t v) {
-      y[i * ldy + j] = static_cast<float>(v) * (x_scale[i] * w_scale[j]) + bias[j];
+      y[i * ldy + j] = scaled_sum(v, x_scale[i] * w_scale[j], bias[j]);
     });
   }
 }

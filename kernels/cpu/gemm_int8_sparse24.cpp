@@ -420,8 +420,9 @@ void gemm_s8s8_f32_sparse24(const std::int8_t* x, const float* x_scale, std::spa
   for_each_dot(x, std::span(weights).first(products.size()), m, k, Sparse24Kernel::Best,
                [&](std::size_t p, std::int64_t i, std::int64_t j, std::int32_t v) {
                  const Int8Product& product = products[p];
-                 product.y[i * product.n + j] = static_cast<float>(v) * (x_scale[i] * product.w_scale[j]) +
-                                                (product.bias != nullptr ? product.bias[j] : 0.0f);
+                 const float scale = x_scale[i] * product.w_scale[j];
+                 product.y[i * product.n + j] =
+                     product.bias != nullptr ? scaled_sum(v, scale, product.bias[j]) : static_cast<float>(v) * scale;
                });
 }
 

@@ -5,6 +5,7 @@
 // on packed 2:4 rows).
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -19,5 +20,13 @@ struct Int8Product {
 };
 
 constexpr std::size_t kMaxInt8Products = 8;  // products in one group
+
+// An int8 product's float with a bias: sum * scale + bias (scale = x_scale *
+// w_scale) with one rounding, as the AVX-512 kernels' fused multiply-add
+// gives it, in every kernel: an unoptimized build does not fuse a * b + c by
+// itself, and the kernels must give the same floats in every build.
+inline float scaled_sum(std::int32_t sum, float scale, float bias) {
+  return std::fma(static_cast<float>(sum), scale, bias);
+}
 
 }  // namespace octet::cpu

@@ -241,7 +241,7 @@ struct MatmulInt8Dnnl::Impl {
       const float s = x_scale[i];
       if (bias != nullptr) {
         for (std::int64_t j = 0; j < n; ++j)
-          row[j] = static_cast<float>(std::bit_cast<std::int32_t>(row[j])) * (s * w_scale[j]) + bias[j];
+          row[j] = scaled_sum(std::bit_cast<std::int32_t>(row[j]), s * w_scale[j], bias[j]);
       } else {
         for (std::int64_t j = 0; j < n; ++j)
           row[j] = static_cast<float>(std::bit_cast<std::int32_t>(row[j])) * (s * w_scale[j]);
