@@ -55,7 +55,7 @@ void rows_times_weight_row(const std::int8_t* x, const std::int8_t* w, std::int6
 // rows spilled accumulators to the stack; the weight rows stay in L1 while
 // the activation rows pass, and the four sums are reduced together. Against
 // oneDNN's f32 product on AVX2 (Emerald Rapids cores running AVX2 code, 2
-// threads, BERT-base's and a batch's shapes): 1.2-1.65x where the 4 x 4
+// threads, BERT-base's and a batch's shapes): 1.15-1.5x where the 4 x 4
 // block gave 0.9-1.25x.
 template <int NB, typename Emit>
 void activation_rows_times_weight_rows(const std::int8_t* x, std::int64_t i_begin, std::int64_t i_end,
@@ -93,8 +93,7 @@ constexpr std::int64_t tile_rows(std::int64_t k, std::int64_t most) {
 }
 
 // Runs `emit(i, j, sums, count)` for every output: sums[c] is output (i, j +
-// c) for c < count (count is a constant where emit is inlined, so that the
-// epilogue of a block of columns is vectorized). Up to kRowBlock activation
+// c) for c < count, a block of one row's columns. Up to kRowBlock activation
 // rows (decode), one weight row at a time over all of them. More rows: cache
 // tiles of activation rows x weight rows (without them a large-M product
 // re-reads every activation from memory for each block of weight rows), and
