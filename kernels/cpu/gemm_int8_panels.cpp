@@ -65,10 +65,20 @@ void shift_rows(const std::int8_t* x, std::int64_t k, std::int64_t row_bytes, st
   }
 }
 
+// What a tile asks the memory for while it multiplies, so that a weight that
+// is not in cache (each product's weights are new to it; BERT-base's are 85
+// MB) arrives while the rows before it multiply: the first pass of rows over
+// a chunk streams its own panels (`Stream`), each later pass fetches
+// `ahead_lines` lines of the next chunk into L2, one per group.
+struct Fetch {
+  const char* ahead = nullptr;
+  std::int64_t ahead_lines = 0;
+};
+
 // Rows i0 .. i0 + R - 1 against panel `panel`: their 64 columns' sums over
 // all of K in registers, then scaled and stored as the GEMV stores them.
-template <int R>
-void tile(const Product& p, std::int64_t i0, std::int64_t panel) {
+template <int R, bool Stream>
+void tile(const Product& p, std::int64_t i0, std::int64_t panel, Fetch fetch) {
   __m512i acc[R][4];
   for (int i = 0; i < R; ++i)
     for (int c = 0; c < 4; ++c) acc[i][c] = _mm512_setzero_si512();
@@ -77,6 +87,11 @@ void tile(const Product& p, std::int64_t i0, std::int64_t panel) {
   for (std::int64_t g = 0; g < p.groups; ++g, w += kGroupBytes) {
     __m512i wv[4];
     for (int c = 0; c < 4; ++c) wv[c] = _mm512_loadu_si512(w + 64 * c);
+    if constexpr (Stream) {
+      for (int c = 0; c < 4; ++c) int8_dot::prefetch_stream_line(w + 64 * c);
+    } else if (g < fetch.ahead_lines) {
+      _mm_prefetch(fetch.ahead + 64 * g, _MM_HINT_T1);
+    }
     for (int i = 0; i < R; ++i) {
       std::int32_t four;
       std::memcpy(&four, x + i * p.row_bytes + 4 * g, sizeof(four));
@@ -87,34 +102,58 @@ void tile(const Product& p, std::int64_t i0, std::int64_t panel) {
   store_panel_tile<R>(acc, i0, panel * kPanelColumns, p.n, p.offsets, p.x_scale, p.w_scale, p.bias, p.y);
 }
 
+// Rows i0 .. i0 + R - 1 against panels [p0, p1), pass `pass` of rows over
+// them: the first streams the panels, the others fetch their share of the
+// next chunk, split evenly over the panels' tiles.
 template <int R>
-void tiles_over(const Product& p, std::int64_t i0, std::int64_t p0, std::int64_t p1) {
-  for (std::int64_t panel = p0; panel < p1; ++panel) tile<R>(p, i0, panel);
+void pass_of_rows(const Product& p, std::int64_t i0, std::int64_t p0, std::int64_t p1, std::int64_t pass, Fetch fetch) {
+  const std::int64_t panels = p1 - p0;
+  for (std::int64_t q = 0; q < panels; ++q) {
+    if (pass == 0) {
+      tile<R, true>(p, i0, p0 + q, {});
+    } else {
+      const std::int64_t from = fetch.ahead_lines * q / panels, to = fetch.ahead_lines * (q + 1) / panels;
+      tile<R, false>(p, i0, p0 + q, {fetch.ahead + 64 * from, to - from});
+    }
+  }
 }
 
-// Rows [i_begin, i_end) against panels [p_begin, p_end), a chunk of panels at a time.
+// Rows [i_begin, i_end) against panels [p_begin, p_end), a chunk of panels
+// at a time, each chunk's first pass of rows streaming it from memory and
+// the other passes fetching the next chunk between them. (The 72 products
+// of BERT-base at batch 1, whose 85 MB of weights are never in cache, on
+// Emerald Rapids at 2 threads: 21.0-21.7 -> 18.9-19.3 ms, best of 30.)
 void rows_over_panels(const Product& p, std::int64_t i_begin, std::int64_t i_end, std::int64_t p_begin,
                       std::int64_t p_end) {
   const std::int64_t per_chunk = std::max<std::int64_t>(1, kChunkBytes / p.panel_bytes);
+  const std::int64_t passes = (i_end - i_begin + kTileRows - 1) / kTileRows;
   for (std::int64_t p0 = p_begin; p0 < p_end; p0 += per_chunk) {
-    const std::int64_t p1 = std::min(p_end, p0 + per_chunk);
-    std::int64_t i = i_begin;
-    for (; i + kTileRows <= i_end; i += kTileRows) tiles_over<kTileRows>(p, i, p0, p1);
+    const std::int64_t p1 = std::min(p_end, p0 + per_chunk), p2 = std::min(p_end, p1 + per_chunk);
+    const char* next = reinterpret_cast<const char*>(p.packed + p1 * p.panel_bytes);
+    const std::int64_t next_lines = (p2 - p1) * p.panel_bytes / 64;
+    // Passes 1 .. passes - 1 share the next chunk's lines.
+    const auto fetch = [&](std::int64_t pass) {
+      if (pass == 0) return Fetch{};
+      const std::int64_t from = next_lines * (pass - 1) / (passes - 1), to = next_lines * pass / (passes - 1);
+      return Fetch{next + 64 * from, to - from};
+    };
+    std::int64_t i = i_begin, pass = 0;
+    for (; i + kTileRows <= i_end; i += kTileRows, ++pass) pass_of_rows<kTileRows>(p, i, p0, p1, pass, fetch(pass));
     switch (i_end - i) {
       case 5:
-        tiles_over<5>(p, i, p0, p1);
+        pass_of_rows<5>(p, i, p0, p1, pass, fetch(pass));
         break;
       case 4:
-        tiles_over<4>(p, i, p0, p1);
+        pass_of_rows<4>(p, i, p0, p1, pass, fetch(pass));
         break;
       case 3:
-        tiles_over<3>(p, i, p0, p1);
+        pass_of_rows<3>(p, i, p0, p1, pass, fetch(pass));
         break;
       case 2:
-        tiles_over<2>(p, i, p0, p1);
+        pass_of_rows<2>(p, i, p0, p1, pass, fetch(pass));
         break;
       case 1:
-        tiles_over<1>(p, i, p0, p1);
+        pass_of_rows<1>(p, i, p0, p1, pass, fetch(pass));
         break;
       default:
         break;
