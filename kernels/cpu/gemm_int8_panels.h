@@ -10,7 +10,9 @@
 // The work: register tiles of 6 rows x one panel's 64 columns (24 vectors of
 // sums, 4 of the panel's, one broadcast activation), over the whole K; a
 // thread runs its rows over a chunk of panels that stays in its L2 cache
-// before the next chunk. Threads split the rows, or the panels where there
+// before the next chunk, the chunk's first pass of rows streaming it from
+// memory and the later passes fetching the next chunk (a product's weights
+// are rarely in cache). Threads split the rows, or the panels where there
 // are too few rows to share.
 #pragma once
 
