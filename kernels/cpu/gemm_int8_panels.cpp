@@ -69,7 +69,8 @@ void shift_rows(const std::int8_t* x, std::int64_t k, std::int64_t row_bytes, st
 // is not in cache (each product's weights are new to it; BERT-base's are 85
 // MB) arrives while the rows before it multiply: the first pass of rows over
 // a chunk streams its own panels (`Stream`), each later pass fetches
-// `ahead_lines` lines of the next chunk into L2, one per group.
+// `ahead_lines` lines of the next chunk into L2, one per group (lines past
+// a tile's groups are left to the next chunk's own first pass).
 struct Fetch {
   const char* ahead = nullptr;
   std::int64_t ahead_lines = 0;
