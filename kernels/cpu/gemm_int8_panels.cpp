@@ -126,10 +126,15 @@ void pass_of_rows(const Product& p, std::int64_t i0, std::int64_t p0, std::int64
 // Emerald Rapids at 2 threads: 21.0-21.7 -> 18.9-19.3 ms, best of 30.)
 void rows_over_panels(const Product& p, std::int64_t i_begin, std::int64_t i_end, std::int64_t p_begin,
                       std::int64_t p_end) {
-  const std::int64_t per_chunk = std::max<std::int64_t>(1, kChunkBytes / p.panel_bytes);
+  const std::int64_t most = std::max<std::int64_t>(1, kChunkBytes / p.panel_bytes);
   const std::int64_t passes = (i_end - i_begin + kTileRows - 1) / kTileRows;
-  for (std::int64_t p0 = p_begin; p0 < p_end; p0 += per_chunk) {
-    const std::int64_t p1 = std::min(p_end, p0 + per_chunk), p2 = std::min(p_end, p1 + per_chunk);
+  // The first chunk a panel and each next one twice the last, up to `most`:
+  // only the first panel waits on memory with nothing fetched ahead (the
+  // products above: best 18.97-19.41 -> 18.42-18.75 ms, eight rounds).
+  std::int64_t size = 1;
+  for (std::int64_t p0 = p_begin, p1; p0 < p_end; p0 = p1, size = std::min(most, 2 * size)) {
+    p1 = std::min(p_end, p0 + size);
+    const std::int64_t p2 = std::min(p_end, p1 + std::min(most, 2 * size));
     const char* next = reinterpret_cast<const char*>(p.packed + p1 * p.panel_bytes);
     const std::int64_t next_lines = (p2 - p1) * p.panel_bytes / 64;
     // Passes 1 .. passes - 1 share the next chunk's lines.

@@ -12,7 +12,8 @@
 // thread runs its rows over a chunk of panels that stays in its L2 cache
 // before the next chunk, the chunk's first pass of rows streaming it from
 // memory and the later passes fetching the next chunk (a product's weights
-// are rarely in cache). Threads split the rows, or the panels where there
+// are rarely in cache); the first chunk is one panel, each next one twice
+// the last up to that size. Threads split the rows, or the panels where there
 // are too few rows to share.
 #pragma once
 
