@@ -61,9 +61,10 @@ std::vector<float> gemm(const std::vector<std::int8_t>& x, const std::vector<flo
 // With unit scales and no bias every output is its int32 sum, exactly (|sum|
 // < 2^24 here, so the float holds it): K and N not multiples of 4, 16 or 64,
 // weights and activations at +-127 included (the u8 offset's extremes).
-// Chunks of panels: N = 300 at K = 520 runs in chunks of 1, 2 and 2 panels,
-// K = 3072 makes each panel a chunk of its own; passes of rows fetch the next
-// chunk while they multiply.
+// Chunks of panels: at K = 520 a thread with all 5 panels of N = 300 (rows
+// split, 300 rows) runs them in chunks of 1, 2 and 2, one with a share of
+// them (fewer rows) in chunks of 1 and up to 2; K = 3072 makes each panel a
+// chunk of its own. Passes of rows fetch the next chunk while they multiply.
 TEST_F(GemmPanelsTest, ExactInInt32) {
   for (const auto& [k, n] : std::vector<std::pair<std::int64_t, std::int64_t>>{
            {1, 1}, {3, 17}, {100, 37}, {257, 70}, {520, 300}, {768, 64}, {3072, 200}}) {
