@@ -279,25 +279,22 @@ MatmulInt8Dnnl::MatmulInt8Dnnl(Kernels kernels, Activations activations) : impl_
 }
 MatmulInt8Dnnl::~MatmulInt8Dnnl() = default;
 
-bool MatmulInt8Dnnl::cpu_has_vnni() {
+bool MatmulInt8Dnnl::cpu_has_int8_brgemm() {
   const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
-  const auto has = [isa](dnnl::cpu_isa feature) {
-    const auto bits = static_cast<unsigned>(feature);
-    return (isa & bits) == bits;
-  };
-  return has(dnnl::cpu_isa::avx512_core_vnni) || has(dnnl::cpu_isa::avx2_vnni);
+  const auto vnni = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_vnni);
+  return (isa & vnni) == vnni;
 }
 
 MatmulInt8Dnnl::Activations MatmulInt8Dnnl::fastest_activations() {
   const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
   const auto amx = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_amx);
-  return cpu_has_vnni() && (isa & amx) != amx ? Activations::Shifted : Activations::Signed;
+  return cpu_has_int8_brgemm() && (isa & amx) != amx ? Activations::Shifted : Activations::Signed;
 }
 
 bool MatmulInt8Dnnl::pack(const std::int8_t* w, std::int64_t k, std::int64_t n) {
   if (impl_->weights.contains(w)) return true;
   if (k <= 0 || n <= 0) return false;
-  if (impl_->kernels == Kernels::Brgemm && !cpu_has_vnni()) return false;  // no brgemm int8 kernel here
+  if (impl_->kernels == Kernels::Brgemm && !cpu_has_int8_brgemm()) return false;  // no brgemm int8 kernel here
   const Layouts& found = impl_->layouts_for(k, n);
   if (found.descs.empty()) return false;
   PackedWeight weight{k, n, {}, {}, {}};
@@ -331,7 +328,7 @@ bool MatmulInt8Dnnl::pack(const std::int8_t* w, std::int64_t k, std::int64_t n) 
 Tensor MatmulInt8Dnnl::panels_copy(const std::int8_t* w, std::int64_t k, std::int64_t n) {
   static MatmulInt8Dnnl packer;  // its layouts and chunks serve every copy made
   Impl& impl = *packer.impl_;
-  if (k <= 0 || n <= 0 || !cpu_has_vnni()) return {};
+  if (k <= 0 || n <= 0 || !cpu_has_int8_brgemm()) return {};
   const Layouts& found = impl.layouts_for(k, n);
   if (!found.panels) return {};
   const dnnl::memory::desc& layout = found.descs[0];
@@ -352,7 +349,7 @@ Tensor MatmulInt8Dnnl::panels_copy(const std::int8_t* w, std::int64_t k, std::in
 bool MatmulInt8Dnnl::adopt_panels(const Tensor& packed) {
   const auto* key = packed.data<std::int8_t>();
   if (impl_->weights.contains(key)) return true;
-  if (packed.dtype() != DType::I8 || packed.rank() != 2 || !cpu_has_vnni()) return false;
+  if (packed.dtype() != DType::I8 || packed.rank() != 2 || !cpu_has_int8_brgemm()) return false;
   const std::int64_t n = packed.dim(0), k = packed.dim(1);
   const Layouts& found = impl_->layouts_for(k, n);
   if (!found.panels) return false;
@@ -365,7 +362,7 @@ bool MatmulInt8Dnnl::adopt_panels(const Tensor& packed) {
 }
 
 bool MatmulInt8Dnnl::prepare(std::int64_t m, std::int64_t k, std::int64_t n) {
-  if (impl_->kernels == Kernels::Brgemm && !cpu_has_vnni()) return false;
+  if (impl_->kernels == Kernels::Brgemm && !cpu_has_int8_brgemm()) return false;
   if (m <= 0 || k <= 0 || n <= 0) return false;
   if (impl_->runs_on_panels(m, k, n)) return true;
   if (impl_->runs_on_own_gemm(m, k, n)) {
@@ -423,7 +420,7 @@ bool MatmulInt8Dnnl::run_together(const std::int8_t* x, const float* x_scale, st
 }
 
 bool MatmulInt8Dnnl::plain_runs(std::int64_t m, std::int64_t k, std::int64_t n) {
-  if (impl_->kernels == Kernels::Brgemm && !cpu_has_vnni()) return false;
+  if (impl_->kernels == Kernels::Brgemm && !cpu_has_int8_brgemm()) return false;
   return m > 0 && k > 0 && n > 0 && impl_->plain_primitive(m, k, n) != nullptr;
 }
 
@@ -435,7 +432,7 @@ bool MatmulInt8Dnnl::run_plain(const std::int8_t* x, const float* x_scale, const
 }
 
 std::string MatmulInt8Dnnl::implementation(std::int64_t m, std::int64_t k, std::int64_t n) {
-  if (impl_->kernels == Kernels::Brgemm && !cpu_has_vnni()) return "";
+  if (impl_->kernels == Kernels::Brgemm && !cpu_has_int8_brgemm()) return "";
   if (impl_->runs_on_panels(m, k, n)) return "octet:gemv_panels_avx512_vnni";
   if (impl_->runs_on_own_gemm(m, k, n)) return "octet:gemm_panels_avx512_vnni";
   const Primitive* p = impl_->primitive(m, k, n);

@@ -63,9 +63,12 @@ class MatmulInt8Dnnl {
   MatmulInt8Dnnl(const MatmulInt8Dnnl&) = delete;
   MatmulInt8Dnnl& operator=(const MatmulInt8Dnnl&) = delete;
 
-  // Whether this CPU has the int8 dot-product instructions (VNNI) that
-  // oneDNN's brgemm int8 kernels need, as oneDNN sees it.
-  static bool cpu_has_vnni();
+  // Whether oneDNN's int8 brgemm kernels run on this CPU, as oneDNN sees it:
+  // AVX-512 VNNI (which AMX CPUs have too). oneDNN 2.6 has none for AVX-VNNI
+  // alone (Intel's client CPUs from Alder Lake; with ONEDNN_MAX_CPU_ISA=
+  // AVX2_VNNI it declined every product), where the own kernel runs
+  // (gemm_int8.h, VNNI in 256 bits).
+  static bool cpu_has_int8_brgemm();
 
   // Packs the weight w [n, k] (rows are output channels, |w| <= 127) for the
   // later runs; false where it cannot run on the kernels asked for.
