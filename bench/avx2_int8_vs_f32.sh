@@ -1,33 +1,49 @@
 #!/usr/bin/env bash
-# int8 against f32 where the CPU has AVX2 and no VNNI (issue 22: there int8
-# must be at least as fast as f32 for prompts and encoders). Builds
-# build-avx2/, a Release build for Haswell (-march=haswell: AVX2 and FMA, 16
-# vector registers, none of AVX-512 in octet's own code), and runs it with
-# oneDNN capped at AVX2 (ONEDNN_MAX_CPU_ISA=AVX2: f32 on oneDNN's AVX2 sgemm,
-# no int8 brgemm, so int8 products run on octet's own AVX2 kernel; the
-# machine line names it). On an AVX2-only CPU that is what runs anyway; on a
-# newer CPU it is the same code on that CPU's cores (its ports and caches),
-# so say which CPU a result is from. One `octet bench --quant f32,int8` per
-# model: BERT-base at batch 1 and 32, the 110M Llama shape's prefill of 512
-# tokens, and its batched decode of 16 sequences. Writes OUT
-# (bench/results/avx2_int8_vs_f32.json by default; name the CPU in it when
-# keeping results) and prints int8 / f32 for each row.
-#   bench/avx2_int8_vs_f32.sh [THREADS [OUT]]      (2 threads by default)
+# int8 against f32 where the CPU has AVX2 and no AVX-512 (issue 22: without
+# VNNI int8 must be at least as fast as f32 for prompts and encoders). ISA
+# picks the CPU class:
+#   avx2 (default): AVX2 without VNNI (AMD Zen 1-3, Intel before Ice Lake).
+#     Builds build-avx2/ for Haswell (-march=haswell: AVX2 and FMA, 16 vector
+#     registers, none of AVX-512 in octet's own code) and runs it with oneDNN
+#     capped at AVX2 (ONEDNN_MAX_CPU_ISA=AVX2: f32 on oneDNN's AVX2 sgemm, no
+#     int8 brgemm, so int8 products run on octet's own kernel).
+#   avx-vnni: AVX2 with VNNI in 256 bits (Intel's client CPUs from Alder
+#     Lake). Builds build-avx-vnni/ for Alder Lake and caps oneDNN at
+#     AVX2_VNNI (oneDNN 2.6 has no int8 brgemm there either: octet's kernel
+#     runs, in its vpdpbusd form).
+# The machine line names the int8 kernel. On a CPU of that class this is
+# simply what runs; on a newer CPU it is the same code on that CPU's cores
+# (its ports and caches), so say which CPU a result is from. One `octet bench
+# --quant f32,int8` per model: BERT-base at batch 1 and 32, the 110M Llama
+# shape's prefill of 512 tokens, and its batched decode of 16 sequences.
+# Writes OUT (bench/results/<ISA>_int8_vs_f32.json by default; name the CPU
+# in it when keeping results) and prints int8 / f32 for each row.
+#   [ISA=avx2|avx-vnni] bench/avx2_int8_vs_f32.sh [THREADS [OUT]]      (2 threads by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+isa=${ISA:-avx2}
+case "$isa" in
+  avx2) march=haswell dnnl_isa=AVX2 ;;
+  avx-vnni) march=alderlake dnnl_isa=AVX2_VNNI ;;
+  *)
+    echo "ISA must be avx2 or avx-vnni, not '$isa'" >&2
+    exit 2
+    ;;
+esac
 threads=${1:-2}
-out=${2:-bench/results/avx2_int8_vs_f32.json}
+out=${2:-bench/results/${isa//-/_}_int8_vs_f32.json}
+build=build-$isa
 mkdir -p bench/results
-cmake -S . -B build-avx2 -DCMAKE_BUILD_TYPE=Release -DOCTET_NATIVE=OFF -DCMAKE_CXX_FLAGS=-march=haswell \
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DOCTET_NATIVE=OFF -DCMAKE_CXX_FLAGS=-march=$march \
   -DOCTET_ENABLE_CUDA=OFF -DOCTET_BUILD_PYTHON=OFF >/dev/null
-cmake --build build-avx2 -j"$(nproc)" --target octet >/dev/null
+cmake --build "$build" -j"$(nproc)" --target octet >/dev/null
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 run() {  # name, then octet bench arguments
   local name=$1
   shift
   echo "== $name" >&2
-  ONEDNN_MAX_CPU_ISA=AVX2 build-avx2/octet bench "$@" --quant f32,int8 -t "$threads" -o json > "$tmp/$name.json"
+  ONEDNN_MAX_CPU_ISA=$dnnl_isa "$build"/octet bench "$@" --quant f32,int8 -t "$threads" -o json > "$tmp/$name.json"
 }
 run bert-base -m synthetic:bert-base -p 128 -b 1,32 -r 3
 run llama-110m-prefill -m synthetic:llama-110m -p 512 -n 16 -b 1 -r 3

@@ -1,6 +1,7 @@
 #include "tools/machine_info.h"
 
 #include "git_commit.h"  // generated: tools/git_commit.cmake
+#include "kernels/cpu/gemm_int8.h"
 #include "kernels/cpu/matmul_int8_dnnl.h"
 
 #include <sys/resource.h>
@@ -30,12 +31,12 @@ std::string machine_description() {
     }
   }
   // Which int8 kernel the CPU backend runs a prompt's products on here (oneDNN's
-  // brgemm on AMX or VNNI, octet's GEMM over its packed copy on VNNI without
-  // AMX, or octet's AVX2 kernel): the numbers differ by far more than the ISA
-  // line suggests.
+  // brgemm on AMX or AVX-512 VNNI, octet's GEMM over its packed copy on AVX-512
+  // VNNI without AMX, or octet's kernel over plain rows, with AVX-VNNI or
+  // AVX2): the numbers differ by far more than the ISA line suggests.
   const std::string kernel = cpu::MatmulInt8Dnnl().implementation(256, 768, 768);
   return fmt::format("{}, {} cores, {}; int8 matmuls on {}", model, machine_cores(), isa.empty() ? "no AVX2" : isa,
-                     kernel.empty() ? "octet's AVX2 kernel (no VNNI)" : kernel);
+                     kernel.empty() ? cpu::gemm_int8_kernel() : kernel);
 }
 
 std::string build_description() {

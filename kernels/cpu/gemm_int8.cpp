@@ -15,6 +15,9 @@ constexpr int kColBlock = 4;  // weight rows sharing each activation load (promp
 static_assert(kColBlock == kRowBlock, "int8_dot::with_row_block picks the column block's size too");
 
 #if defined(__AVX2__)
+#if defined(OCTET_VNNI_256)
+using int8_dot::dpbusd256;
+#endif
 using int8_dot::dot32;
 using int8_dot::hsum;
 using int8_dot::hsum4;
@@ -47,20 +50,88 @@ void rows_times_weight_row(const std::int8_t* x, const std::int8_t* w, std::int6
   }
 }
 
+#if defined(OCTET_VNNI_256)
+// With VNNI in 256 bits the prompt kernel's activations go in as unsigned
+// bytes x + 128 (x ^ 0x80): one vpdpbusd per 32 products, where dot32 also
+// moves the sign, and each weight row's 128 * sum(w) over the same bytes,
+// `offsets`, comes off at the end (exact: the int32 sums wrap alike on both
+// sides). R <= 2 activation rows from x against NB weight rows: eight
+// accumulators, as vpdpbusd's latency needs (one row's four waited on it),
+// each weight load serving both rows, in 12 of the 16 registers (with three
+// rows GCC kept one accumulator on the stack).
+template <int R, int NB>
+void vnni_rows(const std::int8_t* x, const std::int8_t* w, std::int64_t k, std::int64_t k_vector, __m128i offsets,
+               std::int32_t (&out)[R][kColBlock]) {
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  __m256i acc[R][kColBlock];
+  for (auto& row : acc)
+    for (auto& a : row) a = _mm256_setzero_si256();
+  for (std::int64_t kk = 0; kk < k_vector; kk += 32) {
+    __m256i u8[R];
+    for (int r = 0; r < R; ++r) {
+      u8[r] = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + r * k + kk)), flip);
+    }
+    for (int j = 0; j < NB; ++j) {
+      const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + j * k + kk));
+      for (int r = 0; r < R; ++r) acc[r][j] = dpbusd256(acc[r][j], u8[r], wv);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out[r]),
+                     _mm_sub_epi32(hsum4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]), offsets));
+  }
+}
+
+// 128 * the sum of each of NB weight rows' first k_vector bytes (vnni_rows' offsets).
+template <int NB>
+__m128i shifted_offsets(const std::int8_t* w, std::int64_t k, std::int64_t k_vector) {
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  __m256i sums[kColBlock];
+  for (auto& a : sums) a = _mm256_setzero_si256();
+  for (std::int64_t kk = 0; kk < k_vector; kk += 32) {
+    for (int j = 0; j < NB; ++j) {
+      sums[j] = dpbusd256(sums[j], flip, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + j * k + kk)));
+    }
+  }
+  return hsum4(sums[0], sums[1], sums[2], sums[3]);
+}
+#endif
+
 // The dot products of activation rows [i_begin, i_end) with NB <=
 // kColBlock weight rows from w (output columns j0..j0 + NB), emitted a row at
-// a time: prompts and batches, where the multiply-adds are the cost. One row
-// against four weight rows: four accumulators, the row, its |x| and dot32's
-// constant leave AVX2's 16 registers room, where a block of 4 rows x 4 weight
-// rows spilled accumulators to the stack; the weight rows stay in L1 while
-// the activation rows pass, and the four sums are reduced together. Against
-// oneDNN's f32 product on AVX2 (Emerald Rapids cores running AVX2 code, 2
-// threads, BERT-base's and a batch's shapes): 1.15-1.5x where the 4 x 4
-// block gave 0.9-1.25x.
+// a time: prompts and batches, where the multiply-adds are the cost. The
+// weight rows stay in L1 while the activation rows pass. Without VNNI, one
+// row against four weight rows: four accumulators, the row, its |x| and
+// dot32's constant leave AVX2's 16 registers room, where a block of 4 rows x
+// 4 weight rows spilled accumulators to the stack, and the four sums are
+// reduced together. Against oneDNN's f32 product on AVX2 (Emerald Rapids
+// cores running AVX2 code, 2 threads, BERT-base's and a batch's shapes):
+// 1.15-1.5x where the 4 x 4 block gave 0.9-1.25x. With VNNI, two rows at a
+// time (vnni_rows).
 template <int NB, typename Emit>
 void activation_rows_times_weight_rows(const std::int8_t* x, std::int64_t i_begin, std::int64_t i_end,
                                        const std::int8_t* w, std::int64_t k, std::int64_t j0, const Emit& emit) {
   static_assert(NB >= 1 && NB <= kColBlock);
+  // Row i's sums over the first k_done bytes are in `out`: the rest, then out.
+  const auto finish = [&](std::int64_t i, std::int64_t k_done, std::int32_t* out) {
+    const std::int8_t* xi = x + i * k;
+    for (std::int64_t kk = k_done; kk < k; ++kk) {  // the tail, and everything without AVX2
+      for (int j = 0; j < NB; ++j) out[j] += static_cast<std::int32_t>(xi[kk]) * w[j * k + kk];
+    }
+    emit(i, j0, out, NB);
+  };
+#if defined(OCTET_VNNI_256)
+  const std::int64_t k_vector = k / 32 * 32;
+  const __m128i offsets = shifted_offsets<NB>(w, k, k_vector);
+  const auto rows = [&]<int R>(std::int64_t i) {
+    std::int32_t out[R][kColBlock];
+    vnni_rows<R, NB>(x + i * k, w, k, k_vector, offsets, out);
+    for (int r = 0; r < R; ++r) finish(i + r, k_vector, out[r]);
+  };
+  std::int64_t i = i_begin;
+  for (; i + 2 <= i_end; i += 2) rows.template operator()<2>(i);
+  if (i < i_end) rows.template operator()<1>(i);
+#else
   for (std::int64_t i = i_begin; i < i_end; ++i) {
     const std::int8_t* xi = x + i * k;
     alignas(16) std::int32_t out[kColBlock] = {};
@@ -77,11 +148,9 @@ void activation_rows_times_weight_rows(const std::int8_t* x, std::int64_t i_begi
     }
     _mm_store_si128(reinterpret_cast<__m128i*>(out), hsum4(acc[0], acc[1], acc[2], acc[3]));
 #endif
-    for (; kk < k; ++kk) {  // the tail, and everything without AVX2
-      for (int j = 0; j < NB; ++j) out[j] += static_cast<std::int32_t>(xi[kk]) * w[j * k + kk];
-    }
-    emit(i, j0, out, NB);
+    finish(i, kk, out);
   }
+#endif
 }
 
 // Rows of one operand in a cache tile: about kTileBytes of int8 values, so a
@@ -158,6 +227,16 @@ void gemm_s8s8_f32(const std::int8_t* x, const float* x_scale, const std::int8_t
         y[i * ldy + j + c] = scaled_sum(sums[c], x_scale[i] * w_scale[j + c], bias[j + c]);
     });
   }
+}
+
+const char* gemm_int8_kernel() {
+#if defined(OCTET_VNNI_256)
+  return "octet:gemm_int8_avx_vnni";
+#elif defined(__AVX2__)
+  return "octet:gemm_int8_avx2";
+#else
+  return "octet:gemm_int8_scalar";
+#endif
 }
 
 namespace {

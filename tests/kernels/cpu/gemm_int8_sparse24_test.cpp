@@ -66,7 +66,7 @@ void expect_unpack_gives_back_the_dense_weights(Sparse24Kernel kernel) {
 TEST(Sparse24, UnpackGivesBackTheDenseWeights) { expect_unpack_gives_back_the_dense_weights(Sparse24Kernel::Avx2); }
 
 TEST(Sparse24, Avx512UnpackGivesBackTheDenseWeights) {
-  if (!sparse24_has_avx512()) GTEST_SKIP() << "no AVX-512 VBMI2 + VNNI code on this CPU (it lacks them)";
+  if (!sparse24_has_avx512()) GTEST_SKIP() << "no AVX-512 VBMI2 + VNNI code here (this CPU or this build lacks them)";
   expect_unpack_gives_back_the_dense_weights(Sparse24Kernel::Best);
 }
 
@@ -149,7 +149,8 @@ TEST_P(Sparse24GemmTest, EqualsTheDenseProductExactlyInInt32) {
 }
 
 TEST_P(Sparse24GemmTest, Avx512EqualsTheDenseProductExactlyInInt32) {
-  if (!sparse24_has_avx512()) GTEST_SKIP() << "no AVX-512 VBMI2 + VNNI product on this CPU (it lacks them)";
+  if (!sparse24_has_avx512())
+    GTEST_SKIP() << "no AVX-512 VBMI2 + VNNI product here (this CPU or this build lacks them)";
   expect_exact_product(GetParam(), Sparse24Kernel::Best);
 }
 
