@@ -58,7 +58,10 @@ void rows_times_weight_row(const std::int8_t* x, const std::int8_t* w, std::int6
 // sides). R <= 2 activation rows from x against NB weight rows: eight
 // accumulators, as vpdpbusd's latency needs (one row's four waited on it),
 // each weight load serving both rows, in 12 of the 16 registers (with three
-// rows GCC kept one accumulator on the stack).
+// rows GCC kept one accumulator on the stack). gemm_s8s8_s32 of 4096 x 3072
+// x 768, an Alder Lake build on Emerald Rapids cores, 2 threads: 209-243
+// GMAC/s (the instruction's peak there: 374), three rows 188-194; BERT-base
+// int8 runs 1.8x as fast as on the AVX2 form.
 template <int R, int NB>
 void vnni_rows(const std::int8_t* x, const std::int8_t* w, std::int64_t k, std::int64_t k_vector, __m128i offsets,
                std::int32_t (&out)[R][kColBlock]) {
