@@ -1,7 +1,8 @@
 // The AVX2 pieces the int8 kernels share (gemm_int8.cpp, gemm_int8_sparse24.cpp):
-// the exact int8 dot product, its horizontal sum and the weight prefetch; the
-// AVX-512 GEMVs' stream prefetch; and the VNNI dot products the attention's
-// integer kernels accumulate with (scores_int8.cpp, values_int16.cpp).
+// the exact int8 dot product (vpdpbusd in 256 bits where the build has VNNI),
+// its horizontal sum and the weight prefetch; the AVX-512 GEMVs' stream
+// prefetch; and the 512-bit VNNI dot products the panels kernels and the
+// attention's integer kernels accumulate with (scores_int8.cpp, values_int16.cpp).
 #pragma once
 
 #include <cstdint>
@@ -62,9 +63,9 @@ inline __m256i dpbusd256(__m256i acc, __m256i u8, __m256i s8) {
 // acc += dot products of 32 int8 lanes, as 8 int32 partial sums. `abs_x` is
 // |x| (computed once per activation load), the sign moves onto the weight:
 // |x| * sign(w, x) = x * w, unsigned bytes by signed ones. With VNNI in 256
-// bits one vpdpbusd adds the four products of each int32 lane; else vpmaddubsw (pairs into int16: with |x|, |w| <= 127
-// every pair sum fits, so nothing saturates) and vpmaddwd. Both exact: the
-// same sums.
+// bits one vpdpbusd adds the four products of each int32 lane; else
+// vpmaddubsw (pairs into int16: with |x|, |w| <= 127 every pair sum fits, so
+// nothing saturates) and vpmaddwd. Both exact: the same sums.
 inline __m256i dot32(__m256i abs_x, __m256i x, __m256i w, __m256i acc) {
 #if defined(OCTET_VNNI_256)
   return dpbusd256(acc, abs_x, _mm256_sign_epi8(w, x));
