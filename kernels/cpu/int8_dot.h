@@ -49,12 +49,13 @@ constexpr std::uintptr_t kPrefetchBytes = 2048;
 // AVX-VNNI (Intel's client CPUs from Alder Lake, which have no AVX-512; the
 // VEX form) or AVX-512 VNNI's VL form. Written as the instruction, for the
 // reason dpbusd below gives (GCC 12 copied each accumulator of the 256-bit
-// intrinsics through the stack inside the loop).
+// intrinsics through the stack inside the loop), with s8 in a register (as a
+// memory operand GCC loaded it again for each use).
 inline __m256i dpbusd256(__m256i acc, __m256i u8, __m256i s8) {
 #if defined(__AVXVNNI__)
   asm("%{vex%} vpdpbusd %2, %1, %0" : "+x"(acc) : "x"(u8), "x"(s8));
 #else
-  asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u8), "vm"(s8));
+  asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u8), "v"(s8));
 #endif
   return acc;
 }
