@@ -696,8 +696,9 @@ class CpuBackend final : public Backend {
     return {x_int8_.data(), x_scale_.data()};
   }
 
-  // A dense int8 weight times quantized rows: oneDNN's brgemm where the CPU
-  // has VNNI, else the own AVX2 kernel (the same floats either way); `then`
+  // A dense int8 weight times quantized rows: oneDNN's brgemm (or the own
+  // kernels over its packed copy) where the CPU has AVX-512 VNNI, else the own
+  // kernel over plain rows, AVX-VNNI or AVX2 (the same floats either way); `then`
   // runs on each row of y (MatmulInt8Dnnl::RowEpilogue).
   // (A weight the model holds packed has no rows for the own kernel to read.)
   void int8_product(const std::int8_t* xq, const float* xs, const Tensor& w, const float* w_scale, const float* bias,
