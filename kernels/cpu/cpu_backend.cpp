@@ -118,7 +118,8 @@ class CpuBackend final : public Backend {
   // An int8 matmul weight with 2:4 sparsity is packed once into compressed
   // rows (5/8 of the bytes, which is what a memory-bound decode step costs;
   // prefill expands them); another int8 weight is packed once for oneDNN's
-  // brgemm kernels where the CPU has VNNI (the product finds the packed copy
+  // brgemm kernels or the own panels kernels where the CPU has VNNI
+  // (MatmulInt8Dnnl; the product finds the packed copy
   // by the weight's address); a weight the model already holds in either
   // packed form is taken as it is (pack_matmul_weights); every other weight
   // is read where it is.
@@ -697,8 +698,9 @@ class CpuBackend final : public Backend {
   }
 
   // A dense int8 weight times quantized rows: oneDNN's brgemm (or the own
-  // kernels over its packed copy) where the CPU has AVX-512 VNNI, else the own
-  // kernel over plain rows, AVX-VNNI or AVX2 (the same floats either way); `then`
+  // kernels over its packed copy) where the CPU has AVX-512 VNNI, the own
+  // panels kernels in 256 bits where it has AVX-VNNI alone, else the own
+  // kernel over plain rows, AVX2 (the same floats either way); `then`
   // runs on each row of y (MatmulInt8Dnnl::RowEpilogue).
   // (A weight the model holds packed has no rows for the own kernel to read.)
   void int8_product(const std::int8_t* xq, const float* xs, const Tensor& w, const float* w_scale, const float* bias,

@@ -1,14 +1,17 @@
 // Large-M int8 products (prompts, encoder batches) over the packed weight
 // the panels GEMV reads (gemv_int8_panels.h: its layout, its column offsets),
-// for CPUs with AVX-512 VNNI and without AMX, where this kernel replaces
+// for CPUs with VNNI and without AMX. With AVX-512 VNNI this kernel replaces
 // oneDNN's brgemm: oneDNN writes int32 sums that a pass of their own then
 // scales (after another pass has shifted the activations into u8), where
 // here each tile's sums are scaled in registers and the shift happens as a
 // thread copies its rows. Same int32 sums, same float expression, so the
 // same floats as oneDNN's path and the GEMV.
 //
-// The work: register tiles of 6 rows x one panel's 64 columns (24 vectors of
-// sums, 4 of the panel's, one broadcast activation), over the whole K; a
+// With VNNI in 256 bits alone (AVX-VNNI: Intel's client CPUs from Alder
+// Lake), where oneDNN 2.6 has no int8 brgemm, it runs in 256 bits.
+//
+// The work: register tiles of 6 rows x one panel's 64 columns (in 256 bits,
+// a quarter of them at a time), over the whole K; a
 // thread runs its rows over a chunk of panels that stays in its L2 cache
 // before the next chunk, the chunk's first pass of rows streaming it from
 // memory and the later passes fetching the next chunk (a product's weights

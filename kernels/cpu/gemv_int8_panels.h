@@ -11,7 +11,7 @@
 // oneDNN's BA16a64b4a; MatmulInt8Dnnl checks that a packed copy has it.)
 //
 // The product: per group, each activation row's 4 bytes broadcast and one
-// vpdpbusd per 16 columns. vpdpbusd takes unsigned activations, so they are
+// vpdpbusd per 16 columns (per 8 in 256 bits). vpdpbusd takes unsigned activations, so they are
 // offset by 128 (x ^ 0x80) and 128 * sum(w) of each column (computed once,
 // panel_offsets) is taken off: exact in int32 for K up to 65536.
 #pragma once
@@ -26,8 +26,13 @@ namespace octet::cpu {
 constexpr std::int64_t kPanelColumns = 64;  // columns of a panel, and both dimensions' padding
 constexpr std::int64_t kPanelMaxK = 65536;  // int32 sums of 255 * 127 * K stay exact below this
 
-// Whether this build has the AVX-512 VNNI product (otherwise nothing here runs).
+// Whether this build has a VNNI product over panels (otherwise nothing here
+// runs): in 512 bits where it has AVX-512 VNNI, else in 256 where it has VNNI
+// in 256 bits (AVX-VNNI: Intel's client CPUs from Alder Lake). The same
+// layout, sums and floats in both.
 bool panels_have_vnni();
+// Which: "avx512_vnni", "avx_vnni", or "" (none).
+const char* panels_vnni_form();
 
 // 128 * sum over k of w[k, j] for every column j of a packed weight: Np values,
 // the padding columns' zero. Only where panels_have_vnni().

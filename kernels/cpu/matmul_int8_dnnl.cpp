@@ -71,6 +71,11 @@ bool is_panels_layout(const dnnl::memory::desc& md, std::int64_t k, std::int64_t
 struct MatmulInt8Dnnl::Impl {
   Kernels kernels;
   Activations activations;
+  // No oneDNN int8 brgemm on this CPU, but the own panels kernels in 256
+  // bits (AVX-VNNI): every weight is packed into the panels layout (by
+  // oneDNN's reorder, which needs no brgemm) and every product runs on the
+  // own GEMV or GEMM over it.
+  bool own_kernels_only = false;
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   // (K, N) -> the layouts its weights are packed in (none: oneDNN declines the shape).
@@ -117,6 +122,10 @@ struct MatmulInt8Dnnl::Impl {
     const auto key = std::make_pair(k, n);
     if (auto it = layouts.find(key); it != layouts.end()) return it->second;
     Layouts found;
+    if (own_kernels_only) {
+      if (k <= kPanelMaxK) found = {{dnnl::memory::desc({k, n}, dt::s8, tag::BA16a64b4a)}, true};
+      return layouts.emplace(key, std::move(found)).first->second;
+    }
     const auto taken_at = [&](std::initializer_list<std::int64_t> ms, const dnnl::memory::desc& md) {
       return std::all_of(ms.begin(), ms.end(),
                          [&](std::int64_t m) { return describe(m, k, n, md, shifted()).has_value(); });
@@ -172,8 +181,12 @@ struct MatmulInt8Dnnl::Impl {
   // activations): there oneDNN's products plus the passes that shift their
   // activations and scale their sums took as long as the own GEMM's or longer.
   bool runs_on_own_gemm(std::int64_t m, std::int64_t k, std::int64_t n) {
-    return m > kPanelRows && shifted() && layouts_for(k, n).panels;
+    return m > kPanelRows && (shifted() || own_kernels_only) && layouts_for(k, n).panels;
   }
+
+  // Whether this instance runs any product: declined on a CPU where the
+  // kernels asked for do not run.
+  bool runs_here() const { return kernels == Kernels::Any || cpu_has_int8_brgemm() || own_kernels_only; }
 
   // w [n, k] row-major, read as the [K, N] matrix oneDNN wants through transposed strides.
   static dnnl::memory::desc plain_desc(std::int64_t k, std::int64_t n) {
@@ -276,6 +289,7 @@ struct MatmulInt8Dnnl::Impl {
 MatmulInt8Dnnl::MatmulInt8Dnnl(Kernels kernels, Activations activations) : impl_(std::make_unique<Impl>()) {
   impl_->kernels = kernels;
   impl_->activations = activations;
+  impl_->own_kernels_only = kernels == Kernels::Brgemm && own_panels_only();
 }
 MatmulInt8Dnnl::~MatmulInt8Dnnl() = default;
 
@@ -284,6 +298,8 @@ bool MatmulInt8Dnnl::cpu_has_int8_brgemm() {
   const auto vnni = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_vnni);
   return (isa & vnni) == vnni;
 }
+
+bool MatmulInt8Dnnl::own_panels_only() { return !cpu_has_int8_brgemm() && panels_have_vnni(); }
 
 MatmulInt8Dnnl::Activations MatmulInt8Dnnl::fastest_activations() {
   const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
@@ -294,7 +310,7 @@ MatmulInt8Dnnl::Activations MatmulInt8Dnnl::fastest_activations() {
 bool MatmulInt8Dnnl::pack(const std::int8_t* w, std::int64_t k, std::int64_t n) {
   if (impl_->weights.contains(w)) return true;
   if (k <= 0 || n <= 0) return false;
-  if (impl_->kernels == Kernels::Brgemm && !cpu_has_int8_brgemm()) return false;  // no brgemm int8 kernel here
+  if (!impl_->runs_here()) return false;  // no int8 kernel of the kind asked for here
   const Layouts& found = impl_->layouts_for(k, n);
   if (found.descs.empty()) return false;
   PackedWeight weight{k, n, {}, {}, {}};
@@ -328,7 +344,7 @@ bool MatmulInt8Dnnl::pack(const std::int8_t* w, std::int64_t k, std::int64_t n) 
 Tensor MatmulInt8Dnnl::panels_copy(const std::int8_t* w, std::int64_t k, std::int64_t n) {
   static MatmulInt8Dnnl packer;  // its layouts and chunks serve every copy made
   Impl& impl = *packer.impl_;
-  if (k <= 0 || n <= 0 || !cpu_has_int8_brgemm()) return {};
+  if (k <= 0 || n <= 0 || !impl.runs_here()) return {};
   const Layouts& found = impl.layouts_for(k, n);
   if (!found.panels) return {};
   const dnnl::memory::desc& layout = found.descs[0];
@@ -349,7 +365,7 @@ Tensor MatmulInt8Dnnl::panels_copy(const std::int8_t* w, std::int64_t k, std::in
 bool MatmulInt8Dnnl::adopt_panels(const Tensor& packed) {
   const auto* key = packed.data<std::int8_t>();
   if (impl_->weights.contains(key)) return true;
-  if (packed.dtype() != DType::I8 || packed.rank() != 2 || !cpu_has_int8_brgemm()) return false;
+  if (packed.dtype() != DType::I8 || packed.rank() != 2 || !impl_->runs_here()) return false;
   const std::int64_t n = packed.dim(0), k = packed.dim(1);
   const Layouts& found = impl_->layouts_for(k, n);
   if (!found.panels) return false;
@@ -362,7 +378,7 @@ bool MatmulInt8Dnnl::adopt_panels(const Tensor& packed) {
 }
 
 bool MatmulInt8Dnnl::prepare(std::int64_t m, std::int64_t k, std::int64_t n) {
-  if (impl_->kernels == Kernels::Brgemm && !cpu_has_int8_brgemm()) return false;
+  if (!impl_->runs_here()) return false;
   if (m <= 0 || k <= 0 || n <= 0) return false;
   if (impl_->runs_on_panels(m, k, n)) return true;
   if (impl_->runs_on_own_gemm(m, k, n)) {
@@ -420,7 +436,7 @@ bool MatmulInt8Dnnl::run_together(const std::int8_t* x, const float* x_scale, st
 }
 
 bool MatmulInt8Dnnl::plain_runs(std::int64_t m, std::int64_t k, std::int64_t n) {
-  if (impl_->kernels == Kernels::Brgemm && !cpu_has_int8_brgemm()) return false;
+  if (!impl_->runs_here()) return false;
   return m > 0 && k > 0 && n > 0 && impl_->plain_primitive(m, k, n) != nullptr;
 }
 
@@ -432,9 +448,9 @@ bool MatmulInt8Dnnl::run_plain(const std::int8_t* x, const float* x_scale, const
 }
 
 std::string MatmulInt8Dnnl::implementation(std::int64_t m, std::int64_t k, std::int64_t n) {
-  if (impl_->kernels == Kernels::Brgemm && !cpu_has_int8_brgemm()) return "";
-  if (impl_->runs_on_panels(m, k, n)) return "octet:gemv_panels_avx512_vnni";
-  if (impl_->runs_on_own_gemm(m, k, n)) return "octet:gemm_panels_avx512_vnni";
+  if (!impl_->runs_here()) return "";
+  if (impl_->runs_on_panels(m, k, n)) return std::string("octet:gemv_panels_") + panels_vnni_form();
+  if (impl_->runs_on_own_gemm(m, k, n)) return std::string("octet:gemm_panels_") + panels_vnni_form();
   const Primitive* p = impl_->primitive(m, k, n);
   return p != nullptr ? p->implementation : "";
 }

@@ -3,9 +3,11 @@
 // (AVX-512 VNNI and later): int8 activations (as s8, or shifted into u8: see
 // Activations) x s8 weights, int32 sums written into y, then both scales and
 // the bias in one pass over y while it is in cache, the same floats as the
-// own kernel's. Elsewhere (AVX2 without VNNI) oneDNN 2.6 either saturates
-// (gemm:jit) or crawls (ref_int8), so this class declines and the caller runs
-// its own kernel (gemm_int8.h).
+// own kernel's. On AVX-VNNI CPUs (no AVX-512) oneDNN 2.6 has no int8 brgemm,
+// and every product runs on the own panels kernels (own_panels_only).
+// Elsewhere (AVX2 without VNNI) oneDNN 2.6 either saturates (gemm:jit) or
+// crawls (ref_int8), so this class declines and the caller runs its own
+// kernel (gemm_int8.h).
 //
 // Weights are packed once into the layout oneDNN picks (format_tag::any plus
 // a reorder, s8s8 compensation included where the activations are s8). Where
@@ -69,6 +71,12 @@ class MatmulInt8Dnnl {
   // AVX2_VNNI it declined every product), where the own kernel runs
   // (gemm_int8.h, VNNI in 256 bits).
   static bool cpu_has_int8_brgemm();
+  // Where it has none but this build has the own panels kernels (VNNI in 256
+  // bits: an AVX-VNNI CPU), every weight is packed into the panels layout
+  // all the same and every product runs on them (gemv_int8_panels.h for up
+  // to kPanelRows rows, gemm_int8_panels.h above): one copy for every M, as
+  // on the AVX-512 CPUs. Whether that is so here.
+  static bool own_panels_only();
 
   // Packs the weight w [n, k] (rows are output channels, |w| <= 127) for the
   // later runs; false where it cannot run on the kernels asked for.

@@ -1,15 +1,47 @@
 // How the panels kernels (gemv_int8_panels.h for few rows, gemm_int8_panels.h
 // for many) turn a register tile's int32 sums into floats: one expression,
 // the scalar kernels' (gemm_int8.h), so that a row's floats do not depend on
-// which kernel its batch ran on.
+// which kernel its batch ran on. In 512 bits (AVX-512 VNNI) and in 256 (VNNI
+// in 256 bits: AVX-VNNI).
 #pragma once
 
-#if defined(__AVX512F__)
+#if defined(__AVX2__)
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 
 namespace octet::cpu {
+
+#if defined(__FMA__)
+// R rows from row i0 against C vectors of 8 columns from column j0: acc[i][c]
+// holds row i's sums of x + 128 for columns j0 + 8c .. j0 + 8c + 7. As the
+// 512-bit store below: the offsets off, sum * (x_scale * w_scale) (+ bias
+// with one rounding), stored into y (rows of n) for the columns below n.
+// `offsets` holds the padded columns' too (their count is a multiple of 64).
+template <int R, int C>
+inline void store_panel_tile(const __m256i (&acc)[R][C], std::int64_t i0, std::int64_t j0, std::int64_t n,
+                             const std::int32_t* offsets, const float* x_scale, const float* w_scale, const float* bias,
+                             float* y) {
+  for (int c = 0; c < C; ++c) {
+    const std::int64_t j = j0 + 8 * c;
+    if (j >= n) break;
+    const __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::min<std::int64_t>(8, n - j))),
+                                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i offset = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(offsets + j));
+    const __m256 ws = _mm256_maskload_ps(w_scale + j, valid);
+    const __m256 b = bias != nullptr ? _mm256_maskload_ps(bias + j, valid) : _mm256_setzero_ps();
+    for (int i = 0; i < R; ++i) {
+      const __m256 sums = _mm256_cvtepi32_ps(_mm256_sub_epi32(acc[i][c], offset));
+      const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(x_scale[i0 + i]), ws);
+      const __m256 out = bias != nullptr ? _mm256_fmadd_ps(sums, scale, b) : _mm256_mul_ps(sums, scale);
+      _mm256_maskstore_ps(y + (i0 + i) * n + j, valid, out);
+    }
+  }
+}
+#endif
+
+#if defined(__AVX512F__)
 
 // (GCC 12's AVX-512 intrinsics start some results from _mm512_undefined_*(),
 // which -Wmaybe-uninitialized takes for a read of an uninitialized value.)
@@ -41,6 +73,7 @@ inline void store_panel_tile(const __m512i (&acc)[R][4], std::int64_t i0, std::i
 }
 
 #pragma GCC diagnostic pop
+#endif
 
 }  // namespace octet::cpu
 #endif

@@ -21,7 +21,7 @@ namespace {
 class GemvPanelsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!panels_have_vnni()) GTEST_SKIP() << "this build's CPU has no AVX-512 VNNI: the panels GEMV is not compiled";
+    if (!panels_have_vnni()) GTEST_SKIP() << "this build's CPU has no VNNI: the panels GEMV is not compiled";
   }
 };
 
@@ -40,7 +40,7 @@ TEST_F(GemvPanelsTest, OffsetsAre128TimesEachColumnsSum) {
 
 // With unit scales and no bias every output is its int32 sum, exactly (|sum|
 // < 2^24 here, so the float holds it): M = 1..8 (past one register block of
-// 4 rows), K and N not multiples of 4, 16 or 64, weights and activations at
+// 4 rows; in 256 bits, pairs of rows then one), K and N not multiples of 4, 16 or 64, weights and activations at
 // +-127 included (the u8 offset's extremes).
 TEST_F(GemvPanelsTest, ExactInInt32) {
   for (const auto& [k, n] : std::vector<std::pair<std::int64_t, std::int64_t>>{

@@ -1,8 +1,11 @@
 // oneDNN's int8 matmul (MatmulInt8Dnnl): the packed product against float64,
 // and the rule that the backend gets oneDNN's brgemm kernels exactly where
-// the CPU has VNNI (checked by cpuid, independently of oneDNN) and never a
-// slower fallback.
+// the CPU has AVX-512 VNNI (checked by cpuid, independently of oneDNN), the
+// own panels kernels where it has VNNI in 256 bits alone, and never a slower
+// fallback.
 #include "kernels/cpu/matmul_int8_dnnl.h"
+
+#include "kernels/cpu/gemv_int8_panels.h"
 #include "tests/kernels/cpu/reference_util.h"
 
 #include <gtest/gtest.h>
@@ -77,47 +80,55 @@ TEST(MatmulInt8Dnnl, DeclinesWeightsItHasNotPacked) {
 // (with the full int8 weight range, exactly) where the CPU has AVX-512 VNNI,
 // or the own kernels over oneDNN's panels layout (the GEMV up to kPanelRows
 // rows; past it, where the activations are shifted (VNNI without AMX), the
-// GEMM), and on other CPUs (AVX2, or AVX-VNNI without AVX-512) nothing, so
-// that its own kernel over plain rows runs instead of oneDNN's saturating or
-// reference ones.
-TEST(MatmulInt8Dnnl, BrgemmExactlyWhereTheCpuHasAvx512Vnni) {
+// GEMM); where it has VNNI in 256 bits alone (AVX-VNNI, or oneDNN capped at
+// AVX2_VNNI), the own panels kernels at every M; and on other CPUs (AVX2)
+// nothing, so that its own kernel over plain rows runs instead of oneDNN's
+// saturating or reference ones.
+TEST(MatmulInt8Dnnl, BrgemmOrOwnPanelsExactlyWhereTheCpuHasVnni) {
   __builtin_cpu_init();
   const bool vnni = __builtin_cpu_supports("avx512vnni");
   if (std::getenv("ONEDNN_MAX_CPU_ISA") == nullptr) {
     ASSERT_EQ(MatmulInt8Dnnl::cpu_has_int8_brgemm(), vnni) << "oneDNN and cpuid disagree about AVX-512 VNNI";
   }  // (else oneDNN runs on less than cpuid says, as told)
   const bool brgemm = MatmulInt8Dnnl::cpu_has_int8_brgemm();
+  const bool own_only = MatmulInt8Dnnl::own_panels_only();
+  EXPECT_EQ(own_only, !brgemm && panels_have_vnni());
+  const std::string form = panels_vnni_form();
   MatmulInt8Dnnl matmul;
-  for (const int m : {1, 3, 8, 64, 128}) {
+  for (const int m : {1, 3, 8, 9, 64, 128}) {
     double error = 1.0;
     const bool ran = product(matmul, m, 520, 300, 127, true, &error);
-    EXPECT_EQ(ran, brgemm) << "M = " << m;
+    EXPECT_EQ(ran, brgemm || own_only) << "M = " << m;
     if (!ran) continue;
     EXPECT_LT(error, 1e-6) << "M = " << m;
     const std::string implementation = matmul.implementation(m, 520, 300);
-    const bool own_gemm = m > MatmulInt8Dnnl::kPanelRows &&
-                          MatmulInt8Dnnl::fastest_activations() == MatmulInt8Dnnl::Activations::Shifted &&
-                          implementation == "octet:gemm_panels_avx512_vnni";
-    EXPECT_TRUE(implementation.starts_with("brg") || own_gemm ||
-                (m <= MatmulInt8Dnnl::kPanelRows && implementation == "octet:gemv_panels_avx512_vnni"))
+    const bool gemv = m <= MatmulInt8Dnnl::kPanelRows && implementation == "octet:gemv_panels_" + form;
+    const bool gemm = m > MatmulInt8Dnnl::kPanelRows && implementation == "octet:gemm_panels_" + form;
+    if (own_only) {
+      EXPECT_TRUE(gemv || gemm) << "M = " << m << " ran on " << implementation;
+      continue;
+    }
+    const bool shifted = MatmulInt8Dnnl::fastest_activations() == MatmulInt8Dnnl::Activations::Shifted;
+    EXPECT_TRUE(implementation.starts_with("brg") || (gemm && shifted) || gemv)
         << "M = " << m << " fell back to " << implementation;
   }
 }
 
 // On a CPU with AMX and AVX-512 VNNI, oneDNN packs int8 weights in the panels
-// layout and products of up to kPanelRows rows run on the own GEMV over that
-// same copy: exact in int32 (unit scales, sums below 2^24) at every M around
-// the switch, K and N not multiples of 64, so a misread layout shows.
-TEST(MatmulInt8Dnnl, SmallProductsReadTheSamePackedCopyWhereTheCpuHasAmx) {
+// layout (with AVX-VNNI alone, MatmulInt8Dnnl does) and products of up to
+// kPanelRows rows run on the own GEMV over that same copy: exact in int32 (unit scales, sums below 2^24) at every M
+// around the switch, K and N not multiples of 64, so a misread layout shows.
+TEST(MatmulInt8Dnnl, SmallProductsReadTheSamePanelsCopy) {
   __builtin_cpu_init();
-  if (!__builtin_cpu_supports("avx512vnni") || !MatmulInt8Dnnl::cpu_has_int8_brgemm()) {
-    GTEST_SKIP() << "no AVX-512 VNNI here: oneDNN's M = 1 kernels run every product";
+  if (!MatmulInt8Dnnl::own_panels_only() &&
+      (!__builtin_cpu_supports("avx512vnni") || !MatmulInt8Dnnl::cpu_has_int8_brgemm())) {
+    GTEST_SKIP() << "no VNNI here: the backend runs its own kernel over plain rows";
   }
   const int k = 520, n = 300;
   MatmulInt8Dnnl matmul;
   const auto w = test::random_int8(static_cast<std::size_t>(n * k), 52);
   ASSERT_TRUE(matmul.pack(w.data(), k, n));
-  if (matmul.implementation(1, k, n) != "octet:gemv_panels_avx512_vnni") {
+  if (matmul.implementation(1, k, n) != std::string("octet:gemv_panels_") + panels_vnni_form()) {
     GTEST_SKIP() << "oneDNN's packed layout here is not the panels one (a CPU without AMX): M = 1 runs on "
                  << matmul.implementation(1, k, n);
   }
@@ -211,8 +222,7 @@ TEST(MatmulInt8Dnnl, AnAdoptedPanelsCopyGivesTheSameProducts) {
   const auto w = test::random_int8(static_cast<std::size_t>(n * k), 54);
   const Tensor copy = MatmulInt8Dnnl::panels_copy(w.data(), k, n);
   if (copy.raw() == nullptr) {
-    GTEST_SKIP() << "oneDNN's layout here is not the panels one (a CPU without AMX and AVX-512 VNNI): "
-                    "the model keeps its int8 rows";
+    GTEST_SKIP() << "no panels layout here (a CPU without VNNI): the model keeps its int8 rows";
   }
   ASSERT_EQ(copy.shape(), (Shape{n, k}));
   MatmulInt8Dnnl packing, adopting;
