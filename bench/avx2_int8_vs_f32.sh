@@ -9,8 +9,8 @@
 #     int8 brgemm, so int8 products run on octet's own kernel).
 #   avx-vnni: AVX2 with VNNI in 256 bits (Intel's client CPUs from Alder
 #     Lake). Builds build-avx-vnni/ for Alder Lake and caps oneDNN at
-#     AVX2_VNNI (oneDNN 2.6 has no int8 brgemm there either: octet's kernel
-#     runs, in its vpdpbusd form).
+#     AVX2_VNNI (oneDNN 2.6 has no int8 brgemm there either: octet's panels
+#     kernels run, in 256 bits).
 # The machine line names the int8 kernel. On a CPU of that class this is
 # simply what runs; on a newer CPU it is the same code on that CPU's cores
 # (its ports and caches), so say which CPU a result is from. One `octet bench

@@ -31,8 +31,8 @@ std::string machine_description() {
     }
   }
   // Which int8 kernel the CPU backend runs a prompt's products on here (oneDNN's
-  // brgemm on AMX or AVX-512 VNNI, octet's GEMM over its packed copy on AVX-512
-  // VNNI without AMX, or octet's kernel over plain rows, with AVX-VNNI or
+  // brgemm on AMX or AVX-512 VNNI, octet's GEMM over its packed copy on VNNI
+  // without AMX, in 512 or 256 bits, or octet's kernel over plain rows, with
   // AVX2): the numbers differ by far more than the ISA line suggests.
   const std::string kernel = cpu::MatmulInt8Dnnl().implementation(256, 768, 768);
   return fmt::format("{}, {} cores, {}; int8 matmuls on {}", model, machine_cores(), isa.empty() ? "no AVX2" : isa,
