@@ -119,10 +119,10 @@ class CpuBackend final : public Backend {
   // rows (5/8 of the bytes, which is what a memory-bound decode step costs;
   // prefill expands them); another int8 weight is packed once for oneDNN's
   // brgemm kernels or the own panels kernels where the CPU has VNNI
-  // (MatmulInt8Dnnl; the product finds the packed copy
-  // by the weight's address); a weight the model already holds in either
-  // packed form is taken as it is (pack_matmul_weights); every other weight
-  // is read where it is.
+  // (MatmulInt8Dnnl; the product finds the packed copy by the weight's
+  // address); a weight the model already holds in either packed form is
+  // taken as it is (pack_matmul_weights); every other weight is read where
+  // it is.
   Tensor prepare_weight(const Tensor& weight, OpKind op) override {
     const QuantParams* q = weight.quant();
     if (op != OpKind::MatMul || weight.dtype() != DType::I8 || q == nullptr || q->scheme != QuantScheme::Int8) {

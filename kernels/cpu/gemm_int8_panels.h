@@ -11,13 +11,13 @@
 // Lake), where oneDNN 2.6 has no int8 brgemm, it runs in 256 bits.
 //
 // The work: register tiles of 6 rows x one panel's 64 columns (in 256 bits,
-// a quarter of them at a time), over the whole K; a
-// thread runs its rows over a chunk of panels that stays in its L2 cache
-// before the next chunk, the chunk's first pass of rows streaming it from
-// memory and the later passes fetching the next chunk (a product's weights
-// are rarely in cache); the first chunk is one panel, each next one twice
-// the last up to that size. Threads split the rows, or the panels where there
-// are too few rows to share.
+// a quarter of them at a time), over the whole K; a thread runs its rows
+// over a chunk of panels that stays in its L2 cache before the next chunk,
+// the chunk's first pass of rows streaming it from memory and the later
+// passes fetching the next chunk (a product's weights are rarely in cache);
+// the first chunk is one panel, each next one twice the last up to that
+// size. Threads split the rows, or the panels where there are too few rows
+// to share.
 #pragma once
 
 #include <cstdint>

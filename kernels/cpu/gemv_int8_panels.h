@@ -11,9 +11,10 @@
 // oneDNN's BA16a64b4a; MatmulInt8Dnnl checks that a packed copy has it.)
 //
 // The product: per group, each activation row's 4 bytes broadcast and one
-// vpdpbusd per 16 columns (per 8 in 256 bits). vpdpbusd takes unsigned activations, so they are
-// offset by 128 (x ^ 0x80) and 128 * sum(w) of each column (computed once,
-// panel_offsets) is taken off: exact in int32 for K up to 65536.
+// vpdpbusd per 16 columns (per 8 in 256 bits). vpdpbusd takes unsigned
+// activations, so they are offset by 128 (x ^ 0x80) and 128 * sum(w) of each
+// column (computed once, panel_offsets) is taken off: exact in int32 for K up
+// to 65536.
 #pragma once
 
 #include "kernels/cpu/int8_product.h"

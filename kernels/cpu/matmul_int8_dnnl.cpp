@@ -71,10 +71,9 @@ bool is_panels_layout(const dnnl::memory::desc& md, std::int64_t k, std::int64_t
 struct MatmulInt8Dnnl::Impl {
   Kernels kernels;
   Activations activations;
-  // No oneDNN int8 brgemm on this CPU, but the own panels kernels in 256
-  // bits (AVX-VNNI): every weight is packed into the panels layout (by
-  // oneDNN's reorder, which needs no brgemm) and every product runs on the
-  // own GEMV or GEMM over it.
+  // No oneDNN int8 brgemm here, but the own panels kernels in this build
+  // (own_panels_only): every weight is packed into the panels layout and
+  // every product runs on the own GEMV or GEMM over it.
   bool own_kernels_only = false;
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};

@@ -19,8 +19,10 @@
 // this build has AVX-512 VNNI, products of up to kPanelRows rows run on the
 // own GEMV over that same copy (gemv_int8_panels.h): one copy for every M,
 // read at the memory's speed; and where that CPU has no AMX, larger products
-// run on the own GEMM over it (gemm_int8_panels.h), scaled in registers. No
-// oneDNN type appears in this header.
+// run on the own GEMM over it (gemm_int8_panels.h), scaled in registers.
+// Where oneDNN has no int8 brgemm and the build has VNNI in 256 bits, the
+// layout is the panels one always (own_panels_only). No oneDNN type appears
+// in this header.
 #pragma once
 
 #include "engine/core/tensor.h"
@@ -68,14 +70,14 @@ class MatmulInt8Dnnl {
   // Whether oneDNN's int8 brgemm kernels run on this CPU, as oneDNN sees it:
   // AVX-512 VNNI (which AMX CPUs have too). oneDNN 2.6 has none for AVX-VNNI
   // alone (Intel's client CPUs from Alder Lake; with ONEDNN_MAX_CPU_ISA=
-  // AVX2_VNNI it declined every product), where the own kernel runs
-  // (gemm_int8.h, VNNI in 256 bits).
+  // AVX2_VNNI it declined every product).
   static bool cpu_has_int8_brgemm();
-  // Where it has none but this build has the own panels kernels (VNNI in 256
-  // bits: an AVX-VNNI CPU), every weight is packed into the panels layout
-  // all the same and every product runs on them (gemv_int8_panels.h for up
-  // to kPanelRows rows, gemm_int8_panels.h above): one copy for every M, as
-  // on the AVX-512 CPUs. Whether that is so here.
+  // Where it has none but this build has the own panels kernels (an AVX-VNNI
+  // CPU, their 256-bit form; or oneDNN capped below AVX-512 VNNI), every
+  // weight is packed into the panels layout all the same (oneDNN's reorder
+  // needs no brgemm) and every product runs on them (gemv_int8_panels.h for
+  // up to kPanelRows rows, gemm_int8_panels.h above): one copy for every M,
+  // as on the AVX-512 CPUs. Whether that is so here.
   static bool own_panels_only();
 
   // Packs the weight w [n, k] (rows are output channels, |w| <= 127) for the
