@@ -1,8 +1,9 @@
 // The AVX2 pieces the int8 kernels share (gemm_int8.cpp, gemm_int8_sparse24.cpp):
-// the exact int8 dot product (vpdpbusd in 256 bits where the build has VNNI),
-// its horizontal sum and the weight prefetch; the AVX-512 GEMVs' stream
-// prefetch; and the 512-bit VNNI dot products the panels kernels and the
-// attention's integer kernels accumulate with (scores_int8.cpp, values_int16.cpp).
+// the exact int8 dot product (vpdpbusd in 256 bits where the build has VNNI,
+// which the panels kernels' 256-bit form uses too), its horizontal sum and
+// the weight prefetch; the weight-streaming GEMVs' prefetch; and the 512-bit
+// VNNI dot products the panels kernels and the attention's integer kernels
+// accumulate with (scores_int8.cpp, values_int16.cpp).
 #pragma once
 
 #include <cstdint>
@@ -83,12 +84,13 @@ inline void prefetch_ahead(const void* p) {
   _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<std::uintptr_t>(p) + kPrefetchBytes), _MM_HINT_T0);
 }
 
-// How far ahead the AVX-512 GEMVs (gemv_int8_panels.h, gemv_f32.h, the 2:4
-// product) ask for the line of their weight stream at `p`: into L1 1 KiB
-// ahead and into L2 4 KiB ahead. Measured on a Sapphire Rapids host (2 threads, 24 int8 weights
-// of 2048 x 5632 on huge pages, against a plain sum of the same bytes in the
-// same run): the hardware prefetcher alone 80%, L1 only (1 to 4 KiB ahead)
-// 82-86%, both 92-96%; NTA hints 0.6x. Dropped past the matrix, as above.
+// How far ahead the weight-streaming GEMVs (gemv_int8_panels.h in 512 and
+// 256 bits, gemv_f32.h, the 2:4 product) ask for the line of their weight
+// stream at `p`: into L1 1 KiB ahead and into L2 4 KiB ahead. Measured on a
+// Sapphire Rapids host (2 threads, 24 int8 weights of 2048 x 5632 on huge
+// pages, against a plain sum of the same bytes in the same run): the
+// hardware prefetcher alone 80%, L1 only (1 to 4 KiB ahead) 82-86%, both
+// 92-96%; NTA hints 0.6x. Dropped past the matrix, as above.
 inline void prefetch_stream_line(const void* p) {
   const auto at = reinterpret_cast<std::uintptr_t>(p);
   _mm_prefetch(reinterpret_cast<const char*>(at + 1024), _MM_HINT_T0);
