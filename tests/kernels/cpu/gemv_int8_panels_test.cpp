@@ -40,8 +40,9 @@ TEST_F(GemvPanelsTest, OffsetsAre128TimesEachColumnsSum) {
 
 // With unit scales and no bias every output is its int32 sum, exactly (|sum|
 // < 2^24 here, so the float holds it): M = 1..8 (past one register block of
-// 4 rows; in 256 bits, pairs of rows then one), K and N not multiples of 4, 16 or 64, weights and activations at
-// +-127 included (the u8 offset's extremes).
+// 4 rows; in 256 bits, pairs of rows then one), K and N not multiples of 4,
+// 16 or 64, weights and activations at +-127 included (the u8 offset's
+// extremes).
 TEST_F(GemvPanelsTest, ExactInInt32) {
   for (const auto& [k, n] : std::vector<std::pair<std::int64_t, std::int64_t>>{
            {1, 1}, {3, 17}, {100, 37}, {257, 70}, {520, 300}, {64, 64}}) {
