@@ -699,8 +699,9 @@ class CpuBackend final : public Backend {
 
   // A dense int8 weight times quantized rows: oneDNN's brgemm (or the own
   // kernels over its packed copy) where the CPU has AVX-512 VNNI, the own
-  // panels kernels in 256 bits where it has AVX-VNNI alone, else the own
-  // kernel over plain rows, AVX2 (the same floats either way); `then`
+  // panels kernels in 256 bits where it has AVX-VNNI or AVX2 alone, else
+  // (no AVX2, or K past kPanelMaxK) the own kernel over plain rows (the same
+  // floats either way); `then`
   // runs on each row of y (MatmulInt8Dnnl::RowEpilogue).
   // (A weight the model holds packed has no rows for the own kernel to read.)
   void int8_product(const std::int8_t* xq, const float* xs, const Tensor& w, const float* w_scale, const float* bias,

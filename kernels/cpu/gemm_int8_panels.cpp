@@ -22,13 +22,23 @@ constexpr std::int64_t padded(std::int64_t size) { return (size + kPanelColumns 
 
 }  // namespace
 
-std::int64_t gemm_panels_scratch_bytes(std::int64_t m, std::int64_t k) { return m * padded(k); }
-
 #if defined(__AVX512VNNI__) && defined(__AVX512BW__)
 #define OCTET_PANELS_512 1  // else in 256 bits
+#elif defined(__AVX2__) && !defined(OCTET_VNNI_256)
+#define OCTET_PANELS_AVX2 1  // 256 bits without VNNI: each row's bytes and their magnitudes (int8_dot::Broadcast4)
 #endif
 
-#if defined(OCTET_PANELS_512) || defined(OCTET_VNNI_256)
+namespace {
+#if defined(OCTET_PANELS_AVX2)
+constexpr std::int64_t kRowCopies = 2;  // x, then |x|
+#else
+constexpr std::int64_t kRowCopies = 1;  // x + 128
+#endif
+}  // namespace
+
+std::int64_t gemm_panels_scratch_bytes(std::int64_t m, std::int64_t k) { return m * kRowCopies * padded(k); }
+
+#if defined(OCTET_PANELS_512) || defined(__AVX2__)
 
 // GCC 12's AVX-512 intrinsics start some results from _mm512_undefined_*(),
 // which -Wmaybe-uninitialized takes for a read of an uninitialized value.
@@ -37,7 +47,11 @@ std::int64_t gemm_panels_scratch_bytes(std::int64_t m, std::int64_t k) { return 
 
 namespace {
 
-constexpr int kTileRows = 6;                      // rows of a register tile
+#if defined(OCTET_PANELS_AVX2)
+constexpr int kTileRows = 4;  // rows of a register tile (each with two broadcasts)
+#else
+constexpr int kTileRows = 6;  // rows of a register tile
+#endif
 constexpr std::int64_t kChunkBytes = 256 * 1024;  // panels a thread runs its rows over before the next ones
 constexpr std::int64_t kGroupBytes = 4 * kPanelColumns;
 constexpr std::int64_t kSplitRowsFrom = 128;  // rows per thread
@@ -50,12 +64,14 @@ struct Product {
   const float* bias;
   float* y;
   std::int64_t n;
-  const std::uint8_t* rows;  // x + 128, rows of row_bytes
+  // x + 128, rows of row_bytes (in the AVX2 form x as bytes, then |x|: rows of 2 * row_bytes)
+  const std::uint8_t* rows;
   std::int64_t row_bytes, groups, panel_bytes;
 };
 
 // Rows [i_begin, i_end) of x [m, k] + 128 (x ^ 0x80) into rows of
-// row_bytes, the padding past k as x = 0 (the weights there are zero).
+// row_bytes, the padding past k as x = 0 (the weights there are zero); in
+// the AVX2 form x itself and then |x|, each row_bytes.
 void shift_rows(const std::int8_t* x, std::int64_t k, std::int64_t row_bytes, std::int64_t i_begin, std::int64_t i_end,
                 std::uint8_t* rows) {
 #if defined(OCTET_PANELS_512)
@@ -66,6 +82,21 @@ void shift_rows(const std::int8_t* x, std::int64_t k, std::int64_t row_bytes, st
       const __mmask64 bytes = left == 64 ? ~__mmask64{0} : (__mmask64{1} << left) - 1;
       const __m512i v = _mm512_maskz_loadu_epi8(bytes, x + i * k + c);
       _mm512_storeu_si512(rows + i * row_bytes + c, _mm512_xor_si512(v, flip));
+    }
+  }
+#elif defined(OCTET_PANELS_AVX2)
+  for (std::int64_t i = i_begin; i < i_end; ++i) {
+    std::uint8_t* to = rows + i * 2 * row_bytes;
+    std::int64_t c = 0;
+    for (; c + 32 <= k; c += 32) {
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i * k + c));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(to + c), v);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(to + row_bytes + c), _mm256_sign_epi8(v, v));
+    }
+    for (; c < row_bytes; ++c) {
+      const std::int8_t v = c < k ? x[i * k + c] : std::int8_t{0};
+      to[c] = static_cast<std::uint8_t>(v);
+      to[row_bytes + c] = static_cast<std::uint8_t>(v < 0 ? -v : v);  // |x| <= 127
     }
   }
 #else
@@ -127,13 +158,20 @@ void tile(const Product& p, std::int64_t i0, std::int64_t panel, Fetch fetch) {
 // are shared over the quarters. gemm_s8s8_s32's shapes (an Alder Lake build
 // on Emerald Rapids cores, 2 threads, the instruction's peak 374 GMAC/s):
 // 280-320 GMAC/s, where the kernel over plain rows (gemm_int8.h) ran 180-245.
+// Without VNNI (int8_dot::Broadcast4) each row takes two broadcasts, x and
+// |x| from the rows' copy, so tiles of 4 rows fill the registers; the sums
+// start from the columns' offsets. Against the kernel over plain rows
+// (gemm_int8.h): see the RESULTS section "AVX2 without VNNI on the panels".
 template <int R, bool Stream>
 void tile(const Product& p, std::int64_t i0, std::int64_t panel, Fetch fetch) {
-  const std::uint8_t* x = p.rows + i0 * p.row_bytes;
+  const std::uint8_t* x = p.rows + i0 * kRowCopies * p.row_bytes;
   for (int q = 0; q < 4; ++q) {
+    const std::int64_t j = panel * kPanelColumns + 16 * q;
     __m256i acc[R][2];
-    for (auto& row : acc)
-      for (auto& a : row) a = _mm256_setzero_si256();
+    for (int c = 0; c < 2; ++c) {
+      const __m256i start = int8_dot::start_sums(p.offsets + j + 8 * c);
+      for (int i = 0; i < R; ++i) acc[i][c] = start;
+    }
     const std::int8_t* w = p.packed + panel * p.panel_bytes + 64 * q;
     for (std::int64_t g = 0; g < p.groups; ++g, w += kGroupBytes) {
       const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
@@ -144,14 +182,23 @@ void tile(const Product& p, std::int64_t i0, std::int64_t panel, Fetch fetch) {
         _mm_prefetch(fetch.ahead + 64 * g, _MM_HINT_T1);
       }
       for (int i = 0; i < R; ++i) {
+        const std::uint8_t* row = x + i * kRowCopies * p.row_bytes + 4 * g;
         std::int32_t four;
-        std::memcpy(&four, x + i * p.row_bytes + 4 * g, sizeof(four));
-        const __m256i xv = _mm256_set1_epi32(four);
+        std::memcpy(&four, row, sizeof(four));
+#if defined(OCTET_PANELS_AVX2)
+        std::int32_t abs_four;
+        std::memcpy(&abs_four, row + p.row_bytes, sizeof(abs_four));
+        const int8_dot::Broadcast4 xv(four, abs_four);
+        acc[i][0] = xv.times(acc[i][0], w0);
+        acc[i][1] = xv.times(acc[i][1], w1);
+#else
+        const __m256i xv = _mm256_set1_epi32(four);  // already x + 128
         acc[i][0] = int8_dot::dpbusd256(acc[i][0], xv, w0);
         acc[i][1] = int8_dot::dpbusd256(acc[i][1], xv, w1);
+#endif
       }
     }
-    store_panel_tile<R, 2>(acc, i0, panel * kPanelColumns + 16 * q, p.n, p.offsets, p.x_scale, p.w_scale, p.bias, p.y);
+    store_panel_tile<R, 2>(acc, i0, j, p.n, p.offsets, p.x_scale, p.w_scale, p.bias, p.y);
   }
 }
 #endif
@@ -263,12 +310,12 @@ void gemm_s8s8_f32_panels(const std::int8_t* x, const float* x_scale, const std:
 
 #pragma GCC diagnostic pop
 
-#else  // no VNNI in this build: callers check panels_have_vnni() first
+#else  // no AVX2 in this build: callers check panels_built() first
 
 void gemm_s8s8_f32_panels(const std::int8_t*, const float*, const std::int8_t*, const std::int32_t*, const float*,
                           float*, std::int64_t, std::int64_t, std::int64_t, const float*, std::uint8_t*,
                           const std::function<void(std::int64_t, float*)>&) {
-  fail("gemm_s8s8_f32_panels: this build has no VNNI");
+  fail("gemm_s8s8_f32_panels: this build has no AVX2");
 }
 
 #endif

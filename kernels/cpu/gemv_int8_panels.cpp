@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <string_view>
 
 #if defined(__AVX2__)
 #include <immintrin.h>
@@ -20,19 +21,10 @@ constexpr std::int64_t kGroupBytes = 4 * kPanelColumns;  // 4 rows of k for the 
 
 constexpr std::int64_t padded(std::int64_t size) { return (size + kPanelColumns - 1) / kPanelColumns * kPanelColumns; }
 
-// The 4 activations of row x facing group g, offset to unsigned (x ^ 0x80),
-// as one int32 to broadcast; the last group of a K that is not a multiple of
-// 4 is padded (its weights there are zero, so the padding's value does not matter).
-inline std::int32_t shifted_group(const std::int8_t* x, std::int64_t k, std::int64_t g) {
-  std::int32_t four = 0;
-  std::memcpy(&four, x + 4 * g, static_cast<std::size_t>(std::min<std::int64_t>(4, k - 4 * g)));
-  return four ^ static_cast<std::int32_t>(0x80808080u);
-}
-
 }  // namespace
 
 #if defined(__AVX512VNNI__) && defined(__AVX512BW__)
-#define OCTET_PANELS_VNNI 1
+#define OCTET_PANELS_BUILT 1
 
 // GCC 12's AVX-512 intrinsics start some results from _mm512_undefined_*(),
 // which -Wmaybe-uninitialized takes for a read of an uninitialized value.
@@ -42,6 +34,15 @@ inline std::int32_t shifted_group(const std::int8_t* x, std::int64_t k, std::int
 namespace {
 
 constexpr const char* kForm = "avx512_vnni";
+
+// The 4 activations of row x facing group g, offset to unsigned (x ^ 0x80),
+// as one int32 to broadcast; the last group of a K that is not a multiple of
+// 4 is padded (its weights there are zero, so the padding's value does not matter).
+inline std::int32_t shifted_group(const std::int8_t* x, std::int64_t k, std::int64_t g) {
+  std::int32_t four = 0;
+  std::memcpy(&four, x + 4 * g, static_cast<std::size_t>(std::min<std::int64_t>(4, k - 4 * g)));
+  return four ^ static_cast<std::int32_t>(0x80808080u);
+}
 
 // The MB rows of x against one panel: the int32 sums of its 64 columns,
 // offsets included (out = sum (x + 128) w), in 4 registers per row. The sums
@@ -110,42 +111,49 @@ void rows_times_panel(const std::int8_t* x, const float* x_scale, std::int64_t m
 
 #pragma GCC diagnostic pop
 
-#elif defined(OCTET_VNNI_256)
-#define OCTET_PANELS_VNNI 1
+#elif defined(__AVX2__)
+#define OCTET_PANELS_BUILT 1
 
 namespace {
 
+#if defined(OCTET_VNNI_256)
 constexpr const char* kForm = "avx_vnni";
+#else
+constexpr const char* kForm = "avx2";
+#endif
 
 // R rows of x against C vectors of a panel's columns from vector c0 (8
 // columns each: 32 of a group's 256 bytes): their int32 sums, offsets
-// included, as panel_sums gives them in 512 bits. A group's weights are
-// loaded one vector at a time and used by every row: R * C accumulators and
-// R broadcasts fit the 16 registers for R * C <= 8.
+// included, as panel_sums gives them in 512 bits (int8_dot::Broadcast4:
+// with VNNI in 256 bits, or AVX2 alone). `offsets` are the panel's. A
+// group's weights are loaded one vector at a time and used by every row:
+// R * C accumulators and R broadcasts (two each without VNNI) fit the 16
+// registers for R * C <= 8.
 template <int R, int C>
-void panel_sums(const std::int8_t* x, std::int64_t ldx, const std::int8_t* panel, std::int64_t k, int c0,
-                __m256i (&out)[R][C]) {
+void panel_sums(const std::int8_t* x, std::int64_t ldx, const std::int8_t* panel, const std::int32_t* offsets,
+                std::int64_t k, int c0, __m256i (&out)[R][C]) {
   __m256i acc[R][C];
-  for (auto& row : acc)
-    for (auto& a : row) a = _mm256_setzero_si256();
+  for (int c = 0; c < C; ++c) {
+    const __m256i start = int8_dot::start_sums(offsets + 8 * (c0 + c));
+    for (int i = 0; i < R; ++i) acc[i][c] = start;
+  }
   const std::int64_t groups = (k + 3) / 4;  // the zero groups past k are skipped
   const std::int8_t* w = panel + 32 * c0;
   for (std::int64_t g = 0; g < groups; ++g, w += kGroupBytes) {
     for (int line = 0; line < C / 2; ++line) int8_dot::prefetch_stream_line(w + 64 * line);
-    __m256i xv[R];
+    int8_dot::Broadcast4 xv[R];
     for (int i = 0; i < R; ++i) {
-      std::int32_t four;
+      std::int32_t four = 0;
       if (4 * g + 4 <= k) {
         std::memcpy(&four, x + i * ldx + 4 * g, 4);
-        four ^= static_cast<std::int32_t>(0x80808080u);
-      } else {
-        four = shifted_group(x + i * ldx, k, g);
+      } else {  // the last group of a K that is not a multiple of 4: x = 0 past it (its weights there are zero)
+        std::memcpy(&four, x + i * ldx + 4 * g, static_cast<std::size_t>(k - 4 * g));
       }
-      xv[i] = _mm256_set1_epi32(four);
+      xv[i] = int8_dot::Broadcast4(four);
     }
     for (int c = 0; c < C; ++c) {
       const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 32 * c));
-      for (int i = 0; i < R; ++i) acc[i][c] = int8_dot::dpbusd256(acc[i][c], xv[i], wv);
+      for (int i = 0; i < R; ++i) acc[i][c] = xv[i].times(acc[i][c], wv);
     }
   }
   for (int i = 0; i < R; ++i)
@@ -153,12 +161,11 @@ void panel_sums(const std::int8_t* x, std::int64_t ldx, const std::int8_t* panel
 }
 
 void panel_column_offsets(const std::int8_t* w, std::int64_t kp, std::int32_t* offsets) {
-  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
   __m256i sums[8];
   for (auto& s : sums) s = _mm256_setzero_si256();
   for (std::int64_t g = 0; g < kp / 4; ++g, w += kGroupBytes)
     for (int c = 0; c < 8; ++c)
-      sums[c] = int8_dot::dpbusd256(sums[c], flip, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 32 * c)));
+      sums[c] = int8_dot::add_offsets4(sums[c], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 32 * c)));
   for (int c = 0; c < 8; ++c) _mm256_storeu_si256(reinterpret_cast<__m256i*>(offsets + 8 * c), sums[c]);
 }
 
@@ -171,14 +178,14 @@ void rows_times_panel(const std::int8_t* x, const float* x_scale, std::int64_t m
   for (; i0 + 2 <= m; i0 += 2) {
     for (int half = 0; half < 2; ++half) {
       __m256i acc[2][4];
-      panel_sums<2, 4>(x + i0 * k, k, panel, k, 4 * half, acc);
+      panel_sums<2, 4>(x + i0 * k, k, panel, offsets + j0, k, 4 * half, acc);
       store_panel_tile<2, 4>(acc, i0, j0 + 32 * half, product.n, offsets, x_scale, product.w_scale, product.bias,
                              product.y);
     }
   }
   if (i0 < m) {
     __m256i acc[1][8];
-    panel_sums<1, 8>(x + i0 * k, k, panel, k, 0, acc);
+    panel_sums<1, 8>(x + i0 * k, k, panel, offsets + j0, k, 0, acc);
     store_panel_tile<1, 8>(acc, i0, j0, product.n, offsets, x_scale, product.w_scale, product.bias, product.y);
   }
 }
@@ -187,11 +194,13 @@ void rows_times_panel(const std::int8_t* x, const float* x_scale, std::int64_t m
 
 #endif
 
-#if defined(OCTET_PANELS_VNNI)
+#if defined(OCTET_PANELS_BUILT)
 
-bool panels_have_vnni() { return true; }
+bool panels_built() { return true; }
 
-const char* panels_vnni_form() { return kForm; }
+bool panels_have_vnni() { return std::string_view(kForm) != "avx2"; }
+
+const char* panels_form() { return kForm; }
 
 void panel_offsets(const std::int8_t* packed, std::int64_t k, std::int64_t n, std::int32_t* offsets) {
   const std::int64_t kp = padded(k), np = padded(n);
@@ -223,19 +232,21 @@ void gemv_s8s8_f32_panels(const std::int8_t* x, const float* x_scale, std::span<
   }
 }
 
-#else  // no VNNI in this build: callers check panels_have_vnni() first
+#else  // no AVX2 in this build: callers check panels_built() first
+
+bool panels_built() { return false; }
 
 bool panels_have_vnni() { return false; }
 
-const char* panels_vnni_form() { return ""; }
+const char* panels_form() { return ""; }
 
 void panel_offsets(const std::int8_t*, std::int64_t, std::int64_t, std::int32_t*) {
-  fail("panel_offsets: this build has no VNNI");
+  fail("panel_offsets: this build has no AVX2");
 }
 
 void gemv_s8s8_f32_panels(const std::int8_t*, const float*, std::span<const PanelsProduct>, std::int64_t,
                           std::int64_t) {
-  fail("gemv_s8s8_f32_panels: this build has no VNNI");
+  fail("gemv_s8s8_f32_panels: this build has no AVX2");
 }
 
 #endif

@@ -14,7 +14,7 @@
 // vpdpbusd per 16 columns (per 8 in 256 bits). vpdpbusd takes unsigned
 // activations, so they are offset by 128 (x ^ 0x80) and 128 * sum(w) of each
 // column (computed once, panel_offsets) is taken off: exact in int32 for K up
-// to 65536.
+// to 65536. (Without VNNI the same int32 sums another way: int8_dot::Broadcast4.)
 #pragma once
 
 #include "kernels/cpu/int8_product.h"
@@ -27,22 +27,26 @@ namespace octet::cpu {
 constexpr std::int64_t kPanelColumns = 64;  // columns of a panel, and both dimensions' padding
 constexpr std::int64_t kPanelMaxK = 65536;  // int32 sums of 255 * 127 * K stay exact below this
 
-// Whether this build has a VNNI product over panels (otherwise nothing here
+// Whether this build has the products over panels (otherwise nothing here
 // runs): in 512 bits where it has AVX-512 VNNI, else in 256 where it has VNNI
-// in 256 bits (AVX-VNNI: Intel's client CPUs from Alder Lake). The same
-// layout, sums and floats in both.
+// in 256 bits (AVX-VNNI: Intel's client CPUs from Alder Lake), else in 256
+// with AVX2 alone (AMD Zen 1-3, Intel before Ice Lake: vpmaddubsw in place of
+// vpdpbusd, int8_dot::Broadcast4). The same layout, sums and floats in all.
+bool panels_built();
+// Whether that product has VNNI (the 512-bit or the AVX-VNNI form): only
+// then does it beat oneDNN's brgemm on a CPU that has one.
 bool panels_have_vnni();
-// Which: "avx512_vnni", "avx_vnni", or "" (none).
-const char* panels_vnni_form();
+// Which: "avx512_vnni", "avx_vnni", "avx2", or "" (none).
+const char* panels_form();
 
 // 128 * sum over k of w[k, j] for every column j of a packed weight: Np values,
-// the padding columns' zero. Only where panels_have_vnni().
+// the padding columns' zero. Only where panels_built().
 void panel_offsets(const std::int8_t* packed, std::int64_t k, std::int64_t n, std::int32_t* offsets);
 
 // y[m, n] = x_scale[m] * w_scale[n] * sum_k x[m, k] * w[k, n] (+ bias[n]) for a
 // packed weight and its offsets; the floats gemm_s8s8_f32 gives for the same
 // int32 sums. |x| <= 127, `bias` may be null, k <= kPanelMaxK. Only where
-// panels_have_vnni().
+// panels_built().
 void gemv_s8s8_f32_panels(const std::int8_t* x, const float* x_scale, const std::int8_t* packed,
                           const std::int32_t* offsets, const float* w_scale, float* y, std::int64_t m, std::int64_t k,
                           std::int64_t n, const float* bias = nullptr);

@@ -62,6 +62,61 @@ inline __m256i dpbusd256(__m256i acc, __m256i u8, __m256i s8) {
 }
 #endif
 
+// A row's 4 activations facing one group of a panel (gemv_int8_panels.h),
+// broadcast to 8 lanes, and their products with 8 columns' 4 weights each
+// (32 bytes) added into 8 int32 sums of x + 128 times w: the sums vpdpbusd
+// makes of the shifted activations, offsets included, in either 256-bit
+// form of the panels kernels. With VNNI, x + 128 (x ^ 0x80) and one
+// vpdpbusd. Without, vpmaddubsw would saturate on x + 128 (up to 255 * 127 *
+// 2 a pair), so the products are x * w (|x| by w with x's sign, as dot32
+// below: every pair fits) and the sum starts from the column's offset
+// (start_sums): the same int32s, so the epilogue that takes the offsets off
+// is the VNNI form's.
+struct Broadcast4 {
+  Broadcast4() = default;
+#if defined(OCTET_VNNI_256)
+  __m256i u8;  // x + 128
+  explicit Broadcast4(std::int32_t four) : u8(_mm256_set1_epi32(four ^ static_cast<std::int32_t>(0x80808080u))) {}
+#else
+  __m256i x, abs_x;
+  explicit Broadcast4(std::int32_t four) : x(_mm256_set1_epi32(four)), abs_x(_mm256_sign_epi8(x, x)) {}
+  // From x's four bytes and their magnitudes' (where the caller keeps |x| at hand).
+  Broadcast4(std::int32_t four, std::int32_t abs_four)
+      : x(_mm256_set1_epi32(four)), abs_x(_mm256_set1_epi32(abs_four)) {}
+#endif
+  __m256i times(__m256i acc, __m256i w) const {
+#if defined(OCTET_VNNI_256)
+    return dpbusd256(acc, u8, w);
+#else
+    const __m256i pairs = _mm256_maddubs_epi16(abs_x, _mm256_sign_epi8(w, x));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+#endif
+  }
+};
+
+// Where a panel tile's sums of 8 columns start: zero with VNNI (x + 128 goes
+// in), the columns' offsets without (x goes in: Broadcast4).
+inline __m256i start_sums(const std::int32_t* offsets) {
+#if defined(OCTET_VNNI_256)
+  (void)offsets;
+  return _mm256_setzero_si256();
+#else
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(offsets));
+#endif
+}
+
+// 128 * the sum of each column's 4 weights in 32 bytes of a group, added to
+// acc: the panels' column offsets. vpmaddubsw does not saturate here (128 *
+// 127 * 2 < 2^15).
+inline __m256i add_offsets4(__m256i acc, __m256i w) {
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+#if defined(OCTET_VNNI_256)
+  return dpbusd256(acc, flip, w);
+#else
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(flip, w), _mm256_set1_epi16(1)));
+#endif
+}
+
 // acc += dot products of 32 int8 lanes, as 8 int32 partial sums. `abs_x` is
 // |x| (computed once per activation load), the sign moves onto the weight:
 // |x| * sign(w, x) = x * w, unsigned bytes by signed ones. With VNNI in 256

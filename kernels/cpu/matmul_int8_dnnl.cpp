@@ -298,7 +298,7 @@ bool MatmulInt8Dnnl::cpu_has_int8_brgemm() {
   return (isa & vnni) == vnni;
 }
 
-bool MatmulInt8Dnnl::own_panels_only() { return !cpu_has_int8_brgemm() && panels_have_vnni(); }
+bool MatmulInt8Dnnl::own_panels_only() { return !cpu_has_int8_brgemm() && panels_built(); }
 
 MatmulInt8Dnnl::Activations MatmulInt8Dnnl::fastest_activations() {
   const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
@@ -448,8 +448,8 @@ bool MatmulInt8Dnnl::run_plain(const std::int8_t* x, const float* x_scale, const
 
 std::string MatmulInt8Dnnl::implementation(std::int64_t m, std::int64_t k, std::int64_t n) {
   if (!impl_->runs_here()) return "";
-  if (impl_->runs_on_panels(m, k, n)) return std::string("octet:gemv_panels_") + panels_vnni_form();
-  if (impl_->runs_on_own_gemm(m, k, n)) return std::string("octet:gemm_panels_") + panels_vnni_form();
+  if (impl_->runs_on_panels(m, k, n)) return std::string("octet:gemv_panels_") + panels_form();
+  if (impl_->runs_on_own_gemm(m, k, n)) return std::string("octet:gemm_panels_") + panels_form();
   const Primitive* p = impl_->primitive(m, k, n);
   return p != nullptr ? p->implementation : "";
 }

@@ -3,11 +3,11 @@
 // (AVX-512 VNNI and later): int8 activations (as s8, or shifted into u8: see
 // Activations) x s8 weights, int32 sums written into y, then both scales and
 // the bias in one pass over y while it is in cache, the same floats as the
-// own kernel's. On AVX-VNNI CPUs (no AVX-512) oneDNN 2.6 has no int8 brgemm,
-// and every product runs on the own panels kernels (own_panels_only).
-// Elsewhere (AVX2 without VNNI) oneDNN 2.6 either saturates (gemm:jit) or
-// crawls (ref_int8), so this class declines and the caller runs its own
-// kernel (gemm_int8.h).
+// own kernel's. On AVX-VNNI CPUs (no AVX-512) and AVX2 ones (no VNNI)
+// oneDNN 2.6 has no int8 brgemm (its other int8 kernels there saturate,
+// gemm:jit, or crawl, ref_int8), and every product runs on the own panels
+// kernels (own_panels_only). Without AVX2 this class declines and the caller
+// runs its own kernel (gemm_int8.h).
 //
 // Weights are packed once into the layout oneDNN picks (format_tag::any plus
 // a reorder, s8s8 compensation included where the activations are s8). Where
@@ -20,8 +20,8 @@
 // own GEMV over that same copy (gemv_int8_panels.h): one copy for every M,
 // read at the memory's speed; and where that CPU has no AMX, larger products
 // run on the own GEMM over it (gemm_int8_panels.h), scaled in registers.
-// Where oneDNN has no int8 brgemm and the build has VNNI in 256 bits, the
-// layout is the panels one always (own_panels_only). No oneDNN type appears
+// Where oneDNN has no int8 brgemm and the build has AVX2, the layout is the
+// panels one always (own_panels_only). No oneDNN type appears
 // in this header.
 #pragma once
 
@@ -73,7 +73,7 @@ class MatmulInt8Dnnl {
   // AVX2_VNNI it declined every product).
   static bool cpu_has_int8_brgemm();
   // Where it has none but this build has the own panels kernels (an AVX-VNNI
-  // CPU, their 256-bit form; or oneDNN capped below AVX-512 VNNI), every
+  // or AVX2 CPU, their 256-bit forms; or oneDNN capped below AVX-512 VNNI), every
   // weight is packed into the panels layout all the same (oneDNN's reorder
   // needs no brgemm) and every product runs on them (gemv_int8_panels.h for
   // up to kPanelRows rows, gemm_int8_panels.h above): one copy for every M,

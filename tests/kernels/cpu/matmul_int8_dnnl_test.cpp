@@ -80,11 +80,10 @@ TEST(MatmulInt8Dnnl, DeclinesWeightsItHasNotPacked) {
 // (with the full int8 weight range, exactly) where the CPU has AVX-512 VNNI,
 // or the own kernels over oneDNN's panels layout (the GEMV up to kPanelRows
 // rows; past it, where the activations are shifted (VNNI without AMX), the
-// GEMM); where it has VNNI in 256 bits alone (AVX-VNNI, or oneDNN capped at
-// AVX2_VNNI), the own panels kernels at every M; and on other CPUs (AVX2)
-// nothing, so that its own kernel over plain rows runs instead of oneDNN's
-// saturating or reference ones.
-TEST(MatmulInt8Dnnl, BrgemmOrOwnPanelsExactlyWhereTheCpuHasVnni) {
+// GEMM); where oneDNN has no int8 brgemm (AVX-VNNI or AVX2 alone, or oneDNN
+// capped below AVX-512 VNNI), the own panels kernels at every M, in the form
+// this build has.
+TEST(MatmulInt8Dnnl, BrgemmOrOwnPanelsAtEveryM) {
   __builtin_cpu_init();
   const bool vnni = __builtin_cpu_supports("avx512vnni");
   if (std::getenv("ONEDNN_MAX_CPU_ISA") == nullptr) {
@@ -93,13 +92,13 @@ TEST(MatmulInt8Dnnl, BrgemmOrOwnPanelsExactlyWhereTheCpuHasVnni) {
   const bool brgemm = MatmulInt8Dnnl::cpu_has_int8_brgemm();
   const bool own_only = MatmulInt8Dnnl::own_panels_only();
   // What the compiler was told this build's CPU has, as the panels kernels are compiled.
-#if (defined(__AVX512VNNI__) && (defined(__AVX512BW__) || defined(__AVX512VL__))) || defined(__AVXVNNI__)
-  constexpr bool build_has_vnni = true;
+#if defined(__AVX2__)
+  constexpr bool build_has_panels = true;
 #else
-  constexpr bool build_has_vnni = false;
+  constexpr bool build_has_panels = false;
 #endif
-  EXPECT_EQ(own_only, !brgemm && build_has_vnni) << "own panels kernels exactly where oneDNN has no int8 brgemm";
-  const std::string form = panels_vnni_form();
+  EXPECT_EQ(own_only, !brgemm && build_has_panels) << "own panels kernels exactly where oneDNN has no int8 brgemm";
+  const std::string form = panels_form();
   MatmulInt8Dnnl matmul;
   for (const int m : {1, 3, 8, 9, 64, 128}) {
     double error = 1.0;
@@ -121,7 +120,7 @@ TEST(MatmulInt8Dnnl, BrgemmOrOwnPanelsExactlyWhereTheCpuHasVnni) {
 }
 
 // On a CPU with AMX and AVX-512 VNNI, oneDNN packs int8 weights in the panels
-// layout (with AVX-VNNI alone, MatmulInt8Dnnl does) and products of up to
+// layout (without oneDNN's int8 brgemm, MatmulInt8Dnnl does) and products of up to
 // kPanelRows rows run on the own GEMV over that same copy: exact in int32
 // (unit scales, sums below 2^24) at every M around the switch, K and N not
 // multiples of 64, so a misread layout shows.
@@ -129,13 +128,13 @@ TEST(MatmulInt8Dnnl, SmallProductsReadTheSamePanelsCopy) {
   __builtin_cpu_init();
   if (!MatmulInt8Dnnl::own_panels_only() &&
       (!__builtin_cpu_supports("avx512vnni") || !MatmulInt8Dnnl::cpu_has_int8_brgemm())) {
-    GTEST_SKIP() << "no VNNI here: the backend runs its own kernel over plain rows";
+    GTEST_SKIP() << "no panels layout here: oneDNN's int8 brgemm runs on other layouts, or this build has no AVX2";
   }
   const int k = 520, n = 300;
   MatmulInt8Dnnl matmul;
   const auto w = test::random_int8(static_cast<std::size_t>(n * k), 52);
   ASSERT_TRUE(matmul.pack(w.data(), k, n));
-  if (matmul.implementation(1, k, n) != std::string("octet:gemv_panels_") + panels_vnni_form()) {
+  if (matmul.implementation(1, k, n) != std::string("octet:gemv_panels_") + panels_form()) {
     GTEST_SKIP() << "oneDNN's packed layout here is not the panels one (a CPU without AMX): M = 1 runs on "
                  << matmul.implementation(1, k, n);
   }
