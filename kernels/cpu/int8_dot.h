@@ -60,6 +60,16 @@ inline __m256i dpbusd256(__m256i acc, __m256i u8, __m256i s8) {
 #endif
   return acc;
 }
+// acc[i] + a[2i] * b[2i] + a[2i + 1] * b[2i + 1] (signed 16-bit words), in
+// 256 bits, written as the instruction for the same reason.
+inline __m256i dpwssd256(__m256i acc, __m256i a, __m256i b) {
+#if defined(__AVXVNNI__)
+  asm("%{vex%} vpdpwssd %2, %1, %0" : "+x"(acc) : "x"(a), "xm"(b));
+#else
+  asm("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(a), "vm"(b));
+#endif
+  return acc;
+}
 #endif
 
 // A row's 4 activations facing one group of a panel (gemv_int8_panels.h),

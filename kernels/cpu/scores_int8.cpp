@@ -9,7 +9,9 @@
 
 #if defined(__AVX512VNNI__) && defined(__AVX512BW__)
 #include <immintrin.h>
-#define OCTET_INT8_SCORES 1
+#define OCTET_INT8_SCORES 512
+#elif defined(OCTET_VNNI_256)  // AVX-VNNI without AVX-512 (int8_dot.h)
+#define OCTET_INT8_SCORES 256
 #endif
 
 namespace octet::cpu {
@@ -56,7 +58,7 @@ bool int8_scores_built() {
 
 std::size_t int8_keys_bytes(int max_keys, int head_dim) { return layout_of(max_keys, head_dim).total; }
 
-#ifdef OCTET_INT8_SCORES
+#if OCTET_INT8_SCORES == 512
 
 // (GCC 12 takes the undefined operand inside its own AVX-512 intrinsics for
 // an uninitialized read.)
@@ -101,14 +103,6 @@ float quantize_head_row(const float* x, const float* mean, int n, const Put& put
   return absmax / 127.0f;
 }
 
-// Rows a head's slice apart (a row of all heads) are pages apart, where the
-// hardware's prefetchers do not follow: the quantizers ask for the row this
-// many ahead (loads that missed the cache were half their time).
-constexpr int kPrefetchRows = 4;
-void prefetch_row(const float* x, int n) {
-  for (int i = 0; i < n; i += 16) _mm_prefetch(reinterpret_cast<const char*>(x + i), _MM_HINT_T0);
-}
-
 // R query rows (unsigned bytes, row_bytes apart) against the keys' tiles up
 // to `width`: 4 x R int32 sums per tile, turned into scaled floats on the way out.
 template <int R>
@@ -147,6 +141,208 @@ void score_tile_rows(const std::uint8_t* q, std::int64_t row_bytes, const float*
   }
 }
 
+// The mean of n_keys keys, each dim over j in order, into mean[0..head_dim).
+// The sums in registers, 64 dims at a time (through memory, each key's
+// additions waited for the previous key's stores).
+void key_means(const float* k, std::int64_t stride, int n_keys, int head_dim, float* mean) {
+  for (int d0 = 0; d0 < head_dim; d0 += 64) {
+    __m512 sum[4];
+    __mmask16 dims[4];
+    for (int c = 0; c < 4; ++c) {
+      const int d = d0 + 16 * c;
+      sum[c] = _mm512_setzero_ps();
+      dims[c] = static_cast<__mmask16>(head_dim - d >= 16  ? 0xFFFF
+                                       : head_dim - d <= 0 ? 0
+                                                           : (1u << (head_dim - d)) - 1);
+    }
+    for (int j = 0; j < n_keys; ++j) {
+      for (int c = 0; c < 4; ++c) {
+        sum[c] = _mm512_add_ps(sum[c], _mm512_maskz_loadu_ps(dims[c], k + j * stride + d0 + 16 * c));
+      }
+    }
+    const __m512 keys_count = _mm512_set1_ps(static_cast<float>(n_keys));
+    for (int c = 0; c < 4; ++c) _mm512_mask_storeu_ps(mean + d0 + 16 * c, dims[c], _mm512_div_ps(sum[c], keys_count));
+  }
+}
+
+// One key less the mean, quantized into its place `to` in the packed keys
+// (its 4 dims of group g at to + g * 64); returns its scale, and 128 * the
+// sum of its int8 values in `offset`.
+float pack_key(const float* key, const float* mean, int head_dim, std::int8_t* to, std::int32_t* offset) {
+  const int groups = dim_groups(head_dim);
+  __m512i sum16 = _mm512_setzero_si512();
+  const float scale = quantize_head_row(key, mean, head_dim, [&](int i, __m512i q, __mmask16) {
+    sum16 = _mm512_add_epi32(sum16, q);
+    const __m128i bytes = _mm512_cvtepi32_epi8(q);
+    std::int8_t* group = to + (i / 4) * kKeysPerVector * 4;
+    const int n_groups = std::min(4, groups - i / 4);
+    _mm_storeu_si32(group, bytes);
+    if (n_groups > 1) _mm_storeu_si32(group + kKeysPerVector * 4, _mm_srli_si128(bytes, 4));
+    if (n_groups > 2) _mm_storeu_si32(group + 2 * kKeysPerVector * 4, _mm_srli_si128(bytes, 8));
+    if (n_groups > 3) _mm_storeu_si32(group + 3 * kKeysPerVector * 4, _mm_srli_si128(bytes, 12));
+  });
+  *offset = 128 * _mm512_reduce_add_epi32(sum16);
+  return scale;
+}
+
+// A query row quantized, each value + 128 (1..255, the unsigned side of
+// vpdpbusd), into to[0..head_dim); returns its scale.
+float quantize_query_row(const float* q, int head_dim, std::uint8_t* to) {
+  return quantize_head_row(q, nullptr, head_dim, [&](int i, __m512i v, __mmask16 m) {
+    _mm512_mask_cvtepi32_storeu_epi8(to + i, m, _mm512_add_epi32(v, _mm512_set1_epi32(128)));
+  });
+}
+
+}  // namespace
+
+#pragma GCC diagnostic pop
+
+#elif OCTET_INT8_SCORES == 256
+
+namespace {
+
+// The same pieces in 256 bits (AVX-VNNI: Intel's client CPUs from Alder
+// Lake), 8 values at a time: the same rounding and clamping, the same packed
+// layout, the same int32 sums (vpdpbusd's VEX form) and floats. Tails go
+// under AVX2's lane masks (all ones in lanes i < n).
+__m256i lanes_below(int n, int i) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n - i), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+float max_of(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+}
+
+// quantize_head_row as in 512 bits: each 8 values' int32s go to `put(i, q,
+// lanes)`, lanes past n zero.
+template <typename Put>
+float quantize_head_row(const float* x, const float* mean, int n, const Put& put) {
+  const auto load = [&](int i) {
+    const __m256i lanes = lanes_below(n, i);
+    const __m256 v = _mm256_maskload_ps(x + i, lanes);
+    return mean != nullptr ? _mm256_sub_ps(v, _mm256_maskload_ps(mean + i, lanes)) : v;
+  };
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 absmax8 = _mm256_setzero_ps();
+  for (int i = 0; i < n; i += 8) {
+    // max(|x|, m) gives m where x is a NaN (vmaxps returns its second operand then).
+    absmax8 = _mm256_max_ps(_mm256_andnot_ps(sign, load(i)), absmax8);
+  }
+  const float absmax = max_of(absmax8);
+  const __m256 inv = _mm256_set1_ps(absmax > 0.0f ? 127.0f / absmax : 0.0f);
+  const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
+  for (int i = 0; i < n; i += 8) {
+    // Round half to even; a NaN converts to INT_MIN and clamps to -127.
+    const __m256i q = _mm256_cvtps_epi32(_mm256_mul_ps(load(i), inv));
+    put(i, _mm256_min_epi32(_mm256_max_epi32(q, lo), hi), lanes_below(n, i));
+  }
+  return absmax / 127.0f;
+}
+
+// The 8 int32s of q (each within -255..255 here) as bytes, signed or
+// unsigned (saturating: exact for these), in the low 8 bytes.
+__m128i bytes_of(__m256i q, bool unsigned_bytes) {
+  const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+  return unsigned_bytes ? _mm_packus_epi16(words, words) : _mm_packs_epi16(words, words);
+}
+
+// R query rows against the keys up to `width`, 16 keys (one packed vector,
+// two registers) at a time: R x 2 int32 sums, 11 of the 16 registers at R = 4.
+template <int R>
+void score_tile_rows(const std::uint8_t* q, std::int64_t row_bytes, const float* row_scale, const Int8Keys& keys,
+                     int width, float* scores, std::int64_t score_stride) {
+  const int groups = dim_groups(keys.head_dim);
+  const std::int64_t vector_bytes = static_cast<std::int64_t>(groups) * kKeysPerVector * 4;
+  for (int j0 = 0; j0 < width; j0 += kKeysPerVector) {
+    __m256i sum[R][2];
+    for (auto& row : sum)
+      for (auto& v : row) v = _mm256_setzero_si256();
+    const std::int8_t* tile = keys.packed + static_cast<std::int64_t>(j0 / kKeysPerVector) * vector_bytes;
+    for (int g = 0; g < groups; ++g) {
+      const __m256i k0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + g * 64));
+      const __m256i k1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + g * 64 + 32));
+      for (int r = 0; r < R; ++r) {
+        std::int32_t four;
+        std::memcpy(&four, q + r * row_bytes + g * 4, sizeof(four));
+        const __m256i qr = _mm256_set1_epi32(four);
+        sum[r][0] = int8_dot::dpbusd256(sum[r][0], qr, k0);
+        sum[r][1] = int8_dot::dpbusd256(sum[r][1], qr, k1);
+      }
+    }
+    for (int c = 0; c < 2; ++c) {
+      const int j = j0 + 8 * c;
+      if (j >= width) break;
+      const __m256i lanes = lanes_below(width, j);
+      const __m256i offset = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(keys.offset + j));
+      const __m256 key_scale = _mm256_loadu_ps(keys.scale + j);
+      for (int r = 0; r < R; ++r) {
+        // Exact: |q8 . k8| <= head_dim * 127 * 127 < 2^24 (head_dim <= kMaxHeadDim).
+        const __m256 dot = _mm256_cvtepi32_ps(_mm256_sub_epi32(sum[r][c], offset));
+        _mm256_maskstore_ps(scores + r * score_stride + j, lanes,
+                            _mm256_mul_ps(_mm256_mul_ps(dot, _mm256_set1_ps(row_scale[r])), key_scale));
+      }
+    }
+  }
+}
+
+void key_means(const float* k, std::int64_t stride, int n_keys, int head_dim, float* mean) {
+  for (int d0 = 0; d0 < head_dim; d0 += 32) {
+    __m256 sum[4];
+    __m256i dims[4];
+    for (int c = 0; c < 4; ++c) {
+      sum[c] = _mm256_setzero_ps();
+      dims[c] = lanes_below(head_dim, d0 + 8 * c);
+    }
+    for (int j = 0; j < n_keys; ++j) {
+      for (int c = 0; c < 4; ++c) {
+        sum[c] = _mm256_add_ps(sum[c], _mm256_maskload_ps(k + j * stride + d0 + 8 * c, dims[c]));
+      }
+    }
+    const __m256 keys_count = _mm256_set1_ps(static_cast<float>(n_keys));
+    for (int c = 0; c < 4; ++c) _mm256_maskstore_ps(mean + d0 + 8 * c, dims[c], _mm256_div_ps(sum[c], keys_count));
+  }
+}
+
+float pack_key(const float* key, const float* mean, int head_dim, std::int8_t* to, std::int32_t* offset) {
+  const int groups = dim_groups(head_dim);
+  __m256i sum8 = _mm256_setzero_si256();
+  const float scale = quantize_head_row(key, mean, head_dim, [&](int i, __m256i q, __m256i) {
+    sum8 = _mm256_add_epi32(sum8, q);
+    const __m128i bytes = bytes_of(q, false);
+    std::int8_t* group = to + (i / 4) * kKeysPerVector * 4;
+    _mm_storeu_si32(group, bytes);
+    if (groups - i / 4 > 1) _mm_storeu_si32(group + kKeysPerVector * 4, _mm_srli_si128(bytes, 4));
+  });
+  *offset = 128 * int8_dot::hsum(sum8);
+  return scale;
+}
+
+float quantize_query_row(const float* q, int head_dim, std::uint8_t* to) {
+  return quantize_head_row(q, nullptr, head_dim, [&](int i, __m256i v, __m256i) {
+    alignas(16) std::uint8_t bytes[16];
+    _mm_store_si128(reinterpret_cast<__m128i*>(bytes), bytes_of(_mm256_add_epi32(v, _mm256_set1_epi32(128)), true));
+    std::memcpy(to + i, bytes, static_cast<std::size_t>(std::min(8, head_dim - i)));
+  });
+}
+
+}  // namespace
+
+#endif
+
+#ifdef OCTET_INT8_SCORES
+
+namespace {
+
+// Rows a head's slice apart (a row of all heads) are pages apart, where the
+// hardware's prefetchers do not follow: the quantizers ask for the row this
+// many ahead (loads that missed the cache were half their time).
+constexpr int kPrefetchRows = 4;
+void prefetch_row(const float* x, int n) {
+  for (int i = 0; i < n; i += 16) _mm_prefetch(reinterpret_cast<const char*>(x + i), _MM_HINT_T0);
+}
+
 }  // namespace
 
 Int8Keys quantize_keys(const float* k, std::int64_t stride, int n_keys, int head_dim, std::byte* scratch) {
@@ -166,44 +362,14 @@ Int8Keys quantize_keys(const float* k, std::int64_t stride, int n_keys, int head
   // (SmolLM2-135M-Instruct, 60 windows of 512 TinyStories tokens: int8
   // scores added 0.00095 nats a token to the int8 model's KL divergence from
   // f32, 0.0308; centred keys 0.00053).
-  // The sums in registers, 64 dims at a time (through memory, each key's
-  // additions waited for the previous key's stores).
   float mean[kMaxHeadDim];
-  for (int d0 = 0; d0 < head_dim; d0 += 64) {
-    __m512 sum[4];
-    __mmask16 dims[4];
-    for (int c = 0; c < 4; ++c) {
-      const int d = d0 + 16 * c;
-      sum[c] = _mm512_setzero_ps();
-      dims[c] = static_cast<__mmask16>(head_dim - d >= 16  ? 0xFFFF
-                                       : head_dim - d <= 0 ? 0
-                                                           : (1u << (head_dim - d)) - 1);
-    }
-    for (int j = 0; j < n_keys; ++j) {
-      for (int c = 0; c < 4; ++c) {
-        sum[c] = _mm512_add_ps(sum[c], _mm512_maskz_loadu_ps(dims[c], k + j * stride + d0 + 16 * c));
-      }
-    }
-    const __m512 keys_count = _mm512_set1_ps(static_cast<float>(n_keys));
-    for (int c = 0; c < 4; ++c) _mm512_mask_storeu_ps(mean + d0 + 16 * c, dims[c], _mm512_div_ps(sum[c], keys_count));
-  }
+  key_means(k, stride, n_keys, head_dim, mean);
   for (int j = 0; j < n_keys; ++j) {
     if (j + kPrefetchRows < n_keys) prefetch_row(k + (j + kPrefetchRows) * stride, head_dim);
-    // Key j's 4 dims of group g sit at [j / 16][g][j % 16]: 16 values are 4 groups.
+    // Key j's 4 dims of group g sit at [j / 16][g][j % 16].
     std::int8_t* to =
         packed + static_cast<std::int64_t>(j / kKeysPerVector) * groups * kKeysPerVector * 4 + (j % kKeysPerVector) * 4;
-    __m512i sum16 = _mm512_setzero_si512();
-    scale[j] = quantize_head_row(k + j * stride, mean, head_dim, [&](int i, __m512i q, __mmask16) {
-      sum16 = _mm512_add_epi32(sum16, q);
-      const __m128i bytes = _mm512_cvtepi32_epi8(q);
-      std::int8_t* group = to + (i / 4) * kKeysPerVector * 4;
-      const int n_groups = std::min(4, groups - i / 4);
-      _mm_storeu_si32(group, bytes);
-      if (n_groups > 1) _mm_storeu_si32(group + kKeysPerVector * 4, _mm_srli_si128(bytes, 4));
-      if (n_groups > 2) _mm_storeu_si32(group + 2 * kKeysPerVector * 4, _mm_srli_si128(bytes, 8));
-      if (n_groups > 3) _mm_storeu_si32(group + 3 * kKeysPerVector * 4, _mm_srli_si128(bytes, 12));
-    });
-    offset[j] = 128 * _mm512_reduce_add_epi32(sum16);
+    scale[j] = pack_key(k + j * stride, mean, head_dim, to, offset + j);
   }
   return Int8Keys{packed,
                   scale,
@@ -225,13 +391,7 @@ void score_rows_int8(const float* q, std::int64_t q_stride, int n_rows, const In
     if (r + kPrefetchRows < n_rows) prefetch_row(q + (r + kPrefetchRows) * q_stride, keys.head_dim);
     // The softmax scale goes into the row's: one multiply fewer per score.
     std::uint8_t* to = keys.query_rows + r * row_bytes;
-    // Each value + 128 (1..255), the unsigned side of vpdpbusd.
-    keys.query_scale[r] =
-        quantize_head_row(q + r * q_stride, nullptr, keys.head_dim,
-                          [&](int i, __m512i v, __mmask16 m) {
-                            _mm512_mask_cvtepi32_storeu_epi8(to + i, m, _mm512_add_epi32(v, _mm512_set1_epi32(128)));
-                          }) *
-        scale;
+    keys.query_scale[r] = quantize_query_row(q + r * q_stride, keys.head_dim, to) * scale;
     for (std::int64_t d = keys.head_dim; d < row_bytes; ++d) to[d] = 128;  // zero dims (the keys' are zero too)
   }
   // Each group of rows up to the keys its last row sees.
@@ -260,16 +420,14 @@ void score_rows_int8(const float* q, std::int64_t q_stride, int n_rows, const In
   }
 }
 
-#pragma GCC diagnostic pop
-
 #else
 
 Int8Keys quantize_keys(const float*, std::int64_t, int, int, std::byte*) {
-  fail("int8 scores: this build has no AVX-512 VNNI kernel (int8_scores_built)");
+  fail("int8 scores: this build has no VNNI kernel (int8_scores_built)");
 }
 
 void score_rows_int8(const float*, std::int64_t, int, const Int8Keys&, int, bool, float, float*) {
-  fail("int8 scores: this build has no AVX-512 VNNI kernel (int8_scores_built)");
+  fail("int8 scores: this build has no VNNI kernel (int8_scores_built)");
 }
 
 #endif

@@ -16,8 +16,10 @@
 
 namespace octet::cpu {
 
-// Whether this build has the int8 kernel (compiled for AVX-512 VNNI); the
-// functions below may be called only where it has.
+// Whether this build has the int8 kernel (compiled for AVX-512 VNNI, or in
+// 256 bits for AVX-VNNI: Intel's client CPUs from Alder Lake); the functions
+// below may be called only where it has. (With AVX2 alone vpmaddubsw does no
+// more multiply-adds an instruction than an FMA: the float product runs.)
 bool int8_scores_built();
 
 // One head's keys, quantized and packed for the kernel, with room for the

@@ -4,7 +4,7 @@
 // whatever vector unit the build targets (AVX2 or AVX-512), with no libm call.
 #pragma once
 
-#ifdef __AVX512F__
+#if defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -61,6 +61,24 @@ inline float exp_row_portable(float* row, int n, float scale) {
   }
   return sum;
 }
+
+#if defined(__AVX2__) && defined(__FMA__)
+// e^x of 8 floats x >= kExpLowest (or NaN, which stays NaN: e^r is NaN
+// then), exp_f32's polynomial with 2^n put in the exponent (n >= -126 for
+// such x: a normal float). The int16 attention weights in 256 bits
+// (values_int16.h) take their exps from it.
+inline __m256 exp_avx2(__m256 x) {
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2High), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Low), r);
+  __m256 p = _mm256_set1_ps(kExpPoly[0]);
+  for (std::size_t i = 1; i < std::size(kExpPoly); ++i) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kExpPoly[i]));
+  const __m256 e_r = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  const __m256i two_n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(e_r, _mm256_castsi256_ps(two_n));
+}
+#endif
 
 #ifdef __AVX512F__
 // e^x of 16 floats x >= kExpLowest (or NaN, which stays NaN), exp_f32's

@@ -11,7 +11,9 @@
 
 #if defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512VL__)
 #include <immintrin.h>
-#define OCTET_INT16_VALUES 1
+#define OCTET_INT16_VALUES 512
+#elif defined(OCTET_VNNI_256) && defined(__FMA__)  // AVX-VNNI without AVX-512 (int8_dot.h)
+#define OCTET_INT16_VALUES 256
 #endif
 
 namespace octet::cpu {
@@ -55,7 +57,7 @@ bool int16_values_fit(int head_dim) {
 
 std::size_t int16_values_bytes(int max_keys, int head_dim) { return layout_of(max_keys, head_dim).total; }
 
-#ifdef OCTET_INT16_VALUES
+#if OCTET_INT16_VALUES == 512
 
 // (GCC 12 takes the undefined operand inside its own AVX-512 intrinsics for
 // an uninitialized read.)
@@ -234,18 +236,220 @@ void weighted_values_int16(const float* weight_rows, int n_rows, int width, bool
 
 #pragma GCC diagnostic pop
 
+#elif OCTET_INT16_VALUES == 256
+
+// The same in 256 bits (AVX-VNNI: Intel's client CPUs from Alder Lake), 8
+// values at a time: the same quantization, log2 bound, weights and int32
+// sums (vpdpwssd's VEX form), so the same floats up to the order of the
+// float additions of each flush.
+
+namespace {
+
+__m256i lanes_below(int n, int i) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n - i), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+float max_of(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+}
+
+float sum_of(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+// 8 dims of one key quantized to +-511 against `inv`, as quantize16.
+__m256i quantize8(const float* v, __m256 inv) {
+  const __m256i q = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(v), inv));
+  return _mm256_min_epi32(_mm256_max_epi32(q, _mm256_set1_epi32(-kMaxValue)), _mm256_set1_epi32(kMaxValue));
+}
+
+float value_scale(const float* v, int head_dim) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 absmax8 = _mm256_setzero_ps();
+  // max(|x|, m) gives m where x is a NaN (vmaxps returns its second operand then).
+  for (int d = 0; d < head_dim; d += 8)
+    absmax8 = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(v + d)), absmax8);
+  return max_of(absmax8) / static_cast<float>(kMaxValue);
+}
+
+// R weight rows against all `pairs` pairs of keys for the NV * 8 dims from
+// d0: R x NV vectors of int32 sums (8 of the 16 registers at 2 x 4), added
+// into the rows of `out` every kFlushPairs, which are scaled at the end.
+template <int NV, int R>
+void weighted_rows(const std::int16_t* w, std::int64_t w_stride, const Int16Values& values, int pairs, int d0,
+                   const float* row_scale, float* out, std::int64_t out_stride) {
+  const int head_dim = values.head_dim;
+  for (int p0 = 0; p0 < pairs; p0 += kFlushPairs) {
+    __m256i sum[R][NV];
+    for (auto& row : sum)
+      for (auto& v : row) v = _mm256_setzero_si256();
+    const int p1 = std::min(pairs, p0 + kFlushPairs);
+    for (int p = p0; p < p1; ++p) {
+      const std::int16_t* pair = values.packed + (static_cast<std::int64_t>(p) * head_dim + d0) * 2;
+      __m256i v[NV];
+      for (int c = 0; c < NV; ++c) v[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pair + c * 16));
+      for (int r = 0; r < R; ++r) {
+        std::int32_t two;  // the row's weights of keys 2p and 2p + 1
+        std::memcpy(&two, w + r * w_stride + 2 * p, sizeof(two));
+        const __m256i wr = _mm256_set1_epi32(two);
+        for (int c = 0; c < NV; ++c) sum[r][c] = int8_dot::dpwssd256(sum[r][c], wr, v[c]);
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < NV; ++c) {
+        float* o = out + r * out_stride + d0 + 8 * c;
+        const __m256 part = _mm256_cvtepi32_ps(sum[r][c]);
+        _mm256_storeu_ps(o, p0 == 0 ? part : _mm256_add_ps(_mm256_loadu_ps(o), part));
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    const __m256 s = _mm256_set1_ps(row_scale[r]);
+    for (int c = 0; c < NV; ++c) {
+      float* o = out + r * out_stride + d0 + 8 * c;
+      _mm256_storeu_ps(o, pairs > 0 ? _mm256_mul_ps(_mm256_loadu_ps(o), s) : _mm256_setzero_ps());
+    }
+  }
+}
+
+// weighted_rows over rows first.. n_rows - 1, R at a time, then the rest,
+// each group over the pairs of keys its last row sees, 32 dims at a time.
+template <int R, typename KeysSeen>
+void weighted_all_rows(const std::int16_t* w, std::int64_t w_stride, int first, int n_rows, const Int16Values& values,
+                       const KeysSeen& keys_seen, const float* row_scale, float* out, std::int64_t out_stride) {
+  int r = first;
+  for (; r + R <= n_rows; r += R) {
+    for (int d0 = 0; d0 < values.head_dim; d0 += 32) {
+      weighted_rows<4, R>(w + r * w_stride, w_stride, values, pairs_of(keys_seen(r + R - 1)), d0, row_scale + r,
+                          out + r * out_stride, out_stride);
+    }
+  }
+  if constexpr (R > 1) {
+    if (r < n_rows) weighted_all_rows<R - 1>(w, w_stride, r, n_rows, values, keys_seen, row_scale, out, out_stride);
+  }
+}
+
+}  // namespace
+
+Int16Values quantize_values(const float* v, std::int64_t stride, int n_keys, int head_dim, std::byte* scratch) {
+  if (!int16_values_fit(head_dim) || n_keys < 1) fail("int16 values: {} keys of head_dim {}", n_keys, head_dim);
+  const Layout l = layout_of(n_keys, head_dim);
+  auto* packed = reinterpret_cast<std::int16_t*>(scratch + l.packed);
+  auto* scale = reinterpret_cast<float*>(scratch + l.scale);
+  auto* log2_scale = reinterpret_cast<float*>(scratch + l.log2_scale);
+  const int pairs = pairs_of(n_keys);
+  for (int j = 0; j < n_keys; ++j) scale[j] = value_scale(v + j * stride, head_dim);
+  if (n_keys % 2 != 0) scale[n_keys] = 0.0f;  // a zero key to make the last pair
+  const __m256i low16 = _mm256_set1_epi32(0xFFFF);
+  for (int p = 0; p < pairs; ++p) {
+    const int j = 2 * p;
+    const float* even = v + j * stride;
+    const float* odd = j + 1 < n_keys ? even + stride : nullptr;
+    const __m256 inv_even = _mm256_set1_ps(scale[j] > 0.0f ? 1.0f / scale[j] : 0.0f);
+    const __m256 inv_odd = _mm256_set1_ps(scale[j + 1] > 0.0f ? 1.0f / scale[j + 1] : 0.0f);
+    std::int16_t* to = packed + static_cast<std::int64_t>(p) * head_dim * 2;
+    for (int d = 0; d < head_dim; d += 8) {
+      const __m256i lo = _mm256_and_si256(quantize8(even + d, inv_even), low16);
+      const __m256i hi = odd != nullptr ? _mm256_slli_epi32(quantize8(odd + d, inv_odd), 16) : _mm256_setzero_si256();
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(to + 2 * d), _mm256_or_si256(lo, hi));
+    }
+  }
+  // log2(scale) from above as in 512 bits, the exponent and mantissa taken
+  // from the float's bits (a scale of 0 gives -inf; a subnormal one, which
+  // no value here comes near, a looser bound from above).
+  for (int j = 0; j < 2 * pairs; j += 8) {
+    const __m256i lanes = lanes_below(2 * pairs, j);
+    const __m256 x = _mm256_maskload_ps(scale + j, lanes);
+    const __m256i bits = _mm256_castps_si256(x);
+    const __m256 exponent = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127)));
+    const __m256 mant = _mm256_castsi256_ps(
+        _mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007FFFFF)), _mm256_set1_epi32(0x3F800000)));
+    __m256 log2_mant = _mm256_fmadd_ps(_mm256_set1_ps(-0.34484843f), mant, _mm256_set1_ps(2.02466578f));
+    log2_mant = _mm256_fmadd_ps(log2_mant, mant, _mm256_set1_ps(-1.67487759f + 0.0051f));
+    const __m256 bound = _mm256_add_ps(exponent, log2_mant);
+    const __m256 zero = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_EQ_OQ);
+    _mm256_maskstore_ps(log2_scale + j, lanes, _mm256_blendv_ps(bound, _mm256_set1_ps(-INFINITY), zero));
+  }
+  return Int16Values{packed, scale, log2_scale, n_keys, head_dim};
+}
+
+RowWeights weights_int16(float* row, int n, int width, const Int16Values& values) {
+  if (n < 1 || n > width || width > values.n_keys) {
+    fail("int16 values: weights of {} keys in a row of {} ({} keys)", n, width, values.n_keys);
+  }
+  const __m256 log2e = _mm256_set1_ps(1.44269504088896341f);
+  // The largest score, and the bound on the log2 of the largest weight * scale, as in 512 bits.
+  const __m256 minus_inf = _mm256_set1_ps(-INFINITY);
+  __m256 max8 = _mm256_set1_ps(row[0]), top8 = minus_inf;
+  for (int j = 0; j < n; j += 8) {
+    const __m256i lanes = lanes_below(n, j);
+    const __m256 x = _mm256_blendv_ps(max8, _mm256_maskload_ps(row + j, lanes), _mm256_castsi256_ps(lanes));
+    max8 = _mm256_max_ps(x, max8);
+    const __m256 t = _mm256_fmadd_ps(x, log2e, _mm256_maskload_ps(values.log2_scale + j, lanes));
+    top8 = _mm256_max_ps(_mm256_blendv_ps(minus_inf, t, _mm256_castsi256_ps(lanes)), top8);
+  }
+  const float max_score = max_of(max8), top = max_of(top8);
+  const float to_weight = std::isfinite(top) ? kMaxWeight * std::exp2(max_score * 1.44269504088896341f - top) : 0.0f;
+  const __m256 max_value = _mm256_set1_ps(max_score), to_weight8 = _mm256_set1_ps(to_weight);
+  const __m256 lowest = _mm256_set1_ps(kExpLowest);
+  const __m256i zero = _mm256_setzero_si256(), most = _mm256_set1_epi32(kMaxWeight);
+  // The int16 weights go over the row's floats as they are read: the store
+  // of 8 weights covers 4 floats, all read before it.
+  auto* weights = reinterpret_cast<std::int16_t*>(row);
+  __m256 sum8 = _mm256_setzero_ps();
+  for (int j = 0; j < n; j += 8) {
+    const __m256i lanes = lanes_below(n, j);
+    const __m256 real = _mm256_castsi256_ps(lanes);
+    // max(lowest, x) gives x where x is a NaN (vmaxps returns its second operand then).
+    const __m256 e = _mm256_and_ps(
+        exp_avx2(_mm256_max_ps(lowest, _mm256_sub_ps(_mm256_maskload_ps(row + j, lanes), max_value))), real);
+    sum8 = _mm256_add_ps(sum8, e);
+    // A NaN weight converts to INT_MIN and clamps to 0.
+    const __m256 scaled = _mm256_mul_ps(e, _mm256_mul_ps(_mm256_maskload_ps(values.scale + j, lanes), to_weight8));
+    const __m256i w = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(scaled), zero), most);
+    const __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));  // exact: 0..32767
+    if (n - j >= 8) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(weights + j), w16);
+    } else {
+      alignas(16) std::int16_t tail[8];
+      _mm_store_si128(reinterpret_cast<__m128i*>(tail), w16);
+      std::memcpy(weights + j, tail, sizeof(std::int16_t) * static_cast<std::size_t>(n - j));
+    }
+  }
+  // Keys n.. (a causal block's rows past their own) to a whole pair weigh nothing.
+  std::memset(weights + n, 0, sizeof(std::int16_t) * static_cast<std::size_t>(2 * pairs_of(width) - n));
+  return {sum_of(sum8), to_weight > 0.0f ? 1.0f / to_weight : 0.0f};
+}
+
+void weighted_values_int16(const float* weight_rows, int n_rows, int width, bool causal, const Int16Values& values,
+                           const float* row_scale, float* out, std::int64_t out_stride) {
+  if (n_rows < 1 || n_rows > kMaxAttendBlockRows || width < 1 || width > values.n_keys || (causal && width < n_rows) ||
+      !int16_values_fit(values.head_dim)) {
+    fail("int16 values: {} rows, width {} of {} keys, head_dim {}", n_rows, width, values.n_keys, values.head_dim);
+  }
+  const auto* w = reinterpret_cast<const std::int16_t*>(weight_rows);
+  const std::int64_t w_stride = 2 * static_cast<std::int64_t>(width);  // int16s a row of floats holds
+  const auto keys_seen = [&](int row) { return causal ? width - (n_rows - 1 - row) : width; };
+  // 2 rows x 32 dims at a time: 8 vectors of sums, the 4 of the pair's values and 2 broadcasts.
+  weighted_all_rows<2>(w, w_stride, 0, n_rows, values, keys_seen, row_scale, out, out_stride);
+}
+
 #else
 
 Int16Values quantize_values(const float*, std::int64_t, int, int, std::byte*) {
-  fail("int16 values: this build has no AVX-512 VNNI kernel (int16_values_fit)");
+  fail("int16 values: this build has no VNNI kernel (int16_values_fit)");
 }
 
 RowWeights weights_int16(float*, int, int, const Int16Values&) {
-  fail("int16 values: this build has no AVX-512 VNNI kernel (int16_values_fit)");
+  fail("int16 values: this build has no VNNI kernel (int16_values_fit)");
 }
 
 void weighted_values_int16(const float*, int, int, bool, const Int16Values&, const float*, float*, std::int64_t) {
-  fail("int16 values: this build has no AVX-512 VNNI kernel (int16_values_fit)");
+  fail("int16 values: this build has no VNNI kernel (int16_values_fit)");
 }
 
 #endif

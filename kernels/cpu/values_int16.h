@@ -23,7 +23,8 @@ namespace octet::cpu {
 
 // Whether the int16 kernel runs for this head_dim (64 or 128, the head size
 // of every decoder and encoder this project loads) in this build (AVX-512
-// VNNI, as int8_scores_built); where not, the product stays float.
+// VNNI, or AVX-VNNI in 256 bits, as int8_scores_built); where not, the
+// product stays float.
 bool int16_values_fit(int head_dim);
 
 // One head's values, quantized and packed for the kernel.

@@ -24,7 +24,7 @@ namespace {
 // Scores past `width` stay as they were. A key with a NaN and an all-zero one quantize as
 // quantize_row_int8 quantizes them.
 TEST(ScoresInt8, EqualTheFloat64SumsOfTheQuantizedValues) {
-  if (!int8_scores_built()) GTEST_SKIP() << "this build has no AVX-512 VNNI (the float scores run instead)";
+  if (!int8_scores_built()) GTEST_SKIP() << "this build has no VNNI (the float scores run instead)";
   for (const int head_dim : {6, 18, 64, 128}) {
     const int stride = 2 * head_dim + 3;
     for (const int n_rows : {1, 3, 4, 7, 64, kMaxAttendBlockRows}) {
@@ -77,7 +77,7 @@ TEST(ScoresInt8, EqualTheFloat64SumsOfTheQuantizedValues) {
 }
 
 TEST(ScoresInt8, RefusesWidthsPastTheKeysAndTooManyRows) {
-  if (!int8_scores_built()) GTEST_SKIP() << "this build has no AVX-512 VNNI (the float scores run instead)";
+  if (!int8_scores_built()) GTEST_SKIP() << "this build has no VNNI (the float scores run instead)";
   const auto k = test::random_floats(10 * 8, 93);
   const auto q = test::random_floats(static_cast<std::size_t>(kMaxAttendBlockRows + 1) * 8, 94);
   std::vector<std::byte> scratch(int8_keys_bytes(10, 8));

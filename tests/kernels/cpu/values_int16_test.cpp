@@ -15,7 +15,7 @@
 namespace octet::cpu {
 namespace {
 
-constexpr const char* kNoKernel = "this build has no AVX-512 VNNI (weights . v run as float)";
+constexpr const char* kNoKernel = "this build has no VNNI (weights . v run as float)";
 
 // What quantize_values should make of key j's value d: round half to even
 // of v * (1 / scale), scale = absmax / 511, clamped to +-511.
