@@ -2,6 +2,7 @@
 
 #include "engine/core/error.h"
 #include "kernels/cpu/attend.h"
+#include "kernels/cpu/avx2_lanes.h"
 #include "kernels/cpu/int8_dot.h"
 
 #include <algorithm>
@@ -204,23 +205,14 @@ namespace {
 // The same pieces in 256 bits (AVX-VNNI: Intel's client CPUs from Alder
 // Lake), 8 values at a time: the same rounding and clamping, the same packed
 // layout, the same int32 sums (vpdpbusd's VEX form) and floats. Tails go
-// under AVX2's lane masks (all ones in lanes i < n).
-__m256i lanes_below(int n, int i) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n - i), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-float max_of(__m256 v) {
-  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-  return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
-}
+// under AVX2's lane masks (avx2_lanes::below).
 
 // quantize_head_row as in 512 bits: each 8 values' int32s go to `put(i, q,
 // lanes)`, lanes past n zero.
 template <typename Put>
 float quantize_head_row(const float* x, const float* mean, int n, const Put& put) {
   const auto load = [&](int i) {
-    const __m256i lanes = lanes_below(n, i);
+    const __m256i lanes = avx2_lanes::below(n, i);
     const __m256 v = _mm256_maskload_ps(x + i, lanes);
     return mean != nullptr ? _mm256_sub_ps(v, _mm256_maskload_ps(mean + i, lanes)) : v;
   };
@@ -230,19 +222,19 @@ float quantize_head_row(const float* x, const float* mean, int n, const Put& put
     // max(|x|, m) gives m where x is a NaN (vmaxps returns its second operand then).
     absmax8 = _mm256_max_ps(_mm256_andnot_ps(sign, load(i)), absmax8);
   }
-  const float absmax = max_of(absmax8);
+  const float absmax = avx2_lanes::max_of(absmax8);
   const __m256 inv = _mm256_set1_ps(absmax > 0.0f ? 127.0f / absmax : 0.0f);
   const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
   for (int i = 0; i < n; i += 8) {
     // Round half to even; a NaN converts to INT_MIN and clamps to -127.
     const __m256i q = _mm256_cvtps_epi32(_mm256_mul_ps(load(i), inv));
-    put(i, _mm256_min_epi32(_mm256_max_epi32(q, lo), hi), lanes_below(n, i));
+    put(i, _mm256_min_epi32(_mm256_max_epi32(q, lo), hi), avx2_lanes::below(n, i));
   }
   return absmax / 127.0f;
 }
 
-// The 8 int32s of q (each within -255..255 here) as bytes, signed or
-// unsigned (saturating: exact for these), in the low 8 bytes.
+// The 8 int32s of q as bytes in the low 8 bytes: signed (keys, -127..127)
+// or unsigned (queries + 128, 1..255); the saturating packs keep both exactly.
 __m128i bytes_of(__m256i q, bool unsigned_bytes) {
   const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
   return unsigned_bytes ? _mm_packus_epi16(words, words) : _mm_packs_epi16(words, words);
@@ -274,7 +266,7 @@ void score_tile_rows(const std::uint8_t* q, std::int64_t row_bytes, const float*
     for (int c = 0; c < 2; ++c) {
       const int j = j0 + 8 * c;
       if (j >= width) break;
-      const __m256i lanes = lanes_below(width, j);
+      const __m256i lanes = avx2_lanes::below(width, j);
       const __m256i offset = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(keys.offset + j));
       const __m256 key_scale = _mm256_loadu_ps(keys.scale + j);
       for (int r = 0; r < R; ++r) {
@@ -293,7 +285,7 @@ void key_means(const float* k, std::int64_t stride, int n_keys, int head_dim, fl
     __m256i dims[4];
     for (int c = 0; c < 4; ++c) {
       sum[c] = _mm256_setzero_ps();
-      dims[c] = lanes_below(head_dim, d0 + 8 * c);
+      dims[c] = avx2_lanes::below(head_dim, d0 + 8 * c);
     }
     for (int j = 0; j < n_keys; ++j) {
       for (int c = 0; c < 4; ++c) {

@@ -1,4 +1,5 @@
-// Attention scores q . k in int8 on AVX-512 VNNI (an int8 model's prefill):
+// Attention scores q . k in int8 on AVX-512 VNNI, or on AVX-VNNI in 256 bits
+// (an int8 model's prefill):
 // each key and each query row quantized per head as quantize_row_int8 does
 // (absmax / 127), the dot products summed exactly in int32 by vpdpbusd, 64
 // multiply-adds an instruction where an f32 FMA does 16. With head_dim 64

@@ -2,12 +2,14 @@
 
 #include "engine/core/error.h"
 #include "kernels/cpu/attend.h"
+#include "kernels/cpu/avx2_lanes.h"
 #include "kernels/cpu/int8_dot.h"
 #include "kernels/cpu/softmax_f32.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 
 #if defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512VL__)
 #include <immintrin.h>
@@ -21,7 +23,10 @@ namespace octet::cpu {
 namespace {
 
 constexpr int kMaxWeight = 32767;  // weights in 0..32767: int16
-constexpr int kMaxValue = 511;     // values in -511..511
+constexpr float kLog2e = 1.44269504088896341f;
+// log2 of a mantissa m in [1, 2), from above: -0.34484843 m^2 + 2.02466578 m - 1.67487759 + 0.0051.
+constexpr float kLog2Mantissa[] = {-0.34484843f, 2.02466578f, -1.67487759f + 0.0051f};
+constexpr int kMaxValue = 511;  // values in -511..511
 // Pairs of keys whose int32 sums the kernel adds into floats at once:
 // 2 * kFlushPairs * kMaxWeight * kMaxValue < 2^31.
 constexpr int kFlushPairs = 64;
@@ -84,6 +89,10 @@ float value_scale(const float* v, int head_dim) {
 
 // R weight rows (int16, w_stride apart) against all `pairs` pairs of keys:
 // NV vectors of 16 int32 sums per row, added into floats every kFlushPairs.
+__mmask16 keys_below(int n, int j) {
+  return static_cast<__mmask16>(n - j >= 16 ? 0xFFFF : n - j <= 0 ? 0 : (1u << (n - j)) - 1);
+}
+
 template <int NV, int R>
 void weighted_rows(const std::int16_t* w, std::int64_t w_stride, const Int16Values& values, int pairs,
                    const float* row_scale, float* out, std::int64_t out_stride) {
@@ -130,79 +139,59 @@ void weighted_all_rows(const std::int16_t* w, std::int64_t w_stride, int first, 
   }
 }
 
-}  // namespace
-
-Int16Values quantize_values(const float* v, std::int64_t stride, int n_keys, int head_dim, std::byte* scratch) {
-  if (!int16_values_fit(head_dim) || n_keys < 1) fail("int16 values: {} keys of head_dim {}", n_keys, head_dim);
-  const Layout l = layout_of(n_keys, head_dim);
-  auto* packed = reinterpret_cast<std::int16_t*>(scratch + l.packed);
-  auto* scale = reinterpret_cast<float*>(scratch + l.scale);
-  auto* log2_scale = reinterpret_cast<float*>(scratch + l.log2_scale);
-  const int pairs = pairs_of(n_keys);
-  for (int j = 0; j < n_keys; ++j) scale[j] = value_scale(v + j * stride, head_dim);
-  if (n_keys % 2 != 0) scale[n_keys] = 0.0f;  // a zero key to make the last pair
+// Keys j and j + 1 (`odd` null: a zero key) into the pair's packed dims at
+// `to`: each int32 lane holds dim d of key j in its low half and of key j + 1
+// in its high half.
+void pack_pair(const float* even, const float* odd, float scale_even, float scale_odd, int head_dim, std::int16_t* to) {
+  const __m512 inv_even = _mm512_set1_ps(scale_even > 0.0f ? 1.0f / scale_even : 0.0f);
+  const __m512 inv_odd = _mm512_set1_ps(scale_odd > 0.0f ? 1.0f / scale_odd : 0.0f);
   const __m512i low16 = _mm512_set1_epi32(0xFFFF);
-  for (int p = 0; p < pairs; ++p) {
-    const int j = 2 * p;
-    const float* even = v + j * stride;
-    const float* odd = j + 1 < n_keys ? even + stride : nullptr;
-    const __m512 inv_even = _mm512_set1_ps(scale[j] > 0.0f ? 1.0f / scale[j] : 0.0f);
-    const __m512 inv_odd = _mm512_set1_ps(scale[j + 1] > 0.0f ? 1.0f / scale[j + 1] : 0.0f);
-    std::int16_t* to = packed + static_cast<std::int64_t>(p) * head_dim * 2;
-    for (int d = 0; d < head_dim; d += 16) {
-      // Each int32 lane holds dim d of key j in its low half and of key j + 1 in its high half.
-      const __m512i lo = _mm512_and_si512(quantize16(even + d, inv_even), low16);
-      const __m512i hi = odd != nullptr ? _mm512_slli_epi32(quantize16(odd + d, inv_odd), 16) : _mm512_setzero_si512();
-      _mm512_storeu_si512(to + 2 * d, _mm512_or_si512(lo, hi));
-    }
+  for (int d = 0; d < head_dim; d += 16) {
+    const __m512i lo = _mm512_and_si512(quantize16(even + d, inv_even), low16);
+    const __m512i hi = odd != nullptr ? _mm512_slli_epi32(quantize16(odd + d, inv_odd), 16) : _mm512_setzero_si512();
+    _mm512_storeu_si512(to + 2 * d, _mm512_or_si512(lo, hi));
   }
-  // log2(scale) from above, 16 keys at a time: the exponent plus log2 of the
-  // mantissa m in [1, 2) by the quadratic -0.34484843 m^2 + 2.02466578 m -
-  // 1.67487759 (within 0.0050 of it), raised by 0.0051. A zero scale gives
-  // -inf (vgetexpps of 0).
-  for (int j = 0; j < 2 * pairs; j += 16) {
-    const auto m = static_cast<__mmask16>(2 * pairs - j >= 16 ? 0xFFFF : (1u << (2 * pairs - j)) - 1);
-    const __m512 x = _mm512_maskz_loadu_ps(m, scale + j);
-    const __m512 mant = _mm512_getmant_ps(x, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_zero);
-    __m512 log2_mant = _mm512_fmadd_ps(_mm512_set1_ps(-0.34484843f), mant, _mm512_set1_ps(2.02466578f));
-    log2_mant = _mm512_fmadd_ps(log2_mant, mant, _mm512_set1_ps(-1.67487759f + 0.0051f));
-    _mm512_mask_storeu_ps(log2_scale + j, m, _mm512_add_ps(_mm512_getexp_ps(x), log2_mant));
-  }
-  return Int16Values{packed, scale, log2_scale, n_keys, head_dim};
 }
 
-RowWeights weights_int16(float* row, int n, int width, const Int16Values& values) {
-  if (n < 1 || n > width || width > values.n_keys) {
-    fail("int16 values: weights of {} keys in a row of {} ({} keys)", n, width, values.n_keys);
+// log2_scale[j] for j < count: the exponent (vgetexpps: -inf for 0) plus
+// log2 of the mantissa (quantize_values), 16 keys at a time.
+void log2_bounds(const float* scale, int count, float* log2_scale) {
+  for (int j = 0; j < count; j += 16) {
+    const auto m = static_cast<__mmask16>(count - j >= 16 ? 0xFFFF : (1u << (count - j)) - 1);
+    const __m512 x = _mm512_maskz_loadu_ps(m, scale + j);
+    const __m512 mant = _mm512_getmant_ps(x, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_zero);
+    __m512 log2_mant = _mm512_fmadd_ps(_mm512_set1_ps(kLog2Mantissa[0]), mant, _mm512_set1_ps(kLog2Mantissa[1]));
+    log2_mant = _mm512_fmadd_ps(log2_mant, mant, _mm512_set1_ps(kLog2Mantissa[2]));
+    _mm512_mask_storeu_ps(log2_scale + j, m, _mm512_add_ps(_mm512_getexp_ps(x), log2_mant));
   }
-  const auto below = [](int end, int j) {
-    return static_cast<__mmask16>(end - j >= 16 ? 0xFFFF : end - j <= 0 ? 0 : (1u << (end - j)) - 1);
-  };
-  const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
-  // The largest score, and the largest score * log2(e) + log2(scale): a
-  // bound, from above, on the log2 of the largest weight * scale (at most
-  // 0.011 above it), against which the weights are rounded.
-  const __m512 minus_inf = _mm512_set1_ps(-INFINITY);
-  __m512 max16 = _mm512_set1_ps(row[0]), top16 = minus_inf;
+}
+
+// The row's largest score among its first n, and the bound on the log2 of
+// its largest weight * scale (weights_int16).
+std::pair<float, float> row_max_and_top(const float* row, int n, const Int16Values& values) {
+  const __m512 log2e = _mm512_set1_ps(kLog2e);
+  __m512 max16 = _mm512_set1_ps(row[0]), top16 = _mm512_set1_ps(-INFINITY);
   for (int j = 0; j < n; j += 16) {
-    const __mmask16 m = below(n, j);
+    const __mmask16 m = keys_below(n, j);
     const __m512 x = _mm512_maskz_loadu_ps(m, row + j);
     max16 = _mm512_mask_max_ps(max16, m, x, max16);
     top16 =
         _mm512_mask_max_ps(top16, m, _mm512_fmadd_ps(x, log2e, _mm512_maskz_loadu_ps(m, values.log2_scale + j)), top16);
   }
-  const float max_score = _mm512_reduce_max_ps(max16), top = _mm512_reduce_max_ps(top16);
-  // weight_j = e_j * scale_j * to_weight <= 32767, e_j = e^(s_j - max).
-  const float to_weight = std::isfinite(top) ? kMaxWeight * std::exp2(max_score * 1.44269504088896341f - top) : 0.0f;
+  return {_mm512_reduce_max_ps(max16), _mm512_reduce_max_ps(top16)};
+}
+
+// The row's first n int16 weights over its floats (weights_int16: the store
+// of 16 weights covers 8 floats, all read before it); returns the sum of
+// their e_j.
+float write_weights(float* row, int n, const Int16Values& values, float max_score, float to_weight) {
   const __m512 max_value = _mm512_set1_ps(max_score), to_weight16 = _mm512_set1_ps(to_weight);
   const __m512 lowest = _mm512_set1_ps(kExpLowest);
   const __m512i zero = _mm512_setzero_si512(), most = _mm512_set1_epi32(kMaxWeight);
-  // The int16 weights go over the row's floats as they are read: the store
-  // of 16 weights covers 8 floats, all read before it.
   auto* weights = reinterpret_cast<std::int16_t*>(row);
   __m512 sum16 = _mm512_setzero_ps();
   for (int j = 0; j < n; j += 16) {
-    const __mmask16 m = below(n, j);
+    const __mmask16 m = keys_below(n, j);
     // max(lowest, x) gives x where x is a NaN (vmaxps returns its second operand then).
     const __m512 e = exp_avx512(_mm512_max_ps(lowest, _mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + j), max_value)));
     sum16 = _mm512_mask_add_ps(sum16, m, sum16, e);
@@ -211,22 +200,14 @@ RowWeights weights_int16(float* row, int n, int width, const Int16Values& values
     const __m512i w = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(scaled), zero), most);
     _mm256_mask_storeu_epi16(weights + j, m, _mm512_cvtepi32_epi16(w));
   }
-  // Keys n.. (a causal block's rows past their own) to a whole pair weigh nothing.
-  std::memset(weights + n, 0, sizeof(std::int16_t) * static_cast<std::size_t>(2 * pairs_of(width) - n));
-  return {_mm512_reduce_add_ps(sum16), to_weight > 0.0f ? 1.0f / to_weight : 0.0f};
+  return _mm512_reduce_add_ps(sum16);
 }
 
-void weighted_values_int16(const float* weight_rows, int n_rows, int width, bool causal, const Int16Values& values,
-                           const float* row_scale, float* out, std::int64_t out_stride) {
-  if (n_rows < 1 || n_rows > kMaxAttendBlockRows || width < 1 || width > values.n_keys || (causal && width < n_rows) ||
-      !int16_values_fit(values.head_dim)) {
-    fail("int16 values: {} rows, width {} of {} keys, head_dim {}", n_rows, width, values.n_keys, values.head_dim);
-  }
-  const auto* w = reinterpret_cast<const std::int16_t*>(weight_rows);
-  const std::int64_t w_stride = 2 * static_cast<std::int64_t>(width);  // int16s a row of floats holds
-  const auto keys_seen = [&](int row) { return causal ? width - (n_rows - 1 - row) : width; };
-  // Rows at a time: 4 x 4 (head_dim 64) or 3 x 8 (128) vectors of sums, with
-  // the head's pair of keys in 4 or 8 more, fill the 32 registers.
+// Rows at a time: 4 x 4 (head_dim 64) or 3 x 8 (128) vectors of sums, with
+// the head's pair of keys in 4 or 8 more, fill the 32 registers.
+template <typename KeysSeen>
+void weighted_rows_of_block(const std::int16_t* w, std::int64_t w_stride, int n_rows, const Int16Values& values,
+                            const KeysSeen& keys_seen, const float* row_scale, float* out, std::int64_t out_stride) {
   if (values.head_dim == 64) {
     weighted_all_rows<4, 4>(w, w_stride, 0, n_rows, values, keys_seen, row_scale, out, out_stride);
   } else {
@@ -234,32 +215,17 @@ void weighted_values_int16(const float* weight_rows, int n_rows, int width, bool
   }
 }
 
+}  // namespace
+
 #pragma GCC diagnostic pop
 
 #elif OCTET_INT16_VALUES == 256
 
 // The same in 256 bits (AVX-VNNI: Intel's client CPUs from Alder Lake), 8
 // values at a time: the same quantization, log2 bound, weights and int32
-// sums (vpdpwssd's VEX form), so the same floats up to the order of the
-// float additions of each flush.
+// sums (vpdpwssd's VEX form), each flush's floats added in the same order.
 
 namespace {
-
-__m256i lanes_below(int n, int i) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n - i), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-float max_of(__m256 v) {
-  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-  return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
-}
-
-float sum_of(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
-}
 
 // 8 dims of one key quantized to +-511 against `inv`, as quantize16.
 __m256i quantize8(const float* v, __m256 inv) {
@@ -273,7 +239,7 @@ float value_scale(const float* v, int head_dim) {
   // max(|x|, m) gives m where x is a NaN (vmaxps returns its second operand then).
   for (int d = 0; d < head_dim; d += 8)
     absmax8 = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(v + d)), absmax8);
-  return max_of(absmax8) / static_cast<float>(kMaxValue);
+  return avx2_lanes::max_of(absmax8) / static_cast<float>(kMaxValue);
 }
 
 // R weight rows against all `pairs` pairs of keys for the NV * 8 dims from
@@ -333,80 +299,61 @@ void weighted_all_rows(const std::int16_t* w, std::int64_t w_stride, int first, 
   }
 }
 
-}  // namespace
-
-Int16Values quantize_values(const float* v, std::int64_t stride, int n_keys, int head_dim, std::byte* scratch) {
-  if (!int16_values_fit(head_dim) || n_keys < 1) fail("int16 values: {} keys of head_dim {}", n_keys, head_dim);
-  const Layout l = layout_of(n_keys, head_dim);
-  auto* packed = reinterpret_cast<std::int16_t*>(scratch + l.packed);
-  auto* scale = reinterpret_cast<float*>(scratch + l.scale);
-  auto* log2_scale = reinterpret_cast<float*>(scratch + l.log2_scale);
-  const int pairs = pairs_of(n_keys);
-  for (int j = 0; j < n_keys; ++j) scale[j] = value_scale(v + j * stride, head_dim);
-  if (n_keys % 2 != 0) scale[n_keys] = 0.0f;  // a zero key to make the last pair
+void pack_pair(const float* even, const float* odd, float scale_even, float scale_odd, int head_dim, std::int16_t* to) {
+  const __m256 inv_even = _mm256_set1_ps(scale_even > 0.0f ? 1.0f / scale_even : 0.0f);
+  const __m256 inv_odd = _mm256_set1_ps(scale_odd > 0.0f ? 1.0f / scale_odd : 0.0f);
   const __m256i low16 = _mm256_set1_epi32(0xFFFF);
-  for (int p = 0; p < pairs; ++p) {
-    const int j = 2 * p;
-    const float* even = v + j * stride;
-    const float* odd = j + 1 < n_keys ? even + stride : nullptr;
-    const __m256 inv_even = _mm256_set1_ps(scale[j] > 0.0f ? 1.0f / scale[j] : 0.0f);
-    const __m256 inv_odd = _mm256_set1_ps(scale[j + 1] > 0.0f ? 1.0f / scale[j + 1] : 0.0f);
-    std::int16_t* to = packed + static_cast<std::int64_t>(p) * head_dim * 2;
-    for (int d = 0; d < head_dim; d += 8) {
-      const __m256i lo = _mm256_and_si256(quantize8(even + d, inv_even), low16);
-      const __m256i hi = odd != nullptr ? _mm256_slli_epi32(quantize8(odd + d, inv_odd), 16) : _mm256_setzero_si256();
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(to + 2 * d), _mm256_or_si256(lo, hi));
-    }
+  for (int d = 0; d < head_dim; d += 8) {
+    const __m256i lo = _mm256_and_si256(quantize8(even + d, inv_even), low16);
+    const __m256i hi = odd != nullptr ? _mm256_slli_epi32(quantize8(odd + d, inv_odd), 16) : _mm256_setzero_si256();
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(to + 2 * d), _mm256_or_si256(lo, hi));
   }
-  // log2(scale) from above as in 512 bits, the exponent and mantissa taken
-  // from the float's bits (a scale of 0 gives -inf; a subnormal one, which
-  // no value here comes near, a looser bound from above).
-  for (int j = 0; j < 2 * pairs; j += 8) {
-    const __m256i lanes = lanes_below(2 * pairs, j);
+}
+
+// The exponent and mantissa from the float's bits (a scale of 0 gives -inf;
+// a subnormal one, which no value here comes near, a looser bound from above).
+void log2_bounds(const float* scale, int count, float* log2_scale) {
+  for (int j = 0; j < count; j += 8) {
+    const __m256i lanes = avx2_lanes::below(count, j);
     const __m256 x = _mm256_maskload_ps(scale + j, lanes);
     const __m256i bits = _mm256_castps_si256(x);
     const __m256 exponent = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127)));
     const __m256 mant = _mm256_castsi256_ps(
         _mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007FFFFF)), _mm256_set1_epi32(0x3F800000)));
-    __m256 log2_mant = _mm256_fmadd_ps(_mm256_set1_ps(-0.34484843f), mant, _mm256_set1_ps(2.02466578f));
-    log2_mant = _mm256_fmadd_ps(log2_mant, mant, _mm256_set1_ps(-1.67487759f + 0.0051f));
+    __m256 log2_mant = _mm256_fmadd_ps(_mm256_set1_ps(kLog2Mantissa[0]), mant, _mm256_set1_ps(kLog2Mantissa[1]));
+    log2_mant = _mm256_fmadd_ps(log2_mant, mant, _mm256_set1_ps(kLog2Mantissa[2]));
     const __m256 bound = _mm256_add_ps(exponent, log2_mant);
     const __m256 zero = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_EQ_OQ);
     _mm256_maskstore_ps(log2_scale + j, lanes, _mm256_blendv_ps(bound, _mm256_set1_ps(-INFINITY), zero));
   }
-  return Int16Values{packed, scale, log2_scale, n_keys, head_dim};
 }
 
-RowWeights weights_int16(float* row, int n, int width, const Int16Values& values) {
-  if (n < 1 || n > width || width > values.n_keys) {
-    fail("int16 values: weights of {} keys in a row of {} ({} keys)", n, width, values.n_keys);
-  }
-  const __m256 log2e = _mm256_set1_ps(1.44269504088896341f);
-  // The largest score, and the bound on the log2 of the largest weight * scale, as in 512 bits.
-  const __m256 minus_inf = _mm256_set1_ps(-INFINITY);
+std::pair<float, float> row_max_and_top(const float* row, int n, const Int16Values& values) {
+  const __m256 log2e = _mm256_set1_ps(kLog2e), minus_inf = _mm256_set1_ps(-INFINITY);
   __m256 max8 = _mm256_set1_ps(row[0]), top8 = minus_inf;
   for (int j = 0; j < n; j += 8) {
-    const __m256i lanes = lanes_below(n, j);
+    const __m256i lanes = avx2_lanes::below(n, j);
     const __m256 x = _mm256_blendv_ps(max8, _mm256_maskload_ps(row + j, lanes), _mm256_castsi256_ps(lanes));
     max8 = _mm256_max_ps(x, max8);
     const __m256 t = _mm256_fmadd_ps(x, log2e, _mm256_maskload_ps(values.log2_scale + j, lanes));
     top8 = _mm256_max_ps(_mm256_blendv_ps(minus_inf, t, _mm256_castsi256_ps(lanes)), top8);
   }
-  const float max_score = max_of(max8), top = max_of(top8);
-  const float to_weight = std::isfinite(top) ? kMaxWeight * std::exp2(max_score * 1.44269504088896341f - top) : 0.0f;
+  return {avx2_lanes::max_of(max8), avx2_lanes::max_of(top8)};
+}
+
+// (The store of 8 weights covers 4 floats, all read before it.)
+float write_weights(float* row, int n, const Int16Values& values, float max_score, float to_weight) {
   const __m256 max_value = _mm256_set1_ps(max_score), to_weight8 = _mm256_set1_ps(to_weight);
   const __m256 lowest = _mm256_set1_ps(kExpLowest);
   const __m256i zero = _mm256_setzero_si256(), most = _mm256_set1_epi32(kMaxWeight);
-  // The int16 weights go over the row's floats as they are read: the store
-  // of 8 weights covers 4 floats, all read before it.
   auto* weights = reinterpret_cast<std::int16_t*>(row);
   __m256 sum8 = _mm256_setzero_ps();
   for (int j = 0; j < n; j += 8) {
-    const __m256i lanes = lanes_below(n, j);
-    const __m256 real = _mm256_castsi256_ps(lanes);
+    const __m256i lanes = avx2_lanes::below(n, j);
     // max(lowest, x) gives x where x is a NaN (vmaxps returns its second operand then).
-    const __m256 e = _mm256_and_ps(
-        exp_avx2(_mm256_max_ps(lowest, _mm256_sub_ps(_mm256_maskload_ps(row + j, lanes), max_value))), real);
+    const __m256 e =
+        _mm256_and_ps(exp_avx2(_mm256_max_ps(lowest, _mm256_sub_ps(_mm256_maskload_ps(row + j, lanes), max_value))),
+                      _mm256_castsi256_ps(lanes));
     sum8 = _mm256_add_ps(sum8, e);
     // A NaN weight converts to INT_MIN and clamps to 0.
     const __m256 scaled = _mm256_mul_ps(e, _mm256_mul_ps(_mm256_maskload_ps(values.scale + j, lanes), to_weight8));
@@ -420,9 +367,60 @@ RowWeights weights_int16(float* row, int n, int width, const Int16Values& values
       std::memcpy(weights + j, tail, sizeof(std::int16_t) * static_cast<std::size_t>(n - j));
     }
   }
+  return avx2_lanes::sum_of(sum8);
+}
+
+// 2 rows x 32 dims at a time: 8 vectors of sums, the 4 of the pair's values and 2 broadcasts.
+template <typename KeysSeen>
+void weighted_rows_of_block(const std::int16_t* w, std::int64_t w_stride, int n_rows, const Int16Values& values,
+                            const KeysSeen& keys_seen, const float* row_scale, float* out, std::int64_t out_stride) {
+  weighted_all_rows<2>(w, w_stride, 0, n_rows, values, keys_seen, row_scale, out, out_stride);
+}
+
+}  // namespace
+
+#endif
+
+#ifdef OCTET_INT16_VALUES
+
+Int16Values quantize_values(const float* v, std::int64_t stride, int n_keys, int head_dim, std::byte* scratch) {
+  if (!int16_values_fit(head_dim) || n_keys < 1) fail("int16 values: {} keys of head_dim {}", n_keys, head_dim);
+  const Layout l = layout_of(n_keys, head_dim);
+  auto* packed = reinterpret_cast<std::int16_t*>(scratch + l.packed);
+  auto* scale = reinterpret_cast<float*>(scratch + l.scale);
+  auto* log2_scale = reinterpret_cast<float*>(scratch + l.log2_scale);
+  const int pairs = pairs_of(n_keys);
+  for (int j = 0; j < n_keys; ++j) scale[j] = value_scale(v + j * stride, head_dim);
+  if (n_keys % 2 != 0) scale[n_keys] = 0.0f;  // a zero key to make the last pair
+  for (int p = 0; p < pairs; ++p) {
+    const int j = 2 * p;
+    const float* even = v + j * stride;
+    pack_pair(even, j + 1 < n_keys ? even + stride : nullptr, scale[j], scale[j + 1], head_dim,
+              packed + static_cast<std::int64_t>(p) * head_dim * 2);
+  }
+  // log2(scale) from above: the exponent plus log2 of the mantissa m in [1,
+  // 2) by the quadratic -0.34484843 m^2 + 2.02466578 m - 1.67487759 (within
+  // 0.0050 of it), raised by 0.0051 (kLog2Mantissa). A zero scale gives -inf.
+  log2_bounds(scale, 2 * pairs, log2_scale);
+  return Int16Values{packed, scale, log2_scale, n_keys, head_dim};
+}
+
+RowWeights weights_int16(float* row, int n, int width, const Int16Values& values) {
+  if (n < 1 || n > width || width > values.n_keys) {
+    fail("int16 values: weights of {} keys in a row of {} ({} keys)", n, width, values.n_keys);
+  }
+  // The largest score, and the largest score * log2(e) + log2(scale): a
+  // bound, from above, on the log2 of the largest weight * scale (at most
+  // 0.011 above it), against which the weights are rounded.
+  const auto [max_score, top] = row_max_and_top(row, n, values);
+  // weight_j = e_j * scale_j * to_weight <= 32767, e_j = e^(s_j - max).
+  const float to_weight = std::isfinite(top) ? kMaxWeight * std::exp2(max_score * kLog2e - top) : 0.0f;
+  // The int16 weights go over the row's floats as they are read.
+  const float sum = write_weights(row, n, values, max_score, to_weight);
   // Keys n.. (a causal block's rows past their own) to a whole pair weigh nothing.
-  std::memset(weights + n, 0, sizeof(std::int16_t) * static_cast<std::size_t>(2 * pairs_of(width) - n));
-  return {sum_of(sum8), to_weight > 0.0f ? 1.0f / to_weight : 0.0f};
+  std::memset(reinterpret_cast<std::int16_t*>(row) + n, 0,
+              sizeof(std::int16_t) * static_cast<std::size_t>(2 * pairs_of(width) - n));
+  return {sum, to_weight > 0.0f ? 1.0f / to_weight : 0.0f};
 }
 
 void weighted_values_int16(const float* weight_rows, int n_rows, int width, bool causal, const Int16Values& values,
@@ -434,8 +432,7 @@ void weighted_values_int16(const float* weight_rows, int n_rows, int width, bool
   const auto* w = reinterpret_cast<const std::int16_t*>(weight_rows);
   const std::int64_t w_stride = 2 * static_cast<std::int64_t>(width);  // int16s a row of floats holds
   const auto keys_seen = [&](int row) { return causal ? width - (n_rows - 1 - row) : width; };
-  // 2 rows x 32 dims at a time: 8 vectors of sums, the 4 of the pair's values and 2 broadcasts.
-  weighted_all_rows<2>(w, w_stride, 0, n_rows, values, keys_seen, row_scale, out, out_stride);
+  weighted_rows_of_block(w, w_stride, n_rows, values, keys_seen, row_scale, out, out_stride);
 }
 
 #else

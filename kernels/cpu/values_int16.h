@@ -1,5 +1,6 @@
 // Attention's second product, weights . v, in 16-bit integers on AVX-512
-// VNNI (an int8 model's prefill, with its int8 scores: scores_int8.h). The
+// VNNI, or on AVX-VNNI in 256 bits (an int8 model's prefill, with its int8
+// scores: scores_int8.h). The
 // weights in [0, 1] lose too much as 8 bits: one key holding most of a row's
 // weight leaves a tail of hundreds of keys each under half of an 8-bit step,
 // all rounded to 0. As 15 bits they keep it (a tail key at 1/600 of the
