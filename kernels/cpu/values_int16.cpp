@@ -273,11 +273,12 @@ void weighted_rows(const std::int16_t* w, std::int64_t w_stride, const Int16Valu
       }
     }
   }
+  // (pairs >= 1: every row sees a key, so the first flush wrote each output.)
   for (int r = 0; r < R; ++r) {
     const __m256 s = _mm256_set1_ps(row_scale[r]);
     for (int c = 0; c < NV; ++c) {
       float* o = out + r * out_stride + d0 + 8 * c;
-      _mm256_storeu_ps(o, pairs > 0 ? _mm256_mul_ps(_mm256_loadu_ps(o), s) : _mm256_setzero_ps());
+      _mm256_storeu_ps(o, _mm256_mul_ps(_mm256_loadu_ps(o), s));
     }
   }
 }
