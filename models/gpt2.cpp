@@ -20,7 +20,7 @@ struct Gpt2Layer {
   Tensor w_proj, b_proj;  // [d, ffn], [d]
 };
 
-class Gpt2Model final : public Model {
+class Gpt2Model final : public MemberWeightsModel<Gpt2Model> {
  public:
   Gpt2Model(Gpt2Config c, Tensor wte, Tensor wpe, std::vector<Gpt2Layer> layers, Tensor lnf_w, Tensor lnf_b,
             Tensor head, std::string source, DType kv_cache)
@@ -49,18 +49,6 @@ class Gpt2Model final : public Model {
   }
 
   const ModelInfo& info() const override { return info_; }
-
-  // Names of the Hugging Face checkpoint where a tensor is one of its own;
-  // c_attn's thirds as q/k/v, transposed to [out, in] like every matrix here.
-  std::vector<std::pair<std::string, Tensor>> weights() const override {
-    std::vector<std::pair<std::string, Tensor>> out;
-    visit_weights(*this, [&](const std::string& name, const Tensor& w) { out.emplace_back(name, w); });
-    return out;
-  }
-
-  void replace_weights(const WeightReplacement& replacement) override {
-    visit_weights(*this, [&](const std::string& name, Tensor& w) { w = replacement(name, w); });
-  }
 
   Graph build_graph(const GraphRequest& req) const override {
     const std::int64_t B = req.batch, T = req.total_rows(), d = c_.d;
@@ -125,7 +113,10 @@ class Gpt2Model final : public Model {
   }
 
  private:
+  friend class MemberWeightsModel<Gpt2Model>;  // reads visit_weights
   // f(Hugging Face name, weight) for every weight; `Self` is Gpt2Model or const Gpt2Model.
+  // Names of the Hugging Face checkpoint where a tensor is one of its own;
+  // c_attn's thirds as q/k/v, transposed to [out, in] like every matrix here.
   template <typename Self, typename F>
   static void visit_weights(Self& self, const F& f) {
     f("transformer.wte.weight", self.wte_);

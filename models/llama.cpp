@@ -39,7 +39,7 @@ std::string scaling_text(const RopeScaling& s) {
   }
 }
 
-class LlamaModel final : public Model {
+class LlamaModel final : public MemberWeightsModel<LlamaModel> {
  public:
   LlamaModel(LlamaConfig config, Tensor embed, std::vector<LlamaLayer> layers, Tensor norm, Tensor lm_head,
              std::string source, DType kv_cache)
@@ -73,16 +73,6 @@ class LlamaModel final : public Model {
   }
 
   const ModelInfo& info() const override { return info_; }
-
-  std::vector<std::pair<std::string, Tensor>> weights() const override {
-    std::vector<std::pair<std::string, Tensor>> out;
-    visit_weights(*this, [&](const std::string& name, const Tensor& w) { out.emplace_back(name, w); });
-    return out;
-  }
-
-  void replace_weights(const WeightReplacement& replacement) override {
-    visit_weights(*this, [&](const std::string& name, Tensor& w) { w = replacement(name, w); });
-  }
 
   std::vector<NormFeeds> smoothable() const override {
     std::vector<NormFeeds> out;
@@ -182,6 +172,7 @@ class LlamaModel final : public Model {
   }
 
  private:
+  friend class MemberWeightsModel<LlamaModel>;  // reads visit_weights
   bool head_is_embedding() const { return lm_head_.raw() == embed_.raw(); }
 
   LlamaConfig config_;

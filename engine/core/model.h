@@ -80,4 +80,24 @@ class Model {
   virtual std::vector<NormFeeds> smoothable() const { return {}; }
 };
 
+// A model whose weights are its own members, each named by
+// Derived::visit_weights(self, f), which calls f(name, weight) for every
+// weight in checkpoint order (self: Derived or const Derived): weights() and
+// replace_weights() from that one list.
+template <typename Derived>
+class MemberWeightsModel : public Model {
+ public:
+  std::vector<std::pair<std::string, Tensor>> weights() const override {
+    std::vector<std::pair<std::string, Tensor>> out;
+    Derived::visit_weights(static_cast<const Derived&>(*this),
+                           [&](const std::string& name, const Tensor& w) { out.emplace_back(name, w); });
+    return out;
+  }
+
+  void replace_weights(const WeightReplacement& replacement) override {
+    Derived::visit_weights(static_cast<Derived&>(*this),
+                           [&](const std::string& name, Tensor& w) { w = replacement(name, w); });
+  }
+};
+
 }  // namespace octet
