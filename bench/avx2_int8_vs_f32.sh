@@ -1,16 +1,13 @@
 #!/usr/bin/env bash
 # int8 against f32 where the CPU has AVX2 and no AVX-512 (issue 22: without
 # VNNI int8 must be at least as fast as f32 for prompts and encoders). ISA
-# picks the CPU class:
+# picks the CPU class, built into build-ISA by bench/isa_build.sh:
 #   avx2 (default): AVX2 without VNNI (AMD Zen 1-3, Intel before Ice Lake).
-#     Builds build-avx2/ for Haswell (-march=haswell: AVX2 and FMA, 16 vector
-#     registers, none of AVX-512 in octet's own code) and runs it with oneDNN
-#     capped at AVX2 (ONEDNN_MAX_CPU_ISA=AVX2: f32 on oneDNN's AVX2 sgemm, no
-#     int8 brgemm, so int8 products run on octet's own kernel).
+#     f32 on oneDNN's AVX2 sgemm; oneDNN has no int8 brgemm there, so int8
+#     products run on octet's own kernels.
 #   avx-vnni: AVX2 with VNNI in 256 bits (Intel's client CPUs from Alder
-#     Lake). Builds build-avx-vnni/ for Alder Lake and caps oneDNN at
-#     AVX2_VNNI (oneDNN 2.6 has no int8 brgemm there either: octet's panels
-#     kernels run, in 256 bits).
+#     Lake). oneDNN 2.6 has no int8 brgemm there either: octet's panels
+#     kernels run, in 256 bits.
 # The machine line names the int8 kernel. On a CPU of that class this is
 # simply what runs; on a newer CPU it is the same code on that CPU's cores
 # (its ports and caches), so say which CPU a result is from. One `octet bench
@@ -22,21 +19,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 isa=${ISA:-avx2}
-case "$isa" in
-  avx2) march=haswell dnnl_isa=AVX2 ;;
-  avx-vnni) march=alderlake dnnl_isa=AVX2_VNNI ;;
-  *)
-    echo "ISA must be avx2 or avx-vnni, not '$isa'" >&2
-    exit 2
-    ;;
-esac
 threads=${1:-2}
 out=${2:-bench/results/${isa//-/_}_int8_vs_f32.json}
-build=build-$isa
+. bench/isa_build.sh
+isa_build "$isa"
 mkdir -p bench/results
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DOCTET_NATIVE=OFF -DCMAKE_CXX_FLAGS=-march=$march \
-  -DOCTET_ENABLE_CUDA=OFF -DOCTET_BUILD_PYTHON=OFF >/dev/null
-cmake --build "$build" -j"$(nproc)" --target octet >/dev/null
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 run() {  # name, then octet bench arguments

@@ -15,13 +15,29 @@
 # llama.cpp is built once from the llama-cpp-python sdist, which vendors it
 # (pip download: PyPI), into build/peers-llama.cpp. Nothing in the build or
 # the tests depends on this script.
+# ISA=avx2 or ISA=avx-vnni compares both engines as built for that older CPU
+# class, on this CPU's cores: octet from build-ISA (bench/isa_build.sh, oneDNN
+# capped likewise), llama.cpp built without -march=native for the class into
+# build/peers-llama.cpp-ISA (the GGUF files stay in build/peers-llama.cpp).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 shared=${OCTET_SHARED_DIR:-../shared}
 threads=${2:-2}
 out=${3:-bench/results/peers_llama_cpp.jsonl}
 octet=${OCTET:-build/octet}
-lcp=build/peers-llama.cpp
+files=build/peers-llama.cpp  # the GGUF files, whichever build makes them
+lcp=$files                   # llama.cpp's binaries
+ggml_isa=(-DGGML_NATIVE=ON)
+if [ -n "${ISA:-}" ]; then
+  . bench/isa_build.sh
+  isa_build "$ISA"
+  octet=${OCTET:-$build/octet}
+  export ONEDNN_MAX_CPU_ISA=$dnnl_isa
+  lcp=$files-$ISA
+  # Off the host's own ISA: AVX, AVX2, FMA, F16C and BMI2, no AVX-512.
+  ggml_isa=(-DGGML_NATIVE=OFF)
+  [ "$ISA" = avx-vnni ] && ggml_isa+=(-DGGML_AVX_VNNI=ON)
+fi
 pp=128
 tg=64
 
@@ -34,7 +50,7 @@ if [ ! -x "$lcp/llama-bench" ] || [ ! -x "$lcp/llama-quantize" ]; then
   mkdir -p "$lcp"
   echo "(its compiler output: $lcp/build.log)" >&2
   cmake -S "$src" -B "$tmp/build" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF -DLLAMA_CURL=OFF \
-    -DGGML_NATIVE=ON >"$lcp/build.log" 2>&1
+    "${ggml_isa[@]}" >"$lcp/build.log" 2>&1
   cmake --build "$tmp/build" --target llama-bench llama-quantize -j"$(nproc)" >>"$lcp/build.log" 2>&1
   cp "$tmp/build/bin/llama-bench" "$tmp/build/bin/llama-quantize" "$lcp/"
   "$lcp/llama-bench" --version 2>&1 | head -1 > "$lcp/VERSION" || true
@@ -44,6 +60,7 @@ fi
 # Each pair: a GGUF file and the scheme octet runs it with. Given a file,
 # that file with int8 (QUANT= another scheme); by default SmolLM2 twice: Q8_0
 # (octet int8) and F32 (octet f32), both requantized by llama-quantize.
+mkdir -p "$files"
 pairs=()
 if [ -n "${1:-}" ]; then
   pairs=("$1:${QUANT:-int8}")
@@ -56,7 +73,7 @@ else
       ;;
     llama-1.1b)
       name=llama-1.1b
-      source="$lcp/llama-1.1b.source.F32.gguf"
+      source="$files/llama-1.1b.source.F32.gguf"
       if [ ! -f "$source" ]; then
         tokenizer="$shared/models/llama2_tokenizer/tokenizer.model"
         [ -f "$tokenizer" ] || { echo "MODEL=llama-1.1b needs $tokenizer" >&2; exit 1; }
@@ -76,7 +93,7 @@ else
       ;;
   esac
   for type in Q8_0:int8 F32:f32; do
-    file="$lcp/$name.${type%%:*}.gguf"
+    file="$files/$name.${type%%:*}.gguf"
     [ -f "$file" ] || "$lcp/llama-quantize" --allow-requantize "$source" "$file" "${type%%:*}" >/dev/null 2>&1
     pairs+=("$file:${type##*:}")
   done
